@@ -1,0 +1,72 @@
+"""The API channel's wire format -> InboundMessage. Pure: no I/O.
+
+Raises ``InputError`` naming the field (e.g. ``from.value``) for anything malformed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.customers.addresses import normalise_address
+from hub.errors import InputError
+from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
+
+
+class Sender(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["email", "phone", "fax", "chat_visitor", "external"]
+    value: str = Field(min_length=1, max_length=320)
+    name: str | None = Field(None, max_length=200)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    external_id: str = Field(min_length=1, max_length=255, description="Your id; makes the call idempotent")
+    sender: Sender = Field(alias="from")
+    text: str = Field(max_length=200_000)
+    subject: str | None = Field(None, max_length=998)
+    thread: str | None = Field(
+        None, max_length=255, description="Groups messages of one sender into one conversation"
+    )
+
+
+REQUEST_SCHEMA = MessageIn.model_json_schema(by_alias=True)
+RESPONSE_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "string", "description": "The message id; stable per external_id"}},
+    "required": ["id"],
+}
+
+
+class InvalidMessage(InputError):
+    def __init__(self, detail: str, field: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail, field=field)
+        self.errors = errors
+
+
+def parse_message(body: dict[str, Any], *, received_at: datetime, default_region: str) -> InboundMessage:
+    try:
+        data = MessageIn.model_validate(body)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidMessage(detail, errors[0]["field"], errors) from exc
+    sender = normalise_address(
+        AddressKind(data.sender.kind), data.sender.value,
+        default_region=default_region, field="from.value",
+    )
+    return InboundMessage(
+        channel=Channel.API,
+        external_id=data.external_id,
+        sender=sender,
+        sender_name=data.sender.name,
+        thread_hint=ThreadHint(key=data.thread),
+        subject=data.subject,
+        text=data.text,
+        received_at=received_at,
+    )

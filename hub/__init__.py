@@ -1,0 +1,1 @@
+"""ContactHub: one place for every channel a customer uses."""

@@ -1,0 +1,135 @@
+"""``create_app(settings)``: the one place where the hub is wired together.
+
+Resources open and close in pairs in ``cleanup_ctx``, in this order, and close in
+reverse: store -> Redis -> queue -> bus -> HTTP session -> ingest workers. On shutdown
+the server first stops accepting, then the workers finish their batch, then in-flight
+appends drain, then connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from connectors import CONNECTORS
+from connectors.base import ConnectorContext, Services
+from hub.ingest import IngestWorker
+from hub.keys import BUS, HTTP, METRICS, QUEUE, ROUTES, SETTINGS, STORE, TOKENS
+from hub.metrics import Metrics
+from hub.queue import open_queue
+from hub.queue.codec import encode_message
+from hub.realtime.bus import InProcessBus
+from hub.routespec import RouteSpec
+from hub.settings import Settings
+from hub.store.engine import Store
+from hub.tokens import TokenService
+from hub.web.middleware import SPEC, access, errors, request_context
+from hub.web.system import system_routes
+
+log = logging.getLogger("contacthub.app")
+REDIS = web.AppKey("redis", aioredis.Redis)
+WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
+
+
+def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Application:
+    """Build the application. ``migrate=None`` migrates on the embedded backend only."""
+    app = web.Application(
+        middlewares=[request_context, errors, access],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[BUS] = InProcessBus()
+    app[ROUTES] = []
+    app[SPEC] = {}
+    do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
+    services = Services()
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = Store(settings.database)
+        if do_migrate:
+            await store.migrate()
+        app[STORE] = store
+        app[TOKENS] = TokenService(store)
+        yield
+        await store.close()
+
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        if settings.queue.backend != "redis":
+            yield
+            return
+        client = aioredis.Redis.from_url(settings.queue.url)
+        app[REDIS] = client
+        yield
+        await client.aclose()
+
+    async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
+        queue = open_queue(
+            settings.queue, "ingest", encode_message, store=app[STORE], redis=app.get(REDIS)
+        )
+        app[QUEUE] = queue
+        services.queue = queue
+
+        async def refresh() -> None:
+            with contextlib.suppress(Exception):  # a scrape must not fail on a slow store
+                app[METRICS].queue_depth.labels("ingest").set(await queue.depth())
+                app[METRICS].dead_letters.labels("ingest").set(await queue.dead_count())
+
+        app[METRICS].on_scrape(refresh)
+        yield
+        await queue.close()
+
+    async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[HTTP] = session
+            services.http = session
+            yield
+
+    async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+        workers = [
+            IngestWorker(
+                store=app[STORE], queue=app[QUEUE], bus=app[BUS], metrics=app[METRICS],
+                consumer=f"{socket.gethostname()}-{os.getpid()}-{n}",
+                batch_size=settings.ingest.batch_size, block_ms=settings.ingest.block_ms,
+                stale_after_ms=settings.queue.stale_after_ms,
+            )
+            for n in range(settings.ingest.workers)
+        ]
+        tasks = [asyncio.create_task(w.run(), name=f"ingest-{n}") for n, w in enumerate(workers)]
+        app[WORKERS] = tasks
+        yield
+        for w in workers:
+            w.stop()
+        done, pending = await asyncio.wait(tasks, timeout=settings.server.shutdown_timeout)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("ingest worker had stopped with %r", task.exception())
+
+    app.cleanup_ctx.extend([store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx])
+    for spec in system_routes():
+        _register(app, spec)
+    ctx = ConnectorContext(
+        settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
+    )
+    for connector in CONNECTORS:
+        if connector.enabled(settings):
+            for spec in connector.routes(ctx):
+                _register(app, spec)
+    return app
+
+
+def _register(app: web.Application, spec: RouteSpec) -> None:
+    route = app.router.add_route(spec.method, spec.path, spec.handler)
+    app[ROUTES].append(spec)
+    app[SPEC][route] = spec

@@ -1,0 +1,140 @@
+"""``contacthub``: serve | migrate | demo | token create.
+
+This is where argv and the environment are read; ``create_app`` gets finished settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.settings import Settings, load_settings
+
+DEMO_CREDENTIALS = Path("var/demo-credentials.json")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["server.host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["server.port"] = args.port
+    return load_settings(args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from hub.app import create_app
+    from hub.logs import setup_logging
+
+    settings = _settings(args)
+    setup_logging(settings.log)
+    app = create_app(settings)
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    print(
+        f"ContactHub listening on {base}\n"
+        f"  health   {base}/healthz\n"
+        f"  API      {base}/api/v1/openapi.json\n"
+        f"  metrics  {base}/metrics",
+        flush=True,
+    )
+    web.run_app(
+        app, host=settings.server.host, port=settings.server.port,
+        shutdown_timeout=settings.server.shutdown_timeout, access_log=None, print=None,
+    )
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[None]]) -> None:
+    from hub.store.engine import Store
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        store = Store(settings.database)
+        try:
+            await work(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    async def work(store: Any) -> None:
+        await store.migrate()
+        print("database is at the newest schema")
+
+    _with_store(args, work)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from hub.demo import seed_demo
+
+    async def work(store: Any) -> None:
+        await store.migrate()
+        creds = await seed_demo(store, DEMO_CREDENTIALS)
+        print(f"Demo data ready (credentials kept in {DEMO_CREDENTIALS}):")
+        for email, agent in creds["agents"].items():
+            print(f"  {agent['role']:<10} {email:<34} password {agent['password']}")
+        print(f"  API token  {creds['api_token']}")
+
+    _with_store(args, work)
+
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    from hub.tokens import TokenService
+
+    async def work(store: Any) -> None:
+        info, token = await TokenService(store).create(args.name, args.scope)
+        print(f"token {info.id} ({info.name}, scope {info.scope}); shown once, keep it safe:")
+        print(token)
+
+    _with_store(args, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="contacthub", description="ContactHub contact-center hub")
+    parser.add_argument("--config", type=Path, help="settings file (default config/contacthub.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub")
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    migrate.set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="seed demo agents, customers and a token (idempotent)")
+    demo.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create an API token and print it once")
+    create.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    create.add_argument("--name", default="integration")
+    create.add_argument("--scope", default="ingest", choices=["ingest"])
+    create.set_defaults(func=cmd_token_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(f"contacthub: configuration error: {exc.detail}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

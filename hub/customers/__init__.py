@@ -1,0 +1,1 @@
+"""The customer record: identities, resolution, and (later) tiers, timeline and privacy."""

@@ -1,0 +1,61 @@
+"""Normalising sender addresses at the edge. Pure: no I/O.
+
+- phone and fax: E.164 via ``phonenumbers``, with a default region for national forms
+  (``0171 1234567`` in DE is ``+491711234567``);
+- email: trimmed and lower-cased as a whole. RFC 5321 lets the local part be
+  case-sensitive, but no mainstream mailbox provider treats it so, and matching
+  ``Max.Mustermann@Example.COM`` to ``max.mustermann@example.com`` is what users expect;
+- chat visitors and external ids: trimmed, case kept.
+
+Raises ``InputError`` naming ``field`` when a value cannot be an address of that kind.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from hub.errors import InputError
+from hub.model import Address, AddressKind
+
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
+MAX_LENGTH = 320
+
+
+def normalise_address(
+    kind: AddressKind, value: str, *, default_region: str, field: str = "value"
+) -> Address:
+    raw = value.strip()
+    if not raw:
+        raise InputError(f"{field}: must not be empty", field=field)
+    if len(raw) > MAX_LENGTH:
+        raise InputError(f"{field}: longer than {MAX_LENGTH} characters", field=field)
+    if kind in (AddressKind.PHONE, AddressKind.FAX):
+        return Address(kind, normalise_phone(raw, default_region=default_region, field=field))
+    if kind is AddressKind.EMAIL:
+        email = raw.lower()
+        if not _EMAIL.match(email):
+            raise InputError(f"{field}: {mask(kind, raw)} is not an email address", field=field)
+        return Address(kind, email)
+    return Address(kind, raw)
+
+
+def normalise_phone(raw: str, *, default_region: str, field: str = "value") -> str:
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InputError(f"{field}: not a phone number ({exc})", field=field) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InputError(f"{field}: not a possible phone number", field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(kind: AddressKind | str, value: str) -> str:
+    """Redact an address for logs: ``+49…567``, ``j…@example.com``, ``ab…``."""
+    if kind in (AddressKind.EMAIL, "email") and "@" in value:
+        local, _, domain = value.rpartition("@")
+        return f"{local[:1]}…@{domain}"
+    if kind in (AddressKind.PHONE, AddressKind.FAX, "phone", "fax"):
+        return f"{value[:3]}…{value[-3:]}" if len(value) > 6 else "…"
+    return f"{value[:2]}…" if len(value) > 4 else "…"

@@ -1,0 +1,96 @@
+"""Demo data: agents, customers across tiers, and an API token. Idempotent.
+
+First run creates everything and writes the generated credentials to
+``var/demo-credentials.json`` (mode 600); later runs add nothing and print the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from hub.store.engine import Store
+from hub.store.tables import agents, customers, identities
+from hub.tokens import TokenService
+
+AGENTS = [
+    ("anna.schmidt@demo.contacthub", "Anna Schmidt", "agent", ["de", "en"], ["service"]),
+    ("ben.miller@demo.contacthub", "Ben Miller", "agent", ["en"], ["sales", "service"]),
+    ("sofia.weber@demo.contacthub", "Sofia Weber", "supervisor", ["de", "en"], ["service", "sales"]),
+    ("admin@demo.contacthub", "Demo Admin", "admin", ["de", "en"], []),
+]
+CUSTOMERS: list[dict[str, Any]] = [
+    {"name": "Müller Maschinenbau GmbH", "tier": "platinum",
+     "attributes": {"organisation": "Müller Maschinenbau GmbH", "key_account": True,
+                    "revenue_12m": {"amount": 250000, "currency": "EUR"}, "language": "de"},
+     "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")]},
+    {"name": "Harbour Logistics Ltd", "tier": "gold",
+     "attributes": {"organisation": "Harbour Logistics Ltd", "key_account": False,
+                    "revenue_12m": {"amount": 42000, "currency": "GBP"}, "language": "en"},
+     "identities": [("email", "ops@harbour-logistics.example"), ("fax", "+442071234567")]},
+    {"name": "Erika Mustermann", "tier": "standard",
+     "attributes": {"key_account": False, "revenue_12m": {"amount": 300, "currency": "EUR"},
+                    "language": "de"},
+     "identities": [("email", "erika@example.com"), ("phone", "+491711234567")]},
+]
+CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
+
+
+async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
+    """Seed the demo data once; return the credentials to show the user."""
+    existing: dict[str, Any] = {}
+    if credentials_file.exists():
+        existing = json.loads(credentials_file.read_text())
+    now = datetime.now(UTC)
+    hasher = PasswordHasher()
+    creds: dict[str, Any] = {"agents": existing.get("agents", {}), "api_token": existing.get("api_token")}
+    async with store.write() as conn:
+        for email, name, role, languages, departments in AGENTS:
+            found = await conn.scalar(sa.select(agents.c.id).where(agents.c.email == email))
+            if found is not None:
+                continue
+            password = secrets.token_urlsafe(9)
+            await conn.execute(
+                sa.insert(agents).values(
+                    id=str(uuid.uuid4()), email=email, name=name, role=role,
+                    password_hash=hasher.hash(password), presence="offline",
+                    languages=languages, departments=departments, capacity=CAPACITY,
+                    active=True, created_at=now,
+                )
+            )
+            creds["agents"][email] = {"role": role, "password": password}
+        for customer in CUSTOMERS:
+            kind, value = customer["identities"][0]
+            found = await conn.scalar(
+                sa.select(identities.c.customer_id).where(
+                    identities.c.kind == kind, identities.c.value == value
+                )
+            )
+            if found is not None:
+                continue
+            cid = str(uuid.uuid4())
+            await conn.execute(
+                sa.insert(customers).values(
+                    id=cid, name=customer["name"], tier=customer["tier"],
+                    attributes=customer["attributes"], created_at=now, updated_at=now,
+                )
+            )
+            await conn.execute(
+                sa.insert(identities),
+                [{"customer_id": cid, "kind": k, "value": v, "created_at": now}
+                 for k, v in customer["identities"]],
+            )
+    if creds["api_token"] is None:
+        _, creds["api_token"] = await TokenService(store).create("demo", "ingest")
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.write_text(json.dumps(creds, indent=2))
+    os.chmod(credentials_file, 0o600)
+    return creds

@@ -1,0 +1,174 @@
+"""The ingest worker: claim a batch, store it in one transaction, ack, then publish.
+
+Failures are sorted by cause:
+- the store or the queue is unreachable: keep the batch and retry it with backoff;
+  nothing counts as an attempt, so an outage never dead-letters good messages;
+- anything else: store the batch one message at a time, so one bad message cannot
+  hold up the others; the ones that still fail go to ``retry_later`` (and are
+  dead-lettered after N attempts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from hub.customers.addresses import mask
+from hub.metrics import Metrics
+from hub.model import InboundMessage
+from hub.queue.base import Claimed, IngestQueue
+from hub.queue.codec import decode_message
+from hub.realtime.bus import InProcessBus
+from hub.store.engine import Store
+from hub.store.ingest_batch import BatchResult, store_batch
+
+log = logging.getLogger("contacthub.ingest")
+TRANSIENT = (OperationalError, OSError, RedisConnectionError, RedisTimeoutError, TimeoutError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DBAPIError) and "deadlock" in str(exc.orig).lower():
+        return True
+    return isinstance(exc, TRANSIENT)
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: IngestQueue[InboundMessage],
+        bus: InProcessBus,
+        metrics: Metrics,
+        consumer: str,
+        batch_size: int,
+        block_ms: int,
+        stale_after_ms: int,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._bus = bus
+        self._metrics = metrics
+        self._consumer = consumer
+        self._batch_size = batch_size
+        self._block_ms = block_ms
+        self._stale_after_ms = stale_after_ms
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from ``run``."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        last_reclaim = 0.0
+        while not self._stopping.is_set():
+            try:
+                now = time.monotonic()
+                if now - last_reclaim > self._stale_after_ms / 2000:
+                    last_reclaim = now
+                    moved = await self._queue.reclaim_stale(self._stale_after_ms)
+                    if moved:
+                        log.warning("reclaimed %d entries of a stopped consumer", moved)
+                claimed = await self._queue.claim(self._consumer, self._batch_size, self._block_ms)
+                if claimed:
+                    await self.process(claimed)
+                backoff = 0.1
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                log.warning("store or queue unreachable, retrying in %.1fs: %r", backoff, exc)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 5.0)
+
+    async def process(self, claimed: Sequence[Claimed]) -> None:
+        """Store one claimed batch. Transient errors propagate (the batch stays claimed)."""
+        decoded: list[tuple[Claimed, InboundMessage]] = []
+        for entry in claimed:
+            try:
+                decoded.append((entry, decode_message(entry.payload)))
+            except ValueError as exc:
+                await self._queue.retry_later(entry.id, str(exc))
+                self._metrics.failed.inc()
+        if not decoded:
+            return
+        try:
+            result = await self._store_all([m for _, m in decoded])
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            log.warning("batch of %d failed, storing one by one: %r", len(decoded), exc)
+            await self._one_by_one(decoded)
+            return
+        await self._queue.ack([e.id for e, _ in decoded])
+        self._announce(result)
+
+    async def _store_all(self, batch: Sequence[InboundMessage]) -> BatchResult:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        async with self._store.write() as conn:
+            result = await store_batch(conn, batch, now)
+        self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)
+        return result
+
+    async def _one_by_one(self, decoded: Sequence[tuple[Claimed, InboundMessage]]) -> None:
+        for entry, msg in decoded:
+            try:
+                result = await self._store_all([msg])
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise
+                log.error(
+                    "message failed: channel=%s external_id=%s attempt=%d error=%r",
+                    msg.channel, msg.external_id, entry.attempts + 1, exc,
+                )
+                await self._queue.retry_later(entry.id, repr(exc))
+                self._metrics.failed.inc()
+                continue
+            await self._queue.ack([entry.id])
+            self._announce(result)
+
+    def _announce(self, result: BatchResult) -> None:
+        now = datetime.now(UTC)
+        for dup in result.duplicates:
+            self._metrics.duplicates.labels(dup.channel.value).inc()
+            log.info(
+                "ingested",
+                extra={"channel": dup.channel.value, "external_id": dup.external_id,
+                       "decision": "duplicate", "sender": mask(dup.sender.kind, dup.sender.value)},
+            )
+        for s in result.stored:
+            self._metrics.stored.labels(s.channel).inc()
+            self._metrics.stage.labels("accepted_to_stored").observe(
+                (now - s.received_at).total_seconds()
+            )
+            log.info(
+                "ingested",
+                extra={"channel": s.channel, "external_id": s.external_id,
+                       "conversation_id": s.conversation_id, "decision": "stored"},
+            )
+            if s.customer_created:
+                self._bus.publish("customer.created", {"customer_id": s.customer_id})
+            if s.conversation_opened:
+                self._bus.publish(
+                    "conversation.opened",
+                    {"conversation_id": s.conversation_id, "customer_id": s.customer_id},
+                )
+            self._bus.publish(
+                "message.stored",
+                {"message_id": s.id, "conversation_id": s.conversation_id,
+                 "customer_id": s.customer_id, "channel": s.channel},
+            )
+            self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})

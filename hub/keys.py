@@ -1,0 +1,24 @@
+"""Every ``web.AppKey`` of the application: typed state, never ``app["string"]``."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from hub.metrics import Metrics
+from hub.model import InboundMessage
+from hub.queue.base import IngestQueue
+from hub.realtime.bus import InProcessBus
+from hub.routespec import RouteSpec
+from hub.settings import Settings
+from hub.store.engine import Store
+from hub.tokens import TokenService
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+QUEUE = web.AppKey("queue", IngestQueue[InboundMessage])
+BUS = web.AppKey("bus", InProcessBus)
+METRICS = web.AppKey("metrics", Metrics)
+TOKENS = web.AppKey("tokens", TokenService)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+ROUTES = web.AppKey("routes", list[RouteSpec])

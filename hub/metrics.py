@@ -1,0 +1,53 @@
+"""Prometheus metrics on a registry of the app's own (so tests can build many apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.accepted = Counter(
+            "contacthub_ingest_accepted", "Messages appended to the ingest queue", ["channel"], registry=r
+        )
+        self.stored = Counter(
+            "contacthub_ingest_stored", "Messages stored by the ingest worker", ["channel"], registry=r
+        )
+        self.duplicates = Counter(
+            "contacthub_ingest_duplicates", "Messages dropped as duplicates", ["channel"], registry=r
+        )
+        self.failed = Counter(
+            "contacthub_ingest_failed", "Queue entries that failed and were retried later", registry=r
+        )
+        self.stage = Histogram(
+            "contacthub_stage_seconds",
+            "Latency per stage: append (edge to durable), store_batch (one transaction), "
+            "accepted_to_stored (edge to committed)",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "contacthub_http_requests", "HTTP requests by route and status", ["route", "status"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "contacthub_queue_depth", "Entries waiting or in flight, per queue", ["queue"], registry=r
+        )
+        self.dead_letters = Gauge(
+            "contacthub_queue_dead_letters", "Entries in the dead-letter store, per queue", ["queue"], registry=r
+        )
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Register a coroutine that updates gauges just before each scrape."""
+        self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        for refresh in self._refreshers:
+            await refresh()

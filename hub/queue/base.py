@@ -1,0 +1,82 @@
+"""The queue contract (ARCHITECTURE §4) and the group-commit appender both backends share.
+
+A queue carries opaque payloads of one stream. ``append`` returns only once the payload
+is durable. Concurrent appends are grouped: while one batch is being written, new ones
+gather, and the next write takes them all. Throughput therefore does not hinge on one
+round trip (or one fsync) per message, and no append waits on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: str
+    payload: bytes
+    attempts: int
+
+
+class IngestQueue(Protocol[T]):
+    async def append(self, item: T) -> str: ...
+    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]: ...
+    async def ack(self, ids: Sequence[str]) -> None: ...
+    async def retry_later(self, id: str, error: str) -> None: ...
+    async def reclaim_stale(self, min_idle_ms: int) -> int: ...
+    async def depth(self) -> int: ...
+    async def dead_count(self) -> int: ...
+    async def ping(self) -> None: ...
+    async def drain(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class GroupedQueue(Generic[T]):
+    """Encodes items and groups concurrent appends; subclasses write a batch at once."""
+
+    def __init__(self, encode: Callable[[T], bytes], max_batch: int) -> None:
+        self._encode = encode
+        self._max_batch = max_batch
+        self._pending: list[tuple[bytes, asyncio.Future[str]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def _append_batch(self, payloads: Sequence[bytes]) -> list[str]:
+        raise NotImplementedError
+
+    async def append(self, item: T) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending.append((self._encode(item), future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_pending())
+        # shield: a caller that goes away must not cancel the write others wait on.
+        return await asyncio.shield(future)
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                try:
+                    ids = await self._append_batch([payload for payload, _ in batch])
+                except BaseException as exc:  # every waiter must learn of the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for (_, future), entry_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(entry_id)
+        finally:
+            self._writer = None
+
+    async def drain(self) -> None:
+        """Wait until every append that has started is written (or has failed)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)

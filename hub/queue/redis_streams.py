@@ -1,0 +1,129 @@
+"""The scale-out queue: one Redis Stream per queue, read by a consumer group.
+
+``ack`` removes the entry (XACK + XDEL in one MULTI), so XLEN is the backlog.
+``retry_later`` and ``reclaim_stale`` re-add the entry as a new one, so any consumer
+reads it with a plain ``XREADGROUP >``; a crashed consumer's entries are taken over
+with XAUTOCLAIM first, which makes the take-over atomic among several reclaimers.
+Durability is Redis's: run it with ``appendonly yes`` for accepted messages to survive
+a Redis restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from hub.queue.base import Claimed, GroupedQueue
+
+T = TypeVar("T")
+GROUP = "workers"
+RECLAIMER = "reclaimer"
+
+
+class RedisStreamQueue(GroupedQueue[T]):
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        stream: str,
+        encode: Callable[[T], bytes],
+        *,
+        key_prefix: str,
+        dead_letter_after: int,
+        max_batch: int = 256,
+    ) -> None:
+        super().__init__(encode, max_batch)
+        self._redis = client
+        self.key = f"{key_prefix}stream:{stream}"
+        self.dead_key = f"{key_prefix}dead:{stream}"
+        self._dead_after = dead_letter_after
+        self._group_ready = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self._redis.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def _append_batch(self, payloads: Sequence[bytes]) -> list[str]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.xadd(self.key, {"p": payload, "a": 0})
+            ids = await pipe.execute()
+        return [_text(i) for i in ids]
+
+    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+        await self._ensure_group()
+        reply = await self._redis.xreadgroup(
+            GROUP, consumer, {self.key: ">"}, count=max_items, block=max(block_ms, 1)
+        )
+        claimed = []
+        for _stream, entries in reply or ():
+            for entry_id, fields in entries:
+                claimed.append(Claimed(_text(entry_id), fields[b"p"], int(fields[b"a"])))
+        return claimed
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.key, GROUP, *ids)
+            pipe.xdel(self.key, *ids)
+            await pipe.execute()
+
+    async def retry_later(self, id: str, error: str) -> None:
+        entries = await self._redis.xrange(self.key, id, id)
+        if not entries:
+            return
+        fields = entries[0][1]
+        await self._requeue(id, fields[b"p"], int(fields[b"a"]) + 1, error)
+
+    async def _requeue(self, id: str, payload: bytes, attempts: int, error: str) -> None:
+        target = self.dead_key if attempts >= self._dead_after else self.key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(target, {"p": payload, "a": attempts, "e": error[:500]})
+            pipe.xack(self.key, GROUP, id)
+            pipe.xdel(self.key, id)
+            await pipe.execute()
+
+    async def reclaim_stale(self, min_idle_ms: int) -> int:
+        await self._ensure_group()
+        moved = 0
+        start = "0-0"
+        while True:
+            reply: Any = await self._redis.xautoclaim(
+                self.key, GROUP, RECLAIMER, min_idle_ms, start_id=start, count=100
+            )
+            start = _text(reply[0])
+            for entry_id, fields in reply[1]:
+                if fields is None:  # deleted while pending: nothing left to deliver
+                    await self._redis.xack(self.key, GROUP, entry_id)
+                    continue
+                await self._requeue(
+                    _text(entry_id), fields[b"p"], int(fields[b"a"]), fields.get(b"e", b"").decode()
+                )
+                moved += 1
+            if start == "0-0":
+                return moved
+
+    async def depth(self) -> int:
+        return int(await self._redis.xlen(self.key))
+
+    async def dead_count(self) -> int:
+        return int(await self._redis.xlen(self.dead_key))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self.drain()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,157 @@
+"""The embedded queue: rows of one table in the store's own database (SQLite in WAL mode
+by default). A claim marks rows with the consumer and the time; an ack deletes them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from hub.queue.base import Claimed, GroupedQueue
+from hub.store.engine import Store
+from hub.store.tables import dead_letters, queue_entries
+
+T = TypeVar("T")
+q = queue_entries
+
+
+class SqlQueue(GroupedQueue[T]):
+    def __init__(
+        self,
+        store: Store,
+        stream: str,
+        encode: Callable[[T], bytes],
+        *,
+        dead_letter_after: int,
+        max_batch: int = 256,
+    ) -> None:
+        super().__init__(encode, max_batch)
+        self._store = store
+        self._stream = stream
+        self._dead_after = dead_letter_after
+        self._arrived = asyncio.Event()
+
+    async def _append_batch(self, payloads: Sequence[bytes]) -> list[str]:
+        now = time.time()
+        rows = [
+            {"stream": self._stream, "payload": p.decode(), "attempts": 0, "created_at": now}
+            for p in payloads
+        ]
+        async with self._store.write() as conn:
+            # One statement with RETURNING keeps ids in insert order on both databases.
+            result = await conn.execute(
+                sa.insert(q).returning(q.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [str(r.id) for r in result]
+        self._arrived.set()
+        return ids
+
+    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            self._arrived.clear()
+            claimed = await self._claim_now(consumer, max_items)
+            remaining = deadline - time.monotonic()
+            if claimed or remaining <= 0:
+                return claimed
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def _claim_now(self, consumer: str, max_items: int) -> list[Claimed]:
+        free = (
+            sa.select(q.c.id)
+            .where(q.c.stream == self._stream, q.c.consumer.is_(None))
+            .order_by(q.c.id)
+            .limit(max_items)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(q)
+            .where(q.c.id.in_(free.scalar_subquery()))
+            .values(consumer=consumer, claimed_at=time.time())
+            .returning(q.c.id, q.c.payload, q.c.attempts)
+        )
+        async with self._store.write() as conn:
+            rows = (await conn.execute(stmt)).all()
+        rows.sort(key=lambda r: r.id)
+        return [Claimed(str(r.id), r.payload.encode(), r.attempts) for r in rows]
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        async with self._store.write() as conn:
+            await conn.execute(sa.delete(q).where(q.c.id.in_([int(i) for i in ids])))
+
+    async def retry_later(self, id: str, error: str) -> None:
+        async with self._store.write() as conn:
+            row = (
+                await conn.execute(sa.select(q).where(q.c.id == int(id)))
+            ).one_or_none()
+            if row is None:
+                return
+            attempts = row.attempts + 1
+            if attempts >= self._dead_after:
+                await conn.execute(
+                    sa.insert(dead_letters).values(
+                        stream=row.stream,
+                        payload=row.payload,
+                        attempts=attempts,
+                        last_error=error,
+                        created_at=time.time(),
+                    )
+                )
+                await conn.execute(sa.delete(q).where(q.c.id == row.id))
+            else:
+                await conn.execute(
+                    sa.update(q)
+                    .where(q.c.id == row.id)
+                    .values(attempts=attempts, consumer=None, claimed_at=None, last_error=error)
+                )
+        self._arrived.set()
+
+    async def reclaim_stale(self, min_idle_ms: int) -> int:
+        cutoff = time.time() - min_idle_ms / 1000
+        async with self._store.write() as conn:
+            result = await conn.execute(
+                sa.update(q)
+                .where(
+                    q.c.stream == self._stream,
+                    q.c.consumer.is_not(None),
+                    q.c.claimed_at < cutoff,
+                )
+                .values(consumer=None, claimed_at=None)
+            )
+        if result.rowcount:
+            self._arrived.set()
+        return result.rowcount
+
+    async def depth(self) -> int:
+        async with self._store.read() as conn:
+            return int(
+                await conn.scalar(
+                    sa.select(sa.func.count()).select_from(q).where(q.c.stream == self._stream)
+                )
+                or 0
+            )
+
+    async def dead_count(self) -> int:
+        async with self._store.read() as conn:
+            return int(
+                await conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(dead_letters)
+                    .where(dead_letters.c.stream == self._stream)
+                )
+                or 0
+            )
+
+    async def ping(self) -> None:
+        await self._store.ping()
+
+    async def close(self) -> None:
+        await self.drain()

@@ -1,0 +1,1 @@
+"""Realtime events: the bus interface and its implementations."""

@@ -1,0 +1,36 @@
+"""Reading a JSON request body with clear errors. Used by the web layer and connectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hub.errors import InputError, PayloadRejected, PayloadTooLarge, UnsupportedMediaType
+
+
+async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """Return the body as a JSON object.
+
+    Raises UnsupportedMediaType (not JSON), PayloadTooLarge (over ``max_bytes``),
+    PayloadRejected (unparseable) or InputError (not an object).
+    """
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"send the body as application/json (got {request.content_type or 'none'})"
+        )
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {max_bytes}")
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge(f"the body is over the limit of {max_bytes} bytes")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadRejected(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"the body must be a JSON object, not {type(value).__name__}", field="")
+    return value

@@ -1,0 +1,30 @@
+"""How an HTTP route is declared: method, path, handler, who may call it, and what it
+takes and returns. The app registers routes only from these, and the OpenAPI document
+is built from the same list, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# public: anyone (health, docs); token: an API bearer token; signed: the handler checks a
+# provider signature itself; agent/supervisor/admin: a logged-in user with that role or higher.
+Access = Literal["public", "token", "signed", "agent", "supervisor", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access
+    tag: str = "system"
+    request_schema: Mapping[str, Any] | None = None
+    request_media: str = "application/json"
+    responses: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
+    response_schema: Mapping[str, Any] | None = None

@@ -1,0 +1,214 @@
+"""Typed settings: ``config/contacthub.toml`` first, then ``CONTACTHUB_<SECTION>__<KEY>``.
+
+Unknown keys and example placeholder secrets refuse the start with a ``ConfigError``
+that names the key. Reading the file and the environment happens in ``load_settings``,
+never inside ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+ENV_PREFIX = "CONTACTHUB_"
+DEFAULT_CONFIG = Path("config/contacthub.toml")
+PLACEHOLDER = re.compile(r"^(change[-_ ]?me.*|<.*>|x{3,}|your[-_ ].*|example[-_ ]?secret|todo)$", re.I)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    shutdown_timeout: float = Field(10.0, gt=0)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///var/contacthub.db"
+    pool_size: int = Field(10, ge=1)
+    schema_: str | None = Field(None, alias="schema")
+    """PostgreSQL only: put every table in this schema (tests use one per run)."""
+
+
+class QueueSettings(Section):
+    backend: Literal["embedded", "redis"] = "embedded"
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "contacthub:"
+    dead_letter_after: int = Field(5, ge=1)
+    stale_after_ms: int = Field(30_000, ge=100)
+    append_batch: int = Field(256, ge=1)
+
+
+class IngestSettings(Section):
+    workers: int = Field(1, ge=0)
+    batch_size: int = Field(500, ge=1)
+    block_ms: int = Field(200, ge=1)
+
+
+class BlobSettings(Section):
+    path: Path = Path("var/blobs")
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class SecuritySettings(Section):
+    secret_key: SecretStr | None = None
+
+
+class PhoneSettings(Section):
+    default_region: str = "DE"
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("must be a two-letter region code such as DE")
+        return value
+
+
+class ApiConnectorSettings(Section):
+    enabled: bool = True
+
+
+class ConnectorSettings(Section):
+    api: ApiConnectorSettings = ApiConnectorSettings()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    queue: QueueSettings = QueueSettings()
+    ingest: IngestSettings = IngestSettings()
+    blobs: BlobSettings = BlobSettings()
+    log: LogSettings = LogSettings()
+    security: SecuritySettings = SecuritySettings()
+    phone: PhoneSettings = PhoneSettings()
+    connectors: ConnectorSettings = ConnectorSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init data; the environment overrides it.
+        return env_settings, init_settings
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.queue.backend == "embedded"
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the TOML file (if any) and the environment; raise ConfigError naming the key.
+
+    ``config=None`` reads ``config/contacthub.toml`` when it exists. An explicit path
+    that does not exist is an error.
+    """
+    data: dict[str, Any] = {}
+    path = config if config is not None else DEFAULT_CONFIG
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif config is not None:
+        raise ConfigError(f"{path}: config file not found")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+
+    env = os.environ if environ is None else environ
+    for name in env:
+        if name.startswith(ENV_PREFIX):
+            section = name[len(ENV_PREFIX):].split("__")[0].lower()
+            if section not in Settings.model_fields:
+                raise ConfigError(f"{name}: unknown setting (no section {section!r})")
+
+    saved = None
+    if environ is not None:
+        saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+        for key in saved:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)})
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+    finally:
+        if saved is not None:
+            for key in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
+                del os.environ[key]
+            os.environ.update(saved)
+    for key, value in _secrets(settings):
+        if PLACEHOLDER.match(value.strip()):
+            raise ConfigError(
+                f"{key}: still holds the example placeholder {value!r}; set a real secret "
+                f"in {path} or {env_name(key)}"
+            )
+    return settings
+
+
+def env_name(dotted: str) -> str:
+    return ENV_PREFIX + dotted.upper().replace(".", "__")
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        if err["type"] == "extra_forbidden":
+            why = "unknown setting"
+        else:
+            why = err["msg"]
+        lines.append(f"{key}: {why} (from {path} or {env_name(key)})")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def _secrets(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        key = f"{prefix}{info.alias or name}"
+        if isinstance(value, SecretStr):
+            yield key, value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            yield from _secrets(value, key + ".")

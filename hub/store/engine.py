@@ -1,0 +1,109 @@
+"""The async engine for SQLite (WAL) or PostgreSQL (asyncpg), chosen by URL.
+
+SQLite allows one writer at a time. Writes go through ``Store.write()``, which takes an
+in-process lock and opens the transaction with ``BEGIN IMMEDIATE`` so that a writer never
+fails half-way on a lock upgrade; reads use ``Store.read()`` and never block under WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hub.settings import DatabaseSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "contacthub_write"
+
+
+class Store:
+    """Owns the engine. ``dialect`` is ``"sqlite"`` or ``"postgresql"``."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        url = make_url(settings.url)
+        self.dialect = url.get_backend_name()
+        self.schema = settings.schema_
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        elif self.dialect == "postgresql":
+            kwargs["pool_size"] = settings.pool_size
+            kwargs["pool_pre_ping"] = True
+            if self.schema:
+                kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
+        else:
+            raise ValueError(f"database.url: unsupported database {self.dialect!r}")
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; commits on exit, rolls back on error."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self) -> None:
+        """Apply every Alembic migration (creates the PostgreSQL schema if needed)."""
+        if self.dialect == "postgresql" and self.schema:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        async with self.write() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: SyncConnection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver; ``_on_begin`` issues BEGIN.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk when it returns, so an accepted message survives
+        # a power cut as well as a crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: SyncConnection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,318 @@
+"""Storing a batch of inbound messages in one transaction (ARCHITECTURE §1, step 4).
+
+For the whole batch at once, with a handful of statements however large it is:
+dedupe on ``(channel, external_id)``, resolve each sender to a customer (exact identity
+match, else a new customer), find or open the conversation, store the messages and
+attachments, and mark the conversations as needing routing. Races with other workers
+are settled by unique keys (``ON CONFLICT DO NOTHING``, then a re-read), never by
+locks held in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.model import Address, InboundMessage, message_id
+from hub.store.tables import attachments, conversations, customers, events, identities, messages
+
+DEFAULT_THREAD = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    channel: str
+    external_id: str
+    customer_id: str
+    conversation_id: str
+    conversation_opened: bool
+    customer_created: bool
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    stored: list[StoredMessage]
+    duplicates: list[InboundMessage]
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def store_batch(
+    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime
+) -> BatchResult:
+    fresh, duplicates = await _drop_duplicates(conn, batch)
+    if not fresh:
+        return BatchResult([], duplicates)
+    owners, created = await _resolve_customers(conn, fresh, now)
+    threads, opened = await _open_conversations(conn, fresh, owners, now)
+
+    rows = []
+    for msg in fresh:
+        customer_id = owners[msg.sender]
+        rows.append(
+            {
+                "id": message_id(msg.channel, msg.external_id),
+                "conversation_id": threads[_open_key(customer_id, msg)],
+                "customer_id": customer_id,
+                "channel": msg.channel.value,
+                "external_id": msg.external_id,
+                "direction": "in",
+                "kind": msg.kind.value,
+                "sender_kind": msg.sender.kind.value,
+                "sender_value": msg.sender.value,
+                "sender_name": msg.sender_name,
+                "recipient": msg.recipient.value if msg.recipient else None,
+                "subject": msg.subject,
+                "text": msg.text,
+                "html": msg.html,
+                "meta": dict(msg.meta),
+                "received_at": msg.received_at,
+                "stored_at": now,
+            }
+        )
+    inserted = await conn.execute(
+        _insert(conn, messages)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(messages.c.id, sort_by_parameter_order=True),
+        rows,
+    )
+    stored_ids = {r.id for r in inserted}
+    stored: list[StoredMessage] = []
+    attachment_rows = []
+    touched: dict[str, tuple[datetime, int]] = {}
+    for msg, row in zip(fresh, rows, strict=True):
+        if row["id"] not in stored_ids:  # another worker stored it a moment ago
+            duplicates.append(msg)
+            continue
+        conv_id = row["conversation_id"]
+        stored.append(
+            StoredMessage(
+                id=row["id"],
+                channel=row["channel"],
+                external_id=msg.external_id,
+                customer_id=row["customer_id"],
+                conversation_id=conv_id,
+                conversation_opened=conv_id in opened,
+                customer_created=row["customer_id"] in created,
+                received_at=msg.received_at,
+            )
+        )
+        last, count = touched.get(conv_id, (msg.received_at, 0))
+        touched[conv_id] = (max(last, msg.received_at), count + 1)
+        attachment_rows += [
+            {
+                "message_id": row["id"],
+                "sha256": a.sha256,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+            }
+            for a in msg.attachments
+        ]
+    if attachment_rows:
+        await conn.execute(sa.insert(attachments), attachment_rows)
+    if touched:
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == sa.bindparam("conv_id"))
+            .values(
+                needs_routing=True,
+                message_count=conversations.c.message_count + sa.bindparam("added"),
+                last_message_at=sa.func.max(
+                    conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
+                )
+                if conn.dialect.name == "sqlite"
+                else sa.func.greatest(
+                    conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
+                ),
+            ),
+            [
+                {"conv_id": cid, "added": count, "last": last}
+                for cid, (last, count) in sorted(touched.items())
+            ],
+        )
+    await _log_events(conn, stored, now)
+    return BatchResult(stored, duplicates)
+
+
+async def _drop_duplicates(
+    conn: AsyncConnection, batch: Sequence[InboundMessage]
+) -> tuple[list[InboundMessage], list[InboundMessage]]:
+    seen: set[str] = set()
+    fresh: list[InboundMessage] = []
+    duplicates: list[InboundMessage] = []
+    for msg in batch:
+        mid = message_id(msg.channel, msg.external_id)
+        (duplicates if mid in seen else fresh).append(msg)
+        seen.add(mid)
+    existing = set(
+        (
+            await conn.execute(
+                sa.select(messages.c.id).where(
+                    messages.c.id.in_([message_id(m.channel, m.external_id) for m in fresh])
+                )
+            )
+        ).scalars()
+    )
+    if existing:
+        duplicates += [m for m in fresh if message_id(m.channel, m.external_id) in existing]
+        fresh = [m for m in fresh if message_id(m.channel, m.external_id) not in existing]
+    return fresh, duplicates
+
+
+async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dict[Address, str]:
+    if not addresses:
+        return {}
+    pairs = [(a.kind.value, a.value) for a in addresses]
+    result = await conn.execute(
+        sa.select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
+            sa.tuple_(identities.c.kind, identities.c.value).in_(pairs)
+        )
+    )
+    wanted = {(a.kind.value, a.value): a for a in addresses}
+    return {wanted[(r.kind, r.value)]: r.customer_id for r in result}
+
+
+async def _resolve_customers(
+    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime
+) -> tuple[dict[Address, str], set[str]]:
+    names: dict[Address, str | None] = {}
+    for msg in batch:
+        names.setdefault(msg.sender, msg.sender_name)
+    owners = await _owners_of(conn, list(names))
+    missing = sorted((a for a in names if a not in owners), key=lambda a: (a.kind, a.value))
+    if not missing:
+        return owners, set()
+    new_ids = {a: str(uuid.uuid4()) for a in missing}
+    await conn.execute(
+        sa.insert(customers),
+        [
+            {
+                "id": new_ids[a],
+                "name": names[a],
+                "tier": "standard",
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for a in missing
+        ],
+    )
+    won = await conn.execute(
+        _insert(conn, identities)
+        .on_conflict_do_nothing(index_elements=["kind", "value"])
+        .returning(identities.c.kind, identities.c.value),
+        [
+            {"customer_id": new_ids[a], "kind": a.kind.value, "value": a.value, "created_at": now}
+            for a in missing
+        ],
+    )
+    won_pairs = {(r.kind, r.value) for r in won}
+    lost = [a for a in missing if (a.kind.value, a.value) not in won_pairs]
+    created = {new_ids[a] for a in missing if a not in lost}
+    for a in missing:
+        if a not in lost:
+            owners[a] = new_ids[a]
+    if lost:  # another worker created these senders first: use theirs, drop ours
+        await conn.execute(sa.delete(customers).where(customers.c.id.in_([new_ids[a] for a in lost])))
+        owners.update(await _owners_of(conn, lost))
+    return owners, created
+
+
+def _open_key(customer_id: str, msg: InboundMessage) -> str:
+    return f"{customer_id}|{msg.channel.value}|{msg.thread_hint.key or DEFAULT_THREAD}"
+
+
+async def _open_conversations(
+    conn: AsyncConnection,
+    batch: Sequence[InboundMessage],
+    owners: dict[Address, str],
+    now: datetime,
+) -> tuple[dict[str, str], set[str]]:
+    wanted: dict[str, dict[str, Any]] = {}
+    for msg in batch:
+        customer_id = owners[msg.sender]
+        key = _open_key(customer_id, msg)
+        if key not in wanted:
+            wanted[key] = {
+                "id": str(uuid.uuid4()),
+                "customer_id": customer_id,
+                "channel": msg.channel.value,
+                "thread_key": msg.thread_hint.key or DEFAULT_THREAD,
+                "status": "open",
+                "open_key": key,
+                "needs_routing": True,
+                "message_count": 0,
+                "opened_at": msg.received_at,
+                "last_message_at": msg.received_at,
+            }
+
+    async def existing(keys: Sequence[str]) -> dict[str, str]:
+        result = await conn.execute(
+            sa.select(conversations.c.open_key, conversations.c.id).where(
+                conversations.c.open_key.in_(keys)
+            )
+        )
+        return {r.open_key: r.id for r in result}
+
+    threads = await existing(list(wanted))
+    missing = sorted(k for k in wanted if k not in threads)
+    opened: set[str] = set()
+    if missing:
+        result = await conn.execute(
+            _insert(conn, conversations)
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(conversations.c.open_key, conversations.c.id),
+            [wanted[k] for k in missing],
+        )
+        for row in result:
+            threads[row.open_key] = row.id
+            opened.add(row.id)
+        raced = [k for k in missing if k not in threads]
+        if raced:
+            threads.update(await existing(raced))
+    return threads, opened
+
+
+async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], now: datetime) -> None:
+    rows = []
+    for s in stored:
+        if s.customer_created:
+            rows.append(_event(now, "customer.created", "customer", s.customer_id, s.customer_id))
+        if s.conversation_opened:
+            rows.append(
+                _event(now, "conversation.opened", "conversation", s.conversation_id, s.customer_id)
+            )
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for row in rows:
+        if (row["action"], row["subject_id"]) not in seen:
+            seen.add((row["action"], row["subject_id"]))
+            unique.append(row)
+    if unique:
+        await conn.execute(sa.insert(events), unique)
+
+
+def _event(now: datetime, action: str, kind: str, subject: str, customer: str) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": "system:ingest",
+        "action": action,
+        "subject_type": kind,
+        "subject_id": subject,
+        "customer_id": customer,
+        "reason": None,
+        "data": {},
+    }

@@ -1,0 +1,171 @@
+"""SQLAlchemy Core tables. The schema itself evolves only through Alembic migrations;
+these objects are what queries are written against, and a test checks that they and
+the migrated database agree."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TS = sa.DateTime(timezone=True)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("tier", sa.String(40), nullable=False, server_default="standard"),
+    sa.Column("attributes", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(320), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("kind", "value"),
+    sa.Index(None, "customer_id"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("thread_key", sa.String(512), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # Set only while open: at most one open conversation per customer, channel and thread,
+    # even with several ingest workers racing (NULLs never collide in a unique index).
+    sa.Column("open_key", sa.String(600), unique=True),
+    sa.Column("needs_routing", sa.Boolean, nullable=False),
+    sa.Column("message_count", sa.Integer, nullable=False),
+    sa.Column("opened_at", TS, nullable=False),
+    sa.Column("last_message_at", TS, nullable=False),
+    sa.Column("closed_at", TS),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "needs_routing"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("external_id", sa.String(512), nullable=False),
+    sa.Column("direction", sa.String(4), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("sender_kind", sa.String(20), nullable=False),
+    sa.Column("sender_value", sa.String(320), nullable=False),
+    sa.Column("sender_name", sa.Text),
+    sa.Column("recipient", sa.String(320)),
+    sa.Column("subject", sa.Text),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("html", sa.Text),
+    sa.Column("meta", JSON, nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("stored_at", TS, nullable=False),
+    sa.UniqueConstraint("channel", "external_id"),
+    sa.Index(None, "conversation_id", "received_at"),
+    sa.Index(None, "customer_id", "received_at"),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Index(None, "message_id"),
+    sa.Index(None, "sha256"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("subject_type", sa.String(30), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("customer_id", sa.String(36)),
+    sa.Column("reason", sa.Text),
+    sa.Column("data", JSON, nullable=False),
+    sa.Index(None, "customer_id", "at"),
+    sa.Index(None, "action", "at"),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("presence", sa.String(16), nullable=False),
+    sa.Column("languages", JSON, nullable=False),
+    sa.Column("departments", JSON, nullable=False),
+    sa.Column("capacity", JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scope", sa.String(40), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_used_at", TS),
+    sa.Column("revoked_at", TS),
+)
+
+# The embedded queue (hub/queue/sql.py): one table holds every stream.
+queue_entries = sa.Table(
+    "queue_entries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("consumer", sa.String(100)),
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index(None, "stream", "consumer", "id"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

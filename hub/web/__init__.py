@@ -1,0 +1,1 @@
+"""The HTTP surface: middlewares, system routes, and the OpenAPI document."""

@@ -1,0 +1,130 @@
+"""Middlewares: request id and access log, errors as problem+json, and route access.
+
+Errors follow ARCHITECTURE §8: the status says who is at fault; a 500 is logged with
+its traceback and request id, never with the request body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from hub.errors import HubError, Unauthenticated
+from hub.keys import METRICS, TOKENS
+from hub.routespec import RouteSpec
+from hub.tokens import TokenInfo
+
+log = logging.getLogger("contacthub.http")
+PROBLEM_BASE = "https://contacthub.dev/problems/"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+SPEC = web.AppKey("route_specs", dict[Any, RouteSpec])
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", TokenInfo)
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, request_id: str, **extra: Any
+) -> web.Response:
+    body = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id,
+        **extra,
+    }
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/problem+json"
+    )
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(unmatched)"
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        route = _route_name(request)
+        request.app[METRICS].requests.labels(route, str(status)).inc()
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "route": route,  # the template, so tokens in paths never reach the log
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.get(REQUEST_ID, "-")
+    try:
+        return await handler(request)
+    except HubError as exc:
+        if exc.status >= 500:
+            log.exception("internal error", extra={"request_id": request_id})
+        extra: dict[str, Any] = {"field": exc.field} if exc.field is not None else {}
+        errs = getattr(exc, "errors", None)
+        if errs:
+            extra["errors"] = errs
+        response = problem(exc.status, exc.slug, exc.title, exc.detail, request_id, **extra)
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = {
+            404: f"no such path: {request.path}",
+            405: f"{request.method} is not allowed here",
+            413: "the body is over the size limit",
+        }.get(exc.status, exc.text or exc.reason)
+        response = problem(exc.status, f"http-{exc.status}", exc.reason, detail, request_id)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:
+        log.exception("internal error", extra={"request_id": request_id})
+        return problem(
+            500, "internal", "Internal error",
+            f"an internal error occurred; quote request id {request_id} when reporting it",
+            request_id,
+        )
+
+
+@web.middleware
+async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Enforce the access a route declared. Roles arrive with agent sessions (console)."""
+    spec = request.app[SPEC].get(request.match_info.route)
+    if spec is None or spec.access in ("public", "signed"):
+        return await handler(request)
+    if spec.access == "token":
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
+        request[PRINCIPAL] = await request.app[TOKENS].verify(token.strip())
+        return await handler(request)
+    raise Unauthenticated(f"this endpoint needs a signed-in {spec.access}")

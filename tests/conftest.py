@@ -1,0 +1,140 @@
+"""Shared fixtures. Store, queue and ingest tests run on both backends:
+
+- ``embedded``: SQLite in a temp folder, the SQL queue;
+- ``scaleout``: PostgreSQL (database ``test``, a schema of its own) plus Redis (a key
+  prefix of its own). Both are dropped afterwards.
+
+Without ``CI=true`` a missing PostgreSQL or Redis skips with the reason; with it, fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hub.settings import Settings, load_settings
+
+PG_URL = os.environ.get("CONTACTHUB_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CONTACTHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
+BACKENDS = ["embedded", "scaleout"]
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    missing = [
+        name
+        for name, port in (("PostgreSQL", 5432), ("Redis", 6379))
+        if not _reachable("127.0.0.1", port)
+    ]
+    if missing:
+        reason = f"{' and '.join(missing)} not reachable on 127.0.0.1"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true needs both backends")
+        pytest.skip(reason)
+
+
+def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
+    """Settings for one test: its own database (file or schema) and its own Redis prefix."""
+    config = tmp_path / "contacthub.toml"
+    config.touch()
+    values: dict[str, Any] = {"blobs.path": str(tmp_path / "blobs"), "log.format": "text"}
+    if backend == "embedded":
+        values["database.url"] = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    else:
+        tag = uuid.uuid4().hex[:12]
+        values.update(
+            {
+                "database.url": PG_URL,
+                "database.schema": f"t_{tag}",
+                "queue.backend": "redis",
+                "queue.url": REDIS_URL,
+                "queue.key_prefix": f"test:{tag}:",
+            }
+        )
+    values.update(overrides)
+    return load_settings(config, environ={}, overrides=values)
+
+
+async def drop_backend(settings: Settings) -> None:
+    if settings.database.schema_:
+        engine = create_async_engine(settings.database.url)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{settings.database.schema_}" CASCADE'))
+        await engine.dispose()
+    if settings.queue.backend == "redis":
+        client = aioredis.Redis.from_url(settings.queue.url)
+        keys = [k async for k in client.scan_iter(match=settings.queue.key_prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "scaleout":
+        require_services()
+    yield request.param
+
+
+@pytest.fixture
+async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    s = make_settings(tmp_path, backend)
+    yield s
+    await drop_backend(s)
+
+
+@pytest.fixture
+async def hub(settings: Settings) -> AsyncIterator["HubClient"]:
+    """A running app (same factory as production) with an API token."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from hub.app import create_app
+    from hub.keys import TOKENS
+
+    app = create_app(settings, migrate=True)
+    async with TestClient(TestServer(app)) as client:
+        _, token = await app[TOKENS].create("tests")
+        yield HubClient(client, token)
+
+
+class HubClient:
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.app = client.app
+        self.token = token
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    async def post_message(self, body: Any, **kwargs: Any) -> Any:
+        return await self.client.post("/api/v1/messages", json=body, headers=self.auth, **kwargs)
+
+    async def wait_stored(self, count: int, timeout: float = 60) -> int:
+        """Wait until ``count`` messages are stored; return the final count."""
+        import asyncio
+        import time
+
+        from hub.keys import STORE
+        from hub.store.tables import messages
+
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.app[STORE].read() as conn:
+                stored = int(await conn.scalar(sa.select(sa.func.count()).select_from(messages)) or 0)
+            if stored >= count or time.monotonic() > deadline:
+                return stored
+            await asyncio.sleep(0.05)

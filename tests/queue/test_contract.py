@@ -1,0 +1,148 @@
+"""The IngestQueue contract (ARCHITECTURE §4), run against both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import redis.asyncio as aioredis
+
+from hub.queue import open_queue
+from hub.queue.base import IngestQueue
+from hub.settings import Settings
+from hub.store.engine import Store
+
+QueueFactory = Callable[[], "asynccontextmanager[IngestQueue[bytes]]"]
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[IngestQueue[bytes]]:
+    store = Store(settings.database)
+    await store.migrate()
+    client = aioredis.Redis.from_url(settings.queue.url) if settings.queue.backend == "redis" else None
+    queue: IngestQueue[bytes] = open_queue(
+        settings.queue, "contract", lambda b: b, store=store, redis=client
+    )
+    try:
+        yield queue
+    finally:
+        await queue.close()
+        if client is not None:
+            await client.aclose()
+        await store.close()
+
+
+@pytest.fixture
+async def queue(settings: Settings) -> AsyncIterator[IngestQueue[bytes]]:
+    async with opened(settings) as q:
+        yield q
+
+
+async def test_append_is_durable_when_it_returns(settings: Settings) -> None:
+    async with opened(settings) as first:
+        await first.append(b"one")
+        await first.append(b"two")
+    # A new connection (as after a restart) finds both.
+    async with opened(settings) as second:
+        claimed = await second.claim("c", 10, 100)
+        assert [c.payload for c in claimed] == [b"one", b"two"]
+
+
+async def test_claim_in_order_then_ack_removes(queue: IngestQueue[bytes]) -> None:
+    ids = [await queue.append(f"m{i}".encode()) for i in range(3)]
+    claimed = await queue.claim("c", 10, 100)
+    assert [c.id for c in claimed] == ids
+    assert [c.attempts for c in claimed] == [0, 0, 0]
+    assert await queue.depth() == 3
+    await queue.ack(ids)
+    assert await queue.depth() == 0
+    assert await queue.claim("c", 10, 50) == []
+
+
+async def test_a_claimed_entry_goes_to_one_consumer_only(queue: IngestQueue[bytes]) -> None:
+    for i in range(5):
+        await queue.append(f"m{i}".encode())
+    first = await queue.claim("c1", 2, 100)
+    second = await queue.claim("c2", 10, 100)
+    assert len(first) == 2 and len(second) == 3
+    assert not {c.id for c in first} & {c.id for c in second}
+
+
+async def test_claim_waits_for_an_append(queue: IngestQueue[bytes]) -> None:
+    waiting = asyncio.create_task(queue.claim("c", 10, 3000))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    started = time.monotonic()
+    await queue.append(b"late")
+    claimed = await asyncio.wait_for(waiting, 3)
+    assert [c.payload for c in claimed] == [b"late"]
+    assert time.monotonic() - started < 2  # woken by the append, not by the timeout
+
+
+async def test_retry_later_counts_attempts_then_dead_letters(
+    queue: IngestQueue[bytes], settings: Settings
+) -> None:
+    await queue.append(b"poison")
+    limit = settings.queue.dead_letter_after
+    for attempt in range(limit):
+        claimed = await queue.claim("c", 10, 200)
+        assert len(claimed) == 1 and claimed[0].attempts == attempt
+        await queue.retry_later(claimed[0].id, f"failure {attempt}")
+    assert await queue.claim("c", 10, 100) == []
+    assert await queue.depth() == 0
+    assert await queue.dead_count() == 1
+
+
+async def test_a_crashed_consumers_entries_are_reclaimed(queue: IngestQueue[bytes]) -> None:
+    await queue.append(b"orphan")
+    assert len(await queue.claim("crashed", 10, 100)) == 1  # never acked
+    assert await queue.claim("healthy", 10, 50) == []
+    assert await queue.reclaim_stale(60_000) == 0  # not idle long enough yet
+    await asyncio.sleep(0.3)
+    assert await queue.reclaim_stale(200) == 1
+    claimed = await queue.claim("healthy", 10, 200)
+    assert [c.payload for c in claimed] == [b"orphan"]
+
+
+async def test_concurrent_appends_are_grouped(queue: IngestQueue[bytes]) -> None:
+    calls: list[int] = []
+    original = queue._append_batch  # type: ignore[attr-defined]
+
+    async def counting(payloads):  # type: ignore[no-untyped-def]
+        calls.append(len(payloads))
+        return await original(payloads)
+
+    queue._append_batch = counting  # type: ignore[attr-defined]
+    ids = await asyncio.gather(*(queue.append(f"m{i}".encode()) for i in range(200)))
+    assert len(set(ids)) == 200
+    assert sum(calls) == 200
+    assert len(calls) < 20, calls
+
+
+async def test_nothing_lost_nothing_redelivered_after_ack(queue: IngestQueue[bytes]) -> None:
+    total = 600
+    sent = {f"m{i}".encode() for i in range(total)}
+    delivered: list[bytes] = []
+
+    async def consume(name: str) -> None:
+        idle = 0
+        while idle < 3:
+            batch = await queue.claim(name, 37, 100)
+            if not batch:
+                idle += 1
+                continue
+            idle = 0
+            delivered.extend(c.payload for c in batch)
+            await queue.ack([c.id for c in batch])
+
+    async def produce() -> None:
+        await asyncio.gather(*(queue.append(p) for p in sorted(sent)))
+
+    await asyncio.gather(produce(), consume("a"), consume("b"))
+    assert len(delivered) == total
+    assert set(delivered) == sent
+    assert await queue.depth() == 0
+    assert await queue.claim("a", 100, 100) == []
