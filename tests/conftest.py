@@ -52,7 +52,6 @@ def require_services() -> None:
 def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
     """Settings for one test: its own database (file or schema) and its own Redis prefix."""
     config = tmp_path / "contacthub.toml"
-    config.touch()
     values: dict[str, Any] = {"blobs.path": str(tmp_path / "blobs"), "log.format": "text"}
     if backend == "embedded":
         values["database.url"] = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
@@ -68,7 +67,20 @@ def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
             }
         )
     values.update(overrides)
-    return load_settings(config, environ={}, overrides=values)
+    config.write_text(_toml(values))
+    return load_settings(config, environ={})
+
+
+def _toml(values: dict[str, Any]) -> str:
+    """Dotted keys to a TOML file, so a hub subprocess can read the same settings."""
+    sections: dict[str, list[str]] = {}
+    for dotted, value in values.items():
+        section, _, key = dotted.rpartition(".")
+        rendered = str(value).lower() if isinstance(value, bool) else repr(value)
+        if isinstance(value, str):
+            rendered = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        sections.setdefault(section, []).append(f"{key} = {rendered}")
+    return "".join(f"[{name}]\n" + "\n".join(lines) + "\n\n" for name, lines in sections.items())
 
 
 async def drop_backend(settings: Settings) -> None:

@@ -46,7 +46,11 @@ def normalise_phone(raw: str, *, default_region: str, field: str = "value") -> s
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InputError(f"{field}: not a phone number ({exc})", field=field) from exc
-    if not phonenumbers.is_possible_number(number):
+    # Valid numbers pass. A "possible" but not valid one passes too when it is long
+    # enough: number plans change faster than metadata, and refusing a real caller's
+    # number would lose the message.
+    plausible = phonenumbers.is_possible_number(number) and len(str(number.national_number)) >= 6
+    if not (phonenumbers.is_valid_number(number) or plausible):
         raise InputError(f"{field}: not a possible phone number", field=field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

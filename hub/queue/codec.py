@@ -67,5 +67,5 @@ def decode_message(data: bytes | str) -> InboundMessage:
             received_at=datetime.fromisoformat(doc["received_at"]),
             meta=doc["meta"],
         )
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ValueError(f"undecodable queue payload: {exc!r}") from exc
