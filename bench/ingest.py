@@ -112,7 +112,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def run_backend(backend: str, n: int, concurrency: int, bare: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    settings = make_settings(tmp, backend, **{"log.level": "WARNING"})
+    settings = make_settings(tmp, backend)  # default INFO logging: one line per request and message
     store = Store(settings.database)
     await store.migrate()
     _, token = await TokenService(store).create("bench")
@@ -144,6 +144,8 @@ async def run_backend(backend: str, n: int, concurrency: int, bare: float) -> No
         drain = time.perf_counter() - started
         hub3.stop()
 
+        split = await split_run(settings, config, tmp, token, n, concurrency) if backend == "scaleout" else None
+
         rate = accepted / seconds
         print(f"\n== {backend}: {n} messages, {concurrency} concurrent clients")
         print(f"accepted            {rate:8.0f} msg/s   (bare handler {bare:.0f} msg/s, ratio {rate / bare:.2f})")
@@ -151,8 +153,36 @@ async def run_backend(backend: str, n: int, concurrency: int, bare: float) -> No
         print(f"stored end to end   {count / span:8.0f} msg/s   ({count} stored in {span:.1f}s)")
         print(f"drain, worker alone {accepted2 / drain:8.0f} msg/s   ({accepted2} in {drain:.1f}s incl. start)")
         print(f"accepted->stored    p50 {pct(lat, 50) * 1000:.0f} ms   p99 {pct(lat, 99) * 1000:.0f} ms")
+        if split:
+            rate3, stored3, lat3 = split
+            print(f"split: serve (no workers) + `contacthub worker` process")
+            print(f"  accepted          {rate3:8.0f} msg/s   (ratio {rate3 / bare:.2f})")
+            print(f"  stored end to end {stored3:8.0f} msg/s")
+            print(f"  accepted->stored  p50 {pct(lat3, 50) * 1000:.0f} ms   p99 {pct(lat3, 99) * 1000:.0f} ms")
     finally:
         await drop_backend(settings)
+
+
+async def split_run(settings, config: Path, tmp: Path, token: str, n: int, concurrency: int):  # type: ignore[no-untyped-def]
+    """Accepting and storing in separate processes (the scale-out layout on one machine)."""
+    os.environ["CONTACTHUB_INGEST__WORKERS"] = "0"
+    hub = HubProcess(config, tmp)
+    await hub.start()
+    del os.environ["CONTACTHUB_INGEST__WORKERS"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "--config", str(config), "worker"], cwd=tmp,
+        stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("wb"),
+    )
+    try:
+        tag = "split-" + uuid.uuid4().hex[:6]
+        seconds, accepted = await fire(hub.url + "/api/v1/messages", token, n, concurrency, tag)
+        await wait_count(settings, tag, accepted)
+        count, span, lat = await stored_stats(settings, tag)
+        return accepted / seconds, count / span, lat
+    finally:
+        hub.stop()
+        worker.terminate()
+        worker.wait()
 
 
 async def main() -> None:

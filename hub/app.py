@@ -18,6 +18,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.asyncio.retry import Retry
 from aiohttp import web
 
 from connectors import CONNECTORS
@@ -67,7 +71,14 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         if settings.queue.backend != "redis":
             yield
             return
-        client = aioredis.Redis.from_url(settings.queue.url)
+        client = aioredis.Redis.from_url(
+            settings.queue.url,
+            # a connection broken by a Redis restart is retried on a fresh one; a retried
+            # append can at worst add a duplicate, which ingest drops by external id
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
+        )
         app[REDIS] = client
         yield
         await client.aclose()

@@ -1,4 +1,4 @@
-"""``contacthub``: serve | migrate | demo | token create.
+"""``contacthub``: serve | worker | migrate | demo | token create.
 
 This is where argv and the environment are read; ``create_app`` gets finished settings.
 """
@@ -48,6 +48,34 @@ def cmd_serve(args: argparse.Namespace) -> None:
         app, host=settings.server.host, port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout, access_log=None, print=None,
     )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Ingest workers only, no HTTP: for deployments that split accepting from storing."""
+    import signal
+
+    from aiohttp import web
+
+    from hub.app import create_app
+    from hub.logs import setup_logging
+
+    settings = _settings(args)
+    if settings.ingest.workers < 1:
+        raise ConfigError("ingest.workers: a worker process needs at least 1")
+    setup_logging(settings.log)
+
+    async def main() -> None:
+        runner = web.AppRunner(create_app(settings))
+        await runner.setup()  # opens the store and queue, starts the workers; binds nothing
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"ContactHub ingest worker: {settings.ingest.workers} workers", flush=True)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
 
 
 def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[None]]) -> None:
@@ -108,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run ingest workers only (no HTTP)")
+    worker.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--config", type=Path, default=argparse.SUPPRESS)

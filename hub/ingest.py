@@ -16,10 +16,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from hub.customers.addresses import mask
 from hub.metrics import Metrics
 from hub.model import InboundMessage
@@ -28,17 +24,9 @@ from hub.queue.codec import decode_message
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.ingest_batch import BatchResult, store_batch
+from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.ingest")
-TRANSIENT = (OperationalError, OSError, RedisConnectionError, RedisTimeoutError, TimeoutError)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, DBAPIError) and "deadlock" in str(exc.orig).lower():
-        return True
-    return isinstance(exc, TRANSIENT)
 
 
 class IngestWorker:
@@ -84,9 +72,11 @@ class IngestWorker:
                     await self.process(claimed)
                 backoff = 0.1
             except Exception as exc:
-                if not _is_transient(exc):
-                    raise
-                log.warning("store or queue unreachable, retrying in %.1fs: %r", backoff, exc)
+                # The worker must outlive any failure: a dead worker silently stops ingest.
+                if is_transient(exc):
+                    log.warning("store or queue unreachable, retrying in %.1fs: %r", backoff, exc)
+                else:
+                    log.exception("ingest worker error, retrying in %.1fs", backoff)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 except TimeoutError:
@@ -107,7 +97,7 @@ class IngestWorker:
         try:
             result = await self._store_all([m for _, m in decoded])
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             log.warning("batch of %d failed, storing one by one: %r", len(decoded), exc)
             await self._one_by_one(decoded)
@@ -128,7 +118,7 @@ class IngestWorker:
             try:
                 result = await self._store_all([msg])
             except Exception as exc:
-                if _is_transient(exc):
+                if is_transient(exc):
                     raise
                 log.error(
                     "message failed: channel=%s external_id=%s attempt=%d error=%r",

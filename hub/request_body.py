@@ -10,6 +10,10 @@ from aiohttp import web
 from hub.errors import InputError, PayloadRejected, PayloadTooLarge, UnsupportedMediaType
 
 
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
 async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """Return the body as a JSON object.
 
@@ -22,11 +26,10 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
         )
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {max_bytes}")
-    raw = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        raw += chunk
-        if len(raw) > max_bytes:
-            raise PayloadTooLarge(f"the body is over the limit of {max_bytes} bytes")
+    try:
+        raw = await request.read()  # the app's client_max_size is max_bytes
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the body is over the limit of {max_bytes} bytes") from exc
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -53,7 +53,7 @@ class QueueSettings(Section):
 
 
 class IngestSettings(Section):
-    workers: int = Field(1, ge=0)
+    workers: int = Field(2, ge=0)
     batch_size: int = Field(500, ge=1)
     block_ms: int = Field(200, ge=1)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from connectors.api.payloads import REQUEST_SCHEMA, RESPONSE_SCHEMA, parse_message
 from connectors.base import ConnectorContext
 from hub.model import message_id
-from hub.request_body import read_json_object
+from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 
 
@@ -26,7 +26,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
         await ctx.queue.append(msg)
         append_latency.observe(time.perf_counter() - started)
         accepted.inc()
-        return web.json_response({"id": message_id(msg.channel, msg.external_id)}, status=202)
+        return json_response({"id": message_id(msg.channel, msg.external_id)}, status=202)
 
     return [
         RouteSpec(
@@ -41,6 +41,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
                 413: "Body over the size limit",
                 415: "Not application/json",
                 422: "A field is missing or wrong; `field` names it",
+                503: "The ingest queue is unreachable; retry after Retry-After seconds",
             },
         )
     ]

@@ -12,6 +12,7 @@ Raises ``InputError`` naming ``field`` when a value cannot be an address of that
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -42,16 +43,26 @@ def normalise_address(
 
 
 def normalise_phone(raw: str, *, default_region: str, field: str = "value") -> str:
+    e164 = _e164(raw, default_region)
+    if e164.startswith("+"):
+        return e164
+    raise InputError(f"{field}: {e164}", field=field)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _e164(raw: str, region: str) -> str:
+    """E.164, or the reason it is not a number. Cached: the same senders write again
+    and again, and parsing is the costliest step of accepting a message."""
     try:
-        number = phonenumbers.parse(raw, default_region)
+        number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InputError(f"{field}: not a phone number ({exc})", field=field) from exc
+        return f"not a phone number ({exc})"
     # Valid numbers pass. A "possible" but not valid one passes too when it is long
     # enough: number plans change faster than metadata, and refusing a real caller's
     # number would lose the message.
     plausible = phonenumbers.is_possible_number(number) and len(str(number.national_number)) >= 6
     if not (phonenumbers.is_valid_number(number) or plausible):
-        raise InputError(f"{field}: not a possible phone number", field=field)
+        return "not a possible phone number"
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

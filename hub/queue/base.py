@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from hub.errors import ServiceUnavailable
+from hub.transient import is_transient
+
 T = TypeVar("T")
 
 
@@ -64,9 +67,13 @@ class GroupedQueue(Generic[T]):
                 try:
                     ids = await self._append_batch([payload for payload, _ in batch])
                 except BaseException as exc:  # every waiter must learn of the failure
+                    error: BaseException = exc
+                    if is_transient(exc):
+                        error = ServiceUnavailable("the ingest queue is unreachable; retry later")
+                        error.__cause__ = exc
                     for _, future in batch:
                         if not future.done():
-                            future.set_exception(exc)
+                            future.set_exception(error)
                     if isinstance(exc, asyncio.CancelledError):
                         raise
                     continue

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import Address, InboundMessage, message_id
+from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.tables import attachments, conversations, customers, events, identities, messages
 
 DEFAULT_THREAD = "default"
@@ -44,26 +44,21 @@ class BatchResult:
     duplicates: list[InboundMessage]
 
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 async def store_batch(
     conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime
 ) -> BatchResult:
-    fresh, duplicates = await _drop_duplicates(conn, batch)
+    fresh, ids, duplicates = await _drop_duplicates(conn, batch)
     if not fresh:
         return BatchResult([], duplicates)
     owners, created = await _resolve_customers(conn, fresh, now)
     threads, opened = await _open_conversations(conn, fresh, owners, now)
 
     rows = []
-    for msg in fresh:
+    for msg, mid in zip(fresh, ids, strict=True):
         customer_id = owners[msg.sender]
         rows.append(
             {
-                "id": message_id(msg.channel, msg.external_id),
+                "id": mid,
                 "conversation_id": threads[_open_key(customer_id, msg)],
                 "customer_id": customer_id,
                 "channel": msg.channel.value,
@@ -82,11 +77,8 @@ async def store_batch(
                 "stored_at": now,
             }
         )
-    inserted = await conn.execute(
-        _insert(conn, messages)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(messages.c.id, sort_by_parameter_order=True),
-        rows,
+    inserted = await insert_rows(
+        conn, messages, rows, skip_conflicts_on=["channel", "external_id"], returning=[messages.c.id]
     )
     stored_ids = {r.id for r in inserted}
     stored: list[StoredMessage] = []
@@ -121,20 +113,16 @@ async def store_batch(
             }
             for a in msg.attachments
         ]
-    if attachment_rows:
-        await conn.execute(sa.insert(attachments), attachment_rows)
+    await insert_rows(conn, attachments, attachment_rows)
     if touched:
+        later = sa.func.greatest if is_pg(conn) else sa.func.max
         await conn.execute(
             sa.update(conversations)
             .where(conversations.c.id == sa.bindparam("conv_id"))
             .values(
                 needs_routing=True,
                 message_count=conversations.c.message_count + sa.bindparam("added"),
-                last_message_at=sa.func.max(
-                    conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
-                )
-                if conn.dialect.name == "sqlite"
-                else sa.func.greatest(
+                last_message_at=later(
                     conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
                 ),
             ),
@@ -149,27 +137,28 @@ async def store_batch(
 
 async def _drop_duplicates(
     conn: AsyncConnection, batch: Sequence[InboundMessage]
-) -> tuple[list[InboundMessage], list[InboundMessage]]:
+) -> tuple[list[InboundMessage], list[str], list[InboundMessage]]:
+    """Split the batch into (fresh messages, their ids) and duplicates."""
     seen: set[str] = set()
-    fresh: list[InboundMessage] = []
+    fresh: list[tuple[InboundMessage, str]] = []
     duplicates: list[InboundMessage] = []
     for msg in batch:
         mid = message_id(msg.channel, msg.external_id)
-        (duplicates if mid in seen else fresh).append(msg)
-        seen.add(mid)
+        if mid in seen:
+            duplicates.append(msg)
+        else:
+            seen.add(mid)
+            fresh.append((msg, mid))
     existing = set(
         (
             await conn.execute(
-                sa.select(messages.c.id).where(
-                    messages.c.id.in_([message_id(m.channel, m.external_id) for m in fresh])
-                )
+                sa.select(messages.c.id).where(any_of(conn, messages.c.id, [m for _, m in fresh]))
             )
         ).scalars()
     )
-    if existing:
-        duplicates += [m for m in fresh if message_id(m.channel, m.external_id) in existing]
-        fresh = [m for m in fresh if message_id(m.channel, m.external_id) not in existing]
-    return fresh, duplicates
+    duplicates += [msg for msg, mid in fresh if mid in existing]
+    kept = [(msg, mid) for msg, mid in fresh if mid not in existing]
+    return [msg for msg, _ in kept], [mid for _, mid in kept], duplicates
 
 
 async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dict[Address, str]:
@@ -178,7 +167,7 @@ async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dic
     pairs = [(a.kind.value, a.value) for a in addresses]
     result = await conn.execute(
         sa.select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
-            sa.tuple_(identities.c.kind, identities.c.value).in_(pairs)
+            pairs_in(conn, identities.c.kind, identities.c.value, pairs)
         )
     )
     wanted = {(a.kind.value, a.value): a for a in addresses}
@@ -196,8 +185,9 @@ async def _resolve_customers(
     if not missing:
         return owners, set()
     new_ids = {a: str(uuid.uuid4()) for a in missing}
-    await conn.execute(
-        sa.insert(customers),
+    await insert_rows(
+        conn,
+        customers,
         [
             {
                 "id": new_ids[a],
@@ -210,14 +200,15 @@ async def _resolve_customers(
             for a in missing
         ],
     )
-    won = await conn.execute(
-        _insert(conn, identities)
-        .on_conflict_do_nothing(index_elements=["kind", "value"])
-        .returning(identities.c.kind, identities.c.value),
+    won = await insert_rows(
+        conn,
+        identities,
         [
             {"customer_id": new_ids[a], "kind": a.kind.value, "value": a.value, "created_at": now}
             for a in missing
         ],
+        skip_conflicts_on=["kind", "value"],
+        returning=[identities.c.kind, identities.c.value],
     )
     won_pairs = {(r.kind, r.value) for r in won}
     lost = [a for a in missing if (a.kind.value, a.value) not in won_pairs]
@@ -226,7 +217,9 @@ async def _resolve_customers(
         if a not in lost:
             owners[a] = new_ids[a]
     if lost:  # another worker created these senders first: use theirs, drop ours
-        await conn.execute(sa.delete(customers).where(customers.c.id.in_([new_ids[a] for a in lost])))
+        await conn.execute(
+            sa.delete(customers).where(any_of(conn, customers.c.id, [new_ids[a] for a in lost]))
+        )
         owners.update(await _owners_of(conn, lost))
     return owners, created
 
@@ -262,7 +255,7 @@ async def _open_conversations(
     async def existing(keys: Sequence[str]) -> dict[str, str]:
         result = await conn.execute(
             sa.select(conversations.c.open_key, conversations.c.id).where(
-                conversations.c.open_key.in_(keys)
+                any_of(conn, conversations.c.open_key, keys)
             )
         )
         return {r.open_key: r.id for r in result}
@@ -271,11 +264,12 @@ async def _open_conversations(
     missing = sorted(k for k in wanted if k not in threads)
     opened: set[str] = set()
     if missing:
-        result = await conn.execute(
-            _insert(conn, conversations)
-            .on_conflict_do_nothing(index_elements=["open_key"])
-            .returning(conversations.c.open_key, conversations.c.id),
+        result = await insert_rows(
+            conn,
+            conversations,
             [wanted[k] for k in missing],
+            skip_conflicts_on=["open_key"],
+            returning=[conversations.c.open_key, conversations.c.id],
         )
         for row in result:
             threads[row.open_key] = row.id
@@ -301,8 +295,7 @@ async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], no
         if (row["action"], row["subject_id"]) not in seen:
             seen.add((row["action"], row["subject_id"]))
             unique.append(row)
-    if unique:
-        await conn.execute(sa.insert(events), unique)
+    await insert_rows(conn, events, unique)
 
 
 def _event(now: datetime, action: str, kind: str, subject: str, customer: str) -> dict[str, Any]:

@@ -7,16 +7,16 @@ its traceback and request id, never with the request body.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hub.errors import HubError, Unauthenticated
+from hub.errors import HubError, ServiceUnavailable, Unauthenticated
 from hub.keys import METRICS, TOKENS
 from hub.routespec import RouteSpec
 from hub.tokens import TokenInfo
@@ -53,7 +53,7 @@ def _route_name(request: web.Request) -> str:
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
@@ -83,7 +83,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HubError as exc:
-        if exc.status >= 500:
+        if exc.status == 500:
             log.exception("internal error", extra={"request_id": request_id})
         extra: dict[str, Any] = {"field": exc.field} if exc.field is not None else {}
         errs = getattr(exc, "errors", None)
@@ -92,6 +92,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = problem(exc.status, exc.slug, exc.title, exc.detail, request_id, **extra)
         if isinstance(exc, Unauthenticated):
             response.headers["WWW-Authenticate"] = "Bearer"
+        elif isinstance(exc, ServiceUnavailable):
+            log.warning("unavailable: %s (%r)", exc.detail, exc.__cause__,
+                        extra={"request_id": request_id})
+            response.headers["Retry-After"] = "5"
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
