@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,8 +19,13 @@ run: $(STAMP)
 	$(VENV)/bin/contacthub demo
 	$(VENV)/bin/contacthub serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check hub connectors tests bench
+	$(VENV)/bin/ruff format --check hub connectors tests bench
+	$(VENV)/bin/mypy hub connectors
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -44,6 +44,7 @@ async def fire(url: str, token: str, n: int, concurrency: int, tag: str) -> tupl
     accepted = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def client() -> None:
             nonlocal accepted
             for i in counter:
@@ -83,10 +84,13 @@ async def stored_stats(settings, tag: str) -> tuple[int, float, list[float]]:  #
     store = Store(settings.database)
     try:
         async with store.read() as conn:
-            rows = (await conn.execute(
-                sa.select(messages.c.received_at, messages.c.stored_at)
-                .where(messages.c.external_id.like(f"{tag}-%"))
-            )).all()
+            rows = (
+                await conn.execute(
+                    sa.select(messages.c.received_at, messages.c.stored_at).where(
+                        messages.c.external_id.like(f"{tag}-%")
+                    )
+                )
+            ).all()
     finally:
         await store.close()
     if not rows:
@@ -144,21 +148,28 @@ async def run_backend(backend: str, n: int, concurrency: int, bare: float) -> No
         drain = time.perf_counter() - started
         hub3.stop()
 
-        split = await split_run(settings, config, tmp, token, n, concurrency) if backend == "scaleout" else None
+        split = (
+            await split_run(settings, config, tmp, token, n, concurrency) if backend == "scaleout" else None
+        )
 
         rate = accepted / seconds
         print(f"\n== {backend}: {n} messages, {concurrency} concurrent clients")
-        print(f"accepted            {rate:8.0f} msg/s   (bare handler {bare:.0f} msg/s, ratio {rate / bare:.2f})")
-        print(f"accepted, no worker {accepted2 / seconds2:8.0f} msg/s   (ratio {accepted2 / seconds2 / bare:.2f})")
+        rate2 = accepted2 / seconds2
+        print(f"accepted            {rate:8.0f} msg/s   (bare {bare:.0f} msg/s, ratio {rate / bare:.2f})")
+        print(f"accepted, no worker {rate2:8.0f} msg/s   (ratio {rate2 / bare:.2f})")
         print(f"stored end to end   {count / span:8.0f} msg/s   ({count} stored in {span:.1f}s)")
-        print(f"drain, worker alone {accepted2 / drain:8.0f} msg/s   ({accepted2} in {drain:.1f}s incl. start)")
+        print(
+            f"drain, worker alone {accepted2 / drain:8.0f} msg/s   ({accepted2} in {drain:.1f}s incl. start)"
+        )
         print(f"accepted->stored    p50 {pct(lat, 50) * 1000:.0f} ms   p99 {pct(lat, 99) * 1000:.0f} ms")
         if split:
             rate3, stored3, lat3 = split
-            print(f"split: serve (no workers) + `contacthub worker` process")
+            print("split: serve (no workers) + `contacthub worker` process")
             print(f"  accepted          {rate3:8.0f} msg/s   (ratio {rate3 / bare:.2f})")
             print(f"  stored end to end {stored3:8.0f} msg/s")
-            print(f"  accepted->stored  p50 {pct(lat3, 50) * 1000:.0f} ms   p99 {pct(lat3, 99) * 1000:.0f} ms")
+            print(
+                f"  accepted->stored  p50 {pct(lat3, 50) * 1000:.0f} ms   p99 {pct(lat3, 99) * 1000:.0f} ms"
+            )
     finally:
         await drop_backend(settings)
 
@@ -170,8 +181,10 @@ async def split_run(settings, config: Path, tmp: Path, token: str, n: int, concu
     await hub.start()
     del os.environ["CONTACTHUB_INGEST__WORKERS"]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "--config", str(config), "worker"], cwd=tmp,
-        stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("wb"),
+        [sys.executable, "-m", "hub.cli", "--config", str(config), "worker"],
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "worker.log").open("wb"),
     )
     try:
         tag = "split-" + uuid.uuid4().hex[:6]

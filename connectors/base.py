@@ -1,7 +1,7 @@
 """The connector contract (STYLE §1): a declared SPEC, and services handed in.
 
 A connector never imports ``hub.web`` and never touches tables. It gets the queue,
-the shared HTTP session and a clock through ``ConnectorContext`` and declares its
+the blob store, the shared HTTP session and a clock through ``ConnectorContext`` and declares its
 routes as ``RouteSpec``s; the app registers them and enforces their access.
 """
 
@@ -18,12 +18,14 @@ from hub.model import Channel, InboundMessage
 from hub.queue.base import IngestQueue
 from hub.routespec import RouteSpec
 from hub.settings import Settings
+from hub.store.blobs import BlobStore
 
 
 @dataclass(slots=True)
 class Services:
     """Opened when the app starts, after routes are fixed; handlers read them per request."""
 
+    blobs: BlobStore
     queue: IngestQueue[InboundMessage] | None = None
     http: aiohttp.ClientSession | None = None
 
@@ -40,6 +42,10 @@ class ConnectorContext:
         if self.services.queue is None:
             raise RuntimeError("the queue is not open: the app has not started")
         return self.services.queue
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.services.blobs
 
     @property
     def http(self) -> aiohttp.ClientSession:

@@ -18,30 +18,41 @@ from datetime import UTC, datetime
 
 import aiohttp
 import redis.asyncio as aioredis
+from aiohttp import web
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.asyncio.retry import Retry
-from aiohttp import web
 
 from connectors import CONNECTORS
 from connectors.base import ConnectorContext, Services
 from hub.ingest import IngestWorker
-from hub.keys import BUS, HTTP, METRICS, QUEUE, ROUTES, SETTINGS, STORE, TOKENS
+from hub.keys import (
+    BLOBS,
+    BUS,
+    HTTP,
+    METRICS,
+    QUEUE,
+    REDIS,
+    ROUTES,
+    SETTINGS,
+    STORE,
+    TOKENS,
+    WORKERS,
+)
 from hub.metrics import Metrics
 from hub.queue import open_queue
 from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
 from hub.routespec import RouteSpec
 from hub.settings import Settings
+from hub.store.blobs import FolderBlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
 from hub.web.middleware import SPEC, access, errors, request_context
 from hub.web.system import system_routes
 
 log = logging.getLogger("contacthub.app")
-REDIS = web.AppKey("redis", aioredis.Redis)
-WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
 
 
 def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Application:
@@ -53,10 +64,11 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[BUS] = InProcessBus()
+    app[BLOBS] = FolderBlobStore(settings.blobs.path)
     app[ROUTES] = []
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
-    services = Services()
+    services = Services(blobs=app[BLOBS])
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.database)
@@ -84,9 +96,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         await client.aclose()
 
     async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
-        queue = open_queue(
-            settings.queue, "ingest", encode_message, store=app[STORE], redis=app.get(REDIS)
-        )
+        queue = open_queue(settings.queue, "ingest", encode_message, store=app[STORE], redis=app.get(REDIS))
         app[QUEUE] = queue
         services.queue = queue
 
@@ -108,9 +118,13 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         workers = [
             IngestWorker(
-                store=app[STORE], queue=app[QUEUE], bus=app[BUS], metrics=app[METRICS],
+                store=app[STORE],
+                queue=app[QUEUE],
+                bus=app[BUS],
+                metrics=app[METRICS],
                 consumer=f"{socket.gethostname()}-{os.getpid()}-{n}",
-                batch_size=settings.ingest.batch_size, block_ms=settings.ingest.block_ms,
+                batch_size=settings.ingest.batch_size,
+                block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
             )
             for n in range(settings.ingest.workers)

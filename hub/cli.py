@@ -45,8 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         flush=True,
     )
     web.run_app(
-        app, host=settings.server.host, port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout, access_log=None, print=None,
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        shutdown_timeout=settings.server.shutdown_timeout,
+        access_log=None,
+        print=None,
     )
 
 

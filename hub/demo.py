@@ -28,18 +28,38 @@ AGENTS = [
     ("admin@demo.contacthub", "Demo Admin", "admin", ["de", "en"], []),
 ]
 CUSTOMERS: list[dict[str, Any]] = [
-    {"name": "Müller Maschinenbau GmbH", "tier": "platinum",
-     "attributes": {"organisation": "Müller Maschinenbau GmbH", "key_account": True,
-                    "revenue_12m": {"amount": 250000, "currency": "EUR"}, "language": "de"},
-     "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")]},
-    {"name": "Harbour Logistics Ltd", "tier": "gold",
-     "attributes": {"organisation": "Harbour Logistics Ltd", "key_account": False,
-                    "revenue_12m": {"amount": 42000, "currency": "GBP"}, "language": "en"},
-     "identities": [("email", "ops@harbour-logistics.example"), ("fax", "+442071234567")]},
-    {"name": "Erika Mustermann", "tier": "standard",
-     "attributes": {"key_account": False, "revenue_12m": {"amount": 300, "currency": "EUR"},
-                    "language": "de"},
-     "identities": [("email", "erika@example.com"), ("phone", "+491711234567")]},
+    {
+        "name": "Müller Maschinenbau GmbH",
+        "tier": "platinum",
+        "attributes": {
+            "organisation": "Müller Maschinenbau GmbH",
+            "key_account": True,
+            "revenue_12m": {"amount": 250000, "currency": "EUR"},
+            "language": "de",
+        },
+        "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")],
+    },
+    {
+        "name": "Harbour Logistics Ltd",
+        "tier": "gold",
+        "attributes": {
+            "organisation": "Harbour Logistics Ltd",
+            "key_account": False,
+            "revenue_12m": {"amount": 42000, "currency": "GBP"},
+            "language": "en",
+        },
+        "identities": [("email", "ops@harbour-logistics.example"), ("fax", "+442071234567")],
+    },
+    {
+        "name": "Erika Mustermann",
+        "tier": "standard",
+        "attributes": {
+            "key_account": False,
+            "revenue_12m": {"amount": 300, "currency": "EUR"},
+            "language": "de",
+        },
+        "identities": [("email", "erika@example.com"), ("phone", "+491711234567")],
+    },
 ]
 CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 
@@ -60,10 +80,17 @@ async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
             password = secrets.token_urlsafe(9)
             await conn.execute(
                 sa.insert(agents).values(
-                    id=str(uuid.uuid4()), email=email, name=name, role=role,
-                    password_hash=hasher.hash(password), presence="offline",
-                    languages=languages, departments=departments, capacity=CAPACITY,
-                    active=True, created_at=now,
+                    id=str(uuid.uuid4()),
+                    email=email,
+                    name=name,
+                    role=role,
+                    password_hash=hasher.hash(password),
+                    presence="offline",
+                    languages=languages,
+                    departments=departments,
+                    capacity=CAPACITY,
+                    active=True,
+                    created_at=now,
                 )
             )
             creds["agents"][email] = {"role": role, "password": password}
@@ -79,14 +106,20 @@ async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
             cid = str(uuid.uuid4())
             await conn.execute(
                 sa.insert(customers).values(
-                    id=cid, name=customer["name"], tier=customer["tier"],
-                    attributes=customer["attributes"], created_at=now, updated_at=now,
+                    id=cid,
+                    name=customer["name"],
+                    tier=customer["tier"],
+                    attributes=customer["attributes"],
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             await conn.execute(
                 sa.insert(identities),
-                [{"customer_id": cid, "kind": k, "value": v, "created_at": now}
-                 for k, v in customer["identities"]],
+                [
+                    {"customer_id": cid, "kind": k, "value": v, "created_at": now}
+                    for k, v in customer["identities"]
+                ],
             )
     if creds["api_token"] is None:
         _, creds["api_token"] = await TokenService(store).create("demo", "ingest")

@@ -122,7 +122,10 @@ class IngestWorker:
                     raise
                 log.error(
                     "message failed: channel=%s external_id=%s attempt=%d error=%r",
-                    msg.channel, msg.external_id, entry.attempts + 1, exc,
+                    msg.channel,
+                    msg.external_id,
+                    entry.attempts + 1,
+                    exc,
                 )
                 await self._queue.retry_later(entry.id, repr(exc))
                 self._metrics.failed.inc()
@@ -136,18 +139,24 @@ class IngestWorker:
             self._metrics.duplicates.labels(dup.channel.value).inc()
             log.info(
                 "ingested",
-                extra={"channel": dup.channel.value, "external_id": dup.external_id,
-                       "decision": "duplicate", "sender": mask(dup.sender.kind, dup.sender.value)},
+                extra={
+                    "channel": dup.channel.value,
+                    "external_id": dup.external_id,
+                    "decision": "duplicate",
+                    "sender": mask(dup.sender.kind, dup.sender.value),
+                },
             )
         for s in result.stored:
             self._metrics.stored.labels(s.channel).inc()
-            self._metrics.stage.labels("accepted_to_stored").observe(
-                (now - s.received_at).total_seconds()
-            )
+            self._metrics.stage.labels("accepted_to_stored").observe((now - s.received_at).total_seconds())
             log.info(
                 "ingested",
-                extra={"channel": s.channel, "external_id": s.external_id,
-                       "conversation_id": s.conversation_id, "decision": "stored"},
+                extra={
+                    "channel": s.channel,
+                    "external_id": s.external_id,
+                    "conversation_id": s.conversation_id,
+                    "decision": "stored",
+                },
             )
             if s.customer_created:
                 self._bus.publish("customer.created", {"customer_id": s.customer_id})
@@ -158,7 +167,11 @@ class IngestWorker:
                 )
             self._bus.publish(
                 "message.stored",
-                {"message_id": s.id, "conversation_id": s.conversation_id,
-                 "customer_id": s.customer_id, "channel": s.channel},
+                {
+                    "message_id": s.id,
+                    "conversation_id": s.conversation_id,
+                    "customer_id": s.customer_id,
+                    "channel": s.channel,
+                },
             )
             self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})

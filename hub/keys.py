@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from hub.metrics import Metrics
@@ -11,6 +14,7 @@ from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
 from hub.routespec import RouteSpec
 from hub.settings import Settings
+from hub.store.blobs import BlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
 
@@ -22,3 +26,6 @@ METRICS = web.AppKey("metrics", Metrics)
 TOKENS = web.AppKey("tokens", TokenService)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 ROUTES = web.AppKey("routes", list[RouteSpec])
+BLOBS = web.AppKey("blobs", BlobStore)
+REDIS = web.AppKey("redis", aioredis.Redis)
+WORKERS = web.AppKey("workers", list[asyncio.Task[None]])

@@ -40,7 +40,10 @@ class Metrics:
             "contacthub_queue_depth", "Entries waiting or in flight, per queue", ["queue"], registry=r
         )
         self.dead_letters = Gauge(
-            "contacthub_queue_dead_letters", "Entries in the dead-letter store, per queue", ["queue"], registry=r
+            "contacthub_queue_dead_letters",
+            "Entries in the dead-letter store, per queue",
+            ["queue"],
+            registry=r,
         )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 

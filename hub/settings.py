@@ -152,7 +152,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     for name in env:
         if name.startswith(ENV_PREFIX):
-            section = name[len(ENV_PREFIX):].split("__")[0].lower()
+            section = name[len(ENV_PREFIX) :].split("__")[0].lower()
             if section not in Settings.model_fields:
                 raise ConfigError(f"{name}: unknown setting (no section {section!r})")
 

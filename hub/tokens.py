@@ -45,7 +45,10 @@ class TokenService:
         async with self._store.write() as conn:
             await conn.execute(
                 sa.insert(api_tokens).values(
-                    id=info.id, name=name, token_hash=_digest(token), scope=scope,
+                    id=info.id,
+                    name=name,
+                    token_hash=_digest(token),
+                    scope=scope,
                     created_at=datetime.now(UTC),
                 )
             )

@@ -38,9 +38,7 @@ def _reachable(host: str, port: int) -> bool:
 
 def require_services() -> None:
     missing = [
-        name
-        for name, port in (("PostgreSQL", 5432), ("Redis", 6379))
-        if not _reachable("127.0.0.1", port)
+        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable("127.0.0.1", port)
     ]
     if missing:
         reason = f"{' and '.join(missing)} not reachable on 127.0.0.1"
@@ -112,7 +110,7 @@ async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
-async def hub(settings: Settings) -> AsyncIterator["HubClient"]:
+async def hub(settings: Settings) -> AsyncIterator[HubClient]:
     """A running app (same factory as production) with an API token."""
     from aiohttp.test_utils import TestClient, TestServer
 

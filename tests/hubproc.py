@@ -31,9 +31,19 @@ class HubProcess:
     async def start(self, timeout: float = 30) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "--config", str(self.config),
-                 "serve", "--port", str(self.port)],
-                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "hub.cli",
+                    "--config",
+                    str(self.config),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:

@@ -27,8 +27,14 @@ def test_email_is_lower_cased() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "raw"),
-    [(AddressKind.PHONE, "call me"), (AddressKind.PHONE, "12"), (AddressKind.EMAIL, "no-at-sign"),
-     (AddressKind.EMAIL, "a@b"), (AddressKind.CHAT_VISITOR, "   "), (AddressKind.EXTERNAL, "x" * 400)],
+    [
+        (AddressKind.PHONE, "call me"),
+        (AddressKind.PHONE, "12"),
+        (AddressKind.EMAIL, "no-at-sign"),
+        (AddressKind.EMAIL, "a@b"),
+        (AddressKind.CHAT_VISITOR, "   "),
+        (AddressKind.EXTERNAL, "x" * 400),
+    ],
 )
 def test_impossible_values_are_refused_with_the_field(kind: AddressKind, raw: str) -> None:
     with pytest.raises(InputError) as err:

@@ -15,8 +15,12 @@ from tests.conftest import HubClient
 
 
 def body(ext: str, value: str = "0171 1234567", kind: str = "phone", **extra: object) -> dict:
-    return {"external_id": ext, "from": {"kind": kind, "value": value, "name": "Erika"},
-            "text": "Meine Bestellung fehlt", **extra}
+    return {
+        "external_id": ext,
+        "from": {"kind": kind, "value": value, "name": "Erika"},
+        "text": "Meine Bestellung fehlt",
+        **extra,
+    }
 
 
 async def test_accepts_and_stores_with_normalised_sender(hub: HubClient) -> None:
@@ -29,7 +33,10 @@ async def test_accepts_and_stores_with_normalised_sender(hub: HubClient) -> None
         row = (await conn.execute(sa.select(messages))).one()
         ident = (await conn.execute(sa.select(identities))).one()
     assert (row.subject, row.text, row.sender_value) == (
-        "Bestellung 4711", "Meine Bestellung fehlt", "+491711234567")
+        "Bestellung 4711",
+        "Meine Bestellung fehlt",
+        "+491711234567",
+    )
     assert (ident.kind, ident.value, ident.customer_id) == ("phone", "+491711234567", row.customer_id)
 
 
@@ -74,8 +81,9 @@ async def _problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
 
 
 async def test_malformed_json_is_400(hub: HubClient) -> None:
-    resp = await hub.client.post("/api/v1/messages", data=b'{"external_id": ',
-                                 headers={**hub.auth, "Content-Type": "application/json"})
+    resp = await hub.client.post(
+        "/api/v1/messages", data=b'{"external_id": ', headers={**hub.auth, "Content-Type": "application/json"}
+    )
     doc = await _problem(resp, 400)
     assert "not valid JSON" in doc["detail"]
 
@@ -89,8 +97,9 @@ async def test_missing_field_is_422_naming_it(hub: HubClient) -> None:
 
 
 async def test_wrong_types_are_422_naming_each_field(hub: HubClient) -> None:
-    doc = await _problem(await hub.post_message({"external_id": 5, "from": {"kind": "pigeon",
-                                                                            "value": "x"}, "text": []}), 422)
+    doc = await _problem(
+        await hub.post_message({"external_id": 5, "from": {"kind": "pigeon", "value": "x"}, "text": []}), 422
+    )
     fields = {e["field"] for e in doc["errors"]}
     assert fields == {"external_id", "from.kind", "text"}
 
@@ -116,8 +125,9 @@ async def test_wrong_content_type_is_415(hub: HubClient) -> None:
 
 async def test_huge_body_is_413(hub: HubClient) -> None:
     big = io.BytesIO(json.dumps(body("x", text="a" * (2 * 1024 * 1024))).encode())
-    resp = await hub.client.post("/api/v1/messages", data=big,
-                                 headers={**hub.auth, "Content-Type": "application/json"})
+    resp = await hub.client.post(
+        "/api/v1/messages", data=big, headers={**hub.auth, "Content-Type": "application/json"}
+    )
     doc = await _problem(resp, 413)
     assert "limit" in doc["detail"]
 
@@ -129,8 +139,9 @@ async def test_huge_chunked_body_is_413(hub: HubClient) -> None:
             yield b"a" * 8192
         yield b'"}'
 
-    resp = await hub.client.post("/api/v1/messages", data=chunks(),
-                                 headers={**hub.auth, "Content-Type": "application/json"})
+    resp = await hub.client.post(
+        "/api/v1/messages", data=chunks(), headers={**hub.auth, "Content-Type": "application/json"}
+    )
     await _problem(resp, 413)
 
 
@@ -142,8 +153,9 @@ async def test_missing_token_is_401(hub: HubClient) -> None:
 
 
 async def test_bad_token_is_401(hub: HubClient) -> None:
-    resp = await hub.client.post("/api/v1/messages", json=body("x"),
-                                 headers={"Authorization": "Bearer cht_wrong"})
+    resp = await hub.client.post(
+        "/api/v1/messages", json=body("x"), headers={"Authorization": "Bearer cht_wrong"}
+    )
     doc = await _problem(resp, 401)
     assert "unknown or revoked" in doc["detail"]
 
@@ -153,3 +165,27 @@ async def test_nothing_is_stored_for_rejected_requests(hub: HubClient) -> None:
     await hub.post_message(body("nope", value="garbage"))
     assert await hub.app[QUEUE].depth() == 0
     assert await hub.wait_stored(1, timeout=0.3) == 0
+
+
+async def test_logs_carry_ids_but_no_body_or_full_address(hub: HubClient, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.INFO)
+    secret_text = "Kontonummer DE89 3704 0044 0532 0130 00"
+    resp = await hub.post_message(body("log-1", value="jane.doe@example.com", kind="email", text=secret_text))
+    assert resp.status == 202
+    await hub.wait_stored(1)
+    await hub.post_message(body("log-1", value="jane.doe@example.com", kind="email"))
+    for _ in range(40):
+        if any(getattr(r, "decision", None) == "duplicate" for r in caplog.records):
+            break
+        await asyncio.sleep(0.05)
+    lines = [r for r in caplog.records if r.name.startswith("contacthub")]
+    request_lines = [r for r in lines if r.getMessage() == "request"]
+    ingest_lines = [r for r in lines if r.getMessage() == "ingested"]
+    assert {r.route for r in request_lines} == {"/api/v1/messages"}
+    assert [r.decision for r in ingest_lines] == ["stored", "duplicate"]
+    assert ingest_lines[0].external_id == "log-1" and ingest_lines[0].conversation_id
+    everything = " ".join(str(vars(r)) for r in lines)
+    assert secret_text not in everything and "Meine Bestellung" not in everything
+    assert "jane.doe@example.com" not in everything

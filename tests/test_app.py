@@ -20,8 +20,9 @@ async def test_health_and_readiness(hub: HubClient) -> None:
 
 
 async def test_readiness_fails_clearly_when_the_queue_is_unreachable(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "embedded", **{
-        "queue.backend": "redis", "queue.url": "redis://127.0.0.1:1/0"})
+    settings = make_settings(
+        tmp_path, "embedded", **{"queue.backend": "redis", "queue.url": "redis://127.0.0.1:1/0"}
+    )
     async with TestClient(TestServer(create_app(settings))) as client:
         resp = await client.get("/readyz")
         assert resp.status == 503
@@ -104,8 +105,9 @@ async def test_our_bug_is_a_500_with_the_request_id_and_no_body(settings: Settin
     app = create_app(settings)
     app.router.add_post("/broken", broken)
     async with TestClient(TestServer(app)) as client:
-        resp = await client.post("/broken", data=b"secret customer text",
-                                 headers={"X-Request-ID": "req-500-check"})
+        resp = await client.post(
+            "/broken", data=b"secret customer text", headers={"X-Request-ID": "req-500-check"}
+        )
         doc = await resp.json()
     assert resp.status == 500
     assert doc["request_id"] == "req-500-check" and "req-500-check" in doc["detail"]

@@ -16,7 +16,10 @@ from tests.conftest import make_settings
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", "--config", str(tmp_path / "contacthub.toml"), *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
 
@@ -44,7 +47,7 @@ def test_migrate_token_and_demo(tmp_path: Path) -> None:
         hashes = [r[0] for r in conn.execute(sa.text("SELECT password_hash FROM agents"))]
     engine.dispose()
     assert all(h.startswith("$argon2") for h in hashes)
-    assert not any(a["password"] in h for a, h in zip(creds["agents"].values(), hashes))
+    assert not any(a["password"] in h for a, h in zip(creds["agents"].values(), hashes, strict=True))
 
 
 def test_a_bad_setting_stops_with_its_name(tmp_path: Path) -> None:

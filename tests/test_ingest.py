@@ -33,8 +33,14 @@ class Rig:
 
     def worker(self, name: str = "w1", batch: int = 100) -> IngestWorker:
         return IngestWorker(
-            store=self.store, queue=self.queue, bus=self.bus, metrics=self.metrics,
-            consumer=name, batch_size=batch, block_ms=50, stale_after_ms=30_000,
+            store=self.store,
+            queue=self.queue,
+            bus=self.bus,
+            metrics=self.metrics,
+            consumer=name,
+            batch_size=batch,
+            block_ms=50,
+            stale_after_ms=30_000,
         )
 
     async def drain(self, *workers: IngestWorker) -> None:
@@ -82,7 +88,9 @@ async def test_one_sender_one_customer_one_open_conversation(rig: Rig) -> None:
         convs = (await conn.execute(sa.select(conversations).order_by(conversations.c.message_count))).all()
     assert [c.message_count for c in convs] == [1, 3]
     assert all(c.needs_routing and c.status == "open" for c in convs)
-    assert convs[1].last_message_at.replace(tzinfo=None) == inbound("x", seconds=2).received_at.replace(tzinfo=None)
+    assert convs[1].last_message_at.replace(tzinfo=None) == inbound("x", seconds=2).received_at.replace(
+        tzinfo=None
+    )
 
 
 async def test_known_identity_attaches_to_existing_customer(rig: Rig) -> None:
@@ -120,8 +128,12 @@ async def test_events_are_published_after_the_commit(rig: Rig) -> None:
             # whoever hears the event can already read the row
             assert event.data["message_id"] == message_id("api", "e1")
             assert await rig.count(messages, messages.c.id == event.data["message_id"]) == 1
-    assert topics == ["customer.created", "conversation.opened", "message.stored",
-                      "conversation.needs_routing"]
+    assert topics == [
+        "customer.created",
+        "conversation.opened",
+        "message.stored",
+        "conversation.needs_routing",
+    ]
     assert await rig.count(events, events.c.action == "customer.created") == 1
     assert await rig.count(events, events.c.action == "conversation.opened") == 1
 
@@ -140,19 +152,25 @@ async def test_racing_workers_create_each_customer_and_conversation_once(rig: Ri
 async def _install_poison_trigger(rig: Rig) -> None:
     async with rig.store.write() as conn:
         if conn.dialect.name == "sqlite":
-            await conn.execute(sa.text(
-                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.external_id = 'poison' "
-                "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
-            ))
+            await conn.execute(
+                sa.text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.external_id = 'poison' "
+                    "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+                )
+            )
         else:
-            await conn.execute(sa.text(
-                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            ))
-            await conn.execute(sa.text(
-                "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()"
-            ))
+            await conn.execute(
+                sa.text(
+                    "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()"
+                )
+            )
 
 
 async def test_a_failing_message_does_not_hold_up_its_batch(rig: Rig) -> None:
@@ -166,8 +184,9 @@ async def test_a_failing_message_does_not_hold_up_its_batch(rig: Rig) -> None:
 
 
 async def test_an_undecodable_entry_is_dead_lettered(rig: Rig, settings: Settings) -> None:
-    raw = open_queue(settings.queue, "ingest", lambda b: b, store=rig.store,
-                     redis=getattr(rig.queue, "_redis", None))
+    raw = open_queue(
+        settings.queue, "ingest", lambda b: b, store=rig.store, redis=getattr(rig.queue, "_redis", None)
+    )
     await raw.append(b"{not json")
     await rig.queue.append(inbound("fine"))
     await rig.drain()

@@ -28,15 +28,33 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
             stdout=subprocess.DEVNULL,
         )
         for _ in range(100):
-            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
-                              capture_output=True).stdout.strip() == b"PONG":
+            if (
+                subprocess.run(
+                    ["redis-cli", "-p", str(self.port), "ping"], capture_output=True
+                ).stdout.strip()
+                == b"PONG"
+            ):
                 return
             import time
+
             time.sleep(0.05)
         raise RuntimeError("private redis did not start")
 
@@ -63,8 +81,9 @@ def body(ext: str) -> dict[str, object]:
 
 
 async def test_redis_restart_loses_nothing(private_redis: PrivateRedis, tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "scaleout", **{
-        "queue.url": f"redis://127.0.0.1:{private_redis.port}/0"})
+    settings = make_settings(
+        tmp_path, "scaleout", **{"queue.url": f"redis://127.0.0.1:{private_redis.port}/0"}
+    )
     try:
         app = create_app(settings, migrate=True)
         async with TestClient(TestServer(app)) as client:

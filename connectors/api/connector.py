@@ -30,8 +30,12 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
 
     return [
         RouteSpec(
-            "POST", "/api/v1/messages", post_message,
-            "Inject an inbound message (idempotent per external_id)", "token", tag="channels",
+            "POST",
+            "/api/v1/messages",
+            post_message,
+            "Inject an inbound message (idempotent per external_id)",
+            "token",
+            tag="channels",
             request_schema=REQUEST_SCHEMA,
             response_schema=RESPONSE_SCHEMA,
             responses={

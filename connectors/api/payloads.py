@@ -51,14 +51,14 @@ def parse_message(body: dict[str, Any], *, received_at: datetime, default_region
     try:
         data = MessageIn.model_validate(body)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidMessage(detail, errors[0]["field"], errors) from exc
     sender = normalise_address(
-        AddressKind(data.sender.kind), data.sender.value,
-        default_region=default_region, field="from.value",
+        AddressKind(data.sender.kind),
+        data.sender.value,
+        default_region=default_region,
+        field="from.value",
     )
     return InboundMessage(
         channel=Channel.API,

@@ -24,9 +24,7 @@ _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],
 MAX_LENGTH = 320
 
 
-def normalise_address(
-    kind: AddressKind, value: str, *, default_region: str, field: str = "value"
-) -> Address:
+def normalise_address(kind: AddressKind, value: str, *, default_region: str, field: str = "value") -> Address:
     raw = value.strip()
     if not raw:
         raise InputError(f"{field}: must not be empty", field=field)

@@ -28,10 +28,17 @@ def open_queue(
         if redis is None:
             raise ValueError("queue.backend is redis but no Redis client was opened")
         return RedisStreamQueue(
-            redis, stream, encode, key_prefix=settings.key_prefix,
-            dead_letter_after=settings.dead_letter_after, max_batch=settings.append_batch,
+            redis,
+            stream,
+            encode,
+            key_prefix=settings.key_prefix,
+            dead_letter_after=settings.dead_letter_after,
+            max_batch=settings.append_batch,
         )
     return SqlQueue(
-        store, stream, encode,
-        dead_letter_after=settings.dead_letter_after, max_batch=settings.append_batch,
+        store,
+        stream,
+        encode,
+        dead_letter_after=settings.dead_letter_after,
+        max_batch=settings.append_batch,
     )

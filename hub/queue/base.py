@@ -17,6 +17,7 @@ from hub.errors import ServiceUnavailable
 from hub.transient import is_transient
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,8 @@ class Claimed:
     attempts: int
 
 
-class IngestQueue(Protocol[T]):
-    async def append(self, item: T) -> str: ...
+class IngestQueue(Protocol[T_contra]):
+    async def append(self, item: T_contra) -> str: ...
     async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]: ...
     async def ack(self, ids: Sequence[str]) -> None: ...
     async def retry_later(self, id: str, error: str) -> None: ...

@@ -32,9 +32,7 @@ def encode_message(msg: InboundMessage) -> bytes:
         "subject": msg.subject,
         "text": msg.text,
         "html": msg.html,
-        "attachments": [
-            [a.sha256, a.filename, a.content_type, a.size] for a in msg.attachments
-        ],
+        "attachments": [[a.sha256, a.filename, a.content_type, a.size] for a in msg.attachments],
         "kind": msg.kind.value,
         "received_at": msg.received_at.isoformat(),
         "meta": dict(msg.meta),

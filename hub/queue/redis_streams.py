@@ -66,7 +66,7 @@ class RedisStreamQueue(GroupedQueue[T]):
 
     async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
         await self._ensure_group()
-        reply = await self._redis.xreadgroup(
+        reply: Any = await self._redis.xreadgroup(
             GROUP, consumer, {self.key: ">"}, count=max_items, block=max(block_ms, 1)
         )
         claimed = []
@@ -84,7 +84,7 @@ class RedisStreamQueue(GroupedQueue[T]):
             await pipe.execute()
 
     async def retry_later(self, id: str, error: str) -> None:
-        entries = await self._redis.xrange(self.key, id, id)
+        entries: Any = await self._redis.xrange(self.key, id, id)
         if not entries:
             return
         fields = entries[0][1]

@@ -42,9 +42,7 @@ class SqlQueue(GroupedQueue[T]):
         ]
         async with self._store.write() as conn:
             # One statement with RETURNING keeps ids in insert order on both databases.
-            result = await conn.execute(
-                sa.insert(q).returning(q.c.id, sort_by_parameter_order=True), rows
-            )
+            result = await conn.execute(sa.insert(q).returning(q.c.id, sort_by_parameter_order=True), rows)
             ids = [str(r.id) for r in result]
         self._arrived.set()
         return ids
@@ -77,8 +75,7 @@ class SqlQueue(GroupedQueue[T]):
             .returning(q.c.id, q.c.payload, q.c.attempts)
         )
         async with self._store.write() as conn:
-            rows = (await conn.execute(stmt)).all()
-        rows.sort(key=lambda r: r.id)
+            rows = sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
         return [Claimed(str(r.id), r.payload.encode(), r.attempts) for r in rows]
 
     async def ack(self, ids: Sequence[str]) -> None:
@@ -89,9 +86,7 @@ class SqlQueue(GroupedQueue[T]):
 
     async def retry_later(self, id: str, error: str) -> None:
         async with self._store.write() as conn:
-            row = (
-                await conn.execute(sa.select(q).where(q.c.id == int(id)))
-            ).one_or_none()
+            row = (await conn.execute(sa.select(q).where(q.c.id == int(id)))).one_or_none()
             if row is None:
                 return
             attempts = row.attempts + 1
@@ -133,9 +128,7 @@ class SqlQueue(GroupedQueue[T]):
     async def depth(self) -> int:
         async with self._store.read() as conn:
             return int(
-                await conn.scalar(
-                    sa.select(sa.func.count()).select_from(q).where(q.c.stream == self._stream)
-                )
+                await conn.scalar(sa.select(sa.func.count()).select_from(q).where(q.c.stream == self._stream))
                 or 0
             )
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def _array_type(column: sa.Column[Any]) -> postgresql.ARRAY:
+def _array_type(column: sa.Column[Any]) -> postgresql.ARRAY[Any]:
     return postgresql.ARRAY(column.type)
 
 
@@ -57,9 +57,7 @@ async def insert_rows(
     columns = list(rows[0])
     if is_pg(conn):
         arrays = [
-            sa.func.unnest(
-                sa.bindparam(None, [r[c] for r in rows], type_=_array_type(table.c[c]))
-            )
+            sa.func.unnest(sa.bindparam(None, [r[c] for r in rows], type_=_array_type(table.c[c])))
             for c in columns
         ]
         stmt: Any = postgresql.insert(table).from_select(columns, sa.select(*arrays))

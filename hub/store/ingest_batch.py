@@ -44,9 +44,7 @@ class BatchResult:
     duplicates: list[InboundMessage]
 
 
-async def store_batch(
-    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime
-) -> BatchResult:
+async def store_batch(conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime) -> BatchResult:
     fresh, ids, duplicates = await _drop_duplicates(conn, batch)
     if not fresh:
         return BatchResult([], duplicates)
@@ -84,20 +82,21 @@ async def store_batch(
     stored: list[StoredMessage] = []
     attachment_rows = []
     touched: dict[str, tuple[datetime, int]] = {}
-    for msg, row in zip(fresh, rows, strict=True):
-        if row["id"] not in stored_ids:  # another worker stored it a moment ago
+    for msg, mid in zip(fresh, ids, strict=True):
+        if mid not in stored_ids:  # another worker stored it a moment ago
             duplicates.append(msg)
             continue
-        conv_id = row["conversation_id"]
+        customer_id = owners[msg.sender]
+        conv_id = threads[_open_key(customer_id, msg)]
         stored.append(
             StoredMessage(
-                id=row["id"],
-                channel=row["channel"],
+                id=mid,
+                channel=msg.channel.value,
                 external_id=msg.external_id,
-                customer_id=row["customer_id"],
+                customer_id=customer_id,
                 conversation_id=conv_id,
                 conversation_opened=conv_id in opened,
-                customer_created=row["customer_id"] in created,
+                customer_created=customer_id in created,
                 received_at=msg.received_at,
             )
         )
@@ -105,7 +104,7 @@ async def store_batch(
         touched[conv_id] = (max(last, msg.received_at), count + 1)
         attachment_rows += [
             {
-                "message_id": row["id"],
+                "message_id": mid,
                 "sha256": a.sha256,
                 "filename": a.filename,
                 "content_type": a.content_type,
@@ -286,9 +285,7 @@ async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], no
         if s.customer_created:
             rows.append(_event(now, "customer.created", "customer", s.customer_id, s.customer_id))
         if s.conversation_opened:
-            rows.append(
-                _event(now, "conversation.opened", "conversation", s.conversation_id, s.customer_id)
-            )
+            rows.append(_event(now, "conversation.opened", "conversation", s.conversation_id, s.customer_id))
     seen: set[tuple[str, str]] = set()
     unique = []
     for row in rows:

@@ -29,9 +29,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", TokenInfo)
 
 
-def problem(
-    status: int, slug: str, title: str, detail: str, request_id: str, **extra: Any
-) -> web.Response:
+def problem(status: int, slug: str, title: str, detail: str, request_id: str, **extra: Any) -> web.Response:
     body = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -40,9 +38,7 @@ def problem(
         "request_id": request_id,
         **extra,
     }
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/problem+json"
-    )
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/problem+json")
 
 
 def _route_name(request: web.Request) -> str:
@@ -93,8 +89,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if isinstance(exc, Unauthenticated):
             response.headers["WWW-Authenticate"] = "Bearer"
         elif isinstance(exc, ServiceUnavailable):
-            log.warning("unavailable: %s (%r)", exc.detail, exc.__cause__,
-                        extra={"request_id": request_id})
+            log.warning("unavailable: %s (%r)", exc.detail, exc.__cause__, extra={"request_id": request_id})
             response.headers["Retry-After"] = "5"
         return response
     except web.HTTPException as exc:
@@ -112,7 +107,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("internal error", extra={"request_id": request_id})
         return problem(
-            500, "internal", "Internal error",
+            500,
+            "internal",
+            "Internal error",
             f"an internal error occurred; quote request id {request_id} when reporting it",
             request_id,
         )

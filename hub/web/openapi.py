@@ -41,8 +41,7 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
         params = re.findall(r"{(\w+)}", spec.path)
         if params:
             op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in params
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
             ]
         if spec.access == "token":
             op["security"] = [{"bearerToken": []}]

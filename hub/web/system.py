@@ -43,18 +43,26 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_openapi(request.app[ROUTES]))
+    specs: list[RouteSpec] = request.app[ROUTES]
+    return web.json_response(build_openapi(specs))
 
 
 def system_routes() -> list[RouteSpec]:
     return [
         RouteSpec("GET", "/healthz", healthz, "Liveness: the process answers", "public"),
         RouteSpec(
-            "GET", "/readyz", readyz, "Readiness: the store and the queue are reachable", "public",
+            "GET",
+            "/readyz",
+            readyz,
+            "Readiness: the store and the queue are reachable",
+            "public",
             responses={200: "Ready", 503: "A dependency is unreachable"},
         ),
         RouteSpec(
-            "GET", "/metrics", metrics, "Prometheus metrics (counts and latencies; no personal data)",
+            "GET",
+            "/metrics",
+            metrics,
+            "Prometheus metrics (counts and latencies; no personal data)",
             "public",
         ),
         RouteSpec("GET", "/api/v1/openapi.json", openapi, "This OpenAPI 3.1 document", "public"),
