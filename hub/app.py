@@ -26,6 +26,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors import CONNECTORS
 from connectors.base import ConnectorContext, Services
+from hub.auth.sessions import SessionService
+from hub.customers.privacy import apply_retention
+from hub.customers.records import CustomerRecords
+from hub.customers.tiers import load_tier_rules
 from hub.ingest import IngestWorker
 from hub.keys import (
     BLOBS,
@@ -33,8 +37,10 @@ from hub.keys import (
     HTTP,
     METRICS,
     QUEUE,
+    RECORDS,
     REDIS,
     ROUTES,
+    SESSIONS,
     SETTINGS,
     STORE,
     TOKENS,
@@ -46,9 +52,11 @@ from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
 from hub.routespec import RouteSpec
 from hub.settings import Settings
-from hub.store.blobs import FolderBlobStore
+from hub.store.blobs import BlobStore, FolderBlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
+from hub.web.auth import auth_routes
+from hub.web.customers import customer_routes
 from hub.web.middleware import SPEC, access, errors, request_context
 from hub.web.system import system_routes
 
@@ -65,6 +73,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[METRICS] = Metrics()
     app[BUS] = InProcessBus()
     app[BLOBS] = FolderBlobStore(settings.blobs.path)
+    tiers = load_tier_rules(settings.customers.tiers_file)  # an invalid file refuses the start
+    app[RECORDS] = CustomerRecords(tiers, settings.phone.default_region)
     app[ROUTES] = []
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
@@ -76,6 +86,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             await store.migrate()
         app[STORE] = store
         app[TOKENS] = TokenService(store)
+        app[SESSIONS] = SessionService(store)
         yield
         await store.close()
 
@@ -126,6 +137,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 batch_size=settings.ingest.batch_size,
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
+                default_tier=tiers.default,
             )
             for n in range(settings.ingest.workers)
         ]
@@ -141,8 +153,21 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             if not task.cancelled() and task.exception() is not None:
                 log.error("ingest worker had stopped with %r", task.exception())
 
-    app.cleanup_ctx.extend([store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx])
-    for spec in system_routes():
+    async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+        days = settings.retention.message_body_days
+        task = None
+        if days:
+            task = asyncio.create_task(
+                run_retention(app[STORE], app[BLOBS], days, settings.retention.interval_minutes * 60)
+            )
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.extend([store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, retention_ctx])
+    for spec in [*system_routes(), *auth_routes(), *customer_routes()]:
         _register(app, spec)
     ctx = ConnectorContext(
         settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
@@ -158,3 +183,17 @@ def _register(app: web.Application, spec: RouteSpec) -> None:
     route = app.router.add_route(spec.method, spec.path, spec.handler)
     app[ROUTES].append(spec)
     app[SPEC][route] = spec
+
+
+async def run_retention(store: Store, blobs: BlobStore, days: int, every_seconds: float) -> None:
+    """The retention policy, on a schedule. A failed run is logged and tried next time."""
+    while True:
+        try:
+            async with store.write() as conn:
+                _, unused = await apply_retention(conn, datetime.now(UTC), days)
+            for sha in unused:
+                await blobs.delete(sha)
+            await store.checkpoint()
+        except Exception:
+            log.exception("retention run failed; trying again in %.0fs", every_seconds)
+        await asyncio.sleep(every_seconds)

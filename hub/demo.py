@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
+from hub.auth.sessions import hash_password
 from hub.store.engine import Store
 from hub.store.tables import agents, customers, identities
 from hub.tokens import TokenService
@@ -70,7 +70,6 @@ async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
     if credentials_file.exists():
         existing = json.loads(credentials_file.read_text())
     now = datetime.now(UTC)
-    hasher = PasswordHasher()
     creds: dict[str, Any] = {"agents": existing.get("agents", {}), "api_token": existing.get("api_token")}
     async with store.write() as conn:
         for email, name, role, languages, departments in AGENTS:
@@ -84,7 +83,7 @@ async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
                     email=email,
                     name=name,
                     role=role,
-                    password_hash=hasher.hash(password),
+                    password_hash=hash_password(password),
                     presence="offline",
                     languages=languages,
                     departments=departments,

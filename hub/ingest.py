@@ -41,6 +41,7 @@ class IngestWorker:
         batch_size: int,
         block_ms: int,
         stale_after_ms: int,
+        default_tier: str = "standard",
     ) -> None:
         self._store = store
         self._queue = queue
@@ -50,6 +51,7 @@ class IngestWorker:
         self._batch_size = batch_size
         self._block_ms = block_ms
         self._stale_after_ms = stale_after_ms
+        self._default_tier = default_tier
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -109,7 +111,7 @@ class IngestWorker:
         started = time.perf_counter()
         now = datetime.now(UTC)
         async with self._store.write() as conn:
-            result = await store_batch(conn, batch, now)
+            result = await store_batch(conn, batch, now, default_tier=self._default_tier)
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)
         return result
 

@@ -8,6 +8,8 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from hub.auth.sessions import SessionService
+from hub.customers.records import CustomerRecords
 from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.queue.base import IngestQueue
@@ -29,3 +31,5 @@ ROUTES = web.AppKey("routes", list[RouteSpec])
 BLOBS = web.AppKey("blobs", BlobStore)
 REDIS = web.AppKey("redis", aioredis.Redis)
 WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
+SESSIONS = web.AppKey("sessions", SessionService)
+RECORDS = web.AppKey("records", CustomerRecords)

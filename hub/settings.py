@@ -82,6 +82,18 @@ class PhoneSettings(Section):
         return value
 
 
+class CustomerSettings(Section):
+    tiers_file: Path = Path("config/tiers.yaml")
+    """Tier rules; without the file, the built-in platinum/gold/standard rules apply."""
+    import_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+
+class RetentionSettings(Section):
+    message_body_days: int = Field(0, ge=0)
+    """Blank message bodies (and drop their attachments) older than this; 0 keeps them."""
+    interval_minutes: int = Field(60, ge=1)
+
+
 class ApiConnectorSettings(Section):
     enabled: bool = True
 
@@ -107,6 +119,8 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     security: SecuritySettings = SecuritySettings()
     phone: PhoneSettings = PhoneSettings()
+    customers: CustomerSettings = CustomerSettings()
+    retention: RetentionSettings = RetentionSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.customers.addresses import normalise_address
-from hub.errors import InputError
 from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
+from hub.validation import validated
 
 
 class Sender(BaseModel):
@@ -41,19 +41,8 @@ RESPONSE_SCHEMA = {
 }
 
 
-class InvalidMessage(InputError):
-    def __init__(self, detail: str, field: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(detail, field=field)
-        self.errors = errors
-
-
 def parse_message(body: dict[str, Any], *, received_at: datetime, default_region: str) -> InboundMessage:
-    try:
-        data = MessageIn.model_validate(body)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise InvalidMessage(detail, errors[0]["field"], errors) from exc
+    data = validated(MessageIn, body)
     sender = normalise_address(
         AddressKind(data.sender.kind),
         data.sender.value,

@@ -78,6 +78,13 @@ class Store:
         async with self.write() as conn:
             await conn.run_sync(_upgrade)
 
+    async def checkpoint(self) -> None:
+        """SQLite: fold the WAL into the database file and truncate it, so that old page
+        images (which may hold erased data) leave the disk. No-op on PostgreSQL."""
+        if self.dialect == "sqlite":
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -101,6 +108,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # deleted and overwritten content is zeroed in the file (privacy erasure, retention)
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -19,9 +19,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.customers.search_terms import all_rows
 from hub.model import Address, InboundMessage, message_id
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
-from hub.store.tables import attachments, conversations, customers, events, identities, messages
+from hub.store.tables import (
+    attachments,
+    conversations,
+    customers,
+    events,
+    identities,
+    messages,
+    search_terms,
+)
 
 DEFAULT_THREAD = "default"
 
@@ -44,11 +53,13 @@ class BatchResult:
     duplicates: list[InboundMessage]
 
 
-async def store_batch(conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime) -> BatchResult:
+async def store_batch(
+    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, *, default_tier: str = "standard"
+) -> BatchResult:
     fresh, ids, duplicates = await _drop_duplicates(conn, batch)
     if not fresh:
         return BatchResult([], duplicates)
-    owners, created = await _resolve_customers(conn, fresh, now)
+    owners, created = await _resolve_customers(conn, fresh, now, default_tier)
     threads, opened = await _open_conversations(conn, fresh, owners, now)
 
     rows = []
@@ -174,7 +185,7 @@ async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dic
 
 
 async def _resolve_customers(
-    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime
+    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, default_tier: str
 ) -> tuple[dict[Address, str], set[str]]:
     names: dict[Address, str | None] = {}
     for msg in batch:
@@ -191,7 +202,7 @@ async def _resolve_customers(
             {
                 "id": new_ids[a],
                 "name": names[a],
-                "tier": "standard",
+                "tier": default_tier,
                 "attributes": {},
                 "created_at": now,
                 "updated_at": now,
@@ -215,6 +226,9 @@ async def _resolve_customers(
     for a in missing:
         if a not in lost:
             owners[a] = new_ids[a]
+    await insert_rows(
+        conn, search_terms, all_rows((new_ids[a], names[a], None) for a in missing if a not in lost)
+    )
     if lost:  # another worker created these senders first: use theirs, drop ours
         await conn.execute(
             sa.delete(customers).where(any_of(conn, customers.c.id, [new_ids[a] for a in lost]))

@@ -18,6 +18,8 @@ metadata = sa.MetaData(
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TS = sa.DateTime(timezone=True)
+# Byte order on both databases, so a prefix is a plain index range (key >= q AND key < q+U+FFFF).
+BINARY_TEXT = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 
 customers = sa.Table(
     "customers",
@@ -28,6 +30,47 @@ customers = sa.Table(
     sa.Column("attributes", JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    sa.Column("organisation", sa.Text),
+    sa.Column("key_account", sa.Boolean, nullable=False, server_default=sa.false()),
+    # an agent id, checked by the service; no FK so SQLite can add the column in place
+    sa.Column("key_account_manager_id", sa.String(36)),
+    sa.Column("language", sa.String(16)),
+    # why the tier is what it is: {"rule": ..., "values": {...}} or {"pinned_by": ...}
+    sa.Column("tier_reason", JSON),
+    sa.Column("tier_pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("erased_at", TS),
+)
+
+# Words of names and organisations, lower-cased: prefix search without a full scan.
+search_terms = sa.Table(
+    "search_terms",
+    metadata,
+    sa.Column("term", BINARY_TEXT, nullable=False),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.PrimaryKeyConstraint("term", "customer_id"),
+    sa.Index(None, "customer_id"),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("customer_id", "channel", "purpose"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Index(None, "agent_id"),
 )
 
 identities = sa.Table(
@@ -114,6 +157,7 @@ events = sa.Table(
     sa.Column("data", JSON, nullable=False),
     sa.Index(None, "customer_id", "at"),
     sa.Index(None, "action", "at"),
+    sa.Index(None, "actor", "at"),
 )
 
 agents = sa.Table(

@@ -16,8 +16,10 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hub.auth.sessions import COOKIE, Principal
 from hub.errors import HubError, ServiceUnavailable, Unauthenticated
-from hub.keys import METRICS, TOKENS
+from hub.keys import METRICS, SESSIONS, TOKENS
+from hub.model import Role
 from hub.routespec import RouteSpec
 from hub.tokens import TokenInfo
 
@@ -26,7 +28,8 @@ PROBLEM_BASE = "https://contacthub.dev/problems/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 SPEC = web.AppKey("route_specs", dict[Any, RouteSpec])
 REQUEST_ID = web.RequestKey("request_id", str)
-PRINCIPAL = web.RequestKey("principal", TokenInfo)
+TOKEN = web.RequestKey("token", TokenInfo)
+AGENT = web.RequestKey("agent", Principal)
 
 
 def problem(status: int, slug: str, title: str, detail: str, request_id: str, **extra: Any) -> web.Response:
@@ -86,7 +89,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if errs:
             extra["errors"] = errs
         response = problem(exc.status, exc.slug, exc.title, exc.detail, request_id, **extra)
-        if isinstance(exc, Unauthenticated):
+        if isinstance(exc, Unauthenticated) and request.path.startswith("/api/v1/messages"):
             response.headers["WWW-Authenticate"] = "Bearer"
         elif isinstance(exc, ServiceUnavailable):
             log.warning("unavailable: %s (%r)", exc.detail, exc.__cause__, extra={"request_id": request_id})
@@ -117,7 +120,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Enforce the access a route declared. Roles arrive with agent sessions (console)."""
+    """Enforce the access every route declared (RouteSpec.access) before its handler runs."""
     spec = request.app[SPEC].get(request.match_info.route)
     if spec is None or spec.access in ("public", "signed"):
         return await handler(request)
@@ -126,6 +129,12 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-        request[PRINCIPAL] = await request.app[TOKENS].verify(token.strip())
+        request[TOKEN] = await request.app[TOKENS].verify(token.strip())
         return await handler(request)
-    raise Unauthenticated(f"this endpoint needs a signed-in {spec.access}")
+    session = request.cookies.get(COOKIE)
+    if not session:
+        raise Unauthenticated("sign in first (POST /api/v1/auth/login)")
+    principal = await request.app[SESSIONS].verify(session)
+    principal.require(Role(spec.access))
+    request[AGENT] = principal
+    return await handler(request)

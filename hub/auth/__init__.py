@@ -1,0 +1,1 @@
+"""Agent authentication: passwords (argon2) and server-side sessions."""

@@ -1,0 +1,337 @@
+"""Bulk import of customers from CSV or JSON lines: upsert by any identity.
+
+Each row names identities (email, phone, fax, external_id; JSON lines may give lists)
+and fields. A row whose identities already belong to one customer updates that customer;
+to none, creates one; to two different customers, is rejected (merge them first). Rows
+are applied in batches, each in one transaction; the report lists created, updated and
+rejected rows, each rejection with its line and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.customers import audit
+from hub.customers.records import CustomerRecords
+from hub.customers.search_terms import all_rows
+from hub.customers.tiers import tier_inputs
+from hub.errors import InputError
+from hub.store.bulk import insert_rows, pairs_in
+from hub.store.engine import Store
+from hub.store.tables import agents, customers, identities, search_terms
+
+BATCH = 1000
+IDENTITY_COLUMNS = {"email": "email", "phone": "phone", "fax": "fax", "external_id": "external"}
+FIELD_COLUMNS = {
+    "name",
+    "organisation",
+    "language",
+    "key_account",
+    "key_account_manager",
+    "revenue_12m",
+    "currency",
+    "payment_terms",
+    "contracts",
+}
+_TRUE = {"1", "true", "yes", "ja", "y", "x"}
+_FALSE = {"0", "false", "no", "nein", "n", ""}
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "rejected_count": len(self.rejected),
+            "rejected": self.rejected[:1000],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    identities: list[tuple[str, str]]
+    fields: dict[str, Any]
+    manager_email: str | None
+
+
+def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Yield (line number, raw row or the reason it cannot be read). Pure."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        unknown = [
+            c
+            for c in reader.fieldnames or []
+            if c not in FIELD_COLUMNS and c not in IDENTITY_COLUMNS and not c.startswith("custom.")
+        ]
+        if unknown:
+            raise InputError(
+                f"unknown column {unknown[0]!r}; known: "
+                f"{', '.join(sorted(FIELD_COLUMNS | set(IDENTITY_COLUMNS)))}, custom.<name>",
+                field="file",
+            )
+        for row in reader:
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+    elif fmt == "jsonl":
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, f"not valid JSON: {exc.msg} at column {exc.colno}"
+                continue
+            yield n, value if isinstance(value, dict) else "each line must be a JSON object"
+    else:
+        raise InputError("format: 'csv' or 'jsonl'", field="format")
+
+
+def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> ImportRow:
+    """Validate one row; raise InputError with the reason. Pure."""
+    idents: list[tuple[str, str]] = []
+    for column, kind in IDENTITY_COLUMNS.items():
+        values = raw.get(column) or raw.get(column + "s") or []
+        for value in [values] if isinstance(values, str) else values:
+            if str(value).strip():
+                idents.append(records.normalise(kind, str(value), field=column))
+    if not idents:
+        raise InputError("no identity: give at least one of email, phone, fax, external_id")
+    fields: dict[str, Any] = {}
+    for key in ("name", "organisation", "language", "payment_terms"):
+        if raw.get(key) not in (None, ""):
+            fields[key] = str(raw[key]).strip()
+    if raw.get("key_account") not in (None, ""):
+        flag = str(raw["key_account"]).strip().lower()
+        if flag not in _TRUE | _FALSE:
+            raise InputError(f"key_account: {raw['key_account']!r} is not yes or no")
+        fields["key_account"] = flag in _TRUE
+    revenue = raw.get("revenue")
+    if isinstance(revenue, dict):
+        fields["revenue"] = revenue
+    elif raw.get("revenue_12m") not in (None, ""):
+        try:
+            amount = float(str(raw["revenue_12m"]).replace(",", ""))
+        except ValueError as exc:
+            raise InputError(f"revenue_12m: {raw['revenue_12m']!r} is not a number") from exc
+        fields["revenue"] = {"revenue_12m": {"amount": amount, "currency": raw.get("currency") or "EUR"}}
+    contracts = raw.get("contracts")
+    if isinstance(contracts, list):
+        fields["contracts"] = contracts
+    elif contracts:
+        fields["contracts"] = [c.strip() for c in str(contracts).split(";") if c.strip()]
+    custom = dict(raw.get("custom") or {}) if isinstance(raw.get("custom"), dict) else {}
+    custom |= {
+        k[len("custom.") :]: v for k, v in raw.items() if k.startswith("custom.") and v not in (None, "")
+    }
+    if custom:
+        fields["custom"] = custom
+    manager = raw.get("key_account_manager")
+    return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+
+
+class CustomerImporter:
+    def __init__(self, store: Store, records: CustomerRecords) -> None:
+        self._store = store
+        self._records = records
+
+    async def run(
+        self, text: str, fmt: str, actor: str, progress: Callable[[int, int], None] | None = None
+    ) -> ImportReport:
+        report = ImportReport()
+        rows = list(read_rows(text, fmt))
+        total = len(rows)
+        for start in range(0, total, BATCH):
+            chunk = rows[start : start + BATCH]
+            parsed: list[ImportRow] = []
+            for line, raw in chunk:
+                if isinstance(raw, str):
+                    report.rejected.append({"line": line, "reason": raw})
+                    continue
+                try:
+                    parsed.append(parse_row(line, raw, self._records))
+                except InputError as exc:
+                    report.rejected.append({"line": line, "reason": exc.detail})
+            async with self._store.write() as conn:
+                await self._apply(conn, parsed, report, actor)
+            if progress:
+                progress(min(start + BATCH, total), total)
+        async with self._store.write() as conn:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="customers.imported",
+                subject_type="import",
+                subject_id=uuid.uuid4().hex,
+                customer_id=None,
+                data={"created": report.created, "updated": report.updated, "rejected": len(report.rejected)},
+            )
+        return report
+
+    async def _apply(
+        self, conn: AsyncConnection, rows: list[ImportRow], report: ImportReport, actor: str
+    ) -> None:
+        now = datetime.now(UTC)
+        pairs = sorted({p for r in rows for p in r.identities})
+        owners: dict[tuple[str, str], str] = {}
+        if pairs:
+            owners = {
+                (r.kind, r.value): r.customer_id
+                for r in await conn.execute(
+                    sa.select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
+                        pairs_in(conn, identities.c.kind, identities.c.value, pairs)
+                    )
+                )
+            }
+        emails = sorted({r.manager_email for r in rows if r.manager_email})
+        managers = (
+            {
+                r.email: r.id
+                for r in await conn.execute(
+                    sa.select(agents.c.email, agents.c.id).where(agents.c.email.in_(emails))
+                )
+            }
+            if emails
+            else {}
+        )
+        existing_ids = sorted(set(owners.values()))
+        current = (
+            {
+                r.id: r
+                for r in await conn.execute(sa.select(customers).where(customers.c.id.in_(existing_ids)))
+            }
+            if existing_ids
+            else {}
+        )
+        new: dict[str, dict[str, Any]] = {}
+        updates: dict[str, dict[str, Any]] = {}
+        new_identities: list[dict[str, Any]] = []
+        tier_events: list[tuple[str, str, str, dict[str, Any]]] = []
+        for row in rows:
+            found = {owners[p] for p in row.identities if p in owners}
+            if len(found) > 1:
+                report.rejected.append(
+                    {
+                        "line": row.line,
+                        "reason": "its identities belong to different customers "
+                        f"({', '.join(sorted(found))}); merge them first",
+                    }
+                )
+                continue
+            fields = dict(row.fields)
+            if row.manager_email:
+                if row.manager_email not in managers:
+                    report.rejected.append(
+                        {"line": row.line, "reason": f"key_account_manager: no agent {row.manager_email}"}
+                    )
+                    continue
+                fields["key_account_manager_id"] = managers[row.manager_email]
+            if found:
+                cid = found.pop()
+                base = updates.get(cid) or new.get(cid) or _columns(current[cid])
+                report.updated += cid not in new
+            else:
+                cid = str(uuid.uuid4())
+                base = {
+                    "id": cid,
+                    "name": None,
+                    "organisation": None,
+                    "language": None,
+                    "key_account": False,
+                    "key_account_manager_id": None,
+                    "attributes": {},
+                    "tier": self._records.tiers.default,
+                    "tier_reason": None,
+                    "tier_pinned": False,
+                    "created_at": now,
+                }
+                report.created += 1
+            merged = _apply_fields(base, fields, now)
+            if not merged["tier_pinned"]:
+                decision = self._records.tiers.decide(
+                    tier_inputs(
+                        key_account=merged["key_account"],
+                        attributes=merged["attributes"],
+                        organisation=merged["organisation"],
+                        language=merged["language"],
+                    )
+                )
+                if cid in current and decision.tier != current[cid].tier:
+                    tier_events.append((cid, current[cid].tier, decision.tier, decision.reason))
+                merged["tier"], merged["tier_reason"] = decision.tier, decision.reason
+            (updates if cid in current else new)[cid] = merged
+            for pair in row.identities:
+                if pair not in owners:
+                    owners[pair] = cid
+                    new_identities.append(
+                        {"customer_id": cid, "kind": pair[0], "value": pair[1], "created_at": now}
+                    )
+        await insert_rows(conn, customers, list(new.values()))
+        await insert_rows(conn, identities, new_identities)
+        if updates:
+            await conn.execute(
+                sa.update(customers)
+                .where(customers.c.id == sa.bindparam("cid"))
+                .values({c: sa.bindparam(c) for c in _UPDATED}),
+                [{"cid": cid, **{c: v[c] for c in _UPDATED}} for cid, v in updates.items()],
+            )
+            await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id.in_(list(updates))))
+        await insert_rows(
+            conn,
+            search_terms,
+            all_rows((cid, v["name"], v["organisation"]) for cid, v in {**new, **updates}.items()),
+        )
+        for cid, before, after, reason in tier_events:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="tier.changed",
+                subject_type="customer",
+                subject_id=cid,
+                customer_id=cid,
+                at=now,
+                data={"from": before, "to": after, "reason": reason, "source": "import"},
+            )
+
+
+_UPDATED = (
+    "name",
+    "organisation",
+    "language",
+    "key_account",
+    "key_account_manager_id",
+    "attributes",
+    "tier",
+    "tier_reason",
+    "updated_at",
+)
+
+
+def _columns(row: sa.Row[Any]) -> dict[str, Any]:
+    return {k: v for k, v in row._mapping.items() if k != "erased_at"}
+
+
+def _apply_fields(base: dict[str, Any], fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    merged = {**base, "attributes": dict(base["attributes"]), "updated_at": now}
+    for key, value in fields.items():
+        if key in ("contracts", "payment_terms", "custom"):
+            merged["attributes"][key] = value
+        elif key == "revenue":
+            merged["attributes"]["revenue"] = {**(merged["attributes"].get("revenue") or {}), **value}
+        else:
+            merged[key] = value
+    return merged

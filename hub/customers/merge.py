@@ -1,0 +1,269 @@
+"""Merging two customer records into one, and undoing it from the audit record.
+
+Conflict rule (documented in the README): the surviving record (the one merged into)
+keeps each value it has; the other record fills only the gaps. ``key_account`` is true if
+either was. Contracts are joined. For consent, a withdrawal on either side wins. Every
+value the other record loses is kept in the ``customer.merged`` event, with the ids of
+everything moved, so ``unmerge`` can put both records back as they were.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.customers import audit
+from hub.customers.records import CustomerRecords, load_customer
+from hub.customers.search_terms import replace_terms
+from hub.errors import Conflict, InputError, NotFound
+from hub.store.tables import consents, conversations, customers, events, identities, messages, search_terms
+
+SCALARS = ("name", "organisation", "language", "key_account_manager_id")
+
+
+def _row(row: sa.Row[Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row._mapping.items()}
+
+
+def merged_values(target: dict[str, Any], other: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What the surviving record becomes, and the fields where the other's value lost. Pure."""
+    changes: dict[str, Any] = {}
+    conflicts: list[str] = []
+    for key in SCALARS:
+        if target[key] is None and other[key] is not None:
+            changes[key] = other[key]
+        elif other[key] is not None and other[key] != target[key]:
+            conflicts.append(key)
+    if other["key_account"] and not target["key_account"]:
+        changes["key_account"] = True
+    t_attr, o_attr = target["attributes"], other["attributes"]
+    for key in ("revenue", "custom"):
+        mine, theirs = dict(t_attr.get(key) or {}), dict(o_attr.get(key) or {})
+        conflicts += [f"{key}.{k}" for k in theirs if k in mine and mine[k] != theirs[k]]
+        if any(k not in mine for k in theirs):
+            changes[key] = {**theirs, **mine}
+    if t_attr.get("payment_terms") is None and o_attr.get("payment_terms") is not None:
+        changes["payment_terms"] = o_attr["payment_terms"]
+    elif o_attr.get("payment_terms") not in (None, t_attr.get("payment_terms")):
+        conflicts.append("payment_terms")
+    contracts = list(t_attr.get("contracts") or [])
+    extra = [c for c in (o_attr.get("contracts") or []) if c not in contracts]
+    if extra:
+        changes["contracts"] = contracts + extra
+    return changes, sorted(conflicts)
+
+
+async def merge(
+    conn: AsyncConnection,
+    records: CustomerRecords,
+    target_id: str,
+    other_id: str,
+    actor: str,
+    reason: str | None = None,
+) -> int:
+    if target_id == other_id:
+        raise InputError("other_id: a customer cannot be merged with itself", field="other_id")
+    target = _row(await load_customer(conn, target_id))
+    other_row = await load_customer(conn, other_id)
+    other = _row(other_row)
+    moved_identities = [
+        {"id": r.id, "kind": r.kind, "value": r.value}
+        for r in await conn.execute(sa.select(identities).where(identities.c.customer_id == other_id))
+    ]
+    moved_convs = [
+        {"id": r.id, "open_key": r.open_key}
+        for r in await conn.execute(
+            sa.select(conversations.c.id, conversations.c.open_key).where(
+                conversations.c.customer_id == other_id
+            )
+        )
+    ]
+    moved_events = list(
+        (await conn.execute(sa.select(events.c.id).where(events.c.customer_id == other_id))).scalars()
+    )
+    target_consents = [
+        _row(r) for r in await conn.execute(sa.select(consents).where(consents.c.customer_id == target_id))
+    ]
+    other_consents = [
+        _row(r) for r in await conn.execute(sa.select(consents).where(consents.c.customer_id == other_id))
+    ]
+
+    await conn.execute(
+        sa.update(identities).where(identities.c.customer_id == other_id).values(customer_id=target_id)
+    )
+    for conv in moved_convs:
+        open_key = None
+        if conv["open_key"] is not None:
+            candidate = target_id + conv["open_key"][len(other_id) :]
+            taken = await conn.scalar(
+                sa.select(conversations.c.id).where(conversations.c.open_key == candidate)
+            )
+            # the survivor's own open thread stays the one new messages join
+            open_key = None if taken else candidate
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == conv["id"])
+            .values(customer_id=target_id, open_key=open_key)
+        )
+    await conn.execute(
+        sa.update(messages).where(messages.c.customer_id == other_id).values(customer_id=target_id)
+    )
+    await conn.execute(
+        sa.update(events).where(events.c.customer_id == other_id).values(customer_id=target_id)
+    )
+    for consent in other_consents:
+        mine = next(
+            (
+                c
+                for c in target_consents
+                if (c["channel"], c["purpose"]) == (consent["channel"], consent["purpose"])
+            ),
+            None,
+        )
+        if mine is None:
+            await conn.execute(
+                sa.update(consents)
+                .where(
+                    consents.c.customer_id == other_id,
+                    consents.c.channel == consent["channel"],
+                    consents.c.purpose == consent["purpose"],
+                )
+                .values(customer_id=target_id)
+            )
+        elif mine["granted"] and not consent["granted"]:  # a withdrawal wins
+            await conn.execute(
+                sa.update(consents)
+                .where(
+                    consents.c.customer_id == target_id,
+                    consents.c.channel == consent["channel"],
+                    consents.c.purpose == consent["purpose"],
+                )
+                .values(granted=False, source=consent["source"])
+            )
+    await conn.execute(sa.delete(consents).where(consents.c.customer_id == other_id))
+    await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == other_id))
+    await conn.execute(sa.delete(customers).where(customers.c.id == other_id))
+
+    changes, conflicts = merged_values(target, other)
+    await records.update(conn, target_id, changes, actor)
+    return await audit.record(
+        conn,
+        actor=actor,
+        action="customer.merged",
+        subject_type="customer",
+        subject_id=target_id,
+        customer_id=target_id,
+        reason=reason,
+        data={
+            "other_id": other_id,
+            "rule": "survivor keeps its values; the other fills gaps",
+            "conflicts": conflicts,
+            "target_before": target,
+            "other": other,
+            "identities": moved_identities,
+            "conversations": moved_convs,
+            "events": moved_events,
+            "target_consents": target_consents,
+            "other_consents": other_consents,
+        },
+    )
+
+
+async def unmerge(
+    conn: AsyncConnection,
+    records: CustomerRecords,
+    target_id: str,
+    merge_event_id: int,
+    actor: str,
+    reason: str | None = None,
+) -> str:
+    event = (await conn.execute(sa.select(events).where(events.c.id == merge_event_id))).one_or_none()
+    if event is None or event.action != "customer.merged" or event.customer_id != target_id:
+        raise NotFound(f"customer {target_id} has no merge event {merge_event_id}")
+    undone = await conn.scalar(
+        sa.select(events.c.id).where(
+            events.c.action == "customer.unmerged", events.c.subject_id == str(merge_event_id)
+        )
+    )
+    if undone is not None:
+        raise Conflict(f"merge {merge_event_id} was already undone (event {undone})")
+    data = event.data
+    other = dict(data["other"])
+    other_id = other["id"]
+    for key in ("created_at", "updated_at", "erased_at"):
+        if other.get(key):
+            other[key] = datetime.fromisoformat(other[key])
+    await conn.execute(sa.insert(customers).values(**other))
+    await conn.execute(
+        sa.update(identities)
+        .where(
+            identities.c.id.in_([i["id"] for i in data["identities"]]), identities.c.customer_id == target_id
+        )
+        .values(customer_id=other_id)
+    )
+    conv_ids = [c["id"] for c in data["conversations"]]
+    for conv in data["conversations"]:
+        taken = conv["open_key"] and await conn.scalar(
+            sa.select(conversations.c.id).where(conversations.c.open_key == conv["open_key"])
+        )
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == conv["id"])
+            .values(customer_id=other_id, open_key=None if taken else conv["open_key"])
+        )
+    await conn.execute(
+        sa.update(messages).where(messages.c.conversation_id.in_(conv_ids)).values(customer_id=other_id)
+    )
+    await conn.execute(sa.update(events).where(events.c.id.in_(data["events"])).values(customer_id=other_id))
+    await conn.execute(sa.delete(consents).where(consents.c.customer_id.in_([target_id, other_id])))
+    for consent in [*data["target_consents"], *data["other_consents"]]:
+        await conn.execute(
+            sa.insert(consents).values(
+                **{**consent, "updated_at": datetime.fromisoformat(consent["updated_at"])}
+            )
+        )
+    before = data["target_before"]
+    await conn.execute(
+        sa.update(customers)
+        .where(customers.c.id == target_id)
+        .values(
+            **{
+                k: before[k]
+                for k in (
+                    *("name", "organisation", "language", "key_account_manager_id"),
+                    "key_account",
+                    "attributes",
+                    "tier",
+                    "tier_reason",
+                    "tier_pinned",
+                )
+            },
+            updated_at=datetime.now(UTC),
+        )
+    )
+    await replace_terms(conn, target_id, before["name"], before["organisation"])
+    await replace_terms(conn, other_id, other["name"], other["organisation"])
+    await audit.record(
+        conn,
+        actor=actor,
+        action="customer.unmerged",
+        subject_type="merge",
+        subject_id=str(merge_event_id),
+        customer_id=target_id,
+        reason=reason,
+        data={"other_id": other_id},
+    )
+    await audit.record(
+        conn,
+        actor=actor,
+        action="customer.unmerged",
+        subject_type="merge",
+        subject_id=str(merge_event_id),
+        customer_id=other_id,
+        reason=reason,
+        data={"from_id": target_id},
+    )
+    return str(other_id)

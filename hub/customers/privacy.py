@@ -1,0 +1,223 @@
+"""Export, erasure and retention of personal data.
+
+Erasure removes the identities, names, message bodies and attachments of one customer,
+scrubs the values out of the event log and any queued or dead-lettered payload, and keeps
+anonymised rows (channel, direction, kind, times) so reports still count. On SQLite,
+``secure_delete`` is on and the WAL is checkpointed afterwards, so the erased values are
+gone from the database file too, not only from its live rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.customers import audit
+from hub.customers.records import iso, load_customer, record_of
+from hub.customers.timeline import timeline
+from hub.store.tables import (
+    attachments,
+    consents,
+    conversations,
+    customers,
+    dead_letters,
+    events,
+    identities,
+    messages,
+    queue_entries,
+    search_terms,
+)
+
+log = logging.getLogger("contacthub.privacy")
+
+
+async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
+    """Every piece of personal data and message content held about one customer."""
+    record = await record_of(conn, customer_id)
+    convs = (
+        await conn.execute(
+            sa.select(conversations)
+            .where(conversations.c.customer_id == customer_id)
+            .order_by(conversations.c.opened_at)
+        )
+    ).all()
+    msgs = (
+        await conn.execute(
+            sa.select(messages)
+            .where(messages.c.customer_id == customer_id)
+            .order_by(messages.c.received_at, messages.c.id)
+        )
+    ).all()
+    files = (
+        await conn.execute(
+            sa.select(attachments)
+            .join(messages, messages.c.id == attachments.c.message_id)
+            .where(messages.c.customer_id == customer_id)
+        )
+    ).all()
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for f in files:
+        by_message.setdefault(f.message_id, []).append(
+            {"filename": f.filename, "content_type": f.content_type, "size": f.size, "sha256": f.sha256}
+        )
+    history = await timeline(conn, customer_id, before=None, limit=100_000)
+    return {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "customer": record,
+        "conversations": [
+            {
+                "id": c.id,
+                "channel": c.channel,
+                "status": c.status,
+                "opened_at": iso(c.opened_at),
+                "closed_at": iso(c.closed_at),
+            }
+            for c in convs
+        ],
+        "messages": [
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "channel": m.channel,
+                "direction": m.direction,
+                "kind": m.kind,
+                "received_at": iso(m.received_at),
+                "sender": {"kind": m.sender_kind, "value": m.sender_value, "name": m.sender_name},
+                "recipient": m.recipient,
+                "subject": m.subject,
+                "text": m.text,
+                "html": m.html,
+                "attachments": by_message.get(m.id, []),
+            }
+            for m in msgs
+        ],
+        "events": [item for item in history["items"] if item["type"] == "event"],
+    }
+
+
+async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str | None) -> list[str]:
+    """Erase one customer; return the sha256 of attachments no other message uses (the
+    caller deletes those blobs after the commit)."""
+    row = await load_customer(conn, customer_id)
+    values = [
+        v
+        for (v,) in await conn.execute(
+            sa.select(identities.c.value).where(identities.c.customer_id == customer_id)
+        )
+    ]
+    values += [v for v in (row.name, row.organisation) if v]
+    message_ids = sa.select(messages.c.id).where(messages.c.customer_id == customer_id)
+    hashes = set(
+        (
+            await conn.execute(
+                sa.select(attachments.c.sha256).where(attachments.c.message_id.in_(message_ids))
+            )
+        ).scalars()
+    )
+    await conn.execute(sa.delete(attachments).where(attachments.c.message_id.in_(message_ids)))
+    still_used = set(
+        (
+            await conn.execute(sa.select(attachments.c.sha256).where(attachments.c.sha256.in_(hashes)))
+        ).scalars()
+    )
+    await conn.execute(
+        sa.update(messages)
+        .where(messages.c.customer_id == customer_id)
+        .values(
+            external_id=sa.literal("erased:") + messages.c.id,
+            sender_value="erased",
+            sender_name=None,
+            recipient=None,
+            subject=None,
+            text="",
+            html=None,
+            meta={},
+        )
+    )
+    await conn.execute(
+        sa.update(conversations)
+        .where(conversations.c.customer_id == customer_id)
+        .values(thread_key="erased", open_key=None, status="closed", needs_routing=False)
+    )
+    await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))
+    await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
+    await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
+    await conn.execute(
+        sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
+    )
+    for table in (queue_entries, dead_letters):
+        for value in values:
+            await conn.execute(sa.delete(table).where(table.c.payload.contains(value, autoescape=True)))
+    now = datetime.now(UTC)
+    await conn.execute(
+        sa.update(customers)
+        .where(customers.c.id == customer_id)
+        .values(
+            name=None,
+            organisation=None,
+            language=None,
+            attributes={},
+            tier_reason=None,
+            key_account_manager_id=None,
+            erased_at=now,
+            updated_at=now,
+        )
+    )
+    await audit.record(
+        conn,
+        actor=actor,
+        action="customer.erased",
+        subject_type="customer",
+        subject_id=customer_id,
+        customer_id=customer_id,
+        reason=reason,
+        data={"identities": len(values), "attachments": len(hashes)},
+    )
+    return sorted(hashes - still_used)
+
+
+async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tuple[int, list[str]]:
+    """Blank the bodies of messages older than ``days``; return how many, and the
+    attachment hashes no longer used by any message."""
+    cutoff = now - timedelta(days=days)
+    old = sa.select(messages.c.id).where(messages.c.received_at < cutoff)
+    hashes = set(
+        (
+            await conn.execute(sa.select(attachments.c.sha256).where(attachments.c.message_id.in_(old)))
+        ).scalars()
+    )
+    await conn.execute(sa.delete(attachments).where(attachments.c.message_id.in_(old)))
+    result = await conn.execute(
+        sa.update(messages)
+        .where(
+            messages.c.received_at < cutoff,
+            sa.or_(messages.c.text != "", messages.c.html.is_not(None), messages.c.subject.is_not(None)),
+        )
+        .values(text="", html=None, subject=None)
+    )
+    still_used = set(
+        (
+            await conn.execute(sa.select(attachments.c.sha256).where(attachments.c.sha256.in_(hashes)))
+        ).scalars()
+    )
+    if result.rowcount:
+        await audit.record(
+            conn,
+            actor="system:retention",
+            action="retention.applied",
+            subject_type="messages",
+            subject_id=cutoff.date().isoformat(),
+            customer_id=None,
+            data={"messages": result.rowcount, "older_than_days": days},
+        )
+    log.info(
+        "retention: blanked %d message bodies older than %d days",
+        result.rowcount,
+        days,
+        extra={"messages": result.rowcount, "older_than_days": days},
+    )
+    return result.rowcount, sorted(hashes - still_used)

@@ -1,0 +1,51 @@
+"""Search terms: the lower-cased words of a customer's name and organisation.
+
+Kept in ``search_terms`` so a prefix search is an index range on both databases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.bulk import insert_rows
+from hub.store.tables import search_terms
+
+_WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
+MAX_TERM = 100
+PREFIX_END = "\U0010ffff"
+
+
+def terms_of(*texts: str | None) -> set[str]:
+    words: set[str] = set()
+    for text in texts:
+        if text:
+            words.update(w[:MAX_TERM] for w in _WORD.findall(text.casefold()))
+    return words
+
+
+def term_rows(customer_id: str, *texts: str | None) -> list[dict[str, str]]:
+    return [{"term": t, "customer_id": customer_id} for t in sorted(terms_of(*texts))]
+
+
+async def replace_terms(conn: AsyncConnection, customer_id: str, *texts: str | None) -> None:
+    await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
+    await insert_rows(conn, search_terms, term_rows(customer_id, *texts))
+
+
+def prefix_match(prefix: str) -> sa.ColumnElement[bool]:
+    return sa.and_(search_terms.c.term >= prefix, search_terms.c.term < prefix + PREFIX_END)
+
+
+def words_of_query(q: str) -> list[str]:
+    return sorted(terms_of(q))
+
+
+def all_rows(customers: Iterable[tuple[str, str | None, str | None]]) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for customer_id, name, organisation in customers:
+        rows += term_rows(customer_id, name, organisation)
+    return rows

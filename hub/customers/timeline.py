@@ -1,0 +1,124 @@
+"""One customer's timeline across channels: messages and events, newest first.
+
+Paging is by cursor, not offset: the cursor names the last item shown by its time,
+source and id, and the next page starts strictly after it, so items that arrive while
+someone pages never shift or repeat a page. Reads (``audit.*``) are left out.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.customers.audit import READ_PREFIX
+from hub.errors import InputError
+from hub.store.tables import events, messages
+
+# Within one instant, messages ("m") come before events ("e") in the newest-first order.
+MESSAGE, EVENT = "m", "e"
+
+
+def encode_cursor(at: datetime, source: str, item_id: str) -> str:
+    raw = f"{_utc(at).isoformat()}|{source}|{item_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, source, item_id = raw.split("|", 2)
+        if source not in (MESSAGE, EVENT):
+            raise ValueError(source)
+        return datetime.fromisoformat(at), source, item_id
+    except ValueError as exc:
+        raise InputError("before: not a cursor this API gave out", field="before") from exc
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def timeline(
+    conn: AsyncConnection, customer_id: str, *, before: str | None, limit: int
+) -> dict[str, Any]:
+    m_stmt = sa.select(messages).where(messages.c.customer_id == customer_id)
+    e_stmt = sa.select(events).where(
+        events.c.customer_id == customer_id, sa.not_(events.c.action.startswith(READ_PREFIX))
+    )
+    if before:
+        at, source, item_id = decode_cursor(before)
+        if source == MESSAGE:
+            m_stmt = m_stmt.where(
+                sa.or_(
+                    messages.c.received_at < at,
+                    sa.and_(messages.c.received_at == at, messages.c.id < item_id),
+                )
+            )
+            e_stmt = e_stmt.where(events.c.at <= at)
+        else:
+            m_stmt = m_stmt.where(messages.c.received_at < at)
+            e_stmt = e_stmt.where(
+                sa.or_(events.c.at < at, sa.and_(events.c.at == at, events.c.id < int(item_id)))
+            )
+    m_rows = (
+        await conn.execute(
+            m_stmt.order_by(messages.c.received_at.desc(), messages.c.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    e_rows = (
+        await conn.execute(e_stmt.order_by(events.c.at.desc(), events.c.id.desc()).limit(limit + 1))
+    ).all()
+    items: list[tuple[tuple[datetime, str, Any], dict[str, Any]]] = []
+    for m in m_rows:
+        items.append(
+            (
+                (_utc(m.received_at), MESSAGE, m.id),
+                {
+                    "type": "message",
+                    "id": m.id,
+                    "at": _utc(m.received_at).isoformat(),
+                    "channel": m.channel,
+                    "direction": m.direction,
+                    "kind": m.kind,
+                    "conversation_id": m.conversation_id,
+                    "subject": m.subject,
+                    "text": m.text,
+                    "sender": {"kind": m.sender_kind, "value": m.sender_value, "name": m.sender_name},
+                },
+            )
+        )
+    for e in e_rows:
+        items.append(
+            (
+                (_utc(e.at), EVENT, e.id),
+                {
+                    "type": "event",
+                    "id": e.id,
+                    "at": _utc(e.at).isoformat(),
+                    "action": e.action,
+                    "actor": e.actor,
+                    "subject_type": e.subject_type,
+                    "subject_id": e.subject_id,
+                    "reason": e.reason,
+                    "data": _public(e.action, e.data),
+                },
+            )
+        )
+    items.sort(key=lambda item: item[0], reverse=True)
+    page = items[:limit]
+    next_cursor = None
+    if len(items) > limit and page:
+        at, source, item_id = page[-1][0]
+        next_cursor = encode_cursor(at, source, str(item_id))
+    return {"items": [body for _, body in page], "next": next_cursor}
+
+
+def _public(action: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A merge event keeps full snapshots for unmerge; the timeline shows the summary."""
+    if action == "customer.merged":
+        return {"other_id": data.get("other_id"), "conflicts": data.get("conflicts", [])}
+    return data

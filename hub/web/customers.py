@@ -1,0 +1,480 @@
+"""Customer record routes. Handlers validate, call the customer services, and audit reads."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.customers import audit, merge, privacy
+from hub.customers.importer import CustomerImporter
+from hub.customers.records import CustomerRecords, record_of
+from hub.customers.timeline import timeline
+from hub.errors import InputError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from hub.keys import BLOBS, RECORDS, SETTINGS, STORE
+from hub.model import Role
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+from hub.validation import validated
+from hub.web.middleware import AGENT
+
+_ID = "{id}"
+SENSITIVE = {"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"}
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: float
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class CustomerFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=300)
+    organisation: str | None = Field(None, max_length=300)
+    language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    key_account: bool | None = None
+    key_account_manager_id: str | None = None
+    contracts: list[str] | None = None
+    payment_terms: str | None = Field(None, max_length=200)
+    revenue: dict[str, Money] | None = Field(None, description="e.g. {'revenue_12m': {amount, currency}}")
+    custom: dict[str, str | float | bool] | None = None
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["email", "phone", "fax", "chat_visitor", "external"]
+    value: str = Field(min_length=1, max_length=320)
+
+
+class CustomerIn(CustomerFields):
+    identities: list[IdentityIn] = Field(default_factory=list)
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    other_id: str
+
+
+class UnmergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merge_event_id: int
+
+
+class TierPinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: str | None = Field(description="the tier to pin, or null to let the rules decide again")
+    reason: str | None = Field(None, max_length=500)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
+    purpose: Literal["service", "marketing"]
+    granted: bool
+    source: str = Field("agent", max_length=100)
+
+
+def _reason(request: web.Request) -> str | None:
+    reason = request.headers.get("X-Audit-Reason") or request.query.get("reason")
+    return reason[:500] if reason else None
+
+
+def _int_query(request: web.Request, name: str, default: int, top: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= top:
+        raise InputError(f"{name}: a whole number from 1 to {top}", field=name)
+    return int(raw)
+
+
+def _changes(body: BaseModel) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in body.model_dump(mode="json", exclude={"identities"}).items()
+        if k in body.model_fields_set
+    }
+
+
+async def search(request: web.Request) -> web.Response:
+    limit = _int_query(request, "limit", 20, 100)
+    async with request.app[STORE].read() as conn:
+        found = await request.app[RECORDS].search(conn, request.query.get("q", ""), limit)
+    return json_response({"items": found})
+
+
+async def create(request: web.Request) -> web.Response:
+    who = request[AGENT]
+    body = validated(CustomerIn, await read_json_object(request, 65_536))
+    changes = _changes(body)
+    if SENSITIVE & set(changes):
+        who.require(Role.SUPERVISOR)
+    records: CustomerRecords = request.app[RECORDS]
+    async with request.app[STORE].write() as conn:
+        customer_id = await records.create(
+            conn, changes, [(i.kind, i.value) for i in body.identities], who.actor
+        )
+        record = await record_of(conn, customer_id)
+    return json_response(record, status=201)
+
+
+async def read(request: web.Request) -> web.Response:
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        record = await record_of(conn, customer_id)
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="audit.read",
+            subject_type="customer",
+            subject_id=customer_id,
+            customer_id=customer_id,
+            reason=_reason(request),
+        )
+    return json_response(record)
+
+
+async def patch(request: web.Request) -> web.Response:
+    who = request[AGENT]
+    body = validated(CustomerFields, await read_json_object(request, 65_536))
+    changes = _changes(body)
+    if SENSITIVE & set(changes):
+        who.require(Role.SUPERVISOR)
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        await request.app[RECORDS].update(conn, customer_id, changes, who.actor)
+        record = await record_of(conn, customer_id)
+    return json_response(record)
+
+
+async def add_identity(request: web.Request) -> web.Response:
+    body = validated(IdentityIn, await read_json_object(request, 4096))
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        await request.app[RECORDS].add_identity(
+            conn, customer_id, body.kind, body.value, request[AGENT].actor
+        )
+        record = await record_of(conn, customer_id)
+    return json_response(record, status=201)
+
+
+async def remove_identity(request: web.Request) -> web.Response:
+    identity_id = request.match_info["identity_id"]
+    if not identity_id.isdigit():
+        raise NotFound(f"no identity {identity_id}")
+    async with request.app[STORE].write() as conn:
+        await request.app[RECORDS].remove_identity(
+            conn, request.match_info["id"], int(identity_id), request[AGENT].actor
+        )
+    return web.Response(status=204)
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    customer_id = request.match_info["id"]
+    limit = _int_query(request, "limit", 50, 500)
+    async with request.app[STORE].write() as conn:
+        await record_of(conn, customer_id)  # 404 for unknown or erased
+        page = await timeline(conn, customer_id, before=request.query.get("before"), limit=limit)
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="audit.read",
+            subject_type="timeline",
+            subject_id=customer_id,
+            customer_id=customer_id,
+            reason=_reason(request),
+        )
+    return json_response(page)
+
+
+async def do_merge(request: web.Request) -> web.Response:
+    body = validated(MergeIn, await read_json_object(request, 4096))
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        event_id = await merge.merge(
+            conn, request.app[RECORDS], customer_id, body.other_id, request[AGENT].actor, _reason(request)
+        )
+        record = await record_of(conn, customer_id)
+    return json_response({**record, "merge_event_id": event_id})
+
+
+async def do_unmerge(request: web.Request) -> web.Response:
+    body = validated(UnmergeIn, await read_json_object(request, 4096))
+    async with request.app[STORE].write() as conn:
+        other_id = await merge.unmerge(
+            conn,
+            request.app[RECORDS],
+            request.match_info["id"],
+            body.merge_event_id,
+            request[AGENT].actor,
+            _reason(request),
+        )
+    return json_response({"restored_id": other_id})
+
+
+async def pin_tier(request: web.Request) -> web.Response:
+    body = validated(TierPinIn, await read_json_object(request, 4096))
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        await request.app[RECORDS].pin_tier(
+            conn, customer_id, body.tier, request[AGENT].actor, body.reason or _reason(request)
+        )
+        record = await record_of(conn, customer_id)
+    return json_response(record)
+
+
+async def set_consent(request: web.Request) -> web.Response:
+    body = validated(ConsentIn, await read_json_object(request, 4096))
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        await request.app[RECORDS].set_consent(
+            conn, customer_id, body.channel, body.purpose, body.granted, body.source, request[AGENT].actor
+        )
+        record = await record_of(conn, customer_id)
+    return json_response(record)
+
+
+async def export(request: web.Request) -> web.Response:
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        document = await privacy.export(conn, customer_id)
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="audit.export",
+            subject_type="customer",
+            subject_id=customer_id,
+            customer_id=customer_id,
+            reason=_reason(request),
+        )
+    response = json_response(document)
+    response.headers["Content-Disposition"] = f'attachment; filename="customer-{customer_id}.json"'
+    return response
+
+
+async def erase(request: web.Request) -> web.Response:
+    customer_id = request.match_info["id"]
+    if request.query.get("confirm") != customer_id:
+        raise InputError(
+            "erasure cannot be undone: repeat the customer id as ?confirm=<id> to erase", field="confirm"
+        )
+    store = request.app[STORE]
+    async with store.write() as conn:
+        unused = await privacy.erase(conn, customer_id, request[AGENT].actor, _reason(request))
+    for sha in unused:
+        await request.app[BLOBS].delete(sha)
+    await store.checkpoint()
+    return web.Response(status=204)
+
+
+_FORMATS = {
+    "text/csv": "csv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/jsonlines": "jsonl",
+}
+
+
+async def import_customers(request: web.Request) -> web.Response:
+    fmt = _FORMATS.get(request.content_type)
+    if fmt is None:
+        raise UnsupportedMediaType("send text/csv or application/x-ndjson (JSON lines)")
+    limit = request.app[SETTINGS].customers.import_max_bytes
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        data += chunk
+        if len(data) > limit:
+            raise PayloadTooLarge(f"the file is over the import limit of {limit} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is not UTF-8 (byte {exc.start})", field="file") from exc
+    importer = CustomerImporter(request.app[STORE], request.app[RECORDS])
+    report = await importer.run(text, fmt, request[AGENT].actor)
+    return json_response(report.as_dict())
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    from datetime import datetime
+
+    def when(name: str) -> datetime | None:
+        raw = request.query.get(name)
+        if not raw:
+            return None
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise InputError(
+                f"{name}: an ISO 8601 time such as 2026-11-28T10:00:00+00:00", field=name
+            ) from exc
+
+    actor = request.query.get("agent_id")
+    async with request.app[STORE].read() as conn:
+        items = await audit.query(
+            conn,
+            customer_id=request.query.get("customer_id"),
+            actor=f"agent:{actor}" if actor else request.query.get("actor"),
+            action=request.query.get("action"),
+            since=when("since"),
+            until=when("until"),
+            limit=_int_query(request, "limit", 100, 1000),
+        )
+    return json_response({"items": items})
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def customer_routes() -> list[RouteSpec]:
+    c = "/api/v1/customers"
+    tag = "customers"
+    common = {401: "Not signed in", 403: "Role too low", 404: "No such customer"}
+    return [
+        RouteSpec(
+            "POST",
+            f"{c}/import",
+            import_customers,
+            "Upsert customers from CSV or JSON lines; reports created, updated, rejected",
+            "supervisor",
+            tag=tag,
+            request_media="text/csv",
+            request_schema={"type": "string"},
+            responses={200: "The report", 413: "File too large", 415: "Not CSV or JSON lines"},
+        ),
+        RouteSpec(
+            "GET",
+            c,
+            search,
+            "Search by name, organisation, any identity or external id",
+            "agent",
+            tag=tag,
+            responses={200: "Matches", 422: "No query"},
+        ),
+        RouteSpec(
+            "POST",
+            c,
+            create,
+            "Create a customer",
+            "agent",
+            tag=tag,
+            request_schema=_schema(CustomerIn),
+            responses={201: "Created", 409: "Identity taken", 422: "Invalid field"},
+        ),
+        RouteSpec(
+            "GET",
+            f"{c}/{_ID}",
+            read,
+            "The customer record (the read is audited)",
+            "agent",
+            tag=tag,
+            responses={200: "The record", **common},
+        ),
+        RouteSpec(
+            "PATCH",
+            f"{c}/{_ID}",
+            patch,
+            "Change fields; the tier follows",
+            "agent",
+            tag=tag,
+            request_schema=_schema(CustomerFields),
+            responses={200: "Changed", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{c}/{_ID}/identities",
+            add_identity,
+            "Add an identity",
+            "agent",
+            tag=tag,
+            request_schema=_schema(IdentityIn),
+            responses={201: "Added", 409: "The identity belongs to another customer", **common},
+        ),
+        RouteSpec(
+            "DELETE",
+            f"{c}/{_ID}/identities/{{identity_id}}",
+            remove_identity,
+            "Remove an identity",
+            "supervisor",
+            tag=tag,
+            responses={204: "Removed", **common},
+        ),
+        RouteSpec(
+            "GET",
+            f"{c}/{_ID}/timeline",
+            get_timeline,
+            "Messages and events across channels, newest first (?before=cursor&limit=)",
+            "agent",
+            tag=tag,
+            responses={200: "A page and the next cursor", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{c}/{_ID}/merge",
+            do_merge,
+            "Merge another customer into this one",
+            "supervisor",
+            tag=tag,
+            request_schema=_schema(MergeIn),
+            responses={200: "Merged", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{c}/{_ID}/unmerge",
+            do_unmerge,
+            "Undo a merge from its audit record",
+            "supervisor",
+            tag=tag,
+            request_schema=_schema(UnmergeIn),
+            responses={200: "Both records restored", 409: "Already undone", **common},
+        ),
+        RouteSpec(
+            "PUT",
+            f"{c}/{_ID}/tier",
+            pin_tier,
+            "Pin a tier by hand, or unpin it",
+            "admin",
+            tag=tag,
+            request_schema=_schema(TierPinIn),
+            responses={200: "Pinned", **common},
+        ),
+        RouteSpec(
+            "PUT",
+            f"{c}/{_ID}/consent",
+            set_consent,
+            "Record consent for a channel and purpose",
+            "agent",
+            tag=tag,
+            request_schema=_schema(ConsentIn),
+            responses={200: "Recorded", **common},
+        ),
+        RouteSpec(
+            "GET",
+            f"{c}/{_ID}/export",
+            export,
+            "All personal data and messages as JSON (audited)",
+            "supervisor",
+            tag=tag,
+            responses={200: "The export", **common},
+        ),
+        RouteSpec(
+            "DELETE",
+            f"{c}/{_ID}",
+            erase,
+            "Erase the customer's personal data (?confirm=<id>)",
+            "admin",
+            tag=tag,
+            responses={204: "Erased", 422: "Not confirmed", **common},
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/audit",
+            audit_log,
+            "The audit log (filters: customer_id, agent_id, action, since, until, limit)",
+            "supervisor",
+            tag="audit",
+            responses={200: "Entries, newest first", 401: "Not signed in", 403: "Role too low"},
+        ),
+    ]
