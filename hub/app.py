@@ -144,6 +144,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         tasks = [asyncio.create_task(w.run(), name=f"ingest-{n}") for n, w in enumerate(workers)]
         app[WORKERS] = tasks
         yield
+        if not tasks:
+            return
         for w in workers:
             w.stop()
         done, pending = await asyncio.wait(tasks, timeout=settings.server.shutdown_timeout)

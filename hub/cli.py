@@ -1,4 +1,4 @@
-"""``contacthub``: serve | worker | migrate | demo | token create.
+"""``contacthub``: serve | worker | migrate | demo | import-customers | token create.
 
 This is where argv and the environment are read; ``create_app`` gets finished settings.
 """
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, InputError
 from hub.settings import Settings, load_settings
 
 DEMO_CREDENTIALS = Path("var/demo-credentials.json")
@@ -130,6 +130,40 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_import_customers(args: argparse.Namespace) -> None:
+    from hub.customers.importer import CustomerImporter
+    from hub.customers.records import CustomerRecords
+    from hub.customers.tiers import load_tier_rules
+
+    path: Path = args.file
+    fmt = args.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"contacthub: cannot read {path}: {exc}") from exc
+    settings = _settings(args)
+    records = CustomerRecords(load_tier_rules(settings.customers.tiers_file), settings.phone.default_region)
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+        sys.stderr.flush()
+
+    async def work(store: Any) -> None:
+        if store.dialect == "sqlite":
+            await store.migrate()
+        report = await CustomerImporter(store, records).run(text, fmt, "cli:import", progress)
+        sys.stderr.write("\n")
+        print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
+        for rejected in report.rejected[:50]:
+            print(f"  line {rejected['line']}: {rejected['reason']}")
+        if len(report.rejected) > 50:
+            print(f"  ... and {len(report.rejected) - 50} more")
+
+    _with_store(args, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contacthub", description="ContactHub contact-center hub")
     parser.add_argument("--config", type=Path, help="settings file (default config/contacthub.toml)")
@@ -153,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
 
+    imp = sub.add_parser("import-customers", help="upsert customers from a CSV or JSON-lines file")
+    imp.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--format", choices=["csv", "jsonl"], help="default: by the file's suffix")
+    imp.set_defaults(func=cmd_import_customers)
+
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create an API token and print it once")
@@ -169,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.func(args)
     except ConfigError as exc:
         print(f"contacthub: configuration error: {exc.detail}", file=sys.stderr)
+        sys.exit(2)
+    except InputError as exc:
+        print(f"contacthub: {exc.detail}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -148,3 +148,43 @@ class HubClient:
             if stored >= count or time.monotonic() > deadline:
                 return stored
             await asyncio.sleep(0.05)
+
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+async def sign_in_all(hub: HubClient) -> dict[str, dict[str, str]]:
+    """Create one agent per role and sign each in; return the Cookie header per role."""
+    from datetime import UTC, datetime
+
+    from hub.auth.sessions import hash_password
+    from hub.keys import STORE
+    from hub.store.tables import agents
+
+    headers: dict[str, dict[str, str]] = {}
+    async with hub.app[STORE].write() as conn:
+        for role in ROLES:
+            await conn.execute(
+                sa.insert(agents).values(
+                    id=str(uuid.uuid4()),
+                    email=f"{role}@test.example",
+                    name=role.title(),
+                    role=role,
+                    password_hash=hash_password(f"pw-{role}"),
+                    presence="offline",
+                    languages=["de"],
+                    departments=["service"],
+                    capacity={},
+                    active=True,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    for role in ROLES:
+        resp = await hub.client.post(
+            "/api/v1/auth/login", json={"email": f"{role}@test.example", "password": f"pw-{role}"}
+        )
+        assert resp.status == 200, await resp.text()
+        token = resp.cookies["contacthub_session"].value
+        hub.client.session.cookie_jar.clear()
+        headers[role] = {"Cookie": f"contacthub_session={token}"}
+    return headers

@@ -35,7 +35,8 @@ def test_first_matching_tier_wins(key_account: bool, revenue: float | None, tier
 def test_the_reason_names_the_rule_and_values() -> None:
     decision = RULES.decide(inputs(revenue=42_000))
     assert decision.reason == {
-        "rule": "gold", "when": "revenue_12m >= 10000",
+        "rule": "gold",
+        "when": "revenue_12m >= 10000",
         "values": {"key_account": False, "revenue_12m": 42_000.0},
     }
 

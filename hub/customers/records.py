@@ -362,17 +362,13 @@ class CustomerRecords:
                 exact |= {("phone", phone), ("fax", phone)}
             except InputError:
                 pass
+        # Each (kind, value) as its own equality: both databases answer from the unique index.
+        match = sa.or_(*[(identities.c.kind == k) & (identities.c.value == v) for k, v in sorted(exact)])
         found: list[str] = list(
-            (
-                await conn.execute(
-                    sa.select(identities.c.customer_id)
-                    .where(sa.tuple_(identities.c.kind, identities.c.value).in_(sorted(exact)))
-                    .limit(limit)
-                )
-            ).scalars()
+            (await conn.execute(sa.select(identities.c.customer_id).where(match).limit(limit))).scalars()
         )
         words = words_of_query(q)
-        if words and len(found) < limit:
+        if words and not found:  # an exact identity hit is what was meant; else search names
             stmt = sa.select(search_terms.c.customer_id).where(prefix_match(words[0]))
             for word in words[1:]:
                 stmt = stmt.where(
@@ -380,8 +376,7 @@ class CustomerRecords:
                         sa.select(search_terms.c.customer_id).where(prefix_match(word))
                     )
                 )
-            stmt = stmt.distinct().limit(limit)
-            found += [c for c in (await conn.execute(stmt)).scalars() if c not in found]
+            found = list((await conn.execute(stmt.distinct().limit(limit))).scalars())
         found = found[:limit]
         if not found:
             return []

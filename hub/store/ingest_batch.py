@@ -19,11 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.customers.keywords import keyword_of
 from hub.customers.search_terms import all_rows
-from hub.model import Address, InboundMessage, message_id
+from hub.model import Address, Channel, InboundMessage, message_id
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.tables import (
     attachments,
+    consents,
     conversations,
     customers,
     events,
@@ -142,7 +144,54 @@ async def store_batch(
             ],
         )
     await _log_events(conn, stored, now)
+    await _apply_sms_keywords(conn, [(m, owners[m.sender]) for m in fresh if m.channel is Channel.SMS], now)
     return BatchResult(stored, duplicates)
+
+
+async def _apply_sms_keywords(
+    conn: AsyncConnection, sms: Sequence[tuple[InboundMessage, str]], now: datetime
+) -> None:
+    """STOP withdraws and START gives marketing consent on SMS, with an event on the timeline."""
+    for msg, customer_id in sms:
+        keyword = keyword_of(msg.text)
+        if keyword not in ("stop", "start"):
+            continue
+        granted = keyword == "start"
+        source = f"sms:{msg.text.strip().upper()}"
+        key = sa.and_(
+            consents.c.customer_id == customer_id,
+            consents.c.channel == "sms",
+            consents.c.purpose == "marketing",
+        )
+        await conn.execute(sa.delete(consents).where(key))
+        await conn.execute(
+            sa.insert(consents).values(
+                customer_id=customer_id,
+                channel="sms",
+                purpose="marketing",
+                granted=granted,
+                source=source,
+                updated_at=now,
+            )
+        )
+        await conn.execute(
+            sa.insert(events).values(
+                at=now,
+                actor="system:ingest",
+                action="consent.changed",
+                subject_type="customer",
+                subject_id=customer_id,
+                customer_id=customer_id,
+                reason=None,
+                data={
+                    "channel": "sms",
+                    "purpose": "marketing",
+                    "granted": granted,
+                    "source": source,
+                    "message_id": message_id(msg.channel, msg.external_id),
+                },
+            )
+        )
 
 
 async def _drop_duplicates(
