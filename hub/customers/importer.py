@@ -31,6 +31,7 @@ from hub.store.engine import Store
 from hub.store.tables import agents, customers, identities, search_terms
 
 BATCH = 1000
+ANALYZE_AFTER = 5000  # rows; a large import changes the tables enough to re-plan queries
 IDENTITY_COLUMNS = {"email": "email", "phone": "phone", "fax": "fax", "external_id": "external"}
 FIELD_COLUMNS = {
     "name",

@@ -246,24 +246,15 @@ async def unmerge(
     )
     await replace_terms(conn, target_id, before["name"], before["organisation"])
     await replace_terms(conn, other_id, other["name"], other["organisation"])
-    await audit.record(
-        conn,
-        actor=actor,
-        action="customer.unmerged",
-        subject_type="merge",
-        subject_id=str(merge_event_id),
-        customer_id=target_id,
-        reason=reason,
-        data={"other_id": other_id},
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="customer.unmerged",
-        subject_type="merge",
-        subject_id=str(merge_event_id),
-        customer_id=other_id,
-        reason=reason,
-        data={"from_id": target_id},
-    )
+    for customer_id, details in ((target_id, {"other_id": other_id}), (other_id, {"from_id": target_id})):
+        await audit.record(
+            conn,
+            actor=actor,
+            action="customer.unmerged",
+            subject_type="merge",
+            subject_id=str(merge_event_id),
+            customer_id=customer_id,
+            reason=reason,
+            data=details,
+        )
     return str(other_id)

@@ -78,6 +78,15 @@ class Store:
         async with self.write() as conn:
             await conn.run_sync(_upgrade)
 
+    async def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics after a bulk load; without them PostgreSQL may
+        pick a plan a hundred times slower for a fresh table."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+            else:
+                await conn.exec_driver_sql("PRAGMA optimize")
+
     async def checkpoint(self) -> None:
         """SQLite: fold the WAL into the database file and truncate it, so that old page
         images (which may hold erased data) leave the disk. No-op on PostgreSQL."""
