@@ -1,4 +1,4 @@
-"""``contacthub``: serve | worker | migrate | demo | import-customers | token create.
+"""``contacthub``: serve | worker | migrate | demo | import-customers | retier | token create.
 
 This is where argv and the environment are read; ``create_app`` gets finished settings.
 """
@@ -164,6 +164,24 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_retier(args: argparse.Namespace) -> None:
+    from hub.customers.retier import retier_all
+    from hub.customers.tiers import load_tier_rules
+
+    settings = _settings(args)
+    tiers = load_tier_rules(settings.customers.tiers_file)
+
+    async def work(store: Any) -> None:
+        def progress(seen: int) -> None:
+            sys.stderr.write(f"\r{seen} customers checked")
+
+        changed = await retier_all(store, tiers, progress)
+        sys.stderr.write("\n")
+        print(f"{changed} customers changed tier")
+
+    _with_store(args, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contacthub", description="ContactHub contact-center hub")
     parser.add_argument("--config", type=Path, help="settings file (default config/contacthub.toml)")
@@ -192,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: by the file's suffix")
     imp.set_defaults(func=cmd_import_customers)
+
+    retier = sub.add_parser("retier", help="recompute every tier after the tier rules changed")
+    retier.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    retier.set_defaults(func=cmd_retier)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

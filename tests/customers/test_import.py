@@ -129,3 +129,27 @@ def test_cli_import_shows_progress_and_report(tmp_path: Path) -> None:
     assert "created 2, updated 0, rejected 3" in out.stdout
     assert "line 5: no identity" in out.stdout
     assert "[##############################] 5/5 rows" in out.stderr
+
+
+def test_retier_applies_changed_rules(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded", **{"customers.tiers_file": str(tmp_path / "tiers.yaml")})
+    data = tmp_path / "customers.csv"
+    data.write_text(CSV)
+    run = [sys.executable, "-m", "hub.cli", "--config", str(tmp_path / "contacthub.toml")]
+    assert (
+        subprocess.run(
+            [*run, "import-customers", str(data)], cwd=tmp_path, capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
+    # new rules: gold from 100 on; the 300-EUR customer moves up, the 42k one stays gold
+    (tmp_path / "tiers.yaml").write_text(
+        "tiers:\n  - name: gold\n    when: revenue_12m >= 100\n  - name: standard\n"
+    )
+    out = subprocess.run([*run, "retier"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "1 customers changed tier" in out.stdout
+    bad = tmp_path / "tiers.yaml"
+    bad.write_text("tiers:\n  - name: gold\n    when: revenue_12m >>= 100\n  - name: standard\n")
+    out = subprocess.run([*run, "retier"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "tier 'gold'" in out.stderr and "position" in out.stderr
