@@ -106,11 +106,16 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from hub.customers.records import CustomerRecords
+    from hub.customers.tiers import load_tier_rules
     from hub.demo import seed_demo
+
+    settings = _settings(args)
+    records = CustomerRecords(load_tier_rules(settings.customers.tiers_file), settings.phone.default_region)
 
     async def work(store: Any) -> None:
         await store.migrate()
-        creds = await seed_demo(store, DEMO_CREDENTIALS)
+        creds = await seed_demo(store, records, DEMO_CREDENTIALS)
         print(f"Demo data ready (credentials kept in {DEMO_CREDENTIALS}):")
         for email, agent in creds["agents"].items():
             print(f"  {agent['role']:<10} {email:<34} password {agent['password']}")

@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.auth.sessions import hash_password
+from hub.customers.records import CustomerRecords
 from hub.store.engine import Store
-from hub.store.tables import agents, customers, identities
+from hub.store.tables import agents, identities
 from hub.tokens import TokenService
 
 AGENTS = [
@@ -29,34 +30,31 @@ AGENTS = [
 ]
 CUSTOMERS: list[dict[str, Any]] = [
     {
-        "name": "Müller Maschinenbau GmbH",
-        "tier": "platinum",
-        "attributes": {
+        "fields": {
+            "name": "Jürgen Müller",
             "organisation": "Müller Maschinenbau GmbH",
             "key_account": True,
-            "revenue_12m": {"amount": 250000, "currency": "EUR"},
             "language": "de",
+            "payment_terms": "30 Tage netto",
+            "contracts": ["Wartung 2026"],
+            "revenue": {"revenue_12m": {"amount": 250000, "currency": "EUR"}},
         },
         "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")],
     },
     {
-        "name": "Harbour Logistics Ltd",
-        "tier": "gold",
-        "attributes": {
+        "fields": {
+            "name": "Grace Harbour",
             "organisation": "Harbour Logistics Ltd",
-            "key_account": False,
-            "revenue_12m": {"amount": 42000, "currency": "GBP"},
             "language": "en",
+            "revenue": {"revenue_12m": {"amount": 42000, "currency": "GBP"}},
         },
         "identities": [("email", "ops@harbour-logistics.example"), ("fax", "+442071234567")],
     },
     {
-        "name": "Erika Mustermann",
-        "tier": "standard",
-        "attributes": {
-            "key_account": False,
-            "revenue_12m": {"amount": 300, "currency": "EUR"},
+        "fields": {
+            "name": "Erika Mustermann",
             "language": "de",
+            "revenue": {"revenue_12m": {"amount": 300, "currency": "EUR"}},
         },
         "identities": [("email", "erika@example.com"), ("phone", "+491711234567")],
     },
@@ -64,7 +62,7 @@ CUSTOMERS: list[dict[str, Any]] = [
 CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 
 
-async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
+async def seed_demo(store: Store, records: CustomerRecords, credentials_file: Path) -> dict[str, Any]:
     """Seed the demo data once; return the credentials to show the user."""
     existing: dict[str, Any] = {}
     if credentials_file.exists():
@@ -100,26 +98,8 @@ async def seed_demo(store: Store, credentials_file: Path) -> dict[str, Any]:
                     identities.c.kind == kind, identities.c.value == value
                 )
             )
-            if found is not None:
-                continue
-            cid = str(uuid.uuid4())
-            await conn.execute(
-                sa.insert(customers).values(
-                    id=cid,
-                    name=customer["name"],
-                    tier=customer["tier"],
-                    attributes=customer["attributes"],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await conn.execute(
-                sa.insert(identities),
-                [
-                    {"customer_id": cid, "kind": k, "value": v, "created_at": now}
-                    for k, v in customer["identities"]
-                ],
-            )
+            if found is None:  # tiers follow from the rules, as for any customer
+                await records.create(conn, customer["fields"], customer["identities"], "system:demo")
     if creds["api_token"] is None:
         _, creds["api_token"] = await TokenService(store).create("demo", "ingest")
     credentials_file.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,9 @@ def test_migrate_token_and_demo(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM agents")) == 4
-        assert conn.scalar(sa.text("SELECT count(*) FROM customers")) == 3
+        tiers = dict(conn.execute(sa.text("SELECT name, tier FROM customers")).all())
+        assert tiers == {"Jürgen Müller": "platinum", "Grace Harbour": "gold", "Erika Mustermann": "standard"}
+        assert conn.scalar(sa.text("SELECT count(*) FROM search_terms WHERE term = 'mustermann'")) == 1
         assert conn.scalar(sa.text("SELECT count(*) FROM api_tokens")) == 2
         hashes = [r[0] for r in conn.execute(sa.text("SELECT password_hash FROM agents"))]
     engine.dispose()
