@@ -1,7 +1,8 @@
 """Export, erasure and retention of personal data.
 
 Erasure removes the identities, names, message bodies and attachments of one customer,
-scrubs the values out of the event log and any queued or dead-lettered payload, and keeps
+scrubs the values out of the event log (and the caller out of queued or dead-lettered
+payloads, ``IngestQueue.scrub``), and keeps
 anonymised rows (channel, direction, kind, times) so reports still count. On SQLite,
 ``secure_delete`` is on and the WAL is checkpointed afterwards, so the erased values are
 gone from the database file too, not only from its live rows.
@@ -10,6 +11,7 @@ gone from the database file too, not only from its live rows.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,11 +26,9 @@ from hub.store.tables import (
     consents,
     conversations,
     customers,
-    dead_letters,
     events,
     identities,
     messages,
-    queue_entries,
     search_terms,
 )
 
@@ -99,9 +99,17 @@ async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
     }
 
 
-async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str | None) -> list[str]:
-    """Erase one customer; return the sha256 of attachments no other message uses (the
-    caller deletes those blobs after the commit)."""
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What the caller removes after the commit: blobs no other message uses, and queue
+    entries (waiting or dead-lettered) that carry one of the erased values."""
+
+    unused_blobs: list[str]
+    values: list[str]
+
+
+async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str | None) -> Erased:
+    """Erase one customer's personal data from the database."""
     row = await load_customer(conn, customer_id)
     values = [
         v
@@ -149,9 +157,6 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
     )
-    for table in (queue_entries, dead_letters):
-        for value in values:
-            await conn.execute(sa.delete(table).where(table.c.payload.contains(value, autoescape=True)))
     now = datetime.now(UTC)
     await conn.execute(
         sa.update(customers)
@@ -177,7 +182,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
         reason=reason,
         data={"identities": len(values), "attachments": len(hashes)},
     )
-    return sorted(hashes - still_used)
+    return Erased(sorted(hashes - still_used), values)
 
 
 async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tuple[int, list[str]]:

@@ -124,6 +124,28 @@ class RedisStreamQueue(GroupedQueue[T]):
     async def dead_count(self) -> int:
         return int(await self._redis.xlen(self.dead_key))
 
+    async def scrub(self, values: Sequence[str]) -> int:
+        """Delete entries of the stream and the dead-letter stream whose payload contains any
+        value (erasure). Scans both streams; erasures are rare and the streams short."""
+        needles = [v.encode() for v in values if v]
+        removed = 0
+        for key in (self.key, self.dead_key):
+            start = "-"
+            while True:
+                entries: Any = await self._redis.xrange(key, start, "+", count=500)
+                doomed = [i for i, f in entries if any(n in f[b"p"] for n in needles)]
+                if doomed:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        if key == self.key:
+                            pipe.xack(self.key, GROUP, *doomed)
+                        pipe.xdel(key, *doomed)
+                        await pipe.execute()
+                    removed += len(doomed)
+                if len(entries) < 500:
+                    break
+                start = "(" + _text(entries[-1][0])
+        return removed
+
     async def ping(self) -> None:
         await self._redis.ping()
 

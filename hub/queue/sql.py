@@ -143,6 +143,18 @@ class SqlQueue(GroupedQueue[T]):
                 or 0
             )
 
+    async def scrub(self, values: Sequence[str]) -> int:
+        """Delete waiting and dead-lettered entries whose payload contains any value (erasure)."""
+        removed = 0
+        async with self._store.write() as conn:
+            for table in (q, dead_letters):
+                for value in values:
+                    result = await conn.execute(
+                        sa.delete(table).where(table.c.payload.contains(value, autoescape=True))
+                    )
+                    removed += result.rowcount
+        return removed
+
     async def ping(self) -> None:
         await self._store.ping()
 

@@ -12,7 +12,7 @@ from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
 from hub.errors import InputError, NotFound, PayloadTooLarge, UnsupportedMediaType
-from hub.keys import BLOBS, RECORDS, SETTINGS, STORE
+from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
 from hub.model import Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
@@ -262,9 +262,10 @@ async def erase(request: web.Request) -> web.Response:
         )
     store = request.app[STORE]
     async with store.write() as conn:
-        unused = await privacy.erase(conn, customer_id, request[AGENT].actor, _reason(request))
-    for sha in unused:
+        erased = await privacy.erase(conn, customer_id, request[AGENT].actor, _reason(request))
+    for sha in erased.unused_blobs:
         await request.app[BLOBS].delete(sha)
+    await request.app[QUEUE].scrub(erased.values)
     await store.checkpoint()
     return web.Response(status=204)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from hub.customers.privacy import apply_retention
-from hub.keys import BLOBS, STORE
+from hub.keys import BLOBS, QUEUE, STORE
 from hub.store.tables import attachments, messages, metadata
 from tests.conftest import HubClient, sign_in_all
 
@@ -67,6 +68,14 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
             )
         )
     await hub.client.get(f"/api/v1/customers/{cid}/export", headers=roles["supervisor"])
+    # a payload the worker could not read, now in the dead-letter store, holds the email too
+    queue = hub.app[QUEUE]
+    await queue._append_batch([b'{"unreadable": "' + ERASE_EMAIL.encode() + b'"'])  # raw bytes
+    for _ in range(100):
+        if await queue.dead_count():
+            break
+        await asyncio.sleep(0.05)
+    assert await queue.dead_count() == 1
     before = await dump(hub)
     assert ERASE_EMAIL in before and ERASE_PHONE in before and ERASE_TEXT in before
 
@@ -86,6 +95,7 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
         for value in (ERASE_EMAIL, ERASE_PHONE, ERASE_TEXT):
             assert value.encode() not in raw, f"{value} still in the SQLite file"
     assert not await hub.app[BLOBS].exists(sha)
+    assert await queue.dead_count() == 0
     # anonymised counts stay for reports
     async with hub.app[STORE].read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(messages)) == 2

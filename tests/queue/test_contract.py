@@ -144,3 +144,25 @@ async def test_nothing_lost_nothing_redelivered_after_ack(queue: IngestQueue[byt
     assert set(delivered) == sent
     assert await queue.depth() == 0
     assert await queue.claim("a", 100, 100) == []
+
+
+async def test_scrub_removes_waiting_and_dead_entries_with_a_value(
+    queue: IngestQueue[bytes], settings: Settings
+) -> None:
+    poison = b'{"from": "secret@example.com", "n": 1}'
+    for payload in (
+        poison,
+        b'{"from": "other@example.com", "n": 2}',
+        b'{"from": "secret@example.com", "n": 3}',
+    ):
+        await queue.append(payload)
+    for _ in range(settings.queue.dead_letter_after * 3):  # dead-letter the first one
+        for entry in await queue.claim("c", 10, 100):
+            if entry.payload == poison:
+                await queue.retry_later(entry.id, "failing")
+        if await queue.dead_count():
+            break
+    assert await queue.dead_count() == 1 and await queue.depth() == 2
+    assert await queue.scrub(["secret@example.com"]) == 2
+    assert await queue.dead_count() == 0
+    assert await queue.depth() == 1
