@@ -1,0 +1,145 @@
+"""``decide``: who gets a waiting conversation now, or why nobody does. Pure.
+
+Eligible agents are available, have free capacity on the conversation's channel, have
+not just turned this conversation down, and match the target's agent expression. Among
+them the router prefers, in order: the customer's key account manager, the last agent on
+this customer (if ``prefer_last_agent``), the lowest load ratio, the longest idle.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from hub.routing.priority import effective_priority
+from hub.routing.rules import RuleSet, Target
+from hub.routing.types import AgentState, Decision, Escalate, Offer, OutOfHours, Wait, WaitingConversation
+
+
+class Floor:
+    """The agents right now. Caches each agent expression's verdict per agent, since
+    evaluating expressions is the costly part and skills change rarely."""
+
+    def __init__(self, agents: Iterable[AgentState]) -> None:
+        self.agents: dict[str, AgentState] = {a.id: a for a in agents}
+        self._matches: dict[tuple[str, str], bool] = {}
+
+    def matches(self, target: Target, agent: AgentState) -> bool:
+        if target.agent_rule is None or target.agents is None:
+            return True
+        key = (target.agents, agent.id)
+        if key not in self._matches:
+            self._matches[key] = bool(
+                target.agent_rule.matches(
+                    {
+                        "id": agent.id,
+                        "languages": list(agent.languages),
+                        "departments": list(agent.departments),
+                        "tags": list(agent.tags),
+                        "teams": list(agent.teams),
+                    }
+                )
+            )
+        return self._matches[key]
+
+
+CUSTOMER_DEFAULTS: dict[str, Any] = {
+    "key_account": False,
+    "revenue_12m": 0.0,
+    "organisation": "",
+    "language": "",
+    "attributes": {},
+}
+
+
+def conversation_context(conv: WaitingConversation) -> dict[str, Any]:
+    """What a rule's ``when`` sees. Every customer key is present, so a rule about a field
+    that one customer lacks reads the default instead of failing."""
+    return {
+        "customer": {**CUSTOMER_DEFAULTS, **conv.customer, "tier": conv.tier},
+        "channel": conv.channel,
+        "language": conv.language,
+        "department": conv.department,
+        "subject": conv.subject,
+        "recipient": conv.recipient,
+    }
+
+
+def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetime) -> Decision:
+    rule = rules.match(conversation_context(conv))
+    index = min(conv.target_index, len(rule.targets) - 1)
+    target = rule.targets[index]
+    queue = rules.queues[target.queue]
+    if not queue.hours.is_open(now):
+        reply = rule.actions.get("out_of_hours_reply") or queue.out_of_hours_reply
+        return OutOfHours(reply, queue.name, rule.name)
+    excluded: Counter[str] = Counter()
+    eligible = [a for a in floor.agents.values() if _eligible(a, conv, target, floor, excluded)]
+    if eligible:
+        agent, why = _prefer(eligible, conv, rules.prefer_last_agent)
+        return Offer(agent.id, queue.reservation_timeout_s, queue.name, rule.name, why)
+    since = conv.target_since or conv.arrived_at
+    timed_out = target.timeout_s is not None and (now - since).total_seconds() >= target.timeout_s
+    if timed_out and index + 1 < len(rule.targets):
+        return Escalate(index + 1, rule.name)
+    return Wait(_why_nobody(excluded, len(floor.agents)), queue.name, rule.name)
+
+
+def priority(conv: WaitingConversation, rules: RuleSet, now: datetime) -> float:
+    """Where the conversation stands in its queue: the tier's base priority plus the
+    target's offset, aged by the share of the first-response target already used."""
+    rule = rules.match(conversation_context(conv))
+    target = rule.targets[min(conv.target_index, len(rule.targets) - 1)]
+    return effective_priority(
+        base=rules.tier_priority.get(conv.tier, 0),
+        offset=target.priority,
+        arrived_at=conv.arrived_at,
+        first_response_s=rules.first_response_s(conv.tier, conv.channel),
+        now=now,
+    )
+
+
+def _eligible(
+    agent: AgentState, conv: WaitingConversation, target: Target, floor: Floor, excluded: Counter[str]
+) -> bool:
+    if agent.presence != "available":
+        excluded[f"not available ({agent.presence})"] += 1
+    elif agent.free_on(conv.channel) <= 0:
+        excluded[f"no free {conv.channel} capacity"] += 1
+    elif agent.id in conv.rejected_by:
+        excluded["turned this conversation down"] += 1
+    elif not floor.matches(target, agent):
+        excluded["does not match the target's agents expression"] += 1
+    else:
+        return True
+    return False
+
+
+def _prefer(
+    eligible: list[AgentState], conv: WaitingConversation, prefer_last: bool
+) -> tuple[AgentState, str]:
+    by_id: Mapping[str, AgentState] = {a.id: a for a in eligible}
+    kam, last = conv.key_account_manager_id, conv.last_agent_id
+    if kam is not None and kam in by_id:
+        return by_id[kam], "key account manager"
+    if prefer_last and last is not None and last in by_id:
+        return by_id[last], "last agent on this customer"
+    best = min(
+        eligible,
+        key=lambda a: (
+            a.load_ratio(conv.channel),
+            a.overall_ratio(),
+            a.idle_since.timestamp() if a.idle_since else float("-inf"),
+            a.id,
+        ),
+    )
+    return best, "lowest load, longest idle"
+
+
+def _why_nobody(excluded: Counter[str], total: int) -> str:
+    if not total:
+        return "no agents are signed in"
+    parts = ", ".join(f"{n} {why}" for why, n in excluded.most_common())
+    return f"no eligible agent: {parts}"

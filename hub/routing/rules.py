@@ -1,0 +1,214 @@
+"""Routing rules (``config/routing.yaml``): queues, SLA targets, and ordered workflow rules.
+
+The first rule whose ``when`` matches wins; the last rule has no ``when`` and catches
+everything, so every conversation has a route. Each rule lists targets (bullseye rings):
+a queue, an agent expression, a priority offset and a timeout after which the
+conversation moves to the next target. Expressions are ``rule-engine``, type-checked at
+load; an error names the rule, the field and the position. Pure: parsing only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import rule_engine
+import yaml
+
+from hub.errors import ConfigError
+from hub.routing.hours import ALWAYS_OPEN, BusinessHours, parse_windows
+
+# Rules read ``customer.tier``: dot access into a mapping, which rule-engine 5 still
+# supports but announces to drop in 6 (pinned below 6 in pyproject.toml).
+warnings.filterwarnings("ignore", category=rule_engine.errors.MappingAttributeLookupDeprecation)
+
+_S = rule_engine.DataType.STRING
+CONVERSATION_CONTEXT = rule_engine.Context(
+    type_resolver=rule_engine.type_resolver_from_dict(
+        {
+            "customer": rule_engine.DataType.MAPPING(_S),
+            "channel": _S,
+            "language": _S,
+            "department": _S,
+            "subject": _S,
+            "recipient": _S,
+        }
+    )
+)
+AGENT_CONTEXT = rule_engine.Context(
+    type_resolver=rule_engine.type_resolver_from_dict(
+        {
+            "id": _S,
+            "languages": rule_engine.DataType.ARRAY(_S),
+            "departments": rule_engine.DataType.ARRAY(_S),
+            "tags": rule_engine.DataType.ARRAY(_S),
+            "teams": rule_engine.DataType.ARRAY(_S),
+        }
+    )
+)
+DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
+DEFAULT_FIRST_RESPONSE_S = 3600
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    hours: BusinessHours = ALWAYS_OPEN
+    reservation_timeout_s: int = 30
+    auto_accept: bool = False
+    out_of_hours_reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    queue: str
+    agents: str | None = None  # the expression's text; also its cache key on the floor
+    agent_rule: rule_engine.Rule | None = None
+    priority: int = 0
+    timeout_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: str | None
+    condition: rule_engine.Rule | None
+    targets: tuple[Target, ...]
+    actions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    queues: Mapping[str, Queue]
+    sla_first_response_s: Mapping[str, Mapping[str, int]]  # tier -> channel|default -> seconds
+    tier_priority: Mapping[str, int]
+    default_capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    prefer_last_agent: bool = True
+    max_missed_offers: int = 3
+
+    def match(self, context: Mapping[str, Any]) -> Rule:
+        for rule in self.rules:
+            if rule.condition is None or rule.condition.matches(context):
+                return rule
+        raise AssertionError("the last rule always matches")  # enforced by parse_rules
+
+    def first_response_s(self, tier: str, channel: str) -> int:
+        targets = self.sla_first_response_s.get(tier, {})
+        return targets.get(channel, targets.get("default", DEFAULT_FIRST_RESPONSE_S))
+
+
+def _compile(text: str, context: rule_engine.Context, where: str) -> rule_engine.Rule:
+    try:
+        return rule_engine.Rule(text, context=context)
+    except rule_engine.errors.RuleSyntaxError as exc:
+        pos = getattr(exc.token, "lexpos", None)
+        at = f" at position {pos}" if pos is not None else ""
+        raise ConfigError(f"{where}: {exc.message}{at}: {text!r}") from exc
+    except rule_engine.errors.EngineError as exc:
+        raise ConfigError(f"{where}: {exc.message}: {text!r}") from exc
+
+
+def _only(item: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field {unknown[0]!r}")
+
+
+def _queue(name: str, spec: Any, where: str) -> Queue:
+    spec = spec or {}
+    _only(spec, {"hours", "reservation_timeout", "auto_accept", "out_of_hours_reply"}, where)
+    hours = ALWAYS_OPEN
+    raw = spec.get("hours", "always")
+    if raw != "always":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}.hours: 'always' or a mapping with timezone and open")
+        _only(raw, {"timezone", "country", "subdivision", "open"}, f"{where}.hours")
+        try:
+            hours = BusinessHours(
+                timezone=raw.get("timezone", "UTC"),
+                windows=parse_windows(raw.get("open") or {}, f"{where}.hours.open"),
+                country=raw.get("country"),
+                subdivision=raw.get("subdivision"),
+            )
+            _ = hours._zone, hours._holidays  # unknown zones, countries or regions fail here
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        except Exception as exc:  # unknown time zone, country or region
+            raise ConfigError(f"{where}.hours: {exc}") from exc
+    return Queue(
+        name=name,
+        hours=hours,
+        reservation_timeout_s=int(spec.get("reservation_timeout", 30)),
+        auto_accept=bool(spec.get("auto_accept", False)),
+        out_of_hours_reply=spec.get("out_of_hours_reply"),
+    )
+
+
+def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "routing.yaml") -> RuleSet:
+    """Parse and validate; raise ConfigError naming the rule, the field and the position."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: expected a mapping with queues and rules")
+    _only(doc, {"queues", "sla", "agents", "rules", "prefer_last_agent", "max_missed_offers"}, source)
+    queues = {n: _queue(n, q, f"{source}: queue {n!r}") for n, q in (doc.get("queues") or {}).items()}
+    if not queues:
+        raise ConfigError(f"{source}: define at least one queue")
+    sla: dict[str, dict[str, int]] = {}
+    for tier, targets in (doc.get("sla") or {}).items():
+        if tier not in tier_priority:
+            raise ConfigError(f"{source}: sla: unknown tier {tier!r}; tiers are {', '.join(tier_priority)}")
+        sla[tier] = {
+            ch: int(v["first_response"] if isinstance(v, dict) else v) for ch, v in (targets or {}).items()
+        }
+    raw_rules = doc.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise ConfigError(f"{source}: expected a non-empty list under 'rules'")
+    rules: list[Rule] = []
+    for n, item in enumerate(raw_rules, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ConfigError(f"{source}: rule {n}: each rule needs a 'name'")
+        where = f"{source}: rule {item['name']!r}"
+        _only(item, {"name", "when", "targets", "actions"}, where)
+        when = item.get("when")
+        condition = _compile(str(when), CONVERSATION_CONTEXT, f"{where}: when") if when else None
+        if condition is None and n != len(raw_rules):
+            raise ConfigError(f"{where}: only the last rule may have no 'when'")
+        targets = []
+        for t, target in enumerate(item.get("targets") or [], 1):
+            twhere = f"{where}: targets[{t}]"
+            if not isinstance(target, dict):
+                raise ConfigError(f"{twhere}: expected a mapping with a queue")
+            _only(target, {"queue", "agents", "priority", "timeout"}, twhere)
+            if target.get("queue") not in queues:
+                raise ConfigError(f"{twhere}.queue: unknown queue {target.get('queue')!r}")
+            agents = target.get("agents")
+            targets.append(
+                Target(
+                    queue=target["queue"],
+                    agents=agents,
+                    agent_rule=_compile(str(agents), AGENT_CONTEXT, f"{twhere}.agents") if agents else None,
+                    priority=int(target.get("priority", 0)),
+                    timeout_s=int(target["timeout"]) if target.get("timeout") is not None else None,
+                )
+            )
+        if not targets:
+            raise ConfigError(f"{where}: targets: give at least one target")
+        rules.append(Rule(item["name"], when, condition, tuple(targets), dict(item.get("actions") or {})))
+    if rules[-1].condition is not None:
+        raise ConfigError(f"{source}: the last rule must have no 'when', so that it catches everything")
+    agents = doc.get("agents") or {}
+    return RuleSet(
+        rules=tuple(rules),
+        queues=queues,
+        sla_first_response_s=sla,
+        tier_priority=dict(tier_priority),
+        default_capacity={**DEFAULT_CAPACITY, **(agents.get("default_capacity") or {})},
+        prefer_last_agent=bool(doc.get("prefer_last_agent", True)),
+        max_missed_offers=int(doc.get("max_missed_offers", 3)),
+    )
