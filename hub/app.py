@@ -30,6 +30,7 @@ from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
 from hub.customers.tiers import load_tier_rules
+from hub.dispatch.rules_config import RoutingConfig
 from hub.ingest import IngestWorker
 from hub.keys import (
     BLOBS,
@@ -40,6 +41,7 @@ from hub.keys import (
     RECORDS,
     REDIS,
     ROUTES,
+    ROUTING,
     SESSIONS,
     SETTINGS,
     STORE,
@@ -55,9 +57,11 @@ from hub.settings import Settings
 from hub.store.blobs import BlobStore, FolderBlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
+from hub.web.agents import agent_routes
 from hub.web.auth import auth_routes
 from hub.web.customers import customer_routes
 from hub.web.middleware import SPEC, access, errors, request_context
+from hub.web.routing import routing_routes
 from hub.web.system import system_routes
 
 log = logging.getLogger("contacthub.app")
@@ -87,7 +91,18 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         app[STORE] = store
         app[TOKENS] = TokenService(store)
         app[SESSIONS] = SessionService(store)
+        routing = RoutingConfig(store, tiers, settings.routing.rules_file)
+        try:
+            await routing.load()
+        except BaseException:
+            await store.close()
+            raise
+        app[ROUTING] = routing
+        watcher = asyncio.create_task(routing.watch(settings.routing.reload_seconds))
         yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await store.close()
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -169,7 +184,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 await task
 
     app.cleanup_ctx.extend([store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, retention_ctx])
-    for spec in [*system_routes(), *auth_routes(), *customer_routes()]:
+    for spec in [*system_routes(), *auth_routes(), *customer_routes(), *routing_routes(), *agent_routes()]:
         _register(app, spec)
     ctx = ConnectorContext(
         settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services

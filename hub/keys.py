@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
+from hub.dispatch.rules_config import RoutingConfig
 from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.queue.base import IngestQueue
@@ -33,3 +34,4 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
 SESSIONS = web.AppKey("sessions", SessionService)
 RECORDS = web.AppKey("records", CustomerRecords)
+ROUTING = web.AppKey("routing", RoutingConfig)

@@ -88,6 +88,12 @@ class CustomerSettings(Section):
     import_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
 
 
+class RoutingSettings(Section):
+    rules_file: Path = Path("config/routing.yaml")
+    """Read at first start and whenever it changes; versions saved by the API win until then."""
+    reload_seconds: float = Field(2.0, gt=0)
+
+
 class RetentionSettings(Section):
     message_body_days: int = Field(0, ge=0)
     """Blank message bodies (and drop their attachments) older than this; 0 keeps them."""
@@ -121,6 +127,7 @@ class Settings(BaseSettings):
     phone: PhoneSettings = PhoneSettings()
     customers: CustomerSettings = CustomerSettings()
     retention: RetentionSettings = RetentionSettings()
+    routing: RoutingSettings = RoutingSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -50,7 +50,13 @@ def require_services() -> None:
 def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
     """Settings for one test: its own database (file or schema) and its own Redis prefix."""
     config = tmp_path / "contacthub.toml"
-    values: dict[str, Any] = {"blobs.path": str(tmp_path / "blobs"), "log.format": "text"}
+    values: dict[str, Any] = {
+        "blobs.path": str(tmp_path / "blobs"),
+        "log.format": "text",
+        "customers.tiers_file": str(tmp_path / "tiers.yaml"),
+        "routing.rules_file": str(tmp_path / "routing.yaml"),
+        "routing.reload_seconds": 0.2,
+    }
     if backend == "embedded":
         values["database.url"] = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     else:

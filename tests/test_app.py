@@ -23,7 +23,7 @@ async def test_readiness_fails_clearly_when_the_queue_is_unreachable(tmp_path: P
     settings = make_settings(
         tmp_path, "embedded", **{"queue.backend": "redis", "queue.url": "redis://127.0.0.1:1/0"}
     )
-    async with TestClient(TestServer(create_app(settings))) as client:
+    async with TestClient(TestServer(create_app(settings, migrate=True))) as client:
         resp = await client.get("/readyz")
         assert resp.status == 503
         doc = await resp.json()
@@ -73,7 +73,7 @@ async def test_the_openapi_check_catches_an_undocumented_route(settings: Setting
     async def undocumented(request: web.Request) -> web.Response:
         return web.json_response({})
 
-    app = create_app(settings)
+    app = create_app(settings, migrate=True)
     app.router.add_get("/api/v1/secret", undocumented)
     async with TestClient(TestServer(app)) as client:
         doc = await (await client.get("/api/v1/openapi.json")).json()
@@ -102,7 +102,7 @@ async def test_our_bug_is_a_500_with_the_request_id_and_no_body(settings: Settin
         await request.read()
         raise RuntimeError("boom")
 
-    app = create_app(settings)
+    app = create_app(settings, migrate=True)
     app.router.add_post("/broken", broken)
     async with TestClient(TestServer(app)) as client:
         resp = await client.post(
@@ -115,3 +115,18 @@ async def test_our_bug_is_a_500_with_the_request_id_and_no_body(settings: Settin
     logged = [r for r in caplog.records if r.getMessage() == "internal error"]
     assert logged and logged[0].request_id == "req-500-check"
     assert "secret customer text" not in caplog.text
+
+
+async def test_an_unmigrated_database_is_named_at_start(settings: Settings) -> None:
+    import pytest
+
+    from hub.errors import ConfigError
+
+    if settings.database.url.startswith("sqlite"):
+        pytest.skip("SQLite migrates on start")
+    server = TestServer(create_app(settings))
+    try:
+        with pytest.raises(ConfigError, match="contacthub migrate"):
+            await server.start_server()
+    finally:
+        await server.close()

@@ -76,7 +76,13 @@ def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetim
         reply = rule.actions.get("out_of_hours_reply") or queue.out_of_hours_reply
         return OutOfHours(reply, queue.name, rule.name)
     excluded: Counter[str] = Counter()
-    eligible = [a for a in floor.agents.values() if _eligible(a, conv, target, floor, excluded)]
+    eligible = []
+    for candidate in floor.agents.values():
+        why_not = exclusion(candidate, conv, target, floor)
+        if why_not is None:
+            eligible.append(candidate)
+        else:
+            excluded[why_not] += 1
     if eligible:
         agent, why = _prefer(eligible, conv, rules.prefer_last_agent)
         return Offer(agent.id, queue.reservation_timeout_s, queue.name, rule.name, why)
@@ -85,6 +91,31 @@ def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetim
     if timed_out and index + 1 < len(rule.targets):
         return Escalate(index + 1, rule.name)
     return Wait(_why_nobody(excluded, len(floor.agents)), queue.name, rule.name)
+
+
+def explain(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetime) -> dict[str, Any]:
+    """The decision with its trace: the rule, the targets, and each agent's verdict."""
+    rule = rules.match(conversation_context(conv))
+    target = rule.targets[min(conv.target_index, len(rule.targets) - 1)]
+    decision = decide(conv, floor, rules, now)
+    verdicts = {a.id: exclusion(a, conv, target, floor) for a in floor.agents.values()}
+    return {
+        "decision": {
+            "type": type(decision).__name__,
+            **{k: getattr(decision, k) for k in decision.__dataclass_fields__},
+        },
+        "rule": rule.name,
+        "when": rule.when,
+        "targets": [
+            {"queue": t.queue, "agents": t.agents, "priority": t.priority, "timeout": t.timeout_s}
+            for t in rule.targets
+        ],
+        "target_index": min(conv.target_index, len(rule.targets) - 1),
+        "queue_open": rules.queues[target.queue].hours.is_open(now),
+        "priority": round(priority(conv, rules, now), 2),
+        "eligible": sorted(a for a, why in verdicts.items() if why is None),
+        "excluded": {a: why for a, why in sorted(verdicts.items()) if why is not None},
+    }
 
 
 def priority(conv: WaitingConversation, rules: RuleSet, now: datetime) -> float:
@@ -101,20 +132,17 @@ def priority(conv: WaitingConversation, rules: RuleSet, now: datetime) -> float:
     )
 
 
-def _eligible(
-    agent: AgentState, conv: WaitingConversation, target: Target, floor: Floor, excluded: Counter[str]
-) -> bool:
+def exclusion(agent: AgentState, conv: WaitingConversation, target: Target, floor: Floor) -> str | None:
+    """Why this agent cannot take the conversation on this target, or None if it can."""
     if agent.presence != "available":
-        excluded[f"not available ({agent.presence})"] += 1
-    elif agent.free_on(conv.channel) <= 0:
-        excluded[f"no free {conv.channel} capacity"] += 1
-    elif agent.id in conv.rejected_by:
-        excluded["turned this conversation down"] += 1
-    elif not floor.matches(target, agent):
-        excluded["does not match the target's agents expression"] += 1
-    else:
-        return True
-    return False
+        return f"not available ({agent.presence})"
+    if agent.free_on(conv.channel) <= 0:
+        return f"no free {conv.channel} capacity"
+    if agent.id in conv.rejected_by:
+        return "turned this conversation down"
+    if not floor.matches(target, agent):
+        return "does not match the target's agents expression"
+    return None
 
 
 def _prefer(

@@ -174,6 +174,20 @@ agents = sa.Table(
     sa.Column("capacity", JSON, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    sa.Column("tags", JSON),
+    sa.Column("teams", JSON),
+    sa.Column("idle_since", TS),
+)
+
+# Every version of the routing rules ever saved; the highest version is live.
+routing_rules = sa.Table(
+    "routing_rules",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
 )
 
 api_tokens = sa.Table(

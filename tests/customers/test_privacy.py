@@ -192,7 +192,7 @@ async def test_the_inventory_catches_an_unprotected_route(settings) -> None:
     async def leak(request: web.Request) -> web.Response:
         return web.json_response({})
 
-    app = create_app(settings)
+    app = create_app(settings, migrate=True)
     _register(app, RouteSpec("GET", "/api/v1/leak", leak, "a mistake", "public"))
     async with TestClient(TestServer(app)):
         public = {(r.method, r.resource.canonical) for r, s in app[SPEC].items() if s.access == "public"}

@@ -1,0 +1,152 @@
+"""The live routing rules: every saved version is kept, the newest is in force.
+
+Rules come from ``PUT /api/v1/routing/rules`` or from the rules file, which is watched
+and re-read when it changes. Text that does not validate is refused and the running
+rules stay in force. Several hub processes pick up a new version from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from hub.customers.records import iso
+from hub.customers.tiers import TierRules
+from hub.errors import ConfigError, InputError, NotFound
+from hub.routing.rules import RuleSet, parse_rules
+from hub.store.engine import Store
+from hub.store.tables import routing_rules
+
+log = logging.getLogger("contacthub.routing")
+
+DEFAULT_RULES = """\
+queues:
+  service: {hours: always}
+rules:
+  - name: everyone
+    targets:
+      - {queue: service}
+"""
+
+
+class RoutingConfig:
+    def __init__(self, store: Store, tiers: TierRules, file: Path) -> None:
+        self._store = store
+        self._tier_priority = {t.name: t.priority for t in tiers.tiers}
+        self._file = file
+        self._file_mtime: float | None = None
+        self.version = 0
+        self.text = DEFAULT_RULES
+        self.rules: RuleSet = self.parse(DEFAULT_RULES)
+
+    def parse(self, text: str, source: str = "rules") -> RuleSet:
+        """Validate; raise InputError (422) with the rule, field and position."""
+        try:
+            return parse_rules(text, self._tier_priority, source)
+        except ConfigError as exc:
+            raise InputError(exc.detail, field="rules") from exc
+
+    async def load(self) -> None:
+        """The newest saved version; on a fresh database, the file (or the defaults)."""
+        try:
+            if await self.refresh():
+                return
+        except DBAPIError as exc:
+            raise ConfigError(
+                f"the database has no routing_rules table; run `contacthub migrate` first ({exc.orig})"
+            ) from exc
+        text, author = DEFAULT_RULES, "system:defaults"
+        if self._file.exists():
+            text, author = self._file.read_text(encoding="utf-8"), f"file:{self._file.name}"
+            self._file_mtime = self._file.stat().st_mtime
+        try:
+            await self.save(text, author, "initial rules")
+        except InputError as exc:
+            raise ConfigError(f"{self._file}: {exc.detail}") from exc
+
+    async def refresh(self) -> bool:
+        """Adopt a newer version saved by another process; True if one is in force."""
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(sa.select(routing_rules).order_by(routing_rules.c.version.desc()).limit(1))
+            ).one_or_none()
+        if row is None:
+            return False
+        if row.version != self.version:
+            self.rules, self.text, self.version = self.parse(row.text), row.text, row.version
+        return True
+
+    async def save(self, text: str, author: str, comment: str | None = None) -> int:
+        rules = self.parse(text)
+        async with self._store.write() as conn:
+            latest = await conn.scalar(sa.select(sa.func.max(routing_rules.c.version))) or 0
+            version = latest + 1  # the primary key refuses a version another process took
+            await conn.execute(
+                sa.insert(routing_rules).values(
+                    version=version, text=text, author=author, comment=comment, created_at=datetime.now(UTC)
+                )
+            )
+        self.rules, self.text, self.version = rules, text, version
+        log.info("routing rules version %d in force", version, extra={"author": author})
+        return version
+
+    async def versions(self) -> list[dict[str, Any]]:
+        async with self._store.read() as conn:
+            rows = await conn.execute(
+                sa.select(
+                    routing_rules.c.version,
+                    routing_rules.c.author,
+                    routing_rules.c.comment,
+                    routing_rules.c.created_at,
+                ).order_by(routing_rules.c.version.desc())
+            )
+            return [
+                {
+                    "version": r.version,
+                    "author": r.author,
+                    "comment": r.comment,
+                    "created_at": iso(r.created_at),
+                    "live": r.version == self.version,
+                }
+                for r in rows
+            ]
+
+    async def rollback(self, version: int, author: str) -> int:
+        async with self._store.read() as conn:
+            text = await conn.scalar(
+                sa.select(routing_rules.c.text).where(routing_rules.c.version == version)
+            )
+        if text is None:
+            raise NotFound(f"no routing rules version {version}")
+        return await self.save(text, author, f"rollback to version {version}")
+
+    async def watch(self, every_s: float) -> None:
+        """Re-read the file when it changes, and adopt versions other processes saved."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._check_file()
+                await self.refresh()
+            except Exception:  # the watcher must outlive a bad file or a database hiccup
+                log.exception("routing rules reload failed; the running rules stay in force")
+
+    async def _check_file(self) -> None:
+        if not self._file.exists():
+            return
+        mtime = self._file.stat().st_mtime
+        if mtime == self._file_mtime:
+            return
+        self._file_mtime = mtime
+        text = self._file.read_text(encoding="utf-8")
+        if text == self.text:
+            return
+        try:
+            await self.save(text, f"file:{self._file.name}", "file changed")
+        except InputError as exc:
+            log.error("%s refused, the running rules stay in force: %s", self._file, exc.detail)

@@ -1,0 +1,198 @@
+"""Agents: list, create, change (skills, capacity, teams, role), and one's own presence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.auth.sessions import hash_password
+from hub.customers import audit
+from hub.customers.records import iso
+from hub.errors import Conflict, NotFound
+from hub.keys import ROUTING, STORE
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+from hub.store.tables import agents, sessions
+from hub.validation import validated
+from hub.web.middleware import AGENT
+
+Channel = Literal["email", "sms", "voice", "fax", "chat", "api"]
+
+
+class AgentFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Literal["agent", "supervisor", "admin"] | None = None
+    password: str | None = Field(None, min_length=10, max_length=1000)
+    languages: list[str] | None = None
+    departments: list[str] | None = None
+    tags: list[str] | None = None
+    teams: list[str] | None = None
+    capacity: dict[Channel, int] | None = None
+    active: bool | None = None
+
+
+class AgentIn(AgentFields):
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=10, max_length=1000)
+
+
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    presence: Literal["available", "away", "offline"]
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "role": row.role,
+        "presence": row.presence,
+        "languages": row.languages,
+        "departments": row.departments,
+        "tags": row.tags or [],
+        "teams": row.teams or [],
+        "capacity": row.capacity,
+        "active": row.active,
+        "created_at": iso(row.created_at),
+    }
+
+
+def _values(body: AgentFields) -> dict[str, Any]:
+    values = {k: v for k, v in body.model_dump().items() if k in body.model_fields_set and k != "password"}
+    if body.password is not None:
+        values["password_hash"] = hash_password(body.password)
+    return values
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    async with request.app[STORE].read() as conn:
+        rows = await conn.execute(sa.select(agents).order_by(agents.c.name))
+        return json_response({"items": [_public(r) for r in rows]})
+
+
+async def create_agent(request: web.Request) -> web.Response:
+    body = validated(AgentIn, await read_json_object(request, 16_384))
+    values = _values(body)
+    values.setdefault("capacity", dict(request.app[ROUTING].rules.default_capacity))
+    agent_id = str(uuid.uuid4())
+    async with request.app[STORE].write() as conn:
+        taken = await conn.scalar(sa.select(agents.c.id).where(agents.c.email == body.email.lower()))
+        if taken:
+            raise Conflict(f"an agent with the email {body.email} exists already")
+        await conn.execute(
+            sa.insert(agents).values(
+                **{
+                    "languages": [],
+                    "departments": [],
+                    "tags": [],
+                    "teams": [],
+                    "role": "agent",
+                    **values,
+                    "id": agent_id,
+                    "email": body.email.lower(),
+                    "presence": "offline",
+                    "active": True,
+                    "created_at": datetime.now(UTC),
+                }
+            )
+        )
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="agent.created",
+            subject_type="agent",
+            subject_id=agent_id,
+            customer_id=None,
+        )
+        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one()
+    return json_response(_public(row), status=201)
+
+
+async def patch_agent(request: web.Request) -> web.Response:
+    body = validated(AgentFields, await read_json_object(request, 16_384))
+    agent_id = request.match_info["id"]
+    values = _values(body)
+    async with request.app[STORE].write() as conn:
+        if values:
+            result = await conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
+            if not result.rowcount:
+                raise NotFound(f"no agent with id {agent_id}")
+        if body.active is False or body.password is not None:  # their sessions end now
+            await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == agent_id))
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="agent.updated",
+            subject_type="agent",
+            subject_id=agent_id,
+            customer_id=None,
+            data={"fields": sorted(body.model_fields_set)},
+        )
+        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"no agent with id {agent_id}")
+    return json_response(_public(row))
+
+
+async def set_presence(request: web.Request) -> web.Response:
+    body = validated(PresenceIn, await read_json_object(request, 1024))
+    who = request[AGENT]
+    values: dict[str, Any] = {"presence": body.presence}
+    if body.presence == "available":
+        values["idle_since"] = datetime.now(UTC)
+    async with request.app[STORE].write() as conn:
+        await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(**values))
+    return json_response({"presence": body.presence})
+
+
+def agent_routes() -> list[RouteSpec]:
+    common = {401: "Not signed in", 403: "Role too low"}
+    return [
+        RouteSpec(
+            "GET",
+            "/api/v1/agents",
+            list_agents,
+            "Agents with skills, capacity and presence",
+            "agent",
+            tag="agents",
+            responses={200: "Agents", **common},
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/agents",
+            create_agent,
+            "Create an agent",
+            "admin",
+            tag="agents",
+            request_schema=AgentIn.model_json_schema(),
+            responses={201: "Created", 409: "Email taken", 422: "Invalid field", **common},
+        ),
+        RouteSpec(
+            "PATCH",
+            "/api/v1/agents/{id}",
+            patch_agent,
+            "Change an agent; disabling or a new password ends their sessions",
+            "admin",
+            tag="agents",
+            request_schema=AgentFields.model_json_schema(),
+            responses={200: "Changed", 404: "No such agent", **common},
+        ),
+        RouteSpec(
+            "PUT",
+            "/api/v1/me/presence",
+            set_presence,
+            "Set one's own presence",
+            "agent",
+            tag="agents",
+            request_schema=PresenceIn.model_json_schema(),
+            responses={200: "Set", **common},
+        ),
+    ]

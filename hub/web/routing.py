@@ -1,0 +1,221 @@
+"""Routing rules routes: read, replace (YAML or JSON), versions, rollback, simulate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+import yaml
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.customers import audit
+from hub.customers.records import load_customer
+from hub.errors import InputError, UnsupportedMediaType
+from hub.keys import ROUTING, STORE
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+from hub.routing.decide import Floor, explain
+from hub.routing.types import AgentState, WaitingConversation
+from hub.store.tables import agents
+from hub.validation import validated
+from hub.web.middleware import AGENT
+
+MAX_RULES_BYTES = 256 * 1024
+
+
+async def get_rules(request: web.Request) -> web.Response:
+    config = request.app[ROUTING]
+    if "yaml" in request.headers.get("Accept", ""):
+        return web.Response(text=config.text, content_type="application/yaml")
+    return json_response(
+        {"version": config.version, "text": config.text, "rules": yaml.safe_load(config.text)}
+    )
+
+
+async def _rules_text(request: web.Request) -> str:
+    ctype = request.content_type
+    raw = await request.content.read(MAX_RULES_BYTES + 1)
+    if len(raw) > MAX_RULES_BYTES:
+        raise InputError(f"the rules are over {MAX_RULES_BYTES} bytes", field="rules")
+    if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
+        return raw.decode("utf-8", errors="replace")
+    if ctype == "application/json":
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"the body is not valid JSON: {exc}", field="rules") from exc
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    raise UnsupportedMediaType("send the rules as application/yaml or application/json")
+
+
+async def put_rules(request: web.Request) -> web.Response:
+    text = await _rules_text(request)
+    who = request[AGENT]
+    version = await request.app[ROUTING].save(text, who.actor, request.headers.get("X-Change-Comment"))
+    async with request.app[STORE].write() as conn:
+        await audit.record(
+            conn,
+            actor=who.actor,
+            action="routing.rules_saved",
+            subject_type="routing_rules",
+            subject_id=str(version),
+            customer_id=None,
+        )
+    return json_response({"version": version})
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    return json_response({"items": await request.app[ROUTING].versions()})
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+
+
+async def rollback(request: web.Request) -> web.Response:
+    body = validated(RollbackIn, await read_json_object(request, 1024))
+    version = await request.app[ROUTING].rollback(body.version, request[AGENT].actor)
+    return json_response({"version": version})
+
+
+class SimCustomer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="an existing customer; the other fields are then ignored")
+    tier: str = "standard"
+    key_account: bool = False
+    revenue_12m: float = 0
+    organisation: str = ""
+    language: str = ""
+
+
+class SimulateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: SimCustomer = Field(default_factory=SimCustomer)
+    channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
+    text: str = ""
+    subject: str = ""
+    language: str = ""
+    department: str = ""
+    rules: str | None = Field(None, description="draft rules (YAML) to try instead of the live ones")
+    at: datetime | None = Field(None, description="when to simulate (default: now)")
+
+
+async def simulate(request: web.Request) -> web.Response:
+    body = validated(SimulateIn, await read_json_object(request, MAX_RULES_BYTES))
+    config = request.app[ROUTING]
+    rules = config.parse(body.rules, "draft") if body.rules is not None else config.rules
+    customer: dict[str, Any] = body.customer.model_dump(exclude={"id"})
+    kam = None
+    async with request.app[STORE].read() as conn:
+        if body.customer.id:
+            row = await load_customer(conn, body.customer.id)
+            revenue = (row.attributes.get("revenue") or {}).get("revenue_12m") or {}
+            customer = {
+                "tier": row.tier,
+                "key_account": row.key_account,
+                "organisation": row.organisation or "",
+                "language": row.language or "",
+                "revenue_12m": float(revenue.get("amount", 0)),
+            }
+            kam = row.key_account_manager_id
+        floor = Floor(
+            _agent_state(r) for r in await conn.execute(sa.select(agents).where(agents.c.active.is_(True)))
+        )
+    now = body.at or datetime.now(UTC)
+    conv = WaitingConversation(
+        id="simulation",
+        channel=body.channel,
+        tier=str(customer.pop("tier")),
+        arrived_at=now,
+        customer=customer,
+        language=body.language or str(customer.get("language", "")),
+        department=body.department,
+        subject=body.subject or body.text[:200],
+        key_account_manager_id=kam,
+    )
+    return json_response(
+        {
+            "rules_version": None if body.rules is not None else config.version,
+            **explain(conv, floor, rules, now),
+        }
+    )
+
+
+def _agent_state(row: Any) -> AgentState:
+    """Presence and skills from the agent record. Assigned load is counted by the Router
+    (not built yet), so the simulation treats every agent's capacity as free."""
+    return AgentState(
+        id=row.id,
+        presence=row.presence,
+        languages=tuple(row.languages),
+        departments=tuple(row.departments),
+        tags=tuple(row.tags or ()),
+        teams=tuple(row.teams or ()),
+        capacity=dict(row.capacity),
+        idle_since=row.idle_since,
+    )
+
+
+def routing_routes() -> list[RouteSpec]:
+    r = "/api/v1/routing"
+    common = {401: "Not signed in", 403: "Role too low"}
+    return [
+        RouteSpec(
+            "GET",
+            f"{r}/rules",
+            get_rules,
+            "The live rules (JSON, or YAML with Accept: application/yaml)",
+            "supervisor",
+            tag="routing",
+            responses={200: "The rules and their version", **common},
+        ),
+        RouteSpec(
+            "PUT",
+            f"{r}/rules",
+            put_rules,
+            "Replace the rules (YAML or JSON); a new version goes live",
+            "admin",
+            tag="routing",
+            request_media="application/yaml",
+            request_schema={"type": "string"},
+            responses={
+                200: "Saved",
+                415: "Not YAML or JSON",
+                422: "Invalid: the detail names the rule, field and position",
+                **common,
+            },
+        ),
+        RouteSpec(
+            "GET",
+            f"{r}/rules/versions",
+            list_versions,
+            "Every saved version: who and when",
+            "supervisor",
+            tag="routing",
+            responses={200: "Versions, newest first", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{r}/rules/rollback",
+            rollback,
+            "Put an earlier version back in force",
+            "admin",
+            tag="routing",
+            request_schema=RollbackIn.model_json_schema(),
+            responses={200: "The new version", 404: "No such version", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{r}/simulate",
+            simulate,
+            "The decision and its trace for a hypothetical message (live or draft rules)",
+            "supervisor",
+            tag="routing",
+            request_schema=SimulateIn.model_json_schema(),
+            responses={200: "Decision and trace", 422: "Invalid input or draft", **common},
+        ),
+    ]
