@@ -9,41 +9,13 @@ this customer (if ``prefer_last_agent``), the lowest load ratio, the longest idl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from hub.routing.floor import Floor
 from hub.routing.priority import effective_priority
 from hub.routing.rules import RuleSet, Target
 from hub.routing.types import AgentState, Decision, Escalate, Offer, OutOfHours, Wait, WaitingConversation
-
-
-class Floor:
-    """The agents right now. Caches each agent expression's verdict per agent, since
-    evaluating expressions is the costly part and skills change rarely."""
-
-    def __init__(self, agents: Iterable[AgentState]) -> None:
-        self.agents: dict[str, AgentState] = {a.id: a for a in agents}
-        self._matches: dict[tuple[str, str], bool] = {}
-
-    def matches(self, target: Target, agent: AgentState) -> bool:
-        if target.agent_rule is None or target.agents is None:
-            return True
-        key = (target.agents, agent.id)
-        if key not in self._matches:
-            self._matches[key] = bool(
-                target.agent_rule.matches(
-                    {
-                        "id": agent.id,
-                        "languages": list(agent.languages),
-                        "departments": list(agent.departments),
-                        "tags": list(agent.tags),
-                        "teams": list(agent.teams),
-                    }
-                )
-            )
-        return self._matches[key]
-
 
 CUSTOMER_DEFAULTS: dict[str, Any] = {
     "key_account": False,
@@ -75,22 +47,15 @@ def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetim
     if not queue.hours.is_open(now):
         reply = rule.actions.get("out_of_hours_reply") or queue.out_of_hours_reply
         return OutOfHours(reply, queue.name, rule.name)
-    excluded: Counter[str] = Counter()
-    eligible = []
-    for candidate in floor.agents.values():
-        why_not = exclusion(candidate, conv, target, floor)
-        if why_not is None:
-            eligible.append(candidate)
-        else:
-            excluded[why_not] += 1
-    if eligible:
-        agent, why = _prefer(eligible, conv, rules.prefer_last_agent)
+    chosen = _choose(conv, floor, target, rules.prefer_last_agent)
+    if chosen is not None:
+        agent, why = chosen
         return Offer(agent.id, queue.reservation_timeout_s, queue.name, rule.name, why)
     since = conv.target_since or conv.arrived_at
     timed_out = target.timeout_s is not None and (now - since).total_seconds() >= target.timeout_s
     if timed_out and index + 1 < len(rule.targets):
         return Escalate(index + 1, rule.name)
-    return Wait(_why_nobody(excluded, len(floor.agents)), queue.name, rule.name)
+    return Wait(_why_nobody(conv, floor, target), queue.name, rule.name)
 
 
 def explain(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetime) -> dict[str, Any]:
@@ -145,29 +110,28 @@ def exclusion(agent: AgentState, conv: WaitingConversation, target: Target, floo
     return None
 
 
-def _prefer(
-    eligible: list[AgentState], conv: WaitingConversation, prefer_last: bool
-) -> tuple[AgentState, str]:
-    by_id: Mapping[str, AgentState] = {a.id: a for a in eligible}
-    kam, last = conv.key_account_manager_id, conv.last_agent_id
-    if kam is not None and kam in by_id:
-        return by_id[kam], "key account manager"
-    if prefer_last and last is not None and last in by_id:
-        return by_id[last], "last agent on this customer"
-    best = min(
-        eligible,
-        key=lambda a: (
-            a.load_ratio(conv.channel),
-            a.overall_ratio(),
-            a.idle_since.timestamp() if a.idle_since else float("-inf"),
-            a.id,
-        ),
-    )
-    return best, "lowest load, longest idle"
+def _choose(
+    conv: WaitingConversation, floor: Floor, target: Target, prefer_last: bool
+) -> tuple[AgentState, str] | None:
+    for preferred, why in (
+        (conv.key_account_manager_id, "key account manager"),
+        (conv.last_agent_id if prefer_last else None, "last agent on this customer"),
+    ):
+        agent = floor.agents.get(preferred) if preferred else None
+        if agent is not None and exclusion(agent, conv, target, floor) is None:
+            return agent, why
+    for agent in floor.ready(target, conv.channel):
+        if agent.id not in conv.rejected_by:
+            return agent, "lowest load, longest idle"
+    return None
 
 
-def _why_nobody(excluded: Counter[str], total: int) -> str:
-    if not total:
+def _why_nobody(conv: WaitingConversation, floor: Floor, target: Target) -> str:
+    """Counts of why agents were left out; only computed when nobody is eligible."""
+    if not floor.agents:
         return "no agents are signed in"
+    excluded: Counter[str] = Counter(
+        why for a in floor.agents.values() if (why := exclusion(a, conv, target, floor)) is not None
+    )
     parts = ", ".join(f"{n} {why}" for why, n in excluded.most_common())
     return f"no eligible agent: {parts}"

@@ -50,6 +50,15 @@ AGENT_CONTEXT = rule_engine.Context(
 )
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 DEFAULT_FIRST_RESPONSE_S = 3600
+MATCH_CACHE = 100_000
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,12 +97,19 @@ class RuleSet:
     default_capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     prefer_last_agent: bool = True
     max_missed_offers: int = 3
+    # A waiting conversation is decided again whenever capacity frees up; its facts do not
+    # change meanwhile, so the matched rule is remembered (bounded).
+    _matched: dict[Any, Rule] = field(default_factory=dict, compare=False, repr=False)
 
     def match(self, context: Mapping[str, Any]) -> Rule:
-        for rule in self.rules:
-            if rule.condition is None or rule.condition.matches(context):
-                return rule
-        raise AssertionError("the last rule always matches")  # enforced by parse_rules
+        key = _freeze(context)
+        rule = self._matched.get(key)
+        if rule is None:
+            rule = next(r for r in self.rules if r.condition is None or r.condition.matches(context))
+            if len(self._matched) >= MATCH_CACHE:
+                self._matched.clear()
+            self._matched[key] = rule
+        return rule
 
     def first_response_s(self, tier: str, channel: str) -> int:
         targets = self.sla_first_response_s.get(tier, {})

@@ -17,7 +17,8 @@ from hub.errors import InputError, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.routing.decide import Floor, explain
+from hub.routing.decide import explain
+from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
 from hub.store.tables import agents
 from hub.validation import validated

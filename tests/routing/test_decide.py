@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.errors import ConfigError
-from hub.routing.decide import Floor, decide, priority
+from hub.routing.decide import decide, priority
+from hub.routing.floor import Floor
 from hub.routing.rules import parse_rules
 from hub.routing.types import AgentState, Escalate, Offer, OutOfHours, Wait, WaitingConversation
 
@@ -225,3 +226,19 @@ def test_the_example_file_is_valid() -> None:
     order = conv(language="en", subject="Meine Bestellung 4711 fehlt")
     decision = decide(order, Floor([agent("seller", departments=("sales",))]), rules, MONDAY_10)
     assert isinstance(decision, Offer) and decision.queue == "sales" and decision.rule == "orders go to sales"
+
+
+def test_floor_updates_move_agents_between_indexes() -> None:
+    from dataclasses import replace
+
+    a, b = agent("a"), agent("b", load={"chat": 1})
+    floor = Floor([a, b])
+    assert decide(conv(), floor, RULES, MONDAY_10).agent_id == "a"  # type: ignore[union-attr]
+    floor.update(replace(a, load={"chat": 3}))  # full now
+    assert decide(conv(), floor, RULES, MONDAY_10).agent_id == "b"  # type: ignore[union-attr]
+    floor.update(replace(b, presence="away"))
+    assert isinstance(decide(conv(), floor, RULES, MONDAY_10), Wait)
+    floor.update(replace(a, load={"chat": 0}, languages=("fr",)))  # free, but no German any more
+    assert isinstance(decide(conv(), floor, RULES, MONDAY_10), Wait)
+    floor.update(replace(a, load={"chat": 0}, languages=("de",)))
+    assert decide(conv(), floor, RULES, MONDAY_10).agent_id == "a"  # type: ignore[union-attr]
