@@ -7,7 +7,7 @@ the time is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,8 +47,32 @@ class BusinessHours:
         t = local.time()
         return any(start <= t < end for start, end in self.windows.get(DAYS[local.weekday()], ()))
 
+    def add_open_time(self, start: datetime, seconds: float) -> datetime:
+        """The moment ``seconds`` of opening time have passed after ``start``: an SLA due
+        time counted in business hours. Raises ValueError if the hours never open."""
+        if self.always:
+            return start + timedelta(seconds=seconds)
+        zone = self._zone
+        remaining = seconds
+        cursor = start.astimezone(zone)
+        for _ in range(MAX_DAYS_AHEAD):
+            day = cursor.date()
+            if day not in self._holidays:
+                for open_t, close_t in sorted(self.windows.get(DAYS[day.weekday()], ())):
+                    begin = max(cursor, datetime.combine(day, open_t, zone))
+                    end = datetime.combine(day, close_t, zone)
+                    if end <= begin:
+                        continue
+                    available = (end - begin).total_seconds()
+                    if remaining <= available:
+                        return (begin + timedelta(seconds=remaining)).astimezone(start.tzinfo)
+                    remaining -= available
+            cursor = datetime.combine(day + timedelta(days=1), time(0), zone)
+        raise ValueError(f"the business hours do not open within {MAX_DAYS_AHEAD} days")
+
 
 ALWAYS_OPEN = BusinessHours(always=True)
+MAX_DAYS_AHEAD = 400
 
 
 def parse_windows(spec: dict[str, Any], where: str) -> dict[str, tuple[tuple[time, time], ...]]:

@@ -242,3 +242,27 @@ def test_floor_updates_move_agents_between_indexes() -> None:
     assert isinstance(decide(conv(), floor, RULES, MONDAY_10), Wait)
     floor.update(replace(a, load={"chat": 0}, languages=("de",)))
     assert decide(conv(), floor, RULES, MONDAY_10).agent_id == "a"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("start", "seconds", "due"),
+    [
+        # Monday 10:00 Berlin + 1 h of opening time
+        (MONDAY_10, 3600, datetime(2026, 11, 30, 10, 0, tzinfo=UTC)),
+        # Friday 17:30 Berlin + 1 h: 30 min on Friday, 30 min on Saturday from 09:00
+        (datetime(2026, 12, 4, 16, 30, tzinfo=UTC), 3600, datetime(2026, 12, 5, 8, 30, tzinfo=UTC)),
+        # Saturday 12:30 + 1 h: 30 min on Saturday, then Monday 08:30 (Sunday closed)
+        (datetime(2026, 12, 5, 11, 30, tzinfo=UTC), 3600, datetime(2026, 12, 7, 7, 30, tzinfo=UTC)),
+        # Thursday 24 Dec 17:00 + 2 h: 1 h that day, Christmas (25th, 26th) closed, Sunday closed,
+        # Monday 28th 09:00 Berlin
+        (datetime(2026, 12, 24, 16, 0, tzinfo=UTC), 7200, datetime(2026, 12, 28, 8, 0, tzinfo=UTC)),
+        # Sunday night: the clock starts on Monday morning
+        (SUNDAY, 60, datetime(2026, 11, 30, 7, 1, tzinfo=UTC)),
+    ],
+)
+def test_sla_due_times_count_business_hours_only(start: datetime, seconds: int, due: datetime) -> None:
+    assert RULES.queues["service"].hours.add_open_time(start, seconds) == due
+
+
+def test_always_open_counts_plain_time() -> None:
+    assert RULES.queues["key_accounts"].hours.add_open_time(SUNDAY, 90) == SUNDAY + timedelta(seconds=90)
