@@ -19,6 +19,7 @@ import rule_engine
 import yaml
 
 from hub.errors import ConfigError
+from hub.expressions import compile_expression
 
 _TYPES = rule_engine.type_resolver_from_dict(
     {
@@ -123,7 +124,7 @@ def parse_tier_rules(text: str, source: str = "tiers.yaml") -> TierRules:
         when = item.get("when")
         rule = None
         if when is not None:
-            rule = compile_condition(str(when), where)
+            rule = compile_expression(str(when), _CONTEXT, f"{where}: 'when'")
         elif n != len(doc["tiers"]):
             raise ConfigError(f"{where}: only the last tier may have no 'when'")
         priority = item.get("priority", 0)
@@ -133,17 +134,6 @@ def parse_tier_rules(text: str, source: str = "tiers.yaml") -> TierRules:
     if tiers[-1].rule is not None:
         raise ConfigError(f"{source}: the last tier must have no 'when', so that it catches everyone")
     return TierRules(tiers)
-
-
-def compile_condition(text: str, where: str) -> rule_engine.Rule:
-    try:
-        return rule_engine.Rule(text, context=_CONTEXT)
-    except rule_engine.errors.RuleSyntaxError as exc:
-        pos = getattr(exc.token, "lexpos", None)
-        at = f" at position {pos}" if pos is not None else ""
-        raise ConfigError(f"{where}: 'when': {exc.message}{at}: {text!r}") from exc
-    except rule_engine.errors.EngineError as exc:
-        raise ConfigError(f"{where}: 'when': {exc.message}: {text!r}") from exc
 
 
 def load_tier_rules(path: Path) -> TierRules:

@@ -18,6 +18,7 @@ import rule_engine
 import yaml
 
 from hub.errors import ConfigError
+from hub.expressions import compile_expression
 from hub.routing.hours import ALWAYS_OPEN, BusinessHours, parse_windows
 
 # Rules read ``customer.tier``: dot access into a mapping, which rule-engine 5 still
@@ -116,17 +117,6 @@ class RuleSet:
         return targets.get(channel, targets.get("default", DEFAULT_FIRST_RESPONSE_S))
 
 
-def _compile(text: str, context: rule_engine.Context, where: str) -> rule_engine.Rule:
-    try:
-        return rule_engine.Rule(text, context=context)
-    except rule_engine.errors.RuleSyntaxError as exc:
-        pos = getattr(exc.token, "lexpos", None)
-        at = f" at position {pos}" if pos is not None else ""
-        raise ConfigError(f"{where}: {exc.message}{at}: {text!r}") from exc
-    except rule_engine.errors.EngineError as exc:
-        raise ConfigError(f"{where}: {exc.message}: {text!r}") from exc
-
-
 def _only(item: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(item) - allowed)
     if unknown:
@@ -192,7 +182,7 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
         where = f"{source}: rule {item['name']!r}"
         _only(item, {"name", "when", "targets", "actions"}, where)
         when = item.get("when")
-        condition = _compile(str(when), CONVERSATION_CONTEXT, f"{where}: when") if when else None
+        condition = compile_expression(str(when), CONVERSATION_CONTEXT, f"{where}: when") if when else None
         if condition is None and n != len(raw_rules):
             raise ConfigError(f"{where}: only the last rule may have no 'when'")
         targets = []
@@ -208,7 +198,9 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
                 Target(
                     queue=target["queue"],
                     agents=agents,
-                    agent_rule=_compile(str(agents), AGENT_CONTEXT, f"{twhere}.agents") if agents else None,
+                    agent_rule=compile_expression(str(agents), AGENT_CONTEXT, f"{twhere}.agents")
+                    if agents
+                    else None,
                     priority=int(target.get("priority", 0)),
                     timeout_s=int(target["timeout"]) if target.get("timeout") is not None else None,
                 )
