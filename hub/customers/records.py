@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.customers.addresses import normalise_address
-from hub.customers.search_terms import prefix_match, replace_terms, words_of_query
+from hub.customers.search_terms import PREFIX_END, prefix_match, replace_terms, words_of_query
 from hub.customers.tiers import TierRules, tier_inputs
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind
@@ -369,11 +369,21 @@ class CustomerRecords:
         )
         words = words_of_query(q)
         if words and not found:  # an exact identity hit is what was meant; else search names
-            # INTERSECT of index range scans: one plan that stays fast for any words, also
-            # when PostgreSQL switches a prepared statement to its generic plan.
-            per_word = [sa.select(search_terms.c.customer_id).where(prefix_match(w)) for w in words]
-            stmt = per_word[0] if len(per_word) == 1 else sa.intersect(*per_word)
-            found = list((await conn.execute(stmt.limit(limit))).scalars())
+            # Walk the longest word's prefix range and keep customers who also have every
+            # other word: a correlated EXISTS per candidate (by customer_id) that stops at
+            # `limit` hits, instead of materialising each word's whole range.
+            first, *others = sorted(words, key=len, reverse=True)
+            stmt = sa.select(search_terms.c.customer_id).where(prefix_match(first))
+            for word in others:
+                other = search_terms.alias()
+                stmt = stmt.where(
+                    sa.exists().where(
+                        other.c.customer_id == search_terms.c.customer_id,
+                        other.c.term >= word,
+                        other.c.term < word + PREFIX_END,
+                    )
+                )
+            found = list(dict.fromkeys((await conn.execute(stmt.limit(limit * 4))).scalars()))
         found = found[:limit]
         if not found:
             return []
