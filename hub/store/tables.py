@@ -48,7 +48,8 @@ search_terms = sa.Table(
     sa.Column("term", BINARY_TEXT, nullable=False),
     sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
     sa.PrimaryKeyConstraint("term", "customer_id"),
-    sa.Index(None, "customer_id"),
+    # (customer, term): "does this customer also have a word starting with …" is one probe
+    sa.Index(None, "customer_id", "term"),
 )
 
 consents = sa.Table(
