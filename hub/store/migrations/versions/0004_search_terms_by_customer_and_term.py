@@ -6,8 +6,6 @@ Create Date: 2026-11-28
 """
 
 from alembic import op
-import sqlalchemy as sa
-
 
 revision = "0004"
 down_revision = "0003"
