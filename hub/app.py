@@ -127,9 +127,11 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         services.queue = queue
 
         async def refresh() -> None:
-            with contextlib.suppress(Exception):  # a scrape must not fail on a slow store
+            try:
                 app[METRICS].queue_depth.labels("ingest").set(await queue.depth())
                 app[METRICS].dead_letters.labels("ingest").set(await queue.dead_count())
+            except Exception as exc:  # a scrape still answers; /readyz reports the outage
+                log.warning("queue gauges not refreshed: %r", exc)
 
         app[METRICS].on_scrape(refresh)
         yield

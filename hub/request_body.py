@@ -14,6 +14,17 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
+async def read_limited(request: web.Request, max_bytes: int, what: str = "the body") -> bytes:
+    """The whole body, streamed; PayloadTooLarge past ``max_bytes`` (whatever the app-wide
+    limit, so one route may take larger bodies than the rest)."""
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        data += chunk
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"{what} is over the limit of {max_bytes} bytes")
+    return bytes(data)
+
+
 async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """Return the body as a JSON object.
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.customers.addresses import normalise_address
-from hub.customers.search_terms import PREFIX_END, prefix_match, replace_terms, words_of_query
+from hub.customers.search_terms import prefix_match, replace_terms, words_of_query
 from hub.customers.tiers import TierRules, tier_inputs
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind
@@ -378,9 +378,7 @@ class CustomerRecords:
                 other = search_terms.alias()
                 stmt = stmt.where(
                     sa.exists().where(
-                        other.c.customer_id == search_terms.c.customer_id,
-                        other.c.term >= word,
-                        other.c.term < word + PREFIX_END,
+                        other.c.customer_id == search_terms.c.customer_id, prefix_match(word, other)
                     )
                 )
             found = list(dict.fromkeys((await conn.execute(stmt.limit(limit * 4))).scalars()))

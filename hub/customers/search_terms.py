@@ -36,8 +36,9 @@ async def replace_terms(conn: AsyncConnection, customer_id: str, *texts: str | N
     await insert_rows(conn, search_terms, term_rows(customer_id, *texts))
 
 
-def prefix_match(prefix: str) -> sa.ColumnElement[bool]:
-    return sa.and_(search_terms.c.term >= prefix, search_terms.c.term < prefix + PREFIX_END)
+def prefix_match(prefix: str, table: sa.FromClause = search_terms) -> sa.ColumnElement[bool]:
+    """``term`` starts with ``prefix``, as an index range (on the table or an alias of it)."""
+    return sa.and_(table.c.term >= prefix, table.c.term < prefix + PREFIX_END)
 
 
 def words_of_query(q: str) -> list[str]:

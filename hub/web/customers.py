@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -11,10 +12,10 @@ from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
-from hub.errors import InputError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
 from hub.model import Role
-from hub.request_body import json_response, read_json_object
+from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.validation import validated
 from hub.web.middleware import AGENT
@@ -282,12 +283,7 @@ async def import_customers(request: web.Request) -> web.Response:
     fmt = _FORMATS.get(request.content_type)
     if fmt is None:
         raise UnsupportedMediaType("send text/csv or application/x-ndjson (JSON lines)")
-    limit = request.app[SETTINGS].customers.import_max_bytes
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(1 << 16):
-        data += chunk
-        if len(data) > limit:
-            raise PayloadTooLarge(f"the file is over the import limit of {limit} bytes")
+    data = await read_limited(request, request.app[SETTINGS].customers.import_max_bytes, "the file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -298,8 +294,6 @@ async def import_customers(request: web.Request) -> web.Response:
 
 
 async def audit_log(request: web.Request) -> web.Response:
-    from datetime import datetime
-
     def when(name: str) -> datetime | None:
         raw = request.query.get(name)
         if not raw:

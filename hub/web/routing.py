@@ -15,7 +15,7 @@ from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.errors import InputError, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
-from hub.request_body import json_response, read_json_object
+from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.routing.decide import explain
 from hub.routing.floor import Floor
@@ -38,9 +38,7 @@ async def get_rules(request: web.Request) -> web.Response:
 
 async def _rules_text(request: web.Request) -> str:
     ctype = request.content_type
-    raw = await request.content.read(MAX_RULES_BYTES + 1)
-    if len(raw) > MAX_RULES_BYTES:
-        raise InputError(f"the rules are over {MAX_RULES_BYTES} bytes", field="rules")
+    raw = await read_limited(request, MAX_RULES_BYTES, "the rules")
     if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
         return raw.decode("utf-8", errors="replace")
     if ctype == "application/json":

@@ -161,3 +161,22 @@ async def test_agents_created_by_an_admin_can_sign_in_with_their_skills(hub: Hub
         "/api/v1/agents", json={**body, "email": "y@example.com", "password": "short"}, headers=admin
     )
     assert short.status == 422 and (await short.json())["field"] == "password"
+
+
+async def test_a_large_rules_body_is_read_whole(hub: HubClient, roles) -> None:
+    big = "# " + "x" * 150 + "\n"
+    text = big * 1000 + VIP_RULES  # ~150 KB: arrives in several chunks
+    resp = await hub.client.put(
+        "/api/v1/routing/rules",
+        data=text.encode(),
+        headers={**roles["admin"], "Content-Type": "application/yaml"},
+    )
+    assert resp.status == 200, await resp.text()
+    doc = await (await hub.client.get("/api/v1/routing/rules", headers=roles["supervisor"])).json()
+    assert doc["text"] == text
+    too_big = await hub.client.put(
+        "/api/v1/routing/rules",
+        data=(big * 2000).encode(),
+        headers={**roles["admin"], "Content-Type": "application/yaml"},
+    )
+    assert too_big.status == 413
