@@ -1,7 +1,7 @@
 """``create_app(settings)``: the one place where the hub is wired together.
 
 Resources open and close in pairs in ``cleanup_ctx``, in this order, and close in
-reverse: store -> Redis -> queue -> bus -> HTTP session -> ingest workers. On shutdown
+reverse: store -> Redis -> queues -> HTTP session -> ingest workers -> router -> retention. On shutdown
 the server first stops accepting, then the workers finish their batch, then in-flight
 appends drain, then connections close.
 """
@@ -30,16 +30,22 @@ from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
 from hub.customers.tiers import load_tier_rules
+from hub.dispatch.inbox import STREAM as INBOX_STREAM
+from hub.dispatch.inbox import Inbox, encode_hint
+from hub.dispatch.lease import Lease, RedisLease, StoreLease
+from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
 from hub.ingest import IngestWorker
 from hub.keys import (
     BLOBS,
     BUS,
     HTTP,
+    INBOX,
     METRICS,
     QUEUE,
     RECORDS,
     REDIS,
+    ROUTER,
     ROUTES,
     ROUTING,
     SESSIONS,
@@ -59,12 +65,14 @@ from hub.store.engine import Store
 from hub.tokens import TokenService
 from hub.web.agents import agent_routes
 from hub.web.auth import auth_routes
+from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.middleware import SPEC, access, errors, request_context
 from hub.web.routing import routing_routes
 from hub.web.system import system_routes
 
 log = logging.getLogger("contacthub.app")
+PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queues and leases
 
 
 def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Application:
@@ -125,6 +133,10 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         queue = open_queue(settings.queue, "ingest", encode_message, store=app[STORE], redis=app.get(REDIS))
         app[QUEUE] = queue
         services.queue = queue
+        inbox: Inbox = open_queue(
+            settings.queue, INBOX_STREAM, encode_hint, store=app[STORE], redis=app.get(REDIS)
+        )
+        app[INBOX] = inbox
 
         async def refresh() -> None:
             try:
@@ -136,6 +148,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         app[METRICS].on_scrape(refresh)
         yield
         await queue.close()
+        await inbox.close()
 
     async def http_ctx(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
@@ -149,8 +162,9 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 store=app[STORE],
                 queue=app[QUEUE],
                 bus=app[BUS],
+                inbox=app[INBOX],
                 metrics=app[METRICS],
-                consumer=f"{socket.gethostname()}-{os.getpid()}-{n}",
+                consumer=f"{PROCESS}-{n}",
                 batch_size=settings.ingest.batch_size,
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
@@ -172,6 +186,34 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             if not task.cancelled() and task.exception() is not None:
                 log.error("ingest worker had stopped with %r", task.exception())
 
+    async def router_ctx(app: web.Application) -> AsyncIterator[None]:
+        if not settings.routing.router:
+            yield
+            return
+        ttl = settings.routing.lease_seconds
+        lease: Lease = (
+            RedisLease(app[REDIS], app[STORE], settings.queue.key_prefix, PROCESS, ttl)
+            if settings.queue.backend == "redis"
+            else StoreLease(app[STORE], PROCESS, ttl)
+        )
+        router = Router(
+            store=app[STORE],
+            config=app[ROUTING],
+            inbox=app[INBOX],
+            lease=lease,
+            bus=app[BUS],
+            metrics=app[METRICS],
+            consumer=f"{PROCESS}-router",
+        )
+        app[ROUTER] = router
+        task = asyncio.create_task(router.run(), name="router")
+        yield
+        router.stop()
+        try:
+            await asyncio.wait_for(task, settings.server.shutdown_timeout)
+        except TimeoutError:
+            log.error("the router did not stop in time")
+
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         days = settings.retention.message_body_days
         task = None
@@ -185,8 +227,18 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.cleanup_ctx.extend([store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, retention_ctx])
-    for spec in [*system_routes(), *auth_routes(), *customer_routes(), *routing_routes(), *agent_routes()]:
+    app.cleanup_ctx.extend(
+        [store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, router_ctx, retention_ctx]
+    )
+    routes = [
+        *system_routes(),
+        *auth_routes(),
+        *customer_routes(),
+        *routing_routes(),
+        *agent_routes(),
+        *conversation_routes(),
+    ]
+    for spec in routes:
         _register(app, spec)
     ctx = ConnectorContext(
         settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from hub.customers.addresses import mask
+from hub.dispatch.inbox import Inbox, notify
 from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.queue.base import Claimed, IngestQueue
@@ -36,6 +37,7 @@ class IngestWorker:
         store: Store,
         queue: IngestQueue[InboundMessage],
         bus: InProcessBus,
+        inbox: Inbox | None = None,
         metrics: Metrics,
         consumer: str,
         batch_size: int,
@@ -46,6 +48,7 @@ class IngestWorker:
         self._store = store
         self._queue = queue
         self._bus = bus
+        self._inbox = inbox
         self._metrics = metrics
         self._consumer = consumer
         self._batch_size = batch_size
@@ -106,6 +109,7 @@ class IngestWorker:
             return
         await self._queue.ack([e.id for e, _ in decoded])
         self._announce(result)
+        await self._hint_router(result)
 
     async def _store_all(self, batch: Sequence[InboundMessage]) -> BatchResult:
         started = time.perf_counter()
@@ -134,6 +138,17 @@ class IngestWorker:
                 continue
             await self._queue.ack([entry.id])
             self._announce(result)
+            await self._hint_router(result)
+
+    async def _hint_router(self, result: BatchResult) -> None:
+        """Tell the router which conversations changed. A lost hint only costs latency:
+        the router also sweeps for conversations marked ``needs_routing``."""
+        if self._inbox is None or not result.stored:
+            return
+        try:
+            await notify(self._inbox, conversations=(s.conversation_id for s in result.stored))
+        except Exception as exc:
+            log.warning("router not told of %d conversations: %r", len(result.stored), exc)
 
     def _announce(self, result: BatchResult) -> None:
         now = datetime.now(UTC)

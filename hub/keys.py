@@ -10,6 +10,8 @@ from aiohttp import web
 
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
+from hub.dispatch.inbox import Inbox
+from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
 from hub.metrics import Metrics
 from hub.model import InboundMessage
@@ -35,3 +37,5 @@ WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
 SESSIONS = web.AppKey("sessions", SessionService)
 RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
+INBOX = web.AppKey("inbox", Inbox)
+ROUTER = web.AppKey("router", Router)

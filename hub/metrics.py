@@ -45,6 +45,15 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self.router_active = Gauge(
+            "contacthub_router_active", "1 while this process holds the router lease", registry=r
+        )
+        self.routing_decisions = Counter(
+            "contacthub_routing_decisions", "Router decisions applied, by kind", ["kind"], registry=r
+        )
+        self.sla_breaches = Counter(
+            "contacthub_sla_breaches", "SLA breaches recorded, by kind", ["kind"], registry=r
+        )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:

@@ -48,3 +48,13 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
     if not isinstance(value, dict):
         raise InputError(f"the body must be a JSON object, not {type(value).__name__}", field="")
     return value
+
+
+def int_query(request: web.Request, name: str, default: int, top: int) -> int:
+    """A whole-number query parameter from 1 to ``top``; 422 naming it otherwise."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= top:
+        raise InputError(f"{name}: a whole number from 1 to {top}", field=name)
+    return int(raw)

@@ -92,6 +92,10 @@ class RoutingSettings(Section):
     rules_file: Path = Path("config/routing.yaml")
     """Read at first start and whenever it changes; versions saved by the API win until then."""
     reload_seconds: float = Field(2.0, gt=0)
+    router: bool = True
+    """Run a router in this process; one is active per deployment, the others stand by."""
+    lease_seconds: float = Field(5.0, ge=1)
+    """A standby takes over this long after the active router stopped renewing its lease."""
 
 
 class RetentionSettings(Section):

@@ -20,6 +20,7 @@ from hub.errors import Forbidden, Unauthenticated
 from hub.model import Role
 from hub.store.engine import Store
 from hub.store.tables import agents, sessions
+from hub.store.times import utc
 
 COOKIE = "contacthub_session"
 RANK = {Role.AGENT: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
@@ -95,15 +96,10 @@ class SessionService:
                     .where(sessions.c.token_hash == _digest(token))
                 )
             ).one_or_none()
-        if row is None or _aware(row.expires_at) <= now or not row.active:
+        if row is None or utc(row.expires_at) <= now or not row.active:
             raise Unauthenticated("your session has ended; sign in again")
         return Principal(row.id, row.email, row.name, Role(row.role))
 
     async def logout(self, token: str) -> None:
         async with self._store.write() as conn:
             await conn.execute(sa.delete(sessions).where(sessions.c.token_hash == _digest(token)))
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; every time we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

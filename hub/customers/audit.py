@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.tables import events
+from hub.store.times import iso
 
 READ_PREFIX = "audit."
 
@@ -76,7 +77,7 @@ async def query(
     return [
         {
             "id": r.id,
-            "at": _iso(r.at),
+            "at": iso(r.at),
             "actor": r.actor,
             "action": r.action,
             "subject_type": r.subject_type,
@@ -87,7 +88,3 @@ async def query(
         }
         for r in rows
     ]
-
-
-def _iso(value: datetime) -> str:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()

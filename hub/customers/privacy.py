@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
-from hub.customers.records import iso, load_customer, record_of
+from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
 from hub.store.tables import (
     attachments,
@@ -31,6 +31,7 @@ from hub.store.tables import (
     messages,
     search_terms,
 )
+from hub.store.times import iso
 
 log = logging.getLogger("contacthub.privacy")
 

@@ -21,17 +21,12 @@ from hub.customers.tiers import TierRules, tier_inputs
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
+from hub.store.times import iso
 
 CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
 ATTRIBUTE_FIELDS = ("contracts", "payment_terms", "revenue", "custom")
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 async def load_customer(conn: AsyncConnection, customer_id: str) -> sa.Row[Any]:

@@ -8,7 +8,7 @@ someone pages never shift or repeat a page. Reads (``audit.*``) are left out.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers.audit import READ_PREFIX
 from hub.errors import InputError
 from hub.store.tables import events, messages
+from hub.store.times import utc
 
 # Within one instant, messages ("m") come before events ("e") in the newest-first order.
 MESSAGE, EVENT = "m", "e"
 
 
 def encode_cursor(at: datetime, source: str, item_id: str) -> str:
-    raw = f"{_utc(at).isoformat()}|{source}|{item_id}"
+    raw = f"{utc(at).isoformat()}|{source}|{item_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -36,10 +37,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
         return datetime.fromisoformat(at), source, item_id
     except ValueError as exc:
         raise InputError("before: not a cursor this API gave out", field="before") from exc
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def timeline(
@@ -76,11 +73,11 @@ async def timeline(
     for m in m_rows:
         items.append(
             (
-                (_utc(m.received_at), MESSAGE, m.id),
+                (utc(m.received_at), MESSAGE, m.id),
                 {
                     "type": "message",
                     "id": m.id,
-                    "at": _utc(m.received_at).isoformat(),
+                    "at": utc(m.received_at).isoformat(),
                     "channel": m.channel,
                     "direction": m.direction,
                     "kind": m.kind,
@@ -94,11 +91,11 @@ async def timeline(
     for e in e_rows:
         items.append(
             (
-                (_utc(e.at), EVENT, e.id),
+                (utc(e.at), EVENT, e.id),
                 {
                     "type": "event",
                     "id": e.id,
-                    "at": _utc(e.at).isoformat(),
+                    "at": utc(e.at).isoformat(),
                     "action": e.action,
                     "actor": e.actor,
                     "subject_type": e.subject_type,

@@ -16,12 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from hub.customers.records import iso
 from hub.customers.tiers import TierRules
 from hub.errors import ConfigError, InputError, NotFound
 from hub.routing.rules import RuleSet, parse_rules
 from hub.store.engine import Store
 from hub.store.tables import routing_rules
+from hub.store.times import iso
 
 log = logging.getLogger("contacthub.routing")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.routing.floor import Floor
 from hub.routing.priority import effective_priority
-from hub.routing.rules import RuleSet, Target
+from hub.routing.rules import Rule, RuleSet, Target
 from hub.routing.types import AgentState, Decision, Escalate, Offer, OutOfHours, Wait, WaitingConversation
 
 CUSTOMER_DEFAULTS: dict[str, Any] = {
@@ -39,10 +39,18 @@ def conversation_context(conv: WaitingConversation) -> dict[str, Any]:
     }
 
 
+def routed(conv: WaitingConversation, rules: RuleSet) -> tuple[Rule, int, Target]:
+    """The rule that matches, and the target (ring) the conversation waits on."""
+    facts = (conv.tier, conv.channel, conv.language, conv.department, conv.subject, conv.recipient)
+    try:  # a cheap cache key; a customer value that is a mapping or list cannot be hashed
+        rule = rules.match(lambda: conversation_context(conv), (facts, frozenset(conv.customer.items())))
+    except TypeError:
+        rule = rules.match(conversation_context(conv))
+    return rules.route(rule, conv.target_index, conv.transfer_queue, conv.transfer_agent_id)
+
+
 def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetime) -> Decision:
-    rule = rules.match(conversation_context(conv))
-    index = min(conv.target_index, len(rule.targets) - 1)
-    target = rule.targets[index]
+    rule, index, target = routed(conv, rules)
     queue = rules.queues[target.queue]
     if not queue.hours.is_open(now):
         reply = rule.actions.get("out_of_hours_reply") or queue.out_of_hours_reply
@@ -60,8 +68,7 @@ def decide(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetim
 
 def explain(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: datetime) -> dict[str, Any]:
     """The decision with its trace: the rule, the targets, and each agent's verdict."""
-    rule = rules.match(conversation_context(conv))
-    target = rule.targets[min(conv.target_index, len(rule.targets) - 1)]
+    rule, index, target = routed(conv, rules)
     decision = decide(conv, floor, rules, now)
     verdicts = {a.id: exclusion(a, conv, target, floor) for a in floor.agents.values()}
     return {
@@ -75,7 +82,7 @@ def explain(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: dateti
             {"queue": t.queue, "agents": t.agents, "priority": t.priority, "timeout": t.timeout_s}
             for t in rule.targets
         ],
-        "target_index": min(conv.target_index, len(rule.targets) - 1),
+        "target_index": index,
         "queue_open": rules.queues[target.queue].hours.is_open(now),
         "priority": round(priority(conv, rules, now), 2),
         "eligible": sorted(a for a, why in verdicts.items() if why is None),
@@ -86,8 +93,7 @@ def explain(conv: WaitingConversation, floor: Floor, rules: RuleSet, now: dateti
 def priority(conv: WaitingConversation, rules: RuleSet, now: datetime) -> float:
     """Where the conversation stands in its queue: the tier's base priority plus the
     target's offset, aged by the share of the first-response target already used."""
-    rule = rules.match(conversation_context(conv))
-    target = rule.targets[min(conv.target_index, len(rule.targets) - 1)]
+    _rule, _index, target = routed(conv, rules)
     return effective_priority(
         base=rules.tier_priority.get(conv.tier, 0),
         offset=target.priority,
@@ -127,11 +133,25 @@ def _choose(
 
 
 def _why_nobody(conv: WaitingConversation, floor: Floor, target: Target) -> str:
-    """Counts of why agents were left out; only computed when nobody is eligible."""
+    """Counts of why agents were left out, from the floor's counters: O(turned down), not
+    O(agents). Nobody is eligible, so every available agent with free capacity was
+    either turned down or does not match the target."""
     if not floor.agents:
         return "no agents are signed in"
-    excluded: Counter[str] = Counter(
-        why for a in floor.agents.values() if (why := exclusion(a, conv, target, floor)) is not None
+    excluded: Counter[str] = Counter()
+    for presence, n in sorted(floor.presence.items()):
+        if presence != "available" and n:
+            excluded[f"not available ({presence})"] = n
+    free = floor.free[conv.channel]
+    excluded[f"no free {conv.channel} capacity"] = floor.presence["available"] - free
+    turned_down = sum(
+        1
+        for a in conv.rejected_by
+        if (agent := floor.agents.get(a)) is not None
+        and agent.presence == "available"
+        and agent.free_on(conv.channel) > 0
     )
-    parts = ", ".join(f"{n} {why}" for why, n in excluded.most_common())
+    excluded["turned this conversation down"] = turned_down
+    excluded["does not match the target's agents expression"] = free - turned_down
+    parts = ", ".join(f"{n} {why}" for why, n in excluded.most_common() if n > 0)
     return f"no eligible agent: {parts}"

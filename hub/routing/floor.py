@@ -10,6 +10,7 @@ evaluating an expression costs far more than anything else here. Pure: no I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -32,8 +33,19 @@ class Floor:
         self._matches: dict[tuple[str, str], bool] = {}
         self._expressions: dict[str, Target] = {}
         self._ready: dict[tuple[str, str], SortedList] = {}  # (expression, channel) -> keys
+        # counts that explain a Wait without looking at every agent
+        self.presence: Counter[str] = Counter()
+        self.free: Counter[str] = Counter()  # available agents with free capacity, per channel
         for agent in agents:
             self.agents[agent.id] = agent
+            self._count(agent, 1)
+
+    def _count(self, agent: AgentState, sign: int) -> None:
+        self.presence[agent.presence] += sign
+        if agent.presence == "available":
+            for channel in agent.capacity:
+                if agent.free_on(channel) > 0:
+                    self.free[channel] += sign
 
     def matches(self, target: Target, agent: AgentState) -> bool:
         if target.agent_rule is None or target.agents is None:
@@ -56,6 +68,10 @@ class Floor:
         for key in index:
             yield self.agents[key[3]]
 
+    def any_ready(self, target: Target, channel: str) -> bool:
+        """Whether anyone could take a conversation of this target and channel now."""
+        return next(self.ready(target, channel), None) is not None
+
     def update(self, agent: AgentState) -> None:
         """Replace an agent's state (presence, load, skills) and re-file it in every index."""
         old = self.agents.get(agent.id)
@@ -70,6 +86,9 @@ class Floor:
             agent.teams,
         ):
             self._matches = {k: v for k, v in self._matches.items() if k[1] != agent.id}
+        if old is not None:
+            self._count(old, -1)
+        self._count(agent, 1)
         self.agents[agent.id] = agent
         for (expr, channel), index in self._ready.items():
             if old is not None and filed[(expr, channel)]:

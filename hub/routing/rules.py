@@ -9,8 +9,10 @@ load; an error names the rule, the field and the position. Pure: parsing only.
 
 from __future__ import annotations
 
+import functools
+import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,7 @@ AGENT_CONTEXT = rule_engine.Context(
 )
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 DEFAULT_FIRST_RESPONSE_S = 3600
+RULE_ACTIONS = {"set_department", "tag", "out_of_hours_reply"}
 MATCH_CACHE = 100_000
 
 
@@ -98,15 +101,22 @@ class RuleSet:
     default_capacity: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     prefer_last_agent: bool = True
     max_missed_offers: int = 3
+    sla_next_response_s: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # A waiting conversation is decided again whenever capacity frees up; its facts do not
     # change meanwhile, so the matched rule is remembered (bounded).
     _matched: dict[Any, Rule] = field(default_factory=dict, compare=False, repr=False)
 
-    def match(self, context: Mapping[str, Any]) -> Rule:
-        key = _freeze(context)
+    def match(self, context: Mapping[str, Any] | Callable[[], Mapping[str, Any]], key: Any = None) -> Rule:
+        """The first rule whose ``when`` holds. ``key`` identifies the context for the
+        cache if the caller has a cheaper one than freezing it; then ``context`` may be
+        a function that builds it, called only when the cache misses."""
+        if key is None:
+            assert not callable(context)
+            key = _freeze(context)
         rule = self._matched.get(key)
         if rule is None:
-            rule = next(r for r in self.rules if r.condition is None or r.condition.matches(context))
+            facts = context() if callable(context) else context
+            rule = next(r for r in self.rules if r.condition is None or r.condition.matches(facts))
             if len(self._matched) >= MATCH_CACHE:
                 self._matched.clear()
             self._matched[key] = rule
@@ -115,6 +125,40 @@ class RuleSet:
     def first_response_s(self, tier: str, channel: str) -> int:
         targets = self.sla_first_response_s.get(tier, {})
         return targets.get(channel, targets.get("default", DEFAULT_FIRST_RESPONSE_S))
+
+    def next_response_s(self, tier: str, channel: str) -> int:
+        """The next-response target; without one, the first-response target serves."""
+        targets = self.sla_next_response_s.get(tier, {})
+        return targets.get(channel, targets.get("default", self.first_response_s(tier, channel)))
+
+    def route(
+        self, rule: Rule, target_index: int, transfer_queue: str | None, transfer_agent: str | None
+    ) -> tuple[Rule, int, Target]:
+        """The rule and target a conversation waits on. A transfer replaces the matched rule:
+        to a queue, one target there (any agent); to an agent, that agent first for
+        ``TRANSFER_TIMEOUT_S``, then anyone on the queue."""
+        if transfer_queue is not None and transfer_queue in self.queues:
+            rule = transfer_rule(transfer_queue, transfer_agent)
+        index = min(target_index, len(rule.targets) - 1)
+        return rule, index, rule.targets[index]
+
+
+TRANSFER_TIMEOUT_S = 120
+
+
+@functools.lru_cache(maxsize=1024)
+def transfer_rule(queue: str, agent_id: str | None) -> Rule:
+    last = Target(queue=queue)
+    if agent_id is None:
+        return Rule(f"transfer to {queue}", None, None, (last,))
+    expression = f"id == {json.dumps(agent_id)}"
+    first = Target(
+        queue=queue,
+        agents=expression,
+        agent_rule=rule_engine.Rule(expression, context=AGENT_CONTEXT),
+        timeout_s=TRANSFER_TIMEOUT_S,
+    )
+    return Rule(f"transfer to agent {agent_id}", None, None, (first, last))
 
 
 def _only(item: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -165,13 +209,7 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
     queues = {n: _queue(n, q, f"{source}: queue {n!r}") for n, q in (doc.get("queues") or {}).items()}
     if not queues:
         raise ConfigError(f"{source}: define at least one queue")
-    sla: dict[str, dict[str, int]] = {}
-    for tier, targets in (doc.get("sla") or {}).items():
-        if tier not in tier_priority:
-            raise ConfigError(f"{source}: sla: unknown tier {tier!r}; tiers are {', '.join(tier_priority)}")
-        sla[tier] = {
-            ch: int(v["first_response"] if isinstance(v, dict) else v) for ch, v in (targets or {}).items()
-        }
+    sla, sla_next = _sla(doc.get("sla") or {}, tier_priority, source)
     raw_rules = doc.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise ConfigError(f"{source}: expected a non-empty list under 'rules'")
@@ -207,7 +245,13 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
             )
         if not targets:
             raise ConfigError(f"{where}: targets: give at least one target")
-        rules.append(Rule(item["name"], when, condition, tuple(targets), dict(item.get("actions") or {})))
+        actions = item.get("actions") or {}
+        if not isinstance(actions, dict):
+            raise ConfigError(f"{where}: actions: expected a mapping")
+        _only(actions, RULE_ACTIONS, f"{where}: actions")
+        rules.append(
+            Rule(item["name"], when, condition, tuple(targets), {k: str(v) for k, v in actions.items()})
+        )
     if rules[-1].condition is not None:
         raise ConfigError(f"{source}: the last rule must have no 'when', so that it catches everything")
     agents = doc.get("agents") or {}
@@ -215,8 +259,36 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
         rules=tuple(rules),
         queues=queues,
         sla_first_response_s=sla,
+        sla_next_response_s=sla_next,
         tier_priority=dict(tier_priority),
         default_capacity={**DEFAULT_CAPACITY, **(agents.get("default_capacity") or {})},
         prefer_last_agent=bool(doc.get("prefer_last_agent", True)),
         max_missed_offers=int(doc.get("max_missed_offers", 3)),
     )
+
+
+def _sla(
+    doc: Mapping[str, Any], tier_priority: Mapping[str, int], source: str
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """``tier: {channel|default: seconds | {first_response: s, next_response: s}}``."""
+    first: dict[str, dict[str, int]] = {}
+    following: dict[str, dict[str, int]] = {}
+    for tier, targets in doc.items():
+        if tier not in tier_priority:
+            raise ConfigError(f"{source}: sla: unknown tier {tier!r}; tiers are {', '.join(tier_priority)}")
+        if not isinstance(targets, dict):
+            raise ConfigError(f"{source}: sla.{tier}: expected a mapping of channel to seconds")
+        for channel, value in targets.items():
+            where = f"{source}: sla.{tier}.{channel}"
+            try:
+                if isinstance(value, dict):
+                    _only(value, {"first_response", "next_response"}, where)
+                    if "first_response" in value:
+                        first.setdefault(tier, {})[channel] = int(value["first_response"])
+                    if "next_response" in value:
+                        following.setdefault(tier, {})[channel] = int(value["next_response"])
+                else:
+                    first.setdefault(tier, {})[channel] = int(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{where}: expected seconds as a whole number") from exc
+    return first, following

@@ -47,6 +47,8 @@ class WaitingConversation:
     target_index: int = 0  # which ring of the matched rule it waits on
     target_since: datetime | None = None  # when it started waiting on that ring
     rejected_by: frozenset[str] = frozenset()  # agents who rejected or let an offer lapse
+    transfer_queue: str | None = None  # transferred to a queue: it waits there, on any agent
+    transfer_agent_id: str | None = None  # and to this agent on it first (see RuleSet.route)
 
 
 @dataclass(frozen=True, slots=True)

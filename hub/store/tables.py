@@ -102,8 +102,25 @@ conversations = sa.Table(
     sa.Column("opened_at", TS, nullable=False),
     sa.Column("last_message_at", TS, nullable=False),
     sa.Column("closed_at", TS),
+    # Routing (hub/dispatch): the queue it waits on, an offer (reservation) or the agent it
+    # is assigned to, and what the router remembers between decisions (``route``: facts
+    # the rules read, the ring it waits on, who turned it down, a transfer).
+    sa.Column("queue", sa.String(60)),
+    sa.Column("offered_to", sa.String(36)),
+    sa.Column("offer_expires_at", TS),
+    sa.Column("assignee_id", sa.String(36)),
+    sa.Column("assigned_at", TS),
+    sa.Column("route", JSON),
+    # SLA: due times counted in the queue's business hours; a breach is recorded once.
+    sa.Column("first_response_due", TS),
+    sa.Column("first_response_at", TS),
+    sa.Column("next_response_due", TS),
+    sa.Column("breached", sa.String(20)),
+    sa.Column("breached_at", TS),
     sa.Index(None, "customer_id"),
     sa.Index(None, "needs_routing"),
+    sa.Index(None, "status", "assignee_id"),
+    sa.Index(None, "offered_to"),
 )
 
 messages = sa.Table(
@@ -178,6 +195,20 @@ agents = sa.Table(
     sa.Column("tags", JSON),
     sa.Column("teams", JSON),
     sa.Column("idle_since", TS),
+    # offers in a row the agent let lapse; at routing.max_missed_offers they are set away
+    sa.Column("missed_offers", sa.Integer, nullable=False, server_default="0"),
+)
+
+# The fencing token of the active router: every router write raises it to its own token
+# and fails if a newer router has written, so a router that lost its lease cannot write.
+# On the embedded backend the row is also the lease itself (holder, expires_at).
+router_fence = sa.Table(
+    "router_fence",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("holder", sa.String(200)),
+    sa.Column("expires_at", TS),
 )
 
 # Every version of the routing rules ever saved; the highest version is live.

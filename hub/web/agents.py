@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.auth.sessions import hash_password
 from hub.customers import audit
-from hub.customers.records import iso
+from hub.dispatch.inbox import notify
 from hub.errors import Conflict, NotFound
-from hub.keys import ROUTING, STORE
+from hub.keys import INBOX, ROUTING, STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
+from hub.store.times import iso
 from hub.validation import validated
 from hub.web.middleware import AGENT
 
@@ -113,6 +114,7 @@ async def create_agent(request: web.Request) -> web.Response:
             customer_id=None,
         )
         row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one()
+    await notify(request.app[INBOX], agents=[agent_id])
     return json_response(_public(row), status=201)
 
 
@@ -139,6 +141,7 @@ async def patch_agent(request: web.Request) -> web.Response:
         row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one_or_none()
     if row is None:
         raise NotFound(f"no agent with id {agent_id}")
+    await notify(request.app[INBOX], agents=[agent_id])
     return json_response(_public(row))
 
 
@@ -147,9 +150,10 @@ async def set_presence(request: web.Request) -> web.Response:
     who = request[AGENT]
     values: dict[str, Any] = {"presence": body.presence}
     if body.presence == "available":
-        values["idle_since"] = datetime.now(UTC)
+        values |= {"idle_since": datetime.now(UTC), "missed_offers": 0}
     async with request.app[STORE].write() as conn:
         await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(**values))
+    await notify(request.app[INBOX], agents=[who.agent_id])
     return json_response({"presence": body.presence})
 
 

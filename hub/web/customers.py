@@ -15,7 +15,7 @@ from hub.customers.timeline import timeline
 from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
 from hub.model import Role
-from hub.request_body import json_response, read_json_object, read_limited
+from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.validation import validated
 from hub.web.middleware import AGENT
@@ -82,15 +82,6 @@ def _reason(request: web.Request) -> str | None:
     return reason[:500] if reason else None
 
 
-def _int_query(request: web.Request, name: str, default: int, top: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= top:
-        raise InputError(f"{name}: a whole number from 1 to {top}", field=name)
-    return int(raw)
-
-
 def _changes(body: BaseModel) -> dict[str, Any]:
     return {
         k: v
@@ -100,7 +91,7 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 
 
 async def search(request: web.Request) -> web.Response:
-    limit = _int_query(request, "limit", 20, 100)
+    limit = int_query(request, "limit", 20, 100)
     async with request.app[STORE].read() as conn:
         found = await request.app[RECORDS].search(conn, request.query.get("q", ""), limit)
     return json_response({"items": found})
@@ -174,7 +165,7 @@ async def remove_identity(request: web.Request) -> web.Response:
 
 async def get_timeline(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
-    limit = _int_query(request, "limit", 50, 500)
+    limit = int_query(request, "limit", 50, 500)
     async with request.app[STORE].write() as conn:
         await record_of(conn, customer_id)  # 404 for unknown or erased
         page = await timeline(conn, customer_id, before=request.query.get("before"), limit=limit)
@@ -314,7 +305,7 @@ async def audit_log(request: web.Request) -> web.Response:
             action=request.query.get("action"),
             since=when("since"),
             until=when("until"),
-            limit=_int_query(request, "limit", 100, 1000),
+            limit=int_query(request, "limit", 100, 1000),
         )
     return json_response({"items": items})
 

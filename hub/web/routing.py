@@ -6,21 +6,19 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-import sqlalchemy as sa
 import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.customers import audit
 from hub.customers.records import load_customer
+from hub.dispatch.facts import customer_facts, load_floor
 from hub.errors import InputError, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.routing.decide import explain
-from hub.routing.floor import Floor
-from hub.routing.types import AgentState, WaitingConversation
-from hub.store.tables import agents
+from hub.routing.types import WaitingConversation
 from hub.validation import validated
 from hub.web.middleware import AGENT
 
@@ -112,18 +110,9 @@ async def simulate(request: web.Request) -> web.Response:
     async with request.app[STORE].read() as conn:
         if body.customer.id:
             row = await load_customer(conn, body.customer.id)
-            revenue = (row.attributes.get("revenue") or {}).get("revenue_12m") or {}
-            customer = {
-                "tier": row.tier,
-                "key_account": row.key_account,
-                "organisation": row.organisation or "",
-                "language": row.language or "",
-                "revenue_12m": float(revenue.get("amount", 0)),
-            }
+            customer = {"tier": row.tier, **customer_facts(row)}
             kam = row.key_account_manager_id
-        floor = Floor(
-            _agent_state(r) for r in await conn.execute(sa.select(agents).where(agents.c.active.is_(True)))
-        )
+        floor = await load_floor(conn)
     now = body.at or datetime.now(UTC)
     conv = WaitingConversation(
         id="simulation",
@@ -141,21 +130,6 @@ async def simulate(request: web.Request) -> web.Response:
             "rules_version": None if body.rules is not None else config.version,
             **explain(conv, floor, rules, now),
         }
-    )
-
-
-def _agent_state(row: Any) -> AgentState:
-    """Presence and skills from the agent record. Assigned load is counted by the Router
-    (not built yet), so the simulation treats every agent's capacity as free."""
-    return AgentState(
-        id=row.id,
-        presence=row.presence,
-        languages=tuple(row.languages),
-        departments=tuple(row.departments),
-        tags=tuple(row.tags or ()),
-        teams=tuple(row.teams or ()),
-        capacity=dict(row.capacity),
-        idle_since=row.idle_since,
     )
 
 

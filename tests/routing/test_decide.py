@@ -266,3 +266,36 @@ def test_sla_due_times_count_business_hours_only(start: datetime, seconds: int, 
 
 def test_always_open_counts_plain_time() -> None:
     assert RULES.queues["key_accounts"].hours.add_open_time(SUNDAY, 90) == SUNDAY + timedelta(seconds=90)
+
+
+def test_the_wait_reason_counts_agree_with_each_agents_verdict() -> None:
+    """The reason comes from the floor's counters; it must match asking every agent."""
+    import random
+    from collections import Counter
+
+    from hub.routing.decide import exclusion, routed
+
+    rnd = random.Random(5)
+    checked = 0
+    for _ in range(300):
+        floor = Floor(
+            agent(
+                f"a{i}",
+                presence=rnd.choice(["available", "available", "away", "offline"]),
+                languages=tuple(rnd.sample(["de", "en"], rnd.randint(1, 2))),
+                load={"chat": rnd.randint(0, 3)},
+            )
+            for i in range(rnd.randint(1, 8))
+        )
+        c = conv(language=rnd.choice(["de", "en"]), rejected_by=frozenset(rnd.sample(list(floor.agents), 1)))
+        decision = decide(c, floor, RULES, MONDAY_10)
+        if not isinstance(decision, Wait):
+            continue
+        _rule, _index, target = routed(c, RULES)
+        verdicts = Counter(exclusion(a, c, target, floor) for a in floor.agents.values())
+        expected = ", ".join(f"{n} {why}" for why, n in sorted(verdicts.items(), key=lambda kv: -kv[1]))
+        assert sorted(decision.reason.removeprefix("no eligible agent: ").split(", ")) == sorted(
+            expected.split(", ")
+        )
+        checked += 1
+    assert checked > 50

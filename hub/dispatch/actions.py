@@ -1,0 +1,190 @@
+"""What agents do to routed conversations: accept, reject, close, transfer.
+
+Each is one conditional update, so it races safely with the router and other agents:
+an accept succeeds only while the offer is still this agent's and unexpired; a close
+only while the conversation is open. Afterwards the router's inbox is told, from any
+process, so freed capacity is used at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.auth.sessions import Principal
+from hub.customers import audit
+from hub.errors import Conflict, Forbidden, InputError, NotFound
+from hub.model import Role
+from hub.routing.rules import RuleSet
+from hub.store.engine import Store
+from hub.store.tables import agents, conversations
+from hub.store.times import iso, utc_or_none
+
+c = conversations.c
+
+
+async def _current(conn: AsyncConnection, conv_id: str) -> Any:
+    row = (
+        await conn.execute(
+            sa.select(
+                c.id,
+                c.customer_id,
+                c.status,
+                c.offered_to,
+                c.offer_expires_at,
+                c.assignee_id,
+                c.queue,
+                c.route,
+            ).where(c.id == conv_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no conversation with id {conv_id}")
+    return row
+
+
+def _why_not_offered(row: Any, agent_id: str, now: datetime) -> str:
+    if row.status != "open":
+        return "the conversation is closed"
+    if row.assignee_id is not None:
+        return "the conversation is already assigned to another agent"
+    if row.offered_to != agent_id:
+        return "the conversation is not offered to you (the offer lapsed or went to someone else)"
+    expires = utc_or_none(row.offer_expires_at)
+    if expires is not None and expires <= now:
+        return "the offer has lapsed"
+    return "the offer changed meanwhile; try again"
+
+
+async def _event(conn: AsyncConnection, who: Principal, action: str, row: Any, **data: Any) -> None:
+    await audit.record(
+        conn,
+        actor=who.actor,
+        action=action,
+        subject_type="conversation",
+        subject_id=row.id,
+        customer_id=row.customer_id,
+        data=data,
+    )
+
+
+async def accept(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        if row.assignee_id == who.agent_id and row.status == "open":
+            return {"id": conv_id, "assignee_id": who.agent_id}  # accepted already
+        result = await conn.execute(
+            sa.update(conversations)
+            .where(
+                c.id == conv_id,
+                c.status == "open",
+                c.assignee_id.is_(None),
+                c.offered_to == who.agent_id,
+                c.offer_expires_at > now,
+            )
+            .values(assignee_id=who.agent_id, assigned_at=now, offered_to=None, offer_expires_at=None)
+        )
+        if result.rowcount != 1:
+            raise Conflict(_why_not_offered(row, who.agent_id, now))
+        await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(missed_offers=0))
+        await _event(
+            conn, who, "conversation.assigned", row, agent_id=who.agent_id, queue=row.queue, via="accept"
+        )
+    return {"id": conv_id, "assignee_id": who.agent_id, "assigned_at": iso(now)}
+
+
+async def reject(store: Store, conv_id: str, who: Principal, reason: str | None) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        route = dict(row.route or {})
+        route["rejected_by"] = sorted({*route.get("rejected_by", ()), who.agent_id})
+        result = await conn.execute(
+            sa.update(conversations)
+            .where(c.id == conv_id, c.status == "open", c.assignee_id.is_(None), c.offered_to == who.agent_id)
+            .values(offered_to=None, offer_expires_at=None, route=route, needs_routing=True)
+        )
+        if result.rowcount != 1:
+            raise Conflict(_why_not_offered(row, who.agent_id, now))
+        await _event(conn, who, "conversation.rejected", row, agent_id=who.agent_id, reason=reason)
+    return {"id": conv_id, "status": "waiting"}
+
+
+def _may_handle(row: Any, who: Principal) -> None:
+    if row.status != "open":
+        raise Conflict("the conversation is closed already")
+    if who.role == Role.AGENT and row.assignee_id != who.agent_id:
+        raise Forbidden("only the assigned agent or a supervisor may do this")
+
+
+async def close(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        _may_handle(row, who)
+        result = await conn.execute(
+            sa.update(conversations)
+            .where(c.id == conv_id, c.status == "open")
+            .values(status="closed", closed_at=now, open_key=None, offered_to=None, offer_expires_at=None)
+        )
+        if result.rowcount != 1:
+            raise Conflict("the conversation is closed already")
+        await _event(conn, who, "conversation.closed", row, agent_id=row.assignee_id)
+    return {"id": conv_id, "status": "closed", "closed_at": iso(now)}
+
+
+async def transfer(
+    store: Store, rules: RuleSet, conv_id: str, who: Principal, queue: str | None, agent_id: str | None
+) -> dict[str, Any]:
+    """Back to waiting, on ``queue`` (default: its current one), for ``agent_id`` first."""
+    if queue is not None and queue not in rules.queues:
+        raise InputError(f"no queue named {queue!r}; queues are {', '.join(rules.queues)}", field="queue")
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        _may_handle(row, who)
+        if agent_id is not None:
+            active = await conn.scalar(sa.select(agents.c.active).where(agents.c.id == agent_id))
+            if not active:
+                raise InputError(f"no active agent with id {agent_id}", field="agent_id")
+        target_queue = queue or row.queue or next(iter(rules.queues))
+        now = iso(datetime.now(UTC))
+        route = dict(row.route or {})
+        route |= {
+            "transfer_queue": target_queue,
+            "transfer_agent": agent_id,
+            "target_index": 0,
+            "target_since": now,
+            # the transferring agent does not get it straight back, unless named
+            "rejected_by": []
+            if agent_id == row.assignee_id or row.assignee_id is None
+            else [row.assignee_id],
+        }
+        result = await conn.execute(
+            sa.update(conversations)
+            .where(c.id == conv_id, c.status == "open")
+            .values(
+                assignee_id=None,
+                assigned_at=None,
+                offered_to=None,
+                offer_expires_at=None,
+                queue=target_queue,
+                route=route,
+                needs_routing=True,
+            )
+        )
+        if result.rowcount != 1:
+            raise Conflict("the conversation is closed already")
+        await _event(
+            conn,
+            who,
+            "conversation.transferred",
+            row,
+            from_agent=row.assignee_id,
+            queue=target_queue,
+            to_agent=agent_id,
+        )
+    return {"id": conv_id, "status": "waiting", "queue": target_queue, "agent_id": agent_id}

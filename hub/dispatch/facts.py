@@ -1,0 +1,120 @@
+"""Store rows to routing state, and the ``route`` a conversation carries between decisions.
+
+``route`` (a JSON column) holds what the rules read that is not elsewhere on the row
+(language, subject, recipient, department from the first inbound message, and tags
+from rule actions), the ring it waits on and since when, who turned it down, and a
+transfer. It is written by the router and by agent actions, read on every rebuild.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.routing.floor import Floor
+from hub.routing.types import AgentState, WaitingConversation
+from hub.store.tables import agents, conversations, customers
+
+# The columns a router needs about a conversation and its customer, in one join.
+CONVERSATION_COLUMNS = (
+    conversations.c.id,
+    conversations.c.customer_id,
+    conversations.c.channel,
+    conversations.c.status,
+    conversations.c.needs_routing,
+    conversations.c.opened_at,
+    conversations.c.last_message_at,
+    conversations.c.queue,
+    conversations.c.offered_to,
+    conversations.c.offer_expires_at,
+    conversations.c.assignee_id,
+    conversations.c.route,
+    conversations.c.first_response_due,
+    conversations.c.first_response_at,
+    conversations.c.next_response_due,
+    customers.c.tier,
+    customers.c.key_account,
+    customers.c.key_account_manager_id,
+    customers.c.organisation,
+    customers.c.language.label("customer_language"),
+    customers.c.attributes,
+)
+
+
+def conversation_query() -> sa.Select[Any]:
+    return sa.select(*CONVERSATION_COLUMNS).join(customers, customers.c.id == conversations.c.customer_id)
+
+
+def customer_facts(row: Any) -> dict[str, Any]:
+    """What a rule's ``customer`` sees (besides the tier)."""
+    revenue = ((row.attributes or {}).get("revenue") or {}).get("revenue_12m") or {}
+    return {
+        "key_account": bool(row.key_account),
+        "organisation": row.organisation or "",
+        "language": getattr(row, "customer_language", None) or getattr(row, "language", None) or "",
+        "revenue_12m": float(revenue.get("amount", 0) or 0),
+    }
+
+
+def agent_state(row: Any) -> AgentState:
+    """Presence and skills from the agent record; the router adds the load it counts."""
+    return AgentState(
+        id=row.id,
+        presence=row.presence if row.active else "offline",
+        languages=tuple(row.languages),
+        departments=tuple(row.departments),
+        tags=tuple(row.tags or ()),
+        teams=tuple(row.teams or ()),
+        capacity=dict(row.capacity),
+        idle_since=row.idle_since,
+    )
+
+
+AGENT_QUERY = sa.select(agents)
+
+
+async def load_floor(conn: AsyncConnection) -> Floor:
+    """Every active agent with the load the store shows: open conversations offered or
+    assigned to them, per channel (what the router counts, for a simulation)."""
+    c = conversations.c
+    held = sa.func.coalesce(c.assignee_id, c.offered_to)
+    load: dict[str, dict[str, int]] = {}
+    rows = await conn.execute(
+        sa.select(held.label("agent_id"), c.channel, sa.func.count().label("n"))
+        .where(c.status == "open", held.is_not(None))
+        .group_by(held, c.channel)
+    )
+    for r in rows:
+        load.setdefault(r.agent_id, {})[r.channel] = r.n
+    found = await conn.execute(AGENT_QUERY.where(agents.c.active.is_(True)))
+    return Floor(replace(agent_state(r), load=load.get(r.id, {})) for r in found)
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def waiting_conversation(row: Any, route: dict[str, Any], last_agent_id: str | None) -> WaitingConversation:
+    waiting_since = _ts(route.get("waiting_since")) or row.opened_at
+    return WaitingConversation(
+        id=row.id,
+        channel=row.channel,
+        tier=row.tier,
+        arrived_at=waiting_since,
+        customer=customer_facts(row),
+        language=route.get("language", ""),
+        department=route.get("department", ""),
+        subject=route.get("subject", ""),
+        recipient=route.get("recipient", ""),
+        key_account_manager_id=row.key_account_manager_id,
+        last_agent_id=last_agent_id,
+        target_index=int(route.get("target_index", 0)),
+        target_since=_ts(route.get("target_since")) or waiting_since,
+        rejected_by=frozenset(route.get("rejected_by", ())),
+        transfer_queue=route.get("transfer_queue"),
+        transfer_agent_id=route.get("transfer_agent"),
+    )
