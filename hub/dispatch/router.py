@@ -369,9 +369,12 @@ class Router:
                     conversations.c.offered_to.is_(None),
                 )
                 .values(**values)
+                .returning(conversations.c.customer_id)
             )
-            if result.rowcount != 1:
+            customer_id = result.scalar_one_or_none()
+            if customer_id is None:
                 return False
+            event["customer_id"] = customer_id  # so the customer's timeline shows it
             action = "conversation.assigned" if outcome.auto_accept else "conversation.offered"
             data: dict[str, Any] = {"agent_id": decision.agent_id, "queue": decision.queue}
             data |= {"rule": decision.rule, "why": decision.why, "router_token": token}
