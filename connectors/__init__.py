@@ -2,5 +2,6 @@
 
 from connectors.api import SPEC as API
 from connectors.base import ConnectorSpec
+from connectors.sms_twilio import SPEC as SMS_TWILIO
 
-CONNECTORS: tuple[ConnectorSpec, ...] = (API,)
+CONNECTORS: tuple[ConnectorSpec, ...] = (API, SMS_TWILIO)

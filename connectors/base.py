@@ -2,14 +2,16 @@
 
 A connector never imports ``hub.web`` and never touches tables. It gets the queue,
 the blob store, the shared HTTP session and a clock through ``ConnectorContext`` and declares its
-routes as ``RouteSpec``s; the app registers them and enforces their access.
+routes as ``RouteSpec``s; the app registers them and enforces their access. A connector
+that can send declares a ``Sender``; the outbox calls it, and retries what fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -28,6 +30,8 @@ class Services:
     blobs: BlobStore
     queue: IngestQueue[InboundMessage] | None = None
     http: aiohttp.ClientSession | None = None
+    # report(reply id, provider id, delivered|undelivered|failed|sent, error code) -> known?
+    delivery: Callable[[str, str, str, str | None], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,11 @@ class ConnectorContext:
             raise RuntimeError("the queue is not open: the app has not started")
         return self.services.queue
 
+    async def report_delivery(self, reply_id: str, provider_id: str, status: str, code: str | None) -> bool:
+        if self.services.delivery is None:
+            raise RuntimeError("the outbox is not open: the app has not started")
+        return await self.services.delivery(reply_id, provider_id, status, code)
+
     @property
     def blobs(self) -> BlobStore:
         return self.services.blobs
@@ -55,8 +64,41 @@ class ConnectorContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Outbound:
+    """A reply to send, as the outbox hands it to a connector."""
+
+    id: str  # the outbox row and the outbound message: one id
+    channel: Channel
+    sender: str | None  # our number or address; None lets the connector choose
+    recipient: str
+    text: str
+    attempt: int  # 1 for the first try
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    provider_ids: tuple[str, ...]  # the provider's ids, one per part
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SendFailed(Exception):
+    """The provider refused. ``permanent`` ones are not retried (a bad number, no consent)."""
+
+    def __init__(self, message: str, *, permanent: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+class Sender(Protocol):
+    async def send(self, item: Outbound) -> Sent: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSpec:
     name: str  # also its folder and its URL segment
     channel: Channel
     enabled: Callable[[Settings], bool]
     routes: Callable[[ConnectorContext], list[RouteSpec]]
+    sender: Callable[[ConnectorContext], Sender] | None = None  # opened when the app starts

@@ -1,7 +1,8 @@
 """``create_app(settings)``: the one place where the hub is wired together.
 
 Resources open and close in pairs in ``cleanup_ctx``, in this order, and close in
-reverse: store -> Redis -> queues -> HTTP session -> ingest workers -> router -> retention. On shutdown
+reverse: store -> Redis -> queues -> HTTP session -> ingest workers -> router -> outbox
+-> retention. On shutdown
 the server first stops accepting, then the workers finish their batch, then in-flight
 appends drain, then connections close.
 """
@@ -25,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors import CONNECTORS
-from connectors.base import ConnectorContext, Services
+from connectors.base import ConnectorContext, Sender, Services
 from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
@@ -42,6 +43,7 @@ from hub.keys import (
     HTTP,
     INBOX,
     METRICS,
+    OUTBOX,
     QUEUE,
     RECORDS,
     REDIS,
@@ -55,6 +57,8 @@ from hub.keys import (
     WORKERS,
 )
 from hub.metrics import Metrics
+from hub.outbox.reports import DeliveryReports
+from hub.outbox.worker import OutboxWorker
 from hub.queue import open_queue
 from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
@@ -91,6 +95,9 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
     services = Services(blobs=app[BLOBS])
+    ctx = ConnectorContext(
+        settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
+    )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.database)
@@ -214,6 +221,23 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         except TimeoutError:
             log.error("the router did not stop in time")
 
+    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        senders: dict[str, Sender] = {
+            c.channel.value: c.sender(ctx) for c in CONNECTORS if c.sender is not None and c.enabled(settings)
+        }
+        services.delivery = DeliveryReports(app[STORE], app[BUS])
+        worker = OutboxWorker(store=app[STORE], senders=senders, bus=app[BUS], metrics=app[METRICS])
+        app[OUTBOX] = worker
+        task = asyncio.create_task(worker.run(), name="outbox")
+        yield
+        worker.stop()
+        try:
+            await asyncio.wait_for(task, settings.server.shutdown_timeout)
+        except TimeoutError:
+            log.error("the outbox did not stop in time")
+        for sender in senders.values():
+            await sender.close()
+
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         days = settings.retention.message_body_days
         task = None
@@ -228,7 +252,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 await task
 
     app.cleanup_ctx.extend(
-        [store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, router_ctx, retention_ctx]
+        [store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, router_ctx, outbox_ctx, retention_ctx]
     )
     routes = [
         *system_routes(),
@@ -240,9 +264,6 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     ]
     for spec in routes:
         _register(app, spec)
-    ctx = ConnectorContext(
-        settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
-    )
     for connector in CONNECTORS:
         if connector.enabled(settings):
             for spec in connector.routes(ctx):

@@ -15,6 +15,7 @@ from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
 from hub.metrics import Metrics
 from hub.model import InboundMessage
+from hub.outbox.worker import OutboxWorker
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
 from hub.routespec import RouteSpec
@@ -38,4 +39,5 @@ SESSIONS = web.AppKey("sessions", SessionService)
 RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
 INBOX = web.AppKey("inbox", Inbox)
+OUTBOX = web.AppKey("outbox", OutboxWorker)
 ROUTER = web.AppKey("router", Router)

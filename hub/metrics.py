@@ -54,6 +54,12 @@ class Metrics:
         self.sla_breaches = Counter(
             "contacthub_sla_breaches", "SLA breaches recorded, by kind", ["kind"], registry=r
         )
+        self.outbox = Counter(
+            "contacthub_outbox",
+            "Reply send attempts by channel and outcome",
+            ["channel", "status"],
+            registry=r,
+        )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:

@@ -108,8 +108,40 @@ class ApiConnectorSettings(Section):
     enabled: bool = True
 
 
+class TwilioAccount(Section):
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: SecretStr
+    numbers: list[str] = []
+    """The E.164 numbers this account (or subaccount) owns: replies from them use it."""
+
+
+class TwilioSettings(Section):
+    enabled: bool = False
+    public_url: str | None = None
+    """The base URL Twilio calls (https://hub.example.com), as Twilio sees it behind any
+    proxy; webhook signatures are checked against it. Default: server.public_url."""
+    accounts: list[TwilioAccount] = []
+    """Every account or subaccount whose numbers send webhooks here; a webhook is checked
+    with the auth token of the account named by its AccountSid."""
+    help_reply: str = "ContactHub: reply STOP to unsubscribe, START to subscribe again."
+    media_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    """Largest MMS media file fetched into the attachment store."""
+    api_base: str | None = None
+    """Send REST API requests here instead of Twilio (a simulator or a test double)."""
+
+
+class CtiSettings(Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    """The secret in the webhook URL the PBX calls: /webhooks/cti/<token>."""
+    blocked_numbers: list[str] = []
+    """Callers the PBX is told to reject as busy."""
+
+
 class ConnectorSettings(Section):
     api: ApiConnectorSettings = ApiConnectorSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    cti: CtiSettings = CtiSettings()
 
 
 class Settings(BaseSettings):
@@ -237,3 +269,7 @@ def _secrets(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
             yield key, value.get_secret_value()
         elif isinstance(value, BaseModel):
             yield from _secrets(value, key + ".")
+        elif isinstance(value, list):
+            for n, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _secrets(item, f"{key}[{n}].")

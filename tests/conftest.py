@@ -9,6 +9,7 @@ Without ``CI=true`` a missing PostgreSQL or Redis skips with the reason; with it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -80,11 +81,20 @@ def _toml(values: dict[str, Any]) -> str:
     sections: dict[str, list[str]] = {}
     for dotted, value in values.items():
         section, _, key = dotted.rpartition(".")
-        rendered = str(value).lower() if isinstance(value, bool) else repr(value)
-        if isinstance(value, str):
-            rendered = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        sections.setdefault(section, []).append(f"{key} = {rendered}")
+        sections.setdefault(section, []).append(f"{key} = {_toml_value(value)}")
     return "".join(f"[{name}]\n" + "\n".join(lines) + "\n\n" for name, lines in sections.items())
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 async def drop_backend(settings: Settings) -> None:
@@ -118,6 +128,12 @@ async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
 @pytest.fixture
 async def hub(settings: Settings) -> AsyncIterator[HubClient]:
     """A running app (same factory as production) with an API token."""
+    async with running_hub(settings) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def running_hub(settings: Settings) -> AsyncIterator[HubClient]:
     from aiohttp.test_utils import TestClient, TestServer
 
     from hub.app import create_app

@@ -151,47 +151,49 @@ async def store_batch(
 async def _apply_sms_keywords(
     conn: AsyncConnection, sms: Sequence[tuple[InboundMessage, str]], now: datetime
 ) -> None:
-    """STOP withdraws and START gives marketing consent on SMS, with an event on the timeline."""
+    """STOP withdraws SMS consent (service and marketing: nothing more is sent to the
+    number) and START gives it back, each with an event on the timeline."""
     for msg, customer_id in sms:
         keyword = keyword_of(msg.text)
         if keyword not in ("stop", "start"):
             continue
         granted = keyword == "start"
         source = f"sms:{msg.text.strip().upper()}"
-        key = sa.and_(
-            consents.c.customer_id == customer_id,
-            consents.c.channel == "sms",
-            consents.c.purpose == "marketing",
-        )
-        await conn.execute(sa.delete(consents).where(key))
-        await conn.execute(
-            sa.insert(consents).values(
-                customer_id=customer_id,
-                channel="sms",
-                purpose="marketing",
-                granted=granted,
-                source=source,
-                updated_at=now,
+        for purpose in ("service", "marketing"):
+            key = sa.and_(
+                consents.c.customer_id == customer_id,
+                consents.c.channel == "sms",
+                consents.c.purpose == purpose,
             )
-        )
-        await conn.execute(
-            sa.insert(events).values(
-                at=now,
-                actor="system:ingest",
-                action="consent.changed",
-                subject_type="customer",
-                subject_id=customer_id,
-                customer_id=customer_id,
-                reason=None,
-                data={
-                    "channel": "sms",
-                    "purpose": "marketing",
-                    "granted": granted,
-                    "source": source,
-                    "message_id": message_id(msg.channel, msg.external_id),
-                },
+            await conn.execute(sa.delete(consents).where(key))
+            await conn.execute(
+                sa.insert(consents).values(
+                    customer_id=customer_id,
+                    channel="sms",
+                    purpose=purpose,
+                    granted=granted,
+                    source=source,
+                    updated_at=now,
+                )
             )
-        )
+            await conn.execute(
+                sa.insert(events).values(
+                    at=now,
+                    actor="system:ingest",
+                    action="consent.changed",
+                    subject_type="customer",
+                    subject_id=customer_id,
+                    customer_id=customer_id,
+                    reason=None,
+                    data={
+                        "channel": "sms",
+                        "purpose": purpose,
+                        "granted": granted,
+                        "source": source,
+                        "message_id": message_id(msg.channel, msg.external_id),
+                    },
+                )
+            )
 
 
 async def _drop_duplicates(

@@ -234,6 +234,32 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", TS),
 )
 
+# Replies waiting to leave, leaving, or gone (hub/outbox): one row per outbound message.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # also the outbound message's id
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("sender", sa.String(320)),  # our number or address it leaves from
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    # queued -> sending -> sent -> delivered | undelivered | failed (and queued again on retry)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("claimed_until", TS),
+    sa.Column("provider_ids", JSON, nullable=False),  # one per part when a text is split
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error", sa.Text),
+    sa.Column("details", JSON, nullable=False),  # e.g. segments and encoding of an SMS
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "conversation_id"),
+)
+
 # The embedded queue (hub/queue/sql.py): one table holds every stream.
 queue_entries = sa.Table(
     "queue_entries",

@@ -7,7 +7,7 @@ all. Reading a conversation's messages is written to the audit log.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -17,11 +17,13 @@ from hub.customers import audit
 from hub.dispatch import actions
 from hub.dispatch.inbox import notify
 from hub.errors import InputError, NotFound
-from hub.keys import INBOX, ROUTING, STORE
+from hub.keys import INBOX, OUTBOX, ROUTING, STORE
 from hub.model import Role
+from hub.outbox import replies
+from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import conversations, customers, events, messages
+from hub.store.tables import conversations, customers, events, messages, outbox
 from hub.store.times import iso, utc
 from hub.validation import validated
 from hub.web.middleware import AGENT
@@ -98,20 +100,24 @@ async def get_conversation(request: web.Request) -> web.Response:
             sa.select(
                 messages.c.id,
                 messages.c.direction,
+                messages.c.channel,
                 messages.c.kind,
                 messages.c.sender_kind,
                 messages.c.sender_name,
                 messages.c.subject,
                 messages.c.text,
                 messages.c.received_at,
+                outbox.c.status.label("delivery_status"),
+                outbox.c.attempts,
+                outbox.c.error,
+                outbox.c.error_code,
+                outbox.c.details,
             )
+            .select_from(messages.outerjoin(outbox, outbox.c.id == messages.c.id))
             .where(messages.c.conversation_id == conv_id)
             .order_by(messages.c.received_at, messages.c.id)
         )
-        # str(): orjson takes only plain str keys, and column names are a str subclass
-        items = [
-            {**{str(k): v for k, v in m._mapping.items()}, "received_at": iso(m.received_at)} for m in msgs
-        ]
+        items = [_message(m) for m in msgs]
         await audit.record(
             conn,
             actor=who.actor,
@@ -121,6 +127,53 @@ async def get_conversation(request: web.Request) -> web.Response:
             customer_id=row.customer_id,
         )
     return json_response({**_public(row), "messages": items})
+
+
+def _message(m: Any) -> dict[str, Any]:
+    item = {
+        "id": m.id,
+        "direction": m.direction,
+        "channel": m.channel,
+        "kind": m.kind,
+        "sender_kind": m.sender_kind,
+        "sender_name": m.sender_name,
+        "subject": m.subject,
+        "text": m.text,
+        "received_at": iso(m.received_at),
+    }
+    if m.delivery_status is not None:  # a reply: how far it got
+        details = m.details or {}
+        item["delivery"] = {
+            "status": m.delivery_status,
+            "attempts": m.attempts,
+            "error": m.error,
+            "error_code": m.error_code,
+            **{k: v for k, v in details.items() if k != "parts"},
+        }
+    return item
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=MAX_TEXT)
+    channel: Literal["email", "sms", "voice", "fax", "chat", "api"] | None = Field(
+        None, description="another channel of the same customer (default: the conversation's)"
+    )
+
+
+async def post_reply(request: web.Request) -> web.Response:
+    body = validated(ReplyIn, await read_json_object(request, 256 * 1024))
+    outbox_worker = request.app[OUTBOX]
+    result = await replies.reply(
+        request.app[STORE],
+        request.match_info["id"],
+        request[AGENT],
+        body.text,
+        body.channel,
+        outbox_worker.channels,
+    )
+    outbox_worker.wake()
+    return json_response(result, status=202)
 
 
 class RejectIn(BaseModel):
@@ -273,6 +326,23 @@ def conversation_routes() -> list[RouteSpec]:
             "agent",
             tag="conversations",
             responses={200: "The conversation", 404: "No such conversation", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{base}/{{id}}/messages",
+            post_reply,
+            "Reply: stored at once, sent through the outbox (retried); delivery shows on the message",
+            "agent",
+            tag="conversations",
+            request_schema=ReplyIn.model_json_schema(),
+            responses={
+                202: "Queued for sending",
+                403: "Not your conversation",
+                404: "No such conversation",
+                409: "Closed, or the customer withdrew consent for the channel",
+                422: "Empty text, or no connector sends on that channel",
+                401: "Not signed in",
+            },
         ),
         action("accept", accept, "Accept an offer made to you"),
         action(

@@ -1,0 +1,112 @@
+"""The Twilio SMS webhook: verify, fetch media, append, answer TwiML once durable."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from aiohttp import web
+from twilio.twiml.messaging_response import MessagingResponse
+
+from connectors.base import ConnectorContext
+from connectors.sms_twilio.parse import media_of, parse_sms
+from connectors.twilio.media import MediaError, fetch_media
+from connectors.twilio.webhook import TwilioWebhooks
+from hub.customers.keywords import keyword_of
+from hub.errors import ConfigError
+from hub.model import Attachment
+from hub.routespec import RouteSpec
+
+log = logging.getLogger("contacthub.sms")
+TWIML = "application/xml"
+# Twilio's message states to a reply's delivery state.
+DELIVERY = {
+    **dict.fromkeys(("accepted", "scheduled", "queued", "sending", "sent"), "sent"),
+    **dict.fromkeys(("delivered", "read"), "delivered"),
+    "undelivered": "undelivered",
+    **dict.fromkeys(("failed", "canceled"), "failed"),
+}
+
+
+def routes(ctx: ConnectorContext) -> list[RouteSpec]:
+    settings = ctx.settings.connectors.twilio
+    webhooks = TwilioWebhooks(ctx.settings)
+    if webhooks.public_url is None or not webhooks.accounts:
+        raise ConfigError(
+            "connectors.twilio: set public_url (the URL Twilio calls, for its signatures) and at "
+            "least one [[connectors.twilio.accounts]] with account_sid and auth_token"
+        )
+    region = ctx.settings.phone.default_region
+    accepted = ctx.metrics.accepted.labels("sms")
+    append_latency = ctx.metrics.stage.labels("append")
+
+    async def inbound_sms(request: web.Request) -> web.Response:
+        form, account = await webhooks.verified(request)
+        attachments: list[Attachment] = []
+        failed: list[str] = []
+        for n, (url, content_type) in enumerate(media_of(form)):
+            try:
+                attachments.append(
+                    await fetch_media(
+                        ctx.http,
+                        url,
+                        content_type,
+                        account=account,
+                        blobs=ctx.blobs,
+                        max_bytes=settings.media_max_bytes,
+                        name=f"{form.get('MessageSid', 'mms')}-{n}",
+                    )
+                )
+            except MediaError as exc:  # the text still arrives; the link is kept to fetch later
+                log.warning("MMS media not stored: %s", exc, extra={"channel": "sms"})
+                failed.append(url)
+        msg = parse_sms(form, received_at=ctx.clock(), region=region, attachments=tuple(attachments))
+        if failed:
+            msg = replace(msg, meta={**msg.meta, "media_not_stored": " ".join(failed)})
+        started = time.perf_counter()
+        await ctx.queue.append(msg)
+        append_latency.observe(time.perf_counter() - started)
+        accepted.inc()
+        reply = MessagingResponse()
+        if keyword_of(msg.text) == "help":
+            reply.message(settings.help_reply)
+        return web.Response(text=str(reply), content_type=TWIML)
+
+    async def delivery_status(request: web.Request) -> web.Response:
+        form, _account = await webhooks.verified(request)
+        reply_id = request.query.get("id", "")
+        status = DELIVERY.get(form.get("MessageStatus", ""), "sent")
+        known = await ctx.report_delivery(reply_id, form.get("MessageSid", ""), status, form.get("ErrorCode"))
+        if not known:  # not ours (or erased): acknowledged so Twilio stops retrying
+            log.info("delivery report for an unknown reply ignored", extra={"channel": "sms"})
+        return web.Response(status=204)
+
+    return [
+        RouteSpec(
+            "POST",
+            "/webhooks/twilio/sms/status",
+            delivery_status,
+            "Twilio delivery reports for replies (signature checked)",
+            "signed",
+            tag="channels",
+            request_media="application/x-www-form-urlencoded",
+            responses={204: "Recorded (or ignored: not a reply of ours)", 403: "Signature missing or wrong"},
+        ),
+        RouteSpec(
+            "POST",
+            "/webhooks/twilio/sms",
+            inbound_sms,
+            "Twilio inbound SMS/MMS (X-Twilio-Signature checked against the public URL)",
+            "signed",
+            tag="channels",
+            request_media="application/x-www-form-urlencoded",
+            responses={
+                200: "TwiML: empty, or the HELP reply; the message is durable",
+                403: "Signature missing or wrong, or an unknown account",
+                413: "Body over the size limit",
+                422: "A required field is missing",
+                503: "The ingest queue is unreachable; Twilio retries",
+            },
+        ),
+    ]

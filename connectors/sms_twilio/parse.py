@@ -1,0 +1,62 @@
+"""A Twilio SMS/MMS webhook's fields to an ``InboundMessage``. Pure.
+
+Twilio adds parameters without notice; only the ones named here are read, the rest are
+ignored. Keywords (STOP, START and their German synonyms) are applied by ingest, which
+changes the SMS consent; HELP is answered by the webhook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from hub.customers.addresses import normalise_address
+from hub.errors import InputError
+from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage
+
+GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
+
+
+def phone_or_external(value: str, region: str, field: str) -> Address:
+    """A phone number in E.164; a short code or alphanumeric sender stays as it is."""
+    try:
+        return normalise_address(AddressKind.PHONE, value, default_region=region, field=field)
+    except InputError:
+        if not value.strip():
+            raise
+        return Address(AddressKind.EXTERNAL, f"sms:{value.strip()}")
+
+
+def parse_sms(
+    form: Mapping[str, str], *, received_at: datetime, region: str, attachments: tuple[Attachment, ...] = ()
+) -> InboundMessage:
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    if not sid:
+        raise InputError("MessageSid is missing", field="MessageSid")
+    text = form.get("Body", "")
+    meta = {name: form[name] for name in GEO_FIELDS if form.get(name)}
+    if form.get("MessagingServiceSid"):
+        meta["messaging_service_sid"] = form["MessagingServiceSid"]
+    return InboundMessage(
+        channel=Channel.SMS,
+        external_id=sid,
+        sender=phone_or_external(form.get("From", ""), region, "From"),
+        recipient=phone_or_external(form["To"], region, "To") if form.get("To") else None,
+        text=text,
+        attachments=attachments,
+        received_at=received_at,
+        meta=meta,
+    )
+
+
+def media_of(form: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(url, content type) of each MMS media item."""
+    try:
+        count = int(form.get("NumMedia", "0") or 0)
+    except ValueError as exc:
+        raise InputError("NumMedia is not a number", field="NumMedia") from exc
+    return [
+        (form[f"MediaUrl{n}"], form.get(f"MediaContentType{n}", "application/octet-stream"))
+        for n in range(min(count, 10))
+        if form.get(f"MediaUrl{n}")
+    ]

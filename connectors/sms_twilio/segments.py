@@ -1,0 +1,47 @@
+"""SMS length: encoding, segments, and splitting long texts. Pure.
+
+A text that fits the GSM 03.38 alphabet travels as GSM-7 (160 characters in one SMS,
+153 per segment when concatenated; the extension characters count twice); any other
+character makes the whole text UCS-2 (70, or 67 per segment, counted in UTF-16 units).
+Twilio takes at most 1,600 characters per message, so longer replies are split.
+"""
+
+from __future__ import annotations
+
+GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = set("^{}\\[~]|€\f")
+TWILIO_MAX_CHARS = 1600
+
+
+def encoding_of(text: str) -> str:
+    return "GSM-7" if all(c in GSM_BASIC or c in GSM_EXTENSION for c in text) else "UCS-2"
+
+
+def segments(text: str) -> int:
+    """How many SMS segments the text costs."""
+    if encoding_of(text) == "GSM-7":
+        units, single, multi = sum(2 if c in GSM_EXTENSION else 1 for c in text), 160, 153
+    else:
+        units, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    if units <= single:
+        return 1
+    return -(-units // multi)
+
+
+def split_text(text: str, limit: int = TWILIO_MAX_CHARS) -> list[str]:
+    """Parts of at most ``limit`` characters, cut at the last space or line break before
+    the limit where there is one."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind(" ", 0, limit), rest.rfind("\n", 0, limit))
+        if cut <= limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts

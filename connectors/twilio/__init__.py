@@ -1,0 +1,1 @@
+"""What the Twilio channels (SMS, voice) share: accounts, webhook signatures, TwiML replies."""

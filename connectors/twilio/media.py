@@ -1,0 +1,54 @@
+"""Fetching MMS media (and recordings) from Twilio into the attachment store.
+
+Twilio serves media behind the account's credentials (HTTP basic auth), usually with a
+redirect to a storage host; aiohttp drops the Authorization header on a redirect to
+another origin.
+A file over the limit, an error status or a timeout raises ``MediaError``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+import aiohttp
+
+from hub.model import Attachment
+from hub.settings import TwilioAccount
+from hub.store.blobs import BlobStore
+
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class MediaError(Exception):
+    pass
+
+
+async def fetch_media(
+    http: aiohttp.ClientSession,
+    url: str,
+    content_type: str,
+    *,
+    account: TwilioAccount,
+    blobs: BlobStore,
+    max_bytes: int,
+    name: str,
+) -> Attachment:
+    auth = {
+        "Authorization": aiohttp.encode_basic_auth(account.account_sid, account.auth_token.get_secret_value())
+    }
+    try:
+        async with http.get(url, headers=auth, timeout=TIMEOUT) as resp:
+            if resp.status != 200:
+                raise MediaError(f"media answered {resp.status}")
+            if (resp.content_length or 0) > max_bytes:
+                raise MediaError(f"media of {resp.content_length} bytes is over {max_bytes}")
+            data = bytearray()
+            async for chunk in resp.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise MediaError(f"media is over {max_bytes} bytes")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MediaError(f"media not fetched: {exc!r}") from exc
+    sha256 = await blobs.put(bytes(data))
+    extension = mimetypes.guess_extension(content_type) or ""
+    return Attachment(sha256=sha256, filename=f"{name}{extension}", content_type=content_type, size=len(data))

@@ -1,0 +1,62 @@
+"""Receiving a Twilio webhook: the form, the account it belongs to, the signature check.
+
+A request whose signature does not verify is refused with 403 before anything is read
+from it into the hub; the refusal is logged with the route and the account, never the body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+
+from connectors.twilio.signature import signature_valid
+from hub.errors import Forbidden, InputError, PayloadTooLarge
+from hub.settings import Settings, TwilioAccount
+
+log = logging.getLogger("contacthub.twilio")
+
+
+class TwilioWebhooks:
+    def __init__(self, settings: Settings) -> None:
+        twilio = settings.connectors.twilio
+        base = twilio.public_url or settings.server.public_url
+        self.public_url = base.rstrip("/") if base else None
+        self.accounts = {a.account_sid: a for a in twilio.accounts}
+        self._by_number = {n: a for a in twilio.accounts for n in a.numbers}
+        self._max_bytes = settings.server.max_body_bytes
+
+    def account_for_number(self, number: str) -> TwilioAccount | None:
+        return self._by_number.get(number)
+
+    def url_of(self, request: web.Request) -> str:
+        """The URL Twilio requested: the configured public base and the path as received."""
+        if self.public_url is None:
+            raise RuntimeError("set connectors.twilio.public_url (or server.public_url)")
+        return self.public_url + request.rel_url.raw_path_qs
+
+    async def verified(self, request: web.Request) -> tuple[MultiDictProxy[str], TwilioAccount]:
+        """The webhook's form fields and account, once its signature verifies; else 403."""
+        if request.content_type != "application/x-www-form-urlencoded":
+            raise InputError("Twilio webhooks are form-encoded", field="(body)")
+        if request.content_length is not None and request.content_length > self._max_bytes:
+            raise PayloadTooLarge(f"the body is over {self._max_bytes} bytes")
+        form = await request.post()
+        fields = MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
+        sid = fields.get("AccountSid", "")
+        account = self.accounts.get(sid) or self._by_number.get(fields.get("To", ""))
+        signature = request.headers.get("X-Twilio-Signature")
+        token = account.auth_token.get_secret_value() if account else ""
+        if account is None or not signature_valid(token, self.url_of(request), signature, form=fields):
+            log.warning(
+                "twilio webhook refused: %s",
+                "no signature"
+                if not signature
+                else "signature does not match"
+                if account
+                else "unknown account",
+                extra={"route": request.path, "account_sid": sid[:8] + "…" if sid else None},
+            )
+            raise Forbidden("the X-Twilio-Signature does not verify for this URL and account")
+        return fields, account

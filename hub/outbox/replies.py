@@ -1,0 +1,170 @@
+"""An agent's reply: the outbound message and its outbox row, in one transaction.
+
+The reply goes out on the conversation's channel, or on another channel of the same
+customer (a missed call answered by SMS). The recipient is the address the customer
+wrote from on that channel, else their identity of that kind; the sender is the address
+they wrote to. A channel the customer withdrew consent for (an SMS STOP) is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.auth.sessions import Principal
+from hub.customers import audit
+from hub.errors import Conflict, Forbidden, InputError, NotFound
+from hub.model import Channel, Role
+from hub.store.engine import Store
+from hub.store.tables import consents, conversations, identities, messages, outbox
+from hub.store.times import iso
+
+# The identity kind a reply on each channel is addressed to.
+ADDRESS_KIND = {"sms": "phone", "voice": "phone", "email": "email", "fax": "fax", "chat": "chat_visitor"}
+MAX_TEXT = 20_000
+
+
+async def reply(
+    store: Store, conv_id: str, who: Principal, text: str, channel: str | None, senders: set[str]
+) -> dict[str, Any]:
+    if not text.strip():
+        raise InputError("text: write something to send", field="text")
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        conv = (
+            await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))
+        ).one_or_none()
+        if conv is None:
+            raise NotFound(f"no conversation with id {conv_id}")
+        if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
+            raise Forbidden("only the assigned agent or a supervisor may reply")
+        if conv.status != "open":
+            raise Conflict("the conversation is closed; reopen it to reply")
+        channel = channel or conv.channel
+        if channel not in senders:
+            raise InputError(
+                f"replies on {channel} are not possible: no connector sends on it", field="channel"
+            )
+        sender, recipient = await _addresses(conn, conv, channel)
+        await _check_consent(conn, conv.customer_id, channel)
+        reply_id = str(uuid.uuid4())
+        await conn.execute(
+            sa.insert(messages).values(
+                id=reply_id,
+                conversation_id=conv.id,
+                customer_id=conv.customer_id,
+                channel=channel,
+                external_id=f"outbox:{reply_id}",
+                direction="out",
+                kind="message",
+                sender_kind="agent",
+                sender_value=who.agent_id,
+                sender_name=who.name,
+                recipient=recipient,
+                text=text,
+                meta={},
+                received_at=now,
+                stored_at=now,
+            )
+        )
+        await conn.execute(
+            sa.insert(outbox).values(
+                id=reply_id,
+                conversation_id=conv.id,
+                customer_id=conv.customer_id,
+                channel=channel,
+                sender=sender,
+                recipient=recipient,
+                text=text,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                provider_ids=[],
+                details={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == conv.id)
+            .values(
+                first_response_at=sa.func.coalesce(conversations.c.first_response_at, now),
+                next_response_due=None,
+                message_count=conversations.c.message_count + 1,
+                last_message_at=now,
+            )
+        )
+        await audit.record(
+            conn,
+            actor=who.actor,
+            action="message.replied",
+            subject_type="conversation",
+            subject_id=conv.id,
+            customer_id=conv.customer_id,
+            data={"message_id": reply_id, "channel": channel},
+        )
+    return {
+        "id": reply_id,
+        "conversation_id": conv.id,
+        "channel": channel,
+        "status": "queued",
+        "at": iso(now),
+    }
+
+
+async def _addresses(conn: AsyncConnection, conv: Any, channel: str) -> tuple[str | None, str]:
+    last_in = (
+        await conn.execute(
+            sa.select(messages.c.sender_value, messages.c.recipient)
+            .where(
+                messages.c.customer_id == conv.customer_id,
+                messages.c.channel == channel,
+                messages.c.direction == "in",
+            )
+            .order_by(messages.c.received_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if last_in is not None:
+        return last_in.recipient, last_in.sender_value
+    kind = ADDRESS_KIND.get(channel)
+    address = None
+    if kind is not None:
+        address = await conn.scalar(
+            sa.select(identities.c.value)
+            .where(identities.c.customer_id == conv.customer_id, identities.c.kind == kind)
+            .order_by(identities.c.created_at)
+            .limit(1)
+        )
+    if address is None:
+        raise InputError(
+            f"the customer has no {kind or channel} address to reply to on {channel}", field="channel"
+        )
+    return None, address
+
+
+async def _check_consent(conn: AsyncConnection, customer_id: str, channel: str) -> None:
+    withdrawn = await consent_withdrawn(conn, customer_id, channel)
+    if withdrawn is not None:
+        raise Conflict(
+            f"the customer withdrew consent for {Channel(channel).value} ({withdrawn}); "
+            "nothing can be sent there until they opt in again"
+        )
+
+
+async def consent_withdrawn(conn: AsyncConnection, customer_id: str, channel: str) -> str | None:
+    """How the customer withdrew service consent on the channel (e.g. ``sms:STOP``), or None."""
+    source = await conn.scalar(
+        sa.select(consents.c.source).where(
+            consents.c.customer_id == customer_id,
+            consents.c.channel == channel,
+            consents.c.purpose == "service",
+            consents.c.granted.is_(False),
+        )
+    )
+    return str(source) if source is not None else None

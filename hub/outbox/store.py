@@ -1,0 +1,121 @@
+"""The outbox in the store: enqueue a reply with its message, claim due rows, record results.
+
+A claim marks rows ``sending`` until a deadline; a process that dies mid-send leaves
+them to be claimed again after it (at-least-once, as providers allow). Rows are claimed
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several hub processes share the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.tables import outbox
+
+CLAIM_FOR = timedelta(seconds=60)
+# What a provider's report means for the reply as a whole.
+FINAL = ("delivered", "undelivered", "failed")
+o = outbox.c
+
+
+def backoff(attempt: int) -> timedelta:
+    """Wait before the next try: 2, 4, 8 … seconds, at most five minutes."""
+    return timedelta(seconds=min(2**attempt, 300))
+
+
+async def claim(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
+    due = sa.or_(
+        sa.and_(o.status == "queued", o.next_attempt_at <= now),
+        sa.and_(o.status == "sending", o.claimed_until < now),
+    )
+    ids = (
+        sa.select(o.id).where(due).order_by(o.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(
+        sa.update(outbox)
+        .where(o.id.in_(ids.scalar_subquery()))
+        .values(status="sending", claimed_until=now + CLAIM_FOR, attempts=o.attempts + 1, updated_at=now)
+        .returning(*outbox.c)
+    )
+    return sorted(result.all(), key=lambda r: r.next_attempt_at)
+
+
+async def mark_sent(
+    conn: AsyncConnection,
+    item_id: str,
+    provider_ids: Sequence[str],
+    details: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    await conn.execute(
+        sa.update(outbox)
+        .where(o.id == item_id, o.status == "sending")
+        .values(
+            status="sent",
+            provider_ids=list(provider_ids),
+            details=dict(details),
+            claimed_until=None,
+            error=None,
+            error_code=None,
+            updated_at=now,
+        )
+    )
+
+
+async def mark_failed(
+    conn: AsyncConnection,
+    item_id: str,
+    error: str,
+    code: str | None,
+    retry_at: datetime | None,
+    now: datetime,
+) -> str:
+    """Back to ``queued`` for ``retry_at``, or ``failed`` for good; returns the status."""
+    status = "queued" if retry_at is not None else "failed"
+    await conn.execute(
+        sa.update(outbox)
+        .where(o.id == item_id)
+        .values(
+            status=status,
+            error=error[:1000],
+            error_code=code,
+            next_attempt_at=retry_at or now,
+            claimed_until=None,
+            updated_at=now,
+        )
+    )
+    return status
+
+
+async def record_report(
+    conn: AsyncConnection, item_id: str, provider_id: str, status: str, code: str | None, now: datetime
+) -> tuple[str, str] | None:
+    """A provider's delivery report for one part; the reply's status follows its parts:
+    failed or undelivered if any part is, delivered when every part is, else sent.
+    Returns (conversation id, the reply's status), or None for an unknown reply."""
+    row = (await conn.execute(sa.select(outbox).where(o.id == item_id).with_for_update())).one_or_none()
+    if row is None:
+        return None
+    parts = dict((row.details or {}).get("parts", {}))
+    parts[provider_id] = status
+    known = [parts.get(p, "sent") for p in row.provider_ids] or [status]
+    overall = next((s for s in ("failed", "undelivered") if s in known), None)
+    if overall is None:
+        overall = "delivered" if all(s == "delivered" for s in known) else "sent"
+    if row.status in FINAL and overall == "sent":
+        overall = row.status  # a late "sent" does not undo "delivered"
+    await conn.execute(
+        sa.update(outbox)
+        .where(o.id == item_id)
+        .values(
+            status=overall,
+            details={**(row.details or {}), "parts": parts},
+            error_code=code or row.error_code,
+            updated_at=now,
+        )
+    )
+    return row.conversation_id, overall

@@ -1,0 +1,134 @@
+"""The outbox worker: sends due replies through their channel's connector, with retries.
+
+A provider's refusal that cannot change (a bad number) fails the reply at once; anything
+else (a timeout, a 5xx, the provider unreachable) is retried with growing pauses, up to
+``max_attempts``. Every change of a reply's delivery state is published on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import Outbound, Sender, SendFailed
+from hub.metrics import Metrics
+from hub.model import Channel
+from hub.outbox import store as outbox_store
+from hub.outbox.replies import consent_withdrawn
+from hub.realtime.bus import InProcessBus
+from hub.store.engine import Store
+from hub.transient import is_transient
+
+log = logging.getLogger("contacthub.outbox")
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        senders: Mapping[str, Sender],
+        bus: InProcessBus,
+        metrics: Metrics,
+        max_attempts: int = 8,
+        poll_s: float = 1.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._senders = senders
+        self._bus = bus
+        self._metrics = metrics
+        self._max_attempts = max_attempts
+        self._poll_s = poll_s
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    @property
+    def channels(self) -> set[str]:
+        """The channels some connector sends on."""
+        return set(self._senders)
+
+    def wake(self) -> None:
+        """A reply was queued in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                async with self._store.write() as conn:
+                    due = await outbox_store.claim(conn, self._clock(), 20)
+                for row in due:
+                    await self._send(row)
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("outbox pass failed")
+                else:
+                    log.warning("outbox: store unreachable: %r", exc)
+                due = []
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+
+    async def _send(self, row: Any) -> None:
+        item = Outbound(
+            id=row.id,
+            channel=Channel(row.channel),
+            sender=row.sender,
+            recipient=row.recipient,
+            text=row.text,
+            attempt=row.attempts,
+        )
+        sender = self._senders.get(item.channel.value)
+        now = self._clock()
+        try:
+            if sender is None:
+                raise SendFailed(f"no connector sends on {item.channel.value}", permanent=True)
+            async with self._store.read() as conn:  # a STOP may have come in since it was queued
+                withdrawn = await consent_withdrawn(conn, row.customer_id, item.channel.value)
+            if withdrawn is not None:
+                raise SendFailed(
+                    f"the customer withdrew consent ({withdrawn})", permanent=True, code="consent"
+                )
+            sent = await sender.send(item)
+        except Exception as exc:
+            permanent = isinstance(exc, SendFailed) and exc.permanent
+            code = exc.code if isinstance(exc, SendFailed) else None
+            retry_at = None
+            if not permanent and item.attempt < self._max_attempts:
+                retry_at = now + outbox_store.backoff(item.attempt)
+            async with self._store.write() as conn:
+                status = await outbox_store.mark_failed(conn, item.id, str(exc), code, retry_at, now)
+            log.warning(
+                "reply not sent (attempt %d): %s",
+                item.attempt,
+                exc,
+                extra={"channel": item.channel.value, "message_id": item.id, "status": status},
+            )
+            self._metrics.outbox.labels(item.channel.value, status).inc()
+            self._publish(row, status, error=str(exc), code=code)
+            return
+        async with self._store.write() as conn:
+            await outbox_store.mark_sent(conn, item.id, sent.provider_ids, sent.details, now)
+        self._metrics.outbox.labels(item.channel.value, "sent").inc()
+        self._publish(row, "sent")
+
+    def _publish(self, row: Any, status: str, **extra: object) -> None:
+        self._bus.publish(
+            "message.delivery",
+            {
+                "message_id": row.id,
+                "conversation_id": row.conversation_id,
+                "status": status,
+                **extra,
+            },
+        )
