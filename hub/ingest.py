@@ -192,3 +192,16 @@ class IngestWorker:
                 },
             )
             self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})
+            if s.kind == "call_event" and s.meta.get("event") in ("newCall", "answer"):
+                # a screen pop: the console shows who is calling (or that nobody knows them)
+                self._bus.publish(
+                    "call.ringing" if s.meta["event"] == "newCall" else "call.answered",
+                    {
+                        "call_id": s.meta.get("call_id"),
+                        "customer_id": s.customer_id,
+                        "conversation_id": s.conversation_id,
+                        "known_caller": not s.customer_created,
+                        "answering_number": s.meta.get("answering_number"),
+                        "users": s.meta.get("users"),
+                    },
+                )

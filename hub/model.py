@@ -34,10 +34,17 @@ class AddressKind(StrEnum):
 
 class MessageKind(StrEnum):
     MESSAGE = "message"
-    CALL_EVENT = "call_event"
+    CALL_EVENT = "call_event"  # a call's progress: logged on the timeline, not routed
+    MISSED_CALL = "missed_call"
     VOICEMAIL = "voicemail"
     FAX = "fax"
     STATUS = "status"
+
+
+# Kinds that are work for an agent: a conversation with one of them is routed.
+ROUTABLE_KINDS = frozenset(
+    {MessageKind.MESSAGE, MessageKind.MISSED_CALL, MessageKind.VOICEMAIL, MessageKind.FAX}
+)
 
 
 class Direction(StrEnum):

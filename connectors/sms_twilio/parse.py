@@ -10,21 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import normalise_address
+from hub.customers.addresses import phone_address
 from hub.errors import InputError
-from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage
+from hub.model import Attachment, Channel, InboundMessage
 
 GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
-
-
-def phone_or_external(value: str, region: str, field: str) -> Address:
-    """A phone number in E.164; a short code or alphanumeric sender stays as it is."""
-    try:
-        return normalise_address(AddressKind.PHONE, value, default_region=region, field=field)
-    except InputError:
-        if not value.strip():
-            raise
-        return Address(AddressKind.EXTERNAL, f"sms:{value.strip()}")
 
 
 def parse_sms(
@@ -40,8 +30,8 @@ def parse_sms(
     return InboundMessage(
         channel=Channel.SMS,
         external_id=sid,
-        sender=phone_or_external(form.get("From", ""), region, "From"),
-        recipient=phone_or_external(form["To"], region, "To") if form.get("To") else None,
+        sender=phone_address(form.get("From", ""), region, "From"),
+        recipient=phone_address(form["To"], region, "To") if form.get("To") else None,
         text=text,
         attachments=attachments,
         received_at=received_at,

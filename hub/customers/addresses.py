@@ -72,3 +72,14 @@ def mask(kind: AddressKind | str, value: str) -> str:
     if kind in (AddressKind.PHONE, AddressKind.FAX, "phone", "fax"):
         return f"{value[:3]}…{value[-3:]}" if len(value) > 6 else "…"
     return f"{value[:2]}…" if len(value) > 4 else "…"
+
+
+def phone_address(value: str, region: str, field: str) -> Address:
+    """A phone number in E.164; a short code or an alphanumeric sender (which no
+    number parser accepts) stays as it is, as an external identity."""
+    try:
+        return normalise_address(AddressKind.PHONE, value, default_region=region, field=field)
+    except InputError:
+        if not value.strip():
+            raise
+        return Address(AddressKind.EXTERNAL, f"phone:{value.strip()}")

@@ -222,7 +222,8 @@ class Router:
                     update = self._next_due(view, row)
             elif row.offered_to is not None:
                 view.hold(row.id, row.offered_to, row.channel, utc_or_none(row.offer_expires_at))
-            elif row.id not in view.line:
+            elif row.id not in view.line and (row.route is not None or row.needs_routing):
+                # (a conversation of call events only, never routed, is no work for anyone)
                 update = self._admit(view, row, facts.get(row.id), last_agents.get(row.customer_id))
             if update or row.needs_routing:
                 updates.append({"id": row.id, "needs_routing": False, **update})

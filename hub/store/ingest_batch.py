@@ -11,8 +11,8 @@ locks held in memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers.keywords import keyword_of
 from hub.customers.search_terms import all_rows
-from hub.model import Address, Channel, InboundMessage, message_id
+from hub.model import ROUTABLE_KINDS, Address, Channel, InboundMessage, message_id
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.tables import (
     attachments,
@@ -47,6 +47,8 @@ class StoredMessage:
     conversation_opened: bool
     customer_created: bool
     received_at: datetime
+    kind: str = "message"
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ async def store_batch(
     stored_ids = {r.id for r in inserted}
     stored: list[StoredMessage] = []
     attachment_rows = []
-    touched: dict[str, tuple[datetime, int]] = {}
+    touched: dict[str, tuple[datetime, int, bool]] = {}  # conversation -> (last, added, routable)
     for msg, mid in zip(fresh, ids, strict=True):
         if mid not in stored_ids:  # another worker stored it a moment ago
             duplicates.append(msg)
@@ -111,10 +113,12 @@ async def store_batch(
                 conversation_opened=conv_id in opened,
                 customer_created=customer_id in created,
                 received_at=msg.received_at,
+                kind=msg.kind.value,
+                meta=msg.meta,
             )
         )
-        last, count = touched.get(conv_id, (msg.received_at, 0))
-        touched[conv_id] = (max(last, msg.received_at), count + 1)
+        last, count, routable = touched.get(conv_id, (msg.received_at, 0, False))
+        touched[conv_id] = (max(last, msg.received_at), count + 1, routable or msg.kind in ROUTABLE_KINDS)
         attachment_rows += [
             {
                 "message_id": mid,
@@ -132,15 +136,17 @@ async def store_batch(
             sa.update(conversations)
             .where(conversations.c.id == sa.bindparam("conv_id"))
             .values(
-                needs_routing=True,
+                needs_routing=sa.or_(
+                    conversations.c.needs_routing, sa.bindparam("routable", type_=sa.Boolean)
+                ),
                 message_count=conversations.c.message_count + sa.bindparam("added"),
                 last_message_at=later(
                     conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
                 ),
             ),
             [
-                {"conv_id": cid, "added": count, "last": last}
-                for cid, (last, count) in sorted(touched.items())
+                {"conv_id": cid, "added": count, "last": last, "routable": routable}
+                for cid, (last, count, routable) in sorted(touched.items())
             ],
         )
     await _log_events(conn, stored, now)
@@ -310,7 +316,7 @@ async def _open_conversations(
                 "thread_key": msg.thread_hint.key or DEFAULT_THREAD,
                 "status": "open",
                 "open_key": key,
-                "needs_routing": True,
+                "needs_routing": False,  # set below if a message in it is work for an agent
                 "message_count": 0,
                 "opened_at": msg.received_at,
                 "last_message_at": msg.received_at,

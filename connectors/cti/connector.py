@@ -1,0 +1,72 @@
+"""``POST /webhooks/cti/{token}``: a PBX (Asterisk, 3CX, sipgate, Placetel …) reports calls.
+
+The token in the URL is compared in constant time; a wrong one gets 403. A ``newCall``
+from a blocked number is answered ``{"action": "reject", "reason": "busy"}`` (and not
+recorded); every other event is appended to the ingest queue and answered ``{}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+
+from connectors.base import ConnectorContext
+from connectors.cti.parse import parse_cti
+from hub.customers.addresses import phone_address
+from hub.errors import ConfigError, Forbidden, InputError
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+
+log = logging.getLogger("contacthub.cti")
+
+
+def routes(ctx: ConnectorContext) -> list[RouteSpec]:
+    settings = ctx.settings.connectors.cti
+    if settings.token is None:
+        raise ConfigError("connectors.cti: set token (the secret part of the webhook URL the PBX calls)")
+    token = settings.token.get_secret_value().encode()
+    region = ctx.settings.phone.default_region
+    blocked = {phone_address(n, region, "blocked_numbers").value for n in settings.blocked_numbers}
+    accepted = ctx.metrics.accepted.labels("voice")
+
+    async def cti_event(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.match_info["token"].encode(), token):
+            log.warning("CTI webhook with a wrong token refused", extra={"route": "/webhooks/cti/{token}"})
+            raise Forbidden("unknown CTI token")
+        if request.content_type == "application/json":
+            body = await read_json_object(request, 16_384)
+            form = {k: str(v) for k, v in body.items() if not isinstance(v, list)}
+            users = [str(u) for u in body.get("user", [])] if isinstance(body.get("user"), list) else []
+        elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            raw = await request.post()
+            form = {k: str(v) for k, v in raw.items() if not k.startswith("user")}
+            users = [str(v) for k, v in raw.items() if k in ("user[]", "user")]
+        else:
+            raise InputError("send the event form-encoded or as JSON", field="(body)")
+        msg = parse_cti(form, users, received_at=ctx.clock(), region=region)
+        if msg.meta["event"] == "newCall" and msg.meta["direction"] == "in" and msg.sender.value in blocked:
+            return json_response({"action": "reject", "reason": "busy"})
+        await ctx.queue.append(msg)
+        accepted.inc()
+        return json_response({})
+
+    return [
+        RouteSpec(
+            "POST",
+            "/webhooks/cti/{token}",
+            cti_event,
+            "Generic CTI call events (Zammad-compatible fields: event, from, to, direction, callId, "
+            "user[], answeringNumber, cause)",
+            "signed",
+            tag="channels",
+            request_media="application/x-www-form-urlencoded",
+            responses={
+                200: '{} once recorded, or {"action": "reject", "reason": "busy"} for a blocked caller',
+                403: "Wrong token",
+                422: "A field is missing or wrong; `field` names it",
+                503: "The ingest queue is unreachable; the PBX may retry",
+            },
+        )
+    ]

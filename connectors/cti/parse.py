@@ -1,0 +1,73 @@
+"""Generic CTI events (the fields of Zammad's generic CTI API) to ``InboundMessage``s. Pure.
+
+``event`` is newCall, answer or hangup; ``direction`` in or out; ``from``/``to`` the
+numbers; ``callId`` ties the events of one call together (they share a conversation
+thread); ``user[]`` and ``answeringNumber`` name who took it; ``cause`` why it ended.
+An inbound call that ends unanswered (cause cancel or noAnswer) is a missed call:
+routed work, so that someone calls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from hub.customers.addresses import phone_address
+from hub.errors import InputError
+from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
+
+EVENTS = ("newCall", "answer", "hangup")
+CAUSES = ("normalClearing", "busy", "cancel", "noAnswer", "congestion", "notFound", "forwarded")
+MISSED = ("cancel", "noAnswer")
+
+
+def parse_cti(
+    form: Mapping[str, str], users: Sequence[str], *, received_at: datetime, region: str
+) -> InboundMessage:
+    event = form.get("event", "")
+    if event not in EVENTS:
+        raise InputError(f"event: one of {', '.join(EVENTS)}", field="event")
+    direction = form.get("direction", "in")
+    if direction not in ("in", "out"):
+        raise InputError("direction: in or out", field="direction")
+    call_id = form.get("callId", "").strip()
+    if not call_id:
+        raise InputError("callId is missing", field="callId")
+    cause = form.get("cause", "")
+    if cause and cause not in CAUSES:
+        raise InputError(f"cause: one of {', '.join(CAUSES)}", field="cause")
+    customer_number, our_number = (
+        (form.get("from"), form.get("to"))
+        if direction == "in"
+        else (
+            form.get("to"),
+            form.get("from"),
+        )
+    )
+    if not customer_number:
+        raise InputError("the caller's number is missing", field="from" if direction == "in" else "to")
+    missed = event == "hangup" and direction == "in" and cause in MISSED
+    answered_by = form.get("answeringNumber") or ", ".join(users)
+    text = {
+        "newCall": f"{'Incoming' if direction == 'in' else 'Outgoing'} call",
+        "answer": f"Call answered{' by ' + answered_by if answered_by else ''}",
+        "hangup": "Missed call" if missed else f"Call ended ({cause or 'normalClearing'})",
+    }[event]
+    meta = {"event": event, "call_id": call_id, "direction": direction}
+    if cause:
+        meta["cause"] = cause
+    if form.get("answeringNumber"):
+        meta["answering_number"] = form["answeringNumber"]
+    if users:
+        meta["users"] = ", ".join(users)
+    return InboundMessage(
+        channel=Channel.VOICE,
+        external_id=f"cti:{call_id}:{event}",
+        sender=phone_address(customer_number, region, "from"),
+        recipient=phone_address(our_number, region, "to") if our_number else None,
+        thread_hint=ThreadHint(key=f"call:{call_id}"),
+        text=text,
+        kind=MessageKind.MISSED_CALL if missed else MessageKind.CALL_EVENT,
+        received_at=received_at,
+        meta=meta,
+    )

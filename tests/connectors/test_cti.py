@@ -1,0 +1,114 @@
+"""Generic CTI on both backends: a PBX script's newCall -> answer -> hangup, a missed call,
+a blocked caller, a wrong token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.keys import BUS, STORE
+from hub.store.tables import conversations, messages
+from tests.conftest import HubClient, drop_backend, make_settings, running_hub
+
+TOKEN = "cti-secret-token-123"
+CALLER = "+4989123456"
+
+
+@pytest.fixture
+async def cti(backend: str, tmp_path: Path) -> AsyncIterator[HubClient]:
+    settings = make_settings(
+        tmp_path,
+        backend,
+        **{
+            "connectors.cti.enabled": True,
+            "connectors.cti.token": TOKEN,
+            "connectors.cti.blocked_numbers": ["0900 666"],
+        },
+    )
+    async with running_hub(settings) as hub:
+        yield hub
+    await drop_backend(settings)
+
+
+async def event(hub: HubClient, token: str = TOKEN, **fields: str) -> tuple[int, dict]:
+    resp = await hub.client.post(f"/webhooks/cti/{token}", data=fields)
+    return resp.status, await resp.json()
+
+
+async def rows(hub: HubClient, count: int) -> list:
+    for _ in range(200):
+        async with hub.app[STORE].read() as conn:
+            found = (
+                await conn.execute(sa.select(messages).order_by(messages.c.received_at, messages.c.id))
+            ).all()
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def conversation(hub: HubClient, conv_id: str):
+    async with hub.app[STORE].read() as conn:
+        return (await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))).one()
+
+
+async def test_an_answered_call_is_a_timeline_entry_and_pops_the_screen(cti: HubClient) -> None:
+    popped = cti.app[BUS].subscribe("call.*")
+    call = {"from": CALLER, "to": "+493012345", "direction": "in", "callId": "c-1"}
+    assert await event(cti, event="newCall", **call) == (200, {})
+    assert (await event(cti, event="answer", answeringNumber="+4930123450", **call))[0] == 200
+    assert (await event(cti, event="hangup", cause="normalClearing", **call))[0] == 200
+    found = await rows(cti, 3)
+    assert [(m.kind, m.text) for m in found] == [
+        ("call_event", "Incoming call"),
+        ("call_event", "Call answered by +4930123450"),
+        ("call_event", "Call ended (normalClearing)"),
+    ]
+    assert len({m.conversation_id for m in found}) == 1 and found[0].sender_value == CALLER
+    conv = await conversation(cti, found[0].conversation_id)
+    await asyncio.sleep(0.5)
+    assert (await conversation(cti, conv.id)).route is None, "an answered call is not routed work"
+    # two ingest workers may store the answer before the ring: compare as sets
+    pops = [await asyncio.wait_for(popped.queue.get(), 5) for _ in range(2)]
+    assert {p.topic for p in pops} == {"call.ringing", "call.answered"}
+    assert {p.data["customer_id"] for p in pops} == {found[0].customer_id}
+    assert any(p.data["known_caller"] is False for p in pops), (
+        "the first call of a new number: unknown caller"
+    )
+    answered = next(p for p in pops if p.topic == "call.answered")
+    assert answered.data["answering_number"] == "+4930123450"
+
+
+async def test_an_unanswered_call_becomes_a_routed_missed_call(cti: HubClient) -> None:
+    call = {"from": CALLER, "to": "+493012345", "direction": "in", "callId": "c-2"}
+    await event(cti, event="newCall", **call)
+    await event(cti, event="hangup", cause="noAnswer", **call)
+    found = await rows(cti, 2)
+    assert found[-1].kind == "missed_call" and found[-1].text == "Missed call"
+    for _ in range(100):
+        conv = await conversation(cti, found[-1].conversation_id)
+        if conv.queue is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert conv.queue == "service" and conv.first_response_due is not None, "routed like any message"
+
+
+async def test_blocked_callers_are_rejected_and_a_wrong_token_gets_403(cti: HubClient) -> None:
+    assert await event(
+        cti, event="newCall", direction="in", callId="c-3", **{"from": "0900666", "to": "1"}
+    ) == (
+        200,
+        {"action": "reject", "reason": "busy"},
+    )
+    status, problem = await event(
+        cti, token="guess", event="newCall", direction="in", callId="c-4", **{"from": CALLER}
+    )
+    assert status == 403
+    status, problem = await event(cti, event="ring", direction="in", callId="c-5", **{"from": CALLER})
+    assert status == 422 and problem["field"] == "event"
+    await asyncio.sleep(0.3)
+    assert await rows(cti, 0) == []
