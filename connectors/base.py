@@ -16,11 +16,21 @@ from typing import Any, Protocol
 import aiohttp
 
 from hub.metrics import Metrics
-from hub.model import Channel, InboundMessage
+from hub.model import Address, Channel, InboundMessage
 from hub.queue.base import IngestQueue
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """Where a live call goes: ``agent`` (dial ``address``), or ``closed``/``busy`` (voicemail)."""
+
+    kind: str
+    address: str | None
+    agent_id: str | None
+    ring_timeout_s: int
 
 
 @dataclass(slots=True)
@@ -32,6 +42,8 @@ class Services:
     http: aiohttp.ClientSession | None = None
     # report(reply id, provider id, delivered|undelivered|failed|sent, error code) -> known?
     delivery: Callable[[str, str, str, str | None], Awaitable[bool]] | None = None
+    # call_target(caller, department, language, now): where a live call goes
+    call_target: Callable[[Address, str, str, datetime], Awaitable[CallTarget]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,11 @@ class ConnectorContext:
         if self.services.queue is None:
             raise RuntimeError("the queue is not open: the app has not started")
         return self.services.queue
+
+    async def call_target(self, caller: Address, department: str, language: str, now: datetime) -> CallTarget:
+        if self.services.call_target is None:
+            raise RuntimeError("routing is not open: the app has not started")
+        return await self.services.call_target(caller, department, language, now)
 
     async def report_delivery(self, reply_id: str, provider_id: str, status: str, code: str | None) -> bool:
         if self.services.delivery is None:

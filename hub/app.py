@@ -31,6 +31,7 @@ from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
 from hub.customers.tiers import load_tier_rules
+from hub.dispatch.call_target import CallTargets
 from hub.dispatch.inbox import STREAM as INBOX_STREAM
 from hub.dispatch.inbox import Inbox, encode_hint
 from hub.dispatch.lease import Lease, RedisLease, StoreLease
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             await store.close()
             raise
         app[ROUTING] = routing
+        services.call_target = CallTargets(store, routing)
         watcher = asyncio.create_task(routing.watch(settings.routing.reload_seconds))
         yield
         watcher.cancel()

@@ -187,6 +187,17 @@ def cmd_retier(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from hub.simulator import Simulator
+
+    settings = _settings(args)
+    simulator = Simulator(settings, args.hub or f"http://{settings.server.host}:{settings.server.port}")
+    if args.kind == "sms":
+        asyncio.run(simulator.sms(args.sender, args.text or "Hallo"))
+    else:
+        asyncio.run(simulator.call(args.sender, args.digits, args.text))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contacthub", description="ContactHub contact-center hub")
     parser.add_argument("--config", type=Path, help="settings file (default config/contacthub.toml)")
@@ -219,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     retier = sub.add_parser("retier", help="recompute every tier after the tier rules changed")
     retier.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     retier.set_defaults(func=cmd_retier)
+
+    simulate = sub.add_parser(
+        "simulate", help="send signed Twilio webhooks (an SMS or a call) to a running hub"
+    )
+    simulate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    simulate.add_argument("kind", choices=["sms", "call"])
+    simulate.add_argument("--from", dest="sender", required=True, help="the customer's number")
+    simulate.add_argument("--text", help="the SMS text, or a call's voicemail transcription")
+    simulate.add_argument("--digits", default="1", help="the menu choice of a call (default 1)")
+    simulate.add_argument("--hub", help="the hub's address (default: server.host and server.port)")
+    simulate.set_defaults(func=cmd_simulate)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

@@ -58,3 +58,10 @@ def test_a_bad_setting_stops_with_its_name(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "server.prot" in out.stderr and "unknown setting" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_simulate_without_twilio_says_what_to_configure(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded")
+    out = run(tmp_path, "simulate", "sms", "--from", "+4917612345678", "--text", "Hallo")
+    assert out.returncode == 2
+    assert "connectors.twilio is not enabled" in out.stderr

@@ -197,6 +197,7 @@ agents = sa.Table(
     sa.Column("idle_since", TS),
     # offers in a row the agent let lapse; at routing.max_missed_offers they are set away
     sa.Column("missed_offers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("phone", sa.String(320)),  # E.164 or sip:…, where calls to this agent are put through
 )
 
 # The fencing token of the active router: every router write raises it to its own token

@@ -8,13 +8,15 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.auth.sessions import hash_password
 from hub.customers import audit
+from hub.customers.addresses import normalise_address
 from hub.dispatch.inbox import notify
 from hub.errors import Conflict, NotFound
 from hub.keys import INBOX, ROUTING, STORE
+from hub.model import AddressKind
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
@@ -36,6 +38,16 @@ class AgentFields(BaseModel):
     teams: list[str] | None = None
     capacity: dict[Channel, int] | None = None
     active: bool | None = None
+    phone: str | None = Field(
+        None, max_length=320, description="where calls are put through: a phone number or sip:user@host"
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None or value.startswith("sip:"):
+            return value
+        return normalise_address(AddressKind.PHONE, value, default_region="DE", field="phone").value
 
 
 class AgentIn(AgentFields):
@@ -62,6 +74,7 @@ def _public(row: Any) -> dict[str, Any]:
         "teams": row.teams or [],
         "capacity": row.capacity,
         "active": row.active,
+        "phone": row.phone,
         "created_at": iso(row.created_at),
     }
 

@@ -1,0 +1,152 @@
+"""SMS webhook benchmark: signed Twilio SMS webhooks accepted per second.
+
+For each backend it runs the hub as its own process with the Twilio connector and sends
+N webhooks from M concurrent clients, each signed as Twilio signs them (the signatures
+are made before the clock starts). It prints the accepted rate and the rate of a bare
+aiohttp handler that parses the same form, measured in the same run. Goal: at least
+half the bare rate.
+
+    .venv/bin/python bench/sms.py [-n 10000] [-c 64] [--backend embedded|scaleout|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hub.store.engine import Store  # noqa: E402
+from tests.conftest import _reachable, drop_backend, make_settings  # noqa: E402
+from tests.hubproc import HubProcess, free_port  # noqa: E402
+
+ACCOUNT = "AC" + "5" * 32
+TOKEN = "bench-auth-token"
+NUMBER = "+493012345678"
+PUBLIC = "https://hub.example.com"
+PATH = "/webhooks/twilio/sms"
+
+
+def signed_bodies(n: int, tag: str) -> list[tuple[bytes, str]]:
+    validator = RequestValidator(TOKEN)
+    bodies = []
+    for i in range(n):
+        params = {
+            "MessageSid": f"SM{tag}{i:026d}",
+            "AccountSid": ACCOUNT,
+            "From": f"+4917{i % 5000:07d}",
+            "To": NUMBER,
+            "Body": "Guten Tag, meine Bestellung ist nicht angekommen.",
+            "NumMedia": "0",
+            "FromCity": "BERLIN",
+            "FromCountry": "DE",
+        }
+        bodies.append((urlencode(params).encode(), validator.compute_signature(PUBLIC + PATH, params)))
+    return bodies
+
+
+async def fire(url: str, bodies: list[tuple[bytes, str]], concurrency: int) -> float:
+    """Accepted webhooks per second."""
+    work = iter(bodies)
+    accepted = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def client() -> None:
+            nonlocal accepted
+            for body, signature in work:
+                headers = {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": signature,
+                }
+                async with session.post(url + PATH, data=body, headers=headers) as resp:
+                    await resp.read()
+                    accepted += resp.status == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        return accepted / (time.perf_counter() - started)
+
+
+async def bare_rate(bodies: list[tuple[bytes, str]], concurrency: int) -> float:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_bare.py"), str(port)])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                async with aiohttp.ClientSession() as s, s.get(url + "/healthz"):
+                    break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+        return await fire(url, bodies, concurrency)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def hub_rate(
+    backend: str, bodies: list[tuple[bytes, str]], concurrency: int, accept_only: bool = False
+) -> float:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        settings = make_settings(
+            tmp,
+            backend,
+            **{
+                "log.level": "WARNING",
+                "connectors.twilio.enabled": True,
+                "connectors.twilio.public_url": PUBLIC,
+                "connectors.twilio.accounts": [
+                    {"account_sid": ACCOUNT, "auth_token": TOKEN, "numbers": [NUMBER]}
+                ],
+                # accept only: the web process of a split deployment (workers and router elsewhere)
+                **({"ingest.workers": 0, "routing.router": False} if accept_only else {}),
+            },
+        )
+        store = Store(settings.database)
+        await store.migrate()
+        await store.close()
+        hub = HubProcess(tmp / "contacthub.toml", tmp)
+        try:
+            await hub.start()
+            return await fire(hub.url, bodies, concurrency)
+        finally:
+            hub.stop()
+            await drop_backend(settings)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("-c", type=int, default=64)
+    parser.add_argument("--backend", choices=["embedded", "scaleout", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["embedded", "scaleout"] if args.backend == "both" else [args.backend]
+    if "scaleout" in backends and not (_reachable("127.0.0.1", 5432) and _reachable("127.0.0.1", 6379)):
+        print("PostgreSQL or Redis not reachable: scaleout skipped")
+        backends.remove("scaleout")
+    bare = await bare_rate(signed_bodies(args.n, "bare"), args.c)
+    print(f"bare aiohttp form handler: {bare:8.0f} webhooks/s")
+    for backend in backends:
+        rate = await hub_rate(backend, signed_bodies(args.n, backend[:4]), args.c)
+        print(f"{backend:<9} signed SMS webhooks: {rate:8.0f} accepted/s  (ratio {rate / bare:.2f} of bare)")
+        alone = await hub_rate(backend, signed_bodies(args.n, backend[:3] + "x"), args.c, accept_only=True)
+        print(
+            f"{backend:<9} accept only (split):  {alone:8.0f} accepted/s  (ratio {alone / bare:.2f} of bare)"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,163 @@
+"""Twilio voice on both backends: scripted webhook sequences with a TwiML check after each
+step. Out of hours the caller reaches the voicemail, which becomes a routed conversation
+on the customer matched by the number; in hours the router's agent is dialled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.keys import STORE
+from hub.store.tables import conversations, messages
+from tests.conftest import HubClient
+from tests.connectors.conftest import ACCOUNT, NUMBER, signed_post
+from tests.routing.test_router_service import Floor, eventually
+
+CALLER = "+4917655512345"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def rules(open_now: bool) -> str:
+    today = DAYS[datetime.now(UTC).weekday()]
+    other = DAYS[(datetime.now(UTC).weekday() + 3) % 7]
+    day = today if open_now else other
+    return (
+        "queues:\n  service:\n    hours: {timezone: UTC, open: {" + day + ': ["00:00-23:59"]}}\n'
+        "rules: [{name: all, targets: [{queue: service}]}]\n"
+    )
+
+
+def call(step: str = "", **fields: str) -> dict[str, str]:
+    return {
+        "CallSid": "CA" + "7" * 32,
+        "AccountSid": ACCOUNT,
+        "From": CALLER,
+        "To": NUMBER,
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        **fields,
+    }
+
+
+async def twiml(hub: HubClient, path: str, params: dict[str, str]) -> str:
+    resp = await signed_post(hub, path, params)
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/xml"
+    return await resp.text()
+
+
+async def test_out_of_hours_the_caller_leaves_a_voicemail_that_is_routed(sms: HubClient) -> None:
+    floor = await Floor(sms).start(rules(open_now=False))
+    resp = await sms.client.post(
+        "/api/v1/customers",
+        headers=floor.headers["admin"],
+        json={"name": "Anrufer", "identities": [{"kind": "phone", "value": "0176 555 12345"}]},
+    )
+    customer_id = (await resp.json())["id"]
+
+    greeting = await twiml(sms, "/webhooks/twilio/voice", call())
+    assert '<Gather action="/webhooks/twilio/voice/menu?lang=de" numDigits="1"' in greeting
+    assert '<Say language="de-DE">Willkommen.' in greeting
+
+    english = await twiml(sms, "/webhooks/twilio/voice/menu?lang=de", call(Digits="9"))
+    assert '<Say language="en-GB">Welcome.' in english and "menu?lang=en" in english
+
+    closed = await twiml(sms, "/webhooks/twilio/voice/menu?lang=de", call(Digits="1"))
+    assert "Wir sind gerade nicht erreichbar." in closed
+    assert '<Record action="/webhooks/twilio/voice/recorded?lang=de"' in closed and "<Dial" not in closed
+
+    recording = "https://api.twilio.com/2010-04-01/Accounts/" + ACCOUNT + "/Recordings/RE123"
+    bye = await twiml(
+        sms,
+        "/webhooks/twilio/voice/recorded?lang=de",
+        call(RecordingUrl=recording, RecordingDuration="17", RecordingSid="RE123", CallStatus="completed"),
+    )
+    assert "Danke für Ihre Nachricht." in bye and "<Hangup />" in bye
+    assert (
+        await signed_post(
+            sms, "/webhooks/twilio/voice/status", call(CallStatus="completed", CallDuration="45")
+        )
+    ).status == 204
+
+    async def voicemail() -> Any:
+        async with sms.app[STORE].read() as conn:
+            return (
+                await conn.execute(sa.select(messages).where(messages.c.kind == "voicemail"))
+            ).one_or_none()
+
+    mail = await eventually(voicemail, what="the voicemail")
+    assert mail.customer_id == customer_id and mail.meta["recording_url"] == recording
+    assert mail.text == "Voicemail (17 s)"
+
+    async def routed() -> Any:
+        async with sms.app[STORE].read() as conn:
+            conv = (
+                await conn.execute(sa.select(conversations).where(conversations.c.id == mail.conversation_id))
+            ).one()
+        return conv if conv.queue else None
+
+    conv = await eventually(routed, what="the voicemail to be routed")
+    assert conv.queue == "service" and conv.channel == "voice"
+    async with sms.app[STORE].read() as conn:
+        kinds = [
+            r.kind
+            for r in await conn.execute(
+                sa.select(messages.c.kind)
+                .where(messages.c.conversation_id == conv.id)
+                .order_by(messages.c.received_at)
+            )
+        ]
+    assert kinds == ["call_event", "voicemail", "call_event"], "the call's events share its conversation"
+
+
+async def test_in_hours_the_routers_agent_is_dialled_and_no_answer_goes_to_voicemail(sms: HubClient) -> None:
+    floor = await Floor(sms).start(rules(open_now=True))
+    await floor.agent("phone_agent", capacity={"voice": 1}, phone="+4930111222")
+    await floor.agent("no_phone", capacity={"voice": 1})
+
+    greeting = await twiml(sms, "/webhooks/twilio/voice", call(From="+441632960001"))
+    assert '<Say language="en-GB">Welcome.' in greeting
+    dial = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(From="+441632960001", Digits="2"))
+    assert "<Dial" in dial and "<Number>+4930111222</Number>" in dial
+    assert 'action="/webhooks/twilio/voice/dialed?lang=en"' in dial
+
+    no_answer = await twiml(sms, "/webhooks/twilio/voice/dialed?lang=en", call(DialCallStatus="no-answer"))
+    assert "Sorry, nobody is free" in no_answer and "<Record" in no_answer
+    done = await twiml(sms, "/webhooks/twilio/voice/dialed?lang=en", call(DialCallStatus="completed"))
+    assert "<Hangup />" in done
+
+    await floor.presence("phone_agent", "away")
+    await asyncio.sleep(0.1)
+    busy = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(Digits="1"))
+    assert "<Dial" not in busy and "Sorry, nobody is free" in busy
+
+
+async def test_voice_webhooks_are_signature_checked(sms: HubClient) -> None:
+    for path in ("", "/menu", "/recorded", "/status"):
+        resp = await sms.client.post("/webhooks/twilio/voice" + path, data=call())
+        assert resp.status == 403, path
+
+
+async def test_the_simulator_sends_signed_webhooks_the_hub_accepts(sms: HubClient) -> None:
+    from hub.keys import SETTINGS
+    from hub.simulator import Simulator
+
+    said: list[str] = []
+    simulator = Simulator(sms.app[SETTINGS], str(sms.client.make_url("/")), said.append)
+    await simulator.sms("+4917600000001", "Simulierte Nachricht")
+    await simulator.call("+4917600000002", digits="2", voicemail="Bitte rufen Sie mich zurück")
+    assert any("/webhooks/twilio/voice/recorded" in s and "-> 200" in s for s in said)
+
+    async def kinds() -> set[str] | None:
+        async with sms.app[STORE].read() as conn:
+            found = {
+                (r.channel, r.kind)
+                for r in await conn.execute(sa.select(messages.c.channel, messages.c.kind))
+            }
+        return found if ("voice", "voicemail") in found and ("sms", "message") in found else None
+
+    found = await eventually(kinds, what="the simulated SMS and voicemail")
+    assert ("voice", "call_event") in found
