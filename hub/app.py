@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -53,6 +54,7 @@ from hub.keys import (
     ROUTING,
     SESSIONS,
     SETTINGS,
+    SOCKETS,
     STORE,
     TOKENS,
     WORKERS,
@@ -63,11 +65,13 @@ from hub.outbox.worker import OutboxWorker
 from hub.queue import open_queue
 from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
+from hub.realtime.redis_bus import RedisBus
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore, FolderBlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
+from hub.web.agent_socket import close_sockets, socket_routes
 from hub.web.agents import agent_routes
 from hub.web.auth import auth_routes
 from hub.web.conversations import conversation_routes
@@ -89,6 +93,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[BUS] = InProcessBus()
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(close_sockets)
     app[BLOBS] = FolderBlobStore(settings.blobs.path)
     tiers = load_tier_rules(settings.customers.tiers_file)  # an invalid file refuses the start
     app[RECORDS] = CustomerRecords(tiers, settings.phone.default_region)
@@ -135,7 +141,11 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             health_check_interval=30,
         )
         app[REDIS] = client
+        bus = RedisBus(client, settings.queue.key_prefix)  # events reach every process's consoles
+        await bus.start()
+        app[BUS] = bus
         yield
+        await bus.close()
         await client.aclose()
 
     async def queue_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -218,10 +228,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         task = asyncio.create_task(router.run(), name="router")
         yield
         router.stop()
-        try:
-            await asyncio.wait_for(task, settings.server.shutdown_timeout)
-        except TimeoutError:
-            log.error("the router did not stop in time")
+        await _finish(task, "the router", settings.server.shutdown_timeout)
 
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         senders: dict[str, Sender] = {
@@ -233,10 +240,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         task = asyncio.create_task(worker.run(), name="outbox")
         yield
         worker.stop()
-        try:
-            await asyncio.wait_for(task, settings.server.shutdown_timeout)
-        except TimeoutError:
-            log.error("the outbox did not stop in time")
+        await _finish(task, "the outbox", settings.server.shutdown_timeout)
         for sender in senders.values():
             await sender.close()
 
@@ -263,6 +267,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *routing_routes(),
         *agent_routes(),
         *conversation_routes(),
+        *socket_routes(),
     ]
     for spec in routes:
         _register(app, spec)
@@ -271,6 +276,14 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             for spec in connector.routes(ctx):
                 _register(app, spec)
     return app
+
+
+async def _finish(task: asyncio.Task[None], what: str, within_s: float) -> None:
+    """Wait for a service told to stop; cancel it past the shutdown timeout."""
+    try:
+        await asyncio.wait_for(task, within_s)
+    except TimeoutError:
+        log.error("%s did not stop in time", what)
 
 
 def _register(app: web.Application, spec: RouteSpec) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -40,4 +41,5 @@ RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 ROUTER = web.AppKey("router", Router)

@@ -20,6 +20,7 @@ from hub.routespec import RouteSpec
 
 log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"
+EMPTY_TWIML = str(MessagingResponse())
 # Twilio's message states to a reply's delivery state.
 DELIVERY = {
     **dict.fromkeys(("accepted", "scheduled", "queued", "sending", "sent"), "sent"),
@@ -39,6 +40,9 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
         )
     region = ctx.settings.phone.default_region
     accepted = ctx.metrics.accepted.labels("sms")
+    help_reply = MessagingResponse()
+    help_reply.message(settings.help_reply)
+    help_twiml = str(help_reply)
     append_latency = ctx.metrics.stage.labels("append")
 
     async def inbound_sms(request: web.Request) -> web.Response:
@@ -68,10 +72,9 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
         await ctx.queue.append(msg)
         append_latency.observe(time.perf_counter() - started)
         accepted.inc()
-        reply = MessagingResponse()
-        if keyword_of(msg.text) == "help":
-            reply.message(settings.help_reply)
-        return web.Response(text=str(reply), content_type=TWIML)
+        return web.Response(
+            text=help_twiml if keyword_of(msg.text) == "help" else EMPTY_TWIML, content_type=TWIML
+        )
 
     async def delivery_status(request: web.Request) -> web.Response:
         form, _account = await webhooks.verified(request)

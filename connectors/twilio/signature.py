@@ -42,6 +42,8 @@ def signature_valid(
         if not body_hash or not hmac.compare_digest(validator.compute_hash(json_body), body_hash[0]):
             return False  # a raw body is only signed through its hash in the URL
         params, signed_params = json_body, MultiDict()
+    if json_body is None and hmac.compare_digest(validator.compute_signature(url, form_params), signature):
+        return True  # the common case, one HMAC: signed over the URL exactly as configured
     for candidate in _url_forms(url):
         if validator.validate(candidate, params, signature):
             return True

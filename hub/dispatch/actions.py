@@ -137,6 +137,34 @@ async def close(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
     return {"id": conv_id, "status": "closed", "closed_at": iso(now)}
 
 
+async def add_note(store: Store, conv_id: str, who: Principal, text: str, callback: bool) -> dict[str, Any]:
+    """An internal note (the customer never sees it), on the customer's timeline. A
+    ``callback`` note says the agent called the customer back; it counts as the
+    first response."""
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        if who.role == Role.AGENT and who.agent_id not in (row.assignee_id, row.offered_to):
+            raise Forbidden("only the assigned agent or a supervisor may add notes here")
+        note_id = await audit.record(
+            conn,
+            actor=who.actor,
+            action="conversation.called_back" if callback else "conversation.note",
+            subject_type="conversation",
+            subject_id=conv_id,
+            customer_id=row.customer_id,
+            data={"text": text, "by": who.name},
+            at=now,
+        )
+        if callback:
+            await conn.execute(
+                sa.update(conversations)
+                .where(c.id == conv_id)
+                .values(first_response_at=sa.func.coalesce(c.first_response_at, now), next_response_due=None)
+            )
+    return {"id": note_id, "conversation_id": conv_id, "callback": callback, "at": iso(now)}
+
+
 async def transfer(
     store: Store, rules: RuleSet, conv_id: str, who: Principal, queue: str | None, agent_id: str | None
 ) -> dict[str, Any]:

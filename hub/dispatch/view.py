@@ -162,21 +162,27 @@ class DispatchView:
             )
 
         while (conv := self.line.best(now, passed.__contains__, lane_open)) is not None:
-            decision = decide(conv, self.floor, self.rules, now)
-            if isinstance(decision, Offer):
-                outcomes.append(self._offer(conv, decision, now))
-            elif isinstance(decision, Escalate):
-                outcomes.append(Outcome(conv, decision))
-                self.admit(replace(conv, target_index=decision.next_target, target_since=now))
+            outcome = self._apply(conv, decide(conv, self.floor, self.rules, now), now, since=now)
+            if outcome is not None:
+                outcomes.append(outcome)
             else:  # Wait: everyone ready turned it down
                 passed.add(conv.id)
         return outcomes
 
-    def _offer(self, conv: WaitingConversation, offer: Offer, now: datetime) -> Outcome:
-        auto = self.rules.queues[offer.queue].auto_accept
-        until = None if auto else now + timedelta(seconds=offer.reservation_timeout_s)
-        self.hold(conv.id, offer.agent_id, conv.channel, until)
-        return Outcome(conv, offer, auto_accept=auto)
+    def _apply(
+        self, conv: WaitingConversation, decision: Decision, now: datetime, since: datetime
+    ) -> Outcome | None:
+        """An offer holds the agent; an escalation files the conversation on the next ring
+        (waiting there ``since``); anything else changes nothing (None)."""
+        if isinstance(decision, Offer):
+            auto = self.rules.queues[decision.queue].auto_accept
+            until = None if auto else now + timedelta(seconds=decision.reservation_timeout_s)
+            self.hold(conv.id, decision.agent_id, conv.channel, until)
+            return Outcome(conv, decision, auto_accept=auto)
+        if isinstance(decision, Escalate):
+            self.admit(replace(conv, target_index=decision.next_target, target_since=since))
+            return Outcome(conv, decision)
+        return None
 
     def _escalate(self, now: datetime) -> list[Outcome]:
         """Conversations whose ring timed out move on, unless someone takes them now."""
@@ -186,12 +192,9 @@ class DispatchView:
             conv = self.line.conversations.get(conv_id)
             if conv is None or conv.target_index != index:
                 continue
-            decision = decide(conv, self.floor, self.rules, now)
-            if isinstance(decision, Offer):
-                outcomes.append(self._offer(conv, decision, now))
-            elif isinstance(decision, Escalate):
-                outcomes.append(Outcome(conv, decision))
-                self.admit(replace(conv, target_index=decision.next_target, target_since=due))
+            outcome = self._apply(conv, decide(conv, self.floor, self.rules, now), now, since=due)
+            if outcome is not None:
+                outcomes.append(outcome)
         return outcomes
 
     def next_timer(self) -> datetime | None:

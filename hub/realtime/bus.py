@@ -1,11 +1,17 @@
-"""The in-process event bus. Publishers never block: a subscriber that falls behind by
-more than its buffer loses the oldest events and is told so by a ``gap`` counter
-(the console and widget resume from the store in that case, ARCHITECTURE §7)."""
+"""The in-process event bus, and the interface the Redis one shares (ARCHITECTURE §7).
+
+Every event carries a sequence number that only grows. The bus keeps the last
+``replay`` events, so a console that reconnects gets what it missed (``since``), or
+learns that the gap is too old and resyncs from the store. Publishers never block: a
+subscriber that falls behind by more than its buffer loses the oldest events and is
+told so by a ``gap`` counter.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +19,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    seq: int
     topic: str
     data: dict[str, Any]
 
@@ -39,14 +46,29 @@ class Subscription:
 
 
 class InProcessBus:
-    def __init__(self) -> None:
+    def __init__(self, replay: int = 10_000) -> None:
         self._subs: set[Subscription] = set()
+        self._recent: deque[Event] = deque(maxlen=replay)
+        self.last_seq = 0
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
-        event = Event(topic, data)
+        self.deliver(Event(self.last_seq + 1, topic, data))
+
+    def deliver(self, event: Event) -> None:
+        """Hand a numbered event to the replay buffer and every matching subscriber."""
+        self.last_seq = max(self.last_seq, event.seq)
+        self._recent.append(event)
         for sub in tuple(self._subs):
-            if fnmatch.fnmatchcase(topic, sub.pattern):
+            if fnmatch.fnmatchcase(event.topic, sub.pattern):
                 sub.offer(event)
+
+    def since(self, seq: int) -> list[Event] | None:
+        """Events after ``seq``; None if some of them have left the replay buffer."""
+        if seq >= self.last_seq:
+            return []
+        if not self._recent or self._recent[0].seq > seq + 1:
+            return None
+        return [e for e in self._recent if e.seq > seq]
 
     def subscribe(self, pattern: str = "*", buffer: int = 10_000) -> Subscription:
         sub = Subscription(pattern, buffer)
@@ -55,3 +77,9 @@ class InProcessBus:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
+
+    async def start(self) -> None:
+        """Nothing to connect in process; the Redis bus starts its listener here."""
+
+    async def close(self) -> None:
+        """Nothing to release in process."""

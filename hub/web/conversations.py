@@ -17,7 +17,7 @@ from hub.customers import audit
 from hub.dispatch import actions
 from hub.dispatch.inbox import notify
 from hub.errors import InputError, NotFound
-from hub.keys import INBOX, OUTBOX, ROUTING, STORE
+from hub.keys import BUS, INBOX, OUTBOX, ROUTING, STORE
 from hub.model import Role
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
@@ -174,6 +174,24 @@ async def post_reply(request: web.Request) -> web.Response:
     )
     outbox_worker.wake()
     return json_response(result, status=202)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+    callback: bool = Field(False, description="the agent called the customer back (counts as a response)")
+
+
+async def add_note(request: web.Request) -> web.Response:
+    body = validated(NoteIn, await read_json_object(request, 64 * 1024))
+    result = await actions.add_note(
+        request.app[STORE], request.match_info["id"], request[AGENT], body.text, body.callback
+    )
+    request.app[BUS].publish(
+        "conversation.note",
+        {"conversation_id": result["conversation_id"], "callback": body.callback, "text": body.text},
+    )
+    return json_response(result, status=201)
 
 
 class RejectIn(BaseModel):
@@ -341,6 +359,21 @@ def conversation_routes() -> list[RouteSpec]:
                 404: "No such conversation",
                 409: "Closed, or the customer withdrew consent for the channel",
                 422: "Empty text, or no connector sends on that channel",
+                401: "Not signed in",
+            },
+        ),
+        RouteSpec(
+            "POST",
+            f"{base}/{{id}}/notes",
+            add_note,
+            "An internal note on the conversation and the customer's timeline (callback: a call back)",
+            "agent",
+            tag="conversations",
+            request_schema=NoteIn.model_json_schema(),
+            responses={
+                201: "Noted",
+                403: "Not your conversation",
+                404: "No such conversation",
                 401: "Not signed in",
             },
         ),

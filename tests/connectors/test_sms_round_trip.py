@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.keys import BUS, STORE
+from hub.keys import STORE
 from hub.store.tables import consents
 from tests.conftest import HubClient
 from tests.connectors.conftest import (
@@ -56,8 +56,8 @@ async def setup(sms: HubClient) -> Floor:
 
 async def test_sms_in_offer_reply_out_and_delivered(sms: HubClient, twilio: tuple[FakeTwilio, Any]) -> None:
     fake = twilio[0]
-    events = sms.app[BUS].subscribe("message.delivery")
     floor = await setup(sms)
+    console = await sms.client.ws_connect("/ws/agent", headers=floor.headers["agent_sms"])
     conv_id = await assigned_conversation(floor, "SM-in-1", "Wo bleibt meine Lieferung?")
 
     resp = await reply(floor, conv_id, "Sie ist unterwegs, Ankunft morgen.")
@@ -79,10 +79,15 @@ async def test_sms_in_offer_reply_out_and_delivered(sms: HubClient, twilio: tupl
     }
     assert (await signed_post(sms, callback, report)).status == 204
     assert (await delivery(floor, conv_id, sent["id"]))["status"] == "delivered"
-    statuses = []
-    while not events.queue.empty():
-        statuses.append(events.queue.get_nowait().data["status"])
-    assert statuses == ["sent", "delivered"]
+    # the console socket showed the offer, the message, and the reply's way out
+    feed = await socket_until(
+        console, lambda m: m["topic"] == "message.delivery" and m["data"]["status"] == "delivered"
+    )
+    topics = [m["topic"] for m in feed]
+    assert topics[0] == "conversation.offered" and feed[0]["data"]["conversation_id"] == conv_id
+    assert [m["data"]["status"] for m in feed if m["topic"] == "message.delivery"] == ["sent", "delivered"]
+    assert [m["seq"] for m in feed] == sorted({m["seq"] for m in feed})
+    await console.close()
     forged = await sms.client.post(callback, data={**report, "MessageStatus": "failed"})
     assert forged.status == 403
     detail = await (
@@ -157,6 +162,16 @@ async def test_replies_on_a_channel_nobody_sends_on_are_refused(sms: HubClient) 
     resp = await reply(floor, conv_id, "per Fax?", channel="fax")
     assert resp.status == 422 and "replies on fax are not possible" in (await resp.json())["detail"]
     assert (await reply(floor, conv_id, "   ")).status == 422
+
+
+async def socket_until(ws: Any, last: Any, timeout: float = 10) -> list[dict[str, Any]]:
+    """Messages from the agent socket up to and including the first that ``last`` accepts."""
+    feed: list[dict[str, Any]] = []
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), timeout)
+        feed.append(msg.json())
+        if last(feed[-1]):
+            return feed
 
 
 async def _truthy(value: Any) -> Any:

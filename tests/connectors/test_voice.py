@@ -49,7 +49,7 @@ async def twiml(hub: HubClient, path: str, params: dict[str, str]) -> str:
     return await resp.text()
 
 
-async def test_out_of_hours_the_caller_leaves_a_voicemail_that_is_routed(sms: HubClient) -> None:
+async def test_out_of_hours_the_caller_leaves_a_voicemail_that_is_routed(sms: HubClient, twilio) -> None:
     floor = await Floor(sms).start(rules(open_now=False))
     resp = await sms.client.post(
         "/api/v1/customers",
@@ -112,6 +112,27 @@ async def test_out_of_hours_the_caller_leaves_a_voicemail_that_is_routed(sms: Hu
         ]
     assert kinds == ["call_event", "voicemail", "call_event"], "the call's events share its conversation"
 
+    # the supervisor answers the voicemail by SMS, and notes a call back
+    sup = floor.headers["supervisor"]
+    resp = await sms.client.post(
+        f"/api/v1/conversations/{conv.id}/messages",
+        headers=sup,
+        json={"text": "Wir rufen gleich an.", "channel": "sms"},
+    )
+    assert resp.status == 202, await resp.text()
+    fake = twilio[0]
+    await eventually(lambda: _some(fake.messages), what="the SMS at the Twilio double")
+    assert (fake.messages[0]["To"], fake.messages[0]["From"]) == (CALLER, NUMBER)
+    resp = await sms.client.post(
+        f"/api/v1/conversations/{conv.id}/notes",
+        headers=sup,
+        json={"text": "Zurückgerufen, erledigt.", "callback": True},
+    )
+    assert resp.status == 201
+    timeline = await (await sms.client.get(f"/api/v1/customers/{customer_id}/timeline", headers=sup)).json()
+    notes = [i for i in timeline["items"] if i.get("action") == "conversation.called_back"]
+    assert len(notes) == 1 and notes[0]["data"]["text"] == "Zurückgerufen, erledigt."
+
 
 async def test_in_hours_the_routers_agent_is_dialled_and_no_answer_goes_to_voicemail(sms: HubClient) -> None:
     floor = await Floor(sms).start(rules(open_now=True))
@@ -161,3 +182,8 @@ async def test_the_simulator_sends_signed_webhooks_the_hub_accepts(sms: HubClien
 
     found = await eventually(kinds, what="the simulated SMS and voicemail")
     assert ("voice", "call_event") in found
+
+
+async def _some(items: list) -> list | None:
+    await asyncio.sleep(0)
+    return items or None

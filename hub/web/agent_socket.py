@@ -1,0 +1,155 @@
+"""``GET /ws/agent``: the console's live feed, resumable.
+
+Each message is ``{"seq", "topic", "data"}``; ``seq`` only grows. A console that
+reconnects with ``?last_seq=N`` first gets what it missed from the bus's replay buffer,
+then live events; if the gap is older than the buffer it gets ``{"topic": "resync"}``
+and reloads from the API. An agent gets the events about them and their conversations
+(offers, assignments, messages, delivery reports, SLA breaches) and call screen pops;
+supervisors and admins get everything. The ``Origin`` must be the hub's own; heartbeats
+every 25 s; on shutdown sockets close with GOING_AWAY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import sqlalchemy as sa
+from aiohttp import WSCloseCode, web
+
+from hub.auth.sessions import Principal
+from hub.errors import Forbidden, InputError
+from hub.keys import BUS, SETTINGS, SOCKETS, STORE
+from hub.model import Role
+from hub.realtime.bus import Event
+from hub.routespec import RouteSpec
+from hub.store.tables import conversations
+from hub.web.middleware import AGENT
+
+log = logging.getLogger("contacthub.ws")
+HEARTBEAT_S = 25
+FOR_EVERYONE = ("call.ringing", "call.answered")
+
+
+class AgentFeed:
+    """Which events one agent sees; it follows the conversations offered or assigned to them."""
+
+    def __init__(self, who: Principal, conversations: set[str]) -> None:
+        self.who = who
+        self.conversations = conversations
+
+    def wants(self, event: Event) -> bool:
+        if self.who.role != Role.AGENT or event.topic in FOR_EVERYONE:
+            return True
+        data = event.data
+        mine = self.who.agent_id in (data.get("agent_id"), data.get("assignee_id"))
+        conv = data.get("conversation_id")
+        if mine and conv and event.topic in ("conversation.offered", "conversation.assigned"):
+            self.conversations.add(conv)
+        return mine or (conv is not None and conv in self.conversations)
+
+
+def allowed_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: the session cookie alone decides
+    public = request.app[SETTINGS].server.public_url
+    ours = {f"{request.scheme}://{request.host}"}
+    if public:
+        parts = urlsplit(public)
+        ours.add(f"{parts.scheme}://{parts.netloc}")
+    return origin in ours
+
+
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    if not allowed_origin(request):
+        raise Forbidden("this page's origin may not open the agent socket")
+    raw = request.query.get("last_seq", "0")
+    if not raw.isdigit():
+        raise InputError("last_seq: the last sequence number the console saw", field="last_seq")
+    who = request[AGENT]
+    bus = request.app[BUS]
+    async with request.app[STORE].read() as conn:
+        held = await conn.execute(
+            sa.select(conversations.c.id).where(
+                conversations.c.status == "open",
+                sa.or_(
+                    conversations.c.assignee_id == who.agent_id, conversations.c.offered_to == who.agent_id
+                ),
+            )
+        )
+        feed = AgentFeed(who, {r.id for r in held})
+    subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    try:
+        last = int(raw)
+        missed = bus.since(last) if last else []
+        if missed is None:
+            await _send(ws, {"seq": bus.last_seq, "topic": "resync", "data": {}})
+        else:
+            for event in missed:
+                if feed.wants(event):
+                    await _send(ws, _message(event))
+            last = max([last, *(e.seq for e in missed)])
+        reader = asyncio.create_task(_drain(ws))
+        try:
+            while not ws.closed:
+                getter = asyncio.ensure_future(subscription.queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                event = getter.result()
+                if event.seq > last and feed.wants(event):
+                    await _send(ws, _message(event))
+                last = max(last, event.seq)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    finally:
+        bus.unsubscribe(subscription)
+        request.app[SOCKETS].discard(ws)
+    return ws
+
+
+def _message(event: Event) -> dict[str, Any]:
+    return {"seq": event.seq, "topic": event.topic, "data": event.data}
+
+
+async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    await ws.send_str(orjson.dumps(message).decode())
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read until the client goes (the console sends nothing the server needs yet)."""
+    async for _ in ws:
+        pass
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown: every socket closes with GOING_AWAY, so consoles reconnect elsewhere."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for ws in tuple(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+def socket_routes() -> list[RouteSpec]:
+    return [
+        RouteSpec(
+            "GET",
+            "/ws/agent",
+            agent_socket,
+            "The console's live events (WebSocket); ?last_seq=N resumes after a reconnect",
+            "agent",
+            tag="realtime",
+            responses={101: "Switching to WebSocket", 401: "Not signed in", 403: "Foreign Origin"},
+        )
+    ]
