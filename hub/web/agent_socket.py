@@ -84,11 +84,11 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             )
         )
         feed = AgentFeed(who, {r.id for r in held})
-    subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False)
-    await ws.prepare(request)
-    request.app[SOCKETS].add(ws)
+    subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
     try:
+        await ws.prepare(request)
+        request.app[SOCKETS].add(ws)
         last = int(raw)
         missed = bus.since(last) if last else []
         if missed is None:
@@ -114,6 +114,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+    except ConnectionResetError:  # the console went away mid-send: nothing to answer
+        pass
     finally:
         bus.unsubscribe(subscription)
         request.app[SOCKETS].discard(ws)
