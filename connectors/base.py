@@ -119,3 +119,9 @@ class ConnectorSpec:
     enabled: Callable[[Settings], bool]
     routes: Callable[[ConnectorContext], list[RouteSpec]]
     sender: Callable[[ConnectorContext], Sender] | None = None  # opened when the app starts
+    sends: Callable[[Settings], bool] | None = None  # whether to open it; default: when enabled
+
+    def opens_sender(self, settings: Settings) -> bool:
+        if self.sender is None or not self.enabled(settings):
+            return False
+        return self.sends is None or self.sends(settings)

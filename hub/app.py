@@ -74,11 +74,15 @@ from hub.tokens import TokenService
 from hub.web.agent_socket import close_sockets, socket_routes
 from hub.web.agents import agent_routes
 from hub.web.auth import auth_routes
+from hub.web.canned import canned_routes
+from hub.web.console import console_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.middleware import SPEC, access, errors, request_context
 from hub.web.routing import routing_routes
+from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
+from hub.web.totp import totp_routes
 
 log = logging.getLogger("contacthub.app")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queues and leases
@@ -112,7 +116,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             await store.migrate()
         app[STORE] = store
         app[TOKENS] = TokenService(store)
-        app[SESSIONS] = SessionService(store)
+        app[SESSIONS] = SessionService(store, settings.security)
         routing = RoutingConfig(store, tiers, settings.routing.rules_file)
         try:
             await routing.load()
@@ -232,7 +236,9 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
 
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
         senders: dict[str, Sender] = {
-            c.channel.value: c.sender(ctx) for c in CONNECTORS if c.sender is not None and c.enabled(settings)
+            c.channel.value: c.sender(ctx)
+            for c in CONNECTORS
+            if c.sender is not None and c.opens_sender(settings)
         }
         services.delivery = DeliveryReports(app[STORE], app[BUS])
         worker = OutboxWorker(store=app[STORE], senders=senders, bus=app[BUS], metrics=app[METRICS])
@@ -263,10 +269,14 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     routes = [
         *system_routes(),
         *auth_routes(),
+        *totp_routes(),
         *customer_routes(),
         *routing_routes(),
         *agent_routes(),
         *conversation_routes(),
+        *supervisor_routes(),
+        *canned_routes(),
+        *console_routes(),
         *socket_routes(),
     ]
     for spec in routes:

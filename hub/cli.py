@@ -120,6 +120,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         for email, agent in creds["agents"].items():
             print(f"  {agent['role']:<10} {email:<34} password {agent['password']}")
         print(f"  API token  {creds['api_token']}")
+        base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+        print(f"Agent console: {base.rstrip('/')}/console/  (sign in with an agent above)")
 
     _with_store(args, work)
 

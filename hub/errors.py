@@ -6,9 +6,14 @@
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── Unauthenticated           401  no or unknown credentials
+    │   ├── TotpRequired          401  the password was right; send the two-factor code too
+    │   └── TotpInvalid           401  the two-factor code is wrong
     ├── Forbidden                 403  bad signature, or a role that may not do this
+    │   ├── CsrfRejected          403  a cookie request without its session's X-CSRF-Token
+    │   └── TotpSetupRequired     403  the session may only enrol in two-factor authentication
     ├── NotFound                  404
     ├── Conflict                  409
+    ├── TooManyRequests           429  rate limited; ``retry_after`` seconds go in Retry-After
     ├── Ignored                   200  a known event we choose not to act on
     ├── ServiceUnavailable        503  store or queue unreachable: retry later
     └── ConfigError               --   refuses start-up; never reaches HTTP
@@ -61,10 +66,30 @@ class Unauthenticated(HubError):
     title = "Authentication required"
 
 
+class TotpRequired(Unauthenticated):
+    slug = "totp-required"
+    title = "Two-factor code required"
+
+
+class TotpInvalid(Unauthenticated):
+    slug = "totp-invalid"
+    title = "Two-factor code wrong"
+
+
 class Forbidden(HubError):
     status = 403
     slug = "forbidden"
     title = "Forbidden"
+
+
+class CsrfRejected(Forbidden):
+    slug = "csrf"
+    title = "CSRF token missing or wrong"
+
+
+class TotpSetupRequired(Forbidden):
+    slug = "totp-setup-required"
+    title = "Two-factor setup required"
 
 
 class NotFound(HubError):
@@ -77,6 +102,18 @@ class Conflict(HubError):
     status = 409
     slug = "conflict"
     title = "Conflict"
+
+
+class TooManyRequests(HubError):
+    """Rate limited; the web layer sends ``retry_after`` (whole seconds) as Retry-After."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
 
 
 class Ignored(HubError):

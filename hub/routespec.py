@@ -28,3 +28,5 @@ class RouteSpec:
     request_media: str = "application/json"
     responses: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
     response_schema: Mapping[str, Any] | None = None
+    totp_setup: bool = False
+    """A session that must set up two-factor authentication first may call it (enrolment)."""

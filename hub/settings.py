@@ -14,7 +14,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -69,6 +77,16 @@ class LogSettings(Section):
 
 class SecuritySettings(Section):
     secret_key: SecretStr | None = None
+    login_failures_per_email: int = Field(5, ge=1)
+    """Failed sign-ins for one email within the window, after which it is refused (429)."""
+    login_failures_per_ip: int = Field(20, ge=1)
+    """Failed sign-ins from one client address within the window, after which it is refused."""
+    login_failure_window_minutes: int = Field(15, ge=1)
+    trusted_proxies: list[IPvAnyNetwork] = []
+    """Reverse proxies (addresses or networks) whose X-Forwarded-For names the client;
+    without them every sign-in behind a proxy would count against the proxy's address."""
+    totp_required: bool = False
+    """Every agent needs a two-factor code; one without it may only enrol after signing in."""
 
 
 class PhoneSettings(Section):
@@ -106,6 +124,10 @@ class RetentionSettings(Section):
 
 class ApiConnectorSettings(Section):
     enabled: bool = True
+    reply_url: str | None = Field(None, pattern=r"^https?://")
+    """Where agents' replies on the API channel are POSTed (JSON, signed); none: no replies."""
+    reply_secret: SecretStr | None = None
+    """Signs those POSTs: X-ContactHub-Signature = hex HMAC-SHA256 of "<timestamp>.<body>"."""
 
 
 class TwilioAccount(Section):

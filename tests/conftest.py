@@ -175,8 +175,19 @@ class HubClient:
 ROLES = ("agent", "supervisor", "admin")
 
 
+async def sign_in(hub: HubClient, email: str, password: str, **extra: Any) -> dict[str, str]:
+    """Sign in through the API; return the Cookie and X-CSRF-Token headers of the session."""
+    resp = await hub.client.post("/api/v1/auth/login", json={"email": email, "password": password, **extra})
+    assert resp.status == 200, await resp.text()
+    token = resp.cookies["contacthub_session"].value
+    csrf = (await resp.json())["csrf_token"]
+    hub.client.session.cookie_jar.clear()
+    return {"Cookie": f"contacthub_session={token}", "X-CSRF-Token": csrf}
+
+
 async def sign_in_all(hub: HubClient) -> dict[str, dict[str, str]]:
-    """Create one agent per role and sign each in; return the Cookie header per role."""
+    """Create one agent per role and sign each in; return the Cookie and X-CSRF-Token
+    headers per role."""
     from datetime import UTC, datetime
 
     from hub.auth.sessions import hash_password
@@ -202,11 +213,5 @@ async def sign_in_all(hub: HubClient) -> dict[str, dict[str, str]]:
                 )
             )
     for role in ROLES:
-        resp = await hub.client.post(
-            "/api/v1/auth/login", json={"email": f"{role}@test.example", "password": f"pw-{role}"}
-        )
-        assert resp.status == 200, await resp.text()
-        token = resp.cookies["contacthub_session"].value
-        hub.client.session.cookie_jar.clear()
-        headers[role] = {"Cookie": f"contacthub_session={token}"}
+        headers[role] = await sign_in(hub, f"{role}@test.example", f"pw-{role}")
     return headers

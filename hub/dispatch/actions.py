@@ -8,6 +8,7 @@ process, so freed capacity is used at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,15 +138,31 @@ async def close(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
     return {"id": conv_id, "status": "closed", "closed_at": iso(now)}
 
 
-async def add_note(store: Store, conv_id: str, who: Principal, text: str, callback: bool) -> dict[str, Any]:
+async def add_note(
+    store: Store,
+    conv_id: str,
+    who: Principal,
+    text: str,
+    callback: bool,
+    mentions: Sequence[str] = (),
+    may_see: Callable[[Any], bool] | None = None,
+) -> dict[str, Any]:
     """An internal note (the customer never sees it), on the customer's timeline. A
     ``callback`` note says the agent called the customer back; it counts as the
-    first response."""
+    first response. ``mentions`` are agent ids (@mentions); unknown ones raise
+    InputError. An agent may note on what ``may_see`` allows (default: their own)."""
     now = datetime.now(UTC)
     async with store.write() as conn:
         row = await _current(conn, conv_id)
-        if who.role == Role.AGENT and who.agent_id not in (row.assignee_id, row.offered_to):
-            raise Forbidden("only the assigned agent or a supervisor may add notes here")
+        own = who.agent_id in (row.assignee_id, row.offered_to)
+        if who.role == Role.AGENT and not own and not (may_see is not None and may_see(row)):
+            raise Forbidden("only agents who can see this conversation, or a supervisor, may add notes")
+        if mentions:
+            known = set(
+                await conn.scalars(sa.select(agents.c.id).where(agents.c.id.in_(sorted(set(mentions)))))
+            )
+            if unknown := sorted(set(mentions) - known):
+                raise InputError(f"mentions: no agent with id {unknown[0]}", field="mentions")
         note_id = await audit.record(
             conn,
             actor=who.actor,
@@ -153,7 +170,7 @@ async def add_note(store: Store, conv_id: str, who: Principal, text: str, callba
             subject_type="conversation",
             subject_id=conv_id,
             customer_id=row.customer_id,
-            data={"text": text, "by": who.name},
+            data={"text": text, "by": who.name, "mentions": list(dict.fromkeys(mentions))},
             at=now,
         )
         if callback:
@@ -216,3 +233,56 @@ async def transfer(
             to_agent=agent_id,
         )
     return {"id": conv_id, "status": "waiting", "queue": target_queue, "agent_id": agent_id}
+
+
+async def reopen(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
+    """A closed conversation open again, assigned to the agent who reopened it.
+
+    Raises Conflict if it is open, or if the customer has written on the same thread
+    since and a newer conversation is open there (the agent continues in that one)."""
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = (await conn.execute(sa.select(conversations).where(c.id == conv_id))).one_or_none()
+        if row is None:
+            raise NotFound(f"no conversation with id {conv_id}")
+        if row.status == "open":
+            raise Conflict("the conversation is open already")
+        open_key = f"{row.customer_id}|{row.channel}|{row.thread_key}"
+        newer = await conn.scalar(sa.select(c.id).where(c.open_key == open_key))
+        if newer is not None:
+            raise Conflict(f"a newer conversation on this thread is open ({newer}); continue there")
+        await conn.execute(
+            sa.update(conversations)
+            .where(c.id == conv_id, c.status == "closed")
+            .values(
+                status="open",
+                open_key=open_key,
+                closed_at=None,
+                assignee_id=who.agent_id,
+                assigned_at=now,
+                needs_routing=False,
+                snoozed_until=None,
+                snoozed_at=None,
+            )
+        )
+        await _event(conn, who, "conversation.reopened", row, agent_id=who.agent_id)
+        await _event(conn, who, "conversation.assigned", row, agent_id=who.agent_id, via="reopen")
+    return {"id": conv_id, "status": "open", "assignee_id": who.agent_id}
+
+
+async def snooze(store: Store, conv_id: str, who: Principal, until: datetime | None) -> dict[str, Any]:
+    """Hide an assigned conversation from the inbox until ``until`` (None wakes it now).
+    A message from the customer wakes it earlier: the inbox compares it with ``snoozed_at``."""
+    now = datetime.now(UTC)
+    if until is not None and until <= now:
+        raise InputError("until: a time in the future", field="until")
+    async with store.write() as conn:
+        row = await _current(conn, conv_id)
+        _may_handle(row, who)
+        await conn.execute(
+            sa.update(conversations)
+            .where(c.id == conv_id)
+            .values(snoozed_until=until, snoozed_at=now if until else None)
+        )
+        await _event(conn, who, "conversation.snoozed", row, until=iso(until))
+    return {"id": conv_id, "snoozed_until": iso(until)}

@@ -168,3 +168,47 @@ async def consent_withdrawn(conn: AsyncConnection, customer_id: str, channel: st
         )
     )
     return str(source) if source is not None else None
+
+
+async def retry(store: Store, conv_id: str, message_id: str, who: Principal) -> dict[str, Any]:
+    """A failed or undelivered reply queued again, attempts reset. Raises NotFound for a
+    message that is not a reply of this conversation, Conflict for one that has not failed."""
+    now = datetime.now(UTC)
+    async with store.write() as conn:
+        row = (
+            await conn.execute(
+                sa.select(outbox.c.status, outbox.c.customer_id, conversations.c.assignee_id)
+                .join(conversations, conversations.c.id == outbox.c.conversation_id)
+                .where(outbox.c.id == message_id, outbox.c.conversation_id == conv_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no reply {message_id} in conversation {conv_id}")
+        if who.role == Role.AGENT and row.assignee_id != who.agent_id:
+            raise Forbidden("only the assigned agent or a supervisor may send it again")
+        if row.status not in ("failed", "undelivered"):
+            raise Conflict(f"the reply is {row.status}, not failed; nothing to retry")
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.status.in_(("failed", "undelivered")))
+            .values(
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                claimed_until=None,
+                provider_ids=[],
+                error=None,
+                error_code=None,
+                updated_at=now,
+            )
+        )
+        await audit.record(
+            conn,
+            actor=who.actor,
+            action="message.retried",
+            subject_type="conversation",
+            subject_id=conv_id,
+            customer_id=row.customer_id,
+            data={"message_id": message_id},
+        )
+    return {"id": message_id, "conversation_id": conv_id, "status": "queued"}

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers.keywords import keyword_of
 from hub.customers.search_terms import all_rows
 from hub.model import ROUTABLE_KINDS, Address, Channel, InboundMessage, message_id
+from hub.sanitize import clean_html
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.tables import (
     attachments,
@@ -84,7 +85,7 @@ async def store_batch(
                 "recipient": msg.recipient.value if msg.recipient else None,
                 "subject": msg.subject,
                 "text": msg.text,
-                "html": msg.html,
+                "html": clean_html(msg.html),
                 "meta": dict(msg.meta),
                 "received_at": msg.received_at,
                 "stored_at": now,

@@ -71,7 +71,24 @@ sessions = sa.Table(
     sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
+    # "full", or "totp_setup": two-factor is required but not set up, so the session may
+    # only enrol (hub/web/totp.py) until the enrolment is confirmed
+    sa.Column("scope", sa.String(16), nullable=False, server_default="full"),
     sa.Index(None, "agent_id"),
+)
+
+# Failed sign-ins within the throttle window (hub/auth/throttle.py), in the database so
+# every hub process counts the same; older rows are pruned as new failures arrive.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Index(None, "email", "at"),
+    sa.Index(None, "ip", "at"),
+    sa.Index(None, "at"),
 )
 
 identities = sa.Table(
@@ -117,6 +134,9 @@ conversations = sa.Table(
     sa.Column("next_response_due", TS),
     sa.Column("breached", sa.String(20)),
     sa.Column("breached_at", TS),
+    # Snoozed by its agent: hidden from their inbox until then, or until the customer writes.
+    sa.Column("snoozed_until", TS),
+    sa.Column("snoozed_at", TS),
     sa.Index(None, "customer_id"),
     sa.Index(None, "needs_routing"),
     sa.Index(None, "status", "assignee_id"),
@@ -198,6 +218,11 @@ agents = sa.Table(
     # offers in a row the agent let lapse; at routing.max_missed_offers they are set away
     sa.Column("missed_offers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("phone", sa.String(320)),  # E.164 or sip:…, where calls to this agent are put through
+    # two-factor (TOTP): the base32 secret, set at enrolment and live once confirmed;
+    # ``totp_required`` is set by an admin (security.totp_required applies to everyone)
+    sa.Column("totp_secret", sa.Text),
+    sa.Column("totp_enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("totp_required", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # The fencing token of the active router: every router write raises it to its own token
@@ -259,6 +284,21 @@ outbox = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "conversation_id"),
+)
+
+# Canned responses for the console's reply box: shared (team NULL) or for one team.
+canned_responses = sa.Table(
+    "canned_responses",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("shortcut", sa.String(60), nullable=False),  # typed after "/" in the reply box
+    sa.Column("body", sa.Text, nullable=False),  # may hold {{customer.name}}, {{agent.name}} ...
+    sa.Column("team", sa.String(100)),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("shortcut", "team"),
 )
 
 # The embedded queue (hub/queue/sql.py): one table holds every stream.

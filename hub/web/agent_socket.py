@@ -5,8 +5,16 @@ reconnects with ``?last_seq=N`` first gets what it missed from the bus's replay 
 then live events; if the gap is older than the buffer it gets ``{"topic": "resync"}``
 and reloads from the API. An agent gets the events about them and their conversations
 (offers, assignments, messages, delivery reports, SLA breaches) and call screen pops;
-supervisors and admins get everything. The ``Origin`` must be the hub's own; heartbeats
-every 25 s; on shutdown sockets close with GOING_AWAY.
+supervisors and admins get everything. Everyone gets colleagues' presence, who is
+viewing or typing where, new conversations, and call screen pops.
+
+The console sends ``{"type": "viewing", "conversation_id", "on"}`` and ``{"type":
+"typing", "conversation_id"}``; the hub passes them on as ``conversation.viewing`` and
+``conversation.typing`` (only for conversations the agent may see, at most
+``CLIENT_RATE`` messages per 5 s). A viewer then follows that conversation's events.
+
+The ``Origin`` must be the hub's own; heartbeats every 25 s; on shutdown sockets close
+with GOING_AWAY; when the session ends (logout, or the agent is disabled) with 4401.
 """
 
 from __future__ import annotations
@@ -14,17 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import sqlalchemy as sa
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from hub.auth.sessions import Principal
+from hub.auth.sessions import COOKIE, Principal, session_digest
+from hub.dispatch.visibility import scope_for
 from hub.errors import Forbidden, InputError
-from hub.keys import BUS, SETTINGS, SOCKETS, STORE
+from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
 from hub.realtime.bus import Event
 from hub.routespec import RouteSpec
@@ -33,17 +43,34 @@ from hub.web.middleware import AGENT
 
 log = logging.getLogger("contacthub.ws")
 HEARTBEAT_S = 25
-FOR_EVERYONE = ("call.ringing", "call.answered")
+FOR_EVERYONE = (
+    "call.ringing",
+    "call.answered",
+    "agent.presence",
+    "conversation.viewing",
+    "conversation.typing",
+    "conversation.opened",
+)
+CLIENT_RATE = 20  # messages from the console per 5 s; more are dropped
+SESSION_ENDED = 4401
 
 
 class AgentFeed:
     """Which events one agent sees; it follows the conversations offered or assigned to them."""
 
-    def __init__(self, who: Principal, conversations: set[str]) -> None:
+    def __init__(self, who: Principal, conversations: set[str], session: str) -> None:
         self.who = who
         self.conversations = conversations
+        self.session = session  # the digest of the session the socket was opened with
+
+    def ends(self, event: Event) -> bool:
+        """Whether a ``session.ended`` event ends this socket's session."""
+        data = event.data
+        return data.get("agent_id") == self.who.agent_id and data.get("session") in (None, self.session)
 
     def wants(self, event: Event) -> bool:
+        if event.topic == "session.ended":  # for the hub's sockets, not for consoles
+            return False
         if self.who.role != Role.AGENT or event.topic in FOR_EVERYONE:
             return True
         data = event.data
@@ -83,14 +110,15 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 ),
             )
         )
-        feed = AgentFeed(who, {r.id for r in held})
+        feed = AgentFeed(who, {r.id for r in held}, session_digest(request.cookies.get(COOKIE, "")))
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False)
     subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
     try:
         await ws.prepare(request)
         request.app[SOCKETS].add(ws)
         last = int(raw)
-        missed = bus.since(last) if last else []
+        # a console that saw more than the bus knows (the hub or Redis restarted) resyncs too
+        missed = None if last > bus.last_seq else bus.since(last) if last else []
         if missed is None:
             await _send(ws, {"seq": bus.last_seq, "topic": "resync", "data": {}})
         else:
@@ -98,7 +126,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 if feed.wants(event):
                     await _send(ws, _message(event))
             last = max([last, *(e.seq for e in missed)])
-        reader = asyncio.create_task(_drain(ws))
+        reader = asyncio.create_task(_read(ws, request, feed))
         try:
             while not ws.closed:
                 getter = asyncio.ensure_future(subscription.queue.get())
@@ -107,6 +135,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                     getter.cancel()
                     break
                 event = getter.result()
+                if event.topic == "session.ended" and feed.ends(event):
+                    await ws.close(code=SESSION_ENDED, message=b"signed out")
+                    break
                 if event.seq > last and feed.wants(event):
                     await _send(ws, _message(event))
                 last = max(last, event.seq)
@@ -130,10 +161,53 @@ async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
     await ws.send_str(orjson.dumps(message).decode())
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read until the client goes (the console sends nothing the server needs yet)."""
-    async for _ in ws:
-        pass
+async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed) -> None:
+    """Read the console's messages until it goes: viewing and typing, passed on."""
+    allowed: dict[str, bool] = {}
+    window_start, count = time.monotonic(), 0
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        now = time.monotonic()
+        if now - window_start > 5:
+            window_start, count = now, 0
+        count += 1
+        if count > CLIENT_RATE:
+            continue
+        try:
+            data = orjson.loads(msg.data)
+            kind, conv_id = data["type"], str(data["conversation_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if kind not in ("viewing", "typing") or len(conv_id) > 64:
+            continue
+        if conv_id not in allowed:
+            allowed[conv_id] = await _may_see(request, feed.who, conv_id)
+        if not allowed[conv_id]:
+            continue
+        feed.conversations.add(conv_id)
+        who = feed.who
+        about = {"conversation_id": conv_id, "agent_id": who.agent_id, "name": who.name}
+        if kind == "viewing":
+            request.app[BUS].publish("conversation.viewing", {**about, "on": bool(data.get("on", True))})
+        else:
+            request.app[BUS].publish("conversation.typing", about)
+
+
+async def _may_see(request: web.Request, who: Principal, conv_id: str) -> bool:
+    async with request.app[STORE].read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(
+                    conversations.c.assignee_id, conversations.c.offered_to, conversations.c.queue
+                ).where(conversations.c.id == conv_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return False
+        if who.role != Role.AGENT:
+            return True
+        return (await scope_for(conn, who.agent_id, request.app[ROUTING].rules)).allows(row)
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -1,4 +1,9 @@
-"""Agents: list, create, change (skills, capacity, teams, role), and one's own presence."""
+"""Agents: list, create, change (skills, capacity, teams, role, two-factor requirement),
+reset an agent's two-factor, and one's own presence.
+
+Disabling an agent, a new password or a two-factor reset ends all of that agent's
+sessions and publishes ``session.ended`` so every process closes their sockets.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.auth.sessions import hash_password
+from hub.auth.sessions import SESSION_ENDED, hash_password
 from hub.customers import audit
 from hub.customers.addresses import normalise_address
 from hub.dispatch.inbox import notify
 from hub.errors import Conflict, NotFound
-from hub.keys import INBOX, ROUTING, STORE
+from hub.keys import BUS, INBOX, ROUTING, STORE
 from hub.model import AddressKind
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
@@ -40,6 +45,9 @@ class AgentFields(BaseModel):
     active: bool | None = None
     phone: str | None = Field(
         None, max_length=320, description="where calls are put through: a phone number or sip:user@host"
+    )
+    totp_required: bool | None = Field(
+        None, description="the agent must use two-factor authentication (enrols at the next sign-in)"
     )
 
     @field_validator("phone")
@@ -75,6 +83,8 @@ def _public(row: Any) -> dict[str, Any]:
         "capacity": row.capacity,
         "active": row.active,
         "phone": row.phone,
+        "totp_enabled": row.totp_enabled,
+        "totp_required": row.totp_required,
         "created_at": iso(row.created_at),
     }
 
@@ -135,12 +145,13 @@ async def patch_agent(request: web.Request) -> web.Response:
     body = validated(AgentFields, await read_json_object(request, 16_384))
     agent_id = request.match_info["id"]
     values = _values(body)
+    ends_sessions = body.active is False or body.password is not None
     async with request.app[STORE].write() as conn:
         if values:
             result = await conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
             if not result.rowcount:
                 raise NotFound(f"no agent with id {agent_id}")
-        if body.active is False or body.password is not None:  # their sessions end now
+        if ends_sessions:
             await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == agent_id))
         await audit.record(
             conn,
@@ -154,7 +165,33 @@ async def patch_agent(request: web.Request) -> web.Response:
         row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one_or_none()
     if row is None:
         raise NotFound(f"no agent with id {agent_id}")
+    if ends_sessions:
+        request.app[BUS].publish(SESSION_ENDED, {"agent_id": agent_id})
     await notify(request.app[INBOX], agents=[agent_id])
+    return json_response(_public(row))
+
+
+async def reset_totp(request: web.Request) -> web.Response:
+    """Turn an agent's two-factor off and forget the secret (a lost phone); their
+    sessions end. They enrol again when they sign in if it is required. NotFound."""
+    agent_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        result = await conn.execute(
+            sa.update(agents).where(agents.c.id == agent_id).values(totp_secret=None, totp_enabled=False)
+        )
+        if not result.rowcount:
+            raise NotFound(f"no agent with id {agent_id}")
+        await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == agent_id))
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="agent.totp_reset",
+            subject_type="agent",
+            subject_id=agent_id,
+            customer_id=None,
+        )
+        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one()
+    request.app[BUS].publish(SESSION_ENDED, {"agent_id": agent_id})
     return json_response(_public(row))
 
 
@@ -201,6 +238,15 @@ def agent_routes() -> list[RouteSpec]:
             tag="agents",
             request_schema=AgentFields.model_json_schema(),
             responses={200: "Changed", 404: "No such agent", **common},
+        ),
+        RouteSpec(
+            "DELETE",
+            "/api/v1/agents/{id}/totp",
+            reset_totp,
+            "Reset an agent's two-factor authentication; ends their sessions",
+            "admin",
+            tag="agents",
+            responses={200: "Reset", 404: "No such agent", **common},
         ),
         RouteSpec(
             "PUT",

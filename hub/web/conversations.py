@@ -1,7 +1,8 @@
-"""Conversations: list and detail, the agent actions on them, queues, and SLA breaches.
+"""Conversations: list and detail, and the agent actions on them.
 
-Agents see the conversations offered or assigned to them; supervisors and admins see
-all. Reading a conversation's messages is written to the audit log.
+Agents see their own conversations, those waiting on the queues they serve and those
+their teammates hold (hub/dispatch/visibility.py); supervisors and admins see all.
+Reading a conversation's messages is written to the audit log.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.customers import audit
 from hub.dispatch import actions
 from hub.dispatch.inbox import notify
+from hub.dispatch.visibility import scope_for
 from hub.errors import InputError, NotFound
 from hub.keys import BUS, INBOX, OUTBOX, ROUTING, STORE
 from hub.model import Role
@@ -23,20 +25,25 @@ from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import conversations, customers, events, messages, outbox
-from hub.store.times import iso, utc
+from hub.store.tables import attachments, conversations, customers, messages, outbox
+from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
 from hub.web.middleware import AGENT
 
 c = conversations.c
 STATUSES = ("open", "closed")
+VIEWS = ("all", "mine", "queues")
+# call and fax details the console shows; other channel extras stay in the store
+SHOWN_META = {"event", "duration", "recording_url", "transcription", "direction", "cause", "pages"}
 
 
-def _public(row: Any) -> dict[str, Any]:
+def _public(row: Any, now: datetime) -> dict[str, Any]:
     route = row.route or {}
+    snoozed_until = utc_or_none(row.snoozed_until)
     return {
         "id": row.id,
         "customer_id": row.customer_id,
+        "customer": {"name": row.customer_name, "tier": row.customer_tier},
         "channel": row.channel,
         "status": row.status,
         "state": _state(row),
@@ -50,6 +57,12 @@ def _public(row: Any) -> dict[str, Any]:
         "last_message_at": iso(row.last_message_at),
         "closed_at": iso(row.closed_at),
         "tags": route.get("tags", []),
+        "department": route.get("department"),
+        # snoozed until then, unless the customer wrote after it was snoozed
+        "snoozed_until": iso(snoozed_until),
+        "snoozed": snoozed_until is not None
+        and snoozed_until > now
+        and utc(row.last_message_at) <= utc(row.snoozed_at),
         "sla": {
             "first_response_due": iso(row.first_response_due),
             "first_response_at": iso(row.first_response_at),
@@ -68,10 +81,18 @@ def _state(row: Any) -> str:
     return "offered" if row.offered_to is not None else "waiting"
 
 
+def _with_customer() -> sa.Select[Any]:
+    return sa.select(
+        conversations, customers.c.name.label("customer_name"), customers.c.tier.label("customer_tier")
+    ).join(customers, customers.c.id == c.customer_id)
+
+
 async def list_conversations(request: web.Request) -> web.Response:
+    """Agents see their own, their queues' waiting and their teammates' conversations;
+    ``view=mine`` narrows to their own, ``view=queues`` to the waiting ones."""
     who = request[AGENT]
     limit = int_query(request, "limit", 50, 500)
-    query = sa.select(conversations).order_by(c.last_message_at.desc(), c.id).limit(limit)
+    query = _with_customer().order_by(c.last_message_at.desc(), c.id).limit(limit)
     status = request.query.get("status")
     if status is not None:
         if status not in STATUSES:
@@ -82,42 +103,68 @@ async def list_conversations(request: web.Request) -> web.Response:
     assignee = request.query.get("assignee")
     if assignee is not None:
         query = query.where(c.assignee_id == (who.agent_id if assignee == "me" else assignee))
-    if who.role == Role.AGENT:  # an agent's own work only
+    view = request.query.get("view", "all")
+    if view not in VIEWS:
+        raise InputError(f"view: one of {', '.join(VIEWS)}", field="view")
+    if view == "mine":
         query = query.where(sa.or_(c.assignee_id == who.agent_id, c.offered_to == who.agent_id))
+    elif view == "queues":
+        query = query.where(c.status == "open", c.assignee_id.is_(None))
+    if customer := request.query.get("customer_id"):
+        query = query.where(c.customer_id == customer)
     async with request.app[STORE].read() as conn:
+        if who.role == Role.AGENT:
+            query = query.where((await scope_for(conn, who.agent_id, request.app[ROUTING].rules)).clause())
         rows = (await conn.execute(query)).all()
-    return json_response({"items": [_public(r) for r in rows]})
+    now = datetime.now(UTC)
+    return json_response({"items": [_public(r, now) for r in rows]})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     who = request[AGENT]
     conv_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        row = (await conn.execute(sa.select(conversations).where(c.id == conv_id))).one_or_none()
-        if row is None or (who.role == Role.AGENT and who.agent_id not in (row.assignee_id, row.offered_to)):
+        row = (await conn.execute(_with_customer().where(c.id == conv_id))).one_or_none()
+        if row is not None and who.role == Role.AGENT:
+            scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
+            row = row if scope.allows(row) else None
+        if row is None:
             raise NotFound(f"no conversation with id {conv_id} for you")
-        msgs = await conn.execute(
-            sa.select(
-                messages.c.id,
-                messages.c.direction,
-                messages.c.channel,
-                messages.c.kind,
-                messages.c.sender_kind,
-                messages.c.sender_name,
-                messages.c.subject,
-                messages.c.text,
-                messages.c.received_at,
-                outbox.c.status.label("delivery_status"),
-                outbox.c.attempts,
-                outbox.c.error,
-                outbox.c.error_code,
-                outbox.c.details,
+        msgs = (
+            await conn.execute(
+                sa.select(
+                    messages.c.id,
+                    messages.c.direction,
+                    messages.c.channel,
+                    messages.c.kind,
+                    messages.c.sender_kind,
+                    messages.c.sender_name,
+                    messages.c.subject,
+                    messages.c.text,
+                    messages.c.html,
+                    messages.c.meta,
+                    messages.c.received_at,
+                    outbox.c.status.label("delivery_status"),
+                    outbox.c.attempts,
+                    outbox.c.error,
+                    outbox.c.error_code,
+                    outbox.c.details,
+                )
+                .select_from(messages.outerjoin(outbox, outbox.c.id == messages.c.id))
+                .where(messages.c.conversation_id == conv_id)
+                .order_by(messages.c.received_at, messages.c.id)
             )
-            .select_from(messages.outerjoin(outbox, outbox.c.id == messages.c.id))
-            .where(messages.c.conversation_id == conv_id)
-            .order_by(messages.c.received_at, messages.c.id)
-        )
-        items = [_message(m) for m in msgs]
+        ).all()
+        files: dict[str, list[dict[str, Any]]] = {}
+        if msgs:
+            found = await conn.execute(
+                sa.select(attachments).where(attachments.c.message_id.in_([m.id for m in msgs]))
+            )
+            for a in found:
+                files.setdefault(a.message_id, []).append(
+                    {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+                )
+        items = [_message(m, files.get(m.id, [])) for m in msgs]
         await audit.record(
             conn,
             actor=who.actor,
@@ -126,10 +173,10 @@ async def get_conversation(request: web.Request) -> web.Response:
             subject_id=conv_id,
             customer_id=row.customer_id,
         )
-    return json_response({**_public(row), "messages": items})
+    return json_response({**_public(row, datetime.now(UTC)), "messages": items})
 
 
-def _message(m: Any) -> dict[str, Any]:
+def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
     item = {
         "id": m.id,
         "direction": m.direction,
@@ -139,6 +186,9 @@ def _message(m: Any) -> dict[str, Any]:
         "sender_name": m.sender_name,
         "subject": m.subject,
         "text": m.text,
+        "html": m.html,  # sanitised at ingest; the console still shows it in a sandbox
+        "meta": {k: v for k, v in (m.meta or {}).items() if k in SHOWN_META},
+        "attachments": files,
         "received_at": iso(m.received_at),
     }
     if m.delivery_status is not None:  # a reply: how far it got
@@ -180,18 +230,33 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=10_000)
     callback: bool = Field(False, description="the agent called the customer back (counts as a response)")
+    mentions: list[str] = Field([], max_length=20, description="ids of agents @mentioned; they are told")
 
 
 async def add_note(request: web.Request) -> web.Response:
     body = validated(NoteIn, await read_json_object(request, 64 * 1024))
+    who = request[AGENT]
+    async with request.app[STORE].read() as conn:
+        scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
     result = await actions.add_note(
-        request.app[STORE], request.match_info["id"], request[AGENT], body.text, body.callback
+        request.app[STORE],
+        request.match_info["id"],
+        who,
+        body.text,
+        body.callback,
+        body.mentions,
+        may_see=scope.allows,
     )
-    request.app[BUS].publish(
-        "conversation.note",
-        {"conversation_id": result["conversation_id"], "callback": body.callback, "text": body.text},
-    )
+    _publish_note(request, result["conversation_id"], body.text, body.callback, body.mentions)
     return json_response(result, status=201)
+
+
+def _publish_note(request: web.Request, conv_id: str, text: str, callback: bool, mentions: list[str]) -> None:
+    who = request[AGENT]
+    note = {"conversation_id": conv_id, "callback": callback, "text": text, "by": who.name}
+    request.app[BUS].publish("conversation.note", {**note, "author_id": who.agent_id})
+    for agent_id in dict.fromkeys(mentions):
+        request.app[BUS].publish("conversation.mention", {**note, "agent_id": agent_id})
 
 
 class RejectIn(BaseModel):
@@ -203,6 +268,7 @@ class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     queue: str | None = Field(None, description="the queue to wait on; default: its current one")
     agent_id: str | None = Field(None, description="offer it to this agent first")
+    note: str | None = Field(None, max_length=10_000, description="an internal note for whoever takes it")
 
     @model_validator(mode="after")
     def _somewhere(self) -> TransferIn:
@@ -211,102 +277,80 @@ class TransferIn(BaseModel):
         return self
 
 
-async def _done(request: web.Request, result: dict[str, Any]) -> web.Response:
-    await notify(request.app[INBOX], conversations=[request.match_info["id"]])
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    until: datetime | None = Field(description="an ISO time with offset; null wakes it now")
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with its offset, e.g. 2026-12-01T09:00:00+01:00")
+        return value
+
+
+async def _done(request: web.Request, result: dict[str, Any], topic: str | None = None) -> web.Response:
+    """Tell the router (capacity may have freed up) and the consoles what happened."""
+    conv_id = request.match_info["id"]
+    await notify(request.app[INBOX], conversations=[conv_id])
+    if topic is not None:
+        request.app[BUS].publish(topic, {"conversation_id": conv_id, "by": request[AGENT].agent_id, **result})
     return json_response(result)
 
 
 async def accept(request: web.Request) -> web.Response:
-    return await _done(
-        request, await actions.accept(request.app[STORE], request.match_info["id"], request[AGENT])
-    )
+    result = await actions.accept(request.app[STORE], request.match_info["id"], request[AGENT])
+    return await _done(request, {**result, "agent_id": request[AGENT].agent_id}, "conversation.assigned")
 
 
 async def reject(request: web.Request) -> web.Response:
     body = validated(RejectIn, await read_json_object(request, 4096) if request.body_exists else {})
     result = await actions.reject(request.app[STORE], request.match_info["id"], request[AGENT], body.reason)
-    return await _done(request, result)
+    return await _done(request, result, "conversation.rejected")
 
 
 async def close(request: web.Request) -> web.Response:
-    return await _done(
-        request, await actions.close(request.app[STORE], request.match_info["id"], request[AGENT])
-    )
+    result = await actions.close(request.app[STORE], request.match_info["id"], request[AGENT])
+    return await _done(request, result, "conversation.closed")
 
 
 async def transfer(request: web.Request) -> web.Response:
-    body = validated(TransferIn, await read_json_object(request, 4096))
+    body = validated(TransferIn, await read_json_object(request, 16_384))
+    who = request[AGENT]
+    conv_id = request.match_info["id"]
     result = await actions.transfer(
-        request.app[STORE],
-        request.app[ROUTING].rules,
-        request.match_info["id"],
-        request[AGENT],
-        body.queue,
-        body.agent_id,
+        request.app[STORE], request.app[ROUTING].rules, conv_id, who, body.queue, body.agent_id
     )
-    return await _done(request, result)
+    if body.note and body.note.strip():
+        # the agent who transferred it no longer holds it; a supervisor's right is not needed
+        await actions.add_note(request.app[STORE], conv_id, who, body.note, False, may_see=lambda row: True)
+        _publish_note(request, conv_id, body.note, False, [])
+    return await _done(request, result, "conversation.transferred")
 
 
-async def queues(request: web.Request) -> web.Response:
-    """Waiting and offered conversations per queue and tier, with the oldest wait."""
-    now = datetime.now(UTC)
-    waiting = sa.and_(c.status == "open", c.assignee_id.is_(None))
-    async with request.app[STORE].read() as conn:
-        rows = await conn.execute(
-            sa.select(
-                c.queue,
-                customers.c.tier,
-                sa.func.count().label("waiting"),
-                sa.func.count(c.offered_to).label("offered"),
-                sa.func.min(c.opened_at).label("oldest"),
-                sa.func.count(c.breached).label("breached"),
-            )
-            .join(customers, customers.c.id == c.customer_id)
-            .where(waiting)
-            .group_by(c.queue, customers.c.tier)
-        )
-        found = rows.all()
-
-    def empty(name: str) -> dict[str, Any]:
-        return {"queue": name, "waiting": 0, "offered": 0, "breached": 0, "oldest_wait_s": None, "tiers": {}}
-
-    result = {q: empty(q) for q in request.app[ROUTING].rules.queues}
-    for r in found:
-        name = r.queue or "(not routed yet)"
-        entry = result.setdefault(name, empty(name))
-        wait_s = round((now - utc(r.oldest)).total_seconds(), 1)
-        entry["tiers"][r.tier] = {"waiting": r.waiting, "offered": r.offered, "oldest_wait_s": wait_s}
-        entry["waiting"] += r.waiting
-        entry["offered"] += r.offered
-        entry["breached"] += r.breached
-        entry["oldest_wait_s"] = max(entry["oldest_wait_s"] or 0.0, wait_s)
-    return json_response({"items": list(result.values())})
+async def reopen(request: web.Request) -> web.Response:
+    result = await actions.reopen(request.app[STORE], request.match_info["id"], request[AGENT])
+    return await _done(request, {**result, "agent_id": request[AGENT].agent_id}, "conversation.assigned")
 
 
-async def breaches(request: web.Request) -> web.Response:
-    """Recorded SLA breaches, newest first (``since``: an ISO time)."""
-    limit = int_query(request, "limit", 100, 1000)
-    query = (
-        sa.select(events)
-        .where(events.c.action == "sla.breached")
-        .order_by(events.c.at.desc(), events.c.id.desc())
-        .limit(limit)
+async def snooze(request: web.Request) -> web.Response:
+    body = validated(SnoozeIn, await read_json_object(request, 1024))
+    result = await actions.snooze(request.app[STORE], request.match_info["id"], request[AGENT], body.until)
+    request.app[BUS].publish("conversation.snoozed", {"conversation_id": result["id"], **result})
+    return json_response(result)
+
+
+async def retry(request: web.Request) -> web.Response:
+    """Send a failed reply again, from its first part."""
+    result = await replies.retry(
+        request.app[STORE], request.match_info["id"], request.match_info["message_id"], request[AGENT]
     )
-    if since := request.query.get("since"):
-        try:
-            query = query.where(events.c.at >= datetime.fromisoformat(since))
-        except ValueError as exc:
-            raise InputError("since: an ISO 8601 time", field="since") from exc
-    async with request.app[STORE].read() as conn:
-        rows = (await conn.execute(query)).all()
-    return json_response(
-        {
-            "items": [
-                {"conversation_id": r.subject_id, "at": iso(r.at), "customer_id": r.customer_id, **r.data}
-                for r in rows
-            ]
-        }
+    request.app[OUTBOX].wake()
+    request.app[BUS].publish(
+        "message.delivery",
+        {"message_id": result["id"], "conversation_id": result["conversation_id"], "status": "queued"},
     )
+    return json_response(result, status=202)
 
 
 def conversation_routes() -> list[RouteSpec]:
@@ -385,25 +429,23 @@ def conversation_routes() -> list[RouteSpec]:
         action(
             "transfer",
             transfer,
-            "Hand the conversation to a queue or an agent; it is routed again",
+            "Hand the conversation to a queue or an agent, with a note; it is routed again",
             TransferIn.model_json_schema(),
         ),
-        RouteSpec(
-            "GET",
-            "/api/v1/queues",
-            queues,
-            "Waiting conversations per queue and tier, with the oldest wait",
-            "agent",
-            tag="routing",
-            responses={200: "Queues", **common},
+        action("reopen", reopen, "Open a closed conversation again, assigned to you"),
+        action(
+            "snooze",
+            snooze,
+            "Hide it from your inbox until a time, or until the customer writes",
+            SnoozeIn.model_json_schema(),
         ),
         RouteSpec(
-            "GET",
-            "/api/v1/sla/breaches",
-            breaches,
-            "Recorded SLA breaches, newest first",
-            "supervisor",
-            tag="routing",
-            responses={200: "Breaches", 422: "Bad filter", **common},
+            "POST",
+            f"{base}/{{id}}/messages/{{message_id}}/retry",
+            retry,
+            "Send a failed reply again",
+            "agent",
+            tag="conversations",
+            responses={202: "Queued again", **acts},
         ),
     ]

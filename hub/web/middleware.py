@@ -16,8 +16,10 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hub.auth.csrf import HEADER as CSRF_HEADER
+from hub.auth.csrf import UNSAFE_METHODS, check_csrf
 from hub.auth.sessions import COOKIE, Principal
-from hub.errors import HubError, ServiceUnavailable, Unauthenticated
+from hub.errors import HubError, ServiceUnavailable, TooManyRequests, TotpSetupRequired, Unauthenticated
 from hub.keys import METRICS, SESSIONS, TOKENS
 from hub.model import Role
 from hub.routespec import RouteSpec
@@ -94,6 +96,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         elif isinstance(exc, ServiceUnavailable):
             log.warning("unavailable: %s (%r)", exc.detail, exc.__cause__, extra={"request_id": request_id})
             response.headers["Retry-After"] = "5"
+        elif isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -120,7 +124,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Enforce the access every route declared (RouteSpec.access) before its handler runs."""
+    """Enforce the access every route declared (RouteSpec.access) before its handler runs.
+
+    A cookie session must be live (401), must send its CSRF token on POST, PUT, PATCH and
+    DELETE (403), may only reach enrolment routes while two-factor setup is pending (403),
+    and must have the role (403). Bearer tokens and public or signed routes need no CSRF
+    token: a browser does not attach them on its own.
+    """
     spec = request.app[SPEC].get(request.match_info.route)
     if spec is None or spec.access in ("public", "signed"):
         return await handler(request)
@@ -135,6 +145,13 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not session:
         raise Unauthenticated("sign in first (POST /api/v1/auth/login)")
     principal = await request.app[SESSIONS].verify(session)
+    if request.method in UNSAFE_METHODS:
+        check_csrf(session, request.headers.get(CSRF_HEADER))
+    if principal.setup_only and not spec.totp_setup:
+        raise TotpSetupRequired(
+            "set up two-factor authentication first: POST /api/v1/me/totp, then confirm a code "
+            "with POST /api/v1/me/totp/confirm"
+        )
     principal.require(Role(spec.access))
     request[AGENT] = principal
     return await handler(request)

@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from hub.auth.csrf import HEADER as CSRF_HEADER
+from hub.auth.csrf import UNSAFE_METHODS
 from hub.routespec import RouteSpec
 
 PROBLEM_SCHEMA = {
@@ -23,8 +25,13 @@ PROBLEM_SCHEMA = {
 }
 
 
+def _template(path: str) -> str:
+    """The path as OpenAPI writes it: ``{name:regex}`` becomes ``{name}``."""
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
+
+
 def _operation_id(spec: RouteSpec) -> str:
-    words = re.sub(r"[{}]", "", spec.path).strip("/").replace("/", "_").replace("-", "_")
+    words = re.sub(r"[{}]", "", _template(spec.path)).strip("/").replace("/", "_").replace("-", "_")
     return f"{spec.method.lower()}_{words or 'root'}"
 
 
@@ -38,7 +45,7 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
             "x-access": spec.access,
             "responses": {},
         }
-        params = re.findall(r"{(\w+)}", spec.path)
+        params = re.findall(r"{(\w+)}", _template(spec.path))
         if params:
             op["parameters"] = [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
@@ -47,6 +54,16 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
             op["security"] = [{"bearerToken": []}]
         elif spec.access in ("agent", "supervisor", "admin"):
             op["security"] = [{"session": []}]
+            if spec.method in UNSAFE_METHODS:
+                op.setdefault("parameters", []).append(
+                    {
+                        "name": CSRF_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "description": "the csrf_token from the login response or GET /api/v1/me",
+                        "schema": {"type": "string"},
+                    }
+                )
         else:
             op["security"] = []
         if spec.request_schema is not None:
@@ -63,7 +80,7 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
             elif spec.response_schema is not None:
                 response["content"] = {"application/json": {"schema": spec.response_schema}}
             op["responses"][str(status)] = response
-        paths.setdefault(spec.path, {})[spec.method.lower()] = op
+        paths.setdefault(_template(spec.path), {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {

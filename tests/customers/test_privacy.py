@@ -148,11 +148,18 @@ PUBLIC = {
     ("GET", "/metrics"): "counts and latencies, no personal data",
     ("GET", "/api/v1/openapi.json"): "the API description",
     ("POST", "/api/v1/auth/login"): "signing in",
+    ("GET", "/console"): "redirects to the console page",
+    ("GET", "/console/"): "the console page: static, no data until signed in",
+    ("GET", "/console/{path}"): "the console's scripts and styles: static",
 }
 
 
 def _example(path: str) -> str:
-    return path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{identity_id}", "1")
+    return (
+        path.replace("{id}", "00000000-0000-0000-0000-000000000000")
+        .replace("{identity_id}", "1")
+        .replace("{message_id}", "00000000-0000-0000-0000-000000000000")
+    )
 
 
 async def test_route_inventory_nothing_unprotected(hub: HubClient) -> None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hub.keys import QUEUE, STORE
 from hub.model import AddressKind, Channel
 from hub.store.tables import conversations, events
-from tests.conftest import HubClient, sign_in_all
+from tests.conftest import HubClient, sign_in, sign_in_all
 from tests.helpers import inbound
 
 RULES = """
@@ -46,14 +46,6 @@ CHANNELS = [
     (Channel.SMS, AddressKind.PHONE),
     (Channel.VOICE, AddressKind.PHONE),
 ]
-
-
-async def sign_in(hub: HubClient, email: str, password: str) -> dict[str, str]:
-    resp = await hub.client.post("/api/v1/auth/login", json={"email": email, "password": password})
-    assert resp.status == 200, await resp.text()
-    token = resp.cookies["contacthub_session"].value
-    hub.client.session.cookie_jar.clear()
-    return {"Cookie": f"contacthub_session={token}"}
 
 
 async def setup_floor(hub: HubClient, rules: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -120,7 +112,7 @@ async def work(hub: HubClient, headers: dict[str, str], stop: asyncio.Event) -> 
     """Accept every offer; close what was held since the previous look."""
     held_before: set[str] = set()
     while not stop.is_set():
-        resp = await hub.client.get("/api/v1/conversations?status=open&limit=500", headers=headers)
+        resp = await hub.client.get("/api/v1/conversations?status=open&view=mine&limit=500", headers=headers)
         assert resp.status == 200, await resp.text()
         mine = (await resp.json())["items"]
         for conv in mine:

@@ -130,7 +130,10 @@ async def test_the_standby_takes_over_and_nothing_is_lost_or_assigned_twice(
                 standby.url + "/api/v1/auth/login", json={"email": sup_email, "password": "pw-failover-1"}
             ) as resp:
                 assert resp.status == 200
-                cookie = {"Cookie": f"contacthub_session={resp.cookies['contacthub_session'].value}"}
+                cookie = {
+                    "Cookie": f"contacthub_session={resp.cookies['contacthub_session'].value}",
+                    "X-CSRF-Token": (await resp.json())["csrf_token"],
+                }
             session.cookie_jar.clear()
 
             # the first half arrives, the leader assigns up to capacity, then it dies

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 
 from hub.keys import QUEUE, STORE
 from hub.store.tables import agents, events
-from tests.conftest import HubClient, sign_in_all
+from tests.conftest import HubClient, sign_in, sign_in_all
 from tests.helpers import inbound
-from tests.routing.test_router_e2e import sign_in
 
 RULES = """
 queues:
@@ -83,7 +82,9 @@ class Floor:
             await self.hub.app[QUEUE].append(replace(m, received_at=datetime.now(UTC)) if now else m)
 
     async def mine(self, name: str, state: str | None = None) -> list[dict[str, Any]]:
-        resp = await self.hub.client.get("/api/v1/conversations?status=open", headers=self.headers[name])
+        resp = await self.hub.client.get(
+            "/api/v1/conversations?status=open&view=mine", headers=self.headers[name]
+        )
         assert resp.status == 200, await resp.text()
         return [c for c in (await resp.json())["items"] if state is None or c["state"] == state]
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from hub.keys import ROUTING, SETTINGS
-from tests.conftest import HubClient, sign_in_all
+from tests.conftest import HubClient, sign_in, sign_in_all
 
 VIP_RULES = """
 queues:
@@ -133,12 +133,7 @@ async def test_agents_created_by_an_admin_can_sign_in_with_their_skills(hub: Hub
             "/api/v1/agents", json={**body, "email": "x@example.com"}, headers=roles["supervisor"]
         )
     ).status == 403
-    login = await hub.client.post(
-        "/api/v1/auth/login", json={"email": "neu@example.com", "password": "a-long-password"}
-    )
-    assert login.status == 200
-    cookie = {"Cookie": f"contacthub_session={login.cookies['contacthub_session'].value}"}
-    hub.client.session.cookie_jar.clear()
+    cookie = await sign_in(hub, "neu@example.com", "a-long-password")
     assert (
         await (
             await hub.client.put("/api/v1/me/presence", json={"presence": "available"}, headers=cookie)

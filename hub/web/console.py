@@ -1,0 +1,129 @@
+"""The console's static files at ``/console/`` and the attachment downloads it links to.
+
+The pages are plain ES modules from ``widgets/console`` (no build step), served with a
+Content-Security-Policy that allows only the hub's own scripts, so text from customers
+can never run as code even if it slipped into the page. Attachments are always sent as
+downloads (``nosniff``), except raster images, which the console shows inline.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub.customers import audit
+from hub.dispatch.visibility import scope_for
+from hub.errors import NotFound
+from hub.keys import BLOBS, ROUTING, STORE
+from hub.model import Role
+from hub.routespec import Handler, RouteSpec
+from hub.store.tables import attachments, conversations, messages
+from hub.web.middleware import AGENT
+
+WIDGETS = Path(__file__).resolve().parents[2] / "widgets"
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+
+
+def static_files(folder: str) -> Handler:
+    """A handler serving ``widgets/<folder>``; unknown or escaping paths are 404."""
+    root = (WIDGETS / folder).resolve()
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        name = request.match_info.get("path") or "index.html"
+        path = (root / name).resolve()
+        if not path.is_file() or root not in path.parents:
+            raise NotFound(f"no such file: {request.path}")
+        content_type = (
+            _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        )
+        response = web.FileResponse(path, headers={"Content-Type": content_type})
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return serve
+
+
+async def to_console(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """One attachment, for an agent who may see its conversation (audited)."""
+    who = request[AGENT]
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no attachment {raw}")
+    async with request.app[STORE].write() as conn:
+        row = (
+            await conn.execute(
+                sa.select(attachments, conversations, messages.c.customer_id.label("owner"))
+                .join(messages, messages.c.id == attachments.c.message_id)
+                .join(conversations, conversations.c.id == messages.c.conversation_id)
+                .where(attachments.c.id == int(raw))
+            )
+        ).one_or_none()
+        if row is not None and who.role == Role.AGENT:
+            scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
+            row = row if scope.allows(row) else None
+        if row is None:
+            raise NotFound(f"no attachment {raw} for you")
+        await audit.record(
+            conn,
+            actor=who.actor,
+            action="audit.read",
+            subject_type="attachment",
+            subject_id=raw,
+            customer_id=row.owner,
+        )
+    data = await request.app[BLOBS].get(row.sha256)  # NotFound once erased
+    inline = row.content_type in INLINE_TYPES
+    disposition = "inline" if inline else "attachment"
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": row.content_type if inline else "application/octet-stream",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+def console_routes() -> list[RouteSpec]:
+    serve = static_files("console")
+    page = {200: "The file", 404: "No such file"}
+    return [
+        RouteSpec("GET", "/console", to_console, "The agent console (redirects)", "public", tag="ui"),
+        RouteSpec("GET", "/console/", serve, "The agent console", "public", tag="ui", responses=page),
+        RouteSpec(
+            "GET",
+            "/console/{path:.+}",
+            serve,
+            "The console's scripts and styles",
+            "public",
+            tag="ui",
+            responses=page,
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/attachments/{id}",
+            download,
+            "An attachment's content (a download; images inline); audited",
+            "agent",
+            tag="conversations",
+            responses={200: "The file", 404: "No such attachment", 401: "Not signed in"},
+        ),
+    ]

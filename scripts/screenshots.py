@@ -1,0 +1,159 @@
+"""Screenshots of the console for the README, in English and German, against demo data.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Starts a hub of its own (embedded backend, a temporary folder), seeds the demo data
+(`contacthub demo`), lets a few customers write through the API channel, and drives
+Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from hub.app import create_app
+from hub.demo import seed_demo
+from hub.keys import QUEUE, RECORDS, STORE
+from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
+from hub.settings import load_settings
+from hub.store.tables import agents
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--disable-sync"]
+RULES = """
+queues:
+  service: {reservation_timeout: 600}
+sla:
+  platinum: {default: 600}
+  gold: {default: 1800}
+  standard: {default: 7200}
+rules:
+  - name: everyone
+    targets: [{queue: service, agents: '"service" in departments'}]
+"""
+# (channel, sender, name, subject, text); the first comes through the API channel, whose
+# replies go to a local sink here, the rest as the email and SMS connectors would queue them
+MESSAGES = [
+    ("api", "einkauf@mueller-maschinenbau.example", "Jürgen Müller", "Lieferung Auftrag 4711",
+     "Guten Tag, die Lieferung zu Auftrag 4711 ist noch nicht da. Können Sie den Status prüfen?"),
+    ("email", "ops@harbour-logistics.example", "Grace Harbour", "Invoice 2026-118",
+     "Hello, invoice 2026-118 lists two pallets too many. Could you send a corrected one?"),
+    ("email", "erika@example.com", "Erika Mustermann", None, "Hallo, wie ändere ich meine Lieferadresse?"),
+    ("sms", "+4915112345678", None, None, "Ist mein Paket schon unterwegs?"),
+]
+
+
+async def main(out: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "routing.yaml").write_text(RULES)
+        config = folder / "contacthub.toml"
+        sink = web.Application()
+        sink.router.add_post("/replies", lambda request: web.json_response({"ok": True}))
+        sink_server = TestServer(sink, host="127.0.0.1")
+        await sink_server.start_server()
+        config.write_text(
+            f'[connectors.api]\nreply_url = "{sink_server.make_url("/replies")}"\n'
+            f'[database]\nurl = "sqlite+aiosqlite:///{folder / "hub.db"}"\n'
+            f'[blobs]\npath = "{folder / "blobs"}"\n[routing]\nrules_file = "{folder / "routing.yaml"}"\n'
+            f'[customers]\ntiers_file = "{folder / "tiers.yaml"}"\n[log]\nlevel = "WARNING"\n'
+        )
+        app = create_app(load_settings(config, environ={}), migrate=True)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        base = str(server.make_url("")).rstrip("/")
+        creds = await seed_demo(app[STORE], app[RECORDS], folder / "creds.json")
+        async with app[STORE].write() as conn:  # Anna and Ben share a team; Anna takes the first
+            await conn.execute(sa.update(agents).values(teams=["service"]))
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {creds['api_token']}"}) as http:
+
+            async def send(n: int, channel: str, sender: str, name: str | None, subject: str | None, text: str) -> None:
+                kind = "phone" if sender.startswith("+") else "email"
+                external_id = f"demo-{n}-{datetime.now(UTC).timestamp()}"
+                if channel != "api":
+                    await app[QUEUE].append(InboundMessage(
+                        channel=Channel(channel), external_id=external_id, sender=Address(AddressKind(kind), sender),
+                        sender_name=name, thread_hint=ThreadHint(key=None), subject=subject, text=text,
+                        received_at=datetime.now(UTC)))
+                    return
+                body = {"external_id": external_id, "text": text,
+                        "from": {"kind": kind, "value": sender, **({"name": name} if name else {})}}
+                if subject:
+                    body["subject"] = subject
+                resp = await http.post(f"{base}/api/v1/messages", json=body)
+                assert resp.status == 202, await resp.text()
+
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                for lang, locale in (("en", "en-GB"), ("de", "de-DE")):
+                    pages = {}
+                    for email in ("anna.schmidt@demo.contacthub", "sofia.weber@demo.contacthub"):
+                        context = await browser.new_context(locale=locale, viewport={"width": 1360, "height": 820})
+                        page = await context.new_page()
+                        await page.goto(f"{base}/console/")
+                        await page.fill("input[name=email]", email)
+                        await page.fill("input[name=password]", creds["agents"][email]["password"])
+                        await page.click("button[type=submit]")
+                        await page.wait_for_selector("#live-status.connected")
+                        pages[email] = page
+                    anna = pages["anna.schmidt@demo.contacthub"]
+                    await anna.select_option("#presence", "available")
+                    for n, message in enumerate(MESSAGES):
+                        await send(n, *message)
+                    await anna.wait_for_selector(".state-offered", timeout=15000)
+                    await anna.wait_for_timeout(800)
+                    await anna.screenshot(path=str(out / f"inbox-{lang}.png"))
+                    muller = '.state-offered:has(.customer-name:text("Jürgen Müller"))'
+                    await anna.wait_for_selector(muller, timeout=15000)
+                    await anna.click(f"{muller} button.primary")
+                    await anna.wait_for_selector("#composer-text")
+                    await anna.fill("#composer-text", "Guten Tag Herr Müller, ich prüfe das sofort." if lang == "de"
+                                    else "Hello, I am looking into it right now.")
+                    await anna.click("#composer-send")
+                    await anna.wait_for_selector(".msg.out")
+                    await anna.wait_for_timeout(500)
+                    await anna.screenshot(path=str(out / f"conversation-{lang}.png"))
+                    sofia = pages["sofia.weber@demo.contacthub"]
+                    await sofia.goto(f"{base}/console/#/supervisor")
+                    await sofia.wait_for_selector(".queue-row")
+                    await sofia.wait_for_timeout(800)
+                    await sofia.screenshot(path=str(out / f"supervisor-{lang}.png"))
+                    for page in pages.values():
+                        await page.context.close()
+                    await anna_close_all(app)
+                await browser.close()
+        await server.close()
+        await sink_server.close()
+    print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+async def anna_close_all(app: object) -> None:
+    """Between the languages: close what is open, so the second run starts alike."""
+    from hub.store.tables import conversations
+
+    async with app[STORE].write() as conn:  # type: ignore[index]
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.status == "open")
+            .values(status="closed", open_key=None, offered_to=None, assignee_id=None, needs_routing=False,
+                    closed_at=datetime.now(UTC))
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(args.out))

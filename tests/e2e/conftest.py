@@ -1,0 +1,170 @@
+"""Browser tests: the real hub (the production app factory, on a real port) and Debian's
+Chromium driven by Playwright. Without Chromium or Playwright they skip, unless
+``CI=true``: then they fail, because CI installs both."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import drop_backend, make_settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+RULES = """
+queues:
+  service: {reservation_timeout: 60}
+  vip: {reservation_timeout: 60}
+sla:
+  gold: {default: 300}
+  standard: {default: 3600}
+rules:
+  - name: everyone
+    targets:
+      - {queue: service, agents: '"service" in departments'}
+"""
+PASSWORD = "correct horse battery"
+
+
+def _need_browser() -> None:
+    missing = []
+    if shutil.which(CHROMIUM) is None:
+        missing.append("Debian's chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright")
+    if missing:
+        reason = f"{' and '.join(missing)} not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI installs them (.ci/run)")
+        pytest.skip(reason)
+
+
+@dataclass
+class Replies:
+    """A stand-in integration that receives the API channel's replies."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class LiveHub:
+    url: str
+    app: web.Application
+    token: str
+    agents: dict[str, str]  # email -> id
+    replies: Replies
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+async def reply_sink() -> AsyncIterator[tuple[str, Replies]]:
+    replies = Replies()
+
+    async def receive(request: web.Request) -> web.Response:
+        replies.received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    sink = web.Application()
+    sink.router.add_post("/replies", receive)
+    server = TestServer(sink)
+    await server.start_server()
+    yield str(server.make_url("/replies")), replies
+    await server.close()
+
+
+@pytest.fixture
+async def live_hub(tmp_path: Path, reply_sink: tuple[str, Replies]) -> AsyncIterator[LiveHub]:
+    _need_browser()
+    from hub.app import create_app
+    from hub.auth.sessions import hash_password
+    from hub.keys import STORE, TOKENS
+    from hub.store.tables import agents
+
+    (tmp_path / "routing.yaml").write_text(RULES)
+    url, replies = reply_sink
+    settings = make_settings(
+        tmp_path, "embedded", **{"connectors.api.reply_url": url, "connectors.api.reply_secret": "e2e-secret"}
+    )
+    app = create_app(settings, migrate=True)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    _, token = await app[TOKENS].create("e2e")
+    people = {
+        "anna@e2e.example": ("Anna Schmidt", "agent", ["service"]),
+        "ben@e2e.example": ("Ben Miller", "agent", ["service"]),
+        "sofia@e2e.example": ("Sofia Weber", "supervisor", ["service"]),
+    }
+    ids = {}
+    async with app[STORE].write() as conn:
+        for email, (name, role, teams) in people.items():
+            ids[email] = str(uuid.uuid4())
+            await conn.execute(
+                sa.insert(agents).values(
+                    id=ids[email],
+                    email=email,
+                    name=name,
+                    role=role,
+                    password_hash=hash_password(PASSWORD),
+                    presence="offline",
+                    languages=["de", "en"],
+                    departments=["service"] if role == "agent" else [],
+                    capacity={"api": 8, "email": 8, "chat": 3},
+                    teams=teams,
+                    active=True,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    yield LiveHub(str(server.make_url("")).rstrip("/"), app, token, ids, replies)
+    await server.close()
+    await drop_backend(settings)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    _need_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def sign_in(browser: Any, hub: LiveHub, email: str, *, locale: str = "en-GB") -> Any:
+    """A new browser context (its own cookies) signed in to the console; returns the page.
+
+    The context ignores the console's Content-Security-Policy, so that the tests can
+    evaluate scripts, and so that the XSS test proves the page safe without that help."""
+    context = await browser.new_context(
+        locale=locale, viewport={"width": 1400, "height": 900}, bypass_csp=True
+    )
+    page = await context.new_page()
+    await page.goto(f"{hub.url}/console/")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#live-status.connected")
+    return page

@@ -1,0 +1,159 @@
+// The console's entry point: sign-in, the live feed, the views and the shortcuts.
+import { get, post, put, setCsrf, ApiError } from "./api.js";
+import { h, replace, announce, toast } from "./dom.js";
+import { t, language, setLanguage, LANGUAGES } from "./i18n.js";
+import { LiveFeed } from "./live.js";
+import { state, isSupervisor, mark } from "./state.js";
+import { Inbox } from "./inbox.js";
+import { ConversationView } from "./conversation.js";
+import { SupervisorView } from "./supervisor.js";
+import { showLogin } from "./login.js";
+import { installShortcuts } from "./shortcuts.js";
+
+const live = new LiveFeed();
+let inbox, conversation, supervisor;
+
+async function boot() {
+  document.documentElement.lang = language();
+  document.title = t("app.title");
+  try {
+    state.me = await get("/api/v1/me");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return showLogin(document.getElementById("app"), boot);
+    throw err;
+  }
+  setCsrf(state.me.csrf_token);
+  if (state.me.totp_setup_required) return showLogin(document.getElementById("app"), boot, { setup: true });
+  await Promise.all([loadAgents(), loadCanned(), loadQueues()]);
+  layout();
+  live.addEventListener("event", (e) => onEvent(e.detail));
+  live.addEventListener("status", (e) => setLive(e.detail));
+  live.addEventListener("resync", () => { toast(t("live.resync")); reloadAll(); });
+  live.addEventListener("signedout", () => { toast(t("notice.signed_out"), "error"); setTimeout(() => location.reload(), 1500); });
+  live.start();
+  window.addEventListener("hashchange", route);
+  installShortcuts({ inbox, conversation: () => conversation, presence: togglePresence });
+  await inbox.load();
+  route();
+}
+
+async function loadAgents() {
+  const agents = await get("/api/v1/agents");
+  state.agents = new Map(agents.items.map((a) => [a.id, a]));
+}
+async function loadCanned() { state.canned = (await get("/api/v1/canned-responses")).items; }
+async function loadQueues() { state.queues = (await get("/api/v1/queues")).items; }
+
+function layout() {
+  const presence = h("select", { id: "presence", "aria-label": t("presence.label"), onchange: (e) => setPresence(e.target.value) },
+    ["available", "away", "offline"].map((p) => h("option", { value: p, selected: state.agents.get(state.me.id)?.presence === p }, t(`presence.${p}`))));
+  const lang = h("select", { id: "language", "aria-label": t("nav.language"), onchange: (e) => { setLanguage(e.target.value); location.reload(); } },
+    LANGUAGES.map((l) => h("option", { value: l, selected: l === language() }, l.toUpperCase())));
+  const nav = h("nav", { "aria-label": "main" },
+    h("a", { href: "#/inbox", id: "nav-inbox" }, t("nav.inbox")),
+    isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null);
+  const header = h("header", { class: "top" },
+    h("a", { href: "#main", class: "skip" }, t("nav.skip")),
+    h("strong", { class: "brand" }, "ContactHub"), nav,
+    h("span", { class: "live-status", id: "live-status", role: "status" }, ""),
+    h("span", { class: "spacer" }),
+    h("label", { class: "inline" }, t("presence.label"), " ", presence),
+    lang,
+    h("button", { type: "button", onclick: () => document.dispatchEvent(new CustomEvent("help")), "aria-keyshortcuts": "?" }, "?"),
+    h("span", { class: "me" }, state.me.name),
+    h("button", { type: "button", id: "logout", onclick: logout }, t("nav.logout")));
+  const inboxEl = h("div", { class: "inbox", id: "inbox", "aria-label": t("nav.inbox") });
+  const mainEl = h("main", { id: "main", tabindex: "-1" });
+  replace(document.getElementById("app"), header, h("div", { class: "workspace" }, inboxEl, mainEl));
+  inbox = new Inbox(inboxEl, { open: (id) => { location.hash = `#/c/${id}`; } });
+  conversation = new ConversationView(h("div", { class: "conversation" }), { live, onChange: () => inbox.refresh() });
+  supervisor = new SupervisorView(h("div", { class: "supervisor" }));
+}
+
+function route() {
+  const main = document.getElementById("main");
+  const hash = location.hash || "#/inbox";
+  const match = hash.match(/^#\/c\/([\w-]+)$/);
+  document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor" : "inbox";
+  if (match) {
+    replace(main, conversation.root);
+    conversation.show(match[1]);
+  } else if (hash === "#/supervisor" && isSupervisor()) {
+    conversation.leave();
+    replace(main, supervisor.root);
+    supervisor.load();
+  } else {
+    conversation.leave();
+    replace(main, h("p", { class: "empty pick" }, t("inbox.pick")));
+  }
+}
+
+function onEvent(event) {
+  const d = event.data || {};
+  const current = conversation?.id;
+  switch (event.topic) {
+    case "conversation.viewing":
+      if (d.on) {
+        const known = state.viewers.get(d.conversation_id)?.has(d.agent_id);
+        mark(state.viewers, d.conversation_id, d.agent_id, d.name, 25);
+        // a newcomer hears at once who is already here
+        if (!known && d.agent_id !== state.me.id && d.conversation_id === current) conversation.announceViewing(true);
+      } else state.viewers.get(d.conversation_id)?.delete(d.agent_id);
+      conversation.renderPresence();
+      return;
+    case "conversation.typing":
+      mark(state.typing, d.conversation_id, d.agent_id, d.name, 5);
+      conversation.renderPresence();
+      return;
+    case "agent.presence":
+      if (state.agents.has(d.agent_id)) state.agents.get(d.agent_id).presence = d.presence;
+      if (d.agent_id === state.me.id) document.getElementById("presence").value = d.presence;
+      break;
+    case "conversation.mention":
+      if (d.agent_id === state.me.id) { announce(t("notice.mention", { by: d.by })); toast(t("notice.mention", { by: d.by })); }
+      break;
+    case "message.stored": {
+      const row = state.conversations.get(d.conversation_id);
+      if (row) announce(t("notice.message", { name: row.customer.name || "" }));
+      break;
+    }
+    case "sla.breached":
+      announce(t("notice.breach"));
+      break;
+    default:
+  }
+  inbox.refresh();
+  if (current && (d.conversation_id === current || event.topic === "agent.presence")) conversation.refresh();
+  if (document.body.dataset.view === "supervisor") supervisor.refresh();
+}
+
+function setLive(status) {
+  const el = document.getElementById("live-status");
+  el.textContent = t(status === "connected" ? "live.connected" : "live.offline");
+  el.className = `live-status ${status}`;
+  if (status === "connected") reloadAll();
+}
+
+function reloadAll() {
+  inbox.refresh();
+  conversation.refresh();
+  if (document.body.dataset.view === "supervisor") supervisor.refresh();
+}
+
+async function setPresence(presence) {
+  try { await put("/api/v1/me/presence", { presence }); announce(t(`presence.${presence}`)); }
+  catch (err) { toast(err.message, "error"); }
+}
+
+function togglePresence() {
+  const select = document.getElementById("presence");
+  select.value = select.value === "available" ? "away" : "available";
+  setPresence(select.value);
+}
+
+async function logout() {
+  live.stop();
+  try { await post("/api/v1/auth/logout"); } finally { sessionStorage.clear(); location.hash = ""; location.reload(); }
+}
+
+boot().catch((err) => replace(document.getElementById("app"), h("p", { role: "alert", class: "fatal" }, t("error.generic", { detail: err.message }))));

@@ -1,0 +1,164 @@
+// The reply box: a reply on the conversation's channel (or another of the customer's),
+// or an internal note. "/" opens the canned responses, "@" (in a note) the colleagues.
+import { post } from "./api.js";
+import { h, replace, toast, announce } from "./dom.js";
+import { t } from "./i18n.js";
+import { state, agentName } from "./state.js";
+
+const CHANNEL_OF_IDENTITY = { email: "email", phone: "sms", fax: "fax", chat_visitor: "chat" };
+
+export function fillPlaceholders(body, { customer, agent, conversation }) {
+  const values = {
+    "customer.name": customer?.name || "",
+    "customer.organisation": customer?.organisation || "",
+    "agent.name": agent?.name || "",
+    "conversation.id": conversation?.id || "",
+  };
+  return body.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (whole, key) => (key in values ? values[key] : whole));
+}
+
+export class Composer {
+  constructor({ conversation, customer, onSent, live }) {
+    this.conv = conversation;
+    this.customer = customer;
+    this.onSent = onSent;
+    this.live = live;
+    this.mode = "reply";
+    this.mentions = new Map(); // "@Name" -> agent id
+    this.lastTyping = 0;
+    this.text = h("textarea", { id: "composer-text", rows: 4, "aria-label": t("reply.label"),
+      placeholder: t("reply.placeholder"), oninput: () => this.changed(), onkeydown: (e) => this.key(e) });
+    this.channel = h("select", { id: "composer-channel", "aria-label": t("reply.channel") }, this.channels().map((c) =>
+      h("option", { value: c, selected: c === conversation.channel }, t(`channel.${c}`))));
+    this.popup = h("ul", { class: "popup", role: "listbox", hidden: true, id: "composer-popup" });
+    this.tabs = h("div", { class: "tabs", role: "tablist" },
+      this.tab("reply", t("reply.label")), this.tab("note", t("reply.note")));
+    this.submit = h("button", { type: "submit", class: "primary", id: "composer-send" }, t("reply.send"));
+    this.channelRow = h("label", { class: "inline" }, t("reply.channel"), " ", this.channel);
+    this.el = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      this.tabs, h("div", { class: "composer-field" }, this.text, this.popup),
+      h("div", { class: "composer-actions" }, this.channelRow, this.submit));
+  }
+
+  tab(mode, label) {
+    return h("button", { type: "button", role: "tab", class: "tab", id: `tab-${mode}`, "aria-selected": String(mode === "reply"),
+      onclick: () => this.setMode(mode) }, label);
+  }
+
+  channels() {
+    const found = new Set([this.conv.channel]);
+    for (const identity of this.customer?.identities || []) {
+      const channel = CHANNEL_OF_IDENTITY[identity.kind];
+      if (channel) found.add(channel);
+    }
+    return [...found];
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    for (const tab of this.tabs.children) tab.setAttribute("aria-selected", String(tab.id === `tab-${mode}`));
+    this.el.classList.toggle("note-mode", mode === "note");
+    this.text.placeholder = t(mode === "note" ? "reply.note_placeholder" : "reply.placeholder");
+    this.submit.textContent = t(mode === "note" ? "reply.add_note" : "reply.send");
+    this.channelRow.hidden = mode === "note";
+    this.closePopup();
+    this.text.focus();
+  }
+
+  changed() {
+    const now = Date.now();
+    if (this.mode === "reply" && now - this.lastTyping > 3000) {
+      this.lastTyping = now;
+      this.live.send({ type: "typing", conversation_id: this.conv.id });
+    }
+    const word = this.currentWord();
+    if (this.mode === "reply" && word.startsWith("/")) this.showCanned(word.slice(1).toLowerCase());
+    else if (this.mode === "note" && word.startsWith("@")) this.showAgents(word.slice(1).toLowerCase());
+    else this.closePopup();
+  }
+
+  currentWord() {
+    const before = this.text.value.slice(0, this.text.selectionStart);
+    const match = before.match(/(^|\s)([/@][^\s]*)$/);
+    return match ? match[2] : "";
+  }
+
+  replaceWord(text) {
+    const at = this.text.selectionStart;
+    const before = this.text.value.slice(0, at).replace(/([/@][^\s]*)$/, "");
+    this.text.value = before + text + this.text.value.slice(at);
+    const caret = before.length + text.length;
+    this.text.setSelectionRange(caret, caret);
+    this.closePopup();
+    this.text.focus();
+  }
+
+  showCanned(query) {
+    const items = state.canned.filter((c) => c.shortcut.includes(query) || c.title.toLowerCase().includes(query)).slice(0, 8);
+    this.showPopup(items.map((c) => ({ label: `/${c.shortcut} – ${c.title}`, pick: () =>
+      this.replaceWord(fillPlaceholders(c.body, { customer: this.customer, agent: state.me, conversation: this.conv })) })));
+  }
+
+  showAgents(query) {
+    const items = [...state.agents.values()].filter((a) => a.id !== state.me.id && a.name.toLowerCase().includes(query)).slice(0, 8);
+    this.showPopup(items.map((a) => ({ label: a.name, pick: () => {
+      this.mentions.set(`@${a.name}`, a.id);
+      this.replaceWord(`@${a.name} `);
+    } })));
+  }
+
+  showPopup(items) {
+    this.choices = items;
+    this.active = 0;
+    if (!items.length) return this.closePopup();
+    replace(this.popup, items.map((item, n) => h("li", { role: "option", id: `opt-${n}`, "aria-selected": String(n === 0),
+      onmousedown: (e) => { e.preventDefault(); item.pick(); } }, item.label)));
+    this.popup.hidden = false;
+    this.text.setAttribute("aria-activedescendant", "opt-0");
+  }
+
+  closePopup() {
+    this.popup.hidden = true;
+    this.choices = [];
+    this.text.removeAttribute("aria-activedescendant");
+  }
+
+  key(event) {
+    if (!this.popup.hidden && this.choices.length) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        this.active = (this.active + (event.key === "ArrowDown" ? 1 : -1) + this.choices.length) % this.choices.length;
+        [...this.popup.children].forEach((li, n) => li.setAttribute("aria-selected", String(n === this.active)));
+        this.text.setAttribute("aria-activedescendant", `opt-${this.active}`);
+        return;
+      }
+      if (event.key === "Enter" || event.key === "Tab") { event.preventDefault(); this.choices[this.active].pick(); return; }
+      if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); this.closePopup(); return; }
+    }
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); this.send(); }
+  }
+
+  async send() {
+    const text = this.text.value.trim();
+    if (!text) return;
+    const conv = this.conv;
+    try {
+      if (this.mode === "note") {
+        const mentions = [...this.mentions].filter(([label]) => text.includes(label)).map(([, id]) => id);
+        await post(`/api/v1/conversations/${conv.id}/notes`, { text, mentions });
+        announce(t("reply.note_added"));
+      } else {
+        if (conv.assignee_id && conv.assignee_id !== state.me.id
+            && !window.confirm(t("reply.not_yours", { name: agentName(conv.assignee_id) }))) return;
+        const channel = this.channel.value === conv.channel ? undefined : this.channel.value;
+        await post(`/api/v1/conversations/${conv.id}/messages`, channel ? { text, channel } : { text });
+        announce(t("reply.sent"));
+      }
+      this.text.value = "";
+      this.mentions.clear();
+      this.onSent();
+    } catch (err) {
+      toast(t("error.generic", { detail: err.message }), "error");
+    }
+  }
+}

@@ -1,0 +1,224 @@
+// One conversation: the customer's cross-channel timeline, the reply box, the actions,
+// who else is viewing or typing, and the customer sidebar.
+import { get, post } from "./api.js";
+import { h, replace, toast } from "./dom.js";
+import { t, formatTime } from "./i18n.js";
+import { state, agentName, present } from "./state.js";
+import { channelBadge, tierBadge } from "./inbox.js";
+import { Composer } from "./composer.js";
+import { Sidebar } from "./sidebar.js";
+
+const IMAGE = /^image\/(png|jpeg|gif|webp)$/;
+
+export class ConversationView {
+  constructor(root, { live, onChange }) {
+    this.root = root;
+    this.live = live;
+    this.onChange = onChange;
+    this.id = null;
+    this.pending = null;
+    this.heartbeat = setInterval(() => this.announceViewing(true), 10000);
+    setInterval(() => this.renderPresence(), 2000);
+  }
+
+  async show(id) {
+    if (this.id && this.id !== id) this.announceViewing(false);
+    this.id = id;
+    this.older = [];
+    this.cursor = null;
+    await this.load();
+    this.announceViewing(true);
+  }
+
+  leave() {
+    if (this.id) this.announceViewing(false);
+    this.id = null;
+  }
+
+  announceViewing(on) {
+    if (this.id) this.live.send({ type: "viewing", conversation_id: this.id, on });
+  }
+
+  async load() {
+    const id = this.id;
+    let conv;
+    try {
+      conv = await get(`/api/v1/conversations/${id}`);
+    } catch (err) {
+      replace(this.root, h("p", { class: "empty", role: "alert" }, err.message));
+      return;
+    }
+    const [customer, timeline] = await Promise.all([
+      get(`/api/v1/customers/${conv.customer_id}`),
+      get(`/api/v1/customers/${conv.customer_id}/timeline?limit=100`),
+    ]);
+    if (id !== this.id) return; // another conversation was opened meanwhile
+    this.conv = conv;
+    this.customer = customer;
+    this.cursor = timeline.next;
+    const draft = this.composer?.conv.id === id ? this.composer.text.value : "";
+    this.composer = new Composer({ conversation: conv, customer, live: this.live, onSent: () => this.refresh() });
+    this.composer.text.value = draft;
+    this.render(timeline.items);
+  }
+
+  refresh() {
+    if (this.pending || !this.id) return;
+    this.pending = setTimeout(() => { this.pending = null; this.load(); }, 120);
+  }
+
+  render(items) {
+    const conv = this.conv;
+    const rich = new Map(conv.messages.map((m) => [m.id, m]));
+    const all = [...items, ...this.older].reverse(); // oldest first
+    this.presence = h("p", { class: "presence-line", id: "presence-line", "aria-live": "polite" });
+    this.list = h("ol", { class: "timeline", "aria-label": t("conv.timeline", { name: this.customer.name || "" }) },
+      all.map((item) => this.item(item, rich)));
+    const header = h("header", { class: "conv-header" },
+      h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || t("common.none")),
+        " ", tierBadge(this.customer.tier)),
+      h("p", { class: "conv-state" }, this.stateText()),
+      this.presence,
+      h("div", { class: "conv-actions" }, this.actions()));
+    const older = this.cursor ? h("button", { type: "button", class: "link", onclick: () => this.loadOlder() }, t("conv.older")) : null;
+    replace(this.root,
+      h("div", { class: "conv-main" }, header, older, this.list, conv.status === "open" ? this.composer.el : null),
+      new Sidebar(this.customer, { onSaved: () => this.refresh() }).el);
+    this.renderPresence();
+    this.list.lastElementChild?.scrollIntoView({ block: "end" });
+  }
+
+  stateText() {
+    const conv = this.conv;
+    if (conv.status !== "open") return t("conv.closed");
+    if (conv.assignee_id) return t("conv.assigned_to", { name: agentName(conv.assignee_id) });
+    if (conv.offered_to) return t("conv.offered_to", { name: agentName(conv.offered_to) });
+    return t("conv.waiting", { queue: conv.queue || "–" });
+  }
+
+  actions() {
+    const conv = this.conv;
+    const button = (key, handler, primary = false) =>
+      h("button", { type: "button", class: primary ? "primary" : "", id: `act-${key}`, onclick: handler }, t(`conv.${key}`));
+    if (conv.status !== "open") return [button("reopen", () => this.act("reopen"))];
+    const out = [];
+    if (conv.offered_to === state.me.id) out.push(button("accept", () => this.act("accept"), true));
+    out.push(button("transfer", () => this.transferDialog()), button("snooze", () => this.snoozeDialog()),
+      button("close", () => this.act("close")));
+    return out;
+  }
+
+  item(item, rich) {
+    const mine = item.conversation_id === this.conv.id || item.subject_id === this.conv.id;
+    if (item.type === "message") {
+      const m = rich.get(item.id) || item;
+      const out = item.direction === "out";
+      const who = out ? (m.sender_name || item.sender?.name) : (item.sender?.name || item.sender?.value || "");
+      return h("li", { class: `msg ${out ? "out" : "in"}${mine ? " this" : " other"}`, dataset: { id: item.id } },
+        h("div", { class: "msg-head" }, channelBadge(item.channel), " ", h("strong", {}, who), " ",
+          h("time", { datetime: item.at }, formatTime(item.at)), mine ? null : h("span", { class: "muted" }, " · ", t("channel." + item.channel))),
+        item.subject ? h("div", { class: "msg-subject" }, item.subject) : null,
+        h("div", { class: "msg-text" }, item.text),
+        m.html ? this.htmlPart(m.html) : null,
+        m.attachments?.length ? this.files(m.attachments) : null,
+        /^https?:\/\//.test(m.meta?.recording_url || "") ? h("p", {}, h("a", { href: m.meta.recording_url, rel: "noopener noreferrer", target: "_blank" }, "▶ recording")) : null,
+        m.delivery ? this.delivery(m) : null);
+    }
+    const data = item.data || {};
+    const key = `event.${item.action}`;
+    const label = t(t(key) === key ? "event.other" : key, { agent: agentName(data.agent_id), queue: data.queue || "", by: data.by || "", action: item.action });
+    return h("li", { class: `event${item.action.includes("note") || item.action.includes("called_back") ? " note" : ""}${mine ? " this" : ""}` },
+      h("span", { class: "event-label" }, label), " ", h("time", { datetime: item.at }, formatTime(item.at)),
+      data.text ? h("div", { class: "note-text" }, data.text) : null);
+  }
+
+  htmlPart(html) {
+    const frame = h("iframe", { sandbox: "", title: t("conv.html"), class: "html-part", referrerpolicy: "no-referrer" });
+    frame.srcdoc = html; // sandboxed: no scripts, no same-origin access
+    return h("details", {}, h("summary", {}, t("conv.html")), frame);
+  }
+
+  files(files) {
+    return h("ul", { class: "files", "aria-label": t("conv.attachments") }, files.map((f) => {
+      const url = `/api/v1/attachments/${f.id}`;
+      return h("li", {}, IMAGE.test(f.content_type) ? h("img", { src: url, alt: f.filename, class: "thumb" }) : null,
+        h("a", { href: url, download: f.filename }, f.filename));
+    }));
+  }
+
+  delivery(m) {
+    const d = m.delivery;
+    const failed = d.status === "failed" || d.status === "undelivered";
+    return h("div", { class: `delivery ${d.status}` }, "✓ ", t(`delivery.${d.status}`),
+      d.error ? h("span", { class: "reason" }, ` – ${d.error}`) : null,
+      failed ? h("button", { type: "button", class: "link", onclick: () => this.retry(m.id) }, t("delivery.retry")) : null);
+  }
+
+  renderPresence() {
+    if (!this.presence || !this.id) return;
+    const viewing = present(state.viewers, this.id);
+    const typing = present(state.typing, this.id);
+    const parts = [];
+    if (viewing.length) parts.push(t("conv.viewing", { names: viewing.join(", ") }));
+    if (typing.length) parts.push(t("conv.typing", { names: typing.join(", ") }));
+    const text = parts.join(" · ");
+    if (this.presence.textContent !== text) this.presence.textContent = text;
+  }
+
+  async loadOlder() {
+    const page = await get(`/api/v1/customers/${this.customer.id}/timeline?limit=100&before=${encodeURIComponent(this.cursor)}`);
+    this.older.push(...page.items);
+    this.cursor = page.next;
+    this.load();
+  }
+
+  async act(name, body) {
+    try {
+      await post(`/api/v1/conversations/${this.id}/${name}`, body);
+      this.onChange();
+      await this.load();
+    } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+  }
+
+  async retry(messageId) {
+    try { await post(`/api/v1/conversations/${this.id}/messages/${messageId}/retry`); this.refresh(); }
+    catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+  }
+
+  dialog(title, fields, submitLabel, onSubmit) {
+    const form = h("form", { method: "dialog", class: "dialog-form" }, h("h2", {}, title), fields,
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", onclick: () => dlg.close() }, t("common.cancel")),
+        h("button", { type: "submit", class: "primary" }, submitLabel)));
+    const dlg = h("dialog", { "aria-label": title }, form);
+    form.addEventListener("submit", async (e) => { e.preventDefault(); dlg.close(); await onSubmit(new FormData(form)); });
+    dlg.addEventListener("close", () => dlg.remove());
+    document.body.append(dlg);
+    dlg.showModal();
+  }
+
+  transferDialog() {
+    const queues = state.queues.map((q) => q.queue).filter((q) => !q.startsWith("("));
+    this.dialog(t("transfer.title"), [
+      h("label", {}, t("transfer.queue"), h("select", { name: "queue" }, queues.map((q) => h("option", { value: q, selected: q === this.conv.queue }, q)))),
+      h("label", {}, t("transfer.agent"), h("select", { name: "agent_id" }, h("option", { value: "" }, t("transfer.any")),
+        [...state.agents.values()].filter((a) => a.id !== state.me.id && a.active !== false).map((a) => h("option", { value: a.id }, a.name)))),
+      h("label", {}, t("transfer.note"), h("textarea", { name: "note", rows: 3 })),
+    ], t("transfer.submit"), async (data) => {
+      const body = { queue: data.get("queue") || undefined };
+      if (data.get("agent_id")) body.agent_id = data.get("agent_id");
+      if (data.get("note")) body.note = data.get("note");
+      await this.act("transfer", body);
+    });
+  }
+
+  snoozeDialog() {
+    const inOneHour = new Date(Date.now() + 3600e3);
+    const local = new Date(inOneHour.getTime() - inOneHour.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+    this.dialog(t("snooze.title"), [
+      h("label", {}, t("snooze.title"), h("input", { type: "datetime-local", name: "until", value: local, required: true })),
+    ], t("snooze.submit"), async (data) => {
+      await this.act("snooze", { until: new Date(data.get("until")).toISOString() });
+    });
+  }
+}
