@@ -61,7 +61,7 @@ async def run(backend: str, n: int) -> list[float]:
                     name="Bench",
                     role="agent",
                     password_hash=hash_password("bench-password"),
-                    presence="available",
+                    presence="offline",
                     languages=["de"],
                     departments=["service"],
                     capacity={"api": n + 10},
@@ -71,11 +71,15 @@ async def run(backend: str, n: int) -> list[float]:
                 )
             )
         latencies = []
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             resp = await http.post(
                 f"{base}/api/v1/auth/login",
                 json={"email": "bench@agent.example", "password": "bench-password"},
             )
+            assert resp.status == 200, await resp.text()
+            csrf = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+            # through the API, so the router hears of the agent
+            resp = await http.put(f"{base}/api/v1/me/presence", json={"presence": "available"}, headers=csrf)
             assert resp.status == 200, await resp.text()
             ws = await http.ws_connect(f"{base}/ws/agent")
             api = {"Authorization": f"Bearer {token}"}
@@ -88,10 +92,11 @@ async def run(backend: str, n: int) -> list[float]:
                 }
                 resp = await http.post(f"{base}/api/v1/messages", json=body, headers=api)
                 assert resp.status == 202
-                while True:
-                    event = orjson.loads((await ws.receive(timeout=30)).data)
-                    if event["topic"] == "conversation.offered":
-                        break
+                async with asyncio.timeout(30):
+                    while True:
+                        event = orjson.loads((await ws.receive()).data)
+                        if event["topic"] == "conversation.offered":
+                            break
                 if i >= 10:
                     latencies.append(time.perf_counter() - started)
             await ws.close()
