@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
 from hub.metrics import Metrics
-from hub.model import Address, Channel, InboundMessage
+from hub.model import Address, Attachment, Channel, InboundMessage
 from hub.queue.base import IngestQueue
 from hub.routespec import RouteSpec
 from hub.settings import Settings
@@ -90,6 +90,7 @@ class Outbound:
     recipient: str
     text: str
     attempt: int  # 1 for the first try
+    attachments: tuple[Attachment, ...] = ()  # files in the blob store, for senders that carry them
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,14 @@ class SendFailed(Exception):
 class Sender(Protocol):
     async def send(self, item: Outbound) -> Sent: ...
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CarriesAttachments(Protocol):
+    """A sender that delivers ``Outbound.attachments``; replies with files are refused on
+    channels whose sender is not one."""
+
+    carries_attachments: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from hub.ingest import IngestWorker
 from hub.keys import (
     BLOBS,
     BUS,
+    CALL_TARGETS,
     HTTP,
     INBOX,
     METRICS,
@@ -124,7 +125,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             await store.close()
             raise
         app[ROUTING] = routing
-        services.call_target = CallTargets(store, routing)
+        app[CALL_TARGETS] = services.call_target = CallTargets(store, routing)
         watcher = asyncio.create_task(routing.watch(settings.routing.reload_seconds))
         yield
         watcher.cancel()
@@ -192,6 +193,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
                 default_tier=tiers.default,
+                call_queues=app[CALL_TARGETS].queues_for,
             )
             for n in range(settings.ingest.workers)
         ]
@@ -227,6 +229,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             bus=app[BUS],
             metrics=app[METRICS],
             consumer=f"{PROCESS}-router",
+            sla_warning_s=settings.routing.sla_warning_seconds,
         )
         app[ROUTER] = router
         task = asyncio.create_task(router.run(), name="router")

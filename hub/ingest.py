@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from hub.customers.addresses import mask
@@ -44,6 +44,7 @@ class IngestWorker:
         block_ms: int,
         stale_after_ms: int,
         default_tier: str = "standard",
+        call_queues: Callable[[str], Awaitable[list[str]]] | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -55,6 +56,7 @@ class IngestWorker:
         self._block_ms = block_ms
         self._stale_after_ms = stale_after_ms
         self._default_tier = default_tier
+        self._call_queues = call_queues  # the queues a call from this customer would wait on
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -109,6 +111,7 @@ class IngestWorker:
             return
         await self._queue.ack([e.id for e, _ in decoded])
         self._announce(result)
+        await self._pop_screens(result)
         await self._hint_router(result)
 
     async def _store_all(self, batch: Sequence[InboundMessage]) -> BatchResult:
@@ -138,7 +141,34 @@ class IngestWorker:
                 continue
             await self._queue.ack([entry.id])
             self._announce(result)
+            await self._pop_screens(result)
             await self._hint_router(result)
+
+    async def _pop_screens(self, result: BatchResult) -> None:
+        """A call ringing or answered: the agents of the queues the rules give such a call
+        see who is calling (or that nobody knows them); the agent named by the PBX sees
+        the answer."""
+        for s in result.stored:
+            if s.kind != "call_event" or s.meta.get("event") not in ("newCall", "answer"):
+                continue
+            queues: list[str] = []
+            if self._call_queues is not None:
+                try:
+                    queues = await self._call_queues(s.customer_id)
+                except Exception as exc:  # the pop goes to supervisors only; the call is stored
+                    log.warning("screen pop without queues: %r", exc)
+            self._bus.publish(
+                "call.ringing" if s.meta["event"] == "newCall" else "call.answered",
+                {
+                    "call_id": s.meta.get("call_id"),
+                    "customer_id": s.customer_id,
+                    "conversation_id": s.conversation_id,
+                    "known_caller": not s.customer_created,
+                    "answering_number": s.meta.get("answering_number"),
+                    "users": s.meta.get("users"),
+                    "queues": queues,
+                },
+            )
 
     async def _hint_router(self, result: BatchResult) -> None:
         """Tell the router which conversations changed. A lost hint only costs latency:
@@ -192,16 +222,3 @@ class IngestWorker:
                 },
             )
             self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})
-            if s.kind == "call_event" and s.meta.get("event") in ("newCall", "answer"):
-                # a screen pop: the console shows who is calling (or that nobody knows them)
-                self._bus.publish(
-                    "call.ringing" if s.meta["event"] == "newCall" else "call.answered",
-                    {
-                        "call_id": s.meta.get("call_id"),
-                        "customer_id": s.customer_id,
-                        "conversation_id": s.conversation_id,
-                        "known_caller": not s.customer_created,
-                        "answering_number": s.meta.get("answering_number"),
-                        "users": s.meta.get("users"),
-                    },
-                )

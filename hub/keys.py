@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
+from hub.dispatch.call_target import CallTargets
 from hub.dispatch.inbox import Inbox
 from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
@@ -43,3 +44,4 @@ INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 ROUTER = web.AppKey("router", Router)
+CALL_TARGETS = web.AppKey("call_targets", CallTargets)

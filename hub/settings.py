@@ -41,6 +41,8 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    """The largest file an agent may attach to a reply (POST /api/v1/uploads)."""
     shutdown_timeout: float = Field(10.0, gt=0)
 
 
@@ -114,6 +116,8 @@ class RoutingSettings(Section):
     """Run a router in this process; one is active per deployment, the others stand by."""
     lease_seconds: float = Field(5.0, ge=1)
     """A standby takes over this long after the active router stopped renewing its lease."""
+    sla_warning_seconds: float = Field(300.0, ge=0)
+    """Warn the agent and supervisors (event ``sla.warning``) this long before a due time; 0: never."""
 
 
 class RetentionSettings(Section):

@@ -111,6 +111,21 @@ async def drop_backend(settings: Settings) -> None:
         await client.aclose()
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest for hubs in this process: production parameters cost about
+    0.25 s a hash here, and the suite signs agents in hundreds of times. The hashes are
+    still argon2 (the parameters travel inside each hash); hub processes the tests start
+    keep the production cost."""
+    from argon2 import PasswordHasher
+
+    from hub.auth import sessions
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(sessions, "_hasher", cheap)
+    monkeypatch.setattr(sessions, "_DUMMY_HASH", cheap.hash("not-a-password"))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "scaleout":

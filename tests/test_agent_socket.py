@@ -39,13 +39,17 @@ async def test_an_agent_sees_their_events_and_resumes_without_loss_or_repeats(hu
     bus.publish("conversation.offered", {"conversation_id": "c-other", "agent_id": "someone-else"})
     bus.publish("message.stored", {"conversation_id": "c-mine", "message_id": "m1"})
     bus.publish("message.stored", {"conversation_id": "c-other", "message_id": "m2"})
-    bus.publish("call.ringing", {"call_id": "k1", "customer_id": "x", "known_caller": True})
+    bus.publish("call.ringing", {"call_id": "k0", "customer_id": "x", "queues": ["sales"]})  # not theirs
+    bus.publish(
+        "call.ringing", {"call_id": "k1", "customer_id": "x", "known_caller": True, "queues": ["service"]}
+    )
     first = await receive(ws, 3)
     assert [(m["topic"], m["data"].get("conversation_id")) for m in first] == [
         ("conversation.offered", "c-mine"),
         ("message.stored", "c-mine"),  # followed because it was offered to this agent
-        ("call.ringing", None),
+        ("call.ringing", None),  # k1: the default rules' queue, which every agent serves
     ]
+    assert first[2]["data"]["call_id"] == "k1"
     assert first[0]["seq"] < first[1]["seq"] < first[2]["seq"]
 
     # a burst; the socket drops after 20 of 50 and the console reconnects with its last seq

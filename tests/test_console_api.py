@@ -319,3 +319,109 @@ async def _next(ws: Any, topic: str, timeout: float = 5) -> dict[str, Any]:
             event = orjson.loads(msg.data)
             if event["topic"] == topic:
                 return event
+
+
+# due 6 s after arrival: the router's checks every 2 s see it coming before it is due
+SLA_RULES = """
+queues:
+  service: {}
+sla:
+  standard: {default: 6}
+rules:
+  - name: everyone
+    targets: [{queue: service}]
+"""
+
+
+async def test_an_sla_warning_comes_once_before_the_breach(hub: HubClient) -> None:
+    floor = await Floor(hub).start(SLA_RULES)
+    await floor.agent("away_agent", available=False)  # meanwhile the router takes the new rules
+    sub = hub.app[BUS].subscribe("sla.*")
+    await floor.arrive("w1")
+    seen: list[tuple[str, str]] = []
+
+    async def breached() -> bool:
+        while not sub.queue.empty():
+            event = sub.queue.get_nowait()
+            seen.append((event.topic, event.data["conversation_id"]))
+        return any(topic == "sla.breached" for topic, _ in seen)
+
+    await eventually(breached, what=f"the breach (seen: {seen})")
+    await asyncio.sleep(2.5)  # more router passes: no second warning
+    await breached()
+    assert [topic for topic, _ in seen] == ["sla.warning", "sla.breached"], seen
+    assert len({conv for _, conv in seen}) == 1
+
+
+async def test_a_reply_carries_uploaded_files_where_the_channel_can(backend: str, tmp_path) -> None:
+    import base64
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from tests.conftest import drop_backend, make_settings, running_hub
+
+    got: list[dict[str, Any]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.json_response({})
+
+    sink = web.Application()
+    sink.router.add_post("/replies", receive)
+    server = TestServer(sink)
+    await server.start_server()
+    settings = make_settings(
+        tmp_path,
+        backend,
+        **{"connectors.api.reply_url": str(server.make_url("/replies")), "server.upload_max_bytes": 2048},
+    )
+    try:
+        async with running_hub(settings) as hub:
+            floor = await Floor(hub).start(RULES)
+            await floor.agent("anna", departments=["service"])
+            conv = await assigned(floor, "anna", "u1")
+            headers = {**floor.headers["anna"], "Content-Type": "application/pdf"}
+            resp = await hub.client.post(
+                "/api/v1/uploads?filename=../../Angebot.pdf", data=b"%PDF-1.4 x", headers=headers
+            )
+            assert resp.status == 201, await resp.text()
+            ref = await resp.json()
+            assert (
+                ref["filename"] == "Angebot.pdf"
+                and ref["size"] == 10
+                and ref["content_type"] == "application/pdf"
+            )
+            resp = await hub.client.post(
+                "/api/v1/uploads?filename=big.bin", data=b"x" * 3000, headers=headers
+            )
+            assert resp.status == 413
+            resp = await hub.client.post("/api/v1/uploads", data=b"x", headers=headers)
+            assert resp.status == 422 and (await resp.json())["field"] == "filename"
+
+            files = [{k: ref[k] for k in ("sha256", "filename", "content_type")}]
+            resp = await floor.act("anna", conv, "messages", text="Anbei das Angebot", attachments=files)
+            assert resp.status == 202, await resp.text()
+            resp = await floor.act(
+                "anna", conv, "messages", text="x", attachments=[{**files[0], "sha256": "0" * 64}]
+            )
+            assert resp.status == 422 and (await resp.json())["field"] == "attachments"
+            resp = await floor.act("anna", conv, "messages", text="x", channel="email", attachments=files)
+            assert resp.status == 422, "no connector carries files on email here"
+            await eventually(lambda: _got(got), what="the reply at the integration")
+            sent = got[0]
+            assert sent["text"] == "Anbei das Angebot"
+            assert sent["attachments"][0]["filename"] == "Angebot.pdf"
+            assert base64.b64decode(sent["attachments"][0]["content_base64"]) == b"%PDF-1.4 x"
+            detail = await (
+                await hub.client.get(f"/api/v1/conversations/{conv}", headers=floor.headers["anna"])
+            ).json()
+            out = [m for m in detail["messages"] if m["direction"] == "out"]
+            assert [a["filename"] for a in out[0]["attachments"]] == ["Angebot.pdf"]
+    finally:
+        await server.close()
+        await drop_backend(settings)
+
+
+async def _got(got: list[dict[str, Any]]) -> bool:
+    return bool(got)

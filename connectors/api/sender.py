@@ -1,13 +1,15 @@
 """Replies on the API channel: POSTed as JSON to the integration's ``reply_url``.
 
-Each POST carries ``X-ContactHub-Timestamp`` and ``X-ContactHub-Signature`` (hex
-HMAC-SHA256 of ``"<timestamp>.<body>"`` with ``reply_secret``), so the integration can
-tell the hub's calls from forgeries. A 2xx is sent; another 4xx fails for good (the
-integration refused it); 408, 429, 5xx and network errors are retried by the outbox.
+Attachments travel inline, base64-encoded. Each POST carries ``X-ContactHub-Timestamp``
+and ``X-ContactHub-Signature`` (hex HMAC-SHA256 of ``"<timestamp>.<body>"`` with
+``reply_secret``), so the integration can tell the hub's calls from forgeries. A 2xx is
+sent; another 4xx fails for good (the integration refused it); 408, 429, 5xx and
+network errors are retried by the outbox.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -25,6 +27,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class ApiReplySender:
+    carries_attachments = True  # inline, base64: the integration needs no second call
+
     def __init__(self, ctx: ConnectorContext) -> None:
         settings = ctx.settings.connectors.api
         assert settings.reply_url is not None  # the spec opens a sender only with a URL
@@ -33,12 +37,22 @@ class ApiReplySender:
         self._ctx = ctx
 
     async def send(self, item: Outbound) -> Sent:
+        files = [
+            {
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": f.size,
+                "content_base64": base64.b64encode(await self._ctx.blobs.get(f.sha256)).decode(),
+            }
+            for f in item.attachments
+        ]
         body = orjson.dumps(
             {
                 "id": item.id,
                 "channel": "api",
                 "to": item.recipient,
                 "text": item.text,
+                "attachments": files,
                 "attempt": item.attempt,
             }
         )

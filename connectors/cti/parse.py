@@ -56,8 +56,11 @@ def parse_cti(
     meta = {"event": event, "call_id": call_id, "direction": direction}
     if cause:
         meta["cause"] = cause
-    if form.get("answeringNumber"):
-        meta["answering_number"] = form["answeringNumber"]
+    if answering := form.get("answeringNumber"):
+        try:  # as agents' phones are stored, so the screen pop finds the agent
+            meta["answering_number"] = phone_address(answering, region, "answeringNumber").value
+        except InputError:  # an extension or a SIP address: kept as the PBX sent it
+            meta["answering_number"] = answering
     if users:
         meta["users"] = ", ".join(users)
     return InboundMessage(

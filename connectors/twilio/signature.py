@@ -18,7 +18,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from multidict import MultiDict
+from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 
@@ -27,16 +27,17 @@ def signature_valid(
     url: str,
     signature: str | None,
     *,
-    form: Mapping[str, str] | MultiDict[str] | None = None,
+    form: Mapping[str, str] | MultiDict[str] | MultiDictProxy[str] | None = None,
     json_body: str | None = None,
 ) -> bool:
     """Whether ``signature`` is Twilio's for this request, signed with ``token``."""
     if not signature or not token:
         return False
     validator = RequestValidator(token)
-    form_params: MultiDict[str] = MultiDict(form or {})
-    params: str | MultiDict[str] = form_params
-    signed_params = form_params
+    # the library needs a multi-valued map; the webhook's own form is one already
+    form_params = form if isinstance(form, MultiDict | MultiDictProxy) else MultiDict(form or {})
+    params: str | MultiDict[str] | MultiDictProxy[str] = form_params
+    signed_params: MultiDict[str] | MultiDictProxy[str] = form_params
     if json_body is not None:
         body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
         if not body_hash or not hmac.compare_digest(validator.compute_hash(json_body), body_hash[0]):

@@ -9,7 +9,7 @@ and the caller reaches the voicemail, which becomes routed work.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -17,7 +17,7 @@ from connectors.base import CallTarget
 from hub.dispatch.facts import customer_facts, load_floor
 from hub.dispatch.rules_config import RoutingConfig
 from hub.model import Address
-from hub.routing.decide import decide
+from hub.routing.decide import decide, routed
 from hub.routing.floor import Floor
 from hub.routing.types import Offer, OutOfHours, WaitingConversation
 from hub.store.engine import Store
@@ -66,3 +66,20 @@ class CallTargets:
         if isinstance(decision, OutOfHours):
             return CallTarget("closed", None, None, 0)
         return CallTarget("busy", None, None, 0)
+
+    async def queues_for(self, customer_id: str) -> list[str]:
+        """The queues a call from this customer would wait on, ring by ring: whose agents a
+        screen pop goes to."""
+        async with self._store.read() as conn:
+            customer = (await conn.execute(sa.select(customers).where(customers.c.id == customer_id))).one()
+        call = WaitingConversation(
+            id="call",
+            channel="voice",
+            tier=customer.tier,
+            arrived_at=datetime.now(UTC),
+            customer=customer_facts(customer),
+            language=customer.language or "",
+            key_account_manager_id=customer.key_account_manager_id,
+        )
+        rule, _, _ = routed(call, self._config.rules)
+        return list(dict.fromkeys(t.queue for t in rule.targets))

@@ -63,6 +63,7 @@ class Router:
         block_ms: int = 1000,
         breach_every_s: float = 2.0,
         sweep_every_s: float = 5.0,
+        sla_warning_s: float = 300.0,
     ) -> None:
         self._store = store
         self._config = config
@@ -75,6 +76,7 @@ class Router:
         self._block_ms = block_ms
         self._breach_every_s = breach_every_s
         self._sweep_every_s = sweep_every_s
+        self._sla_warning = timedelta(seconds=sla_warning_s)
         self._stopping = asyncio.Event()
         self.active = False
         self.view: DispatchView | None = None
@@ -505,6 +507,8 @@ class Router:
                         for kind, r in found
                     ],
                 )
+        if self._sla_warning:
+            await self._warn(token, now)
         for kind, r in found:
             self._metrics.sla_breaches.labels(kind).inc()
             self._bus.publish(
@@ -515,6 +519,43 @@ class Router:
                     "due": iso(r.due),
                     "queue": r.queue,
                     "agent_id": r.assignee_id,
+                },
+            )
+
+    async def _warn(self, token: int, now: datetime) -> None:
+        """Due times close ahead: each announced once (``sla.warning``), not recorded."""
+        c = conversations.c
+        soon = now + self._sla_warning
+        found = []
+        async with self._store.write() as conn:
+            await fence(conn, token)
+            for kind, due, done in (
+                ("first_response", c.first_response_due, c.first_response_at.is_(None)),
+                ("next_response", c.next_response_due, sa.true()),
+            ):
+                rows = await conn.execute(
+                    sa.update(conversations)
+                    .where(
+                        c.status == "open",
+                        c.breached.is_(None),
+                        due >= now,
+                        due < soon,
+                        done,
+                        sa.or_(c.sla_warned_due.is_(None), c.sla_warned_due != due),
+                    )
+                    .values(sla_warned_due=due)
+                    .returning(c.id, c.queue, c.assignee_id, c.offered_to, due.label("due"))
+                )
+                found += [(kind, r) for r in rows]
+        for kind, r in found:
+            self._bus.publish(
+                "sla.warning",
+                {
+                    "conversation_id": r.id,
+                    "kind": kind,
+                    "due": iso(r.due),
+                    "queue": r.queue,
+                    "agent_id": r.assignee_id or r.offered_to,
                 },
             )
 

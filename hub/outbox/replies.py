@@ -9,6 +9,7 @@ they wrote to. A channel the customer withdrew consent for (an SMS STOP) is refu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.auth.sessions import Principal
 from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError, NotFound
-from hub.model import Channel, Role
+from hub.model import Attachment, Channel, Role
 from hub.store.engine import Store
-from hub.store.tables import consents, conversations, identities, messages, outbox
+from hub.store.tables import attachments, consents, conversations, identities, messages, outbox
 from hub.store.times import iso
 
 # The identity kind a reply on each channel is addressed to.
@@ -29,9 +30,18 @@ MAX_TEXT = 20_000
 
 
 async def reply(
-    store: Store, conv_id: str, who: Principal, text: str, channel: str | None, senders: set[str]
+    store: Store,
+    conv_id: str,
+    who: Principal,
+    text: str,
+    channel: str | None,
+    senders: set[str],
+    files: Sequence[Attachment] = (),
+    file_channels: Collection[str] = (),
 ) -> dict[str, Any]:
-    if not text.strip():
+    """Store the reply and its outbox row. ``files`` are uploads already in the blob
+    store (their sizes checked by the caller); only ``file_channels`` carry them."""
+    if not text.strip() and not files:
         raise InputError("text: write something to send", field="text")
     now = datetime.now(UTC)
     async with store.write() as conn:
@@ -48,6 +58,11 @@ async def reply(
         if channel not in senders:
             raise InputError(
                 f"replies on {channel} are not possible: no connector sends on it", field="channel"
+            )
+        if files and channel not in file_channels:
+            able = ", ".join(sorted(file_channels)) or "none yet"
+            raise InputError(
+                f"replies on {channel} cannot carry files (channels that can: {able})", field="attachments"
             )
         sender, recipient = await _addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
@@ -71,6 +86,20 @@ async def reply(
                 stored_at=now,
             )
         )
+        if files:
+            await conn.execute(
+                sa.insert(attachments),
+                [
+                    {
+                        "message_id": reply_id,
+                        "sha256": f.sha256,
+                        "filename": f.filename,
+                        "content_type": f.content_type,
+                        "size": f.size,
+                    }
+                    for f in files
+                ],
+            )
         await conn.execute(
             sa.insert(outbox).values(
                 id=reply_id,

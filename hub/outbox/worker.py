@@ -14,13 +14,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Outbound, Sender, SendFailed
+import sqlalchemy as sa
+
+from connectors.base import CarriesAttachments, Outbound, Sender, SendFailed
 from hub.metrics import Metrics
-from hub.model import Channel
+from hub.model import Attachment, Channel
 from hub.outbox import store as outbox_store
 from hub.outbox.replies import consent_withdrawn
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
+from hub.store.tables import attachments
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.outbox")
@@ -53,6 +56,15 @@ class OutboxWorker:
         """The channels some connector sends on."""
         return set(self._senders)
 
+    @property
+    def file_channels(self) -> set[str]:
+        """The channels whose connector carries attachments."""
+        return {
+            name
+            for name, sender in self._senders.items()
+            if isinstance(sender, CarriesAttachments) and sender.carries_attachments
+        }
+
     def wake(self) -> None:
         """A reply was queued in this process: look now rather than at the next poll."""
         self._wake.set()
@@ -80,6 +92,12 @@ class OutboxWorker:
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
 
     async def _send(self, row: Any) -> None:
+        async with self._store.read() as conn:
+            files = await conn.execute(sa.select(attachments).where(attachments.c.message_id == row.id))
+            carried = tuple(
+                Attachment(sha256=f.sha256, filename=f.filename, content_type=f.content_type, size=f.size)
+                for f in files
+            )
         item = Outbound(
             id=row.id,
             channel=Channel(row.channel),
@@ -87,6 +105,7 @@ class OutboxWorker:
             recipient=row.recipient,
             text=row.text,
             attempt=row.attempts,
+            attachments=carried,
         )
         sender = self._senders.get(item.channel.value)
         now = self._clock()

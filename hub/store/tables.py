@@ -137,6 +137,8 @@ conversations = sa.Table(
     # Snoozed by its agent: hidden from their inbox until then, or until the customer writes.
     sa.Column("snoozed_until", TS),
     sa.Column("snoozed_at", TS),
+    # the due time an SLA warning was sent for; a new due time is warned about again
+    sa.Column("sla_warned_due", TS),
     sa.Index(None, "customer_id"),
     sa.Index(None, "needs_routing"),
     sa.Index(None, "status", "assignee_id"),

@@ -4,9 +4,11 @@ Each message is ``{"seq", "topic", "data"}``; ``seq`` only grows. A console that
 reconnects with ``?last_seq=N`` first gets what it missed from the bus's replay buffer,
 then live events; if the gap is older than the buffer it gets ``{"topic": "resync"}``
 and reloads from the API. An agent gets the events about them and their conversations
-(offers, assignments, messages, delivery reports, SLA breaches) and call screen pops;
-supervisors and admins get everything. Everyone gets colleagues' presence, who is
-viewing or typing where, new conversations, and call screen pops.
+(offers, assignments, messages, notes, delivery reports, SLA warnings and breaches),
+colleagues' presence, who is viewing or typing where, new conversations, and the
+screen pops of calls: ringing for the queues they serve, answered when the PBX names
+them (``answeringNumber`` = their phone, or ``user[]`` = their name or email).
+Supervisors and admins get everything.
 
 The console sends ``{"type": "viewing", "conversation_id", "on"}`` and ``{"type":
 "typing", "conversation_id"}``; the hub passes them on as ``conversation.viewing`` and
@@ -24,12 +26,14 @@ import contextlib
 import logging
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import sqlalchemy as sa
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
 from hub.dispatch.visibility import scope_for
@@ -38,14 +42,12 @@ from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
 from hub.realtime.bus import Event
 from hub.routespec import RouteSpec
-from hub.store.tables import conversations
+from hub.store.tables import agents, conversations
 from hub.web.middleware import AGENT
 
 log = logging.getLogger("contacthub.ws")
 HEARTBEAT_S = 25
 FOR_EVERYONE = (
-    "call.ringing",
-    "call.answered",
     "agent.presence",
     "conversation.viewing",
     "conversation.typing",
@@ -55,13 +57,32 @@ CLIENT_RATE = 20  # messages from the console per 5 s; more are dropped
 SESSION_ENDED = 4401
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which calls pop up on an agent's screen: those of the queues they serve, and those
+    the PBX says they answered (by their phone number, name or email)."""
+
+    queues: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # phone, name and email, as a PBX may name an agent
+
+    def pops(self, event: Event) -> bool:
+        data = event.data
+        named = {data.get("answering_number"), *(u.strip() for u in (data.get("users") or "").split(","))}
+        named.discard(None)
+        named.discard("")
+        if event.topic == "call.answered" and named:
+            return bool(named & self.names)
+        return bool(self.queues & set(data.get("queues") or ()))
+
+
 class AgentFeed:
     """Which events one agent sees; it follows the conversations offered or assigned to them."""
 
-    def __init__(self, who: Principal, conversations: set[str], session: str) -> None:
+    def __init__(self, who: Principal, conversations: set[str], session: str, reach: Reach = Reach()) -> None:
         self.who = who
         self.conversations = conversations
         self.session = session  # the digest of the session the socket was opened with
+        self.reach = reach
 
     def ends(self, event: Event) -> bool:
         """Whether a ``session.ended`` event ends this socket's session."""
@@ -73,6 +94,8 @@ class AgentFeed:
             return False
         if self.who.role != Role.AGENT or event.topic in FOR_EVERYONE:
             return True
+        if event.topic in ("call.ringing", "call.answered"):
+            return self.reach.pops(event)
         data = event.data
         mine = self.who.agent_id in (data.get("agent_id"), data.get("assignee_id"))
         conv = data.get("conversation_id")
@@ -110,7 +133,12 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 ),
             )
         )
-        feed = AgentFeed(who, {r.id for r in held}, session_digest(request.cookies.get(COOKIE, "")))
+        feed = AgentFeed(
+            who,
+            {r.id for r in held},
+            session_digest(request.cookies.get(COOKIE, "")),
+            await _reach(conn, request, who),
+        )
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False)
     subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
     try:
@@ -192,6 +220,12 @@ async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed
             request.app[BUS].publish("conversation.viewing", {**about, "on": bool(data.get("on", True))})
         else:
             request.app[BUS].publish("conversation.typing", about)
+
+
+async def _reach(conn: AsyncConnection, request: web.Request, who: Principal) -> Reach:
+    phone = await conn.scalar(sa.select(agents.c.phone).where(agents.c.id == who.agent_id))
+    scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
+    return Reach(scope.queues, frozenset(n for n in (phone, who.name, who.email) if n))
 
 
 async def _may_see(request: web.Request, who: Principal, conv_id: str) -> bool:

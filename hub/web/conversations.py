@@ -19,11 +19,11 @@ from hub.dispatch import actions
 from hub.dispatch.inbox import notify
 from hub.dispatch.visibility import scope_for
 from hub.errors import InputError, NotFound
-from hub.keys import BUS, INBOX, OUTBOX, ROUTING, STORE
-from hub.model import Role
+from hub.keys import BLOBS, BUS, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
+from hub.model import Attachment, Role
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
-from hub.request_body import int_query, json_response, read_json_object
+from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.store.tables import attachments, conversations, customers, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
@@ -203,9 +203,17 @@ def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
     return item
 
 
+class FileRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="as POST /api/v1/uploads returned it")
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field("application/octet-stream", max_length=200)
+
+
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(max_length=MAX_TEXT)
+    text: str = Field("", max_length=MAX_TEXT)
+    attachments: list[FileRef] = Field([], max_length=10, description="uploaded files to send along")
     channel: Literal["email", "sms", "voice", "fax", "chat", "api"] | None = Field(
         None, description="another channel of the same customer (default: the conversation's)"
     )
@@ -214,6 +222,15 @@ class ReplyIn(BaseModel):
 async def post_reply(request: web.Request) -> web.Response:
     body = validated(ReplyIn, await read_json_object(request, 256 * 1024))
     outbox_worker = request.app[OUTBOX]
+    files = []
+    for n, ref in enumerate(body.attachments):
+        try:
+            size = len(await request.app[BLOBS].get(ref.sha256))
+        except NotFound as exc:
+            raise InputError(f"attachments[{n}]: no upload {ref.sha256}", field="attachments") from exc
+        files.append(
+            Attachment(sha256=ref.sha256, filename=ref.filename, content_type=ref.content_type, size=size)
+        )
     result = await replies.reply(
         request.app[STORE],
         request.match_info["id"],
@@ -221,6 +238,8 @@ async def post_reply(request: web.Request) -> web.Response:
         body.text,
         body.channel,
         outbox_worker.channels,
+        files,
+        outbox_worker.file_channels,
     )
     outbox_worker.wake()
     return json_response(result, status=202)
@@ -340,6 +359,29 @@ async def snooze(request: web.Request) -> web.Response:
     return json_response(result)
 
 
+async def upload(request: web.Request) -> web.Response:
+    """A file for a reply, into the blob store; the reply names it by its sha256."""
+    name = _safe_filename(request.query.get("filename", ""))
+    limit = request.app[SETTINGS].server.upload_max_bytes
+    data = await read_limited(request, limit, "the file")
+    if not data:
+        raise InputError("the file is empty", field="(body)")
+    sha = await request.app[BLOBS].put(data)
+    content_type = request.content_type if "/" in request.content_type else "application/octet-stream"
+    return json_response(
+        {"sha256": sha, "filename": name, "content_type": content_type, "size": len(data)}, status=201
+    )
+
+
+def _safe_filename(raw: str) -> str:
+    """The last path part, without control characters; ``file`` when nothing is left."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()[:255]
+    if not name or name in (".", ".."):
+        raise InputError("filename: give the file's name as ?filename=", field="filename")
+    return name
+
+
 async def retry(request: web.Request) -> web.Response:
     """Send a failed reply again, from its first part."""
     result = await replies.retry(
@@ -438,6 +480,16 @@ def conversation_routes() -> list[RouteSpec]:
             snooze,
             "Hide it from your inbox until a time, or until the customer writes",
             SnoozeIn.model_json_schema(),
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/uploads",
+            upload,
+            "Upload a file to attach to a reply (the raw bytes; ?filename=)",
+            "agent",
+            tag="conversations",
+            request_media="application/octet-stream",
+            responses={201: "Stored: name it in the reply's attachments", 413: "Too large", **common},
         ),
         RouteSpec(
             "POST",

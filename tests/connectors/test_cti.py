@@ -112,3 +112,51 @@ async def test_blocked_callers_are_rejected_and_a_wrong_token_gets_403(cti: HubC
     assert status == 422 and problem["field"] == "event"
     await asyncio.sleep(0.3)
     assert await rows(cti, 0) == []
+
+
+POP_RULES = """
+queues:
+  service: {}
+  sales: {}
+rules:
+  - name: everyone
+    targets: [{queue: service, agents: '"service" in departments'}]
+"""
+
+
+async def test_screen_pops_reach_the_queue_and_the_agent_the_pbx_names(cti: HubClient) -> None:
+    import aiohttp
+    import orjson
+
+    from tests.routing.test_router_service import Floor
+
+    floor = await Floor(cti).start(POP_RULES)
+    await floor.agent("ana", available=False, departments=["service"], phone="+4930123450")
+    await floor.agent("sam", available=False, departments=["sales"])
+    ana = await cti.client.ws_connect("/ws/agent", headers=floor.headers["ana"])
+    sam = await cti.client.ws_connect("/ws/agent", headers=floor.headers["sam"])
+    await asyncio.sleep(0.2)
+
+    async def pops(ws: aiohttp.ClientWebSocketResponse, wait: float = 3) -> list[tuple[str, str | None]]:
+        found = []
+        try:
+            async with asyncio.timeout(wait):
+                while True:
+                    msg = orjson.loads((await ws.receive()).data)
+                    if msg["topic"].startswith("call."):
+                        found.append((msg["topic"], msg["data"]["call_id"]))
+        except TimeoutError:
+            return found
+
+    call = {"from": "+4917099887766", "to": "+493012345", "direction": "in"}
+    await event(cti, event="newCall", callId="p-1", **call)
+    assert await pops(ana) == [("call.ringing", "p-1")], "ana serves the service queue"
+    assert await pops(sam, 1) == [], "sam serves no queue a call from this caller waits on"
+    # the PBX names who answered: by number (in any format) or by user name
+    await event(cti, event="answer", callId="p-1", answeringNumber="030 123450", **call)
+    await event(cti, event="newCall", callId="p-2", **call)
+    await event(cti, event="answer", callId="p-2", user="sam", **call)
+    assert sorted(await pops(ana)) == [("call.answered", "p-1"), ("call.ringing", "p-2")]
+    assert await pops(sam) == [("call.answered", "p-2")]
+    for ws in (ana, sam):
+        await ws.close()

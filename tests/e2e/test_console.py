@@ -89,10 +89,18 @@ async def test_offer_accept_reply_viewing_and_queue_depth(live_hub: LiveHub, bro
     )
 
     await anna.fill("#composer-text", "Guten Tag, wir rufen Sie heute noch an.")
+    await anna.set_input_files(
+        "#composer-file",
+        files=[{"name": "Rückruf.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 e2e"}],
+    )
+    await anna.wait_for_selector(".chip >> text=Rückruf.pdf")
     await anna.click("#composer-send")
     await anna.wait_for_selector(".msg.out .msg-text >> text=wir rufen Sie heute noch an")
     await anna.wait_for_selector(".msg.out .delivery.sent", timeout=10000)
-    assert live_hub.replies.received[-1]["text"] == "Guten Tag, wir rufen Sie heute noch an."
+    sent = live_hub.replies.received[-1]
+    assert sent["text"] == "Guten Tag, wir rufen Sie heute noch an."
+    assert [f["filename"] for f in sent["attachments"]] == ["Rückruf.pdf"]
+    assert await anna.locator(".msg.out .files a >> text=Rückruf.pdf").count() == 1
     async with live_hub.app[STORE].read() as conn:
         stored = (
             await conn.execute(

@@ -35,3 +35,19 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
+
+// A file for a reply: the raw bytes, named in the query.
+export async function upload(file) {
+  let resp;
+  try {
+    resp = await fetch(`/api/v1/uploads?filename=${encodeURIComponent(file.name)}`, {
+      method: "POST", credentials: "same-origin", body: file,
+      headers: { "X-CSRF-Token": csrf, "Content-Type": file.type || "application/octet-stream", Accept: "application/json" },
+    });
+  } catch (err) {
+    throw new ApiError(0, { detail: "network" });
+  }
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok) throw new ApiError(resp.status, data);
+  return data;
+}

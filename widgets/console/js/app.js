@@ -120,6 +120,12 @@ function onEvent(event) {
     case "sla.breached":
       announce(t("notice.breach"));
       break;
+    case "sla.warning": {
+      const name = state.conversations.get(d.conversation_id)?.customer.name || "";
+      announce(t("notice.warning", { name }));
+      toast(t("notice.warning", { name }));
+      break;
+    }
     default:
   }
   inbox.refresh();

@@ -1,6 +1,6 @@
 // The reply box: a reply on the conversation's channel (or another of the customer's),
 // or an internal note. "/" opens the canned responses, "@" (in a note) the colleagues.
-import { post } from "./api.js";
+import { post, upload } from "./api.js";
 import { h, replace, toast, announce } from "./dom.js";
 import { t } from "./i18n.js";
 import { state, agentName } from "./state.js";
@@ -34,10 +34,18 @@ export class Composer {
     this.tabs = h("div", { class: "tabs", role: "tablist" },
       this.tab("reply", t("reply.label")), this.tab("note", t("reply.note")));
     this.submit = h("button", { type: "submit", class: "primary", id: "composer-send" }, t("reply.send"));
+    this.files = [];
+    this.fileList = h("ul", { class: "chips", "aria-label": t("reply.files") });
+    this.picker = h("input", { type: "file", id: "composer-file", multiple: true, class: "sr-only",
+      onchange: () => this.attach() });
+    this.attachLabel = h("label", { for: "composer-file", class: "button-like", tabindex: "0",
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.picker.click(); } } },
+      t("reply.attach"));
     this.channelRow = h("label", { class: "inline" }, t("reply.channel"), " ", this.channel);
     this.el = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
       this.tabs, h("div", { class: "composer-field" }, this.text, this.popup),
-      h("div", { class: "composer-actions" }, this.channelRow, this.submit));
+      this.fileList,
+      h("div", { class: "composer-actions" }, h("span", { class: "inline" }, this.channelRow, this.picker, this.attachLabel), this.submit));
   }
 
   tab(mode, label) {
@@ -61,8 +69,27 @@ export class Composer {
     this.text.placeholder = t(mode === "note" ? "reply.note_placeholder" : "reply.placeholder");
     this.submit.textContent = t(mode === "note" ? "reply.add_note" : "reply.send");
     this.channelRow.hidden = mode === "note";
+    this.attachLabel.hidden = mode === "note";
     this.closePopup();
     this.text.focus();
+  }
+
+  async attach() {
+    for (const file of this.picker.files) {
+      try {
+        this.files.push(await upload(file));
+      } catch (err) {
+        toast(t("error.generic", { detail: err.message }), "error");
+      }
+    }
+    this.picker.value = "";
+    this.renderFiles();
+  }
+
+  renderFiles() {
+    replace(this.fileList, this.files.map((f, n) => h("li", { class: "chip" }, f.filename, " ",
+      h("button", { type: "button", class: "link", "aria-label": `${t("reply.remove")}: ${f.filename}`,
+        onclick: () => { this.files.splice(n, 1); this.renderFiles(); } }, "×"))));
   }
 
   changed() {
@@ -140,7 +167,7 @@ export class Composer {
 
   async send() {
     const text = this.text.value.trim();
-    if (!text) return;
+    if (!text && !(this.mode === "reply" && this.files.length)) return;
     const conv = this.conv;
     try {
       if (this.mode === "note") {
@@ -150,12 +177,16 @@ export class Composer {
       } else {
         if (conv.assignee_id && conv.assignee_id !== state.me.id
             && !window.confirm(t("reply.not_yours", { name: agentName(conv.assignee_id) }))) return;
-        const channel = this.channel.value === conv.channel ? undefined : this.channel.value;
-        await post(`/api/v1/conversations/${conv.id}/messages`, channel ? { text, channel } : { text });
+        const body = { text };
+        if (this.channel.value !== conv.channel) body.channel = this.channel.value;
+        if (this.files.length) body.attachments = this.files.map(({ sha256, filename, content_type }) => ({ sha256, filename, content_type }));
+        await post(`/api/v1/conversations/${conv.id}/messages`, body);
         announce(t("reply.sent"));
       }
       this.text.value = "";
       this.mentions.clear();
+      this.files = [];
+      this.renderFiles();
       this.onSent();
     } catch (err) {
       toast(t("error.generic", { detail: err.message }), "error");

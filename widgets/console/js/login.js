@@ -45,7 +45,7 @@ async function showSetup(root, done) {
   } },
   h("h1", {}, t("login.title")), h("p", {}, t("login.totp_setup")),
   h("p", {}, h("code", { class: "secret" }, enrolment.secret)),
-  h("p", { class: "muted" }, enrolment.provisioning_uri || enrolment.uri || ""),
+  h("p", { class: "muted" }, enrolment.uri),
   h("label", {}, t("login.totp"), h("input", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true })),
   error, h("button", { type: "submit", class: "primary" }, t("login.totp_confirm")));
   replace(root, h("main", { class: "login-page", id: "main" }, form));

@@ -1,4 +1,4 @@
-"""console: snoozed conversations and canned responses
+"""console: snoozed conversations, SLA warnings and canned responses
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +18,7 @@ def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("snoozed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("sla_warned_due", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "canned_responses",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -36,5 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("canned_responses")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_column("sla_warned_due")
         batch_op.drop_column("snoozed_at")
         batch_op.drop_column("snoozed_until")
