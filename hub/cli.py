@@ -39,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     base = f"http://{settings.server.host}:{settings.server.port}"
     print(
         f"ContactHub listening on {base}\n"
+        f"  console  {base}/console/\n"
         f"  health   {base}/healthz\n"
         f"  API      {base}/api/v1/openapi.json\n"
         f"  metrics  {base}/metrics",

@@ -68,6 +68,7 @@ async def test_agents_see_their_own_their_queues_and_their_teammates(hub: HubCli
     assert resp.status == 200
     body = await resp.json()
     assert body["customer"]["tier"] == "standard" and body["messages"][0]["text"] == "Hallo"
+    assert body["customer"]["contact"] == "a1@example.com", "the first identity, for customers without a name"
     resp = await hub.client.get("/api/v1/conversations?view=everything", headers=floor.headers["ben"])
     assert resp.status == 422 and (await resp.json())["field"] == "view"
 

@@ -474,10 +474,7 @@ class Router:
         found = []
         async with self._store.write() as conn:
             await fence(conn, token)
-            for kind, due, done in (
-                ("first_response", c.first_response_due, c.first_response_at.is_(None)),
-                ("next_response", c.next_response_due, sa.true()),
-            ):
+            for kind, due, done in _due_times():
                 rows = await conn.execute(
                     sa.update(conversations)
                     .where(c.status == "open", c.breached.is_(None), due < now, done)
@@ -529,10 +526,7 @@ class Router:
         found = []
         async with self._store.write() as conn:
             await fence(conn, token)
-            for kind, due, done in (
-                ("first_response", c.first_response_due, c.first_response_at.is_(None)),
-                ("next_response", c.next_response_due, sa.true()),
-            ):
+            for kind, due, done in _due_times():
                 rows = await conn.execute(
                     sa.update(conversations)
                     .where(
@@ -558,6 +552,15 @@ class Router:
                     "agent_id": r.assignee_id or r.offered_to,
                 },
             )
+
+
+def _due_times() -> tuple[tuple[str, Any, Any], ...]:
+    """Each SLA due time: its kind, its column, and what says it is still open."""
+    c = conversations.c
+    return (
+        ("first_response", c.first_response_due, c.first_response_at.is_(None)),
+        ("next_response", c.next_response_due, sa.true()),
+    )
 
 
 async def _update_each(conn: AsyncConnection, updates: Sequence[dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
-from hub.store.tables import attachments, conversations, customers, messages, outbox
+from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
 from hub.web.middleware import AGENT
@@ -43,7 +43,7 @@ def _public(row: Any, now: datetime) -> dict[str, Any]:
     return {
         "id": row.id,
         "customer_id": row.customer_id,
-        "customer": {"name": row.customer_name, "tier": row.customer_tier},
+        "customer": {"name": row.customer_name, "tier": row.customer_tier, "contact": row.customer_contact},
         "channel": row.channel,
         "status": row.status,
         "state": _state(row),
@@ -82,8 +82,19 @@ def _state(row: Any) -> str:
 
 
 def _with_customer() -> sa.Select[Any]:
+    """Conversations with their customer's name, tier and first identity (for the nameless)."""
+    contact = (
+        sa.select(identities.c.value)
+        .where(identities.c.customer_id == c.customer_id)
+        .order_by(identities.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     return sa.select(
-        conversations, customers.c.name.label("customer_name"), customers.c.tier.label("customer_tier")
+        conversations,
+        customers.c.name.label("customer_name"),
+        customers.c.tier.label("customer_tier"),
+        contact.label("customer_contact"),
     ).join(customers, customers.c.id == c.customer_id)
 
 

@@ -117,7 +117,12 @@ async def test_a_console_offline_for_five_seconds_shows_all_twenty_once_in_order
     live_hub: LiveHub, browser: Any
 ) -> None:
     await make_gold_customer(live_hub)
-    anna = await sign_in(browser, live_hub, "anna@e2e.example")
+    anna = await sign_in(browser, live_hub, "anna@e2e.example", locale="de-DE")
+    assert (await anna.inner_text("#h-offers")).upper().startswith("ANGEBOTE"), "German, as the browser asks"
+    await anna.keyboard.press("?")  # the shortcuts, in German
+    assert "Tastenkürzel" in await anna.inner_text("dialog#help")
+    await anna.keyboard.press("Escape")
+    assert await anna.locator("dialog#help").count() == 0
     await set_available(anna)
     await post_message(live_hub, "first", "Erste Nachricht", thread="t1")
     await anna.click(".state-offered button.primary", timeout=5000)

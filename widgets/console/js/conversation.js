@@ -75,7 +75,7 @@ export class ConversationView {
     this.list = h("ol", { class: "timeline", "aria-label": t("conv.timeline", { name: this.customer.name || "" }) },
       all.map((item) => this.item(item, rich)));
     const header = h("header", { class: "conv-header" },
-      h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || t("common.none")),
+      h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || this.customer.identities[0]?.value || t("common.none")),
         " ", tierBadge(this.customer.tier)),
       h("p", { class: "conv-state" }, this.stateText()),
       this.presence,

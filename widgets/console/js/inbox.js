@@ -40,7 +40,7 @@ export class Inbox {
     state.conversations.clear();
     for (const c of [...mine.items, ...queues.items]) state.conversations.set(c.id, c);
     const offers = mine.items.filter((c) => c.state === "offered" && c.offered_to === state.me.id);
-    for (const offer of offers) if (!before.has(offer.id)) announce(t("notice.offer", { name: offer.customer.name || "" }));
+    for (const offer of offers) if (!before.has(offer.id)) announce(t("notice.offer", { name: offer.customer.name || offer.customer.contact || "" }));
     this.render(
       offers,
       mine.items.filter((c) => c.assignee_id === state.me.id && !c.snoozed),
@@ -74,7 +74,7 @@ export class Inbox {
   }
 
   row(conv, withActions) {
-    const name = conv.customer.name || t("common.none");
+    const name = conv.customer.name || conv.customer.contact || t("common.none");
     const link = h("a", { href: `#/c/${conv.id}`, class: "row-link", dataset: { id: conv.id } },
       channelBadge(conv.channel), " ",
       h("span", { class: "customer-name" }, name), " ", tierBadge(conv.customer.tier));
