@@ -78,7 +78,9 @@ class RoutingConfig:
             ).one_or_none()
         if row is None:
             return False
-        if row.version != self.version:
+        # only a newer one: a save in this process may have landed while this read waited,
+        # and adopting the older row would silently undo it (a rollback came back)
+        if row.version > self.version:
             self.rules, self.text, self.version = self.parse(row.text), row.text, row.version
         return True
 
