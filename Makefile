@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/contacthub migrate
-	$(VENV)/bin/contacthub demo
+	CONTACTHUB_SERVER__PORT=$(PORT) $(VENV)/bin/contacthub demo
 	$(VENV)/bin/contacthub serve --host $(HOST) --port $(PORT)
 
 test: lint

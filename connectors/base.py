@@ -44,6 +44,8 @@ class Services:
     delivery: Callable[[str, str, str, str | None], Awaitable[bool]] | None = None
     # call_target(caller, department, language, now): where a live call goes
     call_target: Callable[[Address, str, str, datetime], Awaitable[CallTarget]] | None = None
+    # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
+    chat: Callable[[Outbound], Awaitable[int | None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

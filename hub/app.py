@@ -1,7 +1,7 @@
 """``create_app(settings)``: the one place where the hub is wired together.
 
 Resources open and close in pairs in ``cleanup_ctx``, in this order, and close in
-reverse: store -> Redis -> queues -> HTTP session -> ingest workers -> router -> outbox
+reverse: store -> Redis -> queues -> HTTP session -> widget fan-out -> ingest workers -> router -> outbox
 -> retention. On shutdown
 the server first stops accepting, then the workers finish their batch, then in-flight
 appends drain, then connections close.
@@ -44,6 +44,7 @@ from hub.keys import (
     BUS,
     CALL_TARGETS,
     HTTP,
+    IN_STORE,
     INBOX,
     METRICS,
     OUTBOX,
@@ -58,6 +59,8 @@ from hub.keys import (
     SOCKETS,
     STORE,
     TOKENS,
+    WIDGET,
+    WIDGET_FANOUT,
     WORKERS,
 )
 from hub.metrics import Metrics
@@ -67,6 +70,7 @@ from hub.queue import open_queue
 from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
 from hub.realtime.redis_bus import RedisBus
+from hub.realtime.widget_fanout import WidgetFanout
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore, FolderBlobStore
@@ -84,6 +88,11 @@ from hub.web.routing import routing_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
+from hub.web.widget_public import widget_public_routes
+from hub.web.widget_sites import widget_site_routes
+from hub.web.widget_socket import widget_socket_routes
+from hub.widget.availability import Availability
+from hub.widget.service import WidgetService
 
 log = logging.getLogger("contacthub.app")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queues and leases
@@ -104,6 +113,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     tiers = load_tier_rules(settings.customers.tiers_file)  # an invalid file refuses the start
     app[RECORDS] = CustomerRecords(tiers, settings.phone.default_region)
     app[ROUTES] = []
+    app[IN_STORE] = {}
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
     services = Services(blobs=app[BLOBS])
@@ -180,6 +190,28 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             services.http = session
             yield
 
+    async def widget_ctx(app: web.Application) -> AsyncIterator[None]:
+        availability = Availability(app[STORE])
+        service = WidgetService(
+            store=app[STORE],
+            records=app[RECORDS],
+            bus=app[BUS],
+            availability=availability,
+            queue=lambda: app[QUEUE],
+            region=settings.phone.default_region,
+        )
+        app[WIDGET] = service
+        services.chat = service.deliver
+        if settings.connectors.chat.enabled:
+            app[IN_STORE]["chat"] = service.place_reply  # the feed is the chat's outbox
+        fanout = WidgetFanout(app[BUS], app[STORE], availability)
+        app[WIDGET_FANOUT] = fanout
+        task = asyncio.create_task(fanout.run(), name="widget-fanout")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         workers = [
             IngestWorker(
@@ -243,7 +275,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             for c in CONNECTORS
             if c.sender is not None and c.opens_sender(settings)
         }
-        services.delivery = DeliveryReports(app[STORE], app[BUS])
+        services.delivery = app[WIDGET].delivery = DeliveryReports(app[STORE], app[BUS])
         worker = OutboxWorker(store=app[STORE], senders=senders, bus=app[BUS], metrics=app[METRICS])
         app[OUTBOX] = worker
         task = asyncio.create_task(worker.run(), name="outbox")
@@ -267,7 +299,17 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 await task
 
     app.cleanup_ctx.extend(
-        [store_ctx, redis_ctx, queue_ctx, http_ctx, workers_ctx, router_ctx, outbox_ctx, retention_ctx]
+        [
+            store_ctx,
+            redis_ctx,
+            queue_ctx,
+            http_ctx,
+            widget_ctx,
+            workers_ctx,
+            router_ctx,
+            outbox_ctx,
+            retention_ctx,
+        ]
     )
     routes = [
         *system_routes(),
@@ -281,6 +323,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *canned_routes(),
         *console_routes(),
         *socket_routes(),
+        *widget_site_routes(),
+        *(widget_public_routes() + widget_socket_routes() if settings.connectors.chat.enabled else []),
     ]
     for spec in routes:
         _register(app, spec)

@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(
         f"ContactHub listening on {base}\n"
         f"  console  {base}/console/\n"
+        f"  demo     {base}/demo/  (a sample company website with the chat widget)\n"
         f"  health   {base}/healthz\n"
         f"  API      {base}/api/v1/openapi.json\n"
         f"  metrics  {base}/metrics",
@@ -116,13 +117,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     async def work(store: Any) -> None:
         await store.migrate()
-        creds = await seed_demo(store, records, DEMO_CREDENTIALS)
+        base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+        port = settings.server.port
+        origins = [base.rstrip("/"), f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+        site = settings.connectors.chat.demo_site if settings.connectors.chat.enabled else None
+        creds = await seed_demo(store, records, DEMO_CREDENTIALS, site, origins)
         print(f"Demo data ready (credentials kept in {DEMO_CREDENTIALS}):")
         for email, agent in creds["agents"].items():
             print(f"  {agent['role']:<10} {email:<34} password {agent['password']}")
         print(f"  API token  {creds['api_token']}")
-        base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
         print(f"Agent console: {base.rstrip('/')}/console/  (sign in with an agent above)")
+        if site:
+            print(f"Demo website:  {base.rstrip('/')}/demo/  (chat with the agents from there)")
 
     _with_store(args, work)
 

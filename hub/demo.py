@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from hub.auth.sessions import hash_password
 from hub.customers.records import CustomerRecords
 from hub.store.engine import Store
-from hub.store.tables import agents, identities
+from hub.store.tables import agents, identities, widget_sites
 from hub.tokens import TokenService
 
 AGENTS = [
@@ -62,8 +62,33 @@ CUSTOMERS: list[dict[str, Any]] = [
 CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 
 
-async def seed_demo(store: Store, records: CustomerRecords, credentials_file: Path) -> dict[str, Any]:
-    """Seed the demo data once; return the credentials to show the user."""
+DEMO_SITE = {
+    "name": "Nordlicht Energie",
+    "settings": {
+        "colors": {"primary": "#0a5c4a", "on_primary": "#ffffff"},
+        "greeting": {
+            "de": "Moin! Fragen zu Tarif, Wärmepumpe oder Rechnung? Wir sind für Sie da.",
+            "en": "Hello! Questions about tariffs, heat pumps or your bill? We're here to help.",
+        },
+        "languages": ["de", "en"],
+        "departments": [
+            {"id": "service", "label": {"de": "Kundenservice", "en": "Customer service"}},
+            {"id": "sales", "label": {"de": "Neuer Vertrag", "en": "New contract"}},
+        ],
+        "prechat": {"name": "required", "email": "optional", "phone": "off"},
+    },
+}
+
+
+async def seed_demo(
+    store: Store,
+    records: CustomerRecords,
+    credentials_file: Path,
+    site_key: str | None = None,
+    origins: list[str] | None = None,
+) -> dict[str, Any]:
+    """Seed the demo data once; return the credentials to show the user. With
+    ``site_key``, the demo website's widget site too, open to ``origins``."""
     existing: dict[str, Any] = {}
     if credentials_file.exists():
         existing = json.loads(credentials_file.read_text())
@@ -100,6 +125,21 @@ async def seed_demo(store: Store, records: CustomerRecords, credentials_file: Pa
             )
             if found is None:  # tiers follow from the rules, as for any customer
                 await records.create(conn, customer["fields"], customer["identities"], "system:demo")
+        if (
+            site_key
+            and await conn.scalar(sa.select(widget_sites.c.key).where(widget_sites.c.key == site_key)) is None
+        ):
+            await conn.execute(
+                sa.insert(widget_sites).values(
+                    key=site_key,
+                    secret=secrets.token_hex(32),
+                    allowed_origins=sorted(set(origins or [])),
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                    **DEMO_SITE,
+                )
+            )
     if creds["api_token"] is None:
         _, creds["api_token"] = await TokenService(store).create("demo", "ingest")
     credentials_file.parent.mkdir(parents=True, exist_ok=True)

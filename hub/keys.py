@@ -17,14 +17,17 @@ from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
 from hub.metrics import Metrics
 from hub.model import InboundMessage
+from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
+from hub.realtime.widget_fanout import WidgetFanout
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
+from hub.widget.service import WidgetService
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -45,3 +48,6 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 ROUTER = web.AppKey("router", Router)
 CALL_TARGETS = web.AppKey("call_targets", CallTargets)
+WIDGET = web.AppKey("widget", WidgetService)
+WIDGET_FANOUT = web.AppKey("widget_fanout", WidgetFanout)
+IN_STORE = web.AppKey("in_store", dict[str, InStore])  # channels delivered in the reply's transaction

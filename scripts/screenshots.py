@@ -4,7 +4,8 @@
 
 Starts a hub of its own (embedded backend, a temporary folder), seeds the demo data
 (`contacthub demo`), lets a few customers write through the API channel, and drives
-Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view.
+Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view, and
+the chat widget on the demo website.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
@@ -73,7 +75,7 @@ async def main(out: Path) -> None:
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         base = str(server.make_url("")).rstrip("/")
-        creds = await seed_demo(app[STORE], app[RECORDS], folder / "creds.json")
+        creds = await seed_demo(app[STORE], app[RECORDS], folder / "creds.json", "demo", [base])
         async with app[STORE].write() as conn:  # Anna and Ben share a team; Anna takes the first
             await conn.execute(sa.update(agents).values(teams=["service"]))
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {creds['api_token']}"}) as http:
@@ -129,6 +131,7 @@ async def main(out: Path) -> None:
                     await sofia.wait_for_selector(".queue-row")
                     await sofia.wait_for_timeout(800)
                     await sofia.screenshot(path=str(out / f"supervisor-{lang}.png"))
+                    await widget_chat(browser, base, locale, anna, out / f"widget-{lang}.png")
                     for page in pages.values():
                         await page.context.close()
                     await anna_close_all(app)
@@ -136,6 +139,30 @@ async def main(out: Path) -> None:
         await server.close()
         await sink_server.close()
     print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+async def widget_chat(browser: Any, base: str, locale: str, anna: Any, path: Path) -> None:
+    """A visitor on the demo website chats with Anna; the widget, open, with her reply."""
+    german = locale.startswith("de")
+    visitor = await (await browser.new_context(locale=locale, viewport={"width": 1280, "height": 820})).new_page()
+    await visitor.goto(f"{base}/demo/")
+    await visitor.click("[data-testid=launcher]")
+    await visitor.fill("[data-testid=prechat-name]", "Jonas Becker")
+    await visitor.select_option("[data-testid=prechat-department]", "service")
+    await visitor.click("[data-testid=prechat-submit]")
+    await visitor.fill("[data-testid=composer]", "Mein Abschlag ist zu hoch." if german else "My monthly payment is too high.")
+    await visitor.keyboard.press("Enter")
+    offer = '.state-offered:has(.customer-name:text("Jonas Becker"))'
+    await anna.wait_for_selector(offer, timeout=15000)
+    await anna.click(f"{offer} button.primary")
+    await anna.wait_for_selector(".timeline .msg-text >> text=" + ("Abschlag" if german else "monthly payment"))
+    await anna.fill("#composer-text", "Guten Tag Herr Becker, ich sehe mir Ihren Abschlag sofort an." if german
+                    else "Hello Mr Becker, I am looking at your payment right now.")
+    await anna.click("#composer-send")
+    await visitor.wait_for_selector("[data-testid=msg][data-from=agent]", timeout=10000)
+    await visitor.wait_for_timeout(600)
+    await visitor.screenshot(path=str(path))
+    await visitor.context.close()
 
 
 async def anna_close_all(app: object) -> None:

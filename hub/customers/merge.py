@@ -19,7 +19,16 @@ from hub.customers import audit
 from hub.customers.records import CustomerRecords, load_customer
 from hub.customers.search_terms import replace_terms
 from hub.errors import Conflict, InputError, NotFound
-from hub.store.tables import consents, conversations, customers, events, identities, messages, search_terms
+from hub.store.tables import (
+    consents,
+    conversations,
+    customers,
+    events,
+    identities,
+    messages,
+    search_terms,
+    widget_feed,
+)
 
 SCALARS = ("name", "organisation", "language", "key_account_manager_id")
 
@@ -113,6 +122,9 @@ async def merge(
     )
     await conn.execute(
         sa.update(events).where(events.c.customer_id == other_id).values(customer_id=target_id)
+    )
+    await conn.execute(  # the chat widget shows the survivor's history on either browser
+        sa.update(widget_feed).where(widget_feed.c.customer_id == other_id).values(customer_id=target_id)
     )
     for consent in other_consents:
         mine = next(

@@ -30,6 +30,9 @@ from hub.store.tables import (
     identities,
     messages,
     search_terms,
+    widget_feed,
+    widget_uploads,
+    widget_visitors,
 )
 from hub.store.times import iso
 
@@ -128,9 +131,14 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
         ).scalars()
     )
     await conn.execute(sa.delete(attachments).where(attachments.c.message_id.in_(message_ids)))
+    hashes |= await _erase_widget_data(conn, customer_id)
     still_used = set(
         (
             await conn.execute(sa.select(attachments.c.sha256).where(attachments.c.sha256.in_(hashes)))
+        ).scalars()
+    ) | set(
+        (
+            await conn.execute(sa.select(widget_uploads.c.sha256).where(widget_uploads.c.sha256.in_(hashes)))
         ).scalars()
     )
     await conn.execute(
@@ -186,6 +194,29 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     return Erased(sorted(hashes - still_used), values)
 
 
+async def _erase_widget_data(conn: AsyncConnection, customer_id: str) -> set[str]:
+    """The chat widget's copies: the customer's feed, and what their browsers' visitors
+    told us or uploaded. Returns the uploads' hashes."""
+    visitors = sa.select(identities.c.value).where(
+        identities.c.customer_id == customer_id, identities.c.kind == "chat_visitor"
+    )
+    uploaded = set(
+        (
+            await conn.execute(
+                sa.select(widget_uploads.c.sha256).where(widget_uploads.c.visitor_id.in_(visitors))
+            )
+        ).scalars()
+    )
+    await conn.execute(sa.delete(widget_uploads).where(widget_uploads.c.visitor_id.in_(visitors)))
+    await conn.execute(
+        sa.update(widget_visitors)
+        .where(widget_visitors.c.id.in_(visitors))
+        .values(contact={}, identified=None)
+    )
+    await conn.execute(sa.delete(widget_feed).where(widget_feed.c.customer_id == customer_id))
+    return uploaded
+
+
 async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tuple[int, list[str]]:
     """Blank the bodies of messages older than ``days``; return how many, and the
     attachment hashes no longer used by any message."""
@@ -197,6 +228,7 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
         ).scalars()
     )
     await conn.execute(sa.delete(attachments).where(attachments.c.message_id.in_(old)))
+    await conn.execute(sa.delete(widget_feed).where(widget_feed.c.at < cutoff))  # the widget's copies
     result = await conn.execute(
         sa.update(messages)
         .where(

@@ -4,12 +4,16 @@ The reply goes out on the conversation's channel, or on another channel of the s
 customer (a missed call answered by SMS). The recipient is the address the customer
 wrote from on that channel, else their identity of that kind; the sender is the address
 they wrote to. A channel the customer withdrew consent for (an SMS STOP) is refused.
+
+A channel whose delivery is a write to the hub's own store (the chat widget's feed) is
+delivered in the same transaction, ``in_store``: its outbox row is ``sent`` at once and
+what it announces is published after the commit, with no outbox round trip.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +29,10 @@ from hub.store.tables import attachments, consents, conversations, identities, m
 from hub.store.times import iso
 
 # The identity kind a reply on each channel is addressed to.
+# in_store(conn, reply id, files, now) -> (provider id, what to publish once committed)
+InStore = Callable[
+    [AsyncConnection, str, Sequence[Attachment], datetime], Awaitable[tuple[str, Callable[[], None]]]
+]
 ADDRESS_KIND = {"sms": "phone", "voice": "phone", "email": "email", "fax": "fax", "chat": "chat_visitor"}
 MAX_TEXT = 20_000
 
@@ -38,6 +46,7 @@ async def reply(
     senders: set[str],
     files: Sequence[Attachment] = (),
     file_channels: Collection[str] = (),
+    in_store: Mapping[str, InStore] | None = None,
 ) -> dict[str, Any]:
     """Store the reply and its outbox row. ``files`` are uploads already in the blob
     store (their sizes checked by the caller); only ``file_channels`` carry them."""
@@ -100,6 +109,9 @@ async def reply(
                     for f in files
                 ],
             )
+        delivered = None
+        if in_store and channel in in_store:
+            delivered = await in_store[channel](conn, reply_id, files, now)
         await conn.execute(
             sa.insert(outbox).values(
                 id=reply_id,
@@ -109,10 +121,10 @@ async def reply(
                 sender=sender,
                 recipient=recipient,
                 text=text,
-                status="queued",
-                attempts=0,
+                status="queued" if delivered is None else "sent",
+                attempts=0 if delivered is None else 1,
                 next_attempt_at=now,
-                provider_ids=[],
+                provider_ids=[] if delivered is None else [delivered[0]],
                 details={},
                 created_at=now,
                 updated_at=now,
@@ -137,11 +149,13 @@ async def reply(
             customer_id=conv.customer_id,
             data={"message_id": reply_id, "channel": channel},
         )
+    if delivered is not None:
+        delivered[1]()  # committed: announce it
     return {
         "id": reply_id,
         "conversation_id": conv.id,
         "channel": channel,
-        "status": "queued",
+        "status": "queued" if delivered is None else "sent",
         "at": iso(now),
     }
 

@@ -328,3 +328,60 @@ dead_letters = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+# Websites that embed the chat widget: a public key, the origins allowed to use it, and
+# the secret that signs their signed-in users (identifier_hash).
+widget_sites = sa.Table(
+    "widget_sites",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("allowed_origins", JSON, nullable=False),
+    sa.Column("settings", JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# One browser of a site; ``id`` is the value of its chat_visitor identity, the token is
+# kept only as a digest.
+widget_visitors = sa.Table(
+    "widget_visitors",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("site_key", sa.String(64), sa.ForeignKey("widget_sites.key"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("identified", sa.String(320)),  # the verified identifier, when the site signed one
+    sa.Column("contact", JSON, nullable=False),  # what the pre-chat or offline form said
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+)
+
+# What a customer's widget shows, in order: their messages and the agents' replies. ``seq``
+# is the resume point; ``origin`` makes every write idempotent.
+widget_feed = sa.Table(
+    "widget_feed",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("origin", sa.String(160), nullable=False, unique=True),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Index(None, "customer_id", "seq"),
+)
+
+# Files a visitor uploaded, until a message names them.
+widget_uploads = sa.Table(
+    "widget_uploads",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("visitor_id", sa.String(36), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)

@@ -40,6 +40,7 @@ from hub.dispatch.visibility import scope_for
 from hub.errors import Forbidden, InputError
 from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
+from hub.realtime.budget import FrameBudget
 from hub.realtime.bus import Event
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, conversations
@@ -104,16 +105,21 @@ class AgentFeed:
         return mine or (conv is not None and conv in self.conversations)
 
 
-def allowed_origin(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: the session cookie alone decides
+def hub_origins(request: web.Request) -> set[str]:
+    """The origins of the hub's own pages: as this request reached it, and its public URL."""
     public = request.app[SETTINGS].server.public_url
     ours = {f"{request.scheme}://{request.host}"}
     if public:
         parts = urlsplit(public)
         ours.add(f"{parts.scheme}://{parts.netloc}")
-    return origin in ours
+    return ours
+
+
+def allowed_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: the session cookie alone decides
+    return origin in hub_origins(request)
 
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
@@ -192,15 +198,9 @@ async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
 async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed) -> None:
     """Read the console's messages until it goes: viewing and typing, passed on."""
     allowed: dict[str, bool] = {}
-    window_start, count = time.monotonic(), 0
+    budget = FrameBudget(CLIENT_RATE, 5, time.monotonic())
     async for msg in ws:
-        if msg.type != WSMsgType.TEXT:
-            continue
-        now = time.monotonic()
-        if now - window_start > 5:
-            window_start, count = now, 0
-        count += 1
-        if count > CLIENT_RATE:
+        if msg.type != WSMsgType.TEXT or not budget.take(time.monotonic()):
             continue
         try:
             data = orjson.loads(msg.data)

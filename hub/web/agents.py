@@ -204,6 +204,7 @@ async def set_presence(request: web.Request) -> web.Response:
     async with request.app[STORE].write() as conn:
         await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(**values))
     await notify(request.app[INBOX], agents=[who.agent_id])
+    request.app[BUS].publish("agent.presence", {"agent_id": who.agent_id, "presence": body.presence})
     return json_response({"presence": body.presence})
 
 

@@ -19,7 +19,7 @@ from hub.dispatch import actions
 from hub.dispatch.inbox import notify
 from hub.dispatch.visibility import scope_for
 from hub.errors import InputError, NotFound
-from hub.keys import BLOBS, BUS, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
+from hub.keys import BLOBS, BUS, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
 from hub.model import Attachment, Role
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
@@ -34,7 +34,12 @@ c = conversations.c
 STATUSES = ("open", "closed")
 VIEWS = ("all", "mine", "queues")
 # call and fax details the console shows; other channel extras stay in the store
-SHOWN_META = {"event", "duration", "recording_url", "transcription", "direction", "cause", "pages"}
+SHOWN_META = {
+    *("event", "duration", "recording_url", "transcription", "direction", "cause", "pages"),
+    # the chat widget: where the visitor wrote from, their offline form, others' contacts they named
+    *("site", "page_url", "page_title", "department", "language", "offline", "reply_email", "reply_phone"),
+    *("claimed_email", "claimed_phone"),
+}
 
 
 def _public(row: Any, now: datetime) -> dict[str, Any]:
@@ -251,6 +256,7 @@ async def post_reply(request: web.Request) -> web.Response:
         outbox_worker.channels,
         files,
         outbox_worker.file_channels,
+        request.app[IN_STORE],
     )
     outbox_worker.wake()
     return json_response(result, status=202)

@@ -151,6 +151,13 @@ PUBLIC = {
     ("GET", "/console"): "redirects to the console page",
     ("GET", "/console/"): "the console page: static, no data until signed in",
     ("GET", "/console/{path}"): "the console's scripts and styles: static",
+    ("GET", "/widget/chat.js"): "the chat widget script: static",
+    ("GET", "/ws/widget"): "visitors' chat: the site's Origin list and the visitor token decide",
+    ("OPTIONS", "/widget/uploads"): "CORS preflight: answers the site's origins only",
+    ("POST", "/widget/uploads"): "visitors' files: needs a visitor token",
+    ("GET", "/widget/files/{site}/{sha256}/{name}"): "a chat file by its link signed with the site secret",
+    ("GET", "/demo/"): "the sample company page: static",
+    ("GET", "/demo/{path}"): "the sample page's styles: static",
 }
 
 
@@ -159,6 +166,7 @@ def _example(path: str) -> str:
         path.replace("{id}", "00000000-0000-0000-0000-000000000000")
         .replace("{identity_id}", "1")
         .replace("{message_id}", "00000000-0000-0000-0000-000000000000")
+        .replace("{key}", "some-site")
     )
 
 

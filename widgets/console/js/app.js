@@ -102,7 +102,9 @@ function onEvent(event) {
       conversation.renderPresence();
       return;
     case "conversation.typing":
-      mark(state.typing, d.conversation_id, d.agent_id, d.name, 5);
+      // a chat visitor types too (no agent id; their name, if the pre-chat form gave one)
+      if (d.visitor && d.on === false) state.typing.get(d.conversation_id)?.delete("visitor");
+      else mark(state.typing, d.conversation_id, d.agent_id || "visitor", d.name || t("side.customer"), 5);
       conversation.renderPresence();
       return;
     case "agent.presence":

@@ -121,6 +121,7 @@ export class ConversationView {
         h("div", { class: "msg-text" }, item.text),
         m.html ? this.htmlPart(m.html) : null,
         m.attachments?.length ? this.files(m.attachments) : null,
+        item.channel === "chat" && m.meta ? chatFacts(m.meta) : null,
         /^https?:\/\//.test(m.meta?.recording_url || "") ? h("p", {}, h("a", { href: m.meta.recording_url, rel: "noopener noreferrer", target: "_blank" }, "▶ recording")) : null,
         m.delivery ? this.delivery(m) : null);
     }
@@ -221,4 +222,14 @@ export class ConversationView {
       await this.act("snooze", { until: new Date(data.get("until")).toISOString() });
     });
   }
+}
+
+// What the chat widget knows of a visitor's message: the page, an offline form's
+// contact, and contacts they named that another customer's record holds (a claim only).
+function chatFacts(meta) {
+  const facts = [];
+  if (meta.page_title || meta.page_url) facts.push(t("chat.page", { page: meta.page_title || meta.page_url }));
+  if (meta.offline) facts.push(t("chat.offline", { contact: [meta.reply_email, meta.reply_phone].filter(Boolean).join(", ") }));
+  for (const kind of ["claimed_email", "claimed_phone"]) if (meta[kind]) facts.push(t("chat.claimed", { value: meta[kind] }));
+  return facts.length ? h("ul", { class: "chat-facts muted" }, ...facts.map((f) => h("li", {}, f))) : null;
 }
