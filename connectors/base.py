@@ -8,9 +8,9 @@ that can send declares a ``Sender``; the outbox calls it, and retries what fails
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
@@ -34,6 +34,29 @@ class CallTarget:
 
 
 @dataclass(slots=True)
+class ConnectorState:
+    """How one part of a connector is doing (a mailbox, a sender), for GET /api/v1/channels:
+    ``starting``, ``connected``, ``transient_failure`` (retrying), ``bad_credentials``
+    (waits for new settings) or ``stopped``; ``detail`` says the last error."""
+
+    state: str = "starting"
+    detail: str | None = None
+    since: datetime | None = None
+
+    def set(self, state: str, detail: str | None = None) -> None:
+        if state != self.state or detail != self.detail:
+            self.state, self.detail, self.since = state, detail, datetime.now(UTC)
+
+
+class MailCursors(Protocol):
+    """Where a mailbox watcher keeps its place: the folder's UIDVALIDITY and the last UID
+    it has put on the ingest queue."""
+
+    async def get(self, mailbox: str) -> tuple[int | None, int]: ...
+    async def set(self, mailbox: str, uidvalidity: int, last_uid: int) -> None: ...
+
+
+@dataclass(slots=True)
 class Services:
     """Opened when the app starts, after routes are fixed; handlers read them per request."""
 
@@ -46,6 +69,12 @@ class Services:
     call_target: Callable[[Address, str, str, datetime], Awaitable[CallTarget]] | None = None
     # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
     chat: Callable[[Outbound], Awaitable[int | None]] | None = None
+    cursors: MailCursors | None = None
+    states: dict[str, ConnectorState] = field(default_factory=dict)  # by "<connector>:<part>"
+
+    def state(self, name: str) -> ConnectorState:
+        """The state of one connector part, made on first use."""
+        return self.states.setdefault(name, ConnectorState())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +101,12 @@ class ConnectorContext:
         return await self.services.delivery(reply_id, provider_id, status, code)
 
     @property
+    def cursors(self) -> MailCursors:
+        if self.services.cursors is None:
+            raise RuntimeError("the mail cursors are not open: the app has not started")
+        return self.services.cursors
+
+    @property
     def blobs(self) -> BlobStore:
         return self.services.blobs
 
@@ -80,6 +115,17 @@ class ConnectorContext:
         if self.services.http is None:
             raise RuntimeError("the HTTP session is not open: the app has not started")
         return self.services.http
+
+
+@dataclass(frozen=True, slots=True)
+class MailThread:
+    """What a reply by email needs of its thread; the hub reads it from the conversation."""
+
+    subject: str  # "Re: …" with the conversation's [#ref] tag
+    in_reply_to: str | None  # the Message-ID of the customer's latest mail
+    references: tuple[str, ...]  # the thread's Message-IDs, oldest first
+    message_id: str  # this reply's own: <reply id@domain>
+    agent_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +139,7 @@ class Outbound:
     text: str
     attempt: int  # 1 for the first try
     attachments: tuple[Attachment, ...] = ()  # files in the blob store, for senders that carry them
+    thread: MailThread | None = None  # for email replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +162,16 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+class RunsInBackground(Protocol):
+    """A connector's own loop (an IMAP IDLE watcher): runs until cancelled, and never
+    ends by itself on a failure: it reports its state and tries again. The hub runs each
+    ``name`` in one process at a time."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
 @runtime_checkable
 class CarriesAttachments(Protocol):
     """A sender that delivers ``Outbound.attachments``; replies with files are refused on
@@ -131,6 +188,7 @@ class ConnectorSpec:
     routes: Callable[[ConnectorContext], list[RouteSpec]]
     sender: Callable[[ConnectorContext], Sender] | None = None  # opened when the app starts
     sends: Callable[[Settings], bool] | None = None  # whether to open it; default: when enabled
+    background: Callable[[ConnectorContext], Sequence[RunsInBackground]] | None = None  # started with the app
 
     def opens_sender(self, settings: Settings) -> bool:
         if self.sender is None or not self.enabled(settings):

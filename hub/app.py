@@ -1,8 +1,8 @@
 """``create_app(settings)``: the one place where the hub is wired together.
 
 Resources open and close in pairs in ``cleanup_ctx``, in this order, and close in
-reverse: store -> Redis -> queues -> HTTP session -> widget fan-out -> ingest workers -> router -> outbox
--> retention. On shutdown
+reverse: store -> Redis -> queues -> HTTP session -> widget fan-out -> ingest workers ->
+router -> outbox -> connectors' background loops (mailbox watchers) -> retention. On shutdown
 the server first stops accepting, then the workers finish their batch, then in-flight
 appends drain, then connections close.
 """
@@ -35,7 +35,7 @@ from hub.customers.tiers import load_tier_rules
 from hub.dispatch.call_target import CallTargets
 from hub.dispatch.inbox import STREAM as INBOX_STREAM
 from hub.dispatch.inbox import Inbox, encode_hint
-from hub.dispatch.lease import Lease, RedisLease, StoreLease
+from hub.dispatch.lease import Lease, RedisLease, StoreLease, run_while_holding
 from hub.dispatch.router import Router
 from hub.dispatch.rules_config import RoutingConfig
 from hub.ingest import IngestWorker
@@ -54,6 +54,7 @@ from hub.keys import (
     ROUTER,
     ROUTES,
     ROUTING,
+    SERVICES,
     SESSIONS,
     SETTINGS,
     SOCKETS,
@@ -75,11 +76,13 @@ from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore, FolderBlobStore
 from hub.store.engine import Store
+from hub.store.mail_cursors import StoreMailCursors
 from hub.tokens import TokenService
 from hub.web.agent_socket import close_sockets, socket_routes
 from hub.web.agents import agent_routes
 from hub.web.auth import auth_routes
 from hub.web.canned import canned_routes
+from hub.web.channels import channel_routes
 from hub.web.console import console_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
@@ -116,7 +119,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[IN_STORE] = {}
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
-    services = Services(blobs=app[BLOBS])
+    services = app[SERVICES] = Services(blobs=app[BLOBS])
     ctx = ConnectorContext(
         settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
     )
@@ -127,6 +130,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             await store.migrate()
         app[STORE] = store
         app[TOKENS] = TokenService(store)
+        services.cursors = StoreMailCursors(store)
         app[SESSIONS] = SessionService(store, settings.security)
         routing = RoutingConfig(store, tiers, settings.routing.rules_file)
         try:
@@ -247,12 +251,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         if not settings.routing.router:
             yield
             return
-        ttl = settings.routing.lease_seconds
-        lease: Lease = (
-            RedisLease(app[REDIS], app[STORE], settings.queue.key_prefix, PROCESS, ttl)
-            if settings.queue.backend == "redis"
-            else StoreLease(app[STORE], PROCESS, ttl)
-        )
+        lease = lease_for(app, "router")
         router = Router(
             store=app[STORE],
             config=app[ROUTING],
@@ -276,7 +275,13 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             if c.sender is not None and c.opens_sender(settings)
         }
         services.delivery = app[WIDGET].delivery = DeliveryReports(app[STORE], app[BUS])
-        worker = OutboxWorker(store=app[STORE], senders=senders, bus=app[BUS], metrics=app[METRICS])
+        worker = OutboxWorker(
+            store=app[STORE],
+            senders=senders,
+            bus=app[BUS],
+            metrics=app[METRICS],
+            mail_domain=settings.connectors.email.domain,
+        )
         app[OUTBOX] = worker
         task = asyncio.create_task(worker.run(), name="outbox")
         yield
@@ -284,6 +289,26 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         await _finish(task, "the outbox", settings.server.shutdown_timeout)
         for sender in senders.values():
             await sender.close()
+
+    async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+        """Connectors' own loops (mailbox watchers), each in one process at a time (by a
+        lease of its own), cancelled on shutdown."""
+        loops = [
+            (f"{c.name}:{loop.name}", loop)
+            for c in CONNECTORS
+            if c.background is not None and c.enabled(settings)
+            for loop in c.background(ctx)
+        ]
+        tasks = [
+            asyncio.create_task(run_while_holding(lease_for(app, name), loop.run, name), name=name)
+            for name, loop in loops
+        ]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
         days = settings.retention.message_body_days
@@ -308,6 +333,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             workers_ctx,
             router_ctx,
             outbox_ctx,
+            background_ctx,
             retention_ctx,
         ]
     )
@@ -321,6 +347,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *conversation_routes(),
         *supervisor_routes(),
         *canned_routes(),
+        *channel_routes(),
         *console_routes(),
         *socket_routes(),
         *widget_site_routes(),
@@ -333,6 +360,15 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             for spec in connector.routes(ctx):
                 _register(app, spec)
     return app
+
+
+def lease_for(app: web.Application, name: str) -> Lease:
+    """The lease that lets one process of all run ``name`` (the router, a mailbox watcher)."""
+    settings = app[SETTINGS]
+    ttl = settings.routing.lease_seconds
+    if settings.queue.backend == "redis":
+        return RedisLease(app[REDIS], app[STORE], settings.queue.key_prefix, PROCESS, ttl, name)
+    return StoreLease(app[STORE], PROCESS, ttl, name)
 
 
 async def _finish(task: asyncio.Task[None], what: str, within_s: float) -> None:

@@ -9,6 +9,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from connectors.base import Services
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
 from hub.dispatch.call_target import CallTargets
@@ -51,3 +52,4 @@ CALL_TARGETS = web.AppKey("call_targets", CallTargets)
 WIDGET = web.AppKey("widget", WidgetService)
 WIDGET_FANOUT = web.AppKey("widget_fanout", WidgetFanout)
 IN_STORE = web.AppKey("in_store", dict[str, InStore])  # channels delivered in the reply's transaction
+SERVICES = web.AppKey("services", Services)  # what connectors are handed, and their states

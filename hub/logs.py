@@ -43,3 +43,5 @@ def setup_logging(settings: LogSettings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
     logging.getLogger("aiohttp.access").disabled = True  # our middleware logs requests
+    # aioimaplib logs whole server responses (mail bodies) at DEBUG: never let them through
+    logging.getLogger("aioimaplib").setLevel(max(logging.INFO, root.level))

@@ -83,11 +83,13 @@ class ThreadHint:
 
     ``key`` names the thread within the customer's conversations on that channel
     (an email thread root, a call id); ``None`` means "the channel's open conversation".
-    ``references`` carries extra ids a channel may match on (e.g. email References).
+    ``references`` carries extra ids a channel may match on (e.g. email References);
+    ingest follows them, and ``conversation``, only within the sender's own customer.
     """
 
     key: str | None = None
     references: tuple[str, ...] = ()
+    conversation: str | None = None  # a conversation the sender names (an email subject's [#ref] tag)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -173,8 +173,54 @@ class ChatConnectorSettings(Section):
     """Frames one visitor socket may send in 10 s; more are refused with ``rate_limited``."""
 
 
+class MailboxSettings(Section):
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str
+    password: SecretStr
+    """The password or app password."""
+    folder: str = "INBOX"
+    address: str | None = None
+    """Our address that mail here is sent to (replies leave from it); default: the user, if an address."""
+    queue: str | None = None
+    """A routing hint for mail arriving here: rules see it as ``recipient``'s queue."""
+    department: str | None = None
+    language: str | None = None
+    after: Literal["seen", "move", "leave"] = "seen"
+    """What to do with a mail once it is durably on the ingest queue."""
+    move_to: str | None = None
+    """The folder for ``after = "move"``."""
+    poll_seconds: float = Field(60.0, gt=0)
+    """How often to look for new mail when the server has no IDLE."""
+    idle_seconds: float = Field(25 * 60.0, gt=0, le=29 * 60.0)
+    """IDLE is re-issued this often (servers end it after 30 minutes, RFC 2177)."""
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    user: str | None = None
+    password: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+
+
+class EmailSettings(Section):
+    enabled: bool = False
+    domain: str = "contacthub.invalid"
+    """Replies' Message-IDs are ``<id@domain>``: use a domain of yours."""
+    from_address: str | None = None
+    """Replies leave from the address the customer wrote to, else from this one."""
+    from_name: str | None = None
+    mailboxes: dict[str, MailboxSettings] = {}
+    smtp: SmtpSettings | None = None
+    """Where replies are sent; none: agents cannot reply by email."""
+
+
 class ConnectorSettings(Section):
     api: ApiConnectorSettings = ApiConnectorSettings()
+    email: EmailSettings = EmailSettings()
     chat: ChatConnectorSettings = ChatConnectorSettings()
     twilio: TwilioSettings = TwilioSettings()
     cti: CtiSettings = CtiSettings()

@@ -1,9 +1,10 @@
-"""Exactly one active router: a lease with a fencing token.
+"""Exactly one holder of a named lease (the router; each mailbox watcher), with a fencing token.
 
 - ``RedisLease`` (scale-out): a key set with ``NX PX``; its value names the holder and
   the token, which comes from a counter that only grows. A standby polls, and takes the
   key once the holder stops renewing it.
-- ``StoreLease`` (embedded): the ``router_fence`` row holds the holder and expiry.
+- ``StoreLease`` (embedded): a ``router_fence`` row (one per lease name) holds the holder
+  and expiry.
 
 Either way the token guards the writes: ``fence()`` raises it in the ``router_fence`` row
 inside every router transaction and fails if a newer router has written, so a router
@@ -12,6 +13,10 @@ that lost its lease (a long pause, a partition) cannot write after its successor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,10 +24,12 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.store.bulk import insert_rows
 from hub.store.engine import Store
 from hub.store.tables import router_fence
 
 NAME = "router"
+log = logging.getLogger("contacthub.lease")
 
 
 class LeaseLost(Exception):
@@ -48,9 +55,9 @@ async def fence(conn: AsyncConnection, token: int) -> None:
         raise LeaseLost(f"a newer router than token {token} has written")
 
 
-async def store_token(store: Store) -> int:
+async def store_token(store: Store, name: str = NAME) -> int:
     async with store.read() as conn:
-        return int(await conn.scalar(sa.select(router_fence.c.token).where(router_fence.c.name == NAME)) or 0)
+        return int(await conn.scalar(sa.select(router_fence.c.token).where(router_fence.c.name == name)) or 0)
 
 
 _ACQUIRE = """
@@ -87,11 +94,18 @@ return 0
 
 class RedisLease:
     def __init__(
-        self, redis: aioredis.Redis, store: Store, key_prefix: str, holder: str, ttl_s: float
+        self,
+        redis: aioredis.Redis,
+        store: Store,
+        key_prefix: str,
+        holder: str,
+        ttl_s: float,
+        name: str = NAME,
     ) -> None:
         self._redis = redis
         self._store = store
-        self._keys = [f"{key_prefix}router:lease", f"{key_prefix}router:token"]
+        self._name = name
+        self._keys = [f"{key_prefix}{name}:lease", f"{key_prefix}{name}:token"]
         self._holder = holder
         self.ttl_s = ttl_s
         self._acquire: Any = redis.register_script(_ACQUIRE)
@@ -100,7 +114,7 @@ class RedisLease:
 
     async def acquire(self) -> int | None:
         # the token must pass every token the database has seen, even if Redis lost its counter
-        floor = await store_token(self._store)
+        floor = await store_token(self._store, self._name)
         token = int(await self._acquire(keys=self._keys, args=[self._holder, int(self.ttl_s * 1000), floor]))
         return token or None
 
@@ -113,19 +127,24 @@ class RedisLease:
 
 
 class StoreLease:
-    def __init__(self, store: Store, holder: str, ttl_s: float) -> None:
+    def __init__(self, store: Store, holder: str, ttl_s: float, name: str = NAME) -> None:
         self._store = store
         self._holder = holder
         self.ttl_s = ttl_s
+        self._name = name
 
     async def acquire(self) -> int | None:
         now = datetime.now(UTC)
         row = router_fence.c
         mine = sa.and_(row.holder == self._holder, row.expires_at >= now)  # held already: same token
         async with self._store.write() as conn:
+            if self._name != NAME:  # the router's row comes with the schema; others on first use
+                await insert_rows(
+                    conn, router_fence, [{"name": self._name, "token": 0}], skip_conflicts_on=["name"]
+                )
             token = await conn.scalar(
                 sa.update(router_fence)
-                .where(row.name == NAME, sa.or_(row.holder.is_(None), mine, row.expires_at < now))
+                .where(row.name == self._name, sa.or_(row.holder.is_(None), mine, row.expires_at < now))
                 .values(
                     token=sa.case((mine, row.token), else_=row.token + 1),
                     holder=self._holder,
@@ -140,7 +159,7 @@ class StoreLease:
         async with self._store.write() as conn:
             result = await conn.execute(
                 sa.update(router_fence)
-                .where(row.name == NAME, row.holder == self._holder, row.token == token)
+                .where(row.name == self._name, row.holder == self._holder, row.token == token)
                 .values(expires_at=datetime.now(UTC) + timedelta(seconds=self.ttl_s))
             )
         return result.rowcount == 1
@@ -150,6 +169,42 @@ class StoreLease:
         async with self._store.write() as conn:
             await conn.execute(
                 sa.update(router_fence)
-                .where(row.name == NAME, row.holder == self._holder, row.token == token)
+                .where(row.name == self._name, row.holder == self._holder, row.token == token)
                 .values(holder=None, expires_at=None)
             )
+
+
+async def run_while_holding(lease: Lease, work: Callable[[], Coroutine[Any, Any, None]], what: str) -> None:
+    """Run ``work`` only while this process holds ``lease`` (until cancelled): wait for the
+    lease, start the work, renew every third of the lease's time, and stop the work at
+    once when a renewal fails, so that two processes never run it together for longer
+    than the lease lasts."""
+    every = lease.ttl_s / 3
+    while True:
+        try:
+            token = await lease.acquire()
+        except Exception as exc:  # the store or Redis is away: look again soon
+            log.warning("%s: lease not taken: %r", what, exc)
+            token = None
+        if token is None:
+            await asyncio.sleep(every)
+            continue
+        log.info("%s: lease taken", what, extra={"token": token})
+        task = asyncio.create_task(work(), name=what)
+        try:
+            while not task.done():
+                await asyncio.sleep(every)
+                try:
+                    held = await lease.renew(token)
+                except Exception as exc:
+                    log.warning("%s: lease not renewed: %r", what, exc)
+                    held = False
+                if not held:
+                    log.warning("%s: lease lost; stopping", what)
+                    break
+        finally:  # also when cancelled: the next holder need not wait for the lease to lapse
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            with contextlib.suppress(Exception):
+                await lease.release(token)

@@ -20,6 +20,7 @@ from connectors.base import CarriesAttachments, Outbound, Sender, SendFailed
 from hub.metrics import Metrics
 from hub.model import Attachment, Channel
 from hub.outbox import store as outbox_store
+from hub.outbox.mail_thread import mail_thread
 from hub.outbox.replies import consent_withdrawn
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
@@ -39,6 +40,7 @@ class OutboxWorker:
         metrics: Metrics,
         max_attempts: int = 8,
         poll_s: float = 1.0,
+        mail_domain: str = "contacthub.invalid",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -47,6 +49,7 @@ class OutboxWorker:
         self._metrics = metrics
         self._max_attempts = max_attempts
         self._poll_s = poll_s
+        self._mail_domain = mail_domain
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -98,6 +101,7 @@ class OutboxWorker:
                 Attachment(sha256=f.sha256, filename=f.filename, content_type=f.content_type, size=f.size)
                 for f in files
             )
+            thread = await mail_thread(conn, row, self._mail_domain) if row.channel == "email" else None
         item = Outbound(
             id=row.id,
             channel=Channel(row.channel),
@@ -106,6 +110,7 @@ class OutboxWorker:
             text=row.text,
             attempt=row.attempts,
             attachments=carried,
+            thread=thread,
         )
         sender = self._senders.get(item.channel.value)
         now = self._clock()

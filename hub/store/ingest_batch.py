@@ -34,6 +34,7 @@ from hub.store.tables import (
     messages,
     search_terms,
 )
+from hub.store.threads import follow_threads
 
 DEFAULT_THREAD = "default"
 
@@ -65,6 +66,7 @@ async def store_batch(
     if not fresh:
         return BatchResult([], duplicates)
     owners, created = await _resolve_customers(conn, fresh, now, default_tier)
+    fresh = await follow_threads(conn, fresh, owners)
     threads, opened = await _open_conversations(conn, fresh, owners, now)
 
     rows = []

@@ -385,3 +385,13 @@ widget_uploads = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# Where each mailbox watcher is: the folder's UIDVALIDITY and the last UID it queued.
+mail_cursors = sa.Table(
+    "mail_cursors",
+    metadata,
+    sa.Column("mailbox", sa.String(100), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)

@@ -39,6 +39,8 @@ SHOWN_META = {
     # the chat widget: where the visitor wrote from, their offline form, others' contacts they named
     *("site", "page_url", "page_title", "department", "language", "offline", "reply_email", "reply_phone"),
     *("claimed_email", "claimed_phone"),
+    # email: the mailbox it came to, and why it must not be answered automatically
+    *("mailbox", "auto", "out_of_office", "bounce"),
 }
 
 

@@ -1,0 +1,436 @@
+"""Watching one IMAP folder: every new mail is handed to ``deliver`` once, in UID order.
+
+``MailboxWatcher.run`` connects, logs in, selects the folder and fetches what arrived
+after the cursor (``MailCursors``: the folder's UIDVALIDITY and the last UID handed
+over). Each mail is delivered, then marked as ``after`` says, and only then the cursor
+moves on, so a crash or a failed delivery repeats a mail rather than losing one (the hub
+dedupes on Message-ID). Then it waits for new mail in IDLE (or polls without it), and
+reconnects with backoff on any failure. No table access, no ``hub.web``; the only
+sockets it opens are to the IMAP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import math
+import random
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aioimaplib  # type: ignore[import-untyped]
+
+from connectors.base import ConnectorState, MailCursors
+from hub.customers.addresses import mask
+from hub.errors import ConfigError
+from hub.settings import MailboxSettings
+from hub.transient import is_transient
+
+log = logging.getLogger("contacthub.email")
+T = TypeVar("T")
+
+BATCH_BYTES = 8 * 1024 * 1024  # bodies fetched per round trip, at most (one mail always)
+BATCH_MAILS = 50
+
+
+class ImapFailure(Exception):
+    """The server refused a command, said BYE, or the connection went away: transient."""
+
+
+class LoginRefused(Exception):
+    """The server answered LOGIN with NO or BAD: the credentials need fixing."""
+
+
+class HubSideFailure(Exception):
+    """``deliver`` raised, or the cursors are briefly unreachable: the mail stays after
+    the cursor and is tried again on the same connection."""
+
+
+# everything that means "try again later" on the IMAP side
+_RETRY = (OSError, TimeoutError, aioimaplib.AioImapException, ImapFailure)
+GOODBYE_S = 2.0  # for DONE and LOGOUT on the way out: a shutdown must not hang on them
+
+
+class MailboxWatcher:
+    """Follows ``settings.folder`` of one mailbox until cancelled; see the module doc.
+
+    ``state`` tells how it is doing: ``connected`` after SELECT, ``transient_failure``
+    while it retries (connection, timeouts, BYE, a failing ``deliver`` or cursor store),
+    ``bad_credentials`` when LOGIN is refused (retried every ``backoff_cap_s`` only) and
+    ``stopped`` at the end. A refused ``after`` action (a missing ``move_to`` folder, say)
+    counts as transient: the mail is delivered again on the next try. ``ssl_context``
+    replaces the system trust store for ``tls`` and ``starttls``. Never logs bodies or
+    full addresses.
+
+    Raises ``ConfigError`` for ``after = "move"`` without ``move_to``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: MailboxSettings,
+        *,
+        deliver: Callable[[bytes], Awaitable[None]],
+        cursors: MailCursors,
+        state: ConnectorState,
+        backoff_cap_s: float = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        if settings.after == "move" and not settings.move_to:
+            raise ConfigError(f'connectors.email.mailboxes.{name}.move_to: needed for after = "move"')
+        self.name = name
+        self.settings = settings
+        self._deliver = deliver
+        self._cursors = cursors
+        self._state = state
+        self._cap = backoff_cap_s
+        self._ssl = ssl_context
+        self._timeout = timeout_s
+        self._failures = 0  # since the last successful login
+        self._extra = {"channel": "email", "mailbox": name}
+
+    async def run(self) -> None:
+        """Watch until cancelled. Raises only what is neither an IMAP nor a transient
+        failure (a bug in ``cursors``, say), after logging it."""
+        try:
+            while True:
+                try:
+                    await self._session()
+                except LoginRefused as exc:
+                    self._state.set("bad_credentials", str(exc))
+                    user = mask("email", self.settings.user)
+                    log.warning("login for %s refused: %s", user, exc, extra=self._extra)
+                    await asyncio.sleep(self._cap)
+                except Exception as exc:
+                    if not (isinstance(exc, _RETRY) or is_transient(exc)):
+                        log.exception("mailbox watcher failed", extra=self._extra)
+                        self._state.set("stopped", f"failed: {exc!r}")
+                        raise
+                    await self._back_off(_describe(exc), self._failures)
+                    self._failures += 1
+        finally:
+            if self._state.state != "stopped":
+                self._state.set("stopped")
+
+    async def _back_off(self, reason: str, attempt: int) -> None:
+        self._state.set("transient_failure", reason)
+        delay = random.uniform(0, min(self._cap, 2.0**attempt))  # full jitter
+        log.warning("%s; retrying in %.1fs", reason, delay, extra=self._extra)
+        await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        s = self.settings
+        conn = await _Connection.open(s.host, s.port, s.security, self._ssl, self._timeout)
+        try:
+            await conn.login(s.user, s.password.get_secret_value())
+            self._failures = 0
+            uidvalidity = await conn.select(s.folder)
+            self._state.set("connected")
+            how = "IDLE" if conn.can_idle else f"polling every {s.poll_seconds:g}s"
+            user = mask("email", s.user)
+            log.info("watching %s on %s as %s (%s)", s.folder, s.host, user, how, extra=self._extra)
+            await self._follow(conn, uidvalidity)
+        finally:
+            await conn.close()
+
+    async def _follow(self, conn: _Connection, uidvalidity: int) -> None:
+        last: int | None = None
+        failed = 0
+        while True:
+            try:
+                if last is None:
+                    last = await self._start_at(uidvalidity)
+                last = await self._drain(conn, uidvalidity, last)
+            except HubSideFailure as exc:
+                await self._back_off(str(exc), failed)
+                failed += 1
+                last = None  # go on from what the cursor store holds
+                continue
+            failed = 0
+            self._state.set("connected")
+            if conn.can_idle:
+                await conn.idle(self.settings.idle_seconds)
+            else:
+                await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _start_at(self, uidvalidity: int) -> int:
+        """The last UID handed over; 0 when the cursor belongs to another UIDVALIDITY."""
+        stored, last = await self._hub(self._cursors.get(self.name), "cursor store")
+        if stored == uidvalidity:
+            return last
+        # UIDs of another UIDVALIDITY mean nothing here: take the folder from the start
+        why = "no cursor yet" if stored is None else f"UIDVALIDITY {stored} -> {uidvalidity}"
+        log.info("%s: reading all of %s", why, self.settings.folder, extra=self._extra)
+        await self._hub(self._cursors.set(self.name, uidvalidity, 0), "cursor store")
+        return 0
+
+    async def _drain(self, conn: _Connection, uidvalidity: int, last: int) -> int:
+        """Deliver every mail after ``last``; return the new last UID."""
+        pending = [(uid, size) for uid, size in await conn.list_after(last) if uid > last]
+        for batch in _batches(pending):
+            for uid, raw in await conn.fetch(batch):
+                await self._hub(self._deliver(raw), "delivery", any_error=True)
+                if self.settings.after == "seen":
+                    await conn.mark_seen(uid)
+                elif self.settings.after == "move" and self.settings.move_to:
+                    await conn.move(uid, self.settings.move_to)
+                await self._hub(self._cursors.set(self.name, uidvalidity, uid), "cursor store")
+                last = uid
+                log.debug("mail uid %d queued (%d bytes)", uid, len(raw), extra={**self._extra, "uid": uid})
+        return last
+
+    async def _hub(self, step: Awaitable[T], what: str, *, any_error: bool = False) -> T:
+        """Await a call into the hub; a transient failure (with ``any_error``: any
+        failure, so that no mail is skipped) becomes ``HubSideFailure``."""
+        try:
+            return await step
+        except Exception as exc:
+            if not is_transient(exc):
+                if not any_error:
+                    raise
+                log.exception("%s failed", what, extra=self._extra)
+            raise HubSideFailure(f"{what} failed: {exc!r}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (aioimaplib.CommandTimeout, TimeoutError)):
+        return "IMAP server did not answer in time"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _batches(pending: list[tuple[int, int]]) -> list[list[int]]:
+    """UIDs grouped so that one FETCH carries at most BATCH_BYTES (or one mail)."""
+    batches: list[list[int]] = []
+    size = 0
+    for uid, length in pending:
+        if not batches or size + length > BATCH_BYTES or len(batches[-1]) >= BATCH_MAILS:
+            batches.append([])
+            size = 0
+        batches[-1].append(uid)
+        size += length
+    return batches
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mailbox(name: str) -> str:
+    """A folder name as a quoted IMAP argument, in modified UTF-7 (RFC 3501 §5.1.3)."""
+    out: list[str] = []
+    wide = ""
+    for ch in name:
+        if " " <= ch <= "~":
+            if wide:
+                out.append(_utf7(wide))
+                wide = ""
+            out.append("&-" if ch == "&" else ch)
+        else:
+            wide += ch
+    if wide:
+        out.append(_utf7(wide))
+    return _quote("".join(out))
+
+
+def _utf7(text: str) -> str:
+    b64 = base64.b64encode(text.encode("utf-16-be")).decode()
+    return "&" + b64.rstrip("=").replace("/", ",") + "-"
+
+
+_FETCH = re.compile(rb"^\d+ FETCH \(")
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+
+
+class _Connection:
+    """One aioimaplib client. Every call races the loss of the connection (aioimaplib
+    itself would leave a pending command waiting) and a timeout; failures raise
+    ``ImapFailure``, ``TimeoutError`` or aioimaplib's errors."""
+
+    def __init__(self, client: Any, lost: asyncio.Future[None], timeout: float) -> None:
+        self._client = client
+        self._lost = lost
+        self._timeout = timeout
+
+    @classmethod
+    async def open(
+        cls, host: str, port: int, security: str, context: ssl.SSLContext | None, limit: float
+    ) -> _Connection:
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_lost(exc: Exception | None) -> None:
+            if not lost.done():
+                lost.set_result(None)
+
+        if security == "tls":
+            client = aioimaplib.IMAP4_SSL(host, port, timeout=limit, ssl_context=context)
+            client.protocol.conn_lost_cb = on_lost  # IMAP4_SSL does not take the callback
+        else:
+            client = aioimaplib.IMAP4(host, port, timeout=limit, conn_lost_cb=on_lost)
+        conn = cls(client, lost, limit)
+        try:
+            await conn._call(client.wait_hello_from_server())
+            if security == "starttls":
+                await conn._starttls(host, context)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    @property
+    def can_idle(self) -> bool:
+        return bool(self._client.has_capability("IDLE"))
+
+    async def _call(self, step: Awaitable[Any], limit: float | None = None) -> Any:
+        """Await ``step``; ``limit`` defaults to the connection's timeout, ``math.inf`` waits on."""
+        task = asyncio.ensure_future(step)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # never "unretrieved"
+        wait = self._timeout if limit is None else None if math.isinf(limit) else limit
+        try:
+            await asyncio.wait({task, self._lost}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+        if task.done() and not task.cancelled():
+            return task.result()
+        if self._lost.done():
+            raise ImapFailure("connection to the IMAP server lost")
+        raise TimeoutError
+
+    async def _ok(self, step: Awaitable[Any], what: str, limit: float | None = None) -> list[Any]:
+        reply = await self._call(step, limit)
+        if reply.result != "OK":
+            raise ImapFailure(f"{what}: {reply.result} {_text(reply.lines)}")
+        return list(reply.lines)
+
+    async def _starttls(self, host: str, context: ssl.SSLContext | None) -> None:
+        protocol = self._client.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise ImapFailure("the server offers no STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._ok(protocol.execute(command), "STARTTLS")
+        context = context or ssl.create_default_context()
+        protocol.transport = await self._call(
+            protocol.loop.start_tls(protocol.transport, protocol, context, server_hostname=host)
+        )
+        await self._call(protocol.capability())  # what the server offered in clear text is void
+
+    async def login(self, user: str, password: str) -> None:
+        reply = await self._call(self._client.login(_quote(user), password))
+        if reply.result != "OK":
+            text = _text(reply.lines)
+            if any(code in text for code in ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]")):
+                raise ImapFailure(f"LOGIN: {reply.result} {text}")
+            raise LoginRefused(f"LOGIN: {reply.result} {text}")
+        await self._call(self._client.protocol.capability())  # the full list, after login
+
+    async def select(self, folder: str) -> int:
+        """SELECT ``folder``; return its UIDVALIDITY."""
+        lines = await self._ok(self._client.select(_mailbox(folder)), f"SELECT {folder}")
+        for line in lines:
+            if isinstance(line, bytes) and (found := re.search(rb"\[UIDVALIDITY (\d+)\]", line)):
+                return int(found.group(1))
+        raise ImapFailure(f"SELECT {folder}: no UIDVALIDITY")
+
+    async def list_after(self, last: int) -> list[tuple[int, int]]:
+        """(UID, size) of the mails from ``last + 1`` on; ``N:*`` also names the highest
+        mail when N is beyond it, so callers drop UIDs <= ``last``."""
+        lines = await self._ok(self._client.uid("fetch", f"{last + 1}:*", "(UID RFC822.SIZE)"), "FETCH")
+        found = []
+        for line in lines:
+            if isinstance(line, bytes) and _FETCH.match(line) and (uid := _UID.search(line)):
+                size = _SIZE.search(line)
+                found.append((int(uid.group(1)), int(size.group(1)) if size else 0))
+        return sorted(found)
+
+    async def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
+        """(UID, raw mail) for ``uids``, in UID order, without setting \\Seen."""
+        step = self._client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        # bodies may be large: aioimaplib's own timer watches for silence instead
+        lines = await self._ok(step, "FETCH", limit=math.inf)
+        mails: dict[int, bytes] = {}
+        uid: int | None = None
+        body: bytes | None = None
+        for line in [*lines, b"0 FETCH ("]:  # the sentinel closes the last message
+            if isinstance(line, bytearray):  # a literal: the message itself
+                body = bytes(line)
+                continue
+            if _FETCH.match(line):
+                if uid is not None and body is not None:
+                    mails[uid] = body
+                uid, body = None, None
+            if found := _UID.search(line):
+                uid = int(found.group(1))
+        return sorted(mails.items())
+
+    async def mark_seen(self, uid: int) -> None:
+        await self._ok(self._client.uid("store", str(uid), "+FLAGS", "(\\Seen)"), "STORE \\Seen")
+
+    async def move(self, uid: int, folder: str) -> None:
+        target = _mailbox(folder)
+        if self._client.has_capability("MOVE"):
+            await self._ok(self._client.uid("move", str(uid), target), f"MOVE to {folder}")
+            return
+        await self._ok(self._client.uid("copy", str(uid), target), f"COPY to {folder}")
+        await self._ok(self._client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Deleted)"), "STORE \\Deleted")
+        if self._client.has_capability("UIDPLUS"):
+            await self._ok(self._client.uid("expunge", str(uid)), "EXPUNGE")
+        else:
+            await self._ok(self._client.expunge(), "EXPUNGE")
+
+    async def idle(self, seconds: float) -> None:
+        """Wait in IDLE until the server reports new mail or ``seconds`` pass; then DONE."""
+        client = self._client
+        queue = client.protocol.idle_queue
+        while not queue.empty():  # pushes from before the last fetch are stale
+            queue.get_nowait()
+        try:
+            await self._call(client.idle_start(timeout=seconds))
+            log.debug("waiting in IDLE for %.0fs", seconds)
+            while True:
+                push = await self._call(client.wait_server_push(timeout=seconds + self._timeout), math.inf)
+                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    return
+                if any(line.startswith(b"BYE") for line in push):
+                    raise ImapFailure(f"server said {_text(push)}")
+                if any(line.endswith((b"EXISTS", b"RECENT")) for line in push):
+                    return
+        finally:
+            await self._leave_idle()
+
+    async def _leave_idle(self) -> None:
+        """DONE, if an IDLE is running (also one whose start was cancelled), and wait for
+        its end. A failure here shows in the next command; it must not hide a cancel."""
+        client = self._client
+        if self._lost.done() or not client.has_pending_idle():
+            return
+        command = client.protocol.pending_sync_command
+        client.idle_done()
+        with contextlib.suppress(*_RETRY):
+            await self._call(command.wait(), GOODBYE_S)
+
+    async def close(self) -> None:
+        """Log out if the connection is still up, then drop it. Never raises an IMAP or
+        socket error."""
+        client = self._client
+        try:
+            if not self._lost.done() and client.get_state() in ("AUTH", "SELECTED", "NONAUTH"):
+                await self._leave_idle()
+                await self._call(client.logout(), GOODBYE_S)
+        except _RETRY:
+            pass
+        finally:
+            client._client_task.cancel()  # still connecting: give up the attempt
+            if client.protocol.transport is not None:
+                client.protocol.transport.close()
+
+
+def _text(lines: list[Any]) -> str:
+    """The server's words for a reply (its last line), for states and logs."""
+    texts = [line for line in lines if isinstance(line, bytes)]
+    return texts[-1].decode("utf-8", "replace")[:200] if texts else ""

@@ -1,0 +1,83 @@
+"""A raw mail from a mailbox -> the InboundMessage the ingest queue takes.
+
+Parsing is ``payloads.parse_mail`` (pure); here the files go to the blob store and the
+threading hints are set: the thread is keyed by the root of its References (or the
+mail's own Message-ID), every referenced id is offered to ingest to follow, and a
+``[#ref]`` subject tag names the conversation. A mail without a Message-ID gets one from
+its content, so a second fetch of it is still a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from connectors.email.payloads import ParsedMail, parse_mail
+from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
+from hub.settings import MailboxSettings
+from hub.store.blobs import BlobStore
+
+TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)
+UNKNOWN_SENDER = "unknown-sender@invalid"
+
+
+async def to_inbound(
+    raw: bytes, mailbox: str, settings: MailboxSettings, blobs: BlobStore, received_at: datetime
+) -> InboundMessage:
+    parsed = parse_mail(raw)
+    files = tuple(
+        [
+            Attachment(
+                sha256=await blobs.put(f.data),
+                filename=f.filename,
+                content_type=f.content_type,
+                size=len(f.data),
+            )
+            for f in parsed.attachments
+        ]
+    )
+    return inbound_message(parsed, raw, mailbox, settings, files, received_at)
+
+
+def inbound_message(
+    parsed: ParsedMail,
+    raw: bytes,
+    mailbox: str,
+    settings: MailboxSettings,
+    files: tuple[Attachment, ...],
+    received_at: datetime,
+) -> InboundMessage:
+    """Pure: the parsed mail with its stored files as an InboundMessage."""
+    message_id = parsed.message_id or f"sha256-{hashlib.sha256(raw).hexdigest()}@contacthub.invalid"
+    references = tuple(dict.fromkeys((*parsed.references, *parsed.in_reply_to)))
+    tag = TAG.search(parsed.subject or "")
+    ours = settings.address or (settings.user if "@" in settings.user else None)
+    meta = {
+        "mailbox": mailbox,
+        "department": settings.department or "",
+        "language": settings.language or "",
+        "queue": settings.queue or "",
+        "auto": parsed.auto or "",
+        "out_of_office": "1" if parsed.out_of_office else "",
+        "bounce": (parsed.bounce.status or "yes") if parsed.bounce else "",
+    }
+    sender = parsed.sender.email if parsed.sender else UNKNOWN_SENDER
+    return InboundMessage(
+        channel=Channel.EMAIL,
+        external_id=message_id,
+        sender=Address(AddressKind.EMAIL, sender),
+        sender_name=parsed.sender.name if parsed.sender else None,
+        recipient=Address(AddressKind.EMAIL, ours.lower()) if ours else None,
+        thread_hint=ThreadHint(
+            key=(references[0] if references else message_id)[:500],
+            references=references,
+            conversation=tag.group(1).lower() if tag else None,
+        ),
+        subject=parsed.subject or None,
+        text=parsed.text or parsed.full_text,
+        html=parsed.html,
+        attachments=files,
+        received_at=received_at,
+        meta={k: v for k, v in meta.items() if v},
+    )

@@ -1,0 +1,417 @@
+"""The IMAP watcher against a real Dovecot (tests/connectors/email/dovecot.py): no IMAP
+mocks. Cursors are a dict and ``deliver`` records what it got."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from email.parser import BytesHeaderParser
+from typing import Any
+
+import pytest
+
+from connectors.base import ConnectorState
+from connectors.email.imap import MailboxWatcher
+from hub.errors import ConfigError
+from hub.settings import MailboxSettings
+from tests.connectors.email.dovecot import Dovecot
+
+NAME = "support"
+IDLING = "waiting in IDLE"
+
+
+class Cursors:
+    """``MailCursors`` in a dict; the ``set`` calls numbered in ``fail_sets`` raise."""
+
+    def __init__(self, fail_sets: tuple[int, ...] = ()) -> None:
+        self.rows: dict[str, tuple[int | None, int]] = {}
+        self.sets = 0
+        self.fail_sets = fail_sets
+
+    async def get(self, mailbox: str) -> tuple[int | None, int]:
+        return self.rows.get(mailbox, (None, 0))
+
+    async def set(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        self.sets += 1
+        if self.sets in self.fail_sets:
+            raise ConnectionRefusedError("database unreachable")
+        self.rows[mailbox] = (uidvalidity, last_uid)
+
+
+class Inbox:
+    """The ``deliver`` callable: records raw mails; the calls numbered in ``fail_calls``
+    raise, and each takes ``pause`` seconds."""
+
+    def __init__(self, fail_calls: tuple[int, ...] = (), pause: float = 0.0) -> None:
+        self.raw: list[bytes] = []
+        self.calls = 0
+        self.fail_calls = fail_calls
+        self.pause = pause
+
+    async def __call__(self, raw: bytes) -> None:
+        self.calls += 1
+        if self.calls in self.fail_calls:
+            raise ConnectionError("ingest queue unreachable")
+        await asyncio.sleep(self.pause)
+        self.raw.append(raw)
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(BytesHeaderParser().parsebytes(raw)["Message-ID"]) for raw in self.raw]
+
+
+class States(ConnectorState):
+    """A ``ConnectorState`` that remembers every state it went through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[str] = [self.state]
+
+    def set(self, state: str, detail: str | None = None) -> None:
+        super().set(state, detail)
+        if self.history[-1] != state:
+            self.history.append(state)
+
+
+def mail(n: int) -> bytes:
+    return (
+        f"From: Kunde {n} <kunde{n}@example.org>\r\n"
+        "To: support@contacthub.example\r\n"
+        f"Subject: Anfrage {n}\r\n"
+        f"Message-ID: <{n}@test.example>\r\n"
+        "Date: Mon, 01 Dec 2025 10:00:00 +0100\r\n"
+        "\r\n"
+        f"Hallo, das ist Nachricht {n}.\r\n"
+    ).encode()
+
+
+def mid(*ns: int) -> list[str]:
+    return [f"<{n}@test.example>" for n in ns]
+
+
+def settings_for(server: Dovecot, **overrides: Any) -> MailboxSettings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "security": "none",
+        "user": server.user,
+        "password": server.password,
+        "idle_seconds": 600,
+        "poll_seconds": 600,
+    }
+    values.update(overrides)
+    return MailboxSettings(**values)
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    server: Dovecot,
+    cursors: Cursors,
+    inbox: Inbox,
+    *,
+    backoff_cap_s: float = 0.5,
+    ssl_context: ssl.SSLContext | None = None,
+    **overrides: Any,
+) -> AsyncIterator[States]:
+    """Run a watcher in a task while the block runs; cancel it afterwards."""
+    state = States()
+    watcher = MailboxWatcher(
+        NAME,
+        settings_for(server, **overrides),
+        deliver=inbox,
+        cursors=cursors,
+        state=state,
+        backoff_cap_s=backoff_cap_s,
+        ssl_context=ssl_context,
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        yield state
+    finally:
+        stopping = time.monotonic()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert state.state == "stopped"
+    assert time.monotonic() - stopping < 2.0, "stopping took too long"
+
+
+def idles(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(IDLING in r.getMessage() for r in caplog.records)
+
+
+@pytest.fixture
+def caplog_imap(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="contacthub.email")
+    return caplog
+
+
+# --- what to do after delivery ------------------------------------------------------------
+
+
+async def test_mails_there_before_start_are_delivered_once_in_order_then_seen(dovecot: Dovecot) -> None:
+    for n in (1, 2, 3):
+        await dovecot.append(mail(n))
+    uidvalidity = (await dovecot.status())["UIDVALIDITY"]
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox) as state:
+        await until(lambda: cursors.rows.get(NAME) == (uidvalidity, 3), what="cursor at uid 3")
+        assert state.state == "connected"
+    assert inbox.ids == mid(1, 2, 3)
+    assert inbox.raw[0] == mail(1)
+    assert await dovecot.count_seen() == 3
+
+
+async def test_after_move_puts_them_in_the_other_folder(dovecot: Dovecot) -> None:
+    await dovecot.create("Erledigt")
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox, after="move", move_to="Erledigt"):
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+    assert inbox.ids == mid(1, 2)
+    assert (await dovecot.status())["MESSAGES"] == 0
+    assert (await dovecot.status("Erledigt"))["MESSAGES"] == 2
+
+
+async def test_after_leave_leaves_them_unseen(dovecot: Dovecot) -> None:
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox, after="leave"):
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+    assert inbox.ids == mid(1, 2)
+    status = await dovecot.status()
+    assert (status["MESSAGES"], status["UNSEEN"]) == (2, 2)
+
+
+# --- waiting for mail ---------------------------------------------------------------------
+
+
+async def test_mail_arriving_during_idle_is_delivered_within_seconds(
+    dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture
+) -> None:
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox):
+        await until(lambda: idles(caplog_imap) == 1, what="IDLE")
+        started = time.monotonic()
+        await dovecot.append(mail(1))
+        await until(lambda: len(inbox.raw) == 1, what="the mail")
+        latency = time.monotonic() - started
+        await until(lambda: idles(caplog_imap) == 2, what="IDLE again")
+    print(f"IDLE latency: {latency * 1000:.0f} ms")
+    assert latency < 5.0
+    assert inbox.ids == mid(1)
+
+
+async def test_without_idle_it_polls(dovecot_minimal: Dovecot, caplog_imap: pytest.LogCaptureFixture) -> None:
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot_minimal, cursors, inbox, poll_seconds=0.2) as state:
+        await until(lambda: state.state == "connected", what="connected")
+        await dovecot_minimal.append(mail(1))
+        await until(lambda: len(inbox.raw) == 1, timeout=3, what="the mail")
+    assert inbox.ids == mid(1)
+    assert idles(caplog_imap) == 0
+    assert any("polling every 0.2s" in r.getMessage() for r in caplog_imap.records)
+
+
+async def test_without_move_it_copies_and_expunges(dovecot_minimal: Dovecot) -> None:
+    await dovecot_minimal.create("Erledigt")
+    for n in (1, 2):
+        await dovecot_minimal.append(mail(n))
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot_minimal, cursors, inbox, after="move", move_to="Erledigt"):
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+    assert inbox.ids == mid(1, 2)
+    assert (await dovecot_minimal.status())["MESSAGES"] == 0
+    assert (await dovecot_minimal.status("Erledigt"))["MESSAGES"] == 2
+
+
+# --- never twice, never lost ----------------------------------------------------------------
+
+
+async def test_a_restarted_watcher_delivers_nothing_again(
+    dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture
+) -> None:
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    cursors, first = Cursors(), Inbox()
+    async with watching(dovecot, cursors, first):
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+    second = Inbox()
+    caplog_imap.clear()
+    async with watching(dovecot, cursors, second):
+        await until(lambda: idles(caplog_imap) == 1, what="IDLE")
+        await dovecot.append(mail(3))  # a marker: whatever came before it would be a repeat
+        await until(lambda: len(second.raw) == 1, what="the new mail")
+    assert first.ids == mid(1, 2)
+    assert second.ids == mid(3)
+
+
+async def test_a_failed_delivery_is_retried_not_skipped(dovecot: Dovecot) -> None:
+    for n in (1, 2, 3):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox(fail_calls=(2,))
+    async with watching(dovecot, cursors, inbox) as state:
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 3, what="cursor at uid 3")
+        assert state.state == "connected"
+    assert inbox.ids == mid(1, 2, 3)  # mail 2 again, and mail 1 not again
+    assert inbox.calls == 4
+    assert await dovecot.count_seen() == 3
+    assert state.history[-3:] == ["transient_failure", "connected", "stopped"]
+
+
+async def test_a_failing_cursor_store_repeats_a_mail_rather_than_losing_it(dovecot: Dovecot) -> None:
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(fail_sets=(2,)), Inbox()  # 1: the first cursor; 2: after mail 1
+    async with watching(dovecot, cursors, inbox) as state:
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+    assert inbox.ids == mid(1, 1, 2)
+    assert "transient_failure" in state.history
+
+
+async def test_a_server_crash_loses_nothing_and_repeats_nothing(
+    dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture
+) -> None:
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox) as state:
+        await until(lambda: len(inbox.raw) == 2 and idles(caplog_imap) == 1, what="two mails, then IDLE")
+        dovecot.kill()
+        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await asyncio.sleep(0.3)  # it retries against a closed port meanwhile
+        await dovecot.start()
+        for n in (3, 4):
+            await dovecot.append(mail(n))
+        await until(lambda: len(inbox.raw) == 4, timeout=8, what="all four mails")
+        await until(lambda: state.state == "connected", what="connected again")
+    assert inbox.ids == mid(1, 2, 3, 4)
+    assert max(Counter(inbox.ids).values()) == 1
+    assert state.history[:4] == ["starting", "connected", "transient_failure", "connected"]
+    assert await dovecot.count_seen() == 4
+
+
+async def test_a_crash_in_the_middle_of_a_batch_repeats_at_most_the_mail_in_hand(dovecot: Dovecot) -> None:
+    for n in range(1, 7):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox(pause=0.05)
+    async with watching(dovecot, cursors, inbox) as state:
+        await until(lambda: len(inbox.raw) == 2, what="two mails")
+        dovecot.kill()  # the third is on its way into deliver
+        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await dovecot.start()
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 6, timeout=8, what="cursor at uid 6")
+    assert sorted(set(inbox.ids)) == sorted(mid(*range(1, 7)))
+    assert len(inbox.ids) - len(set(inbox.ids)) <= 1
+    assert await dovecot.count_seen() == 6
+
+
+async def test_a_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> None:
+    await dovecot.create("Anfragen")
+    for n in (1, 2):
+        await dovecot.append(mail(n), "Anfragen")
+    old = (await dovecot.status("Anfragen"))["UIDVALIDITY"]
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox, folder="Anfragen"):
+        await until(lambda: cursors.rows.get(NAME) == (old, 2), what="cursor at uid 2")
+    # the folder is recreated (a restore, a migration): its UIDs start again at 1
+    await dovecot.delete("Anfragen")
+    await dovecot.create("Anfragen")
+    for n in (1, 2, 3):
+        await dovecot.append(mail(n), "Anfragen")
+    new = (await dovecot.status("Anfragen"))["UIDVALIDITY"]
+    assert new != old
+    async with watching(dovecot, cursors, inbox, folder="Anfragen"):
+        await until(lambda: cursors.rows.get(NAME) == (new, 3), what="cursor at the new uid 3")
+    assert inbox.ids == mid(1, 2, 1, 2, 3)  # repeats are fine: the hub dedupes on Message-ID
+
+
+async def test_a_stored_uidvalidity_that_differs_reads_the_folder_again(dovecot: Dovecot) -> None:
+    for n in (1, 2):
+        await dovecot.append(mail(n))
+    uidvalidity = (await dovecot.status())["UIDVALIDITY"]
+    cursors, inbox = Cursors(), Inbox()
+    cursors.rows[NAME] = (uidvalidity - 1, 99)
+    async with watching(dovecot, cursors, inbox):
+        await until(lambda: cursors.rows.get(NAME) == (uidvalidity, 2), what="cursor at uid 2")
+    assert inbox.ids == mid(1, 2)
+
+
+# --- failures and shutdown -------------------------------------------------------------------
+
+
+async def test_a_wrong_password_is_bad_credentials_and_retried_slowly(dovecot: Dovecot) -> None:
+    cursors, inbox = Cursors(), Inbox()
+    # Dovecot answers a failed LOGIN after about 0.5 s; a client that retried at once
+    # would log in 5 times in 2.5 s, one that waits the 1 s cap about twice
+    async with watching(dovecot, cursors, inbox, password="wrong", backoff_cap_s=1.0) as state:
+        await until(lambda: state.state == "bad_credentials", what="bad_credentials")
+        await asyncio.sleep(2.0)
+        assert state.state == "bad_credentials"
+        assert state.detail is not None and "AUTHENTICATIONFAILED" in state.detail
+        attempts = dovecot.failed_logins()
+    print(f"login attempts in 2.5 s: {attempts}")
+    assert 1 <= attempts <= 3
+    assert inbox.calls == 0
+
+
+async def test_an_unreachable_server_is_a_transient_failure(dovecot: Dovecot) -> None:
+    await dovecot.stop()
+    async with watching(dovecot, Cursors(), Inbox()) as state:
+        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        assert state.detail is not None and "Connect" in state.detail
+
+
+def test_after_move_needs_a_folder() -> None:
+    settings = MailboxSettings(host="127.0.0.1", user="u", password="p", after="move")
+    with pytest.raises(ConfigError, match="move_to"):
+        MailboxWatcher(NAME, settings, deliver=Inbox(), cursors=Cursors(), state=ConnectorState())
+
+
+async def test_cancelling_logs_out_politely(dovecot: Dovecot) -> None:
+    async with watching(dovecot, Cursors(), Inbox()) as state:
+        await until(lambda: state.state == "connected", what="connected")
+        await asyncio.sleep(0.1)  # into IDLE
+    await until(lambda: "Disconnected: Logged out" in dovecot.log.read_text(), timeout=3, what="LOGOUT")
+    assert state.state == "stopped"
+
+
+# --- TLS ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_tls_and_starttls(dovecot_tls: Dovecot, security: str) -> None:
+    await dovecot_tls.append(mail(1))
+    trust = ssl.create_default_context(cafile=str(dovecot_tls.cert))
+    port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot_tls, cursors, inbox, ssl_context=trust, security=security, port=port):
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1, what="cursor at uid 1")
+    assert inbox.ids == mid(1)
+    assert "TLS" in dovecot_tls.log.read_text()
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_an_untrusted_certificate_is_refused(dovecot_tls: Dovecot, security: str) -> None:
+    await dovecot_tls.append(mail(1))
+    port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
+    inbox = Inbox()
+    async with watching(dovecot_tls, Cursors(), inbox, security=security, port=port) as state:
+        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        assert state.detail is not None and "CERTIFICATE_VERIFY_FAILED" in state.detail
+    assert inbox.raw == []

@@ -1,0 +1,138 @@
+"""The email channel end to end, with a real Dovecot and a real SMTP peer, on both
+backends: mail APPENDed to the mailbox reaches the agents' socket within seconds, an
+agent's reply leaves by SMTP with its threading headers, and the customer's Outlook-style
+answer to it joins the same conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from hub.keys import STORE
+from hub.model import Channel, message_id
+from hub.store.tables import messages
+from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
+from tests.connectors.email.dovecot import Dovecot
+from tests.connectors.email.smtp_peer import Peer
+from tests.connectors.email.test_smtp_threading import DOMAIN, mail, received
+
+
+@pytest.fixture
+async def mailbox_hub(backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer) -> AsyncIterator[HubClient]:
+    settings = make_settings(
+        tmp_path,
+        backend,
+        **{
+            "connectors.email.enabled": True,
+            "connectors.email.domain": DOMAIN,
+            "connectors.email.smtp": {
+                "host": "127.0.0.1",
+                "port": peer.port,
+                "security": "none",
+                "timeout": 5.0,
+            },
+            "connectors.email.mailboxes": {
+                "service": {
+                    "host": "127.0.0.1",
+                    "port": dovecot.port,
+                    "security": "none",
+                    "user": dovecot.user,
+                    "password": dovecot.password,
+                    "address": "service@nordlicht.example",
+                    "department": "service",
+                }
+            },
+            "routing.lease_seconds": 1.0,
+        },
+    )
+    async with running_hub(settings) as hub:
+        yield hub
+    await drop_backend(settings)
+
+
+async def stored(hub: HubClient, external_id: str, timeout: float = 20) -> Any:
+    async with asyncio.timeout(timeout):
+        while True:
+            async with hub.app[STORE].read() as conn:
+                row = (
+                    await conn.execute(sa.select(messages).where(messages.c.external_id == external_id))
+                ).one_or_none()
+            if row is not None:
+                return row
+            await asyncio.sleep(0.05)
+
+
+async def test_mail_reaches_the_agents_socket_within_seconds(
+    mailbox_hub: HubClient, dovecot: Dovecot
+) -> None:
+    roles = await sign_in_all(mailbox_hub)
+    ws = await mailbox_hub.client.ws_connect("/ws/agent", headers=roles["supervisor"])
+    await stored(mailbox_hub, (await _first(mailbox_hub, dovecot)))  # the watcher is up and idling
+    latencies = []
+    for n in range(20):
+        wanted = message_id(Channel.EMAIL, f"lat-{n}@firma.example")
+        sent = time.monotonic()
+        await dovecot.append(mail(f"lat-{n}@firma.example", f"Frage {n}"))
+        async with asyncio.timeout(15):
+            while True:
+                msg = await ws.receive()
+                assert msg.type == aiohttp.WSMsgType.TEXT
+                event = msg.json()
+                if event["topic"] == "message.stored" and event["data"]["message_id"] == wanted:
+                    break
+        latencies.append(time.monotonic() - sent)
+        row = await stored(mailbox_hub, f"lat-{n}@firma.example")
+        detail = await mailbox_hub.client.get(
+            f"/api/v1/conversations/{row.conversation_id}", headers=roles["admin"]
+        )
+        assert f"Frage {n}" in (await detail.text())
+    p50 = statistics.median(latencies)
+    print(
+        f"APPEND -> agent socket: p50 {p50 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms over 20 mails"
+    )
+    assert p50 < 3.0
+    await ws.close()
+    assert await dovecot.count_seen() == 21, "every mail is marked seen once it is queued"
+    channels = await (await mailbox_hub.client.get("/api/v1/channels", headers=roles["admin"])).json()
+    email = next(c for c in channels["items"] if c["name"] == "email")
+    assert email["parts"]["service"]["state"] == "connected"
+
+
+async def _first(hub: HubClient, dovecot: Dovecot) -> str:
+    await dovecot.append(mail("warm-up@firma.example", "Hallo"))
+    return "warm-up@firma.example"
+
+
+async def test_reply_and_the_outlook_answer_thread_through_real_servers(
+    mailbox_hub: HubClient, dovecot: Dovecot, peer: Peer
+) -> None:
+    roles = await sign_in_all(mailbox_hub)
+    await dovecot.append(mail("order-1@firma.example", "Bestellung 4711"))
+    first = await stored(mailbox_hub, "order-1@firma.example")
+    resp = await mailbox_hub.client.post(
+        f"/api/v1/conversations/{first.conversation_id}/messages",
+        json={"text": "Ihre Bestellung ist unterwegs."},
+        headers=roles["admin"],
+    )
+    assert resp.status == 202
+    [sent] = await received(peer, 1)
+    assert sent["In-Reply-To"] == "<order-1@firma.example>"
+    assert sent["From"].addresses[0].addr_spec == "service@nordlicht.example", "from the address written to"
+    await dovecot.append(
+        mail(
+            "order-2@firma.example",
+            "AW: Lieferung morgen?",
+            In_Reply_To=sent["Message-ID"],
+            References=sent["Message-ID"],
+        )
+    )
+    answer = await stored(mailbox_hub, "order-2@firma.example")
+    assert answer.conversation_id == first.conversation_id
