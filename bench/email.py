@@ -10,18 +10,23 @@ time until all were stored, and mails/s.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
-import tempfile
-import time
-from email.message import EmailMessage
 from pathlib import Path
 
-import sqlalchemy as sa
-
-ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path, and its name would hide
+# the standard library's email package.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+
+import sqlalchemy as sa  # noqa: E402
 
 from hub.store.engine import Store  # noqa: E402
 from hub.store.tables import messages  # noqa: E402

@@ -1,5 +1,6 @@
 """Email: mailboxes watched by IMAP IDLE (one watcher per ``[connectors.email.mailboxes.NAME]``),
-replies sent through SMTP from the outbox."""
+replies sent through SMTP from the outbox. A permanent bounce of one of our replies marks
+that reply undelivered (with the status code) instead of opening a conversation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground, Sender
 from connectors.email.imap import MailboxWatcher
-from connectors.email.inbound import to_inbound
+from connectors.email.inbound import bounced_reply, stored_inbound
+from connectors.email.payloads import parse_mail
 from connectors.email.sender import SmtpSender
 from hub.model import Channel
 from hub.routespec import RouteSpec
@@ -16,9 +18,17 @@ from hub.settings import MailboxSettings, Settings
 
 def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
 
+    domain = ctx.settings.connectors.email.domain
+
     def deliverer(name: str, mailbox: MailboxSettings) -> Callable[[bytes], Awaitable[None]]:
         async def deliver(raw: bytes) -> None:
-            await ctx.queue.append(await to_inbound(raw, name, mailbox, ctx.blobs, ctx.clock()))
+            parsed = parse_mail(raw)
+            bounced = bounced_reply(parsed, domain)
+            if bounced is not None and bounced.permanent:  # a delivery failure of that reply
+                code = bounced.status or "bounce"
+                if await ctx.report_delivery(bounced.reply_id, bounced.message_id, "undelivered", code):
+                    return
+            await ctx.queue.append(await stored_inbound(parsed, raw, name, mailbox, ctx.blobs, ctx.clock()))
 
         return deliver
 

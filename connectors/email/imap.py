@@ -145,7 +145,10 @@ class MailboxWatcher:
             try:
                 if last is None:
                     last = await self._start_at(uidvalidity)
+                before = last
                 last = await self._drain(conn, uidvalidity, last)
+                if last != before:
+                    continue  # more may have come while these were fetched
             except HubSideFailure as exc:
                 await self._back_off(str(exc), failed)
                 failed += 1
@@ -173,15 +176,22 @@ class MailboxWatcher:
         """Deliver every mail after ``last``; return the new last UID."""
         pending = [(uid, size) for uid, size in await conn.list_after(last) if uid > last]
         for batch in _batches(pending):
-            for uid, raw in await conn.fetch(batch):
-                await self._hub(self._deliver(raw), "delivery", any_error=True)
-                if self.settings.after == "seen":
-                    await conn.mark_seen(uid)
-                elif self.settings.after == "move" and self.settings.move_to:
-                    await conn.move(uid, self.settings.move_to)
-                await self._hub(self._cursors.set(self.name, uidvalidity, uid), "cursor store")
-                last = uid
-                log.debug("mail uid %d queued (%d bytes)", uid, len(raw), extra={**self._extra, "uid": uid})
+            fetched = await conn.fetch(batch)
+            if not fetched:
+                continue
+            # the whole batch at once: concurrent appends share one queue write; a failure
+            # of any leaves the batch to be taken again (the hub drops what it already has)
+            await self._hub(
+                asyncio.gather(*(self._deliver(raw) for _, raw in fetched)), "delivery", any_error=True
+            )
+            uids = [uid for uid, _ in fetched]
+            if self.settings.after == "seen":
+                await conn.mark_seen(uids)
+            elif self.settings.after == "move" and self.settings.move_to:
+                await conn.move(uids, self.settings.move_to)
+            last = uids[-1]
+            await self._hub(self._cursors.set(self.name, uidvalidity, last), "cursor store")
+            log.debug("%d mails queued, up to uid %d", len(uids), last, extra={**self._extra, "uid": last})
         return last
 
     async def _hub(self, step: Awaitable[T], what: str, *, any_error: bool = False) -> T:
@@ -368,18 +378,18 @@ class _Connection:
                 uid = int(found.group(1))
         return sorted(mails.items())
 
-    async def mark_seen(self, uid: int) -> None:
-        await self._ok(self._client.uid("store", str(uid), "+FLAGS", "(\\Seen)"), "STORE \\Seen")
+    async def mark_seen(self, uids: list[int]) -> None:
+        await self._ok(self._client.uid("store", _uid_set(uids), "+FLAGS", "(\\Seen)"), "STORE \\Seen")
 
-    async def move(self, uid: int, folder: str) -> None:
-        target = _mailbox(folder)
+    async def move(self, uids: list[int], folder: str) -> None:
+        target, which = _mailbox(folder), _uid_set(uids)
         if self._client.has_capability("MOVE"):
-            await self._ok(self._client.uid("move", str(uid), target), f"MOVE to {folder}")
+            await self._ok(self._client.uid("move", which, target), f"MOVE to {folder}")
             return
-        await self._ok(self._client.uid("copy", str(uid), target), f"COPY to {folder}")
-        await self._ok(self._client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Deleted)"), "STORE \\Deleted")
+        await self._ok(self._client.uid("copy", which, target), f"COPY to {folder}")
+        await self._ok(self._client.uid("store", which, "+FLAGS.SILENT", "(\\Deleted)"), "STORE \\Deleted")
         if self._client.has_capability("UIDPLUS"):
-            await self._ok(self._client.uid("expunge", str(uid)), "EXPUNGE")
+            await self._ok(self._client.uid("expunge", which), "EXPUNGE")
         else:
             await self._ok(self._client.expunge(), "EXPUNGE")
 
@@ -387,8 +397,11 @@ class _Connection:
         """Wait in IDLE until the server reports new mail or ``seconds`` pass; then DONE."""
         client = self._client
         queue = client.protocol.idle_queue
-        while not queue.empty():  # pushes from before the last fetch are stale
-            queue.get_nowait()
+        news = False
+        while not queue.empty():  # mail that came while we fetched: look again before idling
+            news = news or _announces_mail(queue.get_nowait())
+        if news:
+            return
         try:
             await self._call(client.idle_start(timeout=seconds))
             log.debug("waiting in IDLE for %.0fs", seconds)
@@ -398,7 +411,7 @@ class _Connection:
                     return
                 if any(line.startswith(b"BYE") for line in push):
                     raise ImapFailure(f"server said {_text(push)}")
-                if any(line.endswith((b"EXISTS", b"RECENT")) for line in push):
+                if _announces_mail(push):
                     return
         finally:
             await self._leave_idle()
@@ -428,6 +441,17 @@ class _Connection:
             client._client_task.cancel()  # still connecting: give up the attempt
             if client.protocol.transport is not None:
                 client.protocol.transport.close()
+
+
+def _uid_set(uids: list[int]) -> str:
+    return ",".join(map(str, uids))
+
+
+def _announces_mail(push: Any) -> bool:
+    """Whether a server push (a list of lines) says the folder has new mail."""
+    return isinstance(push, list) and any(
+        isinstance(line, bytes | bytearray) and line.endswith((b"EXISTS", b"RECENT")) for line in push
+    )
 
 
 def _text(lines: list[Any]) -> str:

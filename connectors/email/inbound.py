@@ -11,21 +11,61 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.email.payloads import ParsedMail, parse_mail
-from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
+from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
 from hub.settings import MailboxSettings
 from hub.store.blobs import BlobStore
 
 TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)
+# our replies' Message-IDs: <reply id@domain>
+OUR_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@(.+)$", re.I)
 UNKNOWN_SENDER = "unknown-sender@invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class BouncedReply:
+    """A delivery failure report about one of our replies."""
+
+    reply_id: str
+    message_id: str  # as the outbox recorded it: <reply id@domain>
+    permanent: bool
+    status: str | None
+    diagnostic: str | None
+
+
+def bounced_reply(parsed: ParsedMail, domain: str) -> BouncedReply | None:
+    """The reply of ours a bounce is about, or None (not a bounce, or not about ours). Pure."""
+    bounce = parsed.bounce
+    found = OUR_ID.match(bounce.original_message_id or "") if bounce else None
+    if bounce is None or found is None or found.group(2).lower() != domain.lower():
+        return None
+    return BouncedReply(
+        reply_id=found.group(1).lower(),
+        message_id=f"<{bounce.original_message_id}>",
+        permanent=bounce.permanent,
+        status=bounce.status,
+        diagnostic=bounce.diagnostic,
+    )
 
 
 async def to_inbound(
     raw: bytes, mailbox: str, settings: MailboxSettings, blobs: BlobStore, received_at: datetime
 ) -> InboundMessage:
-    parsed = parse_mail(raw)
+    return await stored_inbound(parse_mail(raw), raw, mailbox, settings, blobs, received_at)
+
+
+async def stored_inbound(
+    parsed: ParsedMail,
+    raw: bytes,
+    mailbox: str,
+    settings: MailboxSettings,
+    blobs: BlobStore,
+    received_at: datetime,
+) -> InboundMessage:
+    """The mail's files into the blob store, then the InboundMessage."""
     files = tuple(
         [
             Attachment(
@@ -65,6 +105,9 @@ def inbound_message(
     sender = parsed.sender.email if parsed.sender else UNKNOWN_SENDER
     return InboundMessage(
         channel=Channel.EMAIL,
+        # an out-of-office or a bounce is on the record, but is not the customer answering:
+        # it is not routed and does not count as a reply for SLA purposes
+        kind=MessageKind.STATUS if parsed.out_of_office or parsed.bounce else MessageKind.MESSAGE,
         external_id=message_id,
         sender=Address(AddressKind.EMAIL, sender),
         sender_name=parsed.sender.name if parsed.sender else None,

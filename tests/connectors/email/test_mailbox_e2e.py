@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from hub.keys import STORE
 from hub.model import Channel, message_id
-from hub.store.tables import messages
+from hub.store.tables import messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.dovecot import Dovecot
 from tests.connectors.email.smtp_peer import Peer
@@ -136,3 +136,62 @@ async def test_reply_and_the_outlook_answer_thread_through_real_servers(
     )
     answer = await stored(mailbox_hub, "order-2@firma.example")
     assert answer.conversation_id == first.conversation_id
+
+
+def bounce_of(message_id: str, status: str = "5.1.1") -> bytes:
+    """A delivery status notification (RFC 3464) about ``message_id``."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.firma.example>\r\n"
+        "To: service@nordlicht.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.firma.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.firma.example\r\n\r\n"
+        "Final-Recipient: rfc822; kunde@firma.example\r\nAction: failed\r\n"
+        f"Status: {status}\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Re: Bestellung\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+async def test_a_bounce_marks_the_reply_undelivered_and_an_absence_note_is_no_answer(
+    mailbox_hub: HubClient, dovecot: Dovecot, peer: Peer
+) -> None:
+    roles = await sign_in_all(mailbox_hub)
+    await dovecot.append(mail("ask-1@firma.example", "Rechnung"))
+    first = await stored(mailbox_hub, "ask-1@firma.example")
+    resp = await mailbox_hub.client.post(
+        f"/api/v1/conversations/{first.conversation_id}/messages",
+        json={"text": "Anbei."},
+        headers=roles["admin"],
+    )
+    reply_id = (await resp.json())["id"]
+    [sent] = await received(peer, 1)
+    await dovecot.append(bounce_of(sent["Message-ID"]))
+    async with asyncio.timeout(15):
+        while True:
+            async with mailbox_hub.app[STORE].read() as conn:
+                row = (await conn.execute(sa.select(outbox).where(outbox.c.id == reply_id))).one()
+            if row.status == "undelivered":
+                break
+            await asyncio.sleep(0.05)
+    assert row.error_code == "5.1.1"
+    away = mail(
+        "away-1@firma.example",
+        "Abwesenheitsnotiz: Re: Rechnung",
+        In_Reply_To=sent["Message-ID"],
+        Auto_Submitted="auto-replied",
+    )
+    await dovecot.append(away)
+    note = await stored(mailbox_hub, "away-1@firma.example")
+    assert (note.conversation_id, note.kind) == (first.conversation_id, "status"), (
+        "on the record, not an answer"
+    )
+    async with mailbox_hub.app[STORE].read() as conn:
+        senders = set((await conn.execute(sa.select(messages.c.sender_value))).scalars())
+    assert "mailer-daemon@mx.firma.example" not in senders, "the bounce opened no conversation"
