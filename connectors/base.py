@@ -140,6 +140,7 @@ class Outbound:
     attempt: int  # 1 for the first try
     attachments: tuple[Attachment, ...] = ()  # files in the blob store, for senders that carry them
     thread: MailThread | None = None  # for email replies
+    auto_reply: bool = False  # sent by the hub itself: marked so (RFC 3834), never to be answered
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,11 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 stale_after_ms=settings.queue.stale_after_ms,
                 default_tier=tiers.default,
                 call_queues=app[CALL_TARGETS].queues_for,
+                auto_replies={
+                    name: box.auto_reply
+                    for name, box in settings.connectors.email.mailboxes.items()
+                    if box.auto_reply and settings.connectors.email.enabled
+                },
             )
             for n in range(settings.ingest.workers)
         ]

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from hub.customers.addresses import mask
 from hub.dispatch.inbox import Inbox, notify
 from hub.metrics import Metrics
 from hub.model import InboundMessage
+from hub.outbox.auto_reply import queue_auto_replies
 from hub.queue.base import Claimed, IngestQueue
 from hub.queue.codec import decode_message
 from hub.realtime.bus import InProcessBus
@@ -45,6 +46,7 @@ class IngestWorker:
         stale_after_ms: int,
         default_tier: str = "standard",
         call_queues: Callable[[str], Awaitable[list[str]]] | None = None,
+        auto_replies: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -57,6 +59,7 @@ class IngestWorker:
         self._stale_after_ms = stale_after_ms
         self._default_tier = default_tier
         self._call_queues = call_queues  # the queues a call from this customer would wait on
+        self._auto_replies = auto_replies or {}  # mailbox -> the text of its auto-reply
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -119,6 +122,8 @@ class IngestWorker:
         now = datetime.now(UTC)
         async with self._store.write() as conn:
             result = await store_batch(conn, batch, now, default_tier=self._default_tier)
+            if self._auto_replies:  # in the same transaction: once, and never lost
+                await queue_auto_replies(conn, result.stored, self._auto_replies, now)
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)
         return result
 

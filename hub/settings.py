@@ -195,6 +195,9 @@ class MailboxSettings(Section):
     """How often to look for new mail when the server has no IDLE."""
     idle_seconds: float = Field(25 * 60.0, gt=0, le=29 * 60.0)
     """IDLE is re-issued this often (servers end it after 30 minutes, RFC 2177)."""
+    auto_reply: str | None = Field(None, max_length=5000)
+    """Sent once when a mail opens a new conversation here ("we received your message"),
+    never to automatic mail or our own addresses."""
 
 
 class SmtpSettings(Section):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground, Sender
 from connectors.email.imap import MailboxWatcher
-from connectors.email.inbound import bounced_reply, stored_inbound
+from connectors.email.inbound import bounced_reply, our_addresses, stored_inbound
 from connectors.email.payloads import parse_mail
 from connectors.email.sender import SmtpSender
 from hub.model import Channel
@@ -19,6 +19,7 @@ from hub.settings import MailboxSettings, Settings
 def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
 
     domain = ctx.settings.connectors.email.domain
+    ours = our_addresses(ctx.settings.connectors.email)
 
     def deliverer(name: str, mailbox: MailboxSettings) -> Callable[[bytes], Awaitable[None]]:
         async def deliver(raw: bytes) -> None:
@@ -28,7 +29,9 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
                 code = bounced.status or "bounce"
                 if await ctx.report_delivery(bounced.reply_id, bounced.message_id, "undelivered", code):
                     return
-            await ctx.queue.append(await stored_inbound(parsed, raw, name, mailbox, ctx.blobs, ctx.clock()))
+            await ctx.queue.append(
+                await stored_inbound(parsed, raw, name, mailbox, ctx.blobs, ctx.clock(), ours)
+            )
 
         return deliver
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from connectors.email.payloads import ParsedMail, parse_mail
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
-from hub.settings import MailboxSettings
+from hub.settings import EmailSettings, MailboxSettings
 from hub.store.blobs import BlobStore
 
 TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)
@@ -57,6 +57,12 @@ async def to_inbound(
     return await stored_inbound(parse_mail(raw), raw, mailbox, settings, blobs, received_at)
 
 
+def our_addresses(email: EmailSettings) -> frozenset[str]:
+    """Every address the hub sends from or receives at: mail from them is never auto-answered."""
+    boxes = (box.address or (box.user if "@" in box.user else None) for box in email.mailboxes.values())
+    return frozenset(a.lower() for a in (*boxes, email.from_address) if a)
+
+
 async def stored_inbound(
     parsed: ParsedMail,
     raw: bytes,
@@ -64,6 +70,7 @@ async def stored_inbound(
     settings: MailboxSettings,
     blobs: BlobStore,
     received_at: datetime,
+    ours: frozenset[str] = frozenset(),
 ) -> InboundMessage:
     """The mail's files into the blob store, then the InboundMessage."""
     files = tuple(
@@ -77,7 +84,7 @@ async def stored_inbound(
             for f in parsed.attachments
         ]
     )
-    return inbound_message(parsed, raw, mailbox, settings, files, received_at)
+    return inbound_message(parsed, raw, mailbox, settings, files, received_at, ours)
 
 
 def inbound_message(
@@ -87,18 +94,20 @@ def inbound_message(
     settings: MailboxSettings,
     files: tuple[Attachment, ...],
     received_at: datetime,
+    ours: frozenset[str] = frozenset(),
 ) -> InboundMessage:
-    """Pure: the parsed mail with its stored files as an InboundMessage."""
+    """Pure: the parsed mail with its stored files as an InboundMessage. Mail from one of
+    ``ours`` (our own addresses) is flagged like automatic mail: never auto-answered."""
     message_id = parsed.message_id or f"sha256-{hashlib.sha256(raw).hexdigest()}@contacthub.invalid"
     references = tuple(dict.fromkeys((*parsed.references, *parsed.in_reply_to)))
     tag = TAG.search(parsed.subject or "")
-    ours = settings.address or (settings.user if "@" in settings.user else None)
+    to = settings.address or (settings.user if "@" in settings.user else None)
     meta = {
         "mailbox": mailbox,
         "department": settings.department or "",
         "language": settings.language or "",
         "queue": settings.queue or "",
-        "auto": parsed.auto or "",
+        "auto": parsed.auto or ("own-address" if parsed.sender and parsed.sender.email in ours else ""),
         "out_of_office": "1" if parsed.out_of_office else "",
         "bounce": (parsed.bounce.status or "yes") if parsed.bounce else "",
     }
@@ -111,7 +120,7 @@ def inbound_message(
         external_id=message_id,
         sender=Address(AddressKind.EMAIL, sender),
         sender_name=parsed.sender.name if parsed.sender else None,
-        recipient=Address(AddressKind.EMAIL, ours.lower()) if ours else None,
+        recipient=Address(AddressKind.EMAIL, to.lower()) if to else None,
         thread_hint=ThreadHint(
             key=(references[0] if references else message_id)[:500],
             references=references,

@@ -42,11 +42,15 @@ class SmtpSender:
             recipient=item.recipient,
             text=item.text,
             files=files,
+            auto_reply=item.auto_reply,
         )
         smtp = self._smtp
         try:
             await aiosmtplib.send(
                 message,
+                # an auto-reply goes with an empty envelope sender: no bounce or answer comes back
+                sender="" if item.auto_reply else None,
+                recipients=[item.recipient],
                 hostname=smtp.host,
                 port=smtp.port,
                 use_tls=smtp.security == "tls",

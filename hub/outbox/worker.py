@@ -111,6 +111,7 @@ class OutboxWorker:
             attempt=row.attempts,
             attachments=carried,
             thread=thread,
+            auto_reply=bool((row.details or {}).get("auto_reply")),
         )
         sender = self._senders.get(item.channel.value)
         now = self._clock()

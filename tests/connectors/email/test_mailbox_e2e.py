@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hub.keys import STORE
 from hub.model import Channel, message_id
+from hub.settings import Settings
 from hub.store.tables import messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.dovecot import Dovecot
@@ -25,9 +26,8 @@ from tests.connectors.email.smtp_peer import Peer
 from tests.connectors.email.test_smtp_threading import DOMAIN, mail, received
 
 
-@pytest.fixture
-async def mailbox_hub(backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer) -> AsyncIterator[HubClient]:
-    settings = make_settings(
+def mailbox_settings(tmp_path: Path, backend: str, dovecot: Dovecot, peer: Peer, **mailbox: Any) -> Settings:
+    return make_settings(
         tmp_path,
         backend,
         **{
@@ -48,11 +48,17 @@ async def mailbox_hub(backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
                     "password": dovecot.password,
                     "address": "service@nordlicht.example",
                     "department": "service",
+                    **mailbox,
                 }
             },
             "routing.lease_seconds": 1.0,
         },
     )
+
+
+@pytest.fixture
+async def mailbox_hub(backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer) -> AsyncIterator[HubClient]:
+    settings = mailbox_settings(tmp_path, backend, dovecot, peer)
     async with running_hub(settings) as hub:
         yield hub
     await drop_backend(settings)
@@ -195,3 +201,34 @@ async def test_a_bounce_marks_the_reply_undelivered_and_an_absence_note_is_no_an
     async with mailbox_hub.app[STORE].read() as conn:
         senders = set((await conn.execute(sa.select(messages.c.sender_value))).scalars())
     assert "mailer-daemon@mx.firma.example" not in senders, "the bounce opened no conversation"
+
+
+async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
+    backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
+) -> None:
+    thanks = "Danke, wir haben Ihre Nachricht erhalten und melden uns."
+    settings = mailbox_settings(tmp_path, backend, dovecot, peer, auto_reply=thanks)
+    async with running_hub(settings) as hub:
+        await dovecot.append(mail("new-1@firma.example", "Frage zum Tarif"))
+        [sent] = await received(peer, 1)
+        assert sent.get_body(("plain",)).get_content().strip() == thanks
+        assert sent["Auto-Submitted"] == "auto-replied" and sent["In-Reply-To"] == "<new-1@firma.example>"
+        assert peer.envelopes[-1] == "<>", "the null reverse-path: nothing answers it"
+        first = await stored(hub, "new-1@firma.example")
+        # an answer in the same conversation, a list mail, our own address, an absence note:
+        # none gets one
+        await dovecot.append(mail("new-2@firma.example", "Re: Frage", In_Reply_To=sent["Message-ID"]))
+        await dovecot.append(mail("list-1@firma.example", "Newsletter", Precedence="bulk"))
+        await dovecot.append(mail("self-1@x.example", "Weiterleitung", sender="service@nordlicht.example"))
+        await dovecot.append(mail("away-2@firma.example", "Abwesend", Auto_Submitted="auto-replied"))
+        for ext in (
+            "new-2@firma.example",
+            "list-1@firma.example",
+            "self-1@x.example",
+            "away-2@firma.example",
+        ):
+            await stored(hub, ext)
+        await asyncio.sleep(2.0)  # the outbox would have sent by now
+        assert len(peer.received) == 1
+        assert (await stored(hub, "new-2@firma.example")).conversation_id == first.conversation_id
+    await drop_backend(settings)

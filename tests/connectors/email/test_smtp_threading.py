@@ -100,6 +100,8 @@ async def test_a_reply_is_threaded_and_the_answer_comes_back(mail_hub: HubClient
     assert sent["References"] == "<m1@firma.example>"
     assert sent["Subject"] == f"Re: Zählerstand Januar [#{ref}]"
     assert sent["To"] == "kunde@firma.example" and "service@nordlicht.example" in sent["From"]
+    assert peer.envelopes == ["service@nordlicht.example"], "an agent's reply has a bounce address"
+    assert sent["Auto-Submitted"] is None
     assert sent.get_body(("plain",)).get_content().strip() == "Danke, wir haben den Stand übernommen."
     assert "<p>Danke" in sent.get_body(("html",)).get_content()
 
