@@ -66,7 +66,9 @@ async def record_of(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
         "tier_reason": row.tier_reason,
         "tier_pinned": row.tier_pinned,
         **{f: row.attributes.get(f) for f in ATTRIBUTE_FIELDS},
-        "identities": [{"id": i.id, "kind": i.kind, "value": i.value} for i in idents],
+        "identities": [
+            {"id": i.id, "kind": i.kind, "value": i.value, "undeliverable": i.undeliverable} for i in idents
+        ],
         "consent": [
             {
                 "channel": c.channel,

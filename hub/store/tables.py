@@ -99,6 +99,8 @@ identities = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("value", sa.String(320), nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    # mail to it bounced for good: the status and the day (e.g. "5.1.1 since 2026-12-02")
+    sa.Column("undeliverable", sa.String(200)),
     sa.UniqueConstraint("kind", "value"),
     sa.Index(None, "customer_id"),
 )

@@ -187,6 +187,11 @@ async def test_a_bounce_marks_the_reply_undelivered_and_an_absence_note_is_no_an
                 break
             await asyncio.sleep(0.05)
     assert row.error_code == "5.1.1"
+    record = await (
+        await mailbox_hub.client.get(f"/api/v1/customers/{first.customer_id}", headers=roles["admin"])
+    ).json()
+    [address] = [i for i in record["identities"] if i["kind"] == "email"]
+    assert (address["undeliverable"] or "").startswith("5.1.1 since "), "the address bounced for good"
     away = mail(
         "away-1@firma.example",
         "Abwesenheitsnotiz: Re: Rechnung",
