@@ -204,7 +204,11 @@ async def run_while_holding(lease: Lease, work: Callable[[], Coroutine[Any, Any,
                     break
         finally:  # also when cancelled: the next holder need not wait for the lease to lapse
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the work must never end by itself: a bug, said loudly
+                log.exception("%s stopped with an error; it starts again once the lease is held", what)
             with contextlib.suppress(Exception):
                 await lease.release(token)
