@@ -5,7 +5,7 @@ mailbox with IMAP IDLE. This process APPENDs N mails (from a few IMAP sessions a
 and waits until the hub has stored every one; it prints how long the APPENDs took, the
 time until all were stored, and mails/s.
 
-    .venv/bin/python bench/email.py [-n 2000] [--sessions 4] [--backend embedded|scaleout]
+    .venv/bin/python bench/mail.py [-n 2000] [--sessions 4] [--backend embedded|scaleout]
 """
 
 from __future__ import annotations

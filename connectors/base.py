@@ -65,11 +65,15 @@ class Services:
     http: aiohttp.ClientSession | None = None
     # report(reply id, provider id, delivered|undelivered|failed|sent, error code) -> known?
     delivery: Callable[[str, str, str, str | None], Awaitable[bool]] | None = None
-    # call_target(caller, department, language, now): where a live call goes
-    call_target: Callable[[Address, str, str, datetime], Awaitable[CallTarget]] | None = None
+    # call_target(caller, department, language, now, call id): where a live call goes; an
+    # agent it is put through to is held for it until end_call(call id)
+    call_target: Callable[[Address, str, str, datetime, str], Awaitable[CallTarget]] | None = None
+    end_call: Callable[[str], Awaitable[None]] | None = None
     # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
     chat: Callable[[Outbound], Awaitable[int | None]] | None = None
     cursors: MailCursors | None = None
+    # faxes accepted at the edge, waiting for their pages and OCR before ingest
+    fax_jobs: IngestQueue[InboundMessage] | None = None
     states: dict[str, ConnectorState] = field(default_factory=dict)  # by "<connector>:<part>"
 
     def state(self, name: str) -> ConnectorState:
@@ -90,10 +94,18 @@ class ConnectorContext:
             raise RuntimeError("the queue is not open: the app has not started")
         return self.services.queue
 
-    async def call_target(self, caller: Address, department: str, language: str, now: datetime) -> CallTarget:
+    async def call_target(
+        self, caller: Address, department: str, language: str, now: datetime, call_id: str
+    ) -> CallTarget:
         if self.services.call_target is None:
             raise RuntimeError("routing is not open: the app has not started")
-        return await self.services.call_target(caller, department, language, now)
+        return await self.services.call_target(caller, department, language, now, call_id)
+
+    async def end_call(self, call_id: str) -> None:
+        """The call's agent leg is over: the agent's line is free again."""
+        if self.services.end_call is None:
+            raise RuntimeError("routing is not open: the app has not started")
+        await self.services.end_call(call_id)
 
     async def report_delivery(self, reply_id: str, provider_id: str, status: str, code: str | None) -> bool:
         if self.services.delivery is None:
@@ -141,6 +153,11 @@ class Outbound:
     attachments: tuple[Attachment, ...] = ()  # files in the blob store, for senders that carry them
     thread: MailThread | None = None  # for email replies
     auto_reply: bool = False  # sent by the hub itself: marked so (RFC 3834), never to be answered
+    # A reply that leaves in parts (a long SMS): the provider ids of the parts an earlier
+    # attempt got accepted, by part number; a retry sends only the others.
+    sent_parts: Mapping[int, str] = field(default_factory=dict)
+    # Records one accepted part on the outbox row (durably) before the next part is sent.
+    record_part: Callable[[int, str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

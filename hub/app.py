@@ -31,6 +31,7 @@ from connectors.base import ConnectorContext, Sender, Services
 from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
+from hub.customers.tier_config import TierConfig
 from hub.customers.tiers import load_tier_rules
 from hub.dispatch.call_target import CallTargets
 from hub.dispatch.inbox import STREAM as INBOX_STREAM
@@ -59,6 +60,7 @@ from hub.keys import (
     SETTINGS,
     SOCKETS,
     STORE,
+    TIERS,
     TOKENS,
     WIDGET,
     WIDGET_FANOUT,
@@ -78,14 +80,18 @@ from hub.store.blobs import BlobStore, FolderBlobStore
 from hub.store.engine import Store
 from hub.store.mail_cursors import StoreMailCursors
 from hub.tokens import TokenService
+from hub.web.admin import admin_routes
 from hub.web.agent_socket import close_sockets, socket_routes
 from hub.web.agents import agent_routes
+from hub.web.api_tokens import token_routes
 from hub.web.auth import auth_routes
 from hub.web.canned import canned_routes
+from hub.web.channel_settings import channel_settings_routes
 from hub.web.channels import channel_routes
 from hub.web.console import console_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
+from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC, access, errors, request_context
 from hub.web.routing import routing_routes
 from hub.web.supervisor import supervisor_routes
@@ -132,19 +138,29 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         app[TOKENS] = TokenService(store)
         services.cursors = StoreMailCursors(store)
         app[SESSIONS] = SessionService(store, settings.security)
-        routing = RoutingConfig(store, tiers, settings.routing.rules_file)
+        tier_config = TierConfig(store, settings.customers.tiers_file, app[RECORDS])
         try:
+            await tier_config.load()  # the routing rules name tiers: these first
+            routing = RoutingConfig(store, app[RECORDS].tiers, settings.routing.rules_file)
             await routing.load()
         except BaseException:
             await store.close()
             raise
+        tier_config.attach(routing)
+        app[TIERS] = tier_config
         app[ROUTING] = routing
-        app[CALL_TARGETS] = services.call_target = CallTargets(store, routing)
-        watcher = asyncio.create_task(routing.watch(settings.routing.reload_seconds))
+        calls = CallTargets(store, routing, inbox=lambda: app.get(INBOX))
+        app[CALL_TARGETS] = services.call_target = calls
+        services.end_call = calls.end
+        watchers = [
+            asyncio.create_task(routing.watch(settings.routing.reload_seconds)),
+            asyncio.create_task(tier_config.watch(settings.routing.reload_seconds)),
+        ]
         yield
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for watcher in watchers:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         await store.close()
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -175,11 +191,18 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             settings.queue, INBOX_STREAM, encode_hint, store=app[STORE], redis=app.get(REDIS)
         )
         app[INBOX] = inbox
+        if settings.connectors.fax.enabled:  # durable until a fax's pages and text are made
+            services.fax_jobs = open_queue(
+                settings.queue, "fax", encode_message, store=app[STORE], redis=app.get(REDIS)
+            )
 
         async def refresh() -> None:
             try:
                 app[METRICS].queue_depth.labels("ingest").set(await queue.depth())
                 app[METRICS].dead_letters.labels("ingest").set(await queue.dead_count())
+                if services.fax_jobs is not None:  # faxes waiting for their pages and text
+                    app[METRICS].queue_depth.labels("fax").set(await services.fax_jobs.depth())
+                    app[METRICS].dead_letters.labels("fax").set(await services.fax_jobs.dead_count())
             except Exception as exc:  # a scrape still answers; /readyz reports the outage
                 log.warning("queue gauges not refreshed: %r", exc)
 
@@ -187,6 +210,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         yield
         await queue.close()
         await inbox.close()
+        if services.fax_jobs is not None:
+            await services.fax_jobs.close()
 
     async def http_ctx(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
@@ -228,7 +253,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 batch_size=settings.ingest.batch_size,
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
-                default_tier=tiers.default,
+                default_tier=lambda: app[RECORDS].tiers.default,  # admins may rename tiers
                 call_queues=app[CALL_TARGETS].queues_for,
                 auto_replies={
                     name: box.auto_reply
@@ -353,6 +378,10 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *supervisor_routes(),
         *canned_routes(),
         *channel_routes(),
+        *channel_settings_routes(),
+        *token_routes(),
+        *invitation_routes(),
+        *admin_routes(),
         *console_routes(),
         *socket_routes(),
         *widget_site_routes(),

@@ -27,13 +27,22 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides=overrides)
 
 
+def _settings_with_saved(args: argparse.Namespace) -> Settings:
+    """For the processes that run connectors: the connector settings saved in /admin/ too."""
+    import os
+
+    from hub.channel_settings import with_saved_sections
+
+    return with_saved_sections(_settings(args), os.environ)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
     from hub.app import create_app
     from hub.logs import setup_logging
 
-    settings = _settings(args)
+    settings = _settings_with_saved(args)
     setup_logging(settings.log)
     app = create_app(settings)
     base = f"http://{settings.server.host}:{settings.server.port}"
@@ -65,7 +74,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from hub.app import create_app
     from hub.logs import setup_logging
 
-    settings = _settings(args)
+    settings = _settings_with_saved(args)
     if settings.ingest.workers < 1:
         raise ConfigError("ingest.workers: a worker process needs at least 1")
     setup_logging(settings.log)
@@ -109,14 +118,15 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from hub.customers.records import CustomerRecords
-    from hub.customers.tiers import load_tier_rules
+    from hub.customers.tier_config import tiers_in_force
     from hub.demo import seed_demo
 
     settings = _settings(args)
-    records = CustomerRecords(load_tier_rules(settings.customers.tiers_file), settings.phone.default_region)
 
     async def work(store: Any) -> None:
         await store.migrate()
+        tiers = await tiers_in_force(store, settings.customers.tiers_file)
+        records = CustomerRecords(tiers, settings.phone.default_region)
         base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
         port = settings.server.port
         origins = [base.rstrip("/"), f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
@@ -147,7 +157,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
 def cmd_import_customers(args: argparse.Namespace) -> None:
     from hub.customers.importer import CustomerImporter
     from hub.customers.records import CustomerRecords
-    from hub.customers.tiers import load_tier_rules
+    from hub.customers.tier_config import tiers_in_force
 
     path: Path = args.file
     fmt = args.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")
@@ -156,7 +166,6 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise SystemExit(f"contacthub: cannot read {path}: {exc}") from exc
     settings = _settings(args)
-    records = CustomerRecords(load_tier_rules(settings.customers.tiers_file), settings.phone.default_region)
 
     def progress(done: int, total: int) -> None:
         width = 30
@@ -167,6 +176,8 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
     async def work(store: Any) -> None:
         if store.dialect == "sqlite":
             await store.migrate()
+        tiers = await tiers_in_force(store, settings.customers.tiers_file)
+        records = CustomerRecords(tiers, settings.phone.default_region)
         report = await CustomerImporter(store, records).run(text, fmt, "cli:import", progress)
         sys.stderr.write("\n")
         print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
@@ -180,15 +191,15 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
 
 def cmd_retier(args: argparse.Namespace) -> None:
     from hub.customers.retier import retier_all
-    from hub.customers.tiers import load_tier_rules
+    from hub.customers.tier_config import tiers_in_force
 
     settings = _settings(args)
-    tiers = load_tier_rules(settings.customers.tiers_file)
 
     async def work(store: Any) -> None:
         def progress(seen: int) -> None:
             sys.stderr.write(f"\r{seen} customers checked")
 
+        tiers = await tiers_in_force(store, settings.customers.tiers_file)
         changed = await retier_all(store, tiers, progress)
         sys.stderr.write("\n")
         print(f"{changed} customers changed tier")

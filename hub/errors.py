@@ -129,7 +129,14 @@ class ServiceUnavailable(HubError):
 
 
 class ConfigError(HubError):
-    """A setting is wrong; raised before anything serves. Not an HTTP error."""
+    """A setting is wrong; raised before anything serves. Not an HTTP error.
+
+    ``field`` is the path of the wrong value where one is known (``rules[2].when``) and
+    ``position`` the character offset of an expression error in it, for editors to mark."""
 
     slug = "config"
     title = "Configuration error"
+
+    def __init__(self, detail: str, *, field: str | None = None, position: int | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.position = position

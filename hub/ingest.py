@@ -44,7 +44,7 @@ class IngestWorker:
         batch_size: int,
         block_ms: int,
         stale_after_ms: int,
-        default_tier: str = "standard",
+        default_tier: str | Callable[[], str] = "standard",  # a callable: read per batch
         call_queues: Callable[[str], Awaitable[list[str]]] | None = None,
         auto_replies: Mapping[str, str] | None = None,
     ) -> None:
@@ -121,7 +121,8 @@ class IngestWorker:
         started = time.perf_counter()
         now = datetime.now(UTC)
         async with self._store.write() as conn:
-            result = await store_batch(conn, batch, now, default_tier=self._default_tier)
+            default_tier = self._default_tier() if callable(self._default_tier) else self._default_tier
+            result = await store_batch(conn, batch, now, default_tier=default_tier)
             if self._auto_replies:  # in the same transaction: once, and never lost
                 await queue_auto_replies(conn, result.stored, self._auto_replies, now)
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)

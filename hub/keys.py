@@ -12,6 +12,7 @@ from aiohttp import web
 from connectors.base import Services
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
+from hub.customers.tier_config import TierConfig
 from hub.dispatch.call_target import CallTargets
 from hub.dispatch.inbox import Inbox
 from hub.dispatch.router import Router
@@ -44,6 +45,7 @@ WORKERS = web.AppKey("workers", list[asyncio.Task[None]])
 SESSIONS = web.AppKey("sessions", SessionService)
 RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
+TIERS = web.AppKey("tiers", TierConfig)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

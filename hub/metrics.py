@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,6 +13,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._request_counts: dict[tuple[str, int], Any] = {}
         r = self.registry
         self.accepted = Counter(
             "contacthub_ingest_accepted", "Messages appended to the ingest queue", ["channel"], registry=r
@@ -61,6 +63,14 @@ class Metrics:
             registry=r,
         )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    def count_request(self, route: str, status: int) -> None:
+        """One HTTP request done. The labelled counter is looked up once per route template
+        and status (a finite set), not on every request."""
+        counter = self._request_counts.get((route, status))
+        if counter is None:
+            counter = self._request_counts[(route, status)] = self.requests.labels(route, str(status))
+        counter.inc()
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
         """Register a coroutine that updates gauges just before each scrape."""

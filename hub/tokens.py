@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from hub.errors import NotFound, Unauthenticated
 from hub.store.engine import Store
 from hub.store.tables import api_tokens
+from hub.store.times import iso
 
 PREFIX = "cht_"
 CACHE_SECONDS = 30.0
+SCOPES = {"ingest": "the API channel: inject inbound messages (POST /api/v1/messages)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,37 @@ class TokenService:
             raise Unauthenticated("the API token is unknown or revoked")
         info = TokenInfo(row.id, row.name, row.scope)
         self._cache[digest] = (info, time.monotonic() + CACHE_SECONDS)
+        # "last used" is as fresh as the cache: one write per token and process every 30 s
+        async with self._store.write() as conn:
+            await conn.execute(
+                sa.update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=datetime.now(UTC))
+            )
         return info
+
+    async def list(self) -> list[dict[str, object]]:
+        """Every token, newest first, without its hash."""
+        async with self._store.read() as conn:
+            rows = await conn.execute(
+                sa.select(
+                    api_tokens.c.id,
+                    api_tokens.c.name,
+                    api_tokens.c.scope,
+                    api_tokens.c.created_at,
+                    api_tokens.c.last_used_at,
+                    api_tokens.c.revoked_at,
+                ).order_by(api_tokens.c.created_at.desc())
+            )
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "scope": r.scope,
+                    "created_at": iso(r.created_at),
+                    "last_used_at": iso(r.last_used_at),
+                    "revoked_at": iso(r.revoked_at),
+                }
+                for r in rows
+            ]
 
     async def revoke(self, token_id: str) -> None:
         async with self._store.write() as conn:

@@ -4,8 +4,8 @@
 
 Starts a hub of its own (embedded backend, a temporary folder), seeds the demo data
 (`contacthub demo`), lets a few customers write through the API channel, and drives
-Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view, and
-the chat widget on the demo website.
+Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view, the
+chat widget on the demo website, and the admin pages' rules editor.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ async def main(out: Path) -> None:
                     await sofia.wait_for_timeout(800)
                     await sofia.screenshot(path=str(out / f"supervisor-{lang}.png"))
                     await widget_chat(browser, base, locale, anna, out / f"widget-{lang}.png")
+                    await admin_rules(browser, base, locale, creds, out / f"admin-rules-{lang}.png")
                     for page in pages.values():
                         await page.context.close()
                     await anna_close_all(app)
@@ -139,6 +140,23 @@ async def main(out: Path) -> None:
         await server.close()
         await sink_server.close()
     print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+async def admin_rules(browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path) -> None:
+    """The routing rules editor: a new rule whose condition the hub refuses, marked inline."""
+    context = await browser.new_context(locale=locale, viewport={"width": 1360, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{base}/admin/")
+    await page.fill("input[name=email]", "admin@demo.contacthub")
+    await page.fill("input[name=password]", creds["agents"]["admin@demo.contacthub"]["password"])
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#rules-form")
+    await page.click("#add-rule")
+    await page.fill("#rule-0-name", "platinum sms")
+    await page.fill("#rule-0-when", 'customer.tier == "platinum" and channel = "sms"')
+    await page.wait_for_selector(".field-error mark")
+    await page.screenshot(path=str(path))
+    await context.close()
 
 
 async def widget_chat(browser: Any, base: str, locale: str, anna: Any, path: Path) -> None:

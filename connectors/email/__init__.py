@@ -11,6 +11,9 @@ from connectors.email.imap import MailboxWatcher
 from connectors.email.inbound import bounced_reply, our_addresses, stored_inbound
 from connectors.email.payloads import parse_mail
 from connectors.email.sender import SmtpSender
+from connectors.fax.email_gateway import gateway_fax
+from connectors.fax.prepare import accept_fax
+from hub.errors import ConfigError
 from hub.model import Channel
 from hub.routespec import RouteSpec
 from hub.settings import MailboxSettings, Settings
@@ -19,6 +22,9 @@ from hub.settings import MailboxSettings, Settings
 def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
 
     domain = ctx.settings.connectors.email.domain
+    for name, box in ctx.settings.connectors.email.mailboxes.items():
+        if box.fax_gateway is not None and not ctx.settings.connectors.fax.enabled:
+            raise ConfigError(f"connectors.email.mailboxes.{name}.fax_gateway: enable connectors.fax too")
     ours = our_addresses(ctx.settings.connectors.email)
 
     def deliverer(name: str, mailbox: MailboxSettings) -> Callable[[bytes], Awaitable[None]]:
@@ -29,6 +35,10 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
                 code = bounced.status or "bounce"
                 if await ctx.report_delivery(bounced.reply_id, bounced.message_id, "undelivered", code):
                     return
+            fax = gateway_fax(parsed, raw, mailbox.fax_gateway) if mailbox.fax_gateway else None
+            if fax is not None:  # an email-to-fax gateway's mail: a fax, pages and OCR to come
+                await accept_fax(ctx, fax)
+                return
             await ctx.queue.append(
                 await stored_inbound(parsed, raw, name, mailbox, ctx.blobs, ctx.clock(), ours)
             )

@@ -4,12 +4,16 @@ Parsing is ``payloads.parse_mail`` (pure); here the files go to the blob store a
 threading hints are set: the thread is keyed by the root of its References (or the
 mail's own Message-ID), every referenced id is offered to ingest to follow, and a
 ``[#ref]`` subject tag names the conversation. A mail without a Message-ID gets one from
-its content, so a second fetch of it is still a duplicate.
+its content, so a second fetch of it is still a duplicate. The message's ``meta`` keeps
+what the hub has no column for: the full text with the quoted history (``full_text``)
+and the files' Content-IDs (``content_ids``, JSON), which the console resolves inline
+images with.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +91,21 @@ async def stored_inbound(
     return inbound_message(parsed, raw, mailbox, settings, files, received_at, ours)
 
 
+def full_text(parsed: ParsedMail) -> str:
+    """The whole text, quoted history included, when the visible text leaves some of it
+    out; else "" (nothing to keep twice). Pure."""
+    if not parsed.text.strip() or parsed.full_text.strip() == parsed.text.strip():
+        return ""
+    return parsed.full_text
+
+
+def content_ids(parsed: ParsedMail) -> str:
+    """The Content-IDs of the mail's files, as JSON ``{filename: content-id}`` (file names
+    are unique within a mail), or "" when none has one. Pure."""
+    found = {f.filename: f.content_id for f in parsed.attachments if f.content_id}
+    return json.dumps(found, ensure_ascii=False, sort_keys=True) if found else ""
+
+
 def inbound_message(
     parsed: ParsedMail,
     raw: bytes,
@@ -110,6 +129,8 @@ def inbound_message(
         "auto": parsed.auto or ("own-address" if parsed.sender and parsed.sender.email in ours else ""),
         "out_of_office": "1" if parsed.out_of_office else "",
         "bounce": (parsed.bounce.status or "yes") if parsed.bounce else "",
+        "full_text": full_text(parsed),
+        "content_ids": content_ids(parsed),
     }
     sender = parsed.sender.email if parsed.sender else UNKNOWN_SENDER
     return InboundMessage(

@@ -24,7 +24,7 @@ def parse_sms(
     if not sid:
         raise InputError("MessageSid is missing", field="MessageSid")
     text = form.get("Body", "")
-    meta = {name: form[name] for name in GEO_FIELDS if form.get(name)}
+    meta = {name: value for name in GEO_FIELDS if (value := form.get(name))}
     if form.get("MessagingServiceSid"):
         meta["messaging_service_sid"] = form["MessagingServiceSid"]
     return InboundMessage(

@@ -3,7 +3,9 @@
 The reply leaves from the number the customer wrote to, with that number's account;
 Twilio reports delivery to ``/webhooks/twilio/sms/status?id=<reply>``. A 4xx from Twilio
 (a bad number, a blocked recipient) is permanent; 429, 5xx and network errors are retried
-by the outbox.
+by the outbox. A text over 1,600 characters leaves in parts; each accepted part is
+recorded on the outbox row before the next is sent, so a retry sends only the parts
+still missing (a crash between Twilio's answer and that record can still repeat one).
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ class TwilioSmsSender:
         callback = f"{self._webhooks.public_url}/webhooks/twilio/sms/status?id={item.id}"
         ids: list[str] = []
         parts = split_text(item.text)
-        for part in parts:
+        for index, part in enumerate(parts):
+            if index in item.sent_parts:  # accepted on an earlier attempt: never twice
+                ids.append(item.sent_parts[index])
+                continue
             try:
                 message: Any = await client.messages.create_async(
                     to=item.recipient, from_=sender, body=part, status_callback=callback
@@ -83,6 +88,8 @@ class TwilioSmsSender:
                     f"Twilio refused: {exc.msg}", permanent=permanent, code=str(exc.code or exc.status)
                 ) from exc
             ids.append(message.sid)
+            if len(parts) > 1 and item.record_part is not None:
+                await item.record_part(index, message.sid)
         return Sent(
             tuple(ids),
             {

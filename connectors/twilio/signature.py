@@ -14,6 +14,7 @@ it what Twilio signed:
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
@@ -33,7 +34,7 @@ def signature_valid(
     """Whether ``signature`` is Twilio's for this request, signed with ``token``."""
     if not signature or not token:
         return False
-    validator = RequestValidator(token)
+    validator = _validator(token)
     # the library needs a multi-valued map; the webhook's own form is one already
     form_params = form if isinstance(form, MultiDict | MultiDictProxy) else MultiDict(form or {})
     params: str | MultiDict[str] | MultiDictProxy[str] = form_params
@@ -52,6 +53,12 @@ def signature_valid(
         if hmac.compare_digest(validator.compute_signature(candidate, signed_params), signature):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(token: str) -> RequestValidator:
+    """One validator per auth token (a handful of accounts), not one per request."""
+    return RequestValidator(token)
 
 
 def _url_forms(url: str) -> list[str]:

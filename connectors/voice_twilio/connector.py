@@ -2,11 +2,15 @@
 
 - ``/webhooks/twilio/voice``: a call comes in; it is logged and greeted with the menu.
 - ``/voice/menu``: the caller's choice; within hours and with a free agent the call is
-  dialled to that agent's phone or SIP address, else the caller leaves a voicemail.
-- ``/voice/dialed``: the agent did not answer: voicemail.
+  dialled to that agent's phone or SIP address (which holds one unit of the agent's voice
+  capacity), else the caller leaves a voicemail.
+- ``/voice/dialed``: the agent's leg ended: their line is free; if they did not answer,
+  voicemail.
 - ``/voice/recorded``: the voicemail, a routed conversation with the recording link.
 - ``/voice/transcribed``: the transcription, added to the same call.
 - ``/voice/status``: call progress; an inbound call that nobody took is a missed call.
+  A call's last status (completed, busy, no-answer, canceled, failed) frees the agent's
+  line, should ``/voice/dialed`` not have come.
 
 Every event of a call carries its CallSid as the thread, so a call is one conversation.
 """
@@ -27,6 +31,7 @@ from hub.routespec import Handler, RouteSpec
 
 XML = "application/xml"
 UNANSWERED = ("busy", "no-answer", "canceled", "failed")
+FINISHED = ("completed", *UNANSWERED)  # a call's terminal states
 
 
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
@@ -81,7 +86,10 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
         if department is None:
             return xml(twiml.greeting(language))
         caller = phone_address(form.get("From", ""), region, "From")
-        target = await ctx.call_target(caller, department, language, ctx.clock())
+        call_sid = form.get("CallSid", "")
+        if not call_sid:
+            raise InputError("CallSid is missing", field="CallSid")
+        target = await ctx.call_target(caller, department, language, ctx.clock(), call_sid)
         if target.address is not None:
             await append(
                 message(form, "dialing", f"Call put through ({department})", agent_id=target.agent_id or "")
@@ -92,6 +100,8 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
     async def dialed(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
         language = request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
+        if form.get("CallSid"):
+            await ctx.end_call(form["CallSid"])
         if form.get("DialCallStatus") == "completed":
             return xml(twiml.hang_up())
         return xml(twiml.voicemail(language, "busy"))
@@ -125,6 +135,8 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
         form, _ = await webhooks.verified(request)
         state = form.get("CallStatus", "")
         duration = form.get("CallDuration", "")
+        if state in FINISHED and form.get("CallSid"):
+            await ctx.end_call(form["CallSid"])
         if state == "in-progress":
             await append(message(form, "answer", "Call answered"))
         elif state == "completed":

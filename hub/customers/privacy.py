@@ -37,6 +37,9 @@ from hub.store.tables import (
 from hub.store.times import iso
 
 log = logging.getLogger("contacthub.privacy")
+# message meta that holds body text (an email's full text with its quoted history):
+# retention blanks it with the body
+BODY_META = frozenset({"full_text"})
 
 
 async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
@@ -94,6 +97,7 @@ async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
                 "recipient": m.recipient,
                 "subject": m.subject,
                 "text": m.text,
+                "full_text": (m.meta or {}).get("full_text") or None,
                 "html": m.html,
                 "attachments": by_message.get(m.id, []),
             }
@@ -229,13 +233,13 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
     )
     await conn.execute(sa.delete(attachments).where(attachments.c.message_id.in_(old)))
     await conn.execute(sa.delete(widget_feed).where(widget_feed.c.at < cutoff))  # the widget's copies
+    unblanked = (
+        messages.c.received_at < cutoff,
+        sa.or_(messages.c.text != "", messages.c.html.is_not(None), messages.c.subject.is_not(None)),
+    )
+    await _blank_body_meta(conn, unblanked)
     result = await conn.execute(
-        sa.update(messages)
-        .where(
-            messages.c.received_at < cutoff,
-            sa.or_(messages.c.text != "", messages.c.html.is_not(None), messages.c.subject.is_not(None)),
-        )
-        .values(text="", html=None, subject=None)
+        sa.update(messages).where(*unblanked).values(text="", html=None, subject=None)
     )
     still_used = set(
         (
@@ -259,3 +263,20 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
         extra={"messages": result.rowcount, "older_than_days": days},
     )
     return result.rowcount, sorted(hashes - still_used)
+
+
+async def _blank_body_meta(conn: AsyncConnection, where: tuple[sa.ColumnElement[bool], ...]) -> None:
+    """Remove the ``BODY_META`` keys from the meta of the messages ``where`` selects."""
+    rows = (await conn.execute(sa.select(messages.c.id, messages.c.meta).where(*where))).all()
+    changed = [
+        {"mid": r.id, "kept": {k: v for k, v in r.meta.items() if k not in BODY_META}}
+        for r in rows
+        if isinstance(r.meta, dict) and BODY_META & r.meta.keys()
+    ]
+    if changed:
+        await conn.execute(
+            sa.update(messages)
+            .where(messages.c.id == sa.bindparam("mid"))
+            .values(meta=sa.bindparam("kept", type_=messages.c.meta.type)),
+            changed,
+        )

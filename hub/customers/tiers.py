@@ -113,26 +113,29 @@ def parse_tier_rules(text: str, source: str = "tiers.yaml") -> TierRules:
     tiers: list[TierRule] = []
     for n, item in enumerate(doc["tiers"], 1):
         where = f"{source}: tier {n}"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ConfigError(f"{where}: each tier needs a 'name'")
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise ConfigError(f"{where}: each tier needs a 'name'", field=f"tiers[{n - 1}].name")
         where = f"{source}: tier {item['name']!r}"
         unknown = set(item) - {"name", "when", "priority", "sla"}
         if unknown:
             raise ConfigError(f"{where}: unknown field {sorted(unknown)[0]!r}")
         if item["name"] in {t.name for t in tiers}:
-            raise ConfigError(f"{where}: the name is used twice")
+            raise ConfigError(f"{where}: the name is used twice", field=f"tiers[{n - 1}].name")
         when = item.get("when")
         rule = None
         if when is not None:
-            rule = compile_expression(str(when), _CONTEXT, f"{where}: 'when'")
+            rule = compile_expression(str(when), _CONTEXT, f"{where}: 'when'", f"tiers[{n - 1}].when")
         elif n != len(doc["tiers"]):
-            raise ConfigError(f"{where}: only the last tier may have no 'when'")
+            raise ConfigError(f"{where}: only the last tier may have no 'when'", field=f"tiers[{n - 1}].when")
         priority = item.get("priority", 0)
-        if not isinstance(priority, int):
-            raise ConfigError(f"{where}: 'priority' must be a whole number")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise ConfigError(f"{where}: 'priority' must be a whole number", field=f"tiers[{n - 1}].priority")
         tiers.append(TierRule(item["name"], priority, when, rule, item.get("sla") or {}))
     if tiers[-1].rule is not None:
-        raise ConfigError(f"{source}: the last tier must have no 'when', so that it catches everyone")
+        raise ConfigError(
+            f"{source}: the last tier must have no 'when', so that it catches everyone",
+            field=f"tiers[{len(tiers) - 1}].when",
+        )
     return TierRules(tiers)
 
 

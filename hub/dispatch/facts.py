@@ -9,7 +9,7 @@ transfer. It is written by the router and by agent actions, read on every rebuil
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
-from hub.store.tables import agents, conversations, customers
+from hub.store.tables import agents, call_holds, conversations, customers
 
 # The columns a router needs about a conversation and its customer, in one join.
 CONVERSATION_COLUMNS = (
@@ -77,9 +77,10 @@ def agent_state(row: Any) -> AgentState:
 AGENT_QUERY = sa.select(agents)
 
 
-async def load_floor(conn: AsyncConnection) -> Floor:
+async def load_floor(conn: AsyncConnection, now: datetime | None = None) -> Floor:
     """Every active agent with the load the store shows: open conversations offered or
-    assigned to them, per channel (what the router counts, for a simulation)."""
+    assigned to them, and live calls put through to them, per channel (what the router
+    counts, for a simulation and for live calls)."""
     c = conversations.c
     held = sa.func.coalesce(c.assignee_id, c.offered_to)
     load: dict[str, dict[str, int]] = {}
@@ -90,6 +91,15 @@ async def load_floor(conn: AsyncConnection) -> Floor:
     )
     for r in rows:
         load.setdefault(r.agent_id, {})[r.channel] = r.n
+    h = call_holds.c
+    calls = await conn.execute(
+        sa.select(h.agent_id, h.channel, sa.func.count().label("n"))
+        .where(h.expires_at > (now or datetime.now(UTC)))
+        .group_by(h.agent_id, h.channel)
+    )
+    for r in calls:
+        per_agent = load.setdefault(r.agent_id, {})
+        per_agent[r.channel] = per_agent.get(r.channel, 0) + r.n
     found = await conn.execute(AGENT_QUERY.where(agents.c.active.is_(True)))
     return Floor(replace(agent_state(r), load=load.get(r.id, {})) for r in found)
 

@@ -32,7 +32,7 @@ from hub.dispatch.facts import AGENT_QUERY, agent_state, conversation_query, wai
 from hub.dispatch.inbox import Inbox, read_hints
 from hub.dispatch.lease import Lease, LeaseLost, fence
 from hub.dispatch.rules_config import RoutingConfig
-from hub.dispatch.view import DispatchView, Outcome
+from hub.dispatch.view import DispatchView, Hold, Outcome
 from hub.metrics import Metrics
 from hub.realtime.bus import InProcessBus
 from hub.routing.decide import routed
@@ -40,12 +40,13 @@ from hub.routing.hours import BusinessHours
 from hub.routing.types import Escalate, Offer, OutOfHours
 from hub.store.bulk import any_of
 from hub.store.engine import Store
-from hub.store.tables import agents, conversations, events, messages
+from hub.store.tables import agents, call_holds, conversations, events, messages
 from hub.store.times import iso, utc, utc_or_none
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.router")
 ACTOR = "system:router"
+CALL = "call:"  # the view's holds of live calls are keyed by this and the call's id
 
 
 class Router:
@@ -122,20 +123,20 @@ class Router:
             self.view, self.active = view, True
             self._metrics.router_active.set(1)
             log.info("router active", extra={"token": token, "waiting": len(view.line)})
-            rules_version = self._config.version
             next_breach_check = 0.0
             next_sweep = time.monotonic() + self._sweep_every_s
             while not self._stopping.is_set():
                 if keeper.done():
                     raise LeaseLost(f"lease {token} was not renewed in time")
-                if self._config.version != rules_version:
-                    rules_version = self._config.version
+                if view.rules is not self._config.rules:  # a new version, or new tiers
                     view.set_rules(self._config.rules)
                 await self._step(view, token)
                 if time.monotonic() >= next_breach_check:
                     await self._record_breaches(token)
                     next_breach_check = time.monotonic() + self._breach_every_s
-                if time.monotonic() >= next_sweep:  # conversations whose hint got lost
+                if time.monotonic() >= next_sweep:  # conversations and calls whose hint got lost
+                    async with self._store.read() as conn:
+                        await self._count_calls(view, conn, None)
                     await self._refresh(view, token, await self._marked(), set())
                     next_sweep = time.monotonic() + self._sweep_every_s
                 entries = await self._inbox.claim(self._consumer, 500, self._wait_ms(view))
@@ -176,6 +177,7 @@ class Router:
         async with self._store.read() as conn:
             for row in await conn.execute(AGENT_QUERY.where(agents.c.active.is_(True))):
                 view.set_agent(agent_state(row))
+            await self._count_calls(view, conn, None)
             rows = (await conn.execute(conversation_query().where(conversations.c.status == "open"))).all()
         await self._take_in(view, token, rows)
         return view
@@ -187,11 +189,30 @@ class Router:
                     AGENT_QUERY.where(any_of(conn, agents.c.id, sorted(agent_ids)))
                 ):
                     view.set_agent(agent_state(row))
+                await self._count_calls(view, conn, agent_ids)
             rows = []
             if conv_ids:
                 query = conversation_query().where(any_of(conn, conversations.c.id, sorted(conv_ids)))
                 rows = (await conn.execute(query)).all()
         await self._take_in(view, token, rows)
+
+    async def _count_calls(
+        self, view: DispatchView, conn: AsyncConnection, agent_ids: set[str] | None
+    ) -> None:
+        """Hold the lines of live calls (of these agents, or all) as the store has them:
+        a call put through to an agent counts against their capacity like a conversation."""
+        now = self._clock()
+        query = sa.select(call_holds).where(call_holds.c.expires_at > now)
+        if agent_ids is not None:
+            query = query.where(any_of(conn, call_holds.c.agent_id, sorted(agent_ids)))
+        live = {CALL + r.call_id: Hold(r.agent_id, r.channel) for r in await conn.execute(query)}
+        for hold_id, held in list(view.holds.items()):
+            gone = hold_id not in live and (agent_ids is None or held.agent_id in agent_ids)
+            if hold_id.startswith(CALL) and gone:
+                view.release(hold_id, now)
+        for hold_id, held in live.items():
+            if view.holds.get(hold_id) != held:
+                view.hold(hold_id, held.agent_id, held.channel)
 
     async def _marked(self) -> set[str]:
         async with self._store.read() as conn:
@@ -203,6 +224,8 @@ class Router:
     async def _take_in(self, view: DispatchView, token: int, rows: Sequence[Any]) -> None:
         """Bring the view in line with these conversation rows; route newcomers."""
         now = self._clock()
+        if view.rules is not self._config.rules:  # saved while this step waited for work
+            view.set_rules(self._config.rules)
         rules = view.rules
         fresh = [
             r

@@ -35,6 +35,20 @@ rules:
 """
 
 
+class InvalidRules(InputError):
+    """422 naming where an editor can mark the error: the path in the document
+    (``rules[2].when``) and, in an expression, the character offset."""
+
+    def __init__(self, cause: ConfigError) -> None:
+        super().__init__(cause.detail, field="rules")
+        self.errors = [{"field": cause.field, "position": cause.position, "message": cause.detail}]
+
+
+def errors_of(exc: InputError) -> list[dict[str, Any]]:
+    """What an editor marks for an InputError: each error's field, position and message."""
+    return getattr(exc, "errors", None) or [{"field": exc.field, "position": None, "message": exc.detail}]
+
+
 class RoutingConfig:
     def __init__(self, store: Store, tiers: TierRules, file: Path) -> None:
         self._store = store
@@ -50,7 +64,19 @@ class RoutingConfig:
         try:
             return parse_rules(text, self._tier_priority, source)
         except ConfigError as exc:
+            raise InvalidRules(exc) from exc
+
+    def parse_with(self, tiers: TierRules) -> RuleSet:
+        """The rules in force as they read with other tiers (priorities, SLA names)."""
+        try:
+            return parse_rules(self.text, {t.name: t.priority for t in tiers.tiers}, "rules in force")
+        except ConfigError as exc:
             raise InputError(exc.detail, field="rules") from exc
+
+    def adopt_tiers(self, tiers: TierRules, rules: RuleSet) -> None:
+        """New tiers are in force: ``rules`` is ``parse_with(tiers)``; later saves check against them."""
+        self._tier_priority = {t.name: t.priority for t in tiers.tiers}
+        self.rules = rules
 
     async def load(self) -> None:
         """The newest saved version; on a fresh database, the file (or the defaults)."""
@@ -118,6 +144,17 @@ class RoutingConfig:
                 }
                 for r in rows
             ]
+
+    async def version_texts(self, version: int) -> tuple[str | None, str | None]:
+        """The text of ``version`` and of the version before it (None where there is none)."""
+        async with self._store.read() as conn:
+            rows = await conn.execute(
+                sa.select(routing_rules.c.version, routing_rules.c.text).where(
+                    routing_rules.c.version.in_((version, version - 1))
+                )
+            )
+            texts = {r.version: r.text for r in rows}
+        return texts.get(version), texts.get(version - 1)
 
     async def rollback(self, version: int, author: str) -> int:
         async with self._store.read() as conn:

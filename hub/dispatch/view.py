@@ -25,7 +25,8 @@ from hub.routing.waiting import Group, WaitingLine
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """An offer (``offered_until`` set) or an assignment, counted against capacity."""
+    """An offer (``offered_until`` set), an assignment, or a live call put through to the
+    agent (keyed ``call:<call id>``), counted against capacity."""
 
     agent_id: str
     channel: str

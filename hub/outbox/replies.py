@@ -220,7 +220,9 @@ async def retry(store: Store, conv_id: str, message_id: str, who: Principal) -> 
     async with store.write() as conn:
         row = (
             await conn.execute(
-                sa.select(outbox.c.status, outbox.c.customer_id, conversations.c.assignee_id)
+                sa.select(
+                    outbox.c.status, outbox.c.customer_id, outbox.c.details, conversations.c.assignee_id
+                )
                 .join(conversations, conversations.c.id == outbox.c.conversation_id)
                 .where(outbox.c.id == message_id, outbox.c.conversation_id == conv_id)
             )
@@ -231,6 +233,12 @@ async def retry(store: Store, conv_id: str, message_id: str, who: Principal) -> 
             raise Forbidden("only the assigned agent or a supervisor may send it again")
         if row.status not in ("failed", "undelivered"):
             raise Conflict(f"the reply is {row.status}, not failed; nothing to retry")
+        # of a reply in parts, the parts that did not arrive go again; the others do not
+        details = dict(row.details or {})
+        reports = dict(details.get("parts") or {})
+        lost = {p for p, state in reports.items() if state in ("failed", "undelivered")}
+        details["sent_parts"] = {k: v for k, v in (details.get("sent_parts") or {}).items() if v not in lost}
+        details["parts"] = {p: state for p, state in reports.items() if p not in lost}
         await conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == message_id, outbox.c.status.in_(("failed", "undelivered")))
@@ -240,6 +248,7 @@ async def retry(store: Store, conv_id: str, message_id: str, who: Principal) -> 
                 next_attempt_at=now,
                 claimed_until=None,
                 provider_ids=[],
+                details=details,
                 error=None,
                 error_code=None,
                 updated_at=now,

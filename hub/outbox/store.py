@@ -44,6 +44,23 @@ async def claim(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
     return sorted(result.all(), key=lambda r: r.next_attempt_at)
 
 
+def sent_parts(details: Mapping[str, Any] | None) -> dict[int, str]:
+    """The parts of a reply in parts that an attempt got accepted: part number -> provider id."""
+    return {int(k): str(v) for k, v in ((details or {}).get("sent_parts") or {}).items()}
+
+
+async def record_part(
+    conn: AsyncConnection, item_id: str, index: int, provider_id: str, now: datetime
+) -> None:
+    """One part of a reply in parts was accepted; a retry will not send it again."""
+    row = (await conn.execute(sa.select(o.details).where(o.id == item_id).with_for_update())).one_or_none()
+    if row is None:
+        return
+    details = dict(row.details or {})
+    details["sent_parts"] = {**(details.get("sent_parts") or {}), str(index): provider_id}
+    await conn.execute(sa.update(outbox).where(o.id == item_id).values(details=details, updated_at=now))
+
+
 async def mark_sent(
     conn: AsyncConnection,
     item_id: str,
@@ -51,19 +68,39 @@ async def mark_sent(
     details: Mapping[str, Any],
     now: datetime,
 ) -> None:
+    """Every part is accepted. Reports that came in for parts while the rest were still
+    being sent count now (a reply whose parts all arrived is delivered at once)."""
+    row = (
+        await conn.execute(
+            sa.select(o.details).where(o.id == item_id, o.status == "sending").with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        return
+    merged = {**(row.details or {}), **details}
     await conn.execute(
         sa.update(outbox)
         .where(o.id == item_id, o.status == "sending")
         .values(
-            status="sent",
+            status=_overall(dict(merged.get("parts") or {}), provider_ids, "sent"),
             provider_ids=list(provider_ids),
-            details=dict(details),
+            details=merged,
             claimed_until=None,
             error=None,
             error_code=None,
             updated_at=now,
         )
     )
+
+
+def _overall(parts: Mapping[str, str], provider_ids: Sequence[str], fallback: str) -> str:
+    """A reply's status from its parts' reports: failed or undelivered if any part is,
+    delivered when every part is, else sent."""
+    known = [parts.get(p, "sent") for p in provider_ids] or [fallback]
+    lost: str | None = next((s for s in ("failed", "undelivered") if s in known), None)
+    if lost is not None:
+        return lost
+    return "delivered" if all(s == "delivered" for s in known) else "sent"
 
 
 async def mark_failed(
@@ -102,10 +139,11 @@ async def record_report(
         return None
     parts = dict((row.details or {}).get("parts", {}))
     parts[provider_id] = status
-    known = [parts.get(p, "sent") for p in row.provider_ids] or [status]
-    overall = next((s for s in ("failed", "undelivered") if s in known), None)
-    if overall is None:
-        overall = "delivered" if all(s == "delivered" for s in known) else "sent"
+    if row.status in ("queued", "sending"):
+        # a part of a reply whose other parts are still to go: noted, counted once all are sent
+        overall = row.status
+    else:
+        overall = _overall(parts, row.provider_ids, status)
     if row.status in FINAL and overall == "sent":
         overall = row.status  # a late "sent" does not undo "delivered"
     await conn.execute(

@@ -59,6 +59,10 @@ class OutboxWorker:
         """The channels some connector sends on."""
         return set(self._senders)
 
+    def sender(self, channel: str) -> Sender | None:
+        """The connector that sends on ``channel`` (the admin pages' "send test")."""
+        return self._senders.get(channel)
+
     @property
     def file_channels(self) -> set[str]:
         """The channels whose connector carries attachments."""
@@ -112,6 +116,8 @@ class OutboxWorker:
             attachments=carried,
             thread=thread,
             auto_reply=bool((row.details or {}).get("auto_reply")),
+            sent_parts=outbox_store.sent_parts(row.details),
+            record_part=lambda index, provider_id: self._record_part(row.id, index, provider_id),
         )
         sender = self._senders.get(item.channel.value)
         now = self._clock()
@@ -146,6 +152,10 @@ class OutboxWorker:
             await outbox_store.mark_sent(conn, item.id, sent.provider_ids, sent.details, now)
         self._metrics.outbox.labels(item.channel.value, "sent").inc()
         self._publish(row, "sent")
+
+    async def _record_part(self, item_id: str, index: int, provider_id: str) -> None:
+        async with self._store.write() as conn:
+            await outbox_store.record_part(conn, item_id, index, provider_id, self._clock())
 
     def _publish(self, row: Any, status: str, **extra: object) -> None:
         self._bus.publish(

@@ -58,8 +58,9 @@ class GroupedQueue(Generic[T]):
         self._pending.append((self._encode(item), future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_pending())
-        # shield: a caller that goes away must not cancel the write others wait on.
-        return await asyncio.shield(future)
+        # Each caller waits on a future of its own, never on the writer task: a caller that
+        # goes away cancels only its future, not the write others wait on (no shield needed).
+        return await future
 
     async def _write_pending(self) -> None:
         try:

@@ -215,28 +215,38 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
         raise ConfigError(f"{source}: expected a non-empty list under 'rules'")
     rules: list[Rule] = []
     for n, item in enumerate(raw_rules, 1):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ConfigError(f"{source}: rule {n}: each rule needs a 'name'")
+        path = f"rules[{n - 1}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise ConfigError(f"{source}: rule {n}: each rule needs a 'name'", field=f"{path}.name")
         where = f"{source}: rule {item['name']!r}"
         _only(item, {"name", "when", "targets", "actions"}, where)
         when = item.get("when")
-        condition = compile_expression(str(when), CONVERSATION_CONTEXT, f"{where}: when") if when else None
+        condition = (
+            compile_expression(str(when), CONVERSATION_CONTEXT, f"{where}: when", f"{path}.when")
+            if when
+            else None
+        )
         if condition is None and n != len(raw_rules):
-            raise ConfigError(f"{where}: only the last rule may have no 'when'")
+            raise ConfigError(f"{where}: only the last rule may have no 'when'", field=f"{path}.when")
         targets = []
         for t, target in enumerate(item.get("targets") or [], 1):
             twhere = f"{where}: targets[{t}]"
+            tpath = f"{path}.targets[{t - 1}]"
             if not isinstance(target, dict):
-                raise ConfigError(f"{twhere}: expected a mapping with a queue")
+                raise ConfigError(f"{twhere}: expected a mapping with a queue", field=tpath)
             _only(target, {"queue", "agents", "priority", "timeout"}, twhere)
             if target.get("queue") not in queues:
-                raise ConfigError(f"{twhere}.queue: unknown queue {target.get('queue')!r}")
+                raise ConfigError(
+                    f"{twhere}.queue: unknown queue {target.get('queue')!r}", field=f"{tpath}.queue"
+                )
             agents = target.get("agents")
             targets.append(
                 Target(
                     queue=target["queue"],
                     agents=agents,
-                    agent_rule=compile_expression(str(agents), AGENT_CONTEXT, f"{twhere}.agents")
+                    agent_rule=compile_expression(
+                        str(agents), AGENT_CONTEXT, f"{twhere}.agents", f"{tpath}.agents"
+                    )
                     if agents
                     else None,
                     priority=int(target.get("priority", 0)),
@@ -244,7 +254,7 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
                 )
             )
         if not targets:
-            raise ConfigError(f"{where}: targets: give at least one target")
+            raise ConfigError(f"{where}: targets: give at least one target", field=f"{path}.targets")
         actions = item.get("actions") or {}
         if not isinstance(actions, dict):
             raise ConfigError(f"{where}: actions: expected a mapping")
@@ -253,7 +263,10 @@ def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "rout
             Rule(item["name"], when, condition, tuple(targets), {k: str(v) for k, v in actions.items()})
         )
     if rules[-1].condition is not None:
-        raise ConfigError(f"{source}: the last rule must have no 'when', so that it catches everything")
+        raise ConfigError(
+            f"{source}: the last rule must have no 'when', so that it catches everything",
+            field=f"rules[{len(rules) - 1}].when",
+        )
     agents = doc.get("agents") or {}
     return RuleSet(
         rules=tuple(rules),

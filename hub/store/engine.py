@@ -3,6 +3,8 @@
 SQLite allows one writer at a time. Writes go through ``Store.write()``, which takes an
 in-process lock and opens the transaction with ``BEGIN IMMEDIATE`` so that a writer never
 fails half-way on a lock upgrade; reads use ``Store.read()`` and never block under WAL.
+The embedded queue appends through a connection of its own (``hub.queue.sql``), with the
+same settings; SQLite's lock orders it with these writers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ from hub.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "contacthub_write"
+# Every SQLite connection's settings (also the queue's own appending connection).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a commit is on disk when it returns, so an accepted message survives
+    # a power cut as well as a crash.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    # deleted and overwritten content is zeroed in the file (privacy erasure, retention)
+    "PRAGMA secure_delete=ON",
+)
 
 
 class Store:
@@ -33,10 +46,13 @@ class Store:
         url = make_url(settings.url)
         self.dialect = url.get_backend_name()
         self.schema = settings.schema_
+        # the database file of SQLite (None in memory or on PostgreSQL)
+        self.sqlite_file: str | None = None
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+                self.sqlite_file = url.database
             kwargs["connect_args"] = {"timeout": 30}
         elif self.dialect == "postgresql":
             kwargs["pool_size"] = settings.pool_size
@@ -111,14 +127,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # Take transaction control away from the driver; ``_on_begin`` issues BEGIN.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk when it returns, so an accepted message survives
-        # a power cut as well as a crash.
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        # deleted and overwritten content is zeroed in the file (privacy erasure, retention)
-        cur.execute("PRAGMA secure_delete=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -397,3 +397,52 @@ mail_cursors = sa.Table(
     sa.Column("last_uid", sa.BigInteger, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+# Connector settings saved in the admin pages, per section of ``[connectors]``; they
+# override the file when a hub process starts (hub/channel_settings.py).
+channel_settings = sa.Table(
+    "channel_settings",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# Every version of the tier rules saved in the admin pages; the highest is in force (else the file).
+tier_rules = sa.Table(
+    "tier_rules",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# One-time links by which an agent sets their own password; only a SHA-256 is stored.
+agent_invitations = sa.Table(
+    "agent_invitations",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Index(None, "agent_id"),
+)
+
+# A live call put through to an agent (hub/dispatch/call_target.py): it counts against the
+# agent's capacity on its channel from the dial until the call's last status (or the
+# expiry, should Twilio's callbacks never come), for live calls and the router alike.
+call_holds = sa.Table(
+    "call_holds",
+    metadata,
+    sa.Column("call_id", sa.String(100), primary_key=True),  # the provider's, e.g. a CallSid
+    sa.Column("agent_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Index(None, "agent_id"),
+)

@@ -59,9 +59,10 @@ class AgentFields(BaseModel):
 
 
 class AgentIn(AgentFields):
+    """Without a password the agent cannot sign in until they use an invitation link."""
+
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
     name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=10, max_length=1000)
 
 
 class PresenceIn(BaseModel):

@@ -28,6 +28,7 @@ from hub.routespec import RouteSpec
 from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
+from hub.web import message_parts
 from hub.web.middleware import AGENT
 
 c = conversations.c
@@ -41,6 +42,8 @@ SHOWN_META = {
     *("claimed_email", "claimed_phone"),
     # email: the mailbox it came to, and why it must not be answered automatically
     *("mailbox", "auto", "out_of_office", "bounce"),
+    # fax: its gateway, and whether its pages could be shown and read
+    *("provider", "render", "render_error", "ocr", "pages_shown"),
 }
 
 
@@ -195,6 +198,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 
 def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
+    files = message_parts.with_content_ids(files, m.meta or {})
     item = {
         "id": m.id,
         "direction": m.direction,
@@ -204,7 +208,8 @@ def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "sender_name": m.sender_name,
         "subject": m.subject,
         "text": m.text,
-        "html": m.html,  # sanitised at ingest; the console still shows it in a sandbox
+        "full_text": message_parts.full_text(m.meta or {}),  # with the quoted history
+        "html": message_parts.shown_html(m.html, files),  # sanitised at ingest; shown in a sandbox
         "meta": {k: v for k, v in (m.meta or {}).items() if k in SHOWN_META},
         "attachments": files,
         "received_at": iso(m.received_at),
@@ -216,7 +221,7 @@ def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
             "attempts": m.attempts,
             "error": m.error,
             "error_code": m.error_code,
-            **{k: v for k, v in details.items() if k != "parts"},
+            **{k: v for k, v in details.items() if k not in ("parts", "sent_parts")},
         }
     return item
 

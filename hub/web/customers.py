@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +14,7 @@ from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
-from hub.errors import InputError, NotFound, UnsupportedMediaType
+from hub.errors import HubError, InputError, NotFound, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
 from hub.model import Role
 from hub.request_body import int_query, json_response, read_json_object, read_limited
@@ -270,7 +272,7 @@ _FORMATS = {
 }
 
 
-async def import_customers(request: web.Request) -> web.Response:
+async def import_customers(request: web.Request) -> web.StreamResponse:
     fmt = _FORMATS.get(request.content_type)
     if fmt is None:
         raise UnsupportedMediaType("send text/csv or application/x-ndjson (JSON lines)")
@@ -280,8 +282,30 @@ async def import_customers(request: web.Request) -> web.Response:
     except UnicodeDecodeError as exc:
         raise InputError(f"the file is not UTF-8 (byte {exc.start})", field="file") from exc
     importer = CustomerImporter(request.app[STORE], request.app[RECORDS])
-    report = await importer.run(text, fmt, request[AGENT].actor)
-    return json_response(report.as_dict())
+    if "application/x-ndjson" not in request.headers.get("Accept", ""):
+        report = await importer.run(text, fmt, request[AGENT].actor)
+        return json_response(report.as_dict())
+    # a progress bar: one line per batch stored, then the report
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    done: list[tuple[int, int]] = []
+
+    def progress(n: int, total: int) -> None:
+        done.append((n, total))
+
+    task = asyncio.create_task(importer.run(text, fmt, request[AGENT].actor, progress))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.25)
+        while done:
+            n, total = done.pop(0)
+            await response.write(orjson.dumps({"done": n, "total": total}) + b"\n")
+    try:
+        last: dict[str, Any] = {"report": task.result().as_dict()}
+    except HubError as exc:  # the status line has gone: the error is the last line
+        last = {"error": {"status": exc.status, "detail": exc.detail, "field": exc.field}}
+    await response.write(orjson.dumps(last) + b"\n")
+    await response.write_eof()
+    return response
 
 
 async def audit_log(request: web.Request) -> web.Response:
@@ -328,7 +352,11 @@ def customer_routes() -> list[RouteSpec]:
             tag=tag,
             request_media="text/csv",
             request_schema={"type": "string"},
-            responses={200: "The report", 413: "File too large", 415: "Not CSV or JSON lines"},
+            responses={
+                200: "The report; with Accept: application/x-ndjson, progress lines and then the report",
+                413: "File too large",
+                415: "Not CSV or JSON lines",
+            },
         ),
         RouteSpec(
             "GET",

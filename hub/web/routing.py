@@ -1,7 +1,9 @@
-"""Routing rules routes: read, replace (YAML or JSON), versions, rollback, simulate."""
+"""Routing rules routes: read, replace (YAML or JSON), validate a draft, versions with
+their diffs, rollback, simulate."""
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor
-from hub.errors import InputError, UnsupportedMediaType
+from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
@@ -34,7 +36,8 @@ async def get_rules(request: web.Request) -> web.Response:
     )
 
 
-async def _rules_text(request: web.Request) -> str:
+async def rules_text(request: web.Request) -> str:
+    """A YAML or JSON document from the body (JSON is re-written as YAML)."""
     ctype = request.content_type
     raw = await read_limited(request, MAX_RULES_BYTES, "the rules")
     if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
@@ -49,9 +52,11 @@ async def _rules_text(request: web.Request) -> str:
 
 
 async def put_rules(request: web.Request) -> web.Response:
-    text = await _rules_text(request)
+    text = await rules_text(request)
     who = request[AGENT]
-    version = await request.app[ROUTING].save(text, who.actor, request.headers.get("X-Change-Comment"))
+    version = await request.app[ROUTING].save(
+        text, who.actor, request.headers.get("X-Change-Comment") or request.query.get("comment")
+    )
     async with request.app[STORE].write() as conn:
         await audit.record(
             conn,
@@ -62,6 +67,64 @@ async def put_rules(request: web.Request) -> web.Response:
             customer_id=None,
         )
     return json_response({"version": version})
+
+
+def _normal(text: str) -> str:
+    """One layout for every version (comments and key quoting aside), so diffs show changes only."""
+    try:
+        return yaml.safe_dump(yaml.safe_load(text), sort_keys=False, allow_unicode=True) if text else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _diff(before: str, after: str, before_name: str, after_name: str) -> str:
+    before, after = _normal(before), _normal(after)
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), before_name, after_name
+        )
+    )
+
+
+async def validate_draft(request: web.Request) -> web.Response:
+    """Check a draft without saving it: 200 with ``valid`` and, if not, the errors with
+    the path and position an editor marks; the diff against the live rules either way."""
+    text = await rules_text(request)
+    config = request.app[ROUTING]
+    errors: list[dict[str, Any]] = []
+    try:
+        config.parse(text, "draft")
+    except InputError as exc:
+        errors = getattr(exc, "errors", None) or [
+            {"field": exc.field, "position": None, "message": exc.detail}
+        ]
+    return json_response(
+        {
+            "valid": not errors,
+            "errors": errors,
+            "live_version": config.version,
+            "diff": _diff(config.text, text, f"version {config.version} (live)", "draft"),
+        }
+    )
+
+
+async def get_version(request: web.Request) -> web.Response:
+    """One saved version: its text and what it changed against the version before."""
+    try:
+        version = int(request.match_info["version"])
+    except ValueError as exc:
+        raise InputError("the version is a whole number", field="version") from exc
+    text, previous = await request.app[ROUTING].version_texts(version)
+    if text is None:
+        raise NotFound(f"no routing rules version {version}")
+    return json_response(
+        {
+            "version": version,
+            "text": text,
+            "rules": yaml.safe_load(text),
+            "diff": _diff(previous or "", text, f"version {version - 1}", f"version {version}"),
+        }
+    )
 
 
 async def list_versions(request: web.Request) -> web.Response:
@@ -150,7 +213,7 @@ def routing_routes() -> list[RouteSpec]:
             "PUT",
             f"{r}/rules",
             put_rules,
-            "Replace the rules (YAML or JSON); a new version goes live",
+            "Replace the rules (YAML or JSON); a new version goes live (X-Change-Comment or ?comment=)",
             "admin",
             tag="routing",
             request_media="application/yaml",
@@ -170,6 +233,30 @@ def routing_routes() -> list[RouteSpec]:
             "supervisor",
             tag="routing",
             responses={200: "Versions, newest first", **common},
+        ),
+        RouteSpec(
+            "POST",
+            f"{r}/rules/validate",
+            validate_draft,
+            "Check draft rules without saving: errors with path and position, and the diff",
+            "admin",
+            tag="routing",
+            request_media="application/yaml",
+            request_schema={"type": "string"},
+            responses={
+                200: "The verdict (valid or the errors) and the diff",
+                415: "Not YAML or JSON",
+                **common,
+            },
+        ),
+        RouteSpec(
+            "GET",
+            f"{r}/rules/versions/{{version}}",
+            get_version,
+            "One saved version: its text and its diff against the one before",
+            "supervisor",
+            tag="routing",
+            responses={200: "The version", 404: "No such version", **common},
         ),
         RouteSpec(
             "POST",

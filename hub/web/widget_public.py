@@ -183,7 +183,8 @@ async def demo_page(request: web.Request) -> web.Response:
         text=html.replace("__SITE_KEY__", quote(key, safe="")),
         content_type="text/html",
         headers={
-            "Content-Security-Policy": CSP,
+            # the admin pages show it in a frame, as the widget's live preview
+            "Content-Security-Policy": CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-cache",
         },

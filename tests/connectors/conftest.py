@@ -35,6 +35,8 @@ class FakeTwilio:
         self.messages: list[dict[str, str]] = []
         self.refused: list[dict[str, str]] = []
         self._flaked = False
+        self.requests = 0  # Messages API requests, refused or not
+        self.fail_requests: set[int] = set()  # these requests (1 = the first) answer 503, once
         self.app = web.Application()
         self.app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         self.app.router.add_get("/media/{size}", self.media)
@@ -51,6 +53,13 @@ class FakeTwilio:
         if not self._authorised(request, sid):
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
         form = {k: str(v) for k, v in (await request.post()).items()}
+        self.requests += 1
+        if self.requests in self.fail_requests:
+            self.fail_requests.discard(self.requests)
+            self.refused.append(form)
+            return web.json_response(
+                {"code": 20500, "message": "Internal Server Error", "status": 500}, status=503
+            )
         if form["To"] == INVALID_NUMBER:
             self.refused.append(form)
             body = {

@@ -13,6 +13,7 @@ from hub.keys import STORE
 from hub.store.tables import consents
 from tests.conftest import HubClient
 from tests.connectors.conftest import (
+    ACCOUNT,
     FLAKY_NUMBER,
     INVALID_NUMBER,
     NUMBER,
@@ -129,6 +130,48 @@ async def test_a_long_reply_is_split_and_its_segments_counted(
     info = await delivery(floor, conv_id, sent["id"])
     # GSM-7, 153 characters per concatenated segment: 11 + 11 + 3
     assert info["sms"] == {"from": NUMBER, "parts": 3, "encoding": "GSM-7", "segments": 25}
+
+
+async def test_a_long_reply_retried_after_a_failed_part_sends_only_the_missing_parts(
+    sms: HubClient, twilio: tuple[FakeTwilio, Any]
+) -> None:
+    fake = twilio[0]
+    floor = await setup(sms)
+    conv_id = await assigned_conversation(floor, "SM-in-7")
+    fake.fail_requests = {fake.requests + 2}  # the second part answers 503, once
+    text = ("Grüße aus Berlin. " * 200).strip()  # three parts
+    sent = await (await reply(floor, conv_id, text)).json()
+
+    async def retried() -> dict[str, Any] | None:
+        info = await delivery(floor, conv_id, sent["id"])
+        return info if info["status"] == "queued" and info["attempts"] == 1 else None
+
+    await eventually(retried, what="the failed attempt")
+    assert [len(m["Body"]) for m in fake.messages] == [1593]
+    first = fake.messages[0]["Sid"]
+    callback = "/webhooks/twilio/sms/status?id=" + sent["id"]
+
+    def report(sid: str) -> dict[str, str]:
+        return {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT, "To": CUSTOMER}
+
+    # the first part is delivered while the rest wait for the retry: noted, not final
+    assert (await signed_post(sms, callback, report(first))).status == 204
+    assert (await delivery(floor, conv_id, sent["id"]))["status"] == "queued"
+
+    async def sent_after_retry() -> dict[str, Any] | None:
+        info = await delivery(floor, conv_id, sent["id"])
+        return info if info["status"] == "sent" else None
+
+    info = await eventually(sent_after_retry, timeout=30, what="the retry")
+    assert info["attempts"] == 2
+    # each part reached Twilio once: no part twice to the customer
+    assert [len(m["Body"]) for m in fake.messages] == [1593, 1597, 407]
+    assert len(fake.refused) == 1 and len(fake.refused[0]["Body"]) == 1597
+    assert "".join(m["Body"] for m in fake.messages).replace(" ", "") == text.replace(" ", "")
+    assert info["sms"]["parts"] == 3
+    for m in fake.messages[1:]:
+        assert (await signed_post(sms, callback, report(m["Sid"]))).status == 204
+    assert (await delivery(floor, conv_id, sent["id"]))["status"] == "delivered"
 
 
 async def test_refusals_fail_for_good_and_outages_are_retried(

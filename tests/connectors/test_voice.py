@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.keys import STORE
-from hub.store.tables import conversations, messages
+from hub.keys import ROUTER, STORE
+from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient
 from tests.connectors.conftest import ACCOUNT, NUMBER, signed_post
 from tests.routing.test_router_service import Floor, eventually
@@ -154,11 +154,72 @@ async def test_in_hours_the_routers_agent_is_dialled_and_no_answer_goes_to_voice
     assert "Sorry, nobody is free" in no_answer and "<Record" in no_answer
     done = await twiml(sms, "/webhooks/twilio/voice/dialed?lang=en", call(DialCallStatus="completed"))
     assert "<Hangup />" in done
+    # the agent's leg ended, so their line is free for the next call
+    again = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(CallSid="CA" + "8" * 32, Digits="2"))
+    assert "<Number>+4930111222</Number>" in again
+    await signed_post(
+        sms, "/webhooks/twilio/voice/status", call(CallSid="CA" + "8" * 32, CallStatus="completed")
+    )
 
     await floor.presence("phone_agent", "away")
     await asyncio.sleep(0.1)
     busy = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(Digits="1"))
     assert "<Dial" not in busy and "Sorry, nobody is free" in busy
+
+
+async def test_a_call_put_through_holds_the_agents_voice_line_until_it_ends(sms: HubClient) -> None:
+    floor = await Floor(sms).start(rules(open_now=True))
+    agent_id = await floor.agent("phone_agent", capacity={"voice": 1, "sms": 5}, phone="+4930111222")
+    first, second = "CA" + "1" * 32, "CA" + "2" * 32
+    other = "+441632960001"
+
+    dial = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(CallSid=first, Digits="2"))
+    assert "<Number>+4930111222</Number>" in dial
+    answered = call(CallSid=first, CallStatus="in-progress")
+    assert (await signed_post(sms, "/webhooks/twilio/voice/status", answered)).status == 204
+
+    # on the phone, the agent is put through no second call ...
+    busy = await twiml(
+        sms, "/webhooks/twilio/voice/menu?lang=en", call(CallSid=second, From=other, Digits="2")
+    )
+    assert "<Dial" not in busy and "Sorry, nobody is free" in busy
+    recorded = call(
+        CallSid=second,
+        From=other,
+        RecordingUrl="https://example.com/RE2",
+        RecordingDuration="5",
+        RecordingSid="RE2",
+    )
+    await twiml(sms, "/webhooks/twilio/voice/recorded?lang=en", recorded)
+
+    # ... nor offered voice work by the router: the second caller's voicemail waits
+    router = sms.app[ROUTER]
+
+    async def waiting() -> str | None:
+        view = router.view
+        if view is None or view.holds.get("call:" + first) is None:
+            return None
+        async with sms.app[STORE].read() as conn:
+            conv_id = await conn.scalar(
+                sa.select(messages.c.conversation_id).where(messages.c.kind == "voicemail")
+            )
+        return conv_id if conv_id is not None and conv_id in view.line else None
+
+    voicemail = await eventually(waiting, what="the voicemail waiting in the router")
+    assert router.view is not None and router.view.floor.agents[agent_id].load == {"voice": 1}
+    await asyncio.sleep(0.3)  # a router step or two: still nobody free
+    assert await floor.mine("phone_agent") == []
+
+    # the call's last status frees the line, and the router offers the voicemail at once
+    ended = call(CallSid=first, CallStatus="completed", CallDuration="61")
+    assert (await signed_post(sms, "/webhooks/twilio/voice/status", ended)).status == 204
+    offers = await eventually(lambda: floor.mine("phone_agent", "offered"), what="the voicemail offered")
+    assert [o["id"] for o in offers] == [voicemail]
+    async with sms.app[STORE].read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(call_holds)) == 0
+    # the offered voicemail takes the agent's one voice unit now: a new call goes to voicemail
+    third = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(CallSid="CA" + "3" * 32, Digits="2"))
+    assert "<Dial" not in third
 
 
 async def test_voice_webhooks_are_signature_checked(sms: HubClient) -> None:

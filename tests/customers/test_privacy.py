@@ -158,6 +158,12 @@ PUBLIC = {
     ("GET", "/widget/files/{site}/{sha256}/{name}"): "a chat file by its link signed with the site secret",
     ("GET", "/demo/"): "the sample company page: static",
     ("GET", "/demo/{path}"): "the sample page's styles: static",
+    ("GET", "/admin"): "redirects to the admin pages",
+    ("GET", "/admin/"): "the admin pages: static, no data until an admin signs in",
+    ("GET", "/admin/{path}"): "the admin pages' scripts and styles: static",
+    ("GET", "/invite/"): "the page an invited agent sets a password on: static",
+    ("GET", "/invite/{path}"): "its script: static",
+    ("POST", "/api/v1/auth/invitation"): "setting a password with an invitation token (256 bits, one use)",
 }
 
 
@@ -167,6 +173,8 @@ def _example(path: str) -> str:
         .replace("{identity_id}", "1")
         .replace("{message_id}", "00000000-0000-0000-0000-000000000000")
         .replace("{key}", "some-site")
+        .replace("{name}", "twilio")
+        .replace("{version}", "1")
     )
 
 
@@ -195,6 +203,25 @@ async def test_route_inventory_nothing_unprotected(hub: HubClient) -> None:
             headers={"Cookie": "contacthub_session=forged", "Authorization": "Bearer forged"},
         )
         assert resp.status == 401, f"{method} {path} answered {resp.status} to forged credentials"
+
+
+async def test_route_inventory_admin_routes_refuse_agents_and_supervisors(hub: HubClient, roles) -> None:
+    """Every route declared for admins answers 403 to an agent's and a supervisor's session,
+    before its handler reads the request."""
+    from hub.web.middleware import SPEC
+
+    admin_routes = sorted(
+        (r.method, r.resource.canonical) for r, spec in hub.app[SPEC].items() if spec.access == "admin"
+    )
+    assert ("PUT", "/api/v1/routing/rules") in admin_routes
+    assert ("PUT", "/api/v1/channels/{name}/settings") in admin_routes
+    assert len(admin_routes) >= 20, admin_routes
+    for method, path in admin_routes:
+        for role in ("agent", "supervisor"):
+            resp = await hub.client.request(method, _example(path), json={}, headers=roles[role])
+            assert resp.status == 403, f"{method} {path} answered {resp.status} to a {role}"
+        resp = await hub.client.request(method, _example(path), json={}, headers=roles["admin"])
+        assert resp.status != 403, f"{method} {path} refused an admin"
 
 
 async def test_the_inventory_catches_an_unprotected_route(settings) -> None:

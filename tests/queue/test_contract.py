@@ -120,6 +120,15 @@ async def test_concurrent_appends_are_grouped(queue: IngestQueue[bytes]) -> None
     assert len(calls) < 20, calls
 
 
+async def test_the_ids_appends_return_are_those_their_entries_are_claimed_by(
+    queue: IngestQueue[bytes],
+) -> None:
+    payloads = [f"m{i}".encode() for i in range(150)]
+    ids = await asyncio.gather(*(queue.append(p) for p in payloads))  # grouped into batches
+    claimed = await queue.claim("c1", 500, 100)
+    assert {c.id: c.payload for c in claimed} == dict(zip(ids, payloads, strict=True))
+
+
 async def test_nothing_lost_nothing_redelivered_after_ack(queue: IngestQueue[bytes]) -> None:
     total = 600
     sent = {f"m{i}".encode() for i in range(total)}

@@ -123,22 +123,50 @@ def zammad_mismatches(expected: dict[str, Any], got: ParsedMail) -> list[tuple[s
     return out
 
 
+# Mails whose Zammad expectation records a fault of Zammad's parser, with the reason. Each
+# was checked against the raw mail: matching it would take a wrong rule, not a better one.
+ZAMMAD_FAULTS = {
+    "mail018.box": "subject: the encoded-word is declared unicode-1-1-utf-7; Zammad drops its "
+    "=?...?= markers but leaves the UTF-7 undecoded ('+ANw-'); we decode it ('Ü'), as issue 7 asks",
+    "mail046.box": "display name: raw 8-bit bytes in a mail whose parts declare gb2312; in GB2312 "
+    "they are a Chinese name (the subject is Chinese too); Zammad read them as ISO-8859-2",
+    "mail054.box": "body type: the boundary parameter is on a folded line that lost its indent; Zammad "
+    "then finds no part ('no visible content', defaulting to text/plain); we rejoin the line and "
+    "choose the HTML alternative, as Zammad does for every other multipart/alternative",
+    "mail064.box": "file name: declared windows-1258, where 0xEC and 0xCC are combining accents "
+    "(a decomposed 'é' and 'à', as macOS writes them); Zammad decoded it as windows-1252 ('eì')",
+    "mail065.box": "display name: Zammad splits From at the comma inside the encoded-word "
+    "'B=FCrling,=20Andreas' and keeps '=20Andreas?='; we read 'Bürling, Andreas', as the stdlib's "
+    "own header parser and mail clients do",
+    "mail076.box": "sender: '\"Millions Lottery Spain transfer\"@example.com>' has a stray '>'; "
+    "Zammad keeps it in the address and uses the address as the name; we drop it, no name",
+    "mail087.box": "sender and files: 'From: Test test@example.com' (no brackets) is name and "
+    "address to us, one address with a space to Zammad; its untyped second part is text/plain "
+    "(RFC 2045 §5.2) and our body, where Zammad shows no body and keeps the text as file 'file'",
+}
+
+
 def test_zammad_expectations() -> None:
     folder = corpus("zammad")
     boxes = sorted(folder.glob("*.box"))
     matched = 0
+    unexplained = []
     for box in boxes:
         expected = yaml.load(box.with_suffix(".yml").read_bytes(), Loader=RubyYamlLoader)
         problems = zammad_mismatches(expected, parse_mail(box.read_bytes()))
         for field, want, have in problems:
             print(f"zammad {box.name}: {field}: expected {want!r}, got {have!r}")
+        if problems:
+            reason = ZAMMAD_FAULTS.get(box.name)
+            print(f"zammad {box.name}: reason: {reason or 'UNEXPLAINED: a parser regression?'}")
+            unexplained += [] if reason else [box.name]
         matched += not problems
     ratio = matched / len(boxes)
     print(f"zammad: {matched}/{len(boxes)} mails match ({ratio:.1%})")
-    # Issue 7 asks for 95%. The 7 mails that differ (99/106 match) are ones where Zammad's
-    # expectation keeps a Zammad fault: an undecoded UTF-7 subject, a mis-guessed charset,
-    # an address split at a comma inside an encoded-word, a stray ">", a lost MIME part.
-    # The output above names each; this floor keeps what we have from slipping.
+    # Issue 7 asks for 95% (101/106). The 7 mails above that differ (99/106 match) each keep
+    # a fault of Zammad's (ZAMMAD_FAULTS); none can be matched by a correct general rule,
+    # so 95% does not hold honestly. The floor and the list keep what we have from slipping.
+    assert not unexplained, f"mismatches without a known reason: {unexplained}"
     assert ratio >= 0.93
 
 

@@ -7,6 +7,7 @@ import { state, agentName, present } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
 import { Composer } from "./composer.js";
 import { Sidebar } from "./sidebar.js";
+import { faxView } from "./fax.js";
 
 const IMAGE = /^image\/(png|jpeg|gif|webp)$/;
 
@@ -118,9 +119,10 @@ export class ConversationView {
         h("div", { class: "msg-head" }, channelBadge(item.channel), " ", h("strong", {}, who), " ",
           h("time", { datetime: item.at }, formatTime(item.at)), mine ? null : h("span", { class: "muted" }, " · ", t("channel." + item.channel))),
         item.subject ? h("div", { class: "msg-subject" }, item.subject) : null,
-        h("div", { class: "msg-text" }, item.text),
+        h("div", { class: "msg-text", id: `text-${item.id}` }, item.text),
+        m.full_text ? quotedToggle(item.id, item.text, m.full_text) : null,
         m.html ? this.htmlPart(m.html) : null,
-        m.attachments?.length ? this.files(m.attachments) : null,
+        item.channel === "fax" && item.direction !== "out" && m.meta ? faxView(m) : m.attachments?.length ? this.files(m.attachments) : null,
         item.channel === "chat" && m.meta ? chatFacts(m.meta) : null,
         /^https?:\/\//.test(m.meta?.recording_url || "") ? h("p", {}, h("a", { href: m.meta.recording_url, rel: "noopener noreferrer", target: "_blank" }, "▶ recording")) : null,
         m.delivery ? this.delivery(m) : null);
@@ -136,7 +138,13 @@ export class ConversationView {
   htmlPart(html) {
     const frame = h("iframe", { sandbox: "", title: t("conv.html"), class: "html-part", referrerpolicy: "no-referrer" });
     frame.srcdoc = html; // sandboxed: no scripts, no same-origin access
-    return h("details", {}, h("summary", {}, t("conv.html")), frame);
+    let inlined = false; // the inline images are fetched once, when the part is first opened
+    const part = h("details", { ontoggle: () => {
+      if (!part.open || inlined) return;
+      inlined = true;
+      withInlineImages(html).then((shown) => { if (shown !== html) frame.srcdoc = shown; });
+    } }, h("summary", {}, t("conv.html")), frame);
+    return part;
   }
 
   files(files) {
@@ -222,6 +230,44 @@ export class ConversationView {
       await this.act("snooze", { until: new Date(data.get("until")).toISOString() });
     });
   }
+}
+
+// The hub points an email's inline images (cid:) at their attachment URLs. The sandboxed
+// frame has an opaque origin, so it would load them without the session cookie: the
+// console fetches them itself and hands them over as data: URLs.
+const INLINE_SRC = / src="(\/api\/v1\/attachments\/\d+)"/g;
+async function withInlineImages(html) {
+  const urls = [...new Set([...html.matchAll(INLINE_SRC)].map((m) => m[1]))];
+  if (!urls.length) return html;
+  const data = new Map(await Promise.all(urls.map(async (url) => [url, await dataUrl(url)])));
+  return html.replace(INLINE_SRC, (whole, url) => (data.get(url) ? ` src="${data.get(url)}"` : whole));
+}
+
+async function dataUrl(url) {
+  try {
+    const resp = await fetch(url, { credentials: "same-origin" });
+    const blob = resp.ok ? await resp.blob() : null;
+    if (!blob || !IMAGE.test(blob.type)) return null;
+    return await new Promise((resolve) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => resolve(null);
+      reader.readAsDataURL(blob);
+    });
+  } catch { return null; }
+}
+
+// An email's visible text leaves out the quoted history; the full text is one click away.
+function quotedToggle(id, visible, full) {
+  const button = h("button", { type: "button", class: "link quoted-toggle", "aria-expanded": "false", "aria-controls": `text-${id}` },
+    t("conv.show_quoted"));
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    document.getElementById(`text-${id}`).textContent = open ? full : visible;
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = t(open ? "conv.hide_quoted" : "conv.show_quoted");
+  });
+  return button;
 }
 
 // What the chat widget knows of a visitor's message: the page, an offline form's

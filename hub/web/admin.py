@@ -1,0 +1,154 @@
+"""The admin pages at ``/admin/`` (static ES modules from ``widgets/admin``), the page an
+invited agent sets their password on (``/invite/``), and the two read-only views they
+need besides the rest of the API: the tiers in force and an agent's key accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub.customers import audit
+from hub.errors import InputError, NotFound
+from hub.keys import STORE, TIERS
+from hub.request_body import json_response
+from hub.routespec import RouteSpec
+from hub.store.tables import agents, customers
+from hub.web.console import static_files
+from hub.web.middleware import AGENT
+from hub.web.routing import rules_text
+
+
+async def to_admin(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin/")
+
+
+async def list_tiers(request: web.Request) -> web.Response:
+    """The tiers in force (first match wins), with their conditions, and the last re-tiering."""
+    config = request.app[TIERS]
+    return json_response(
+        {
+            "version": config.version,
+            "items": [{"name": t.name, "when": t.when, "priority": t.priority} for t in config.tiers.tiers],
+            "retier": config.retier,
+        }
+    )
+
+
+async def validate_tiers(request: web.Request) -> web.Response:
+    """Check draft tiers without saving: ``valid`` and the errors with path and position."""
+    text = await rules_text(request)
+    errors: list[dict[str, Any]] = []
+    try:
+        request.app[TIERS].check(text)
+    except InputError as exc:
+        errors = getattr(exc, "errors", None) or [
+            {"field": exc.field, "position": None, "message": exc.detail}
+        ]
+    return json_response({"valid": not errors, "errors": errors})
+
+
+async def put_tiers(request: web.Request) -> web.Response:
+    """Save tiers (YAML or JSON ``{"tiers": [...]}``) and re-tier every customer in the background."""
+    text = await rules_text(request)
+    config = request.app[TIERS]
+    who = request[AGENT].actor
+    version = await config.save(text, who, request.query.get("comment"))
+    async with request.app[STORE].write() as conn:
+        await audit.record(
+            conn,
+            actor=who,
+            action="tiers.saved",
+            subject_type="tier_rules",
+            subject_id=str(version),
+            customer_id=None,
+        )
+    config.retier_in_background()
+    return json_response({"version": version, "retier": config.retier})
+
+
+async def key_accounts(request: web.Request) -> web.Response:
+    """The customers whose key account manager the agent is."""
+    agent_id = request.match_info["id"]
+    async with request.app[STORE].read() as conn:
+        if await conn.scalar(sa.select(agents.c.id).where(agents.c.id == agent_id)) is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        rows = await conn.execute(
+            sa.select(customers.c.id, customers.c.name, customers.c.organisation, customers.c.tier)
+            .where(customers.c.key_account_manager_id == agent_id, customers.c.erased_at.is_(None))
+            .order_by(customers.c.organisation, customers.c.name)
+            .limit(500)
+        )
+        items = [dict(r._mapping) for r in rows]
+    return json_response({"items": items})
+
+
+def admin_routes() -> list[RouteSpec]:
+    admin_files, invite_files = static_files("admin"), static_files("invite")
+    page = {200: "The file", 404: "No such file"}
+    return [
+        RouteSpec("GET", "/admin", to_admin, "The admin pages (redirects)", "public", tag="ui"),
+        RouteSpec("GET", "/admin/", admin_files, "The admin pages", "public", tag="ui", responses=page),
+        RouteSpec(
+            "GET",
+            "/admin/{path:.+}",
+            admin_files,
+            "The admin pages' scripts",
+            "public",
+            tag="ui",
+            responses=page,
+        ),
+        RouteSpec(
+            "GET", "/invite/", invite_files, "Set a password from an invitation link", "public", tag="ui"
+        ),
+        RouteSpec(
+            "GET", "/invite/{path:.+}", invite_files, "The invitation page's script", "public", tag="ui"
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/tiers",
+            list_tiers,
+            "The customer tiers in force, first match wins, and the last re-tiering",
+            "supervisor",
+            tag="customers",
+            responses={200: "The tiers", 401: "Not signed in", 403: "Role too low"},
+        ),
+        RouteSpec(
+            "PUT",
+            "/api/v1/tiers",
+            put_tiers,
+            "Save the tier rules (YAML, or JSON {tiers: [...]}); customers are re-tiered in the background",
+            "admin",
+            tag="customers",
+            request_media="application/yaml",
+            request_schema={"type": "string"},
+            responses={
+                200: "Saved and in force",
+                415: "Not YAML or JSON",
+                422: "Invalid (path and position), or the routing rules name a tier that is gone",
+                401: "Not signed in",
+                403: "Admins only",
+            },
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/tiers/validate",
+            validate_tiers,
+            "Check draft tier rules without saving",
+            "admin",
+            tag="customers",
+            request_media="application/yaml",
+            request_schema={"type": "string"},
+            responses={200: "The verdict", 415: "Not YAML or JSON", 401: "Not signed in", 403: "Admins only"},
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/agents/{id}/key-accounts",
+            key_accounts,
+            "The customers whose key account manager the agent is",
+            "admin",
+            tag="agents",
+            responses={200: "The customers", 401: "Not signed in", 403: "Admins only", 404: "No such agent"},
+        ),
+    ]

@@ -1,0 +1,149 @@
+"""Invitation links: an admin makes a one-time link by which a new agent (or one who
+forgot their password) sets a password of their own. Only a SHA-256 of the token is
+stored; a new link voids the agent's older ones, and using one ends their sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.auth.sessions import SESSION_ENDED, hash_password
+from hub.customers import audit
+from hub.errors import NotFound
+from hub.keys import BUS, SETTINGS, STORE
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+from hub.store.tables import agent_invitations, agents, sessions
+from hub.store.times import iso, utc
+from hub.validation import validated
+from hub.web.middleware import AGENT
+
+VALID_FOR = timedelta(days=3)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _base_url(request: web.Request) -> str:
+    configured = request.app[SETTINGS].server.public_url
+    return (configured or f"{request.scheme}://{request.host}").rstrip("/")
+
+
+async def invite(request: web.Request) -> web.Response:
+    agent_id = request.match_info["id"]
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    async with request.app[STORE].write() as conn:
+        active = await conn.scalar(sa.select(agents.c.active).where(agents.c.id == agent_id))
+        if active is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        await conn.execute(
+            sa.update(agent_invitations)
+            .where(agent_invitations.c.agent_id == agent_id, agent_invitations.c.used_at.is_(None))
+            .values(used_at=now)  # an older link stops working
+        )
+        await conn.execute(
+            sa.insert(agent_invitations).values(
+                token_hash=_digest(token),
+                agent_id=agent_id,
+                created_by=request[AGENT].actor,
+                created_at=now,
+                expires_at=now + VALID_FOR,
+            )
+        )
+        await audit.record(
+            conn,
+            actor=request[AGENT].actor,
+            action="agent.invited",
+            subject_type="agent",
+            subject_id=agent_id,
+            customer_id=None,
+        )
+    return json_response(
+        {"url": f"{_base_url(request)}/invite/#{token}", "expires_at": iso(now + VALID_FOR)}, status=201
+    )
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=20, max_length=200)
+    password: str = Field(min_length=10, max_length=1000)
+
+
+async def accept(request: web.Request) -> web.Response:
+    body = validated(AcceptIn, await read_json_object(request, 4096))
+    now = datetime.now(UTC)
+    async with request.app[STORE].write() as conn:
+        row = (
+            await conn.execute(
+                sa.select(agent_invitations.c.agent_id, agent_invitations.c.expires_at, agents.c.email)
+                .join(agents, agents.c.id == agent_invitations.c.agent_id)
+                .where(
+                    agent_invitations.c.token_hash == _digest(body.token),
+                    agent_invitations.c.used_at.is_(None),
+                    agents.c.active.is_(True),
+                )
+            )
+        ).one_or_none()
+        if row is None or utc(row.expires_at) <= now:
+            raise NotFound("this invitation link is unknown, used or expired; ask an admin for a new one")
+        await conn.execute(
+            sa.update(agent_invitations)
+            .where(agent_invitations.c.token_hash == _digest(body.token))
+            .values(used_at=now)
+        )
+        await conn.execute(
+            sa.update(agents)
+            .where(agents.c.id == row.agent_id)
+            .values(password_hash=hash_password(body.password))
+        )
+        await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == row.agent_id))
+        await audit.record(
+            conn,
+            actor=f"agent:{row.agent_id}",
+            action="agent.password_set",
+            subject_type="agent",
+            subject_id=row.agent_id,
+            customer_id=None,
+        )
+    request.app[BUS].publish(SESSION_ENDED, {"agent_id": row.agent_id})
+    return json_response({"email": row.email})
+
+
+def invitation_routes() -> list[RouteSpec]:
+    return [
+        RouteSpec(
+            "POST",
+            "/api/v1/agents/{id}/invitation",
+            invite,
+            "A one-time link (3 days) by which the agent sets their password; older links stop working",
+            "admin",
+            tag="agents",
+            responses={
+                201: "The link, shown once",
+                401: "Not signed in",
+                403: "Role too low",
+                404: "No such agent",
+            },
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/auth/invitation",
+            accept,
+            "Set one's password with an invitation link's token",
+            "public",
+            tag="auth",
+            request_schema=AcceptIn.model_json_schema(),
+            responses={
+                200: "The password is set: sign in",
+                404: "Unknown, used or expired",
+                422: "Too short",
+            },
+        ),
+    ]

@@ -1,0 +1,93 @@
+"""An email in the console, in real Chromium with the console's real
+Content-Security-Policy: the quoted history behind a toggle, and an inline image of the
+HTML part shown from the hub's attachment URL inside the sandboxed frame."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from connectors.email.inbound import to_inbound
+from hub.keys import BLOBS, QUEUE
+from hub.settings import MailboxSettings
+from tests.e2e.conftest import PASSWORD, LiveHub
+
+MAILBOX = MailboxSettings(host="127.0.0.1", user="service@e2e.example", password="x")  # type: ignore[arg-type]
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\x80\xe0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def mail_with_inline_image() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Karla Kunde <kunde@firma.example>"
+    msg["To"] = "service@e2e.example"
+    msg["Subject"] = "AW: Zählerstand"
+    msg["Message-ID"] = "<inline-1@firma.example>"
+    msg.set_content("Hier das Foto.\n\nAm 2. Mai schrieb Service:\n> Bitte ein Foto schicken.\n")
+    msg.add_alternative(
+        '<p>Hier das Foto.</p><img src="cid:foto@firma.example" alt="Foto">'
+        "<blockquote>Bitte ein Foto schicken.</blockquote>",
+        subtype="html",
+    )
+    msg.get_payload()[1].add_related(png(24, 16), "image", "png", cid="<foto@firma.example>")
+    return msg.as_bytes()
+
+
+async def sign_in_with_csp(browser: Any, hub: LiveHub, email: str, locale: str) -> Any:
+    """Signed in, with the console's Content-Security-Policy in force."""
+    context = await browser.new_context(locale=locale, viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{hub.url}/console/")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#live-status.connected")
+    return page
+
+
+async def test_quoted_text_and_inline_images(live_hub: LiveHub, browser: Any) -> None:
+    msg = await to_inbound(
+        mail_with_inline_image(), "service", MAILBOX, live_hub.app[BLOBS], datetime.now(UTC)
+    )
+    await live_hub.app[QUEUE].append(msg)
+    sofia = await sign_in_with_csp(browser, live_hub, "sofia@e2e.example", "de-DE")
+    await sofia.wait_for_selector(".row-link", timeout=10000)
+    await sofia.click(".row-link")
+    await sofia.wait_for_selector(".msg-text >> text=Hier das Foto")
+    assert "Bitte ein Foto" not in await sofia.inner_text(".msg-text")
+
+    toggle = sofia.locator(".msg .quoted-toggle")
+    assert await toggle.inner_text() == "Zitierten Text anzeigen"
+    assert await toggle.get_attribute("aria-expanded") == "false"
+    await toggle.click()
+    assert "> Bitte ein Foto schicken." in await sofia.inner_text(".msg-text")
+    assert await toggle.inner_text() == "Zitierten Text ausblenden"
+    assert await toggle.get_attribute("aria-expanded") == "true"
+    await toggle.click()
+    assert "Bitte ein Foto" not in await sofia.inner_text(".msg-text")
+
+    await sofia.click(".msg details summary")
+    frame = sofia.frame_locator("iframe.html-part")
+    await frame.locator("img").wait_for(timeout=5000)
+    loaded = await frame.locator("img").evaluate(
+        "img => img.complete ? img.naturalWidth"
+        " : new Promise(r => { img.onload = () => r(img.naturalWidth); img.onerror = () => r(-1); })"
+    )
+    assert loaded == 24, "the inline image did not load inside the sandboxed frame"
