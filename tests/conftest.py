@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.settings import Settings, load_settings
@@ -100,8 +102,29 @@ def _toml_value(value: Any) -> str:
 async def drop_backend(settings: Settings) -> None:
     if settings.database.schema_:
         engine = create_async_engine(settings.database.url)
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{settings.database.schema_}" CASCADE'))
+        drop = sa.text(f'DROP SCHEMA IF EXISTS "{settings.database.schema_}" CASCADE')
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
+                await conn.execute(drop)
+        except DBAPIError:
+            # A connection left in a transaction (a task the app did not stop) holds a lock
+            # on the schema: say so, end it, and drop. Without this the run would hang here.
+            async with engine.begin() as conn:
+                leaked = (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT pid, left(query, 200) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            " AND state LIKE 'idle in transaction%'"
+                        )
+                    )
+                ).all()
+                print(f"drop_backend: ending connections left in a transaction: {leaked}", file=sys.stderr)
+                for pid, _query in leaked:
+                    await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            async with engine.begin() as conn:
+                await conn.execute(drop)
         await engine.dispose()
     if settings.queue.backend == "redis":
         client = aioredis.Redis.from_url(settings.queue.url)

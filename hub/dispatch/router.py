@@ -34,6 +34,7 @@ from hub.dispatch.lease import Lease, LeaseLost, fence
 from hub.dispatch.rules_config import RoutingConfig
 from hub.dispatch.view import DispatchView, Hold, Outcome
 from hub.metrics import Metrics
+from hub.queue.base import Claimed
 from hub.realtime.bus import InProcessBus
 from hub.routing.decide import routed
 from hub.routing.hours import BusinessHours
@@ -139,7 +140,7 @@ class Router:
                         await self._count_calls(view, conn, None)
                     await self._refresh(view, token, await self._marked(), set())
                     next_sweep = time.monotonic() + self._sweep_every_s
-                entries = await self._inbox.claim(self._consumer, 500, self._wait_ms(view))
+                entries = await self._next_hints(view)
                 if entries:
                     conv_ids, agent_ids = read_hints(entries)
                     await self._refresh(view, token, conv_ids, agent_ids)
@@ -149,6 +150,23 @@ class Router:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _next_hints(self, view: DispatchView) -> list[Claimed]:
+        """The inbox's next hints; none as soon as the router is told to stop, so that a
+        shutdown does not wait out the blocking read. A hint claimed but not read then is
+        taken over by the next active router; the sweep finds its conversation anyway."""
+        claim = asyncio.ensure_future(self._inbox.claim(self._consumer, 500, self._wait_ms(view)))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({claim, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if claim.done():
+            return claim.result()
+        claim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await claim
+        return []
 
     async def _keep(self, token: int) -> None:
         """Renew the lease; return (and so end the leadership) once it cannot be kept."""
