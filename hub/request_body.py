@@ -58,3 +58,10 @@ def int_query(request: web.Request, name: str, default: int, top: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= top:
         raise InputError(f"{name}: a whole number from 1 to {top}", field=name)
     return int(raw)
+
+
+def public_base(request: web.Request, *configured: str | None) -> str:
+    """The URL others reach this hub at: the first configured one (a connector's
+    public_url, server.public_url), else the address this request came to; no trailing slash."""
+    public = next((url for url in configured if url), None)
+    return (public or f"{request.scheme}://{request.host}").rstrip("/")

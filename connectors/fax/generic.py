@@ -20,7 +20,6 @@ the gateway's id: ``{"id": "…"}``.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import time
@@ -38,6 +37,8 @@ from connectors.fax.provider import (
     OutgoingFax,
     ReceivedFax,
     StatusReport,
+    base64_bytes,
+    json_object,
     status_failed,
 )
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
@@ -75,12 +76,7 @@ def check_generic(
 def parse_generic(body: bytes, content_type: str) -> ReceivedFax | StatusReport:
     if content_type != "application/json":
         raise InputError("send the event as application/json", field="(body)")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadRejected(f"the body is not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise PayloadRejected("the body must be a JSON object")
+    doc = json_object(body)
     event = doc.get("event")
     fax_id = str(doc.get("id") or "")
     if not fax_id:
@@ -100,10 +96,7 @@ def parse_generic(body: bytes, content_type: str) -> ReceivedFax | StatusReport:
     file = doc.get("file")
     if not isinstance(file, dict) or not file.get("data"):
         raise PayloadRejected("file: missing (filename, content_type, data as base64)")
-    try:
-        data = base64.b64decode(str(file["data"]), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PayloadRejected("file.data: not base64") from exc
+    data = base64_bytes(file["data"], "file.data")
     pages = doc.get("pages")
     return ReceivedFax(
         provider=NAME,

@@ -8,19 +8,41 @@ request body is read, with the fax size limit (larger than the hub's usual body 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import aiohttp
+import orjson
 from aiohttp import web
 
-from hub.errors import InputError, PayloadTooLarge
+from hub.errors import InputError, PayloadRejected, PayloadTooLarge
 
 PDF = "application/pdf"
 TIFF = "image/tiff"
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A callback body that must be a JSON object. Raises PayloadRejected (400). Pure."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadRejected(f"the body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PayloadRejected("the body must be a JSON object")
+    return doc
+
+
+def base64_bytes(value: object, where: str) -> bytes:
+    """A document sent as base64 text. Raises PayloadRejected naming ``where``. Pure."""
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PayloadRejected(f"{where}: not base64") from exc
 
 
 @dataclass(frozen=True, slots=True)

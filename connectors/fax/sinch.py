@@ -27,6 +27,8 @@ from connectors.fax.provider import (
     OutgoingFax,
     ReceivedFax,
     StatusReport,
+    base64_bytes,
+    json_object,
     status_failed,
 )
 from hub.errors import Ignored, PayloadRejected, Unauthenticated
@@ -52,19 +54,11 @@ def sinch_event(
 ) -> tuple[str, dict[str, Any], FilePart | None]:
     """The event name, the fax object and the document of a callback. Pure."""
     if content_type == "application/json":
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise PayloadRejected(f"the body is not JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise PayloadRejected("the body must be a JSON object")
+        doc = json_object(body)
         fax = doc.get("fax")
         document = None
         if doc.get("file"):
-            try:
-                data = base64.b64decode(str(doc["file"]), validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise PayloadRejected("file: not base64") from exc
+            data = base64_bytes(doc["file"], "file")
             kind = str(doc.get("fileType") or "PDF").upper()
             content = FILE_TYPES.get(kind, "application/octet-stream")
             document = FilePart("file", f"fax.{kind.lower()}", content, data)

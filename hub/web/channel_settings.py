@@ -25,7 +25,7 @@ from hub.errors import Conflict, InputError, NotFound
 from hub.keys import OUTBOX, ROUTES, SETTINGS, STORE
 from hub.model import AddressKind, Channel
 from hub.outbox.replies import consent_withdrawn
-from hub.request_body import json_response, read_json_object
+from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
 from hub.settings import Section
 from hub.store.tables import identities
@@ -58,16 +58,11 @@ def _running(request: web.Request, name: str) -> Section:
     return section
 
 
-def _base_url(request: web.Request, name: str, section: Section) -> str:
-    public = getattr(section, "public_url", None) or request.app[SETTINGS].server.public_url
-    return str(public or f"{request.scheme}://{request.host}").rstrip("/")
-
-
 def _provider_urls(request: web.Request, name: str, section: Section) -> list[dict[str, str]]:
     prefix = PROVIDER_PATHS.get(name)
     if prefix is None:
         return []
-    base = _base_url(request, name, section)
+    base = public_base(request, getattr(section, "public_url", None), request.app[SETTINGS].server.public_url)
     return [
         {"method": spec.method, "url": base + spec.path, "purpose": spec.summary}
         for spec in request.app[ROUTES]

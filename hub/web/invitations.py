@@ -16,7 +16,7 @@ from hub.auth.sessions import SESSION_ENDED, hash_password
 from hub.customers import audit
 from hub.errors import NotFound
 from hub.keys import BUS, SETTINGS, STORE
-from hub.request_body import json_response, read_json_object
+from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agent_invitations, agents, sessions
 from hub.store.times import iso, utc
@@ -28,11 +28,6 @@ VALID_FOR = timedelta(days=3)
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _base_url(request: web.Request) -> str:
-    configured = request.app[SETTINGS].server.public_url
-    return (configured or f"{request.scheme}://{request.host}").rstrip("/")
 
 
 async def invite(request: web.Request) -> web.Response:
@@ -66,7 +61,11 @@ async def invite(request: web.Request) -> web.Response:
             customer_id=None,
         )
     return json_response(
-        {"url": f"{_base_url(request)}/invite/#{token}", "expires_at": iso(now + VALID_FOR)}, status=201
+        {
+            "url": f"{public_base(request, request.app[SETTINGS].server.public_url)}/invite/#{token}",
+            "expires_at": iso(now + VALID_FOR),
+        },
+        status=201,
     )
 
 
