@@ -254,7 +254,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
                 default_tier=lambda: app[RECORDS].tiers.default,  # admins may rename tiers
-                call_queues=app[CALL_TARGETS].queues_for,
+                calls=app[CALL_TARGETS],
                 auto_replies={
                     name: box.auto_reply
                     for name, box in settings.connectors.email.mailboxes.items()

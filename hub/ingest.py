@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from hub.customers.addresses import mask
 from hub.dispatch.inbox import Inbox, notify
@@ -27,6 +28,9 @@ from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.ingest_batch import BatchResult, store_batch
 from hub.transient import is_transient
+
+if TYPE_CHECKING:
+    from hub.dispatch.call_target import CallTargets
 
 log = logging.getLogger("contacthub.ingest")
 
@@ -45,7 +49,7 @@ class IngestWorker:
         block_ms: int,
         stale_after_ms: int,
         default_tier: str | Callable[[], str] = "standard",  # a callable: read per batch
-        call_queues: Callable[[str], Awaitable[list[str]]] | None = None,
+        calls: CallTargets | None = None,
         auto_replies: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
@@ -58,7 +62,7 @@ class IngestWorker:
         self._block_ms = block_ms
         self._stale_after_ms = stale_after_ms
         self._default_tier = default_tier
-        self._call_queues = call_queues  # the queues a call from this customer would wait on
+        self._calls = calls  # where calls go: the queues a screen pop reaches, the lines held
         self._auto_replies = auto_replies or {}  # mailbox -> the text of its auto-reply
         self._stopping = asyncio.Event()
 
@@ -113,9 +117,7 @@ class IngestWorker:
             await self._one_by_one(decoded)
             return
         await self._queue.ack([e.id for e, _ in decoded])
-        self._announce(result)
-        await self._pop_screens(result)
-        await self._hint_router(result)
+        await self._after_stored(result)
 
     async def _store_all(self, batch: Sequence[InboundMessage]) -> BatchResult:
         started = time.perf_counter()
@@ -146,9 +148,15 @@ class IngestWorker:
                 self._metrics.failed.inc()
                 continue
             await self._queue.ack([entry.id])
-            self._announce(result)
-            await self._pop_screens(result)
-            await self._hint_router(result)
+            await self._after_stored(result)
+
+    async def _after_stored(self, result: BatchResult) -> None:
+        """What follows a stored, acknowledged batch: log lines and metrics, screen pops,
+        the lines PBX calls hold, and the router's hint."""
+        self._announce(result)
+        await self._pop_screens(result)
+        await self._hold_pbx_lines(result)
+        await self._hint_router(result)
 
     async def _pop_screens(self, result: BatchResult) -> None:
         """A call ringing or answered: the agents of the queues the rules give such a call
@@ -158,9 +166,9 @@ class IngestWorker:
             if s.kind != "call_event" or s.meta.get("event") not in ("newCall", "answer"):
                 continue
             queues: list[str] = []
-            if self._call_queues is not None:
+            if self._calls is not None:
                 try:
-                    queues = await self._call_queues(s.customer_id)
+                    queues = await self._calls.queues_for(s.customer_id)
                 except Exception as exc:  # the pop goes to supervisors only; the call is stored
                     log.warning("screen pop without queues: %r", exc)
             self._bus.publish(
@@ -175,6 +183,31 @@ class IngestWorker:
                     "queues": queues,
                 },
             )
+
+    async def _hold_pbx_lines(self, result: BatchResult) -> None:
+        """A PBX call (generic CTI) holds the voice line of the agent who answered it, from
+        ``answer`` to ``hangup``, so the router offers them no voice work meanwhile. The
+        messages are stored already: a failure here is only logged (a hold expires)."""
+        if self._calls is None:
+            return
+        for s in result.stored:
+            event = s.meta.get("event")
+            if not s.external_id.startswith("cti:") or event not in ("answer", "hangup"):
+                continue
+            call_id = "cti:" + s.meta["call_id"]
+            named = {s.meta.get("answering_number", ""), *s.meta.get("users", "").split(",")}
+            try:
+                if event == "hangup":
+                    await self._calls.end(call_id)
+                else:
+                    await self._calls.hold_for_pbx(
+                        call_id,
+                        {n.strip() for n in named if n.strip()},
+                        ended_by=f"{call_id}:hangup",
+                        now=datetime.now(UTC),
+                    )
+            except Exception as exc:
+                log.warning("line of PBX call %s not tracked: %r", call_id, exc)
 
     async def _hint_router(self, result: BatchResult) -> None:
         """Tell the router which conversations changed. A lost hint only costs latency:

@@ -11,7 +11,8 @@ it, so neither offers the agent more than their voice capacity meanwhile; the ro
 hears of each hold and release through its inbox. Decisions run one at a time (the
 store's write lock, or an advisory lock on PostgreSQL), so two calls never take the
 same free line. An agent already on the phone answers busy and the caller reaches the
-voicemail, which becomes routed work.
+voicemail, which becomes routed work. A call that a PBX reports (generic CTI) holds the
+line of the agent it names as answering, from that ``answer`` until its ``hangup``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hub.routing.decide import decide, routed
 from hub.routing.floor import Floor
 from hub.routing.types import Offer, OutOfHours, WaitingConversation
 from hub.store.engine import Store
-from hub.store.tables import agents, call_holds, customers, identities
+from hub.store.tables import agents, call_holds, customers, identities, messages
 
 log = logging.getLogger("contacthub.calls")
 RING_TIMEOUT_S = 20
@@ -105,6 +106,45 @@ class CallTargets:
         if isinstance(decision, OutOfHours):
             return CallTarget("closed", None, None, 0)
         return CallTarget("busy", None, None, 0)
+
+    async def hold_for_pbx(self, call_id: str, named: set[str], ended_by: str, now: datetime) -> str | None:
+        """A PBX says who took a call (generic CTI ``answer``: the agent's phone, name or
+        email): that agent's voice line is held until ``end(call_id)``, as for a call put
+        through here. No hold when no single active agent matches, or when the message
+        ``ended_by`` (the call's hangup) is stored already: two ingest workers may store
+        the hangup first. The agent held, or None."""
+        if not named:
+            return None
+        a = agents.c
+        async with self._store.write() as conn:
+            if await conn.scalar(
+                sa.select(messages.c.id).where(
+                    messages.c.channel == "voice", messages.c.external_id == ended_by
+                )
+            ):
+                return None
+            found = (
+                await conn.scalars(
+                    sa.select(a.id).where(
+                        a.active, sa.or_(a.phone.in_(named), a.name.in_(named), a.email.in_(named))
+                    )
+                )
+            ).all()
+            if len(found) != 1:
+                log.info("no hold for PBX call %s: %d agents match %s", call_id, len(found), sorted(named))
+                return None
+            before = await _release(conn, call_id)
+            await conn.execute(
+                sa.insert(call_holds).values(
+                    call_id=call_id,
+                    agent_id=found[0],
+                    channel="voice",
+                    started_at=now,
+                    expires_at=now + MAX_CALL,
+                )
+            )
+        await self._tell_router({x for x in (before, found[0]) if x is not None})
+        return str(found[0])
 
     async def end(self, call_id: str) -> None:
         """The call no longer holds an agent's line (a no-op for a call that holds none)."""

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.keys import BUS, STORE
-from hub.store.tables import conversations, messages
+from hub.keys import BUS, ROUTER, STORE
+from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub
+from tests.routing.test_router_service import Floor, eventually, waiting_behind_call
 
 TOKEN = "cti-secret-token-123"
 CALLER = "+4989123456"
@@ -128,8 +129,6 @@ async def test_screen_pops_reach_the_queue_and_the_agent_the_pbx_names(cti: HubC
     import aiohttp
     import orjson
 
-    from tests.routing.test_router_service import Floor
-
     floor = await Floor(cti).start(POP_RULES)
     await floor.agent("ana", available=False, departments=["service"], phone="+4930123450")
     await floor.agent("sam", available=False, departments=["sales"])
@@ -165,3 +164,45 @@ async def test_screen_pops_reach_the_queue_and_the_agent_the_pbx_names(cti: HubC
     assert await pops(sam, 1) == [("call.answered", "p-2")]
     for ws in (ana, sam):
         await ws.close()
+
+
+async def test_a_call_the_pbx_says_an_agent_took_holds_their_voice_line_until_hangup(
+    cti: HubClient,
+) -> None:
+    floor = await Floor(cti).start(POP_RULES)
+    ana = await floor.agent("ana", departments=["service"], capacity={"voice": 1}, phone="+4930123450")
+    call = {"from": CALLER, "to": "+493012345", "direction": "in", "callId": "h-1"}
+    await event(cti, event="newCall", **call)
+    await event(cti, event="answer", answeringNumber="030 123450", **call)
+
+    async def held() -> list[tuple[str, str]]:
+        async with cti.app[STORE].read() as conn:
+            return [(r.call_id, r.agent_id) for r in await conn.execute(sa.select(call_holds))]
+
+    assert await eventually(held, what="the answered call's hold") == [("cti:h-1", ana)]
+
+    # on the phone, ana is offered no voice work: another caller's missed call waits
+    missed = {"from": "+4917099887766", "to": "+493012345", "direction": "in", "callId": "h-2"}
+    await event(cti, event="newCall", **missed)
+    await event(cti, event="hangup", cause="noAnswer", **missed)
+    router = cti.app[ROUTER]
+
+    missed_call = await waiting_behind_call(cti, "cti:h-1", "missed_call")
+    assert router.view is not None and router.view.floor.agents[ana].load == {"voice": 1}
+    await asyncio.sleep(0.3)  # a router step or two: still nobody free
+    assert await floor.mine("ana") == []
+
+    # the hangup frees the line, and the router offers the missed call
+    await event(cti, event="hangup", cause="normalClearing", **call)
+    offers = await eventually(lambda: floor.mine("ana", "offered"), what="the missed call offered")
+    assert [o["id"] for o in offers] == [missed_call]
+    assert await held() == []
+
+    # a hangup stored before its answer (two ingest workers) leaves no hold behind
+    late = {**call, "callId": "h-3"}
+    await event(cti, event="hangup", cause="normalClearing", **late)
+    await rows(cti, 6)
+    await event(cti, event="answer", user="ana", **late)
+    await rows(cti, 7)
+    await asyncio.sleep(0.3)
+    assert await held() == []

@@ -14,7 +14,7 @@ from hub.keys import ROUTER, STORE
 from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient
 from tests.connectors.conftest import ACCOUNT, NUMBER, signed_post
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor, eventually, waiting_behind_call
 
 CALLER = "+4917655512345"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -195,17 +195,7 @@ async def test_a_call_put_through_holds_the_agents_voice_line_until_it_ends(sms:
     # ... nor offered voice work by the router: the second caller's voicemail waits
     router = sms.app[ROUTER]
 
-    async def waiting() -> str | None:
-        view = router.view
-        if view is None or view.holds.get("call:" + first) is None:
-            return None
-        async with sms.app[STORE].read() as conn:
-            conv_id = await conn.scalar(
-                sa.select(messages.c.conversation_id).where(messages.c.kind == "voicemail")
-            )
-        return conv_id if conv_id is not None and conv_id in view.line else None
-
-    voicemail = await eventually(waiting, what="the voicemail waiting in the router")
+    voicemail = await waiting_behind_call(sms, first, "voicemail")
     assert router.view is not None and router.view.floor.agents[agent_id].load == {"voice": 1}
     await asyncio.sleep(0.3)  # a router step or two: still nobody free
     assert await floor.mine("phone_agent") == []

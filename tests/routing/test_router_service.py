@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.keys import QUEUE, STORE
-from hub.store.tables import agents, events
+from hub.keys import QUEUE, ROUTER, STORE
+from hub.store.tables import agents, events, messages
 from tests.conftest import HubClient, sign_in, sign_in_all
 from tests.helpers import inbound
 
@@ -39,6 +39,22 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20, w
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
         await asyncio.sleep(0.05)
+
+
+async def waiting_behind_call(hub: HubClient, call_id: str, kind: str) -> str:
+    """The conversation of the ``kind`` message (a voicemail, a missed call), once the router
+    counts the line that call ``call_id`` holds and has the conversation waiting in line."""
+    router = hub.app[ROUTER]
+
+    async def waiting() -> str | None:
+        view = router.view
+        if view is None or view.holds.get("call:" + call_id) is None:
+            return None
+        async with hub.app[STORE].read() as conn:
+            conv_id = await conn.scalar(sa.select(messages.c.conversation_id).where(messages.c.kind == kind))
+        return conv_id if conv_id is not None and conv_id in view.line else None
+
+    return str(await eventually(waiting, what=f"the {kind} waiting in the router behind call {call_id}"))
 
 
 class Floor:
