@@ -135,11 +135,21 @@ class ApiConnectorSettings(Section):
     """Signs those POSTs: X-ContactHub-Signature = hex HMAC-SHA256 of "<timestamp>.<body>"."""
 
 
+class TwilioSharedKey(Section):
+    key_id: str = Field(pattern=r"^\S+$")
+    """The SharedKey's id, as the X-Twilio-Webhooks-Signature-Settings header names it."""
+    secret: SecretStr
+
+
 class TwilioAccount(Section):
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: SecretStr
     numbers: list[str] = []
     """The E.164 numbers this account (or subaccount) owns: replies from them use it."""
+    shared_keys: list[TwilioSharedKey] = []
+    """Keys of the account's Webhook Settings: a webhook that carries the header
+    X-Twilio-Webhooks-Signature-Settings is checked with the key it names and the
+    algorithm it names (HMAC_SHA256 or HMAC_SHA1), not with the auth token."""
 
 
 class TwilioSettings(Section):

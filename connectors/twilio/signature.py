@@ -9,7 +9,9 @@ it what Twilio signed:
   parameter, and a JSON body without one fails;
 - an apostrophe in the URL as Twilio may have encoded it (``'`` or ``%27``);
 - the URL verbatim as well, since the library lower-cases the scheme when it adds or
-  removes the port.
+  removes the port;
+- the algorithm a Webhook Setting names (``X-Twilio-Webhooks-Signature-Settings``):
+  HMAC-SHA1 by default, HMAC-SHA256 with a SharedKey; any other fails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from multidict import MultiDict, MultiDictProxy
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator
 
 
 def signature_valid(
@@ -30,9 +32,11 @@ def signature_valid(
     *,
     form: Mapping[str, str] | MultiDict[str] | MultiDictProxy[str] | None = None,
     json_body: str | None = None,
+    algorithm: str = HMAC_SHA1,
 ) -> bool:
-    """Whether ``signature`` is Twilio's for this request, signed with ``token``."""
-    if not signature or not token:
+    """Whether ``signature`` is Twilio's for this request, signed with ``token`` (an auth
+    token, or a SharedKey secret) by ``algorithm``."""
+    if not signature or not token or algorithm.upper() not in (HMAC_SHA1, HMAC_SHA256):
         return False
     validator = _validator(token)
     # the library needs a multi-valued map; the webhook's own form is one already
@@ -44,13 +48,16 @@ def signature_valid(
         if not body_hash or not hmac.compare_digest(validator.compute_hash(json_body), body_hash[0]):
             return False  # a raw body is only signed through its hash in the URL
         params, signed_params = json_body, MultiDict()
-    if json_body is None and hmac.compare_digest(validator.compute_signature(url, form_params), signature):
+    signed_as_configured = json_body is None and hmac.compare_digest(
+        validator.compute_signature(url, form_params, algorithm), signature
+    )
+    if signed_as_configured:
         return True  # the common case, one HMAC: signed over the URL exactly as configured
     for candidate in _url_forms(url):
-        if validator.validate(candidate, params, signature):
+        if validator.validate(candidate, params, signature, algorithm):
             return True
         # the library re-assembles the URL with a lower-cased scheme; Twilio signs it verbatim
-        if hmac.compare_digest(validator.compute_signature(candidate, signed_params), signature):
+        if hmac.compare_digest(validator.compute_signature(candidate, signed_params, algorithm), signature):
             return True
     return False
 

@@ -11,6 +11,7 @@ from typing import cast
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from twilio.request_validator import HMAC_SHA1, SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
 
 from connectors.twilio.signature import signature_valid
 from hub.errors import Forbidden, InputError, PayloadTooLarge
@@ -49,16 +50,47 @@ class TwilioWebhooks:
         sid = fields.get("AccountSid", "")
         account = self.accounts.get(sid) or self._by_number.get(fields.get("To", ""))
         signature = request.headers.get("X-Twilio-Signature")
-        token = account.auth_token.get_secret_value() if account else ""
-        if account is None or not signature_valid(token, self.url_of(request), signature, form=fields):
+        key_id, algorithm = signing_key(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+        secret = signing_secret(account, key_id) if account is not None else None
+        if (
+            account is None
+            or not secret
+            or not signature_valid(secret, self.url_of(request), signature, form=fields, algorithm=algorithm)
+        ):
+            if account is None:
+                reason = "unknown account"
+            elif not signature:
+                reason = "no signature"
+            elif not secret:
+                reason = f"no shared key {key_id!r} configured for this account"
+            else:
+                reason = "signature does not match"
             log.warning(
                 "twilio webhook refused: %s",
-                "no signature"
-                if not signature
-                else "signature does not match"
-                if account
-                else "unknown account",
+                reason,
                 extra={"route": request.path, "account_sid": sid[:8] + "…" if sid else None},
             )
             raise Forbidden("the X-Twilio-Signature does not verify for this URL and account")
         return fields, account
+
+
+def signing_key(settings_header: str | None) -> tuple[str | None, str]:
+    """The SharedKey id and the algorithm an ``X-Twilio-Webhooks-Signature-Settings``
+    header names (``key=…,algorithm=HMAC_SHA256``); no header: the auth token, HMAC-SHA1. Pure."""
+    if not settings_header:
+        return None, HMAC_SHA1
+    key_id = ""  # named no key: no secret matches, so the webhook is refused
+    for part in settings_header.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "key":
+            key_id = value.strip()
+    return key_id, get_signature_algorithm(settings_header)
+
+
+def signing_secret(account: TwilioAccount, key_id: str | None) -> str | None:
+    """The auth token (``key_id`` None), or the secret of the account's SharedKey that
+    ``key_id`` names; None for a key this account does not have. Pure."""
+    if key_id is None:
+        return account.auth_token.get_secret_value()
+    key = next((k for k in account.shared_keys if k.key_id == key_id), None)
+    return key.secret.get_secret_value() if key else None

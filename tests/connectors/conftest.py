@@ -21,6 +21,7 @@ ACCOUNT = "AC" + "1" * 32
 TOKEN = "sms-test-auth-token"
 SUBACCOUNT = "AC" + "2" * 32
 SUB_TOKEN = "sub-account-token"
+SHARED_KEY = ("webhooks_sharedkey_01TEST", "shared-key-secret")  # a Webhook Setting's key of ACCOUNT
 NUMBER = "+493012345678"
 PUBLIC = "https://hub.example.com:8443"  # what Twilio calls; the proxy forwards to the test server
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 200
@@ -116,7 +117,12 @@ async def sms(
             "connectors.twilio.help_reply": "Hilfe: 030 123456",
             "connectors.twilio.media_max_bytes": 1024,
             "connectors.twilio.accounts": [
-                {"account_sid": ACCOUNT, "auth_token": TOKEN, "numbers": [NUMBER]},
+                {
+                    "account_sid": ACCOUNT,
+                    "auth_token": TOKEN,
+                    "numbers": [NUMBER],
+                    "shared_keys": [{"key_id": SHARED_KEY[0], "secret": SHARED_KEY[1]}],
+                },
                 {"account_sid": SUBACCOUNT, "auth_token": SUB_TOKEN, "numbers": ["+493099999999"]},
             ],
         },
@@ -148,7 +154,13 @@ async def signed_post(
     *,
     token: str = TOKEN,
     signed_url: str | None = None,
+    algorithm: str = "HMAC_SHA1",
+    headers: dict[str, str] | None = None,
 ) -> Any:
-    """POST a form as Twilio would: signed over the public URL with the account's token."""
-    signature = RequestValidator(token).compute_signature(signed_url or PUBLIC + path_qs, params)
-    return await hub.client.post(path_qs, data=params, headers={"X-Twilio-Signature": signature})
+    """POST a form as Twilio would: signed over the public URL with the account's token
+    (or with a SharedKey's secret and the algorithm of a Webhook Setting)."""
+    url = signed_url or PUBLIC + path_qs
+    signature = RequestValidator(token).compute_signature(url, params, algorithm)
+    return await hub.client.post(
+        path_qs, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})}
+    )

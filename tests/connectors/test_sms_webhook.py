@@ -18,6 +18,7 @@ from tests.connectors.conftest import (
     NUMBER,
     PNG,
     PUBLIC,
+    SHARED_KEY,
     SUB_TOKEN,
     SUBACCOUNT,
     TOKEN,
@@ -80,6 +81,33 @@ async def test_a_subaccount_number_is_checked_with_the_subaccounts_token(sms: Hu
     params = {**sms_params("SM4"), "AccountSid": SUBACCOUNT, "To": "+493099999999"}
     assert (await post(sms, params, token=TOKEN)).status == 403
     assert (await post(sms, params, token=SUB_TOKEN)).status == 200
+
+
+async def test_a_webhook_setting_signs_with_its_shared_key_and_algorithm(sms: HubClient, caplog) -> None:
+    key_id, secret = SHARED_KEY
+    setting = {"X-Twilio-Webhooks-Signature-Settings": f"key={key_id},algorithm=HMAC_SHA256"}
+    path = "/webhooks/twilio/sms"
+
+    async def status(sid: str, **how: Any) -> int:
+        return int((await signed_post(sms, path, sms_params(sid), **how)).status)
+
+    assert await status("SM-k1", token=secret, algorithm="HMAC_SHA256", headers=setting) == 200
+    # the header says which key and hash: the auth token, or SHA-1, or no header, all fail
+    assert await status("SM-k2", token=TOKEN, algorithm="HMAC_SHA256", headers=setting) == 403
+    assert await status("SM-k3", token=secret, algorithm="HMAC_SHA1", headers=setting) == 403
+    assert await status("SM-k4", token=secret, algorithm="HMAC_SHA256") == 403
+    unknown = {"X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_OTHER,algorithm=HMAC_SHA256"}
+    assert await status("SM-k5", token=secret, algorithm="HMAC_SHA256", headers=unknown) == 403
+    assert "no shared key 'webhooks_sharedkey_OTHER'" in caplog.text
+    md5 = {"X-Twilio-Webhooks-Signature-Settings": f"key={key_id},algorithm=HMAC_MD5"}
+    assert await status("SM-k6", token=secret, headers=md5) == 403, "an unknown hash: 403, not 500"
+    # a key of one account does not sign for another
+    other = {**sms_params("SM-k7"), "AccountSid": SUBACCOUNT, "To": "+493099999999"}
+    resp = await signed_post(sms, path, other, token=secret, algorithm="HMAC_SHA256", headers=setting)
+    assert resp.status == 403
+    assert await status("SM-k8") == 200, "without the header: the auth token, as before"
+    await asyncio.sleep(0.3)
+    assert sorted(r.external_id for r in await stored(sms, 2)) == ["SM-k1", "SM-k8"]
 
 
 async def test_the_same_message_sid_sixteen_times_is_stored_once(sms: HubClient) -> None:
