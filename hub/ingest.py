@@ -195,11 +195,11 @@ class IngestWorker:
             if not s.external_id.startswith("cti:") or event not in ("answer", "hangup"):
                 continue
             call_id = "cti:" + s.meta["call_id"]
-            named = {s.meta.get("answering_number", ""), *s.meta.get("users", "").split(",")}
             try:
                 if event == "hangup":
                     await self._calls.end(call_id)
                 else:
+                    named = [s.meta.get("answering_number", ""), *s.meta.get("users", "").split(",")]
                     await self._calls.hold_for_pbx(
                         call_id,
                         {n.strip() for n in named if n.strip()},

@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 
 from hub.errors import InputError, PayloadRejected, PayloadTooLarge
+from hub.request_body import public_base
 
 PDF = "application/pdf"
 TIFF = "image/tiff"
@@ -134,8 +135,7 @@ async def read_callback(request: web.Request, public_url: str | None, max_bytes:
     """
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {max_bytes}")
-    base = (public_url or f"{request.scheme}://{request.host}").rstrip("/")
-    url = base + request.rel_url.raw_path_qs
+    url = public_base(request, public_url) + request.rel_url.raw_path_qs
     query = dict(request.query)
     ctype = request.content_type
     head = request.headers

@@ -61,6 +61,8 @@ class TwilioWebhooks:
                 reason = "unknown account"
             elif not signature:
                 reason = "no signature"
+            elif key_id == "":
+                reason = f"{SIGNATURE_SETTINGS_HEADER} names no key"
             elif not secret:
                 reason = f"no shared key {key_id!r} configured for this account"
             else:
