@@ -1,28 +1,26 @@
 """The embedded queue: rows of one table in the store's own database (SQLite in WAL mode
 by default). A claim marks rows with the consumer and the time; an ack deletes them.
 
-On a SQLite file, appends go through a connection of their own on a thread of their own
-(``SqliteAppender``): a batch is one trip from the event loop to that thread and back
-(BEGIN IMMEDIATE, the inserts, COMMIT). Through the async engine the same batch took five
-or six trips (checkout, BEGIN, INSERT, COMMIT, reset), each waiting its turn in an event
-loop busy with requests; under load those waits, not the fsync, bounded the rate at which
-webhooks were accepted. The connection has the store's settings (synchronous=FULL: durable
-on return); SQLite's own lock orders it with the store's writers, in this process or another.
+On a SQLite file, appends go through a connection of their own (``SqliteAppender``: one
+INSERT a batch, made durable by an fsync before it returns). Through the async engine
+the same batch took five or six trips to a thread (checkout, BEGIN, INSERT, COMMIT,
+reset), each waiting its turn in an event loop busy with requests; under load those
+waits, not the fsync, bounded the rate at which webhooks were accepted. SQLite's own
+lock orders the appender with the store's writers, in this process or another.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import sqlalchemy as sa
 
 from hub.queue.base import Claimed, GroupedQueue
-from hub.store.engine import SQLITE_PRAGMAS, Store
+from hub.queue.sqlite_append import SqliteAppender
+from hub.store.engine import Store
 from hub.store.tables import dead_letters, queue_entries
 
 T = TypeVar("T")
@@ -178,57 +176,3 @@ class SqlQueue(GroupedQueue[T]):
         await self.drain()
         if self._appender is not None:
             await self._appender.close()
-
-
-INSERT = "INSERT INTO queue_entries (stream, payload, attempts, created_at) VALUES "
-
-
-class SqliteAppender:
-    """Writes batches of queue entries to a SQLite file in one transaction each, on one
-    thread. Raises SQLAlchemy's ``OperationalError`` (transient) when the database is locked
-    past the busy timeout or unreachable, as the engine would."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-append")
-
-    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._write, stream, payloads, time.time())
-
-    def _write(self, stream: str, payloads: Sequence[bytes], now: float) -> list[str]:
-        try:
-            if self._conn is None:
-                self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-                for pragma in SQLITE_PRAGMAS:
-                    self._conn.execute(pragma)
-            conn = self._conn
-            # One statement for the batch: each SQLite call lets go of the GIL and must win
-            # it back from an event loop busy with requests, so calls per batch are few.
-            rows = ", ".join(["(?, ?, 0, ?)"] * len(payloads))
-            params = [value for p in payloads for value in (stream, p.decode(), now)]
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                last = conn.execute(INSERT + rows, params).lastrowid
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise sa.exc.OperationalError(INSERT, None, exc) from exc
-        if last is None:
-            raise RuntimeError("SQLite returned no row id for an insert")
-        # the rows of one INSERT, in the only write transaction, take the next ids in order
-        return [str(i) for i in range(last - len(payloads) + 1, last + 1)]
-
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._close)
-        self._thread.shutdown(wait=True)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

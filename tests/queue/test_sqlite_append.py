@@ -1,0 +1,108 @@
+"""The embedded queue's appender: SQLite's lock waited out on the event loop, the WAL
+folded into the database off the loop, the fsync helper replaced when it dies. (The
+contract suite covers what both backends do.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.queue.sql import SqlQueue
+from hub.queue.sqlite_append import SqliteAppender
+from hub.store.engine import Store
+from hub.transient import is_transient
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(make_settings(tmp_path, "embedded").database)
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def writer(store: Store) -> Iterator[sqlite3.Connection]:
+    """Another writer of the same file: a connection that can hold SQLite's write lock."""
+    assert store.sqlite_file is not None
+    conn = sqlite3.connect(store.sqlite_file, isolation_level=None)
+    yield conn
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.close()
+
+
+async def test_an_append_waits_for_another_writer_then_lands(
+    store: Store, writer: sqlite3.Connection
+) -> None:
+    queue = SqlQueue(store, "s", lambda b: b, dead_letter_after=3)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+        pending = asyncio.create_task(queue.append(b"waits"))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # neither refused nor written past the lock
+        writer.execute("COMMIT")
+        entry_id = await asyncio.wait_for(pending, 5)
+        claimed = await queue.claim("c", 10, 100)
+        assert [(c.id, c.payload) for c in claimed] == [(entry_id, b"waits")]
+    finally:
+        await queue.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_a_transient_failure(
+    store: Store, writer: sqlite3.Connection
+) -> None:
+    assert store.sqlite_file is not None
+    appender = SqliteAppender(store.sqlite_file, busy_timeout_s=0.2)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Exception) as raised:
+            await appender.append("s", [b"refused"])
+        assert is_transient(raised.value)  # the webhook answers 503 and the provider retries
+        writer.execute("ROLLBACK")
+        assert await appender.append("s", [b"later"]) == ["1"]  # the refused one left nothing
+    finally:
+        await appender.close()
+
+
+@pytest.mark.parametrize("checkpoint_every", [100, 1_000_000])
+async def test_the_wal_is_folded_into_the_database_every_so_many_entries(
+    store: Store, checkpoint_every: int
+) -> None:
+    assert store.sqlite_file is not None
+    await store.close()  # the last connection gone: the WAL is folded in and removed
+    before = os.path.getsize(store.sqlite_file)
+    appender = SqliteAppender(store.sqlite_file, checkpoint_every=checkpoint_every)
+    try:
+        for batch in range(6):
+            await appender.append("s", [b"x" * 2000 + bytes([batch])] * 25)
+        grown = os.path.getsize(store.sqlite_file) > before
+        assert grown == (checkpoint_every == 100)  # else every page is still in the WAL only
+    finally:
+        await appender.close()
+    with sqlite3.connect(store.sqlite_file) as check:
+        assert check.execute("SELECT count(*) FROM queue_entries").fetchone() == (150,)
+
+
+async def test_a_dead_fsync_helper_is_replaced_and_nothing_is_lost(store: Store) -> None:
+    assert store.sqlite_file is not None
+    appender = SqliteAppender(store.sqlite_file)
+    try:
+        assert await appender.append("s", [b"one"]) == ["1"]
+        helper = appender._helper
+        assert helper is not None
+        helper.kill()
+        await helper.wait()
+        assert await appender.append("s", [b"two", b"three"]) == ["2", "3"]
+        assert appender._helper is not None and appender._helper is not helper
+    finally:
+        await appender.close()
+    with sqlite3.connect(store.sqlite_file) as check:
+        rows = check.execute("SELECT id, payload FROM queue_entries ORDER BY id").fetchall()
+    assert rows == [(1, "one"), (2, "two"), (3, "three")]
