@@ -30,6 +30,7 @@ and every ``checkpoint_every`` entries a thread folds the WAL into the database
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 import time
@@ -53,7 +54,7 @@ class SqliteAppender:
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0, checkpoint_every: int = 4096) -> None:
         self._path = path
-        self._wal = path + "-wal"
+        self._wal = os.path.abspath(path + "-wal")  # whatever folder the helper runs in
         self._busy_timeout_s = busy_timeout_s
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
