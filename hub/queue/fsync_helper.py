@@ -11,7 +11,12 @@ import sys
 
 
 def serve(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:  # said on the first request; the hub refuses that append (503)
+        os.read(0, 1)
+        os.write(1, f"!cannot open {path}: {exc}\n".encode())
+        return
     while os.read(0, 1):
         try:
             os.fsync(fd)

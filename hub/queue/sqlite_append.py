@@ -22,14 +22,20 @@ before that fsync; a reader that stores anything commits with FULL, which syncs 
 same WAL, these frames first. SQLite deletes the WAL file only when the last connection
 closes, and this one stays open, so the helper's descriptor stays the WAL's.
 
+An append that fails after its INSERT (the fsync failed, the helper died) has stored
+its entries all the same: the caller answers 503, the provider retries, and ingest drops
+the second copy by its unique key, as after a Redis append whose answer was lost.
+
 Checkpoints are kept off the loop too: this connection never checkpoints on commit,
 and every ``checkpoint_every`` entries a thread folds the WAL into the database
-(PASSIVE: it waits for nobody).
+(PASSIVE: it waits for nobody). A failed checkpoint is logged and tried again later;
+it never fails an append whose entries are on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -46,6 +52,7 @@ from hub.store.engine import SQLITE_PRAGMAS
 INSERT = "INSERT INTO queue_entries (stream, payload, attempts, created_at) VALUES "
 HELPER = str(Path(__file__).with_name("fsync_helper.py"))
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+log = logging.getLogger("contacthub.queue")
 
 
 class SqliteAppender:
@@ -68,12 +75,12 @@ class SqliteAppender:
         try:
             last = await self._insert(stream, payloads)
             await self._fsync_wal()
-            self._since_checkpoint += len(payloads)
-            if self._since_checkpoint >= self._checkpoint_every:
-                self._since_checkpoint = 0
-                await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
         except (sqlite3.Error, OSError) as exc:
             raise sa.exc.OperationalError(INSERT, None, exc) from exc
+        self._since_checkpoint += len(payloads)
+        if self._since_checkpoint >= self._checkpoint_every:
+            self._since_checkpoint = 0
+            await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
         # one INSERT in its own transaction: its rows took the ids just before ``last``
         return [str(i) for i in range(last - len(payloads) + 1, last + 1)]
 
@@ -129,13 +136,17 @@ class SqliteAppender:
             if helper.returncode is None:
                 helper.kill()
             await helper.wait()
-            if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+            if isinstance(exc, asyncio.IncompleteReadError):
                 raise OSError("the fsync helper ended") from exc
             raise
 
     def _checkpoint(self) -> None:
-        if self._conn is not None:
+        if self._conn is None:
+            return
+        try:
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the WAL only grows until the next one
+            log.warning("queue WAL checkpoint failed, tried again later: %r", exc)
 
     async def close(self) -> None:
         self._checkpointer.shutdown(wait=True)

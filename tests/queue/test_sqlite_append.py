@@ -1,19 +1,22 @@
 """The embedded queue's appender: SQLite's lock waited out on the event loop, the WAL
-folded into the database off the loop, the fsync helper replaced when it dies. (The
-contract suite covers what both backends do.)"""
+folded into the database off the loop, no answer before the fsync helper's, and the
+helper replaced when it dies. (The contract suite covers what both backends do.)"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.queue.sql import SqlQueue
-from hub.queue.sqlite_append import SqliteAppender
+from hub.queue.sqlite_append import HELPER, SqliteAppender
 from hub.store.engine import Store
 from hub.transient import is_transient
 from tests.conftest import make_settings
@@ -106,3 +109,30 @@ async def test_a_dead_fsync_helper_is_replaced_and_nothing_is_lost(store: Store)
     with sqlite3.connect(store.sqlite_file) as check:
         rows = check.execute("SELECT id, payload FROM queue_entries ORDER BY id").fetchall()
     assert rows == [(1, "one"), (2, "two"), (3, "three")]
+
+
+async def test_an_append_answers_only_after_the_helper_has_synced(store: Store) -> None:
+    assert store.sqlite_file is not None
+    appender = SqliteAppender(store.sqlite_file)
+    try:
+        await appender.append("s", [b"one"])
+        helper = appender._helper
+        assert helper is not None
+        os.kill(helper.pid, signal.SIGSTOP)  # an fsync that takes its time
+        try:
+            pending = asyncio.create_task(appender.append("s", [b"two"]))
+            await asyncio.sleep(0.3)
+            assert not pending.done()
+        finally:
+            os.kill(helper.pid, signal.SIGCONT)
+        assert await asyncio.wait_for(pending, 5) == ["2"]
+    finally:
+        await appender.close()
+
+
+def test_the_helper_says_why_it_cannot_sync(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.db-wal"
+    answer = subprocess.run(
+        [sys.executable, "-I", HELPER, str(missing)], input=b"s", capture_output=True, timeout=30, check=True
+    ).stdout.decode()
+    assert answer.startswith("!cannot open") and str(missing) in answer
