@@ -22,6 +22,7 @@ from hub.queue.base import Claimed, GroupedQueue
 from hub.queue.sqlite_append import SqliteAppender
 from hub.store.engine import Store
 from hub.store.tables import dead_letters, queue_entries
+from hub.store.write_gate import holding_write_gate
 
 T = TypeVar("T")
 q = queue_entries
@@ -42,7 +43,14 @@ class SqlQueue(GroupedQueue[T]):
         self._stream = stream
         self._dead_after = dead_letter_after
         self._arrived = asyncio.Event()
-        self._appender = SqliteAppender(store.sqlite_file) if store.sqlite_file else None
+        self._appender = (
+            SqliteAppender(store.sqlite_file, gate=store.write_gate) if store.sqlite_file else None
+        )
+
+    async def append(self, item: T) -> str:
+        if self._appender is not None and holding_write_gate():
+            raise RuntimeError("a queue append inside a store transaction would wait for it: append after")
+        return await super().append(item)
 
     async def _append_batch(self, payloads: Sequence[bytes]) -> list[str]:
         if self._appender is not None:

@@ -2,11 +2,13 @@
 helper process.
 
 A batch is one INSERT statement, run in autocommit on the event loop's own thread: it
-writes its WAL frames to the page cache (tens of microseconds) and never waits on
-SQLite's lock: a busy database is retried after a short asynchronous sleep, as SQLite's
-busy handler would, for up to ``busy_timeout_s``. The commit is then made durable by an
-fsync of the WAL file in ``fsync_helper``, a small process of its own that the loop
-asks over a pipe; ``append`` returns only after its answer.
+writes its WAL frames to the page cache (tens of microseconds) and never blocks on
+SQLite's lock. Within the process it takes its turn at the store's ``WriteGate``, ahead
+of waiting transactions; a database kept busy by another process is retried after a
+short asynchronous sleep, as SQLite's busy handler would, for up to ``busy_timeout_s``.
+The commit is then made durable by an fsync of the WAL file in ``fsync_helper``, a small
+process of its own that the loop asks over a pipe; ``append`` returns only after its
+answer.
 
 Why not a thread: a thread has to win the GIL back from an event loop busy with
 requests after every blocking call. A batch written on a thread (the earlier design)
@@ -48,6 +50,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from hub.store.engine import SQLITE_PRAGMAS
+from hub.store.write_gate import WriteGate
 
 INSERT = "INSERT INTO queue_entries (stream, payload, attempts, created_at) VALUES "
 HELPER = str(Path(__file__).with_name("fsync_helper.py"))
@@ -59,8 +62,16 @@ class SqliteAppender:
     """Raises SQLAlchemy's ``OperationalError`` (transient) when the database stays locked
     past ``busy_timeout_s`` or cannot be written, as the engine would."""
 
-    def __init__(self, path: str, *, busy_timeout_s: float = 30.0, checkpoint_every: int = 4096) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        gate: WriteGate | None = None,
+        busy_timeout_s: float = 30.0,
+        checkpoint_every: int = 4096,
+    ) -> None:
         self._path = path
+        self._gate = gate or WriteGate()  # the store's, to take turns with its transactions
         self._wal = os.path.abspath(path + "-wal")  # whatever folder the helper runs in
         self._busy_timeout_s = busy_timeout_s
         self._checkpoint_every = checkpoint_every
@@ -92,17 +103,19 @@ class SqliteAppender:
         deadline = time.monotonic() + self._busy_timeout_s
         delay = 0.001
         while True:
-            try:
-                last = conn.execute(sql, params).lastrowid  # autocommit: one transaction
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in _BUSY or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(delay)  # another writer holds the lock: let it finish
-                delay = min(delay * 2, 0.05)
-                continue
-            if last is None:
-                raise RuntimeError("SQLite returned no row id for an insert")
-            return last
+            async with self._gate.hold(first=True):  # this process's writers: our turn
+                try:
+                    cursor = conn.execute(sql, params)  # autocommit: one transaction
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF not in _BUSY or time.monotonic() > deadline:
+                        raise
+                    cursor = None
+            if cursor is not None:
+                if cursor.lastrowid is None:
+                    raise RuntimeError("SQLite returned no row id for an insert")
+                return cursor.lastrowid
+            await asyncio.sleep(delay)  # another process holds the lock: let it finish
+            delay = min(delay * 2, 0.05)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

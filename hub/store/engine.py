@@ -1,15 +1,15 @@
 """The async engine for SQLite (WAL) or PostgreSQL (asyncpg), chosen by URL.
 
-SQLite allows one writer at a time. Writes go through ``Store.write()``, which takes an
-in-process lock and opens the transaction with ``BEGIN IMMEDIATE`` so that a writer never
-fails half-way on a lock upgrade; reads use ``Store.read()`` and never block under WAL.
-The embedded queue appends through a connection of its own (``hub.queue.sql``), with the
-same settings; SQLite's lock orders it with these writers.
+SQLite allows one writer at a time. Writes go through ``Store.write()``, which takes the
+process's ``WriteGate`` and opens the transaction with ``BEGIN IMMEDIATE`` so that a
+writer never fails half-way on a lock upgrade; reads use ``Store.read()`` and never block
+under WAL. The embedded queue appends through a connection of its own
+(``hub.queue.sql``), with the same settings; it takes its turn at the same gate, ahead of
+waiting transactions, and SQLite's lock orders it with writers in other processes.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.settings import DatabaseSettings
+from hub.store.write_gate import WriteGate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "contacthub_write"
@@ -63,7 +64,8 @@ class Store:
             raise ValueError(f"database.url: unsupported database {self.dialect!r}")
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._writer = self.engine.execution_options(**{_WRITE: True})
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # SQLite: the store's transactions and the queue's appends take turns here
+        self.write_gate = WriteGate() if self.dialect == "sqlite" else None
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
 
@@ -75,11 +77,11 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; commits on exit, rolls back on error."""
-        if self._write_lock is None:
+        if self.write_gate is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self._writer.begin() as conn:
+        async with self.write_gate.hold(), self._writer.begin() as conn:
             yield conn
 
     async def ping(self) -> None:

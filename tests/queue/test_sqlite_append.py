@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from hub.queue.sql import SqlQueue
 from hub.queue.sqlite_append import HELPER, SqliteAppender
@@ -54,6 +55,48 @@ async def test_an_append_waits_for_another_writer_then_lands(
         entry_id = await asyncio.wait_for(pending, 5)
         claimed = await queue.claim("c", 10, 100)
         assert [(c.id, c.payload) for c in claimed] == [(entry_id, b"waits")]
+    finally:
+        await queue.close()
+
+
+async def test_an_append_goes_between_the_stores_transactions(store: Store) -> None:
+    """In one process an append waits at the store's gate, not on SQLite's lock, and is
+    handed it ahead of a transaction that was already waiting."""
+    queue = SqlQueue(store, "s", lambda b: b, dead_letter_after=3)
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    async def holds_the_lock() -> None:
+        async with store.write():
+            await release.wait()
+
+    async def counts_entries() -> None:
+        async with store.write() as conn:
+            seen.append((await conn.execute(sa.text("SELECT count(*) FROM queue_entries"))).scalar_one())
+
+    try:
+        tasks = [asyncio.create_task(holds_the_lock())]
+        await asyncio.sleep(0.05)
+        tasks.append(asyncio.create_task(counts_entries()))  # waits for the first
+        await asyncio.sleep(0.05)
+        append = asyncio.create_task(queue.append(b"urgent"))
+        await asyncio.sleep(0.05)
+        assert not append.done()  # not past the transaction that holds the lock
+        release.set()
+        await asyncio.wait_for(asyncio.gather(append, *tasks), 10)
+        assert seen == [1]  # the append went before the transaction that waited
+    finally:
+        await queue.close()
+
+
+async def test_an_append_inside_a_store_transaction_is_refused_not_left_hanging(store: Store) -> None:
+    queue = SqlQueue(store, "s", lambda b: b, dead_letter_after=3)
+    try:
+        async with store.write():
+            with pytest.raises(RuntimeError, match="inside a store transaction"):
+                async with asyncio.timeout(5):  # this task's own append, not another's
+                    await queue.append(b"x")
+        assert await queue.append(b"y") == "1"
     finally:
         await queue.close()
 
