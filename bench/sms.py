@@ -6,7 +6,8 @@ are made before the clock starts). It prints the accepted rate and the rate of a
 aiohttp handler that parses the same form, measured in the same run just before each
 hub figure (the machine is shared: a bare rate taken minutes earlier says little). Goal:
 at least half the bare rate. Each figure also gives the server's CPU time per accepted
-webhook (Linux), which a busy machine disturbs less than a rate.
+webhook (Linux), which a busy machine disturbs less than a rate, and how long a webhook
+waited for its answer (median and 99th percentile).
 
     .venv/bin/python bench/sms.py [-n 10000] [-c 64] [--rounds 3] [--backend embedded|scaleout|both]
 
@@ -67,10 +68,13 @@ def signed_bodies(n: int, tag: str) -> list[tuple[bytes, str]]:
 class Figure:
     rate: float  # accepted webhooks per second
     cpu_ms: float | None  # the server's CPU time per accepted webhook
+    p50_ms: float  # how long the provider waited for the answer
+    p99_ms: float
 
     def __str__(self) -> str:
         cpu = f", {self.cpu_ms:.2f} ms CPU each" if self.cpu_ms is not None else ""
-        return f"{self.rate:8.0f} accepted/s{cpu}"
+        waited = f"answered in p50 {self.p50_ms:.0f} / p99 {self.p99_ms:.0f} ms"
+        return f"{self.rate:8.0f} accepted/s{cpu}, {waited}"
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -86,6 +90,7 @@ async def fire(url: str, bodies: list[tuple[bytes, str]], concurrency: int, pid:
     """Accepted webhooks per second, and the server's CPU time per accepted webhook."""
     work = iter(bodies)
     accepted = 0
+    waits: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def client() -> None:
@@ -95,9 +100,11 @@ async def fire(url: str, bodies: list[tuple[bytes, str]], concurrency: int, pid:
                     "Content-Type": "application/x-www-form-urlencoded",
                     "X-Twilio-Signature": signature,
                 }
+                sent = time.perf_counter()
                 async with session.post(url + PATH, data=body, headers=headers) as resp:
                     await resp.read()
                     accepted += resp.status == 200
+                waits.append(time.perf_counter() - sent)
 
         cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
@@ -107,7 +114,8 @@ async def fire(url: str, bodies: list[tuple[bytes, str]], concurrency: int, pid:
     cpu_ms = None
     if cpu_before is not None and cpu_after is not None and accepted:
         cpu_ms = (cpu_after - cpu_before) * 1000 / accepted
-    return Figure(rate, cpu_ms)
+    cuts = statistics.quantiles(waits, n=100)
+    return Figure(rate, cpu_ms, cuts[49] * 1000, cuts[98] * 1000)
 
 
 async def bare_rate(bodies: list[tuple[bytes, str]], concurrency: int) -> Figure:
