@@ -8,12 +8,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import ConfigError, InputError
 from hub.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hub.simulator import Simulator
 
 DEMO_CREDENTIALS = Path("var/demo-credentials.json")
 
@@ -117,9 +121,12 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    import os
+
+    from hub.channel_settings import env_locked
     from hub.customers.records import CustomerRecords
     from hub.customers.tier_config import tiers_in_force
-    from hub.demo import seed_demo
+    from hub.demo import seed_demo, seed_demo_twilio
 
     settings = _settings(args)
 
@@ -139,6 +146,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"Agent console: {base.rstrip('/')}/console/  (sign in with an agent above)")
         if site:
             print(f"Demo website:  {base.rstrip('/')}/demo/  (chat with the agents from there)")
+        phone = f"http://127.0.0.1:{port + 1}"
+        twilio = await seed_demo_twilio(store, settings, env_locked(os.environ), base.rstrip("/"), phone)
+        if twilio is not None:
+            number = twilio.accounts[0].numbers[0]
+            print(f"SMS and calls: a made-up Twilio account with the number {number}; once the hub runs,")
+            print("  contacthub simulate phone --from +491711234567   (Erika: a line is an SMS)")
+            print("  contacthub simulate call --from +491711234567 --text 'Bitte um Rückruf'")
 
     _with_store(args, work)
 
@@ -210,12 +224,37 @@ def cmd_retier(args: argparse.Namespace) -> None:
 def cmd_simulate(args: argparse.Namespace) -> None:
     from hub.simulator import Simulator
 
-    settings = _settings(args)
-    simulator = Simulator(settings, args.hub or f"http://{settings.server.host}:{settings.server.port}")
-    if args.kind == "sms":
-        asyncio.run(simulator.sms(args.sender, args.text or "Hallo"))
+    settings = _settings_with_saved(args)  # a demo's or an admin's Twilio settings too
+    hub = args.hub or f"http://{settings.server.host}:{settings.server.port}"
+    if args.kind == "phone":
+        try:
+            asyncio.run(_phone(Simulator(settings, hub, say=lambda _: None), args.sender))
+        except KeyboardInterrupt:
+            print("phone off")
+    elif args.kind == "sms":
+        asyncio.run(Simulator(settings, hub).sms(args.sender, args.text or "Hallo"))
     else:
-        asyncio.run(simulator.call(args.sender, args.digits, args.text))
+        asyncio.run(Simulator(settings, hub).call(args.sender, args.digits, args.text))
+
+
+async def _phone(simulator: Simulator, sender: str) -> None:
+    from hub.simulator import SimulatedPhone
+
+    async def typed() -> AsyncIterator[str]:
+        """Standard input's lines, read by a daemon thread: Ctrl-C never waits for Enter."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")  # the end
+
+        threading.Thread(target=read, name="stdin", daemon=True).start()
+        while line := await lines.get():
+            yield line
+
+    await SimulatedPhone(simulator, lambda text: print(text, flush=True)).run(sender, typed())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,10 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     retier.set_defaults(func=cmd_retier)
 
     simulate = sub.add_parser(
-        "simulate", help="send signed Twilio webhooks (an SMS or a call) to a running hub"
+        "simulate",
+        help="a customer's side of Twilio (an SMS, a call, a phone) against a running hub",
     )
     simulate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
-    simulate.add_argument("kind", choices=["sms", "call"])
+    simulate.add_argument(
+        "kind", choices=["sms", "call", "phone"], help="phone: stay on, send typed lines, show replies"
+    )
     simulate.add_argument("--from", dest="sender", required=True, help="the customer's number")
     simulate.add_argument("--text", help="the SMS text, or a call's voicemail transcription")
     simulate.add_argument("--digits", default="1", help="the menu choice of a call (default 1)")

@@ -1,7 +1,11 @@
-"""Demo data: agents, customers across tiers, and an API token. Idempotent.
+"""Demo data: agents, customers across tiers, an API token, and a Twilio account for
+``contacthub simulate``. Idempotent.
 
 First run creates everything and writes the generated credentials to
 ``var/demo-credentials.json`` (mode 600); later runs add nothing and print the same file.
+The Twilio account is a made-up one, saved as the ``twilio`` connector section (as the
+admin pages save it) only where Twilio is not configured yet; its replies go to
+``contacthub simulate phone``, never to Twilio.
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from hub.auth.sessions import hash_password
+from hub.channel_settings import load_saved, save
 from hub.customers.records import CustomerRecords
+from hub.settings import Settings, TwilioAccount, TwilioSettings
 from hub.store.engine import Store
 from hub.store.tables import agents, identities, widget_sites
 from hub.tokens import TokenService
@@ -59,6 +67,8 @@ CUSTOMERS: list[dict[str, Any]] = [
         "identities": [("email", "erika@example.com"), ("phone", "+491711234567")],
     },
 ]
+DEMO_NUMBER = "+494012345678"  # Nordlicht Energie's number, in Hamburg
+DEMO_ACTOR = "system:demo"
 CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 
 
@@ -146,3 +156,23 @@ async def seed_demo(
     credentials_file.write_text(json.dumps(creds, indent=2))
     os.chmod(credentials_file, 0o600)
     return creds
+
+
+async def seed_demo_twilio(
+    store: Store, settings: Settings, locked: Mapping[str, str], public_url: str, phone_url: str
+) -> TwilioSettings | None:
+    """The demo's Twilio account (saved on the first run), or None where Twilio is set
+    up otherwise: in the settings file, by the environment, or in the admin pages."""
+    saved = (await load_saved(store)).get("twilio")
+    if saved is not None:
+        return TwilioSettings.model_validate(saved["data"]) if saved["updated_by"] == DEMO_ACTOR else None
+    if "twilio" in settings.connectors.model_fields_set or "twilio" in locked:
+        return None
+    account = TwilioAccount(
+        account_sid="AC" + secrets.token_hex(16),
+        auth_token=SecretStr(secrets.token_urlsafe(24)),
+        numbers=[DEMO_NUMBER],
+    )
+    section = TwilioSettings(enabled=True, public_url=public_url, api_base=phone_url, accounts=[account])
+    await save(store, "twilio", section, DEMO_ACTOR, locked)
+    return section

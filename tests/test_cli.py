@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: migrate, token create, demo (idempotent), bad settings."""
+"""The CLI as a user runs it: migrate, token create, demo (idempotent, with a Twilio account
+for the simulator), bad settings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine
 
 from tests.conftest import make_settings
+from tests.hubproc import HubProcess
+from tests.routing.test_router_service import eventually
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -65,3 +68,47 @@ def test_simulate_without_twilio_says_what_to_configure(tmp_path: Path) -> None:
     out = run(tmp_path, "simulate", "sms", "--from", "+4917612345678", "--text", "Hallo")
     assert out.returncode == 2
     assert "connectors.twilio is not enabled" in out.stderr
+
+
+async def test_after_demo_the_simulator_reaches_the_hub_with_the_demos_twilio_account(tmp_path: Path) -> None:
+    """`make run` then `contacthub simulate`: no Twilio settings to write first."""
+    make_settings(tmp_path, "embedded")
+    first = run(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "contacthub simulate phone" in first.stdout
+    assert run(tmp_path, "demo").stdout == first.stdout  # the same account, not a new one
+    hub = HubProcess(tmp_path / "contacthub.toml", tmp_path)
+    await hub.start()  # Twilio's webhooks are on: the saved section applies at the start
+    try:
+        sms = run(
+            tmp_path, "simulate", "sms", "--from", "+4917612345678", "--text", "Hallo", "--hub", hub.url
+        )
+        assert sms.returncode == 0, sms.stderr
+        call = run(
+            tmp_path, "simulate", "call", "--from", "+4917612345678", "--text", "Rückruf", "--hub", hub.url
+        )
+        assert call.returncode == 0, call.stderr
+
+        async def stored() -> set[str] | None:
+            engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+            with engine.connect() as conn:
+                kinds = {r[0] for r in conn.execute(sa.text("SELECT channel || ':' || kind FROM messages"))}
+            engine.dispose()
+            return kinds if {"sms:message", "voice:voicemail"} <= kinds else None
+
+        await eventually(stored, what="the simulated SMS and voicemail")
+    finally:
+        hub.stop()
+
+
+def test_the_demo_leaves_a_configured_twilio_alone(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded", **{"connectors.twilio.enabled": False})
+    out = run(tmp_path, "demo")
+    assert out.returncode == 0, out.stderr
+    assert "simulate" not in out.stdout
+    engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM channel_settings")) == 0
+    engine.dispose()
+    sms = run(tmp_path, "simulate", "sms", "--from", "+4917612345678")
+    assert sms.returncode == 2 and "contacthub demo" in sms.stderr
