@@ -127,6 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from hub.customers.records import CustomerRecords
     from hub.customers.tier_config import tiers_in_force
     from hub.demo import seed_demo, seed_demo_twilio
+    from hub.settings import ServerSettings
 
     settings = _settings(args)
 
@@ -150,9 +151,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
         twilio = await seed_demo_twilio(store, settings, env_locked(os.environ), base.rstrip("/"), phone)
         if twilio is not None:
             number = twilio.accounts[0].numbers[0]
+            # another terminal may not have the port this process was given (make run PORT=…)
+            usual = port == ServerSettings.model_fields["port"].default
+            hub = "" if usual else f" --hub http://{settings.server.host}:{port}"
             print(f"SMS and calls: a made-up Twilio account with the number {number}; once the hub runs,")
-            print("  contacthub simulate phone --from +491711234567   (Erika: a line is an SMS)")
-            print("  contacthub simulate call --from +491711234567 --text 'Bitte um Rückruf'")
+            print(f"  contacthub simulate phone --from +491711234567{hub}   (Erika: a line is an SMS)")
+            print(f"  contacthub simulate call --from +491711234567 --text 'Bitte um Rückruf'{hub}")
 
     _with_store(args, work)
 

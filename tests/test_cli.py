@@ -112,3 +112,10 @@ def test_the_demo_leaves_a_configured_twilio_alone(tmp_path: Path) -> None:
     engine.dispose()
     sms = run(tmp_path, "simulate", "sms", "--from", "+4917612345678")
     assert sms.returncode == 2 and "contacthub demo" in sms.stderr
+
+
+def test_on_another_port_the_demo_tells_the_simulator_where_the_hub_is(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded")
+    out = run(tmp_path, "demo", env={"CONTACTHUB_SERVER__PORT": "9000"})  # as make run PORT=9000
+    assert out.returncode == 0, out.stderr
+    assert "simulate phone --from +491711234567 --hub http://127.0.0.1:9000" in out.stdout
