@@ -230,15 +230,17 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     settings = _settings_with_saved(args)  # a demo's or an admin's Twilio settings too
     hub = args.hub or f"http://{settings.server.host}:{settings.server.port}"
+    # the phone shows what a customer sees, not each request
+    simulator = Simulator(settings, hub, say=(lambda _: None) if args.kind == "phone" else print)
     if args.kind == "phone":
         try:
-            asyncio.run(_phone(Simulator(settings, hub, say=lambda _: None), args.sender))
+            asyncio.run(_phone(simulator, args.sender))
         except KeyboardInterrupt:
             print("phone off")
     elif args.kind == "sms":
-        asyncio.run(Simulator(settings, hub).sms(args.sender, args.text or "Hallo"))
+        asyncio.run(simulator.sms(args.sender, args.text or "Hallo"))
     else:
-        asyncio.run(Simulator(settings, hub).call(args.sender, args.digits, args.text))
+        asyncio.run(simulator.call(args.sender, args.digits, args.text))
 
 
 async def _phone(simulator: Simulator, sender: str) -> None:

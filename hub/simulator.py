@@ -13,7 +13,6 @@ status callbacks.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
@@ -45,13 +44,8 @@ class Simulator:
         self.accounts = {a.account_sid: a for a in twilio.accounts}
         self.api_base = twilio.api_base
         self._account: TwilioAccount = twilio.accounts[0]
-        self._number = self._account.numbers[0] if self._account.numbers else "+15005550006"
+        self.number = self._account.numbers[0] if self._account.numbers else "+15005550006"  # the hub's
         self._say = say
-
-    @property
-    def number(self) -> str:
-        """The hub's number, the one the customer writes to."""
-        return self._number
 
     def path_of(self, url: str) -> str | None:
         """The path and query of a URL on the hub's public address; None for another."""
@@ -83,7 +77,7 @@ class Simulator:
             "SmsSid": sid,
             "AccountSid": self._account.account_sid,
             "From": sender,
-            "To": self._number,
+            "To": self.number,
             "Body": text,
             "NumMedia": "0",
         }
@@ -99,7 +93,7 @@ class Simulator:
             "CallSid": "CA" + uuid.uuid4().hex,
             "AccountSid": self._account.account_sid,
             "From": caller,
-            "To": self._number,
+            "To": self.number,
             "Direction": "inbound",
             "CallStatus": "ringing",
         }
@@ -156,7 +150,9 @@ class SimulatedPhone:
     async def _create_message(self, request: web.Request) -> web.Response:
         sid = request.match_info["sid"]
         account = self._sim.accounts.get(sid)
-        if account is None or request.headers.get("Authorization") != _basic(sid, account):
+        if account is None or request.headers.get("Authorization") != aiohttp.encode_basic_auth(
+            sid, account.auth_token.get_secret_value()
+        ):
             return _twilio_error(401, 20003, "Authenticate")
         form = await request.post()
         to, sender, body = (str(form.get(name, "")) for name in ("To", "From", "Body"))
@@ -189,8 +185,6 @@ class SimulatedPhone:
         if path_qs is None:
             self._say(f"status callback to {callback} not sent: it is not on the hub's public URL")
             return
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         for status in ("sent", "delivered"):
             params = {
                 "MessageSid": message_sid,
@@ -200,10 +194,15 @@ class SimulatedPhone:
                 "To": to,
             }
             try:
-                await self._sim.post(self._session, path_qs, params, account)
+                await self._sim.post(self._client(), path_qs, params, account)
             except (ConfigError, aiohttp.ClientError) as exc:
                 self._say(f"status callback {status!r} not accepted: {exc}")
                 return
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
 
     async def _close(self, _app: web.Application) -> None:
         for report in list(self._reports):
@@ -232,26 +231,20 @@ class SimulatedPhone:
                     f"cannot listen on {host}:{port} (connectors.twilio.api_base): {exc}"
                 ) from exc
             self._say(f"Phone {sender} on; the hub's number is {self._sim.number}. Type an SMS, Ctrl-D ends.")
-            async with aiohttp.ClientSession() as session:
-                async for line in lines:
-                    if line.strip():
-                        await self._send(session, sender, line.strip())
+            async for line in lines:
+                if line.strip():
+                    await self._send(sender, line.strip())
         finally:
-            await runner.cleanup()
+            await runner.cleanup()  # closes the session too
 
-    async def _send(self, session: aiohttp.ClientSession, sender: str, text: str) -> None:
+    async def _send(self, sender: str, text: str) -> None:
         try:
-            twiml = await self._sim.sms(sender, text, session)
+            twiml = await self._sim.sms(sender, text, self._client())
         except (ConfigError, aiohttp.ClientError) as exc:  # shown; the next line may get through
             self._say(f"not sent: {exc}")
             return
         for answer in ElementTree.fromstring(twiml).iter("Message"):  # HELP's reply
             self._say(f"SMS from {self._sim.number} to {sender}: {answer.text or ''}")
-
-
-def _basic(sid: str, account: TwilioAccount) -> str:
-    pair = f"{sid}:{account.auth_token.get_secret_value()}".encode()
-    return "Basic " + base64.b64encode(pair).decode()
 
 
 def _twilio_error(status: int, code: int, message: str) -> web.Response:
