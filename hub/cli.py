@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import ConfigError, InputError
+from hub.heap import settle_heap
 from hub.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings_with_saved(args)
     setup_logging(settings.log)
     app = create_app(settings)
+    app.on_startup.append(_settle_heap)  # after the app's own start-up: store, queue, workers
     base = f"http://{settings.server.host}:{settings.server.port}"
     print(
         f"ContactHub listening on {base}\n"
@@ -69,6 +71,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+async def _settle_heap(_app: Any) -> None:
+    settle_heap()
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
     """Ingest workers only, no HTTP: for deployments that split accepting from storing."""
     import signal
@@ -86,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def main() -> None:
         runner = web.AppRunner(create_app(settings))
         await runner.setup()  # opens the store and queue, starts the workers; binds nothing
+        settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
