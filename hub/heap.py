@@ -9,9 +9,9 @@ collections walk only what was made since. It also raises the first generation's
 threshold, so that the objects of requests still in flight are freed by their reference
 counts before a collection walks them, instead of being promoted and walked again.
 
-bench/sms.py, accept only, embedded, 3 alternating rounds on a shared machine: 0.32 ms
-CPU per webhook before, 0.27 ms after; time in the collector per 8,000 webhooks from
-about 0.17 s to about 0.01 s.
+bench/sms.py's figures, accept only, embedded, 4 alternating rounds on a shared machine:
+CPU per webhook 2.78x the bare handler's before, 2.54x after; answer time p99 55 ms before,
+32 ms after; time in the collector per 8,000 webhooks from about 0.17 s to about 0.01 s.
 """
 
 from __future__ import annotations
