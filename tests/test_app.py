@@ -43,6 +43,10 @@ async def test_metrics_report_ingest_and_queue(hub: HubClient) -> None:
     assert 'contacthub_queue_depth{queue="ingest"}' in text
     assert 'contacthub_stage_seconds_count{stage="accepted_to_stored"} 1.0' in text
     assert 'contacthub_stage_seconds_count{stage="append"} 1.0' in text
+    # the client library's standard ones: CPU, memory, and collections by generation
+    assert "process_cpu_seconds_total " in text
+    assert 'python_gc_collections_total{generation="2"}' in text
+    assert "python_info{" in text
 
 
 def _served_routes(app: web.Application) -> set[tuple[str, str]]:
