@@ -48,7 +48,8 @@ class SqlQueue(GroupedQueue[T]):
         )
 
     async def append(self, item: T) -> str:
-        if self._appender is not None and holding_write_gate():
+        # the batch is written by another task, which the gate cannot tell from a stranger
+        if holding_write_gate():
             raise RuntimeError("a queue append inside a store transaction would wait for it: append after")
         return await super().append(item)
 

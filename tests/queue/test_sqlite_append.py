@@ -101,6 +101,22 @@ async def test_an_append_inside_a_store_transaction_is_refused_not_left_hanging(
         await queue.close()
 
 
+async def test_an_append_inside_a_transaction_is_refused_on_in_memory_sqlite_too(tmp_path: Path) -> None:
+    # no appender there: the batch goes through Store.write(), on the writer task
+    memory = Store(
+        make_settings(tmp_path, "embedded", **{"database.url": "sqlite+aiosqlite:///:memory:"}).database
+    )
+    queue = SqlQueue(memory, "s", lambda b: b, dead_letter_after=3)
+    try:
+        async with memory.write():
+            with pytest.raises(RuntimeError, match="inside a store transaction"):
+                async with asyncio.timeout(5):
+                    await queue.append(b"x")
+    finally:
+        await queue.close()
+        await memory.close()
+
+
 async def test_a_lock_held_past_the_busy_timeout_is_a_transient_failure(
     store: Store, writer: sqlite3.Connection
 ) -> None:
