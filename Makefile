@@ -1,12 +1,13 @@
-# make run  - a venv, then migrate, demo data, and serve on http://127.0.0.1:8080
-# make test - a venv with the test extra, then the whole suite
+# make run  - system packages, a venv, then migrate, demo data, and serve on http://127.0.0.1:8080
+# make test - system packages and services, a venv with the test extra, then the whole suite
+#             (scripts/system-packages.sh installs what is missing, or names the command)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-run system-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,12 +15,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+system-run:
+	@bash scripts/system-packages.sh run
+
+system-test:
+	@bash scripts/system-packages.sh test
+
+run: system-run $(STAMP)
 	$(VENV)/bin/contacthub migrate
 	CONTACTHUB_SERVER__PORT=$(PORT) $(VENV)/bin/contacthub demo
 	$(VENV)/bin/contacthub serve --host $(HOST) --port $(PORT)
 
-test: lint
+test: system-test lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
