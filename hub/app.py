@@ -132,8 +132,11 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.database)
-        if do_migrate:
-            await store.migrate()
+        try:
+            await (store.migrate() if do_migrate else store.require_schema())
+        except BaseException:
+            await store.close()
+            raise
         app[STORE] = store
         app[TOKENS] = TokenService(store)
         services.cursors = StoreMailCursors(store)

@@ -104,7 +104,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
     asyncio.run(main())
 
 
-def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[None]]) -> None:
+def _with_store(
+    args: argparse.Namespace, work: Callable[[Any], Awaitable[None]], *, migrated: bool = True
+) -> None:
+    """Run ``work`` on the store; with ``migrated``, first make sure the database has the
+    newest schema (ConfigError naming `contacthub migrate` if not)."""
     from hub.store.engine import Store
 
     settings = _settings(args)
@@ -112,6 +116,8 @@ def _with_store(args: argparse.Namespace, work: Callable[[Any], Awaitable[None]]
     async def main() -> None:
         store = Store(settings.database)
         try:
+            if migrated:
+                await store.require_schema()
             await work(store)
         finally:
             await store.close()
@@ -124,7 +130,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         await store.migrate()
         print("database is at the newest schema")
 
-    _with_store(args, work)
+    _with_store(args, work, migrated=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -165,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             print(f"  contacthub simulate phone --from +491711234567{hub}   (Erika: a line is an SMS)")
             print(f"  contacthub simulate call --from +491711234567 --text 'Bitte um Rückruf'{hub}")
 
-    _with_store(args, work)
+    _with_store(args, work, migrated=False)
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
@@ -201,6 +207,8 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
     async def work(store: Any) -> None:
         if store.dialect == "sqlite":
             await store.migrate()
+        else:
+            await store.require_schema()
         tiers = await tiers_in_force(store, settings.customers.tiers_file)
         records = CustomerRecords(tiers, settings.phone.default_region)
         report = await CustomerImporter(store, records).run(text, fmt, "cli:import", progress)
@@ -211,7 +219,7 @@ def cmd_import_customers(args: argparse.Namespace) -> None:
         if len(report.rejected) > 50:
             print(f"  ... and {len(report.rejected) - 50} more")
 
-    _with_store(args, work)
+    _with_store(args, work, migrated=False)
 
 
 def cmd_retier(args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ for the simulator), bad settings."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,11 @@ from tests.hubproc import HubProcess
 from tests.routing.test_router_service import eventually
 
 
+def _pythonpath() -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": path} if path else {}
+
+
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", "--config", str(tmp_path / "contacthub.toml"), *args],
@@ -23,7 +29,8 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpro
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        # the caller's PYTHONPATH, so a checkout other than the installed one runs its own code
+        env={"PATH": "/usr/bin:/bin", **_pythonpath(), **(env or {})},
     )
 
 
@@ -119,3 +126,27 @@ def test_on_another_port_the_demo_tells_the_simulator_where_the_hub_is(tmp_path:
     out = run(tmp_path, "demo", env={"CONTACTHUB_SERVER__PORT": "9000"})  # as make run PORT=9000
     assert out.returncode == 0, out.stderr
     assert "simulate phone --from +491711234567 --hub http://127.0.0.1:9000" in out.stdout
+
+
+def test_commands_on_a_database_nobody_migrated_say_to_migrate(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded")
+    for command in (["token", "create", "--name", "crm"], ["retier"]):
+        out = run(tmp_path, *command)
+        assert out.returncode == 2, out.stderr
+        assert "has no schema: run `contacthub migrate`" in out.stderr
+        assert str(tmp_path / "hub.db") in out.stderr
+        assert "Traceback" not in out.stderr
+    assert run(tmp_path, "migrate").returncode == 0
+    assert run(tmp_path, "token", "create", "--name", "crm").returncode == 0
+
+
+async def test_a_database_behind_the_newest_schema_is_named_with_its_revision(tmp_path: Path) -> None:
+    make_settings(tmp_path, "embedded")
+    assert run(tmp_path, "migrate").returncode == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0013'"))
+    engine.dispose()
+    out = run(tmp_path, "token", "create", "--name", "crm")
+    assert out.returncode == 2
+    assert "is at schema 0013, this hub needs" in out.stderr and "contacthub migrate" in out.stderr

@@ -17,11 +17,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.errors import ConfigError
 from hub.settings import DatabaseSettings
 from hub.store.write_gate import WriteGate
 
@@ -96,6 +99,22 @@ class Store:
         async with self.write() as conn:
             await conn.run_sync(_upgrade)
 
+    async def require_schema(self) -> None:
+        """Raise ConfigError, saying what to run, unless the database is at the newest
+        schema: a command on a database nobody migrated would otherwise fail at its first
+        statement with "no such table"."""
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(_current_revision)
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        where = self.sqlite_file or self.engine.url.render_as_string(hide_password=True)
+        if current is None:
+            raise ConfigError(f"the database at {where} has no schema: run `contacthub migrate`")
+        if current != head:
+            raise ConfigError(
+                f"the database at {where} is at schema {current}, this hub needs {head}:"
+                " run `contacthub migrate`"
+            )
+
     async def analyze(self, *tables: str) -> None:
         """Refresh the planner's statistics after a bulk load; without them PostgreSQL may
         pick a plan a hundred times slower for a fresh table."""
@@ -116,11 +135,20 @@ class Store:
         await self.engine.dispose()
 
 
-def _upgrade(connection: SyncConnection) -> None:
+def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _upgrade(connection: SyncConnection) -> None:
+    cfg = _alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+def _current_revision(connection: SyncConnection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
