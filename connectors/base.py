@@ -37,7 +37,8 @@ class CallTarget:
 class ConnectorState:
     """How one part of a connector is doing (a mailbox, a sender), for GET /api/v1/channels:
     ``starting``, ``connected``, ``transient_failure`` (retrying), ``bad_credentials``
-    (waits for new settings) or ``stopped``; ``detail`` says the last error."""
+    (waits for new settings), ``degraded`` (works, with a part missing) or ``stopped``;
+    ``detail`` says the last error or what is missing."""
 
     state: str = "starting"
     detail: str | None = None

@@ -4,6 +4,7 @@ the outbox, delivery reports back."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground
@@ -13,13 +14,23 @@ from connectors.fax.prepare import FaxPreparer, ocr_on
 from connectors.fax.sender import FaxSender
 from hub.model import Channel
 
+log = logging.getLogger("contacthub.fax")
+
 
 def _preparer(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
+    """The fax reader. OCR switched off by settings is "stopped"; OCR wanted but not
+    possible here (no Tesseract, a language missing) is "degraded", said once at start-up
+    and in GET /api/v1/channels: faxes still arrive, with their pages and no text."""
     settings = ctx.settings.connectors.fax
-    off = "OCR off by settings (connectors.fax.ocr)" if not settings.ocr else None
-    off = off or ocr_unavailable(settings.tesseract, settings.ocr_languages)
     state = ctx.services.state("fax:ocr")
-    state.set("stopped" if off else "connected", off or ocr_on(settings.ocr_languages))
+    if not settings.ocr:
+        off: str | None = "OCR off by settings (connectors.fax.ocr)"
+        state.set("stopped", off)
+    elif off := ocr_unavailable(settings.tesseract, settings.ocr_languages):
+        log.warning("fax: %s; faxes arrive with their pages but without text", off)
+        state.set("degraded", off)
+    else:
+        state.set("connected", ocr_on(settings.ocr_languages))
     return [FaxPreparer(ctx, ocr_off=off, state=state)]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pypdfium2 as pdfium
+import pytest
 
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub
 from tests.connectors.fax.conftest import (
@@ -167,7 +168,7 @@ async def test_reply_with_an_uploaded_pdf_and_a_failed_report(
 
 
 async def test_without_tesseract_faxes_arrive_without_text_and_the_state_says_ocr_off(
-    backend: str, tmp_path: Path, gateway: tuple[FakeGateway, Any]
+    backend: str, tmp_path: Path, gateway: tuple[FakeGateway, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     url = str(gateway[1].make_url("")).rstrip("/")
     settings = make_settings(
@@ -178,8 +179,10 @@ async def test_without_tesseract_faxes_arrive_without_text_and_the_state_says_oc
         resp = await hub.client.get("/api/v1/channels", headers=floor.headers["admin"])
         fax = next(c for c in (await resp.json())["items"] if c["name"] == "fax")
         assert fax["enabled"] and fax["sends"]
-        assert fax["parts"]["ocr"]["state"] == "stopped"
+        assert fax["parts"]["ocr"]["state"] == "degraded"
         assert fax["parts"]["ocr"]["detail"].startswith("OCR off: /nonexistent/tesseract not found")
+        said = [r.getMessage() for r in caplog.records if r.name == "contacthub.fax"]
+        assert any("/nonexistent/tesseract not found" in line for line in said)  # at start-up
         assert (await phaxio_post(hub, phaxio_received(91003), german_pdf([["Bestellung"]]))).status == 200
         row = await fax_message(hub, "phaxio:91003")
         assert row.text == "" and row.subject is None
