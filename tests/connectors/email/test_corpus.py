@@ -149,7 +149,7 @@ ZAMMAD_FAULTS = {
 def test_zammad_expectations() -> None:
     folder = corpus("zammad")
     boxes = sorted(folder.glob("*.box"))
-    matched = 0
+    differing: set[str] = set()
     unexplained = []
     for box in boxes:
         expected = yaml.load(box.with_suffix(".yml").read_bytes(), Loader=RubyYamlLoader)
@@ -160,14 +160,17 @@ def test_zammad_expectations() -> None:
             reason = ZAMMAD_FAULTS.get(box.name)
             print(f"zammad {box.name}: reason: {reason or 'UNEXPLAINED: a parser regression?'}")
             unexplained += [] if reason else [box.name]
-        matched += not problems
-    ratio = matched / len(boxes)
-    print(f"zammad: {matched}/{len(boxes)} mails match ({ratio:.1%})")
-    # Issue 7 asks for 95% (101/106). The 7 mails above that differ (99/106 match) each keep
-    # a fault of Zammad's (ZAMMAD_FAULTS); none can be matched by a correct general rule,
-    # so 95% does not hold honestly. The floor and the list keep what we have from slipping.
+            differing.add(box.name)
+    matched = len(boxes) - len(differing)
+    passed = matched + len(differing & set(ZAMMAD_FAULTS))
+    print(f"zammad: {matched}/{len(boxes)} mails match, {passed}/{len(boxes)} pass")
+    # The owner's decision (issue 23): a mail that differs only where Zammad's expectation
+    # keeps a fault of Zammad's parser (ZAMMAD_FAULTS, each with its reason) counts as a
+    # pass, since reading it as a mail client would is right. Any other difference fails,
+    # and so does a listed fault that no longer differs (the list must stay true).
     assert not unexplained, f"mismatches without a known reason: {unexplained}"
-    assert ratio >= 0.93
+    assert differing == set(ZAMMAD_FAULTS), f"ZAMMAD_FAULTS is out of date: {differing ^ set(ZAMMAD_FAULTS)}"
+    assert passed == len(boxes)
 
 
 # --- 3. reply parsers ---------------------------------------------------------------------
