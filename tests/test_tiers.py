@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from hub.customers.tiers import DEFAULT_TIERS, load_tier_rules, parse_tier_rules, tier_inputs
-from hub.errors import ConfigError
+from hub.customers.tiers import DEFAULT_TIERS, load_tier_rules, parse_tier_rules
+from hub.errors import ConfigError, InputError
 
 RULES = parse_tier_rules(DEFAULT_TIERS)
 
 
-def inputs(key_account: bool = False, revenue: float | None = None) -> dict:
-    attrs = {"revenue": {"revenue_12m": {"amount": revenue, "currency": "EUR"}}} if revenue else {}
-    return tier_inputs(key_account=key_account, attributes=attrs, organisation=None, language=None)
+def inputs(key_account: bool = False, revenue: float | None = None, currency: str = "EUR") -> dict:
+    attrs = {"revenue": {"revenue_12m": {"amount": revenue, "currency": currency}}} if revenue else {}
+    return RULES.inputs(key_account=key_account, attributes=attrs, organisation=None, language=None)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,27 @@ def test_the_reason_names_the_rule_and_values() -> None:
         "rule": "gold",
         "when": "revenue_12m >= 10000",
         "values": {"key_account": False, "revenue_12m": 42_000.0},
+        "currency": "EUR",
     }
+
+
+def test_revenue_in_another_currency_is_converted_with_the_admins_rate() -> None:
+    rules = parse_tier_rules(
+        "currency: EUR\nrates: {GBP: 1.2}\n"
+        "tiers:\n - name: gold\n   when: revenue_12m >= 45000\n - name: standard\n"
+    )
+    gbp = {"revenue": {"revenue_12m": {"amount": 42_000, "currency": "GBP"}}}
+    eur = {"revenue": {"revenue_12m": {"amount": 42_000, "currency": "EUR"}}}
+    given = {"key_account": False, "organisation": None, "language": None}
+    assert rules.decide(rules.inputs(attributes=gbp, **given)).tier == "gold"  # 50,400 EUR
+    assert rules.decide(rules.inputs(attributes=eur, **given)).tier == "standard"
+
+
+def test_revenue_in_a_currency_without_a_rate_is_refused_naming_the_figure() -> None:
+    with pytest.raises(InputError) as err:
+        inputs(revenue=5_000_000, currency="JPY")
+    assert err.value.field == "revenue.revenue_12m"
+    assert "no exchange rate for JPY" in err.value.detail and "EUR" in err.value.detail
 
 
 @pytest.mark.parametrize(
@@ -53,6 +73,12 @@ def test_the_reason_names_the_rule_and_values() -> None:
         ("tiers:\n - name: a\n   when: key_account\n - name: a\n", "used twice"),
         ("tiers: [", "not valid YAML"),
         ("nothing: here\n", "non-empty list"),
+        ("currency: euro\ntiers:\n - name: a\n", "'currency' must be a code"),
+        ("rates: {GBP: 0}\ntiers:\n - name: a\n", "rates.GBP: a positive number"),
+        ("rates: {GBP: .nan}\ntiers:\n - name: a\n", "rates.GBP: a positive number"),
+        ("rates: {pound: 1.2}\ntiers:\n - name: a\n", "a currency code like GBP"),
+        ("rates: [1]\ntiers:\n - name: a\n", "'rates' must map"),
+        ("colours: red\ntiers:\n - name: a\n", "unknown field 'colours'"),
     ],
 )
 def test_invalid_rules_are_refused_with_where(yaml_text: str, message: str) -> None:

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.records import CustomerRecords
 from hub.customers.search_terms import all_rows
-from hub.customers.tiers import tier_inputs
 from hub.errors import InputError
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
@@ -129,7 +128,10 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
             amount = float(str(raw["revenue_12m"]).replace(",", ""))
         except ValueError as exc:
             raise InputError(f"revenue_12m: {raw['revenue_12m']!r} is not a number") from exc
-        fields["revenue"] = {"revenue_12m": {"amount": amount, "currency": raw.get("currency") or "EUR"}}
+        currency = raw.get("currency") or records.tiers.currency
+        fields["revenue"] = {"revenue_12m": {"amount": amount, "currency": currency}}
+    for name, figure in (fields.get("revenue") or {}).items():
+        records.tiers.in_base(str(name), figure)  # a currency the tier rules cannot convert
     contracts = raw.get("contracts")
     if isinstance(contracts, list):
         fields["contracts"] = contracts
@@ -264,7 +266,7 @@ class CustomerImporter:
             merged = _apply_fields(base, fields, now)
             if not merged["tier_pinned"]:
                 decision = self._records.tiers.decide(
-                    tier_inputs(
+                    self._records.tiers.inputs(
                         key_account=merged["key_account"],
                         attributes=merged["attributes"],
                         organisation=merged["organisation"],

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.addresses import normalise_address
 from hub.customers.search_terms import prefix_match, replace_terms, words_of_query
-from hub.customers.tiers import TierRules, tier_inputs
+from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
@@ -165,7 +165,7 @@ class CustomerRecords:
         merged = {**row._mapping, **values}
         if not row.tier_pinned:
             decision = self.tiers.decide(
-                tier_inputs(
+                self.tiers.inputs(
                     key_account=merged["key_account"],
                     attributes=attributes,
                     organisation=merged["organisation"],

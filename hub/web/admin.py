@@ -31,6 +31,8 @@ async def list_tiers(request: web.Request) -> web.Response:
         {
             "version": config.version,
             "items": [{"name": t.name, "when": t.when, "priority": t.priority} for t in config.tiers.tiers],
+            "currency": config.tiers.currency,
+            "rates": config.tiers.rates,
             "retier": config.retier,
         }
     )
@@ -50,7 +52,8 @@ async def validate_tiers(request: web.Request) -> web.Response:
 
 
 async def put_tiers(request: web.Request) -> web.Response:
-    """Save tiers (YAML or JSON ``{"tiers": [...]}``) and re-tier every customer in the background."""
+    """Save tiers (YAML or JSON ``{"tiers": [...], "currency", "rates"}``) and re-tier every
+    customer in the background."""
     text = await rules_text(request)
     config = request.app[TIERS]
     who = request[AGENT].actor

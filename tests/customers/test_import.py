@@ -64,6 +64,7 @@ async def test_importing_revenue_moves_standard_to_gold_and_says_why(hub: HubCli
         "rule": "gold",
         "when": "revenue_12m >= 10000",
         "values": {"key_account": False, "revenue_12m": 15000.0},
+        "currency": "EUR",
     }
     assert record["name"] == "Erika Mustermann" and record["custom"] == {"segment": "retail"}
     timeline = await (
@@ -71,6 +72,33 @@ async def test_importing_revenue_moves_standard_to_gold_and_says_why(hub: HubCli
     ).json()
     change = [i for i in timeline["items"] if i.get("action") == "tier.changed"]
     assert change[0]["data"]["from"] == "standard" and change[0]["data"]["to"] == "gold"
+
+
+async def test_revenue_in_a_currency_the_tier_rules_cannot_convert_is_refused(hub: HubClient, roles) -> None:
+    """42,000 GBP is tiered as GBP converted at the admin's rate, never as 42,000 EUR; a
+    currency without a rate is refused with the figure named, in the import and the API."""
+    rows = (
+        '{"email": "pound@example.com", "revenue_12m": 9000, "currency": "GBP"}\n'
+        '{"email": "yen@example.com", "revenue_12m": 5000000, "currency": "JPY"}\n'
+    )
+    report = await post_import(hub, roles["supervisor"], rows, "application/x-ndjson")
+    assert report["created"] == 1
+    assert [r["line"] for r in report["rejected"]] == [2]
+    assert "no exchange rate for JPY" in report["rejected"][0]["reason"]
+    params = {"q": "pound@example.com"}
+    found = await hub.client.get("/api/v1/customers", params=params, headers=roles["agent"])
+    pound = (await found.json())["items"][0]
+    record = await (await hub.client.get(f"/api/v1/customers/{pound['id']}", headers=roles["agent"])).json()
+    assert record["tier"] == "gold"  # 9,000 GBP at the built-in 1.17 is 10,530 EUR
+    assert record["tier_reason"]["values"]["revenue_12m"] == 9000 * 1.17
+    resp = await hub.client.patch(
+        f"/api/v1/customers/{pound['id']}",
+        headers=roles["supervisor"],
+        json={"revenue": {"revenue_12m": {"amount": 1, "currency": "JPY"}}},
+    )
+    assert resp.status == 422
+    problem = await resp.json()
+    assert problem["field"] == "revenue.revenue_12m" and "no exchange rate for JPY" in problem["detail"]
 
 
 async def test_rows_whose_identities_span_two_customers_are_rejected(hub: HubClient, roles) -> None:

@@ -260,12 +260,21 @@ async def test_every_admin_page_opens_in_german_and_shows_secrets_only_as_set(
     assert await page.is_disabled("#tiers-save")
     await page.fill("#tier-1-when", "revenue_12m >= 5000")
     await page.wait_for_selector("#tiers-status.good")
+    # an exchange rate for revenue in yen: refused at 0, under its own field, then kept
+    await page.click("#add-rate")
+    await page.fill("#rate-3-code", "JPY")
+    await page.fill("#rate-3-value", "0")
+    await page.wait_for_selector("#rate-3-value[aria-invalid=true]")
+    assert await page.is_disabled("#tiers-save")
+    await page.fill("#rate-3-value", "0.0062")
+    await page.wait_for_selector("#tiers-status.good")
     await page.click("#tiers-save")
     await page.wait_for_selector(".toast")
     from hub.keys import TIERS
 
     assert admin_hub.app[TIERS].version == 1
     assert admin_hub.app[TIERS].tiers.tiers[1].when == "revenue_12m >= 5000"
+    assert admin_hub.app[TIERS].tiers.rates["JPY"] == 0.0062
     for name, marker in [
         ("agents", "#agents"),
         ("channels", "#channels"),

@@ -6,9 +6,14 @@ import { h, replace, toast } from "/console/js/dom.js";
 import { t } from "./i18n.js";
 import { field, input, numberInput, showErrors, errorsOf, debounce } from "./ui.js";
 
-// The tier rules as the hub reads them: no empty condition.
-function cleanedTiers(items) {
-  return { tiers: items.map(({ name, when, priority }) => (when && String(when).trim() ? { name, when, priority } : { name, priority })) };
+// The tier rules as the hub reads them: no empty condition; the revenue currency and the
+// rates that convert other currencies into it.
+function cleanedTiers(items, currency, rates) {
+  return {
+    currency: String(currency || "").trim().toUpperCase(),
+    rates: Object.fromEntries(rates.filter((r) => String(r.code || "").trim()).map((r) => [String(r.code).trim().toUpperCase(), r.rate])),
+    tiers: items.map(({ name, when, priority }) => (when && String(when).trim() ? { name, when, priority } : { name, priority })),
+  };
 }
 
 export class TierEditor {
@@ -16,6 +21,8 @@ export class TierEditor {
     this.box = box;
     this.info = info;
     this.draft = structuredClone(info.items);
+    this.currency = info.currency || "EUR";
+    this.rates = Object.entries(info.rates || {}).map(([code, rate]) => ({ code, rate }));
     this.saved = saved;
     this.checkSoon = debounce(() => this.check(), 300);
   }
@@ -50,17 +57,40 @@ export class TierEditor {
         h("button", { type: "button", id: "add-tier", onclick: () => {
           items.splice(Math.max(0, items.length - 1), 0, { name: "", when: "", priority: 0 });
           again(`tier-${Math.max(0, items.length - 2)}-name`);
-        } }, t("tiers.add")),
-        this.saveButton, this.status),
+        } }, t("tiers.add"))),
+      this.drawRates(changed, again),
+      h("div", { class: "actions" }, this.saveButton, this.status),
       this.errors);
   }
 
+  // The currency tier conditions compare revenue in, and a rate for each other currency.
+  drawRates(changed, again) {
+    const rates = this.rates;
+    return h("fieldset", { class: "tier", id: "tier-rates" }, h("legend", {}, t("tiers.rates")),
+      h("p", { class: "muted" }, t("tiers.rates_hint")),
+      field(t("tiers.currency"), input(this.currency, (v) => { this.currency = v; changed(); }, { id: "tiers-currency", maxlength: 3 }), { path: "currency" }),
+      rates.map((rate, i) => {
+        // the hub names a bad rate by its code: the path follows the code as it is typed
+        const pathOf = () => `rates.${String(rate.code || "").trim().toUpperCase()}`;
+        const value = numberInput(rate.rate, (v) => { rate.rate = v; changed(); }, { id: `rate-${i}-value`, step: "any", min: "0" });
+        return h("div", { class: "grid" },
+          field(t("tiers.rate_code"), input(rate.code, (v) => { rate.code = v; value.dataset.path = pathOf(); changed(); }, { id: `rate-${i}-code`, maxlength: 3 })),
+          field(t("tiers.rate_value", { base: this.currency }), value, { path: pathOf() }),
+          h("div", { class: "actions" },
+            h("button", { type: "button", class: "link", onclick: () => { rates.splice(i, 1); again("add-rate"); } }, t("tiers.rate_delete"))));
+      }),
+      h("div", { class: "actions" },
+        h("button", { type: "button", id: "add-rate", onclick: () => { rates.push({ code: "", rate: undefined }); again(`rate-${rates.length - 1}-code`); } }, t("tiers.rate_add"))));
+  }
+
+  doc() { return cleanedTiers(this.draft, this.currency, this.rates); }
+
   async check() {
-    const checked = JSON.stringify(this.draft);
+    const checked = JSON.stringify(this.doc());
     let res;
-    try { res = await post("/api/v1/tiers/validate", cleanedTiers(this.draft)); }
+    try { res = await post("/api/v1/tiers/validate", this.doc()); }
     catch (err) { showErrors(this.box, errorsOf(err), this.errors); return; }
-    if (checked !== JSON.stringify(this.draft)) return;
+    if (checked !== JSON.stringify(this.doc())) return;
     showErrors(this.box, res.errors, this.errors);
     this.saveButton.disabled = !res.valid;
     this.status.className = `status-line ${res.valid ? "good" : "bad"}`;
@@ -70,7 +100,7 @@ export class TierEditor {
   async save() {
     this.saveButton.disabled = true;
     try {
-      await put("/api/v1/tiers", cleanedTiers(this.draft));
+      await put("/api/v1/tiers", this.doc());
       toast(t("tiers.saved"));
       await this.saved();
     } catch (err) { showErrors(this.box, errorsOf(err), this.errors); }
