@@ -88,6 +88,10 @@ async def test_a_typed_email_never_lets_the_typist_read_the_real_persons_chat(hu
     await back.close()
     meta = await first_meta(hub, roles["supervisor"], (await conversation_of(hub, mallory)).id)
     assert meta["claimed_email"] == "greta@kunde.example", "the agent sees what the visitor typed"
+    # no longer an identity, the typed contact is still personal data of the record: exported
+    resp = await hub.client.get(f"/api/v1/customers/{planted}/export", headers=roles["supervisor"])
+    [chat] = (await resp.json())["chat_visitors"]
+    assert chat["contact"] == {"name": "Mallory", "email": "Greta@Kunde.example"}
 
 
 async def test_a_typed_phone_number_and_the_offline_form_are_claims_too(hub: HubClient) -> None:
