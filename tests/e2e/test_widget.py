@@ -105,7 +105,8 @@ async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: A
     # the email typed into the form is a claim; the agent confirms it, and only then is it his
     claim = anna.locator(".chat-facts li", has_text="jonas@kunde.example (not verified)")
     await claim.get_by_role("button").click()
-    await anna.wait_for_selector(".chat-facts >> text=jonas@kunde.example is one of the customer's identities")
+    confirmed = ".chat-facts >> text=jonas@kunde.example is one of the customer's identities"
+    await anna.wait_for_selector(confirmed)
 
     await customer.reload()
     await customer.click("[data-testid=launcher]")
