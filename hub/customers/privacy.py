@@ -104,7 +104,22 @@ async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
             for m in msgs
         ],
         "events": [item for item in history["items"] if item["type"] == "event"],
+        # what the customer's chat visitors typed about themselves (claims, not identities)
+        "chat_visitors": [
+            {"id": v.id, "site": v.site_key, "contact": v.contact, "identified": v.identified}
+            for v in await conn.execute(
+                sa.select(widget_visitors)
+                .where(widget_visitors.c.id.in_(_visitor_ids(customer_id)))
+                .order_by(widget_visitors.c.created_at, widget_visitors.c.id)
+            )
+        ],
     }
+
+
+def _visitor_ids(customer_id: str) -> sa.Select[tuple[str]]:
+    return sa.select(identities.c.value).where(
+        identities.c.customer_id == customer_id, identities.c.kind == "chat_visitor"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,10 @@ from hub.widget import feed
 from hub.widget.availability import Availability
 from hub.widget.sites import SiteSettings, hours_of, identifier_valid, public_settings
 from hub.widget.visitors import (
+    Claim,
     Visitor,
     claim_contact,
+    claims_of,
     ensure_customer,
     find_visitor,
     identity_of,
@@ -65,7 +67,6 @@ class Session:
     token: str | None = None  # set when the hub issued a new one the browser must keep
     language: str = ""
     page: dict[str, str] = field(default_factory=dict)
-    claims: list[dict[str, str]] = field(default_factory=list)  # others' contacts the visitor named
 
     @property
     def customer_id(self) -> str | None:
@@ -123,6 +124,7 @@ class WidgetService:
             page={"url": frame.page.url, "title": frame.page.title},
         )
         bad_identity = False
+        last_seq = frame.last_seq
         if not frame.visitor and not frame.identifier:  # a first visit: nothing to look up
             reason = await self.availability.reason(hours, now)
             return Welcome(session, self._welcome(session, shown, reason, [], None, frame.last_seq), False)
@@ -131,9 +133,13 @@ class WidgetService:
                 session.visitor = await find_visitor(conn, site.key, frame.visitor, now)
             if frame.identifier and frame.identifier_hash is not None:
                 if identifier_valid(site.secret, frame.identifier, frame.identifier_hash):
+                    identity = identity_of(site.key, frame.identifier, self._region)
+                    if session.visitor is not None and session.visitor.identified not in (None, identity[1]):
+                        # the browser's token is someone else's the site verified (a shared
+                        # computer): this person gets a visitor of their own, not that record
+                        session.visitor, last_seq = None, 0
                     if session.visitor is None:
                         session.visitor, session.token = await new_visitor(conn, site.key, now)
-                    identity = identity_of(site.key, frame.identifier, self._region)
                     await link_verified(conn, self._records, session.visitor, identity, ACTOR)
                     if frame.name or frame.email:
                         session.visitor.contact = {
@@ -143,10 +149,10 @@ class WidgetService:
                 else:
                     bad_identity = True
             customer = session.customer_id
-            events = await feed.since(conn, customer, frame.last_seq) if customer else []
+            events = await feed.since(conn, customer, last_seq) if customer else []
             agent = await self._agent_of(conn, customer) if customer else None
         reason = await self.availability.reason(hours, now)
-        welcome = self._welcome(session, shown, reason, events, agent, frame.last_seq, frame.visitor)
+        welcome = self._welcome(session, shown, reason, events, agent, last_seq, frame.visitor)
         return Welcome(session, welcome, bad_identity)
 
     def _parsed(self, site: sa.Row[Any]) -> tuple[SiteSettings, BusinessHours, dict[str, Any]]:
@@ -184,14 +190,14 @@ class WidgetService:
         session.token = None  # it is in the welcome
         return welcome
 
-    async def start(self, session: Session, form: Contact) -> list[dict[str, str]]:
-        """The pre-chat form; returns claims on other customers' contacts (for agents)."""
+    async def start(self, session: Session, form: Contact) -> None:
+        """The pre-chat form: what the visitor says of themselves (claims, not identities)."""
         asked = session.settings.prechat
         for name in ("name", "email", "phone"):
             if getattr(asked, name) == "required" and not getattr(form, name):
                 raise FrameRejected("contact_required", f"{name}: the site asks for it")
         self._check_department(session, form.department)
-        return await self._claim(session, form)
+        await self._claim(session, form)
 
     async def message(self, session: Session, frame: ChatMessage | LeaveMessage) -> dict[str, Any]:
         """Take a message durably; returns the ``ack`` frame and publishes the event."""
@@ -205,12 +211,13 @@ class WidgetService:
             visitor = await self._visitor(conn, session, now)
             customer_id = await ensure_customer(conn, self._records, visitor, ACTOR)
             files = await self._uploads(conn, visitor.id, frame)
+            claims = await claims_of(conn, self._records, visitor)
             message = inbound_message(
                 visitor_id=visitor.id,
                 frame=frame,
                 name=visitor.contact.get("name"),
                 files=files,
-                meta=self._meta(session, frame),
+                meta=self._meta(session, frame, claims),
                 received_at=now,
             )
             event = await feed.append(
@@ -291,24 +298,24 @@ class WidgetService:
             session.visitor, session.token = await new_visitor(conn, session.site_key, now)
         return session.visitor
 
-    async def _claim(self, session: Session, form: Contact) -> list[dict[str, str]]:
+    async def _claim(self, session: Session, form: Contact) -> None:
         contact = {k: getattr(form, k) for k in ("name", "email", "phone", "department", "language")}
         now = self._clock()
         try:
             async with self._store.write() as conn:
                 visitor = await self._visitor(conn, session, now)
-                claims = await claim_contact(conn, self._records, visitor, contact, ACTOR)
+                await claim_contact(conn, self._records, visitor, contact, ACTOR)
         except InputError as exc:
             raise FrameRejected("bad_frame", str(exc), getattr(form, "id", None)) from exc
-        session.claims = [*session.claims, *claims]
-        return claims
 
     def _check_department(self, session: Session, department: str | None) -> None:
         offered = {d.id for d in session.settings.departments}
         if department and department not in offered:
             raise FrameRejected("bad_frame", f"department: {department!r} is not offered on this site")
 
-    def _meta(self, session: Session, frame: ChatMessage | LeaveMessage) -> dict[str, str]:
+    def _meta(
+        self, session: Session, frame: ChatMessage | LeaveMessage, claims: list[Claim]
+    ) -> dict[str, str]:
         contact = session.visitor.contact if session.visitor else {}
         meta = {
             "site": session.site_key,
@@ -319,8 +326,8 @@ class WidgetService:
         }
         if isinstance(frame, LeaveMessage):
             meta.update(offline="1", reply_email=frame.email or "", reply_phone=frame.phone or "")
-        for claim in session.claims:
-            meta[f"claimed_{claim['kind']}"] = f"{claim['value']} (customer {claim['customer_id']})"
+        for claim in claims:  # what the visitor typed: for the agent to see, and to confirm
+            meta[f"claimed_{claim.kind}"] = claim.shown()
         return meta
 
     async def _uploads(

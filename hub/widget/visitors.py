@@ -4,7 +4,8 @@ A visitor's token is a secret kept in the browser; the hub stores only its diges
 visitor's id is the value of a ``chat_visitor`` identity, so the customer record is
 found (and follows merges) through the identities table like any other sender. A
 verified identifier joins the visitor to the customer holding it; a contact the
-visitor merely typed is a claim, added only where nobody else holds it.
+visitor merely typed is a claim: kept on the visitor and shown to agents, never an
+identity, so it never decides where a verified person or an incoming message lands.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ from hub.model import AddressKind
 from hub.store.tables import identities, widget_sites, widget_visitors
 
 CHAT_VISITOR = AddressKind.CHAT_VISITOR.value
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An address a visitor typed, and the customer holding it as an identity, if any."""
+
+    kind: str
+    value: str
+    held_by: str | None
+
+    def shown(self) -> str:
+        return self.value if self.held_by is None else f"{self.value} (customer {self.held_by})"
 
 
 @dataclass(slots=True)
@@ -154,25 +167,38 @@ async def claim_contact(
     visitor: Visitor,
     contact: dict[str, str],
     actor: str,
-) -> list[dict[str, str]]:
-    """Record what the visitor says of themselves. An email or phone number nobody holds
-    is added to their record; one another customer holds is only returned as a claim
-    (with that customer's id) for agents to look at: it never moves the visitor there."""
+) -> None:
+    """Record what the visitor says of themselves, on the visitor only.
+
+    A typed email address or phone number is a claim: checked for form, kept in the
+    visitor's ``contact`` and shown to agents (``claims_of``), but never made an identity:
+    anyone can type anyone's address, and an identity decides where a verified sign-in
+    and incoming mail land. An agent who confirms it adds the identity (audited)."""
+    for kind in ("email", "phone"):
+        if contact.get(kind):
+            records.normalise(kind, contact[kind], field=kind)  # refuse a malformed one
     visitor.contact = {**visitor.contact, **{k: v for k, v in contact.items() if v}}
     await conn.execute(
         sa.update(widget_visitors).where(widget_visitors.c.id == visitor.id).values(contact=visitor.contact)
     )
-    customer_id = await ensure_customer(conn, records, visitor, actor)
+    await ensure_customer(conn, records, visitor, actor)
+
+
+async def claims_of(conn: AsyncConnection, records: CustomerRecords, visitor: Visitor) -> list[Claim]:
+    """The email and phone number the visitor typed that their record does not hold,
+    each with the customer who does hold it (if anyone): for agents to see and confirm."""
     claims = []
     for kind in ("email", "phone"):
-        if not contact.get(kind):
+        typed = visitor.contact.get(kind)
+        if not isinstance(typed, str) or not typed:
             continue
-        kind, value = records.normalise(kind, contact[kind], field=kind)
-        owner = await conn.scalar(
+        try:
+            kind, value = records.normalise(kind, typed, field=kind)
+        except InputError:
+            continue  # refused when typed; nothing to show
+        holder = await conn.scalar(
             sa.select(identities.c.customer_id).where(identities.c.kind == kind, identities.c.value == value)
         )
-        if owner is None:
-            await records.add_identity(conn, customer_id, kind, value, actor)
-        elif owner != customer_id:
-            claims.append({"kind": kind, "value": value, "customer_id": owner})
+        if holder is None or holder != visitor.customer_id:
+            claims.append(Claim(kind, value, holder))
     return claims

@@ -102,6 +102,11 @@ async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: A
     print(f"reply shown in the widget {1000 * (time.monotonic() - replied):.0f} ms after the POST returned")
     header = await customer.locator("[data-testid=panel]").inner_text()
     assert "Anna Schmidt" in header, "the widget says who joined"
+    # the email typed into the form is a claim; the agent confirms it, and only then is it his
+    claim = anna.locator(".chat-facts li", has_text="jonas@kunde.example (not verified)")
+    await claim.get_by_role("button").click()
+    confirmed = ".chat-facts >> text=jonas@kunde.example is one of the customer's identities"
+    await anna.wait_for_selector(confirmed)
 
     await customer.reload()
     await customer.click("[data-testid=launcher]")

@@ -100,10 +100,11 @@ async def test_a_typed_contact_is_a_claim_not_a_takeover(hub: HubClient) -> None
     conv = await conversation_of(hub, visitor)
     assert conv.customer_id != greta
     assert await owner_of(hub, "email", "greta@kunde.example") == greta, "Greta's email stays hers"
-    assert await owner_of(hub, "phone", "+49401234567") == conv.customer_id, "an unheld number is added"
+    assert await owner_of(hub, "phone", "+49401234567") is None, "a typed number is a claim, not an identity"
     detail = await (await hub.client.get(f"/api/v1/conversations/{conv.id}", headers=roles["admin"])).json()
     first = detail["messages"][0]
-    assert first["meta"]["claimed_email"].startswith("greta@kunde.example (customer ")
+    assert first["meta"]["claimed_email"] == f"greta@kunde.example (customer {greta})"
+    assert first["meta"]["claimed_phone"] == "+49401234567"
     assert first["sender_name"] == "Mallory"
 
     await visitor.send(type="start", name="M", email="not an address")

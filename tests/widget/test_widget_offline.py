@@ -85,10 +85,11 @@ async def test_a_message_left_offline_becomes_a_routed_conversation(hub: HubClie
         email_owner = await conn.scalar(
             sa.select(identities.c.customer_id).where(identities.c.value == "kai@kunde.example")
         )
-    assert email_owner == conv.customer_id, "the contact left is the customer's, to reply to later"
+    assert email_owner is None, "the contact left is a claim for the agent, not an identity"
     detail = await (await hub.client.get(f"/api/v1/conversations/{conv.id}", headers=roles["admin"])).json()
     meta = detail["messages"][0]["meta"]
     assert (meta["offline"], meta["reply_email"]) == ("1", "Kai@Kunde.example")
+    assert meta["claimed_email"] == "kai@kunde.example"
     await visitor.close()
 
 

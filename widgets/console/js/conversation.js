@@ -123,7 +123,7 @@ export class ConversationView {
         m.full_text ? quotedToggle(item.id, item.text, m.full_text) : null,
         m.html ? this.htmlPart(m.html) : null,
         item.channel === "fax" && item.direction !== "out" && m.meta ? faxView(m) : m.attachments?.length ? this.files(m.attachments) : null,
-        item.channel === "chat" && m.meta ? chatFacts(m.meta) : null,
+        item.channel === "chat" && m.meta ? chatFacts(m.meta, this.customer, (kind, value) => this.confirmClaim(kind, value)) : null,
         /^https?:\/\//.test(m.meta?.recording_url || "") ? h("p", {}, h("a", { href: m.meta.recording_url, rel: "noopener noreferrer", target: "_blank" }, "▶ recording")) : null,
         m.delivery ? this.delivery(m) : null);
     }
@@ -185,6 +185,15 @@ export class ConversationView {
     try {
       await post(`/api/v1/conversations/${this.id}/${name}`, body);
       this.onChange();
+      await this.load();
+    } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+  }
+
+  // A contact the visitor typed, checked by the agent: it becomes an identity (audited).
+  async confirmClaim(kind, value) {
+    try {
+      await post(`/api/v1/customers/${this.customer.id}/identities`, { kind, value });
+      toast(t("chat.claim_added", { value }));
       await this.load();
     } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
   }
@@ -271,11 +280,21 @@ function quotedToggle(id, visible, full) {
 }
 
 // What the chat widget knows of a visitor's message: the page, an offline form's
-// contact, and contacts they named that another customer's record holds (a claim only).
-function chatFacts(meta) {
+// contact, and the contacts they typed: claims, never identities until an agent confirms
+// one (one another customer's record holds can only be merged, once verified).
+function chatFacts(meta, customer, confirm) {
   const facts = [];
   if (meta.page_title || meta.page_url) facts.push(t("chat.page", { page: meta.page_title || meta.page_url }));
   if (meta.offline) facts.push(t("chat.offline", { contact: [meta.reply_email, meta.reply_phone].filter(Boolean).join(", ") }));
-  for (const kind of ["claimed_email", "claimed_phone"]) if (meta[kind]) facts.push(t("chat.claimed", { value: meta[kind] }));
+  for (const kind of ["email", "phone"]) {
+    const claimed = meta[`claimed_${kind}`];
+    if (!claimed) continue;
+    const held = / \(customer [^)]*\)$/;
+    const value = claimed.replace(held, "");
+    if ((customer?.identities || []).some((i) => i.kind === kind && i.value === value)) facts.push(t("chat.claim_added", { value }));
+    else if (held.test(claimed)) facts.push(t("chat.claimed_held", { value: claimed }));
+    else facts.push([t("chat.claimed", { value }), " ",
+      h("button", { type: "button", class: "link", onclick: () => confirm(kind, value) }, t("chat.confirm_claim"))]);
+  }
   return facts.length ? h("ul", { class: "chat-facts muted" }, ...facts.map((f) => h("li", {}, f))) : null;
 }
