@@ -179,6 +179,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
         .where(conversations.c.customer_id == customer_id)
         .values(thread_key="erased", open_key=None, status="closed", needs_routing=False)
     )
+    await _erase_route_facts(conn, customer_id)
     await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
@@ -211,6 +212,25 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
         data={"identities": len(values), "attachments": len(hashes)},
     )
     return Erased(sorted(hashes - still_used), values)
+
+
+# what the routing state copied from the first message; tags, department and the queue
+# stay for the statistics
+_ROUTE_PERSONAL = ("subject", "text", "recipient")
+
+
+async def _erase_route_facts(conn: AsyncConnection, customer_id: str) -> None:
+    rows = await conn.execute(
+        sa.select(conversations.c.id, conversations.c.route).where(
+            conversations.c.customer_id == customer_id, conversations.c.route.is_not(None)
+        )
+    )
+    for conv_id, route in rows.all():
+        if any(key in route for key in _ROUTE_PERSONAL):
+            kept = {k: v for k, v in route.items() if k not in _ROUTE_PERSONAL}
+            await conn.execute(
+                sa.update(conversations).where(conversations.c.id == conv_id).values(route=kept)
+            )
 
 
 async def _erase_widget_data(conn: AsyncConnection, customer_id: str) -> set[str]:

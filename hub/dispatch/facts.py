@@ -1,16 +1,18 @@
 """Store rows to routing state, and the ``route`` a conversation carries between decisions.
 
 ``route`` (a JSON column) holds what the rules read that is not elsewhere on the row
-(language, subject, recipient, department from the first inbound message, and tags
-from rule actions), the ring it waits on and since when, who turned it down, and a
-transfer. It is written by the router and by agent actions, read on every rebuild.
+(``message_facts`` of the first inbound message: language, department, subject, the
+start of its text, recipient; and tags from rule actions), the ring it waits on and
+since when, who turned it down, and a transfer. It is written by the router and by
+agent actions, read on every rebuild.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,6 +49,38 @@ CONVERSATION_COLUMNS = (
 
 def conversation_query() -> sa.Select[Any]:
     return sa.select(*CONVERSATION_COLUMNS).join(customers, customers.c.id == conversations.c.customer_id)
+
+
+# How much of the first message's text the rules read (and the router keeps in memory
+# for every waiting conversation): keywords stand near the start.
+RULE_TEXT_CHARS = 500
+
+
+class MessageFacts(TypedDict):
+    language: str
+    department: str
+    subject: str
+    text: str
+    recipient: str
+
+
+def message_facts(
+    *,
+    subject: str | None,
+    text: str | None,
+    recipient: str | None,
+    meta: Mapping[str, Any],
+    customer_language: str | None,
+) -> MessageFacts:
+    """What the rules read of a conversation's first inbound message. The router and the
+    simulator both build it here, so that a simulation matches what live routing does."""
+    return {
+        "language": str(meta.get("language") or customer_language or ""),
+        "department": str(meta.get("department") or ""),
+        "subject": (subject or "")[:200],
+        "text": (text or "")[:RULE_TEXT_CHARS],
+        "recipient": recipient or "",
+    }
 
 
 def customer_facts(row: Any) -> dict[str, Any]:
@@ -119,6 +153,7 @@ def waiting_conversation(row: Any, route: dict[str, Any], last_agent_id: str | N
         language=route.get("language", ""),
         department=route.get("department", ""),
         subject=route.get("subject", ""),
+        text=route.get("text", ""),
         recipient=route.get("recipient", ""),
         key_account_manager_id=row.key_account_manager_id,
         last_agent_id=last_agent_id,

@@ -28,7 +28,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.dispatch.facts import AGENT_QUERY, agent_state, conversation_query, waiting_conversation
+from hub.dispatch.facts import (
+    AGENT_QUERY,
+    RULE_TEXT_CHARS,
+    agent_state,
+    conversation_query,
+    message_facts,
+    waiting_conversation,
+)
 from hub.dispatch.inbox import Inbox, read_hints
 from hub.dispatch.lease import Lease, LeaseLost, fence
 from hub.dispatch.rules_config import RoutingConfig
@@ -310,13 +317,15 @@ class Router:
 
     @staticmethod
     def _new_route(row: Any, first: Any) -> dict[str, Any]:
-        meta = (first.meta if first is not None else None) or {}
         opened = iso(row.opened_at)
         return {
-            "language": str(meta.get("language") or row.customer_language or ""),
-            "department": str(meta.get("department") or ""),
-            "subject": ((first.subject if first is not None else None) or "")[:200],
-            "recipient": (first.recipient if first is not None else None) or "",
+            **message_facts(
+                subject=getattr(first, "subject", None),
+                text=getattr(first, "text", None),
+                recipient=getattr(first, "recipient", None),
+                meta=getattr(first, "meta", None) or {},
+                customer_language=row.customer_language,
+            ),
             "waiting_since": opened,
             "target_index": 0,
             "target_since": opened,
@@ -333,7 +342,11 @@ class Router:
                 chunk = conv_ids[start : start + 5000]
                 rows = await conn.execute(
                     sa.select(
-                        messages.c.conversation_id, messages.c.subject, messages.c.recipient, messages.c.meta
+                        messages.c.conversation_id,
+                        messages.c.subject,
+                        sa.func.substr(messages.c.text, 1, RULE_TEXT_CHARS).label("text"),
+                        messages.c.recipient,
+                        messages.c.meta,
                     )
                     .where(any_of(conn, messages.c.conversation_id, chunk), messages.c.direction == "in")
                     .order_by(messages.c.received_at.desc())

@@ -36,6 +36,7 @@ CONVERSATION_CONTEXT = rule_engine.Context(
             "language": _S,
             "department": _S,
             "subject": _S,
+            "text": _S,
             "recipient": _S,
         }
     )

@@ -41,6 +41,7 @@ class WaitingConversation:
     language: str = ""
     department: str = ""
     subject: str = ""
+    text: str = ""  # the start of the first inbound message's text
     recipient: str = ""
     key_account_manager_id: str | None = None
     last_agent_id: str | None = None

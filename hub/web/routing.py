@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.customers import audit
 from hub.customers.records import load_customer
-from hub.dispatch.facts import customer_facts, load_floor
+from hub.dispatch.facts import customer_facts, load_floor, message_facts
 from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object, read_limited
@@ -177,16 +177,22 @@ async def simulate(request: web.Request) -> web.Response:
             kam = row.key_account_manager_id
         floor = await load_floor(conn)
     now = body.at or datetime.now(UTC)
+    # what live routing reads of a first message, built by the same function
+    facts = message_facts(
+        subject=body.subject,
+        text=body.text,
+        recipient=None,
+        meta={"language": body.language, "department": body.department},
+        customer_language=str(customer.get("language", "")),
+    )
     conv = WaitingConversation(
         id="simulation",
         channel=body.channel,
         tier=str(customer.pop("tier")),
         arrived_at=now,
         customer=customer,
-        language=body.language or str(customer.get("language", "")),
-        department=body.department,
-        subject=body.subject or body.text[:200],
         key_account_manager_id=kam,
+        **facts,
     )
     return json_response(
         {

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from hub.customers.privacy import apply_retention
 from hub.keys import BLOBS, QUEUE, STORE
-from hub.store.tables import attachments, messages, metadata
+from hub.store.tables import attachments, conversations, messages, metadata
 from tests.conftest import HubClient, sign_in_all
+from tests.routing.test_router_service import eventually
 
 ERASE_EMAIL = "erase.me@example.com"
 ERASE_PHONE = "+491709876543"
@@ -46,6 +47,13 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
         )
         assert resp.status == 202
     await hub.wait_stored(2)
+
+    async def routed() -> bool:  # the router copied the text the rules read into the route
+        async with hub.app[STORE].read() as conn:
+            routes = (await conn.execute(sa.select(conversations.c.route))).scalars().all()
+        return len(routes) == 2 and all(r and r.get("text") == ERASE_TEXT for r in routes)
+
+    await eventually(routed, what="both conversations routed")
     found = await (
         await hub.client.get("/api/v1/customers", params={"q": ERASE_EMAIL}, headers=roles["agent"])
     ).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import sqlalchemy as sa
 
 from hub.keys import ROUTING, SETTINGS
 from tests.conftest import HubClient, sign_in, sign_in_all
@@ -175,3 +176,53 @@ async def test_a_large_rules_body_is_read_whole(hub: HubClient, roles) -> None:
         headers={**roles["admin"], "Content-Type": "application/yaml"},
     )
     assert too_big.status == 413
+
+
+KEYWORD_RULES = """
+queues:
+  sales: {hours: always}
+  service: {hours: always}
+rules:
+  - name: offers to sales
+    when: text =~~ "(?i)angebot"
+    actions: {set_department: sales}
+    targets: [{queue: sales}]
+  - name: everyone
+    targets: [{queue: service}]
+"""
+
+
+async def test_rules_read_the_message_text_live_as_in_the_simulator(hub: HubClient, roles) -> None:
+    """An SMS, chat or API message has no subject: a keyword rule reads its text, and the
+    simulator's answer for the same message is what live routing then does."""
+    from hub.keys import STORE
+    from hub.store.tables import conversations
+    from tests.routing.test_router_service import eventually
+
+    resp = await hub.client.put(
+        "/api/v1/routing/rules",
+        data=KEYWORD_RULES,
+        headers={**roles["admin"], "Content-Type": "application/yaml"},
+    )
+    assert resp.status == 200, await resp.text()
+    texts = {
+        "offer": "Guten Tag, ich hätte gern ein Angebot für 20 Geräte.",
+        "other": "Mein Gerät ist kaputt.",
+    }
+    for n, text in enumerate(texts.values()):
+        sender = {"kind": "email", "value": f"kunde{n}@example.com"}
+        assert (
+            await hub.post_message({"external_id": f"kw-{n}", "from": sender, "text": text})
+        ).status == 202
+
+    async def routed() -> dict[str, str] | None:
+        async with hub.app[STORE].read() as conn:
+            rows = (await conn.execute(sa.select(conversations.c.queue, conversations.c.route))).all()
+        queues = {r.route.get("text", ""): r.queue for r in rows if r.queue and r.route}
+        return queues if len(queues) == 2 else None
+
+    live = await eventually(routed, what="both conversations routed")
+    for text in texts.values():
+        simulated = await simulate(hub, roles["supervisor"], channel="api", text=text)
+        assert simulated["targets"][0]["queue"] == live[text]
+    assert live[texts["offer"]] == "sales" and live[texts["other"]] == "service"
