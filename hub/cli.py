@@ -139,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from hub.channel_settings import env_locked
     from hub.customers.records import CustomerRecords
     from hub.customers.tier_config import tiers_in_force
-    from hub.demo import seed_demo, seed_demo_twilio
+    from hub.demo import TOUR, seed_demo, seed_demo_rules, seed_demo_twilio
     from hub.settings import ServerSettings
 
     settings = _settings(args)
@@ -153,6 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         origins = [base.rstrip("/"), f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
         site = settings.connectors.chat.demo_site if settings.connectors.chat.enabled else None
         creds = await seed_demo(store, records, DEMO_CREDENTIALS, site, origins)
+        demo_rules = await seed_demo_rules(store, tiers, settings.routing.rules_file)
         print(f"Demo data ready (credentials kept in {DEMO_CREDENTIALS}):")
         for email, agent in creds["agents"].items():
             print(f"  {agent['role']:<10} {email:<34} password {agent['password']}")
@@ -170,6 +171,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
             print(f"SMS and calls: a made-up Twilio account with the number {number}; once the hub runs,")
             print(f"  contacthub simulate phone --from +491711234567{hub}   (Erika: a line is an SMS)")
             print(f"  contacthub simulate call --from +491711234567 --text 'Bitte um Rückruf'{hub}")
+            if demo_rules:
+                print(
+                    "A tour of tier routing: sign in as sofia.weber (supervisor), open Supervisor, and text:"
+                )
+                for sender, text, who, queue in TOUR:
+                    print(f"  contacthub simulate sms --from {sender} --text '{text}'{hub}")
+                    print(f"      {who}: lands in the {queue} queue")
 
     _with_store(args, work, migrated=False)
 

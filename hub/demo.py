@@ -1,5 +1,7 @@
-"""Demo data: agents, customers across tiers, an API token, and a Twilio account for
-``contacthub simulate``. Idempotent.
+"""Demo data: agents in every department, customers across tiers (one a key account
+with its manager, contracts, payment terms and revenue), routing rules that show tier
+routing at work, an API token, and a Twilio account for ``contacthub simulate``.
+Idempotent.
 
 First run creates everything and writes the generated credentials to
 ``var/demo-credentials.json`` (mode 600); later runs add nothing and print the same file.
@@ -25,17 +27,24 @@ from pydantic import SecretStr
 from hub.auth.sessions import hash_password
 from hub.channel_settings import load_saved, save
 from hub.customers.records import CustomerRecords
+from hub.customers.tiers import TierRules
+from hub.dispatch.rules_config import RoutingConfig
 from hub.settings import Settings, TwilioAccount, TwilioSettings
 from hub.store.engine import Store
-from hub.store.tables import agents, identities, widget_sites
+from hub.store.tables import agents, identities, routing_rules, widget_sites
 from hub.tokens import TokenService
 
+# email, name, role, languages, departments, teams
 AGENTS = [
-    ("anna.schmidt@demo.contacthub", "Anna Schmidt", "agent", ["de", "en"], ["service"]),
-    ("ben.miller@demo.contacthub", "Ben Miller", "agent", ["en"], ["sales", "service"]),
-    ("sofia.weber@demo.contacthub", "Sofia Weber", "supervisor", ["de", "en"], ["service", "sales"]),
-    ("admin@demo.contacthub", "Demo Admin", "admin", ["de", "en"], []),
+    ("katrin.vogel@demo.contacthub", "Katrin Vogel", "agent", ["de", "en"], ["service", "sales"], ["vip"]),
+    ("anna.schmidt@demo.contacthub", "Anna Schmidt", "agent", ["de", "en"], ["service"], []),
+    ("ben.miller@demo.contacthub", "Ben Miller", "agent", ["en", "de"], ["sales"], []),
+    ("mia.becker@demo.contacthub", "Mia Becker", "agent", ["de"], ["marketing"], []),
+    ("tom.fischer@demo.contacthub", "Tom Fischer", "agent", ["de", "en"], ["rnd"], []),
+    ("sofia.weber@demo.contacthub", "Sofia Weber", "supervisor", ["de", "en"], ["service", "sales"], ["vip"]),
+    ("admin@demo.contacthub", "Demo Admin", "admin", ["de", "en"], [], []),
 ]
+KEY_ACCOUNT_MANAGER = "katrin.vogel@demo.contacthub"
 CUSTOMERS: list[dict[str, Any]] = [
     {
         "fields": {
@@ -43,8 +52,8 @@ CUSTOMERS: list[dict[str, Any]] = [
             "organisation": "Müller Maschinenbau GmbH",
             "key_account": True,
             "language": "de",
-            "payment_terms": "30 Tage netto",
-            "contracts": ["Wartung 2026"],
+            "payment_terms": "30 Tage netto, 2 % Skonto binnen 10 Tagen",
+            "contracts": ["Wartungsvertrag Wärmepumpen 2026", "Rahmenvertrag Strom 2025–2027"],
             "revenue": {"revenue_12m": {"amount": 250000, "currency": "EUR"}},
         },
         "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")],
@@ -68,6 +77,58 @@ CUSTOMERS: list[dict[str, Any]] = [
     },
 ]
 DEMO_NUMBER = "+494012345678"  # Nordlicht Energie's number, in Hamburg
+
+# Tier routing at a glance: platinum and gold customers wait on the VIP queue with a
+# shorter promise; keywords send a conversation to sales, R&D or marketing; everyone else
+# is served by service within the standard promise, and ageing priority (the share of
+# the promise used up) keeps them from waiting behind every newer VIP.
+DEMO_RULES = """\
+queues:
+  vip: {hours: always, reservation_timeout: 30}
+  sales: {hours: always}
+  rnd: {hours: always}
+  marketing: {hours: always}
+  service: {hours: always}
+sla:
+  platinum: {default: 120, email: {first_response: 3600, next_response: 7200}}
+  gold: {default: 600, email: {first_response: 14400, next_response: 28800}}
+  standard: {default: 3600, email: 86400}
+rules:
+  - name: platinum and gold customers
+    when: customer.tier in ["platinum", "gold"]
+    actions: {tag: vip}
+    targets:
+      - {queue: vip, agents: '"vip" in teams', timeout: 120, priority: 20}
+      - {queue: service}
+  - name: offers and contracts to sales
+    when: text =~~ "(?i)angebot|vertrag|tarif|offer|quote|contract" or subject =~~ "(?i)angebot|offer"
+    actions: {set_department: sales, tag: sales_lead}
+    targets:
+      - {queue: sales, agents: '"sales" in departments', timeout: 300}
+      - {queue: service}
+  - name: product ideas to R&D
+    when: text =~~ "(?i)idee|vorschlag|verbesser|idea|suggest|feature"
+    actions: {set_department: rnd, tag: product_feedback}
+    targets:
+      - {queue: rnd, agents: '"rnd" in departments', timeout: 600}
+      - {queue: service}
+  - name: campaigns to marketing
+    when: text =~~ "(?i)newsletter|gutschein|aktion|coupon|campaign"
+    actions: {set_department: marketing, tag: marketing}
+    targets:
+      - {queue: marketing, agents: '"marketing" in departments', timeout: 600}
+      - {queue: service}
+  - name: everyone else
+    actions: {set_department: service}
+    targets:
+      - {queue: service, agents: '"service" in departments'}
+"""
+# The tour `contacthub demo` prints: who texts what, and the queue it lands on.
+TOUR = [
+    ("+4989123456", "Die Wärmepumpe in Halle 2 ist ausgefallen.", "Jürgen Müller, platinum", "vip"),
+    ("+491711234567", "Meine Abschlagszahlung ist zu hoch.", "Erika Mustermann, standard", "service"),
+    ("+4915112345678", "Bitte ein Angebot für Ökostrom.", "a new number, standard, keyword", "sales"),
+]
 DEMO_ACTOR = "system:demo"
 CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 
@@ -105,7 +166,7 @@ async def seed_demo(
     now = datetime.now(UTC)
     creds: dict[str, Any] = {"agents": existing.get("agents", {}), "api_token": existing.get("api_token")}
     async with store.write() as conn:
-        for email, name, role, languages, departments in AGENTS:
+        for email, name, role, languages, departments, teams in AGENTS:
             found = await conn.scalar(sa.select(agents.c.id).where(agents.c.email == email))
             if found is not None:
                 continue
@@ -120,6 +181,7 @@ async def seed_demo(
                     presence="offline",
                     languages=languages,
                     departments=departments,
+                    teams=teams,
                     capacity=CAPACITY,
                     active=True,
                     created_at=now,
@@ -134,7 +196,12 @@ async def seed_demo(
                 )
             )
             if found is None:  # tiers follow from the rules, as for any customer
-                await records.create(conn, customer["fields"], customer["identities"], "system:demo")
+                fields = dict(customer["fields"])
+                if fields.get("key_account"):
+                    fields["key_account_manager_id"] = await conn.scalar(
+                        sa.select(agents.c.id).where(agents.c.email == KEY_ACCOUNT_MANAGER)
+                    )
+                await records.create(conn, fields, customer["identities"], "system:demo")
         if (
             site_key
             and await conn.scalar(sa.select(widget_sites.c.key).where(widget_sites.c.key == site_key)) is None
@@ -156,6 +223,20 @@ async def seed_demo(
     credentials_file.write_text(json.dumps(creds, indent=2))
     os.chmod(credentials_file, 0o600)
     return creds
+
+
+async def seed_demo_rules(store: Store, tiers: TierRules, rules_file: Path) -> bool:
+    """The demo's routing rules as version 1, where no rules were saved yet and no rules
+    file says otherwise; True if they are in force."""
+    async with store.read() as conn:
+        saved = await conn.scalars(sa.select(routing_rules.c.author).order_by(routing_rules.c.version))
+        authors: list[str] = list(saved)
+    if authors:
+        return authors[-1] == DEMO_ACTOR
+    if rules_file.exists():
+        return False
+    await RoutingConfig(store, tiers, rules_file).save(DEMO_RULES, DEMO_ACTOR, "demo rules")
+    return True
 
 
 async def seed_demo_twilio(

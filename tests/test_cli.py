@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import create_engine
 
+from hub.demo import TOUR
 from tests.conftest import make_settings
 from tests.hubproc import HubProcess
 from tests.routing.test_router_service import eventually
@@ -51,7 +52,15 @@ def test_migrate_token_and_demo(tmp_path: Path) -> None:
     assert creds["api_token"] in first.stdout
     engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM agents")) == 4
+        assert conn.scalar(sa.text("SELECT count(*) FROM agents")) == 7
+        kam = conn.execute(
+            sa.text(
+                "SELECT a.email FROM customers c JOIN agents a ON a.id = c.key_account_manager_id"
+                " WHERE c.key_account"
+            )
+        ).scalar_one()
+        assert kam == "katrin.vogel@demo.contacthub"
+        assert conn.scalar(sa.text("SELECT author FROM routing_rules")) == "system:demo"
         tiers = dict(conn.execute(sa.text("SELECT name, tier FROM customers")).all())
         assert tiers == {"Jürgen Müller": "platinum", "Grace Harbour": "gold", "Erika Mustermann": "standard"}
         assert conn.scalar(sa.text("SELECT count(*) FROM search_terms WHERE term = 'mustermann'")) == 1
@@ -83,6 +92,7 @@ async def test_after_demo_the_simulator_reaches_the_hub_with_the_demos_twilio_ac
     first = run(tmp_path, "demo")
     assert first.returncode == 0, first.stderr
     assert "contacthub simulate phone" in first.stdout
+    assert "A tour of tier routing" in first.stdout
     assert run(tmp_path, "demo").stdout == first.stdout  # the same account, not a new one
     hub = HubProcess(tmp_path / "contacthub.toml", tmp_path)
     await hub.start()  # Twilio's webhooks are on: the saved section applies at the start
@@ -95,6 +105,28 @@ async def test_after_demo_the_simulator_reaches_the_hub_with_the_demos_twilio_ac
             tmp_path, "simulate", "call", "--from", "+4917612345678", "--text", "Rückruf", "--hub", hub.url
         )
         assert call.returncode == 0, call.stderr
+        # the printed tour: each SMS lands where the tour says
+        for sender, text, _who, _queue in TOUR:
+            tour = run(tmp_path, "simulate", "sms", "--from", sender, "--text", text, "--hub", hub.url)
+            assert tour.returncode == 0, tour.stderr
+            assert f"--from {sender} --text '{text}'" in first.stdout
+
+        async def tour_queues() -> dict[str, str] | None:
+            engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT i.value, c.queue FROM conversations c JOIN identities i"
+                        " ON i.customer_id = c.customer_id AND i.kind = 'phone'"
+                        " WHERE c.channel = 'sms' AND c.queue IS NOT NULL"
+                    )
+                ).all()
+            engine.dispose()
+            queues = {value: queue for value, queue in rows}
+            return queues if all(sender in queues for sender, *_ in TOUR) else None
+
+        queues = await eventually(tour_queues, what="the tour's SMS routed")
+        assert {sender: queues[sender] for sender, *_ in TOUR} == {s: q for s, _t, _w, q in TOUR}
 
         async def stored() -> set[str] | None:
             engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
