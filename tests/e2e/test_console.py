@@ -128,8 +128,9 @@ async def test_a_console_offline_for_five_seconds_shows_all_twenty_once_in_order
     await anna.click(".state-offered button.primary", timeout=5000)
     await anna.wait_for_selector(".msg-text >> text=Erste Nachricht")
 
+    # the console notices on its own schedule: a deadline, not a time it must keep (slow under load)
     await anna.context.set_offline(True)
-    await anna.wait_for_selector("#live-status.offline", timeout=5000)
+    await anna.wait_for_selector("#live-status.offline", timeout=30000)
     started = time.monotonic()
     for n in range(20):
         await post_message(live_hub, f"burst-{n}", f"Nachricht {n:02d}", thread="t1")
