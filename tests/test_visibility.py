@@ -1,0 +1,217 @@
+"""The one visibility rule (hub/dispatch/visibility.py), on both backends, on every
+surface that shows a conversation or a customer: every conversation route, what a
+visible conversation an agent does not hold allows them, the customer's search, record,
+timeline, changes and export, and the agent socket.
+
+The floor: anna and ben serve ``service`` and are teammates (blue); sam serves
+``sales`` (red). anna holds one conversation of customer A and one of customer B; A
+also has one waiting on ``sales``, which sam may see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+
+from hub.keys import BLOBS, QUEUE, STORE
+from hub.model import Attachment
+from hub.store.tables import conversations, events, outbox
+from tests.conftest import HubClient
+from tests.helpers import inbound
+from tests.routing.test_router_service import Floor, eventually
+from tests.test_console_api import RULES, assigned
+
+FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+# Every route that names a conversation (or a file of one), with a request that would
+# do something if the rule let it: a new route must be added here, and then it must
+# answer 404 to an agent who may not see the conversation.
+CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/api/v1/conversations/{id}"): None,
+    ("POST", "/api/v1/conversations/{id}/messages"): {"text": "Ich übernehme"},
+    ("POST", "/api/v1/conversations/{id}/notes"): {"text": "gesehen", "mentions": []},
+    ("POST", "/api/v1/conversations/{id}/accept"): {},
+    ("POST", "/api/v1/conversations/{id}/reject"): {"reason": "nein"},
+    ("POST", "/api/v1/conversations/{id}/close"): {},
+    ("POST", "/api/v1/conversations/{id}/transfer"): {"queue": "sales", "note": "für mich"},
+    ("POST", "/api/v1/conversations/{id}/reopen"): {},
+    ("POST", "/api/v1/conversations/{id}/snooze"): {"until": FUTURE},
+    ("POST", "/api/v1/conversations/{id}/messages/{message_id}/retry"): {},
+    ("GET", "/api/v1/attachments/{id}"): None,
+}
+
+
+@dataclass
+class World:
+    floor: Floor
+    conv: str  # anna's, of customer A
+    reply: str  # a failed reply in it
+    file: int  # an attachment in it
+    other: str  # anna's, of customer B
+    sales: str  # customer A's, waiting on sales
+    customer: str  # A
+    customer_b: str  # B
+
+    def headers(self, name: str) -> dict[str, str]:
+        return self.floor.headers[name]
+
+
+async def world(hub: HubClient) -> World:
+    floor = await Floor(hub).start(RULES)
+    await floor.agent("anna", departments=["service"], teams=["blue"], capacity={"api": 5})
+    await floor.agent("ben", available=False, departments=["service"], teams=["blue"])
+    await floor.agent("sam", available=False, departments=["sales"], teams=["red"])
+    conv = await assigned(floor, "anna", "a1")
+    other = await assigned(floor, "anna", "b1")
+    sha = await hub.app[BLOBS].put(b"%PDF-1.4 Vertrag")
+    m = replace(
+        inbound("a1-file", "a1@example.com", text="Der Vertrag, geheim"),
+        received_at=datetime.now(UTC),
+        attachments=(Attachment(sha256=sha, filename="v.pdf", content_type="application/pdf", size=16),),
+    )
+    await hub.app[QUEUE].append(m)
+    detail = await eventually(lambda: _with_file(floor, conv), what="the attachment")
+    file_id = detail["messages"][-1]["attachments"][0]["id"]
+    resp = await floor.act("anna", conv, "notes", text="Kunde droht mit Anwalt")
+    assert resp.status == 201, await resp.text()
+    # customer A writes to sales on another thread: it waits there for sam, who is away
+    await hub.app[QUEUE].append(
+        replace(
+            inbound("a1-sales", "a1@example.com", thread="sales-1", text="Angebot bitte"), subject="sales"
+        )
+    )
+    sales = await eventually(lambda: _waiting_on(hub, "sales"), what="A's sales conversation on its queue")
+    reply = await _failed_reply(hub, conv)
+    async with hub.app[STORE].read() as conn:
+        rows = await conn.execute(sa.select(conversations.c.id, conversations.c.customer_id))
+        owners = {r.id: r.customer_id for r in rows}
+    assert owners[sales] == owners[conv] != owners[other]
+    return World(floor, conv, reply, file_id, other, sales, owners[conv], owners[other])
+
+
+async def _with_file(floor: Floor, conv: str) -> dict[str, Any] | None:
+    resp = await floor.hub.client.get(f"/api/v1/conversations/{conv}", headers=floor.headers["anna"])
+    body = await resp.json()
+    return body if body["messages"][-1]["attachments"] else None
+
+
+async def _waiting_on(hub: HubClient, queue: str) -> str | None:
+    async with hub.app[STORE].read() as conn:
+        return await conn.scalar(
+            sa.select(conversations.c.id).where(
+                conversations.c.queue == queue, conversations.c.assignee_id.is_(None)
+            )
+        )
+
+
+async def _failed_reply(hub: HubClient, conv: str) -> str:
+    reply_id = "00000000-0000-0000-0000-0000000000aa"
+    now = datetime.now(UTC)
+    async with hub.app[STORE].write() as conn:
+        customer = await conn.scalar(sa.select(conversations.c.customer_id).where(conversations.c.id == conv))
+        await conn.execute(
+            sa.insert(outbox).values(
+                id=reply_id,
+                conversation_id=conv,
+                customer_id=customer,
+                channel="email",
+                recipient="a1@example.com",
+                text="t",
+                status="failed",
+                attempts=8,
+                next_attempt_at=now,
+                provider_ids=[],
+                error="550 no such user",
+                details={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return reply_id
+
+
+def _url(w: World, path: str, conv: str) -> str:
+    if path == "/api/v1/attachments/{id}":
+        return f"/api/v1/attachments/{w.file}"
+    return path.replace("{id}", conv).replace("{message_id}", w.reply)
+
+
+async def _call(w: World, name: str, method: str, path: str, conv: str) -> aiohttp.ClientResponse:
+    body = CALLS[(method, path)]
+    return await w.floor.hub.client.request(
+        method, _url(w, path, conv), headers=w.headers(name), **({"json": body} if body is not None else {})
+    )
+
+
+async def test_every_conversation_route_is_404_for_an_agent_who_may_not_see_it(hub: HubClient) -> None:
+    w = await world(hub)
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in hub.app.router.routes()
+        if r.resource is not None
+        and (
+            r.resource.canonical.startswith("/api/v1/conversations/{id}")
+            or r.resource.canonical.startswith("/api/v1/attachments/")
+        )
+    }
+    assert routes == set(CALLS), "a route that names a conversation: add it to CALLS"
+    for state in ("open", "closed"):
+        for method, path in CALLS:
+            resp = await _call(w, "sam", method, path, w.conv)
+            assert resp.status == 404, (state, method, path, resp.status, await resp.text())
+            detail = (await resp.json())["detail"]
+            if "attachments" in path:
+                assert detail == f"no attachment {w.file} for you"
+            else:
+                assert detail == f"no conversation with id {w.conv} for you", (path, detail)
+        if state == "open":
+            assert (await w.floor.act("anna", w.conv, "close")).status == 200
+    # an unknown id reads the same as a hidden one
+    resp = await hub.client.post("/api/v1/conversations/nope/reopen", headers=w.headers("sam"), json={})
+    assert resp.status == 404 and (await resp.json())["detail"] == "no conversation with id nope for you"
+    # nothing changed hands, nothing was written in sam's name but reads
+    async with hub.app[STORE].read() as conn:
+        row = (await conn.execute(sa.select(conversations).where(conversations.c.id == w.conv))).one()
+        done = (
+            await conn.scalars(
+                sa.select(events.c.action).where(
+                    events.c.actor == f"agent:{w.floor.ids['sam']}", ~events.c.action.startswith("audit.")
+                )
+            )
+        ).all()
+    assert (row.status, row.assignee_id) == ("closed", w.floor.ids["anna"])
+    assert done == []
+
+
+async def test_a_visible_conversation_an_agent_does_not_hold(hub: HubClient) -> None:
+    """ben sees anna's conversation (a teammate's): he may read it and note on it, and
+    reopen it once closed (it becomes his, audited); he may not reply, close, transfer,
+    snooze, retry, accept or reject while it is hers."""
+    w = await world(hub)
+    expected = {
+        "/api/v1/conversations/{id}": 200,
+        "/api/v1/conversations/{id}/notes": 201,
+        "/api/v1/attachments/{id}": 200,
+        "/api/v1/conversations/{id}/messages": 403,
+        "/api/v1/conversations/{id}/close": 403,
+        "/api/v1/conversations/{id}/transfer": 403,
+        "/api/v1/conversations/{id}/snooze": 403,
+        "/api/v1/conversations/{id}/messages/{message_id}/retry": 403,
+        "/api/v1/conversations/{id}/accept": 409,  # not offered to him
+        "/api/v1/conversations/{id}/reject": 409,
+        "/api/v1/conversations/{id}/reopen": 409,  # open
+    }
+    for method, path in CALLS:
+        resp = await _call(w, "ben", method, path, w.conv)
+        assert resp.status == expected[path], (path, resp.status, await resp.text())
+    assert (await w.floor.act("anna", w.conv, "close")).status == 200
+    resp = await w.floor.act("ben", w.conv, "reopen")
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["assignee_id"] == w.floor.ids["ben"]
+    [reopened] = await w.floor.log("conversation.reopened")
+    assert reopened.data == {"agent_id": w.floor.ids["ben"], "from_agent": w.floor.ids["anna"]}
+    # now ben's and not of anna's team's holder: anna still sees it (ben is her teammate)
+    assert (await hub.client.get(f"/api/v1/conversations/{w.conv}", headers=w.headers("anna"))).status == 200
