@@ -215,3 +215,84 @@ async def test_a_visible_conversation_an_agent_does_not_hold(hub: HubClient) -> 
     assert reopened.data == {"agent_id": w.floor.ids["ben"], "from_agent": w.floor.ids["anna"]}
     # now ben's and not of anna's team's holder: anna still sees it (ben is her teammate)
     assert (await hub.client.get(f"/api/v1/conversations/{w.conv}", headers=w.headers("anna"))).status == 200
+
+
+async def _timeline(w: World, name: str, customer: str) -> list[dict[str, Any]]:
+    resp = await w.floor.hub.client.get(
+        f"/api/v1/customers/{customer}/timeline?limit=500", headers=w.headers(name)
+    )
+    assert resp.status == 200, await resp.text()
+    return list((await resp.json())["items"])
+
+
+def _conversations_in(items: list[dict[str, Any]]) -> set[str]:
+    found = {i["conversation_id"] for i in items if i["type"] == "message"}
+    return found | {
+        i["subject_id"] for i in items if i["type"] == "event" and i["subject_type"] == "conversation"
+    }
+
+
+async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: HubClient) -> None:
+    w = await world(hub)
+    client = hub.client
+    # the timeline: sam sees A's sales conversation, and A's customer-level events
+    sams = await _timeline(w, "sam", w.customer)
+    assert _conversations_in(sams) == {w.sales}
+    texts = [i.get("text") for i in sams] + [str(i.get("data")) for i in sams]
+    assert not any("geheim" in t or "Anwalt" in t for t in texts if t), sams
+    assert "customer.created" in {i.get("action") for i in sams}
+    assert _conversations_in(await _timeline(w, "supervisor", w.customer)) == {w.conv, w.sales}
+    assert _conversations_in(await _timeline(w, "ben", w.customer)) == {w.conv}, "a teammate's, not sales'"
+
+    # the record: sam may read A's, with only the conversation he may see
+    record = await (await client.get(f"/api/v1/customers/{w.customer}", headers=w.headers("sam"))).json()
+    assert [c["id"] for c in record["recent_conversations"]] == [w.sales]
+    full = await (await client.get(f"/api/v1/customers/{w.customer}", headers=w.headers("ben"))).json()
+    assert [c["id"] for c in full["recent_conversations"]] == [w.conv]
+
+    # B is nothing to sam: not found, not readable, not changeable
+    async def found(name: str, q: str) -> list[str]:
+        resp = await client.get("/api/v1/customers", params={"q": q}, headers=w.headers(name))
+        assert resp.status == 200, await resp.text()
+        return [c["id"] for c in (await resp.json())["items"]]
+
+    assert await found("sam", "b1@example.com") == []
+    assert await found("sam", "a1@example.com") == [w.customer]
+    assert await found("ben", "b1@example.com") == [w.customer_b]
+    b = f"/api/v1/customers/{w.customer_b}"
+    hidden = [
+        await client.get(b, headers=w.headers("sam")),
+        await client.get(f"{b}/timeline", headers=w.headers("sam")),
+        await client.patch(b, headers=w.headers("sam"), json={"name": "Gekapert"}),
+        await client.post(
+            f"{b}/identities", headers=w.headers("sam"), json={"kind": "email", "value": "s@x.de"}
+        ),
+        await client.put(
+            f"{b}/consent",
+            headers=w.headers("sam"),
+            json={"channel": "sms", "purpose": "service", "granted": False},
+        ),
+    ]
+    for resp in hidden:
+        assert resp.status == 404, (resp.method, resp.url, resp.status)
+        assert (await resp.json())["detail"] == f"no customer with id {w.customer_b}"
+    # export and erasure are a supervisor's and an admin's
+    assert (
+        await client.get(f"/api/v1/customers/{w.customer}/export", headers=w.headers("sam"))
+    ).status == 403
+    resp = await client.delete(
+        f"/api/v1/customers/{w.customer}", params={"confirm": w.customer}, headers=w.headers("sam")
+    )
+    assert resp.status == 403
+    exported = await (await client.get(f"{b}/export", headers=w.headers("supervisor"))).json()
+    assert {m["conversation_id"] for m in exported["messages"]} == {w.other}
+
+    # a key account manager sees the customer's record, not their conversations
+    resp = await client.patch(
+        b, headers=w.headers("supervisor"), json={"key_account_manager_id": w.floor.ids["sam"]}
+    )
+    assert resp.status == 200, await resp.text()
+    assert await found("sam", "b1@example.com") == [w.customer_b]
+    record = await (await client.get(b, headers=w.headers("sam"))).json()
+    assert record["recent_conversations"] == []
+    assert _conversations_in(await _timeline(w, "sam", w.customer_b)) == set()

@@ -47,12 +47,12 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
         assert resp.status == 202
     await hub.wait_stored(2)
     found = await (
-        await hub.client.get("/api/v1/customers", params={"q": ERASE_EMAIL}, headers=roles["agent"])
+        await hub.client.get("/api/v1/customers", params={"q": ERASE_EMAIL}, headers=roles["supervisor"])
     ).json()
     cid = found["items"][0]["id"]
     other = (
         await (
-            await hub.client.get("/api/v1/customers", params={"q": ERASE_PHONE}, headers=roles["agent"])
+            await hub.client.get("/api/v1/customers", params={"q": ERASE_PHONE}, headers=roles["supervisor"])
         ).json()
     )["items"][0]["id"]
     merge = await hub.client.post(
