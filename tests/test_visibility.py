@@ -10,20 +10,22 @@ also has one waiting on ``sales``, which sam may see.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import orjson
 import sqlalchemy as sa
 
-from hub.keys import BLOBS, QUEUE, STORE
+from hub.keys import BLOBS, BUS, QUEUE, STORE
 from hub.model import Attachment
 from hub.store.tables import conversations, events, outbox
 from tests.conftest import HubClient
 from tests.helpers import inbound
 from tests.routing.test_router_service import Floor, eventually
-from tests.test_console_api import RULES, assigned
+from tests.test_console_api import RULES, _next, assigned
 
 FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 # Every route that names a conversation (or a file of one), with a request that would
@@ -296,3 +298,60 @@ async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: Hub
     record = await (await client.get(b, headers=w.headers("sam"))).json()
     assert record["recent_conversations"] == []
     assert _conversations_in(await _timeline(w, "sam", w.customer_b)) == set()
+
+
+async def _until(ws: Any, sentinel: str) -> list[dict[str, Any]]:
+    """What the socket sends up to the presence event of ``sentinel`` (published last)."""
+    got = []
+    async with asyncio.timeout(10):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            event = orjson.loads(msg.data)
+            if event["topic"] == "agent.presence" and event["data"]["agent_id"] == sentinel:
+                return got
+            got.append(event)
+
+
+async def test_the_socket_tells_an_agent_only_of_conversations_they_may_see(hub: HubClient) -> None:
+    w = await world(hub)
+    bus = hub.app[BUS]
+    sockets = {
+        name: await hub.client.ws_connect("/ws/agent", headers=w.headers(name))
+        for name in ("anna", "ben", "sam")
+    }
+    await asyncio.sleep(0.2)  # subscribed
+    # sam tries to view and type in anna's conversation; a visitor types in it
+    await sockets["sam"].send_str(orjson.dumps({"type": "viewing", "conversation_id": w.conv}).decode())
+    bus.publish("conversation.typing", {"conversation_id": w.conv, "visitor": True, "name": "Erika Geheim"})
+    # a note in it mentions sam; the supervisor notes on it
+    resp = await w.floor.act("anna", w.conv, "notes", text="@sam Anwalt", mentions=[w.floor.ids["sam"]])
+    assert resp.status == 201
+    bus.publish("agent.presence", {"agent_id": "sentinel-1", "presence": "away"})
+    sams = await _until(sockets["sam"], "sentinel-1")
+    assert [e for e in sams if e["data"].get("conversation_id") == w.conv] == []
+    bens = await _until(sockets["ben"], "sentinel-1")
+    assert ("conversation.typing", "Erika Geheim") in {(e["topic"], e["data"].get("name")) for e in bens}
+
+    await _until(sockets["anna"], "sentinel-1")  # she holds it: she heard all that
+    # anna hands it to sales: she may no longer see it, so she no longer hears of it
+    resp = await w.floor.act("anna", w.conv, "transfer", queue="sales")
+    assert resp.status == 200, await resp.text()
+    resp = await hub.client.post(
+        f"/api/v1/conversations/{w.conv}/notes", headers=w.headers("supervisor"), json={"text": "nur Sales"}
+    )
+    assert resp.status == 201
+    bus.publish("message.stored", {"conversation_id": w.conv, "message_id": "m-late"})
+    bus.publish("agent.presence", {"agent_id": "sentinel-2", "presence": "away"})
+    annas = await _until(sockets["anna"], "sentinel-2")
+    after = [e["topic"] for e in annas if e["data"].get("conversation_id") == w.conv]
+    assert "conversation.note" not in after and "message.stored" not in after, annas
+    # sam serves sales: now he may see it, and he hears of it when he looks
+    await sockets["sam"].send_str(orjson.dumps({"type": "viewing", "conversation_id": w.conv}).decode())
+    await _next(sockets["sam"], "conversation.viewing")  # his own: the hub has read it
+    bus.publish("message.stored", {"conversation_id": w.conv, "message_id": "m-sales"})
+    bus.publish("agent.presence", {"agent_id": "sentinel-3", "presence": "away"})
+    sams = await _until(sockets["sam"], "sentinel-3")
+    assert ("message.stored", w.conv) in {(e["topic"], e["data"].get("conversation_id")) for e in sams}
+    for ws in sockets.values():
+        await ws.close()
