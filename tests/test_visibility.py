@@ -327,9 +327,11 @@ async def test_the_socket_tells_an_agent_only_of_conversations_they_may_see(hub:
     # a note in it mentions sam; the supervisor notes on it
     resp = await w.floor.act("anna", w.conv, "notes", text="@sam Anwalt", mentions=[w.floor.ids["sam"]])
     assert resp.status == 201
+    bus.publish("conversation.opened", {"conversation_id": w.conv, "customer_id": w.customer})
     bus.publish("agent.presence", {"agent_id": "sentinel-1", "presence": "away"})
     sams = await _until(sockets["sam"], "sentinel-1")
     assert [e for e in sams if e["data"].get("conversation_id") == w.conv] == []
+    assert [e["data"] for e in sams if e["topic"] == "conversation.opened"] == [{}], "that one came, no ids"
     bens = await _until(sockets["ben"], "sentinel-1")
     assert ("conversation.typing", "Erika Geheim") in {(e["topic"], e["data"].get("name")) for e in bens}
 

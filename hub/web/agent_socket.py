@@ -13,7 +13,8 @@ Supervisors and admins get everything.
 Every event about a conversation reaches an agent only while the visibility rule
 (``hub.dispatch.visibility``) lets them see that conversation: one they followed and
 that was transferred away, a note or @mention on one they may not open, someone typing
-or viewing elsewhere, all stay out. The rule's verdict per conversation is kept for
+or viewing elsewhere, all stay out; of a new conversation (``NOTICES``) they hear only
+that one arrived, without its ids. The rule's verdict per conversation is kept for
 ``VERDICT_TTL_S`` and asked again at once when an event says the conversation moved.
 
 The console sends ``{"type": "viewing", "conversation_id", "on"}`` and ``{"type":
@@ -62,6 +63,9 @@ FOR_EVERYONE = (
     "conversation.typing",
     "conversation.opened",
 )
+# what an agent who may not see the conversation still hears, without its ids: that a
+# new one arrived (it has no queue yet, so no agent may see it), so the inbox refreshes
+NOTICES = ("conversation.opened",)
 # topics that say a conversation changed hands: the rule's verdict on it is asked again
 MOVES = (
     "conversation.offered",
@@ -128,6 +132,14 @@ class AgentFeed:
         """Whether a ``session.ended`` event ends this socket's session."""
         data = event.data
         return data.get("agent_id") == self.who.agent_id and data.get("session") in (None, self.session)
+
+    async def message_for(self, event: Event) -> dict[str, Any] | None:
+        """What this socket sends of ``event``: all of it, a notice without data, or None."""
+        if await self.wants(event):
+            return {"seq": event.seq, "topic": event.topic, "data": event.data}
+        if event.topic in NOTICES:
+            return {"seq": event.seq, "topic": event.topic, "data": {}}
+        return None
 
     async def wants(self, event: Event) -> bool:
         if event.topic == "session.ended":  # for the hub's sockets, not for consoles
@@ -232,8 +244,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             await _send(ws, {"seq": bus.last_seq, "topic": "resync", "data": {}})
         else:
             for event in missed:
-                if await feed.wants(event):
-                    await _send(ws, _message(event))
+                if (message := await feed.message_for(event)) is not None:
+                    await _send(ws, message)
             last = max([last, *(e.seq for e in missed)])
         reader = asyncio.create_task(_read(ws, request, feed))
         try:
@@ -247,8 +259,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 if event.topic == "session.ended" and feed.ends(event):
                     await ws.close(code=SESSION_ENDED, message=b"signed out")
                     break
-                if event.seq > last and await feed.wants(event):
-                    await _send(ws, _message(event))
+                if event.seq > last and (message := await feed.message_for(event)) is not None:
+                    await _send(ws, message)
                 last = max(last, event.seq)
         finally:
             reader.cancel()
@@ -260,10 +272,6 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         bus.unsubscribe(subscription)
         request.app[SOCKETS].discard(ws)
     return ws
-
-
-def _message(event: Event) -> dict[str, Any]:
-    return {"seq": event.seq, "topic": event.topic, "data": event.data}
 
 
 async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
