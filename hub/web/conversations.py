@@ -504,7 +504,7 @@ def conversation_routes() -> list[RouteSpec]:
             "Hand the conversation to a queue or an agent, with a note; it is routed again",
             TransferIn.model_json_schema(),
         ),
-        action("reopen", reopen, "Open a closed conversation again, assigned to you"),
+        action("reopen", reopen, "Open a closed conversation you may see again, assigned to you"),
         action(
             "snooze",
             snooze,
