@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
-from hub.keys import BUS
+from hub.keys import BUS, STORE
 from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
+from hub.store.tables import conversations, customers
 from hub.web.agent_socket import close_sockets
 from tests.conftest import HubClient, require_services, running_hub, sign_in_all
 
@@ -29,9 +33,36 @@ async def receive(ws: Any, n: int, timeout: float = 10) -> list[dict[str, Any]]:
     return got
 
 
+async def conversation(hub: HubClient, conv_id: str, **placement: str) -> None:
+    """A (closed, so the router leaves it alone) conversation with ``placement``: the
+    socket asks the visibility rule about what the store holds."""
+    now = datetime.now(UTC)
+    async with hub.app[STORE].write() as conn:
+        customer = str(uuid.uuid4())
+        await conn.execute(
+            sa.insert(customers).values(id=customer, attributes={}, created_at=now, updated_at=now)
+        )
+        await conn.execute(
+            sa.insert(conversations).values(
+                id=conv_id,
+                customer_id=customer,
+                channel="api",
+                thread_key=conv_id,
+                status="closed",
+                needs_routing=False,
+                message_count=1,
+                opened_at=now,
+                last_message_at=now,
+                **placement,
+            )
+        )
+
+
 async def test_an_agent_sees_their_events_and_resumes_without_loss_or_repeats(hub: HubClient) -> None:
     roles = await sign_in_all(hub)
     agent = await me(hub, roles["agent"])
+    await conversation(hub, "c-mine", offered_to=agent)
+    await conversation(hub, "c-other", offered_to="someone-else")
     bus = hub.app[BUS]
     ws = await hub.client.ws_connect("/ws/agent", headers=roles["agent"])
     await asyncio.sleep(0.2)

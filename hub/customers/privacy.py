@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
+from hub.dispatch.visibility import Scope, everything
 from hub.store.tables import (
     attachments,
     consents,
@@ -42,20 +43,22 @@ log = logging.getLogger("contacthub.privacy")
 BODY_META = frozenset({"full_text"})
 
 
-async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
-    """Every piece of personal data and message content held about one customer."""
-    record = await record_of(conn, customer_id)
+async def export(conn: AsyncConnection, customer_id: str, scope: Scope | None = None) -> dict[str, Any]:
+    """Every piece of personal data and message content held about one customer, as
+    ``scope`` may see it (``hub.dispatch.visibility``; everything when None)."""
+    scope = scope or everything("system:export")
+    record = await record_of(conn, customer_id, scope.clause())
     convs = (
         await conn.execute(
             sa.select(conversations)
-            .where(conversations.c.customer_id == customer_id)
+            .where(conversations.c.customer_id == customer_id, scope.clause())
             .order_by(conversations.c.opened_at)
         )
     ).all()
     msgs = (
         await conn.execute(
             sa.select(messages)
-            .where(messages.c.customer_id == customer_id)
+            .where(messages.c.customer_id == customer_id, scope.message_clause(customer_id))
             .order_by(messages.c.received_at, messages.c.id)
         )
     ).all()
@@ -63,7 +66,7 @@ async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
         await conn.execute(
             sa.select(attachments)
             .join(messages, messages.c.id == attachments.c.message_id)
-            .where(messages.c.customer_id == customer_id)
+            .where(messages.c.customer_id == customer_id, scope.message_clause(customer_id))
         )
     ).all()
     by_message: dict[str, list[dict[str, Any]]] = {}
@@ -71,7 +74,7 @@ async def export(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
         by_message.setdefault(f.message_id, []).append(
             {"filename": f.filename, "content_type": f.content_type, "size": f.size, "sha256": f.sha256}
         )
-    history = await timeline(conn, customer_id, before=None, limit=100_000)
+    history = await timeline(conn, customer_id, before=None, limit=100_000, scope=scope)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "customer": record,

@@ -7,7 +7,7 @@ the reason. Every read of a record is audited by the caller (``hub.web.customers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +36,11 @@ async def load_customer(conn: AsyncConnection, customer_id: str) -> sa.Row[Any]:
     return row
 
 
-async def record_of(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
-    """The whole record as the API shows it."""
+async def record_of(
+    conn: AsyncConnection, customer_id: str, shown: sa.ColumnElement[bool] | None = None
+) -> dict[str, Any]:
+    """The whole record as the API shows it; of the recent conversations, those ``shown``
+    allows (the caller's ``Scope.clause()``; all when None)."""
     row = await load_customer(conn, customer_id)
     idents = (
         await conn.execute(
@@ -50,7 +53,7 @@ async def record_of(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
     recent = (
         await conn.execute(
             sa.select(conversations)
-            .where(conversations.c.customer_id == customer_id)
+            .where(conversations.c.customer_id == customer_id, sa.true() if shown is None else shown)
             .order_by(conversations.c.last_message_at.desc())
             .limit(10)
         )
@@ -343,9 +346,17 @@ class CustomerRecords:
             data={"channel": channel, "purpose": purpose, "granted": granted, "source": source},
         )
 
-    async def search(self, conn: AsyncConnection, q: str, limit: int) -> list[dict[str, Any]]:
+    async def search(
+        self,
+        conn: AsyncConnection,
+        q: str,
+        limit: int,
+        visible: Callable[[Any], sa.ColumnElement[bool]] | None = None,
+    ) -> list[dict[str, Any]]:
         """By any identity (a phone number in any format), external id, or name and
-        organisation word prefixes (every word of the query must match)."""
+        organisation word prefixes (every word of the query must match); only customers
+        ``visible`` allows (given a customer id column: ``Scope.customer_clause``)."""
+        shown = visible or (lambda _column: sa.true())
         q = q.strip()
         if not q:
             raise InputError("q: give something to search for", field="q")
@@ -362,7 +373,13 @@ class CustomerRecords:
         # Each (kind, value) as its own equality: both databases answer from the unique index.
         match = sa.or_(*[(identities.c.kind == k) & (identities.c.value == v) for k, v in sorted(exact)])
         found: list[str] = list(
-            (await conn.execute(sa.select(identities.c.customer_id).where(match).limit(limit))).scalars()
+            (
+                await conn.execute(
+                    sa.select(identities.c.customer_id)
+                    .where(match, shown(identities.c.customer_id))
+                    .limit(limit)
+                )
+            ).scalars()
         )
         words = words_of_query(q)
         if words and not found:  # an exact identity hit is what was meant; else search names
@@ -370,7 +387,9 @@ class CustomerRecords:
             # other word: a correlated EXISTS per candidate (by customer_id) that stops at
             # `limit` hits, instead of materialising each word's whole range.
             first, *others = sorted(words, key=len, reverse=True)
-            stmt = sa.select(search_terms.c.customer_id).where(prefix_match(first))
+            stmt = sa.select(search_terms.c.customer_id).where(
+                prefix_match(first), shown(search_terms.c.customer_id)
+            )
             for word in others:
                 other = search_terms.alias()
                 stmt = stmt.where(

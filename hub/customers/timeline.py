@@ -2,7 +2,9 @@
 
 Paging is by cursor, not offset: the cursor names the last item shown by its time,
 source and id, and the next page starts strictly after it, so items that arrive while
-someone pages never shift or repeat a page. Reads (``audit.*``) are left out.
+someone pages never shift or repeat a page. Reads (``audit.*``) are left out, and so
+is whatever the caller's ``Scope`` does not show (``hub.dispatch.visibility``: messages
+and events of conversations they may not see).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers.audit import READ_PREFIX
+from hub.dispatch.visibility import Scope
 from hub.errors import InputError
 from hub.store.tables import events, messages
 from hub.store.times import utc
@@ -40,12 +43,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
 
 
 async def timeline(
-    conn: AsyncConnection, customer_id: str, *, before: str | None, limit: int
+    conn: AsyncConnection, customer_id: str, *, before: str | None, limit: int, scope: Scope | None = None
 ) -> dict[str, Any]:
+    """A page of the timeline, as ``scope`` may see it (everything when None)."""
     m_stmt = sa.select(messages).where(messages.c.customer_id == customer_id)
     e_stmt = sa.select(events).where(
         events.c.customer_id == customer_id, sa.not_(events.c.action.startswith(READ_PREFIX))
     )
+    if scope is not None:
+        m_stmt = m_stmt.where(scope.message_clause(customer_id))
+        e_stmt = e_stmt.where(scope.event_clause(customer_id))
     if before:
         at, source, item_id = decode_cursor(before)
         if source == MESSAGE:

@@ -1,14 +1,21 @@
-"""What agents do to routed conversations: accept, reject, close, transfer.
+"""What agents do to routed conversations: accept, reject, close, transfer, reopen,
+snooze, notes.
 
 Each is one conditional update, so it races safely with the router and other agents:
 an accept succeeds only while the offer is still this agent's and unexpired; a close
 only while the conversation is open. Afterwards the router's inbox is told, from any
 process, so freed capacity is used at once.
+
+Each first asks the visibility rule (``hub.dispatch.visibility``), in the same
+transaction: a conversation the agent may not see is NotFound, as for GET. Of one they
+may see but do not hold, an agent may add notes, and reopen it if it is closed (it
+becomes theirs, audited); accept and reject need the offer, and close, transfer and
+snooze need the assignment (or a supervisor).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
 from hub.customers import audit
-from hub.errors import Conflict, Forbidden, InputError, NotFound
+from hub.dispatch.visibility import hidden, scope_of
+from hub.errors import Conflict, Forbidden, InputError
 from hub.model import Role
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
@@ -27,12 +35,15 @@ from hub.store.times import iso, utc_or_none
 c = conversations.c
 
 
-async def _current(conn: AsyncConnection, conv_id: str) -> Any:
+async def _current(conn: AsyncConnection, conv_id: str, who: Principal, rules: RuleSet) -> Any:
+    """The conversation, if ``who`` may see it; else NotFound with GET's words."""
     row = (
         await conn.execute(
             sa.select(
                 c.id,
                 c.customer_id,
+                c.channel,
+                c.thread_key,
                 c.status,
                 c.offered_to,
                 c.offer_expires_at,
@@ -42,8 +53,8 @@ async def _current(conn: AsyncConnection, conv_id: str) -> Any:
             ).where(c.id == conv_id)
         )
     ).one_or_none()
-    if row is None:
-        raise NotFound(f"no conversation with id {conv_id}")
+    if row is None or not (await scope_of(conn, who, rules)).allows(row):
+        raise hidden(conv_id)
     return row
 
 
@@ -72,10 +83,10 @@ async def _event(conn: AsyncConnection, who: Principal, action: str, row: Any, *
     )
 
 
-async def accept(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
+async def accept(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
     now = datetime.now(UTC)
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
+        row = await _current(conn, conv_id, who, rules)
         if row.assignee_id == who.agent_id and row.status == "open":
             return {"id": conv_id, "assignee_id": who.agent_id}  # accepted already
         result = await conn.execute(
@@ -98,10 +109,12 @@ async def accept(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
     return {"id": conv_id, "assignee_id": who.agent_id, "assigned_at": iso(now)}
 
 
-async def reject(store: Store, conv_id: str, who: Principal, reason: str | None) -> dict[str, Any]:
+async def reject(
+    store: Store, rules: RuleSet, conv_id: str, who: Principal, reason: str | None
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
+        row = await _current(conn, conv_id, who, rules)
         route = dict(row.route or {})
         route["rejected_by"] = sorted({*route.get("rejected_by", ()), who.agent_id})
         result = await conn.execute(
@@ -122,10 +135,10 @@ def _may_handle(row: Any, who: Principal) -> None:
         raise Forbidden("only the assigned agent or a supervisor may do this")
 
 
-async def close(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
+async def close(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
     now = datetime.now(UTC)
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
+        row = await _current(conn, conv_id, who, rules)
         _may_handle(row, who)
         result = await conn.execute(
             sa.update(conversations)
@@ -140,56 +153,72 @@ async def close(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
 
 async def add_note(
     store: Store,
+    rules: RuleSet,
     conv_id: str,
     who: Principal,
     text: str,
     callback: bool,
     mentions: Sequence[str] = (),
-    may_see: Callable[[Any], bool] | None = None,
 ) -> dict[str, Any]:
     """An internal note (the customer never sees it), on the customer's timeline. A
     ``callback`` note says the agent called the customer back; it counts as the
     first response. ``mentions`` are agent ids (@mentions); unknown ones raise
-    InputError. An agent may note on what ``may_see`` allows (default: their own)."""
+    InputError. Any agent who may see the conversation may note on it."""
     now = datetime.now(UTC)
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
-        own = who.agent_id in (row.assignee_id, row.offered_to)
-        if who.role == Role.AGENT and not own and not (may_see is not None and may_see(row)):
-            raise Forbidden("only agents who can see this conversation, or a supervisor, may add notes")
-        if mentions:
-            known = set(
-                await conn.scalars(sa.select(agents.c.id).where(agents.c.id.in_(sorted(set(mentions)))))
-            )
-            if unknown := sorted(set(mentions) - known):
-                raise InputError(f"mentions: no agent with id {unknown[0]}", field="mentions")
-        note_id = await audit.record(
-            conn,
-            actor=who.actor,
-            action="conversation.called_back" if callback else "conversation.note",
-            subject_type="conversation",
-            subject_id=conv_id,
-            customer_id=row.customer_id,
-            data={"text": text, "by": who.name, "mentions": list(dict.fromkeys(mentions))},
-            at=now,
-        )
-        if callback:
-            await conn.execute(
-                sa.update(conversations)
-                .where(c.id == conv_id)
-                .values(first_response_at=sa.func.coalesce(c.first_response_at, now), next_response_due=None)
-            )
+        row = await _current(conn, conv_id, who, rules)
+        note_id = await _note(conn, who, row, text, callback, mentions, now)
     return {"id": note_id, "conversation_id": conv_id, "callback": callback, "at": iso(now)}
 
 
+async def _note(
+    conn: AsyncConnection,
+    who: Principal,
+    row: Any,
+    text: str,
+    callback: bool,
+    mentions: Sequence[str],
+    now: datetime,
+) -> int:
+    if mentions:
+        known = set(await conn.scalars(sa.select(agents.c.id).where(agents.c.id.in_(sorted(set(mentions))))))
+        if unknown := sorted(set(mentions) - known):
+            raise InputError(f"mentions: no agent with id {unknown[0]}", field="mentions")
+    note_id = await audit.record(
+        conn,
+        actor=who.actor,
+        action="conversation.called_back" if callback else "conversation.note",
+        subject_type="conversation",
+        subject_id=row.id,
+        customer_id=row.customer_id,
+        data={"text": text, "by": who.name, "mentions": list(dict.fromkeys(mentions))},
+        at=now,
+    )
+    if callback:
+        await conn.execute(
+            sa.update(conversations)
+            .where(c.id == row.id)
+            .values(first_response_at=sa.func.coalesce(c.first_response_at, now), next_response_due=None)
+        )
+    return note_id
+
+
 async def transfer(
-    store: Store, rules: RuleSet, conv_id: str, who: Principal, queue: str | None, agent_id: str | None
+    store: Store,
+    rules: RuleSet,
+    conv_id: str,
+    who: Principal,
+    queue: str | None,
+    agent_id: str | None,
+    note: str | None = None,
 ) -> dict[str, Any]:
-    """Back to waiting, on ``queue`` (default: its current one), for ``agent_id`` first."""
+    """Back to waiting, on ``queue`` (default: its current one), for ``agent_id`` first,
+    with an internal ``note`` for whoever takes it (in the same transaction: the agent
+    who hands it on may not see it afterwards)."""
     if queue is not None and queue not in rules.queues:
         raise InputError(f"no queue named {queue!r}; queues are {', '.join(rules.queues)}", field="queue")
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
+        row = await _current(conn, conv_id, who, rules)
         _may_handle(row, who)
         if agent_id is not None:
             active = await conn.scalar(sa.select(agents.c.active).where(agents.c.id == agent_id))
@@ -232,26 +261,28 @@ async def transfer(
             queue=target_queue,
             to_agent=agent_id,
         )
+        if note and note.strip():
+            await _note(conn, who, row, note, False, (), datetime.now(UTC))
     return {"id": conv_id, "status": "waiting", "queue": target_queue, "agent_id": agent_id}
 
 
-async def reopen(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
-    """A closed conversation open again, assigned to the agent who reopened it.
+async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
+    """A closed conversation open again, assigned to the agent who reopened it. An agent
+    may reopen what they may see (theirs, their teammates', or one that was waiting on a
+    queue they serve when it closed); the takeover is audited.
 
     Raises Conflict if it is open, or if the customer has written on the same thread
     since and a newer conversation is open there (the agent continues in that one)."""
     now = datetime.now(UTC)
     async with store.write() as conn:
-        row = (await conn.execute(sa.select(conversations).where(c.id == conv_id))).one_or_none()
-        if row is None:
-            raise NotFound(f"no conversation with id {conv_id}")
+        row = await _current(conn, conv_id, who, rules)
         if row.status == "open":
             raise Conflict("the conversation is open already")
         open_key = f"{row.customer_id}|{row.channel}|{row.thread_key}"
         newer = await conn.scalar(sa.select(c.id).where(c.open_key == open_key))
         if newer is not None:
             raise Conflict(f"a newer conversation on this thread is open ({newer}); continue there")
-        await conn.execute(
+        result = await conn.execute(
             sa.update(conversations)
             .where(c.id == conv_id, c.status == "closed")
             .values(
@@ -265,19 +296,25 @@ async def reopen(store: Store, conv_id: str, who: Principal) -> dict[str, Any]:
                 snoozed_at=None,
             )
         )
-        await _event(conn, who, "conversation.reopened", row, agent_id=who.agent_id)
+        if result.rowcount != 1:
+            raise Conflict("the conversation is open already")
+        await _event(
+            conn, who, "conversation.reopened", row, agent_id=who.agent_id, from_agent=row.assignee_id
+        )
         await _event(conn, who, "conversation.assigned", row, agent_id=who.agent_id, via="reopen")
     return {"id": conv_id, "status": "open", "assignee_id": who.agent_id}
 
 
-async def snooze(store: Store, conv_id: str, who: Principal, until: datetime | None) -> dict[str, Any]:
+async def snooze(
+    store: Store, rules: RuleSet, conv_id: str, who: Principal, until: datetime | None
+) -> dict[str, Any]:
     """Hide an assigned conversation from the inbox until ``until`` (None wakes it now).
     A message from the customer wakes it earlier: the inbox compares it with ``snoozed_at``."""
     now = datetime.now(UTC)
     if until is not None and until <= now:
         raise InputError("until: a time in the future", field="until")
     async with store.write() as conn:
-        row = await _current(conn, conv_id)
+        row = await _current(conn, conv_id, who, rules)
         _may_handle(row, who)
         await conn.execute(
             sa.update(conversations)

@@ -1,9 +1,20 @@
-"""Which conversations an agent may see (ARCHITECTURE §6): their own (offered or
-assigned), those waiting on the queues they serve, and those their teammates hold.
+"""Who may see what (ARCHITECTURE §6, STYLE §13): the one rule, for conversations and
+for customers. Every route, search, export, timeline and socket event asks it here.
 
-An agent serves a queue when one of the routing targets on it takes any agent or has
-an agent expression that holds for them. Supervisors and admins see everything. ``scope_for`` reads
-the agents; the rest is pure.
+**Conversations.** An agent sees their own (offered or assigned), those waiting on the
+queues they serve, and those their teammates hold; supervisors and admins see all. An
+agent serves a queue when one of the routing targets on it takes any agent or has an
+agent expression that holds for them. A conversation an agent may not see does not
+exist for them: every route answers 404, with the same words as for an unknown id.
+
+**Customers.** An agent sees a customer whose conversations include at least one they
+may see, or whose key account manager they are; of that customer, the record's data
+(name, identities, consent, tier) and, of the conversations, messages and the events
+on the timeline, only those of conversations they may see, plus the customer-level
+events (created, changed, identities, consent, merges) that carry no conversation's
+content. Export and erasure are for supervisors and admins (the routes' roles).
+
+``scope_of`` reads the agents; the rest is pure or builds SQL.
 """
 
 from __future__ import annotations
@@ -15,10 +26,24 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.sessions import Principal
+from hub.errors import NotFound
+from hub.model import Role
 from hub.routing.rules import RuleSet
-from hub.store.tables import agents, conversations
+from hub.store.tables import agents, conversations, customers, events, messages
 
 c = conversations.c
+
+
+def hidden(conv_id: str) -> NotFound:
+    """The answer for a conversation the caller may not see, or that does not exist:
+    the same words either way, so a 404 tells nothing about other agents' work."""
+    return NotFound(f"no conversation with id {conv_id} for you")
+
+
+def no_customer(customer_id: str) -> NotFound:
+    """The same words as for an unknown or erased customer (``records.load_customer``)."""
+    return NotFound(f"no customer with id {customer_id}")
 
 
 def agent_facts(row: Any) -> dict[str, Any]:
@@ -46,29 +71,75 @@ def served_queues(rules: RuleSet, facts: Mapping[str, Any]) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """An agent's view: who they are, the queues they serve, and their teammates."""
+    """A caller's view: who they are, the queues they serve, and their teammates;
+    ``everything`` for supervisors and admins."""
 
     agent_id: str
     queues: frozenset[str]
     teammates: frozenset[str]
+    everything: bool = False
 
-    def clause(self) -> sa.ColumnElement[bool]:
-        """A WHERE clause on conversations for what this agent may see."""
-        own = sa.or_(c.assignee_id == self.agent_id, c.offered_to == self.agent_id)
+    # --- conversations -------------------------------------------------------
+    def clause(self, table: sa.FromClause = conversations) -> sa.ColumnElement[bool]:
+        """A WHERE clause on ``table`` (conversations, or an alias) for what this caller may see."""
+        t = table.c
+        if self.everything:
+            return sa.true()
+        own = sa.or_(t.assignee_id == self.agent_id, t.offered_to == self.agent_id)
         parts: list[sa.ColumnElement[bool]] = [own]
         if self.queues:
-            parts.append(sa.and_(c.assignee_id.is_(None), c.queue.in_(sorted(self.queues))))
+            parts.append(sa.and_(t.assignee_id.is_(None), t.queue.in_(sorted(self.queues))))
         if self.teammates:
-            parts.append(c.assignee_id.in_(sorted(self.teammates)))
+            parts.append(t.assignee_id.in_(sorted(self.teammates)))
         return sa.or_(*parts)
 
     def allows(self, row: Any) -> bool:
-        """The same test as ``clause`` for one conversation row."""
-        if self.agent_id in (row.assignee_id, row.offered_to):
+        """The same test as ``clause`` for one conversation (anything with
+        ``assignee_id``, ``offered_to`` and ``queue``)."""
+        if self.everything or self.agent_id in (row.assignee_id, row.offered_to):
             return True
         if row.assignee_id is None:
             return row.queue in self.queues
         return row.assignee_id in self.teammates
+
+    # --- customers -------------------------------------------------------------
+    def shown_conversations(self, customer_id: Any) -> sa.Select[Any]:
+        """The ids of ``customer_id``'s conversations this caller may see (a value or a column)."""
+        seen = conversations.alias("seen")
+        return sa.select(seen.c.id).where(seen.c.customer_id == customer_id, self.clause(seen))
+
+    def customer_clause(self, customer_id: Any) -> sa.ColumnElement[bool]:
+        """Whether this caller may see the customer ``customer_id`` (a column, e.g.
+        ``identities.c.customer_id``, or a value): one of their conversations is
+        visible, or the caller is their key account manager."""
+        if self.everything:
+            return sa.true()
+        managed = customers.alias("managed")
+        return sa.or_(
+            sa.exists(self.shown_conversations(customer_id)),
+            sa.exists().where(managed.c.id == customer_id, managed.c.key_account_manager_id == self.agent_id),
+        )
+
+    def message_clause(self, customer_id: str) -> sa.ColumnElement[bool]:
+        """Which of a customer's messages this caller may read."""
+        if self.everything:
+            return sa.true()
+        return messages.c.conversation_id.in_(self.shown_conversations(customer_id))
+
+    def event_clause(self, customer_id: str) -> sa.ColumnElement[bool]:
+        """Which of a customer's timeline events this caller may read: customer-level
+        ones, and those of conversations they may see (notes are conversation events)."""
+        if self.everything:
+            return sa.true()
+        return sa.or_(
+            events.c.subject_type != "conversation",
+            events.c.subject_id.in_(self.shown_conversations(customer_id)),
+        )
+
+
+def everything(agent_id: str) -> Scope:
+    """A supervisor's or admin's scope."""
+    return Scope(agent_id, frozenset(), frozenset(), everything=True)
 
 
 def teammates_of(agent_id: str, teams: Iterable[str], others: Iterable[Any]) -> frozenset[str]:
@@ -78,7 +149,8 @@ def teammates_of(agent_id: str, teams: Iterable[str], others: Iterable[Any]) -> 
 
 
 async def scope_for(conn: AsyncConnection, agent_id: str, rules: RuleSet) -> Scope:
-    """Read the agent and the other active agents' teams, and build the agent's Scope."""
+    """Read the agent and the other active agents' teams, and build the agent's Scope
+    (as an agent, whatever their role: the routing view of them)."""
     rows = (
         await conn.execute(
             sa.select(
@@ -94,3 +166,18 @@ async def scope_for(conn: AsyncConnection, agent_id: str, rules: RuleSet) -> Sco
         frozenset(served_queues(rules, agent_facts(me))),
         teammates_of(agent_id, me.teams or (), rows),
     )
+
+
+async def scope_of(conn: AsyncConnection, who: Principal, rules: RuleSet) -> Scope:
+    """The caller's scope: everything for supervisors and admins, else ``scope_for``."""
+    if who.role != Role.AGENT:
+        return everything(who.agent_id)
+    return await scope_for(conn, who.agent_id, rules)
+
+
+async def may_see_customer(conn: AsyncConnection, scope: Scope, customer_id: str) -> None:
+    """Raise NotFound (as for an unknown customer) unless ``scope`` may see the customer."""
+    if scope.everything:
+        return
+    if not await conn.scalar(sa.select(scope.customer_clause(customer_id))):
+        raise no_customer(customer_id)

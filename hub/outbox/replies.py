@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
 from hub.customers import audit
+from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import Conflict, Forbidden, InputError, NotFound
 from hub.model import Attachment, Channel, Role
+from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import attachments, consents, conversations, identities, messages, outbox
 from hub.store.times import iso
@@ -39,6 +41,7 @@ MAX_TEXT = 20_000
 
 async def reply(
     store: Store,
+    rules: RuleSet,
     conv_id: str,
     who: Principal,
     text: str,
@@ -49,7 +52,9 @@ async def reply(
     in_store: Mapping[str, InStore] | None = None,
 ) -> dict[str, Any]:
     """Store the reply and its outbox row. ``files`` are uploads already in the blob
-    store (their sizes checked by the caller); only ``file_channels`` carry them."""
+    store (their sizes checked by the caller); only ``file_channels`` carry them.
+    A conversation ``who`` may not see is NotFound (``hub.dispatch.visibility``); of one
+    they see, only the assignee (or a supervisor) replies."""
     if not text.strip() and not files:
         raise InputError("text: write something to send", field="text")
     now = datetime.now(UTC)
@@ -57,8 +62,8 @@ async def reply(
         conv = (
             await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))
         ).one_or_none()
-        if conv is None:
-            raise NotFound(f"no conversation with id {conv_id}")
+        if conv is None or not (await scope_of(conn, who, rules)).allows(conv):
+            raise hidden(conv_id)
         if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
             raise Forbidden("only the assigned agent or a supervisor may reply")
         if conv.status != "open":
@@ -213,11 +218,23 @@ async def consent_withdrawn(conn: AsyncConnection, customer_id: str, channel: st
     return str(source) if source is not None else None
 
 
-async def retry(store: Store, conv_id: str, message_id: str, who: Principal) -> dict[str, Any]:
+async def retry(
+    store: Store, rules: RuleSet, conv_id: str, message_id: str, who: Principal
+) -> dict[str, Any]:
     """A failed or undelivered reply queued again, attempts reset. Raises NotFound for a
-    message that is not a reply of this conversation, Conflict for one that has not failed."""
+    conversation ``who`` may not see (as GET does) and for a message that is not a reply
+    of this conversation, Conflict for one that has not failed."""
     now = datetime.now(UTC)
     async with store.write() as conn:
+        conv = (
+            await conn.execute(
+                sa.select(
+                    conversations.c.assignee_id, conversations.c.offered_to, conversations.c.queue
+                ).where(conversations.c.id == conv_id)
+            )
+        ).one_or_none()
+        if conv is None or not (await scope_of(conn, who, rules)).allows(conv):
+            raise hidden(conv_id)
         row = (
             await conn.execute(
                 sa.select(

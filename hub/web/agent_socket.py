@@ -10,6 +10,13 @@ screen pops of calls: ringing for the queues they serve, answered when the PBX n
 them (``answeringNumber`` = their phone, or ``user[]`` = their name or email).
 Supervisors and admins get everything.
 
+Every event about a conversation reaches an agent only while the visibility rule
+(``hub.dispatch.visibility``) lets them see that conversation: one they followed and
+that was transferred away, a note or @mention on one they may not open, someone typing
+or viewing elsewhere, all stay out; of a new conversation (``NOTICES``) they hear only
+that one arrived, without its ids. The rule's verdict per conversation is kept for
+``VERDICT_TTL_S`` and asked again at once when an event says the conversation moved.
+
 The console sends ``{"type": "viewing", "conversation_id", "on"}`` and ``{"type":
 "typing", "conversation_id"}``; the hub passes them on as ``conversation.viewing`` and
 ``conversation.typing`` (only for conversations the agent may see, at most
@@ -26,6 +33,7 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
-from hub.dispatch.visibility import scope_for
+from hub.dispatch.visibility import Scope, scope_for, scope_of
 from hub.errors import Forbidden, InputError
 from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
@@ -48,12 +56,26 @@ from hub.web.middleware import AGENT
 
 log = logging.getLogger("contacthub.ws")
 HEARTBEAT_S = 25
+# topics every agent hears (about a conversation: if the visibility rule lets them see it)
 FOR_EVERYONE = (
     "agent.presence",
     "conversation.viewing",
     "conversation.typing",
     "conversation.opened",
 )
+# what an agent who may not see the conversation still hears, without its ids: that a
+# new one arrived (it has no queue yet, so no agent may see it), so the inbox refreshes
+NOTICES = ("conversation.opened",)
+# topics that say a conversation changed hands: the rule's verdict on it is asked again
+MOVES = (
+    "conversation.offered",
+    "conversation.assigned",
+    "conversation.rejected",
+    "conversation.transferred",
+)
+# how long a verdict (and an agent's scope) is kept: it bounds how late a change that
+# announces nothing (an offer lapsing, a team or rules change) reaches an open socket
+VERDICT_TTL_S = 5.0
 CLIENT_RATE = 20  # messages from the console per 5 s; more are dropped
 SESSION_ENDED = 4401
 
@@ -76,33 +98,96 @@ class Reach:
         return bool(self.queues & set(data.get("queues") or ()))
 
 
-class AgentFeed:
-    """Which events one agent sees; it follows the conversations offered or assigned to them."""
+Placement = Callable[[str], Awaitable[Any]]  # a conversation's assignee_id, offered_to, queue
+ScopeSource = Callable[[], Awaitable[Scope]]
 
-    def __init__(self, who: Principal, conversations: set[str], session: str, reach: Reach = Reach()) -> None:
+
+class AgentFeed:
+    """Which events one agent sees. What they follow (the conversations offered or
+    assigned to them, and those they view) says what interests them; the visibility
+    rule, asked through ``placement`` and ``scope``, says what they may see."""
+
+    def __init__(
+        self,
+        who: Principal,
+        conversations: set[str],
+        session: str,
+        reach: Reach = Reach(),
+        *,
+        placement: Placement,
+        scope: ScopeSource,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.who = who
         self.conversations = conversations
         self.session = session  # the digest of the session the socket was opened with
         self.reach = reach
+        self._placement = placement
+        self._scope_source = scope
+        self._clock = clock
+        self._scope: tuple[Scope, float] | None = None
+        self._verdicts: dict[str, tuple[bool, float]] = {}
 
     def ends(self, event: Event) -> bool:
         """Whether a ``session.ended`` event ends this socket's session."""
         data = event.data
         return data.get("agent_id") == self.who.agent_id and data.get("session") in (None, self.session)
 
-    def wants(self, event: Event) -> bool:
+    async def message_for(self, event: Event) -> dict[str, Any] | None:
+        """What this socket sends of ``event``: all of it, a notice without data, or None."""
+        if await self.wants(event):
+            return {"seq": event.seq, "topic": event.topic, "data": event.data}
+        if event.topic in NOTICES:
+            return {"seq": event.seq, "topic": event.topic, "data": {}}
+        return None
+
+    async def wants(self, event: Event) -> bool:
         if event.topic == "session.ended":  # for the hub's sockets, not for consoles
             return False
-        if self.who.role != Role.AGENT or event.topic in FOR_EVERYONE:
+        if self.who.role != Role.AGENT:
             return True
         if event.topic in ("call.ringing", "call.answered"):
-            return self.reach.pops(event)
+            return self.reach.pops(event)  # the phone system says whose screen it pops on
         data = event.data
-        mine = self.who.agent_id in (data.get("agent_id"), data.get("assignee_id"))
         conv = data.get("conversation_id")
-        if mine and conv and event.topic in ("conversation.offered", "conversation.assigned"):
+        if conv is not None and event.topic in MOVES:
+            self._verdicts.pop(str(conv), None)
+        mine = self.who.agent_id in (data.get("agent_id"), data.get("assignee_id"))
+        if event.topic in FOR_EVERYONE:
+            interested = True
+        elif event.topic == "conversation.mention":
+            interested = data.get("agent_id") == self.who.agent_id
+        else:
+            interested = mine or (conv is not None and conv in self.conversations)
+        if not interested:
+            return False
+        if conv is None:
+            return True  # about the agent, or about nobody's conversation (presence)
+        if not await self.may_see(str(conv)):
+            self.conversations.discard(conv)
+            return False
+        if mine and event.topic in ("conversation.offered", "conversation.assigned"):
             self.conversations.add(conv)
-        return mine or (conv is not None and conv in self.conversations)
+        return True
+
+    async def may_see(self, conv_id: str) -> bool:
+        """The visibility rule on the conversation as it stands (kept ``VERDICT_TTL_S``)."""
+        now = self._clock()
+        kept = self._verdicts.get(conv_id)
+        if kept is not None and now - kept[1] < VERDICT_TTL_S:
+            return kept[0]
+        row = await self._placement(conv_id)
+        if row is None:
+            return False
+        if self._scope is None or now - self._scope[1] >= VERDICT_TTL_S:
+            self._scope = (await self._scope_source(), now)
+        allowed = self._scope[0].allows(row)
+        if row.assignee_id is None and row.offered_to is None and row.queue is None:
+            return allowed  # not routed yet: it has a queue in a moment, so ask again then
+        if len(self._verdicts) >= 4096:
+            self._verdicts.clear()
+        self._verdicts[conv_id] = (allowed, now)
+        return allowed
 
 
 def hub_origins(request: web.Request) -> set[str]:
@@ -144,6 +229,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             {r.id for r in held},
             session_digest(request.cookies.get(COOKIE, "")),
             await _reach(conn, request, who),
+            placement=lambda conv_id: _placement(request, conv_id),
+            scope=lambda: _scope(request, who),
         )
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False)
     subscription = bus.subscribe("*")  # before the replay, so nothing falls between them
@@ -157,8 +244,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             await _send(ws, {"seq": bus.last_seq, "topic": "resync", "data": {}})
         else:
             for event in missed:
-                if feed.wants(event):
-                    await _send(ws, _message(event))
+                if (message := await feed.message_for(event)) is not None:
+                    await _send(ws, message)
             last = max([last, *(e.seq for e in missed)])
         reader = asyncio.create_task(_read(ws, request, feed))
         try:
@@ -172,8 +259,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 if event.topic == "session.ended" and feed.ends(event):
                     await ws.close(code=SESSION_ENDED, message=b"signed out")
                     break
-                if event.seq > last and feed.wants(event):
-                    await _send(ws, _message(event))
+                if event.seq > last and (message := await feed.message_for(event)) is not None:
+                    await _send(ws, message)
                 last = max(last, event.seq)
         finally:
             reader.cancel()
@@ -187,17 +274,12 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _message(event: Event) -> dict[str, Any]:
-    return {"seq": event.seq, "topic": event.topic, "data": event.data}
-
-
 async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
     await ws.send_str(orjson.dumps(message).decode())
 
 
 async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed) -> None:
     """Read the console's messages until it goes: viewing and typing, passed on."""
-    allowed: dict[str, bool] = {}
     budget = FrameBudget(CLIENT_RATE, 5, time.monotonic())
     async for msg in ws:
         if msg.type != WSMsgType.TEXT or not budget.take(time.monotonic()):
@@ -209,9 +291,7 @@ async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed
             continue
         if kind not in ("viewing", "typing") or len(conv_id) > 64:
             continue
-        if conv_id not in allowed:
-            allowed[conv_id] = await _may_see(request, feed.who, conv_id)
-        if not allowed[conv_id]:
+        if not await feed.may_see(conv_id):
             continue
         feed.conversations.add(conv_id)
         who = feed.who
@@ -228,20 +308,21 @@ async def _reach(conn: AsyncConnection, request: web.Request, who: Principal) ->
     return Reach(scope.queues, frozenset(n for n in (phone, who.name, who.email) if n))
 
 
-async def _may_see(request: web.Request, who: Principal, conv_id: str) -> bool:
+async def _placement(request: web.Request, conv_id: str) -> Any:
+    """What the visibility rule reads of a conversation, or None if there is none."""
     async with request.app[STORE].read() as conn:
-        row = (
+        return (
             await conn.execute(
                 sa.select(
                     conversations.c.assignee_id, conversations.c.offered_to, conversations.c.queue
                 ).where(conversations.c.id == conv_id)
             )
         ).one_or_none()
-        if row is None:
-            return False
-        if who.role != Role.AGENT:
-            return True
-        return (await scope_for(conn, who.agent_id, request.app[ROUTING].rules)).allows(row)
+
+
+async def _scope(request: web.Request, who: Principal) -> Scope:
+    async with request.app[STORE].read() as conn:
+        return await scope_of(conn, who, request.app[ROUTING].rules)
 
 
 async def close_sockets(app: web.Application) -> None:

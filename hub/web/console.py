@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from hub.customers import audit
-from hub.dispatch.visibility import scope_for
+from hub.dispatch.visibility import scope_of
 from hub.errors import NotFound
 from hub.keys import BLOBS, ROUTING, STORE
-from hub.model import Role
 from hub.routespec import Handler, RouteSpec
 from hub.store.tables import attachments, conversations, messages
 from hub.web.middleware import AGENT
@@ -75,10 +74,7 @@ async def download(request: web.Request) -> web.StreamResponse:
                 .where(attachments.c.id == int(raw))
             )
         ).one_or_none()
-        if row is not None and who.role == Role.AGENT:
-            scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
-            row = row if scope.allows(row) else None
-        if row is None:
+        if row is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(row):
             raise NotFound(f"no attachment {raw} for you")
         await audit.record(
             conn,

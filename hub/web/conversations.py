@@ -2,6 +2,9 @@
 
 Agents see their own conversations, those waiting on the queues they serve and those
 their teammates hold (hub/dispatch/visibility.py); supervisors and admins see all.
+Every route under ``/api/v1/conversations/{id}`` asks that rule (the actions in
+hub/dispatch/actions.py and hub/outbox/replies.py, in their own transaction): a
+conversation the caller may not see is a 404, with the same words as for an unknown id.
 Reading a conversation's messages is written to the audit log.
 """
 
@@ -14,17 +17,20 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.auth.sessions import Principal
 from hub.customers import audit
 from hub.dispatch import actions
 from hub.dispatch.inbox import notify
-from hub.dispatch.visibility import scope_for
+from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError, NotFound
 from hub.keys import BLOBS, BUS, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
-from hub.model import Attachment, Role
+from hub.model import Attachment
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
+from hub.routing.rules import RuleSet
+from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
@@ -134,8 +140,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     if customer := request.query.get("customer_id"):
         query = query.where(c.customer_id == customer)
     async with request.app[STORE].read() as conn:
-        if who.role == Role.AGENT:
-            query = query.where((await scope_for(conn, who.agent_id, request.app[ROUTING].rules)).clause())
+        query = query.where((await scope_of(conn, who, request.app[ROUTING].rules)).clause())
         rows = (await conn.execute(query)).all()
     now = datetime.now(UTC)
     return json_response({"items": [_public(r, now) for r in rows]})
@@ -146,11 +151,8 @@ async def get_conversation(request: web.Request) -> web.Response:
     conv_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
         row = (await conn.execute(_with_customer().where(c.id == conv_id))).one_or_none()
-        if row is not None and who.role == Role.AGENT:
-            scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
-            row = row if scope.allows(row) else None
-        if row is None:
-            raise NotFound(f"no conversation with id {conv_id} for you")
+        if row is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(row):
+            raise hidden(conv_id)
         msgs = (
             await conn.execute(
                 sa.select(
@@ -256,6 +258,7 @@ async def post_reply(request: web.Request) -> web.Response:
         )
     result = await replies.reply(
         request.app[STORE],
+        request.app[ROUTING].rules,
         request.match_info["id"],
         request[AGENT],
         body.text,
@@ -279,16 +282,14 @@ class NoteIn(BaseModel):
 async def add_note(request: web.Request) -> web.Response:
     body = validated(NoteIn, await read_json_object(request, 64 * 1024))
     who = request[AGENT]
-    async with request.app[STORE].read() as conn:
-        scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
     result = await actions.add_note(
         request.app[STORE],
+        request.app[ROUTING].rules,
         request.match_info["id"],
         who,
         body.text,
         body.callback,
         body.mentions,
-        may_see=scope.allows,
     )
     _publish_note(request, result["conversation_id"], body.text, body.callback, body.mentions)
     return json_response(result, status=201)
@@ -341,44 +342,45 @@ async def _done(request: web.Request, result: dict[str, Any], topic: str | None 
     return json_response(result)
 
 
+def _acting(request: web.Request) -> tuple[Store, RuleSet, str, Principal]:
+    """What every action is called with: the store, the rules (for the visibility
+    rule), the conversation id and the caller."""
+    return request.app[STORE], request.app[ROUTING].rules, request.match_info["id"], request[AGENT]
+
+
 async def accept(request: web.Request) -> web.Response:
-    result = await actions.accept(request.app[STORE], request.match_info["id"], request[AGENT])
+    result = await actions.accept(*_acting(request))
     return await _done(request, {**result, "agent_id": request[AGENT].agent_id}, "conversation.assigned")
 
 
 async def reject(request: web.Request) -> web.Response:
     body = validated(RejectIn, await read_json_object(request, 4096) if request.body_exists else {})
-    result = await actions.reject(request.app[STORE], request.match_info["id"], request[AGENT], body.reason)
+    result = await actions.reject(*_acting(request), body.reason)
     return await _done(request, result, "conversation.rejected")
 
 
 async def close(request: web.Request) -> web.Response:
-    result = await actions.close(request.app[STORE], request.match_info["id"], request[AGENT])
+    result = await actions.close(*_acting(request))
     return await _done(request, result, "conversation.closed")
 
 
 async def transfer(request: web.Request) -> web.Response:
     body = validated(TransferIn, await read_json_object(request, 16_384))
-    who = request[AGENT]
     conv_id = request.match_info["id"]
-    result = await actions.transfer(
-        request.app[STORE], request.app[ROUTING].rules, conv_id, who, body.queue, body.agent_id
-    )
+    result = await actions.transfer(*_acting(request), body.queue, body.agent_id, body.note)
     if body.note and body.note.strip():
-        # the agent who transferred it no longer holds it; a supervisor's right is not needed
-        await actions.add_note(request.app[STORE], conv_id, who, body.note, False, may_see=lambda row: True)
         _publish_note(request, conv_id, body.note, False, [])
     return await _done(request, result, "conversation.transferred")
 
 
 async def reopen(request: web.Request) -> web.Response:
-    result = await actions.reopen(request.app[STORE], request.match_info["id"], request[AGENT])
+    result = await actions.reopen(*_acting(request))
     return await _done(request, {**result, "agent_id": request[AGENT].agent_id}, "conversation.assigned")
 
 
 async def snooze(request: web.Request) -> web.Response:
     body = validated(SnoozeIn, await read_json_object(request, 1024))
-    result = await actions.snooze(request.app[STORE], request.match_info["id"], request[AGENT], body.until)
+    result = await actions.snooze(*_acting(request), body.until)
     request.app[BUS].publish("conversation.snoozed", {"conversation_id": result["id"], **result})
     return json_response(result)
 
@@ -409,7 +411,11 @@ def _safe_filename(raw: str) -> str:
 async def retry(request: web.Request) -> web.Response:
     """Send a failed reply again, from its first part."""
     result = await replies.retry(
-        request.app[STORE], request.match_info["id"], request.match_info["message_id"], request[AGENT]
+        request.app[STORE],
+        request.app[ROUTING].rules,
+        request.match_info["id"],
+        request.match_info["message_id"],
+        request[AGENT],
     )
     request.app[OUTBOX].wake()
     request.app[BUS].publish(
@@ -498,7 +504,7 @@ def conversation_routes() -> list[RouteSpec]:
             "Hand the conversation to a queue or an agent, with a note; it is routed again",
             TransferIn.model_json_schema(),
         ),
-        action("reopen", reopen, "Open a closed conversation again, assigned to you"),
+        action("reopen", reopen, "Open a closed conversation you may see again, assigned to you"),
         action(
             "snooze",
             snooze,

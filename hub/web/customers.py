@@ -1,4 +1,11 @@
-"""Customer record routes. Handlers validate, call the customer services, and audit reads."""
+"""Customer record routes. Handlers validate, call the customer services, and audit reads.
+
+What an agent may see of a customer is the visibility rule's (hub/dispatch/visibility.py):
+search finds only customers they may see, a record, its timeline and the agent-level
+changes (fields, identities, consent) of any other customer are a 404, and the record
+and timeline show only the conversations they may see. Export and erasure are for
+supervisors and admins.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,15 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
+from hub.dispatch.visibility import Scope, may_see_customer, scope_of
 from hub.errors import HubError, InputError, NotFound, UnsupportedMediaType
-from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
+from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
 from hub.model import Role
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
@@ -92,10 +101,24 @@ def _changes(body: BaseModel) -> dict[str, Any]:
     }
 
 
+async def _scope(conn: AsyncConnection, request: web.Request) -> Scope:
+    return await scope_of(conn, request[AGENT], request.app[ROUTING].rules)
+
+
+async def _visible(conn: AsyncConnection, request: web.Request, customer_id: str) -> Scope:
+    """The caller's scope, once it is clear they may see the customer (else NotFound)."""
+    scope = await _scope(conn, request)
+    await may_see_customer(conn, scope, customer_id)
+    return scope
+
+
 async def search(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 20, 100)
     async with request.app[STORE].read() as conn:
-        found = await request.app[RECORDS].search(conn, request.query.get("q", ""), limit)
+        scope = await _scope(conn, request)
+        found = await request.app[RECORDS].search(
+            conn, request.query.get("q", ""), limit, scope.customer_clause
+        )
     return json_response({"items": found})
 
 
@@ -117,7 +140,8 @@ async def create(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        record = await record_of(conn, customer_id)
+        scope = await _visible(conn, request, customer_id)
+        record = await record_of(conn, customer_id, scope.clause())
         await audit.record(
             conn,
             actor=request[AGENT].actor,
@@ -138,8 +162,9 @@ async def patch(request: web.Request) -> web.Response:
         who.require(Role.SUPERVISOR)
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
+        scope = await _visible(conn, request, customer_id)
         await request.app[RECORDS].update(conn, customer_id, changes, who.actor)
-        record = await record_of(conn, customer_id)
+        record = await record_of(conn, customer_id, scope.clause())
     return json_response(record)
 
 
@@ -147,10 +172,11 @@ async def add_identity(request: web.Request) -> web.Response:
     body = validated(IdentityIn, await read_json_object(request, 4096))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
+        scope = await _visible(conn, request, customer_id)
         await request.app[RECORDS].add_identity(
             conn, customer_id, body.kind, body.value, request[AGENT].actor
         )
-        record = await record_of(conn, customer_id)
+        record = await record_of(conn, customer_id, scope.clause())
     return json_response(record, status=201)
 
 
@@ -170,7 +196,8 @@ async def get_timeline(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 50, 500)
     async with request.app[STORE].write() as conn:
         await record_of(conn, customer_id)  # 404 for unknown or erased
-        page = await timeline(conn, customer_id, before=request.query.get("before"), limit=limit)
+        scope = await _visible(conn, request, customer_id)
+        page = await timeline(conn, customer_id, before=request.query.get("before"), limit=limit, scope=scope)
         await audit.record(
             conn,
             actor=request[AGENT].actor,
@@ -223,17 +250,18 @@ async def set_consent(request: web.Request) -> web.Response:
     body = validated(ConsentIn, await read_json_object(request, 4096))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
+        scope = await _visible(conn, request, customer_id)
         await request.app[RECORDS].set_consent(
             conn, customer_id, body.channel, body.purpose, body.granted, body.source, request[AGENT].actor
         )
-        record = await record_of(conn, customer_id)
+        record = await record_of(conn, customer_id, scope.clause())
     return json_response(record)
 
 
 async def export(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        document = await privacy.export(conn, customer_id)
+        document = await privacy.export(conn, customer_id, await _visible(conn, request, customer_id))
         await audit.record(
             conn,
             actor=request[AGENT].actor,

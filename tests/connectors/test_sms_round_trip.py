@@ -84,8 +84,12 @@ async def test_sms_in_offer_reply_out_and_delivered(sms: HubClient, twilio: tupl
     feed = await socket_until(
         console, lambda m: m["topic"] == "message.delivery" and m["data"]["status"] == "delivered"
     )
-    # every console hears of a new conversation; this agent's own events follow
-    assert feed[0]["topic"] == "conversation.opened" and feed[0]["data"]["conversation_id"] == conv_id
+    # every console hears that a conversation arrived (its ids only if the agent may see
+    # it already: it has no queue yet); this agent's own events follow
+    assert feed[0]["topic"] == "conversation.opened" and feed[0]["data"].get("conversation_id") in (
+        None,
+        conv_id,
+    )
     feed = feed[1:]
     assert feed[0]["topic"] == "conversation.offered" and feed[0]["data"]["conversation_id"] == conv_id
     assert [m["data"]["status"] for m in feed if m["topic"] == "message.delivery"] == ["sent", "delivered"]

@@ -41,7 +41,7 @@ async def test_csv_import_reports_each_row(hub: HubClient, roles) -> None:
     assert "revenue_12m" in reasons[6]
     harbour = (
         await (
-            await hub.client.get("/api/v1/customers", params={"q": "CRM-2"}, headers=roles["agent"])
+            await hub.client.get("/api/v1/customers", params={"q": "CRM-2"}, headers=roles["supervisor"])
         ).json()
     )["items"][0]
     assert harbour["tier"] == "gold" and harbour["organisation"] == "Harbour Ltd"
@@ -51,14 +51,18 @@ async def test_importing_revenue_moves_standard_to_gold_and_says_why(hub: HubCli
     await post_import(hub, roles["supervisor"], CSV)
     erika = (
         await (
-            await hub.client.get("/api/v1/customers", params={"q": "0171 1111111"}, headers=roles["agent"])
+            await hub.client.get(
+                "/api/v1/customers", params={"q": "0171 1111111"}, headers=roles["supervisor"]
+            )
         ).json()
     )["items"][0]
     assert erika["tier"] == "standard"
     update = '{"email": "Erika@Example.com", "revenue_12m": 15000, "currency": "EUR"}\n'
     report = await post_import(hub, roles["supervisor"], update, "application/x-ndjson")
     assert (report["created"], report["updated"]) == (0, 1)
-    record = await (await hub.client.get(f"/api/v1/customers/{erika['id']}", headers=roles["agent"])).json()
+    record = await (
+        await hub.client.get(f"/api/v1/customers/{erika['id']}", headers=roles["supervisor"])
+    ).json()
     assert record["tier"] == "gold"
     assert record["tier_reason"] == {
         "rule": "gold",
@@ -68,7 +72,7 @@ async def test_importing_revenue_moves_standard_to_gold_and_says_why(hub: HubCli
     }
     assert record["name"] == "Erika Mustermann" and record["custom"] == {"segment": "retail"}
     timeline = await (
-        await hub.client.get(f"/api/v1/customers/{erika['id']}/timeline", headers=roles["agent"])
+        await hub.client.get(f"/api/v1/customers/{erika['id']}/timeline", headers=roles["supervisor"])
     ).json()
     change = [i for i in timeline["items"] if i.get("action") == "tier.changed"]
     assert change[0]["data"]["from"] == "standard" and change[0]["data"]["to"] == "gold"

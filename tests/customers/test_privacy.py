@@ -55,12 +55,12 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
 
     await eventually(routed, what="both conversations routed")
     found = await (
-        await hub.client.get("/api/v1/customers", params={"q": ERASE_EMAIL}, headers=roles["agent"])
+        await hub.client.get("/api/v1/customers", params={"q": ERASE_EMAIL}, headers=roles["supervisor"])
     ).json()
     cid = found["items"][0]["id"]
     other = (
         await (
-            await hub.client.get("/api/v1/customers", params={"q": ERASE_PHONE}, headers=roles["agent"])
+            await hub.client.get("/api/v1/customers", params={"q": ERASE_PHONE}, headers=roles["supervisor"])
         ).json()
     )["items"][0]["id"]
     merge = await hub.client.post(

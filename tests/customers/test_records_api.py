@@ -26,12 +26,13 @@ async def find(hub: HubClient, headers: dict[str, str], q: str) -> list[dict]:
 
 
 async def test_one_customer_across_channels_by_merge(hub: HubClient, roles) -> None:
+    # as a supervisor: what an agent sees of these customers is tests/test_visibility.py's
     await ingest(hub, "m-email", "email", "x@example.com", "Erste Nachricht per E-Mail")
     await asyncio.sleep(0.01)
     await ingest(hub, "m-phone", "phone", "0171 1234567", "Zweite Nachricht per Telefon")
     await hub.wait_stored(2)
-    by_email = (await find(hub, roles["agent"], "x@example.com"))[0]
-    by_phone = (await find(hub, roles["agent"], "+49 171 1234567"))[0]
+    by_email = (await find(hub, roles["supervisor"], "x@example.com"))[0]
+    by_phone = (await find(hub, roles["supervisor"], "+49 171 1234567"))[0]
     assert by_email["id"] != by_phone["id"]
 
     # the phone customer has revenue that makes it gold; after the merge the survivor is gold
@@ -45,7 +46,7 @@ async def test_one_customer_across_channels_by_merge(hub: HubClient, roles) -> N
     # adding the other customer's identity is refused, pointing at merge
     resp = await hub.client.post(
         f"/api/v1/customers/{by_email['id']}/identities",
-        headers=roles["agent"],
+        headers=roles["supervisor"],
         json={"kind": "phone", "value": "0171/1234567"},
     )
     assert resp.status == 409
@@ -64,17 +65,19 @@ async def test_one_customer_across_channels_by_merge(hub: HubClient, roles) -> N
     }
     assert merged["tier"] == "gold" and merged["tier_reason"]["rule"] == "gold"
 
-    resp = await hub.client.get(f"/api/v1/customers/{by_email['id']}/timeline", headers=roles["agent"])
+    resp = await hub.client.get(f"/api/v1/customers/{by_email['id']}/timeline", headers=roles["supervisor"])
     items = (await resp.json())["items"]
     texts = [i["text"] for i in items if i["type"] == "message"]
     assert texts == ["Zweite Nachricht per Telefon", "Erste Nachricht per E-Mail"]
     assert any(i["type"] == "event" and i["action"] == "customer.merged" for i in items)
-    assert (await hub.client.get(f"/api/v1/customers/{by_phone['id']}", headers=roles["agent"])).status == 404
+    assert (
+        await hub.client.get(f"/api/v1/customers/{by_phone['id']}", headers=roles["supervisor"])
+    ).status == 404
 
     # a new message from the phone now lands on the merged customer
     await ingest(hub, "m-phone-2", "phone", "+491711234567", "Dritte")
     await hub.wait_stored(3)
-    assert [c["id"] for c in await find(hub, roles["agent"], "0171 1234567")] == [by_email["id"]]
+    assert [c["id"] for c in await find(hub, roles["supervisor"], "0171 1234567")] == [by_email["id"]]
 
     # unmerge restores both records from the audit record
     resp = await hub.client.post(
@@ -83,22 +86,24 @@ async def test_one_customer_across_channels_by_merge(hub: HubClient, roles) -> N
         json={"merge_event_id": merged["merge_event_id"]},
     )
     assert (await resp.json())["restored_id"] == by_phone["id"]
-    back = await (await hub.client.get(f"/api/v1/customers/{by_phone['id']}", headers=roles["agent"])).json()
+    back = await (
+        await hub.client.get(f"/api/v1/customers/{by_phone['id']}", headers=roles["supervisor"])
+    ).json()
     assert [(i["kind"], i["value"]) for i in back["identities"]] == [("phone", "+491711234567")]
     assert back["tier"] == "gold"
     email_side = await (
-        await hub.client.get(f"/api/v1/customers/{by_email['id']}", headers=roles["agent"])
+        await hub.client.get(f"/api/v1/customers/{by_email['id']}", headers=roles["supervisor"])
     ).json()
     assert [i["kind"] for i in email_side["identities"]] == ["email"] and email_side["tier"] == "standard"
     timeline = await (
-        await hub.client.get(f"/api/v1/customers/{by_phone['id']}/timeline", headers=roles["agent"])
+        await hub.client.get(f"/api/v1/customers/{by_phone['id']}/timeline", headers=roles["supervisor"])
     ).json()
     assert [i["text"] for i in timeline["items"] if i["type"] == "message"] == [
         "Zweite Nachricht per Telefon"
     ]
     # what arrived while merged stays in the conversation it was filed in (the survivor's)
     timeline = await (
-        await hub.client.get(f"/api/v1/customers/{by_email['id']}/timeline", headers=roles["agent"])
+        await hub.client.get(f"/api/v1/customers/{by_email['id']}/timeline", headers=roles["supervisor"])
     ).json()
     assert [i["text"] for i in timeline["items"] if i["type"] == "message"] == [
         "Dritte",
@@ -154,11 +159,11 @@ async def test_merge_conflicts_keep_the_survivors_values(hub: HubClient, roles) 
 
 
 async def test_search_finds_by_any_form(hub: HubClient, roles) -> None:
-    agent = roles["agent"]
+    agent = roles["supervisor"]  # agents find only customers they may see (tests/test_visibility.py)
     created = await (
         await hub.client.post(
             "/api/v1/customers",
-            headers=agent,
+            headers=roles["agent"],
             json={
                 "name": "Max Mustermann",
                 "organisation": "Beispiel AG",
@@ -190,13 +195,13 @@ async def test_timeline_cursor_is_stable_under_inserts(hub: HubClient, roles) ->
     for i in range(30):
         await ingest(hub, f"t-{i:02d}", "email", "pager@example.com", f"message {i:02d}")
     await hub.wait_stored(30)
-    cid = (await find(hub, roles["agent"], "pager@example.com"))[0]["id"]
+    cid = (await find(hub, roles["supervisor"], "pager@example.com"))[0]["id"]
     seen: list[str] = []
     cursor = None
     for page in range(10):
         params = {"limit": "7", **({"before": cursor} if cursor else {})}
         resp = await hub.client.get(
-            f"/api/v1/customers/{cid}/timeline", params=params, headers=roles["agent"]
+            f"/api/v1/customers/{cid}/timeline", params=params, headers=roles["supervisor"]
         )
         doc = await resp.json()
         seen += [i["text"] for i in doc["items"] if i["type"] == "message"]
@@ -206,7 +211,7 @@ async def test_timeline_cursor_is_stable_under_inserts(hub: HubClient, roles) ->
             break
     assert seen == [f"message {i:02d}" for i in reversed(range(30))]
     bad = await hub.client.get(
-        f"/api/v1/customers/{cid}/timeline", params={"before": "garbage"}, headers=roles["agent"]
+        f"/api/v1/customers/{cid}/timeline", params={"before": "garbage"}, headers=roles["supervisor"]
     )
     assert bad.status == 422 and (await bad.json())["field"] == "before"
 
@@ -222,7 +227,7 @@ async def test_roles_and_audit_of_reads(hub: HubClient, roles) -> None:
     ).json()
     cid = created["id"]
     assert (
-        await hub.client.get(f"/api/v1/customers/{cid}", headers={**agent, "X-Audit-Reason": "ticket 7"})
+        await hub.client.get(f"/api/v1/customers/{cid}", headers={**sup, "X-Audit-Reason": "ticket 7"})
     ).status == 200
     # agents may not change commercial fields, read the audit log, export, pin or erase
     assert (
@@ -268,7 +273,7 @@ async def test_roles_and_audit_of_reads(hub: HubClient, roles) -> None:
 
 
 async def test_consent_is_recorded_and_in_the_timeline(hub: HubClient, roles) -> None:
-    agent = roles["agent"]
+    agent = roles["supervisor"]  # a customer without conversations: not an agent's to see
     created = await (
         await hub.client.post(
             "/api/v1/customers",
@@ -309,7 +314,7 @@ async def test_consent_is_recorded_and_in_the_timeline(hub: HubClient, roles) ->
 async def test_export_holds_all_personal_data(hub: HubClient, roles) -> None:
     await ingest(hub, "ex-1", "email", "export@example.com", "Bitte um Rückruf")
     await hub.wait_stored(1)
-    cid = (await find(hub, roles["agent"], "export@example.com"))[0]["id"]
+    cid = (await find(hub, roles["supervisor"], "export@example.com"))[0]["id"]
     resp = await hub.client.get(f"/api/v1/customers/{cid}/export", headers=roles["supervisor"])
     assert resp.status == 200
     assert "attachment" in resp.headers["Content-Disposition"]
