@@ -90,9 +90,11 @@ async def test_revenue_in_a_currency_the_tier_rules_cannot_convert_is_refused(hu
     assert [r["line"] for r in report["rejected"]] == [2]
     assert "no exchange rate for JPY" in report["rejected"][0]["reason"]
     params = {"q": "pound@example.com"}
-    found = await hub.client.get("/api/v1/customers", params=params, headers=roles["agent"])
+    found = await hub.client.get("/api/v1/customers", params=params, headers=roles["supervisor"])
     pound = (await found.json())["items"][0]
-    record = await (await hub.client.get(f"/api/v1/customers/{pound['id']}", headers=roles["agent"])).json()
+    record = await (
+        await hub.client.get(f"/api/v1/customers/{pound['id']}", headers=roles["supervisor"])
+    ).json()
     assert record["tier"] == "gold"  # 9,000 GBP at the built-in 1.17 is 10,530 EUR
     assert record["tier_reason"]["values"]["revenue_12m"] == 9000 * 1.17
     resp = await hub.client.patch(
