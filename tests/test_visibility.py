@@ -317,6 +317,15 @@ async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: Hub
     assert record["recent_conversations"] == []
     assert _conversations_in(await _timeline(w, "sam", w.customer_b)) == set()
 
+    # an agent who records a new customer works with that record; nobody else of the agents
+    resp = await client.post(
+        "/api/v1/customers", headers=w.headers("sam"), json={"name": "Neu", "identities": []}
+    )
+    assert resp.status == 201, await resp.text()
+    made = (await resp.json())["id"]
+    assert (await client.get(f"/api/v1/customers/{made}", headers=w.headers("sam"))).status == 200
+    assert (await client.get(f"/api/v1/customers/{made}", headers=w.headers("ben"))).status == 404
+
 
 async def _until(ws: Any, sentinel: str) -> list[dict[str, Any]]:
     """What the socket sends up to the presence event of ``sentinel`` (published last)."""

@@ -111,13 +111,20 @@ class Scope:
     def customer_clause(self, customer_id: Any) -> sa.ColumnElement[bool]:
         """Whether this caller may see the customer ``customer_id`` (a column, e.g.
         ``identities.c.customer_id``, or a value): one of their conversations is
-        visible, or the caller is their key account manager."""
+        visible, the caller is their key account manager, or the caller created them (an
+        agent who records a caller's details goes on to work with that record)."""
         if self.everything:
             return sa.true()
         managed = customers.alias("managed")
+        created = events.alias("created")
         return sa.or_(
             sa.exists(self.shown_conversations(customer_id)),
             sa.exists().where(managed.c.id == customer_id, managed.c.key_account_manager_id == self.agent_id),
+            sa.exists().where(
+                created.c.customer_id == customer_id,
+                created.c.action == "customer.created",
+                created.c.actor == f"agent:{self.agent_id}",
+            ),
         )
 
     def message_clause(self, customer_id: str) -> sa.ColumnElement[bool]:
