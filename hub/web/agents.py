@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from hub.auth.sessions import SESSION_ENDED, hash_password
 from hub.customers import audit
@@ -26,13 +26,13 @@ from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
 from hub.store.times import iso
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 Channel = Literal["email", "sms", "voice", "fax", "chat", "api"]
 
 
-class AgentFields(BaseModel):
+class AgentFields(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     role: Literal["agent", "supervisor", "admin"] | None = None
@@ -43,7 +43,7 @@ class AgentFields(BaseModel):
     teams: list[str] | None = None
     capacity: dict[Channel, int] | None = None
     active: bool | None = None
-    phone: str | None = Field(
+    phone: Annotated[str | None, NULLABLE] = Field(
         None, max_length=320, description="where calls are put through: a phone number or sip:user@host"
     )
     totp_required: bool | None = Field(
@@ -65,7 +65,7 @@ class AgentIn(AgentFields):
     name: str = Field(min_length=1, max_length=200)
 
 
-class PresenceIn(BaseModel):
+class PresenceIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     presence: Literal["available", "away", "offline"]
 

@@ -21,14 +21,14 @@ from hub.keys import SESSIONS, STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents
-from hub.validation import validated
+from hub.validation import RequestModel, validated
 from hub.web.auth import request_address
 from hub.web.middleware import AGENT
 
 WRONG_CODE = "the code does not match; enter the current 6-digit code from your authenticator app"
 
 
-class CodeIn(BaseModel):
+class CodeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=6, max_length=16, description="the current code from the authenticator app")
 
