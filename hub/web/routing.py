@@ -189,7 +189,7 @@ async def simulate(request: web.Request) -> web.Response:
         customer=customer,
         language=body.language or str(customer.get("language", "")),
         department=body.department,
-        subject=body.subject or body.text[:200],
+        subject=(body.subject or body.text)[:200],  # as a live conversation's route keeps it
         key_account_manager_id=kam,
     )
     return json_response(
