@@ -1,8 +1,10 @@
 """Agents: list, create, change (skills, capacity, teams, role, two-factor requirement),
 reset an agent's two-factor, and one's own presence.
 
-Disabling an agent, a new password or a two-factor reset ends all of that agent's
-sessions and publishes ``session.ended`` so every process closes their sockets.
+Disabling an agent, a new password, a new role or a two-factor reset ends all of that
+agent's sessions and publishes ``session.ended`` so every process closes their sockets:
+an open socket keeps the role it was opened with (a demoted supervisor would go on
+seeing every conversation's events).
 """
 
 from __future__ import annotations
@@ -146,8 +148,11 @@ async def patch_agent(request: web.Request) -> web.Response:
     body = validated(AgentFields, await read_json_object(request, 16_384))
     agent_id = request.match_info["id"]
     values = _values(body)
-    ends_sessions = body.active is False or body.password is not None
     async with request.app[STORE].write() as conn:
+        role = await conn.scalar(sa.select(agents.c.role).where(agents.c.id == agent_id))
+        if role is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        ends_sessions = body.active is False or body.password is not None or body.role not in (None, role)
         if values:
             result = await conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
             if not result.rowcount:
@@ -235,7 +240,7 @@ def agent_routes() -> list[RouteSpec]:
             "PATCH",
             "/api/v1/agents/{id}",
             patch_agent,
-            "Change an agent; disabling or a new password ends their sessions",
+            "Change an agent; disabling, a new password or a new role ends their sessions",
             "admin",
             tag="agents",
             request_schema=AgentFields.model_json_schema(),
