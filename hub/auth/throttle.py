@@ -59,7 +59,8 @@ class LoginThrottle:
             if refused is not None:
                 # not checked, so not a failure: the count stays; the upsert's row locks
                 # (held until this commits) still made the decision atomic
-                await conn.execute(_uncount(keys))
+                for key in keys:
+                    await conn.execute(_uncount(key))
             await conn.execute(self._prune(now))
         if refused is not None:
             row, what = refused
@@ -71,14 +72,15 @@ class LoginThrottle:
     async def give_back(self, email: str, ip: str) -> None:
         """The attempt was not a failure (right password, but more is needed first)."""
         async with self._store.write() as conn:
-            await conn.execute(_uncount(_keys(email, ip)))
+            for key in _keys(email, ip):  # in the order attempt() locks them: no deadlock
+                await conn.execute(_uncount(key))
 
     async def succeeded(self, email: str, ip: str) -> None:
         """A correct sign-in: the email's count starts again; the address gets its attempt back."""
         email_key, ip_key = _keys(email, ip)
         async with self._store.write() as conn:
             await conn.execute(sa.delete(login_attempts).where(a.key == email_key))
-            await conn.execute(_uncount([ip_key]))
+            await conn.execute(_uncount(ip_key))
 
     def _count(self, keys: Sequence[str], now: datetime) -> Any:
         """INSERT ... ON CONFLICT (key) DO UPDATE: one more attempt, or the first of a new
@@ -110,8 +112,8 @@ def _keys(email: str, ip: str) -> list[str]:
     return [f"email:{email}"[:400], f"ip:{ip[:64]}"]
 
 
-def _uncount(keys: Sequence[str]) -> Any:
-    return sa.update(login_attempts).where(a.key.in_(keys), a.attempts > 0).values(attempts=a.attempts - 1)
+def _uncount(key: str) -> Any:
+    return sa.update(login_attempts).where(a.key == key, a.attempts > 0).values(attempts=a.attempts - 1)
 
 
 def _minutes(seconds: int) -> str:
