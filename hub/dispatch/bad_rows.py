@@ -66,5 +66,6 @@ class BadRows:
             self._bad.discard((kind, row_id))
             self._log.info("router uses %s %s again", kind, row_id)
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._bad
+    def ids(self, kind: str) -> set[str]:
+        """The ids of the rows of this kind skipped now (to be tried again)."""
+        return {row_id for k, row_id in self._bad if k == kind}

@@ -140,7 +140,9 @@ class Router:
                 if time.monotonic() >= next_sweep:  # conversations and calls whose hint got lost
                     async with self._store.read() as conn:
                         await self._count_calls(view, conn, None)
-                    await self._refresh(view, token, await self._marked(), set())
+                    # (skipped conversations too: set_rules may have left one out unmarked)
+                    retry = self._bad.ids("conversation")
+                    await self._refresh(view, token, await self._marked() | retry, set())
                     next_sweep = time.monotonic() + self._sweep_every_s
                 entries = await self._next_hints(view)
                 if entries:
