@@ -9,13 +9,19 @@ that are not literal strings are refused with a 422 naming the rule's field.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from hub.errors import ConfigError
 from hub.expressions import compile_expression
+from hub.keys import ROUTING
 from hub.routing.rules import CONVERSATION_CONTEXT
-from tests.conftest import HubClient, sign_in_all
+from hub.settings import Settings
+from hub.store.engine import Store
+from hub.store.tables import routing_rules
+from tests.conftest import HubClient, running_hub, sign_in_all
 from tests.routing.test_router_service import Floor, eventually
 
 EVIL = "(a+)+$"  # exponential for a backtracking engine on "aaa…a!"
@@ -134,3 +140,37 @@ async def test_live_routing_with_the_evil_pattern_is_bounded(hub: HubClient) -> 
     offered = await eventually(lambda: floor.mine("anna", "offered"), what="the offer")
     assert offered[0]["queue"] == "service"
     assert (await hub.client.get("/healthz")).status == 200
+
+
+async def test_a_saved_version_that_no_longer_validates_is_passed_over_at_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rules saved before patterns had to be RE2 (a backreference) do not keep the hub
+    from starting: the newest version that validates is in force, and an admin saves a
+    corrected one."""
+    store = Store(settings.database)
+    try:
+        await store.migrate()
+        async with store.write() as conn:
+            for version, text in (
+                (1, rules_with('subject =~ "ok"')),
+                (2, rules_with(r'subject =~ "(a)\\1"')),
+            ):
+                await conn.execute(
+                    sa.insert(routing_rules).values(
+                        version=version, text=text, author="test", created_at=datetime.now(UTC)
+                    )
+                )
+    finally:
+        await store.close()
+    async with running_hub(settings) as hub:
+        config = hub.app[ROUTING]
+        assert config.version == 1 and 'subject =~ "ok"' in config.text
+        assert any("version 2" in r.getMessage() and "passed over" in r.getMessage() for r in caplog.records)
+        admin = (await sign_in_all(hub))["admin"]
+        resp = await hub.client.put(
+            "/api/v1/routing/rules",
+            data=rules_with('subject =~ "fixed"'),
+            headers={**admin, "Content-Type": "application/yaml"},
+        )
+        assert resp.status == 200 and (await resp.json())["version"] == 3
