@@ -6,29 +6,29 @@ Raises ``InputError`` naming the field (e.g. ``from.value``) for anything malfor
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.customers.addresses import normalise_address
 from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 
 
-class Sender(BaseModel):
+class Sender(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["email", "phone", "fax", "chat_visitor", "external"]
     value: str = Field(min_length=1, max_length=320)
-    name: str | None = Field(None, max_length=200)
+    name: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
 
 
-class MessageIn(BaseModel):
+class MessageIn(RequestModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     external_id: str = Field(min_length=1, max_length=255, description="Your id; makes the call idempotent")
     sender: Sender = Field(alias="from")
     text: str = Field(max_length=200_000)
-    subject: str | None = Field(None, max_length=998)
-    thread: str | None = Field(
+    subject: Annotated[str | None, NULLABLE] = Field(None, max_length=998)
+    thread: Annotated[str | None, NULLABLE] = Field(
         None, max_length=255, description="Groups messages of one sender into one conversation"
     )
 

@@ -101,11 +101,12 @@ class SessionService:
 
         Raises TooManyRequests (throttled: nothing is checked), Unauthenticated (wrong
         email or password), Forbidden (disabled), TotpRequired (no code sent) or
-        TotpInvalid (wrong code). Wrong passwords and wrong codes count as failures.
+        TotpInvalid (wrong code). Wrong passwords and wrong codes count as failures;
+        the attempt is counted first, so parallel attempts cannot outrun the count.
         """
         now = datetime.now(UTC)
         email = email.strip().lower()
-        await self.throttle.check(email, ip, now)
+        await self.throttle.attempt(email, ip, now)
         async with self._store.read() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.email == email))).one_or_none()
         try:
@@ -113,23 +114,23 @@ class SessionService:
             if row is None or not row.password_hash:
                 raise VerificationError
         except (VerificationError, InvalidHashError) as exc:
-            await self.throttle.failed(email, ip, now)
-            raise Unauthenticated("wrong email or password") from exc
+            raise Unauthenticated("wrong email or password") from exc  # the attempt stays counted
         if not row.active:
+            await self.throttle.give_back(email, ip)
             raise Forbidden("this account is disabled; ask an admin")
         if row.totp_enabled:
             if not (totp or "").strip():
+                await self.throttle.give_back(email, ip)
                 raise TotpRequired(
                     "this account uses two-factor authentication: send the 6-digit code "
                     "from your authenticator app as 'totp'"
                 )
             if not verify_code(row.totp_secret, totp):
-                await self.throttle.failed(email, ip, now)
                 raise TotpInvalid(
                     "the two-factor code is wrong or has expired; send the current code "
                     "from your authenticator app"
                 )
-        await self.throttle.succeeded(email)
+        await self.throttle.succeeded(email, ip)
         who = self._principal(row, FULL)
         if who.totp_required and not who.totp_enabled:
             who = self._principal(row, TOTP_SETUP)

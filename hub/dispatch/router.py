@@ -28,10 +28,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.dispatch.bad_rows import ROW_ERRORS, BadRows, checked_agent_state
 from hub.dispatch.facts import (
     AGENT_QUERY,
     RULE_TEXT_CHARS,
-    agent_state,
     conversation_query,
     message_facts,
     waiting_conversation,
@@ -45,7 +45,7 @@ from hub.queue.base import Claimed
 from hub.realtime.bus import InProcessBus
 from hub.routing.decide import routed
 from hub.routing.hours import BusinessHours
-from hub.routing.types import Escalate, Offer, OutOfHours
+from hub.routing.types import AgentState, Escalate, Offer, OutOfHours
 from hub.store.bulk import any_of
 from hub.store.engine import Store
 from hub.store.tables import agents, call_holds, conversations, events, messages
@@ -87,6 +87,7 @@ class Router:
         self._sweep_every_s = sweep_every_s
         self._sla_warning = timedelta(seconds=sla_warning_s)
         self._stopping = asyncio.Event()
+        self._bad = BadRows(log)  # rows skipped until they read well again
         self.active = False
         self.view: DispatchView | None = None
 
@@ -137,7 +138,7 @@ class Router:
                 if keeper.done():
                     raise LeaseLost(f"lease {token} was not renewed in time")
                 if view.rules is not self._config.rules:  # a new version, or new tiers
-                    view.set_rules(self._config.rules)
+                    self._set_rules(view)
                 await self._step(view, token)
                 if time.monotonic() >= next_breach_check:
                     await self._record_breaches(token)
@@ -145,7 +146,9 @@ class Router:
                 if time.monotonic() >= next_sweep:  # conversations and calls whose hint got lost
                     async with self._store.read() as conn:
                         await self._count_calls(view, conn, None)
-                    await self._refresh(view, token, await self._marked(), set())
+                    # (skipped conversations too: set_rules may have left one out unmarked)
+                    retry = self._bad.ids("conversation")
+                    await self._refresh(view, token, await self._marked() | retry, set())
                     next_sweep = time.monotonic() + self._sweep_every_s
                 entries = await self._next_hints(view)
                 if entries:
@@ -201,7 +204,7 @@ class Router:
         view = DispatchView(self._config.rules)
         async with self._store.read() as conn:
             for row in await conn.execute(AGENT_QUERY.where(agents.c.active.is_(True))):
-                view.set_agent(agent_state(row))
+                view.set_agent(self._agent(row))
             await self._count_calls(view, conn, None)
             rows = (await conn.execute(conversation_query().where(conversations.c.status == "open"))).all()
         await self._take_in(view, token, rows)
@@ -213,13 +216,24 @@ class Router:
                 for row in await conn.execute(
                     AGENT_QUERY.where(any_of(conn, agents.c.id, sorted(agent_ids)))
                 ):
-                    view.set_agent(agent_state(row))
+                    view.set_agent(self._agent(row))
                 await self._count_calls(view, conn, agent_ids)
             rows = []
             if conv_ids:
                 query = conversation_query().where(any_of(conn, conversations.c.id, sorted(conv_ids)))
                 rows = (await conn.execute(query)).all()
         await self._take_in(view, token, rows)
+
+    def _agent(self, row: Any) -> AgentState:
+        """The agent's routing state; an agent whose row cannot be read is offline (and
+        logged once) until it is fixed, so that everyone else is still routed."""
+        try:
+            state = checked_agent_state(row)
+        except ROW_ERRORS as exc:
+            self._bad.skipped("agent", row.id, exc)
+            return AgentState(id=row.id)
+        self._bad.read("agent", row.id)
+        return state
 
     async def _count_calls(
         self, view: DispatchView, conn: AsyncConnection, agent_ids: set[str] | None
@@ -250,7 +264,7 @@ class Router:
         """Bring the view in line with these conversation rows; route newcomers."""
         now = self._clock()
         if view.rules is not self._config.rules:  # saved while this step waited for work
-            view.set_rules(self._config.rules)
+            self._set_rules(view)
         rules = view.rules
         fresh = [
             r
@@ -263,24 +277,40 @@ class Router:
         )
         updates: list[dict[str, Any]] = []
         for row in rows:
-            update: dict[str, Any] = {}
-            if row.status != "open":
-                view.forget(row.id, now)
-            elif row.assignee_id is not None:
-                view.hold(row.id, row.assignee_id, row.channel)
-                if row.needs_routing:  # a new message on an assigned conversation
-                    update = self._next_due(view, row)
-            elif row.offered_to is not None:
-                view.hold(row.id, row.offered_to, row.channel, utc_or_none(row.offer_expires_at))
-            elif row.id not in view.line and (row.route is not None or row.needs_routing):
-                # (a conversation of call events only, never routed, is no work for anyone)
-                update = self._admit(view, row, facts.get(row.id), last_agents.get(row.customer_id))
+            try:
+                update = self._take_in_one(view, row, now, facts, last_agents)
+            except ROW_ERRORS as exc:  # skipped (left marked, so it is tried again)
+                self._bad.skipped("conversation", row.id, exc)
+                continue
+            self._bad.read("conversation", row.id)
             if update or row.needs_routing:
                 updates.append({"id": row.id, "needs_routing": False, **update})
         if updates:
             async with self._store.write() as conn:
                 await fence(conn, token)
                 await _update_each(conn, updates)
+
+    def _take_in_one(
+        self, view: DispatchView, row: Any, now: datetime, facts: dict[str, Any], last_agents: dict[str, str]
+    ) -> dict[str, Any]:
+        """One conversation row into the view; the changes to write are returned."""
+        if row.status != "open":
+            view.forget(row.id, now)
+        elif row.assignee_id is not None:
+            view.hold(row.id, row.assignee_id, row.channel)
+            if row.needs_routing:  # a new message on an assigned conversation
+                return self._next_due(view, row)
+        elif row.offered_to is not None:
+            view.hold(row.id, row.offered_to, row.channel, utc_or_none(row.offer_expires_at))
+        elif row.id not in view.line and (row.route is not None or row.needs_routing):
+            # (a conversation of call events only, never routed, is no work for anyone)
+            return self._admit(view, row, facts.get(row.id), last_agents.get(row.customer_id))
+        return {}
+
+    def _set_rules(self, view: DispatchView) -> None:
+        """File the waiting conversations again under the rules now in force."""
+        for conv_id, exc in view.set_rules(self._config.rules):
+            self._bad.skipped("conversation", conv_id, exc)
 
     @staticmethod
     def _admit(view: DispatchView, row: Any, first: Any, last_agent: str | None) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class RoutingConfig:
         self._tier_priority = {t.name: t.priority for t in tiers.tiers}
         self._file = file
         self._file_mtime: float | None = None
+        self._refused: set[int] = set()  # saved versions that no longer validate
         self.version = 0
         self.text = DEFAULT_RULES
         self.rules: RuleSet = self.parse(DEFAULT_RULES)
@@ -97,17 +98,36 @@ class RoutingConfig:
             raise ConfigError(f"{self._file}: {exc.detail}") from exc
 
     async def refresh(self) -> bool:
-        """Adopt a newer version saved by another process; True if one is in force."""
+        """Adopt a newer version saved by another process; True if one is in force.
+
+        A saved version that no longer validates (a check added since it was saved, such
+        as RE2-only patterns) is passed over, logged once, for the newest one that does:
+        the hub still starts, and an admin saves a corrected version."""
         async with self._store.read() as conn:
-            row = (
-                await conn.execute(sa.select(routing_rules).order_by(routing_rules.c.version.desc()).limit(1))
-            ).one_or_none()
-        if row is None:
-            return False
-        # only a newer one: a save in this process may have landed while this read waited,
-        # and adopting the older row would silently undo it (a rollback came back)
-        if row.version > self.version:
-            self.rules, self.text, self.version = self.parse(row.text), row.text, row.version
+            latest = await conn.scalar(sa.select(sa.func.max(routing_rules.c.version)))
+            if latest is None:
+                return False
+            # only a newer one: a save in this process may have landed while this read waited,
+            # and adopting the older row would silently undo it (a rollback came back)
+            if latest <= self.version:
+                return True
+            rows = await conn.execute(
+                sa.select(routing_rules.c.version, routing_rules.c.text)
+                .where(routing_rules.c.version > self.version)
+                .order_by(routing_rules.c.version.desc())
+            )
+            newer = [r for r in rows if r.version not in self._refused]
+        for row in newer:
+            try:
+                rules = self.parse(row.text)
+            except InvalidRules as exc:
+                self._refused.add(row.version)
+                log.error(
+                    "routing rules version %d is not valid and is passed over: %s", row.version, exc.detail
+                )
+                continue
+            self.rules, self.text, self.version = rules, row.text, row.version
+            break
         return True
 
     async def save(self, text: str, author: str, comment: str | None = None) -> int:

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from hub.dispatch.bad_rows import ROW_ERRORS
 from hub.routing.decide import decide, routed
 from hub.routing.floor import Floor
 from hub.routing.rules import RuleSet, Target
@@ -106,13 +107,14 @@ class DispatchView:
 
     # --- waiting ----------------------------------------------------------------
     def admit(self, conv: WaitingConversation) -> None:
-        """A conversation waits (new, rejected, lapsed or transferred)."""
+        """A conversation waits (new, rejected, lapsed or transferred). Whatever its rules
+        raise on its facts is raised before the view changes."""
+        _rule, index, target = routed(conv, self.rules)
         self.release(conv.id)
         if conv.target_since is None:
             conv = replace(conv, target_since=conv.arrived_at)
         self.line.add(conv)
         self._fresh.append(conv.id)
-        _rule, index, target = routed(conv, self.rules)
         if target.timeout_s is not None and conv.target_since is not None:
             due = conv.target_since + timedelta(seconds=target.timeout_s)
             heapq.heappush(self._escalations, (due, conv.id, index))
@@ -122,15 +124,22 @@ class DispatchView:
         self.line.remove(conv_id)
         self.release(conv_id, now)
 
-    def set_rules(self, rules: RuleSet) -> None:
-        """New rules: every waiting conversation is filed again under them."""
+    def set_rules(self, rules: RuleSet) -> list[tuple[str, Exception]]:
+        """New rules: every waiting conversation is filed again under them. One that the
+        rules cannot read (a value of a type they do not expect) is left out, and
+        returned with the error, so that the others still wait."""
         waiting = list(self.line.conversations.values())
         self.rules = rules
         self.line = WaitingLine(self._group_of)
         self._targets.clear()
         self._escalations.clear()
+        left_out: list[tuple[str, Exception]] = []
         for conv in waiting:
-            self.admit(conv)
+            try:
+                self.admit(conv)
+            except ROW_ERRORS as exc:
+                left_out.append((conv.id, exc))
+        return left_out
 
     def _group_of(self, conv: WaitingConversation) -> Group:
         _rule, _index, target = routed(conv, self.rules)

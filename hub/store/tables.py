@@ -77,18 +77,17 @@ sessions = sa.Table(
     sa.Index(None, "agent_id"),
 )
 
-# Failed sign-ins within the throttle window (hub/auth/throttle.py), in the database so
-# every hub process counts the same; older rows are pruned as new failures arrive.
-login_failures = sa.Table(
-    "login_failures",
+# Sign-in attempts per key ("email:<address>" or "ip:<address>") in the current throttle
+# window (hub/auth/throttle.py). One row per key, counted up by a single upsert before
+# any password is checked, so parallel attempts cannot all pass; in the database so
+# every hub process counts the same. Rows of windows that have ended are pruned.
+login_attempts = sa.Table(
+    "login_attempts",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=False),
-    sa.Column("at", TS, nullable=False),
-    sa.Index(None, "email", "at"),
-    sa.Index(None, "ip", "at"),
-    sa.Index(None, "at"),
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("window_start", TS, nullable=False),
+    sa.Index(None, "window_start"),
 )
 
 identities = sa.Table(

@@ -1,19 +1,21 @@
 """Agents: list, create, change (skills, capacity, teams, role, two-factor requirement),
 reset an agent's two-factor, and one's own presence.
 
-Disabling an agent, a new password or a two-factor reset ends all of that agent's
-sessions and publishes ``session.ended`` so every process closes their sockets.
+Disabling an agent, a new password, a new role or a two-factor reset ends all of that
+agent's sessions and publishes ``session.ended`` so every process closes their sockets:
+an open socket keeps the role it was opened with (a demoted supervisor would go on
+seeing every conversation's events).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from hub.auth.sessions import SESSION_ENDED, hash_password
 from hub.customers import audit
@@ -26,13 +28,13 @@ from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
 from hub.store.times import iso
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 Channel = Literal["email", "sms", "voice", "fax", "chat", "api"]
 
 
-class AgentFields(BaseModel):
+class AgentFields(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     role: Literal["agent", "supervisor", "admin"] | None = None
@@ -43,7 +45,7 @@ class AgentFields(BaseModel):
     teams: list[str] | None = None
     capacity: dict[Channel, int] | None = None
     active: bool | None = None
-    phone: str | None = Field(
+    phone: Annotated[str | None, NULLABLE] = Field(
         None, max_length=320, description="where calls are put through: a phone number or sip:user@host"
     )
     totp_required: bool | None = Field(
@@ -65,7 +67,7 @@ class AgentIn(AgentFields):
     name: str = Field(min_length=1, max_length=200)
 
 
-class PresenceIn(BaseModel):
+class PresenceIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     presence: Literal["available", "away", "offline"]
 
@@ -146,8 +148,11 @@ async def patch_agent(request: web.Request) -> web.Response:
     body = validated(AgentFields, await read_json_object(request, 16_384))
     agent_id = request.match_info["id"]
     values = _values(body)
-    ends_sessions = body.active is False or body.password is not None
     async with request.app[STORE].write() as conn:
+        role = await conn.scalar(sa.select(agents.c.role).where(agents.c.id == agent_id))
+        if role is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        ends_sessions = body.active is False or body.password is not None or body.role not in (None, role)
         if values:
             result = await conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
             if not result.rowcount:
@@ -235,7 +240,7 @@ def agent_routes() -> list[RouteSpec]:
             "PATCH",
             "/api/v1/agents/{id}",
             patch_agent,
-            "Change an agent; disabling or a new password ends their sessions",
+            "Change an agent; disabling, a new password or a new role ends their sessions",
             "admin",
             tag="agents",
             request_schema=AgentFields.model_json_schema(),

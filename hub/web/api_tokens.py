@@ -4,18 +4,18 @@ is in that one response only) and revoke."""
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.customers import audit
 from hub.keys import STORE, TOKENS
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.tokens import SCOPES
-from hub.validation import validated
+from hub.validation import RequestModel, validated
 from hub.web.middleware import AGENT
 
 
-class TokenIn(BaseModel):
+class TokenIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="what uses it, e.g. 'shop backend'")
     scope: str = Field("ingest", pattern="^(" + "|".join(SCOPES) + ")$")

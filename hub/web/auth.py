@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, Field, IPvAnyNetwork
+from pydantic import Field, IPvAnyNetwork
 
 from hub.auth.csrf import csrf_token
 from hub.auth.sessions import COOKIE, SESSION_ENDED, Principal, session_digest
 from hub.keys import BUS, SESSIONS, SETTINGS
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1000)
-    totp: str | None = Field(
+    totp: Annotated[str | None, NULLABLE] = Field(
         None, max_length=16, description="the current code from the authenticator app, if two-factor is on"
     )
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.customers import audit
 from hub.errors import Conflict, NotFound
@@ -23,18 +23,20 @@ from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, canned_responses
 from hub.store.times import iso
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 t = canned_responses.c
 
 
-class CannedFields(BaseModel):
+class CannedFields(RequestModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, min_length=1, max_length=200)
     shortcut: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$")
     body: str | None = Field(None, min_length=1, max_length=20_000)
-    team: str | None = Field(None, min_length=1, max_length=100, description="none: shared by everyone")
+    team: Annotated[str | None, NULLABLE] = Field(
+        None, min_length=1, max_length=100, description="none: shared by everyone"
+    )
 
 
 class CannedIn(CannedFields):

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from connectors.base import MailThread, Outbound, SendFailed
 from hub.channel_settings import env_locked, load_saved, masked, merge, revealed, save, sections
@@ -30,7 +30,7 @@ from hub.routespec import RouteSpec
 from hub.settings import Section
 from hub.store.tables import identities
 from hub.store.times import iso
-from hub.validation import validated
+from hub.validation import RequestModel, validated
 from hub.web.middleware import AGENT
 
 log = logging.getLogger("contacthub.channels")
@@ -120,7 +120,7 @@ TEST_TEXT = {
 }
 
 
-class TestSendIn(BaseModel):
+class TestSendIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     to: str = Field(min_length=1, max_length=320, description="an email address or a phone number")
 

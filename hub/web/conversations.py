@@ -11,11 +11,11 @@ Reading a conversation's messages is written to the audit log.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from hub.auth.sessions import Principal
 from hub.customers import audit
@@ -33,7 +33,7 @@ from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web import message_parts
 from hub.web.middleware import AGENT
 
@@ -228,18 +228,18 @@ def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
     return item
 
 
-class FileRef(BaseModel):
+class FileRef(RequestModel):
     model_config = ConfigDict(extra="forbid")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="as POST /api/v1/uploads returned it")
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field("application/octet-stream", max_length=200)
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field("", max_length=MAX_TEXT)
     attachments: list[FileRef] = Field([], max_length=10, description="uploaded files to send along")
-    channel: Literal["email", "sms", "voice", "fax", "chat", "api"] | None = Field(
+    channel: Annotated[Literal["email", "sms", "voice", "fax", "chat", "api"] | None, NULLABLE] = Field(
         None, description="another channel of the same customer (default: the conversation's)"
     )
 
@@ -272,7 +272,7 @@ async def post_reply(request: web.Request) -> web.Response:
     return json_response(result, status=202)
 
 
-class NoteIn(BaseModel):
+class NoteIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=10_000)
     callback: bool = Field(False, description="the agent called the customer back (counts as a response)")
@@ -303,16 +303,20 @@ def _publish_note(request: web.Request, conv_id: str, text: str, callback: bool,
         request.app[BUS].publish("conversation.mention", {**note, "agent_id": agent_id})
 
 
-class RejectIn(BaseModel):
+class RejectIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(None, max_length=500)
+    reason: Annotated[str | None, NULLABLE] = Field(None, max_length=500)
 
 
-class TransferIn(BaseModel):
+class TransferIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    queue: str | None = Field(None, description="the queue to wait on; default: its current one")
-    agent_id: str | None = Field(None, description="offer it to this agent first")
-    note: str | None = Field(None, max_length=10_000, description="an internal note for whoever takes it")
+    queue: Annotated[str | None, NULLABLE] = Field(
+        None, description="the queue to wait on; default: its current one"
+    )
+    agent_id: Annotated[str | None, NULLABLE] = Field(None, description="offer it to this agent first")
+    note: Annotated[str | None, NULLABLE] = Field(
+        None, max_length=10_000, description="an internal note for whoever takes it"
+    )
 
     @model_validator(mode="after")
     def _somewhere(self) -> TransferIn:
@@ -321,9 +325,11 @@ class TransferIn(BaseModel):
         return self
 
 
-class SnoozeIn(BaseModel):
+class SnoozeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    until: datetime | None = Field(description="an ISO time with offset; null wakes it now")
+    until: Annotated[datetime | None, NULLABLE] = Field(
+        description="an ISO time with offset; null wakes it now"
+    )
 
     @field_validator("until")
     @classmethod

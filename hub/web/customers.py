@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from aiohttp import web
@@ -28,33 +28,35 @@ from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
 from hub.model import Role
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 _ID = "{id}"
 SENSITIVE = {"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"}
 
 
-class Money(BaseModel):
+class Money(RequestModel):
     model_config = ConfigDict(extra="forbid")
     amount: float
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
-class CustomerFields(BaseModel):
+class CustomerFields(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=300)
-    organisation: str | None = Field(None, max_length=300)
-    language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    name: Annotated[str | None, NULLABLE] = Field(None, max_length=300)
+    organisation: Annotated[str | None, NULLABLE] = Field(None, max_length=300)
+    language: Annotated[str | None, NULLABLE] = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     key_account: bool | None = None
-    key_account_manager_id: str | None = None
-    contracts: list[str] | None = None
-    payment_terms: str | None = Field(None, max_length=200)
-    revenue: dict[str, Money] | None = Field(None, description="e.g. {'revenue_12m': {amount, currency}}")
-    custom: dict[str, str | float | bool] | None = None
+    key_account_manager_id: Annotated[str | None, NULLABLE] = None
+    contracts: Annotated[list[str] | None, NULLABLE] = None
+    payment_terms: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
+    revenue: Annotated[dict[str, Money] | None, NULLABLE] = Field(
+        None, description="e.g. {'revenue_12m': {amount, currency}}"
+    )
+    custom: Annotated[dict[str, str | float | bool] | None, NULLABLE] = None
 
 
-class IdentityIn(BaseModel):
+class IdentityIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["email", "phone", "fax", "chat_visitor", "external"]
     value: str = Field(min_length=1, max_length=320)
@@ -64,23 +66,25 @@ class CustomerIn(CustomerFields):
     identities: list[IdentityIn] = Field(default_factory=list)
 
 
-class MergeIn(BaseModel):
+class MergeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     other_id: str
 
 
-class UnmergeIn(BaseModel):
+class UnmergeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     merge_event_id: int
 
 
-class TierPinIn(BaseModel):
+class TierPinIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    tier: str | None = Field(description="the tier to pin, or null to let the rules decide again")
-    reason: str | None = Field(None, max_length=500)
+    tier: Annotated[str | None, NULLABLE] = Field(
+        description="the tier to pin, or null to let the rules decide again"
+    )
+    reason: Annotated[str | None, NULLABLE] = Field(None, max_length=500)
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
     purpose: Literal["service", "marketing"]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.auth.sessions import SESSION_ENDED, hash_password
 from hub.customers import audit
@@ -20,7 +20,7 @@ from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agent_invitations, agents, sessions
 from hub.store.times import iso, utc
-from hub.validation import validated
+from hub.validation import RequestModel, validated
 from hub.web.middleware import AGENT
 
 VALID_FOR = timedelta(days=3)
@@ -69,7 +69,7 @@ async def invite(request: web.Request) -> web.Response:
     )
 
 
-class AcceptIn(BaseModel):
+class AcceptIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=20, max_length=200)
     password: str = Field(min_length=10, max_length=1000)

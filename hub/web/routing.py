@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import difflib
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import yaml
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.customers import audit
 from hub.customers.records import load_customer
@@ -21,7 +21,7 @@ from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 MAX_RULES_BYTES = 256 * 1024
@@ -131,7 +131,7 @@ async def list_versions(request: web.Request) -> web.Response:
     return json_response({"items": await request.app[ROUTING].versions()})
 
 
-class RollbackIn(BaseModel):
+class RollbackIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     version: int
 
@@ -142,9 +142,11 @@ async def rollback(request: web.Request) -> web.Response:
     return json_response({"version": version})
 
 
-class SimCustomer(BaseModel):
+class SimCustomer(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="an existing customer; the other fields are then ignored")
+    id: Annotated[str | None, NULLABLE] = Field(
+        None, description="an existing customer; the other fields are then ignored"
+    )
     tier: str = "standard"
     key_account: bool = False
     revenue_12m: float = 0
@@ -152,7 +154,7 @@ class SimCustomer(BaseModel):
     language: str = ""
 
 
-class SimulateIn(BaseModel):
+class SimulateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     customer: SimCustomer = Field(default_factory=SimCustomer)
     channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
@@ -160,8 +162,10 @@ class SimulateIn(BaseModel):
     subject: str = ""
     language: str = ""
     department: str = ""
-    rules: str | None = Field(None, description="draft rules (YAML) to try instead of the live ones")
-    at: datetime | None = Field(None, description="when to simulate (default: now)")
+    rules: Annotated[str | None, NULLABLE] = Field(
+        None, description="draft rules (YAML) to try instead of the live ones"
+    )
+    at: Annotated[datetime | None, NULLABLE] = Field(None, description="when to simulate (default: now)")
 
 
 async def simulate(request: web.Request) -> web.Response:

@@ -21,14 +21,14 @@ from hub.keys import SESSIONS, STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents
-from hub.validation import validated
+from hub.validation import RequestModel, validated
 from hub.web.auth import request_address
 from hub.web.middleware import AGENT
 
 WRONG_CODE = "the code does not match; enter the current 6-digit code from your authenticator app"
 
 
-class CodeIn(BaseModel):
+class CodeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=6, max_length=16, description="the current code from the authenticator app")
 
@@ -97,10 +97,11 @@ async def turn_off(request: web.Request) -> web.Response:
     throttle = request.app[SESSIONS].throttle
     ip = request_address(request)
     now = datetime.now(UTC)
-    await throttle.check(who.email, ip, now)
+    await throttle.attempt(who.email, ip, now)  # counted before the code is checked
     async with request.app[STORE].write() as conn:
         secret = await conn.scalar(sa.select(agents.c.totp_secret).where(agents.c.id == who.agent_id))
-        if verify_code(secret, body.code):
+        right = verify_code(secret, body.code)
+        if right:
             await conn.execute(
                 sa.update(agents)
                 .where(agents.c.id == who.agent_id)
@@ -114,9 +115,10 @@ async def turn_off(request: web.Request) -> web.Response:
                 subject_id=who.agent_id,
                 customer_id=None,
             )
-            return web.Response(status=204)
-    await throttle.failed(who.email, ip, now)
-    raise InputError(WRONG_CODE, field="code")
+    if not right:
+        raise InputError(WRONG_CODE, field="code")  # the attempt stays counted
+    await throttle.give_back(who.email, ip)
+    return web.Response(status=204)
 
 
 def totp_routes() -> list[RouteSpec]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from hub.customers import audit
 from hub.errors import Conflict, NotFound
@@ -23,7 +23,7 @@ from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import widget_sites
 from hub.store.times import iso
-from hub.validation import validated
+from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 from hub.widget.sites import SiteSettings, normal_origin
 
@@ -37,7 +37,7 @@ def _origins(values: list[str] | None) -> list[str] | None:
     return sorted({v if v == "*" else normal_origin(v) for v in values})
 
 
-class SiteFields(BaseModel):
+class SiteFields(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     allowed_origins: list[str] | None = Field(
@@ -50,7 +50,9 @@ class SiteFields(BaseModel):
 
 
 class SiteIn(SiteFields):
-    key: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{3,64}$", description="default: a random key")
+    key: Annotated[str | None, NULLABLE] = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{3,64}$", description="default: a random key"
+    )
     name: str = Field(min_length=1, max_length=200)
     allowed_origins: list[str] = Field(min_length=1, max_length=100)
     settings: SiteSettings = SiteSettings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 
 from hub.keys import STORE
 from hub.settings import SecuritySettings, Settings
-from hub.store.tables import login_failures
+from hub.store.tables import login_attempts
 from hub.web.auth import client_address
 from tests.conftest import HubClient, running_hub, sign_in_all
 
@@ -61,8 +63,42 @@ async def test_failures_age_out_of_the_window(hub: HubClient, roles) -> None:
         await attempt(hub, "agent@test.example", "wrong")
     assert (await attempt(hub, "agent@test.example", "pw-agent")).status == 429
     async with hub.app[STORE].write() as conn:
-        await conn.execute(sa.update(login_failures).values(at=datetime.now(UTC) - timedelta(minutes=16)))
+        await conn.execute(
+            sa.update(login_attempts).values(window_start=datetime.now(UTC) - timedelta(minutes=16))
+        )
     assert (await attempt(hub, "agent@test.example", "pw-agent")).status == 200
+
+
+async def test_parallel_wrong_passwords_cannot_outrun_the_count(hub: HubClient, roles) -> None:
+    """40 wrong passwords at once for one account (issue 22, defect 4): each attempt is
+    counted in one atomic statement before its password is looked at, so only the five
+    allowed are checked (401) and the other 35 are refused unchecked (429)."""
+    from hub.auth import sessions
+
+    verified = 0
+    real_hasher = sessions._hasher
+
+    class Counting:  # the hasher the hub checks passwords with; counts what it checks
+        def verify(self, hash_: str, password: str) -> bool:
+            nonlocal verified
+            verified += 1
+            return real_hasher.verify(hash_, password)
+
+    sessions._hasher = Counting()  # type: ignore[assignment]
+    try:
+        answers = await asyncio.gather(*(attempt(hub, "agent@test.example", f"wrong-{n}") for n in range(40)))
+    finally:
+        sessions._hasher = real_hasher
+    statuses = Counter(r.status for r in answers)
+    assert statuses == {401: 5, 429: 35}
+    assert verified == 5
+    # the right password is refused too now, unchecked
+    assert (await attempt(hub, "agent@test.example", "pw-agent")).status == 429
+
+
+async def test_a_right_password_does_not_count_against_the_address(hub: HubClient, roles) -> None:
+    for _ in range(25):  # more sign-ins from one address than it may fail
+        assert (await attempt(hub, "supervisor@test.example", "pw-supervisor")).status == 200
 
 
 async def test_twenty_failures_lock_the_address(hub: HubClient, roles) -> None:

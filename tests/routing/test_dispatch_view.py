@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import rule_engine
 
 from hub.dispatch.view import DispatchView
 from hub.routing.rules import parse_rules
@@ -127,3 +128,33 @@ def test_new_rules_file_every_waiting_conversation_again() -> None:
     view.set_agent(agent("a"))
     [outcome] = view.dispatch(MONDAY_10)
     assert outcome.decision.queue == "phones" and outcome.auto_accept
+
+
+def test_new_rules_that_cannot_read_one_conversation_leave_it_out_and_keep_the_rest() -> None:
+    """Issue 22, defect 6: one bad row must not stop routing. The rules raise on a
+    conversation whose customer lacks what they read; the others are filed again."""
+    picky = parse_rules(
+        """
+queues:
+  vip: {}
+  service: {}
+rules:
+  - name: vip
+    when: 'customer.vip == "yes"'
+    targets: [{queue: vip}]
+  - name: everyone
+    targets: [{queue: service}]
+""",
+        TIERS,
+    )
+    view = DispatchView(RULES)
+    view.admit(conv(id="fine", customer={"vip": "no"}))
+    view.admit(conv(id="bad", customer={}))
+    [(conv_id, error)] = view.set_rules(picky)
+    assert conv_id == "bad" and "vip" in str(error)
+    assert "fine" in view.line and "bad" not in view.line
+    view.set_agent(agent("a"))
+    assert offers(view) == [("fine", "a")]
+    with pytest.raises(rule_engine.errors.EngineError, match="vip"):  # admit() raises, view unchanged
+        view.admit(conv(id="bad", customer={}))
+    assert "bad" not in view.line

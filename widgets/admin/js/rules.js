@@ -189,8 +189,8 @@ class RulesEditor {
               target.queue, (v) => { target.queue = v; this.changed(); }, { id: `rule-${i}-target-${j}-queue` }), { path: `${tp}.queue` })),
             h("td", {}, field(t("rules.agents"), input(target.agents, (v) => { if (v.trim()) target.agents = v; else delete target.agents; this.changed(); },
               { class: "expr", spellcheck: "false", placeholder: '"de" in languages', id: `rule-${i}-target-${j}-agents` }), { path: `${tp}.agents` })),
-            h("td", {}, field(t("rules.timeout"), numberInput(target.timeout, (v) => { setOrDrop(target, "timeout", v); this.changed(); }, { min: 1, style: "width:7em" }))),
-            h("td", {}, field(t("rules.priority"), numberInput(target.priority, (v) => { setOrDrop(target, "priority", v); this.changed(); }, { style: "width:6em" }))),
+            h("td", {}, field(t("rules.timeout"), numberInput(target.timeout, (v) => { setOrDrop(target, "timeout", v); this.changed(); }, { min: 1, class: "timeout" }))),
+            h("td", {}, field(t("rules.priority"), numberInput(target.priority, (v) => { setOrDrop(target, "priority", v); this.changed(); }, { class: "priority" }))),
             h("td", {}, h("button", { type: "button", "aria-label": t("rules.remove_target"), onclick: () => { rule.targets.splice(j, 1); this.restructure(); } }, "✕")));
         }))),
       h("div", { class: "actions" },

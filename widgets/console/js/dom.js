@@ -7,6 +7,7 @@ export function h(tag, attrs = {}, ...children) {
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") throw new Error("h(): no style attributes, the CSP blocks them; use a class");
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));
   }
