@@ -11,6 +11,7 @@ import aiohttp
 
 from hub.keys import BUS
 from tests.conftest import HubClient, sign_in, sign_in_all
+from tests.test_agent_socket import conversation
 
 
 async def _me(hub: HubClient, headers: dict[str, str]) -> Any:
@@ -50,6 +51,8 @@ async def test_demoting_a_supervisor_closes_their_socket_and_ends_their_sessions
     # signed in again, as an agent: someone else's conversation is not theirs to see
     again = await sign_in(hub, "supervisor@test.example", "pw-supervisor")
     assert (await (await _me(hub, again)).json())["role"] == "agent"
+    await conversation(hub, "c-foreign-2")
+    await conversation(hub, "c-theirs", offered_to=sup_id)  # the socket asks the store who may see it
     ws = await hub.client.ws_connect("/ws/agent", headers=again)
     bus.publish("conversation.offered", {"conversation_id": "c-foreign-2", "agent_id": "someone-else"})
     bus.publish("conversation.offered", {"conversation_id": "c-theirs", "agent_id": sup_id})
