@@ -16,6 +16,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Access = Literal["public", "token", "signed", "agent", "supervisor", "admin"]
 
 
+def form_schema(*fields: str, files: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The schema of a form body (urlencoded or multipart): text ``fields``, file parts
+    ``files``. None is required: the handler says which one is missing (422)."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in fields}
+    properties.update({name: {"type": "string", "format": "binary"} for name in files})
+    return {"type": "object", "properties": properties}
+
+
 @dataclass(frozen=True, slots=True)
 class RouteSpec:
     method: str

@@ -88,7 +88,15 @@ def admin_routes() -> list[RouteSpec]:
     admin_files, invite_files = static_files("admin"), static_files("invite")
     page = {200: "The file", 404: "No such file"}
     return [
-        RouteSpec("GET", "/admin", to_admin, "The admin pages (redirects)", "public", tag="ui"),
+        RouteSpec(
+            "GET",
+            "/admin",
+            to_admin,
+            "The admin pages (redirects)",
+            "public",
+            tag="ui",
+            responses={302: "To the pages, with a trailing slash"},
+        ),
         RouteSpec("GET", "/admin/", admin_files, "The admin pages", "public", tag="ui", responses=page),
         RouteSpec(
             "GET",
@@ -100,10 +108,22 @@ def admin_routes() -> list[RouteSpec]:
             responses=page,
         ),
         RouteSpec(
-            "GET", "/invite/", invite_files, "Set a password from an invitation link", "public", tag="ui"
+            "GET",
+            "/invite/",
+            invite_files,
+            "Set a password from an invitation link",
+            "public",
+            tag="ui",
+            responses=page,
         ),
         RouteSpec(
-            "GET", "/invite/{path:.+}", invite_files, "The invitation page's script", "public", tag="ui"
+            "GET",
+            "/invite/{path:.+}",
+            invite_files,
+            "The invitation page's script",
+            "public",
+            tag="ui",
+            responses=page,
         ),
         RouteSpec(
             "GET",

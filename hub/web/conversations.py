@@ -513,6 +513,7 @@ def conversation_routes() -> list[RouteSpec]:
             "agent",
             tag="conversations",
             request_media="application/octet-stream",
+            request_schema={"type": "string", "format": "binary"},
             responses={201: "Stored: name it in the reply's attachments", 413: "Too large", **common},
         ),
         RouteSpec(

@@ -233,5 +233,13 @@ def widget_public_routes() -> list[RouteSpec]:
             responses={200: "The file", 404: "No such file"},
         ),
         RouteSpec("GET", "/demo/", demo_page, "A sample company page with the widget", "public", tag="ui"),
-        RouteSpec("GET", "/demo/{path:.+}", demo_files, "The sample page's styles", "public", tag="ui"),
+        RouteSpec(
+            "GET",
+            "/demo/{path:.+}",
+            demo_files,
+            "The sample page's styles",
+            "public",
+            tag="ui",
+            responses={200: "The file", 404: "No such file"},
+        ),
     ]
