@@ -62,6 +62,7 @@ class ServedHub:
         self.loop = asyncio.new_event_loop()
         self.url = ""
         self.app: Any = None
+        self.ids: dict[str, str] = {}  # path parameter -> an existing record's (see _seed)
         self._ready = threading.Event()
         self._failed: BaseException | None = None
         self._stop: asyncio.Event | None = None
@@ -130,6 +131,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
     settings = _hub_settings(tmp_path_factory.mktemp("fuzz"))
     with ServedHub(settings) as hub:
         hub.run(_create_accounts(hub.app))
+        hub.ids = _seed(hub)
         yield hub
 
 
@@ -276,6 +278,73 @@ def test_two_models_sub_schemas_of_one_name_stay_apart() -> None:
     assert schemas["Item2"]["properties"]["x"]["type"] == "integer"
 
 
+def _seed(hub: ServedHub) -> dict[str, str]:
+    """Records for the path parameters to name, so the fuzzer reaches the handlers'
+    inner code, not only their 404: a customer with an identity and a conversation with
+    a message, a canned response, a widget site, an API token."""
+    headers, cookies = hub.run(_credentials(hub.app, "admin"))
+    token, _ = hub.run(_credentials(hub.app, "token"))
+    admin = requests.Session()
+    admin.headers.update(headers)
+    admin.cookies.update(cookies)
+
+    def created(resp: requests.Response) -> dict[str, Any]:
+        assert resp.status_code in (201, 202), resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    url = hub.url + "/api/v1"
+    inbound = {
+        "external_id": "fuzz-1",
+        "from": {"kind": "email", "value": "kunde@fuzz.example"},
+        "text": "Hallo",
+    }
+    created(requests.post(url + "/messages", json=inbound, headers=token, timeout=30))
+    deadline = time.monotonic() + 60
+    while not (items := admin.get(url + "/conversations", timeout=30).json()["items"]):
+        assert time.monotonic() < deadline, "the seeded message was not routed into a conversation"
+        time.sleep(0.1)
+    conversation = admin.get(f"{url}/conversations/{items[0]['id']}", timeout=30).json()
+    customer = admin.get(f"{url}/customers/{conversation['customer_id']}", timeout=30).json()
+    canned = created(
+        admin.post(url + "/canned-responses", json={"title": "Gruß", "shortcut": "gr", "body": "Hallo"})
+    )
+    site = created(
+        admin.post(url + "/widget/sites", json={"name": "Fuzz", "allowed_origins": ["https://a.example"]})
+    )
+    api_token = created(admin.post(url + "/tokens", json={"name": "seeded"}))
+    agent_id = next(
+        a["id"] for a in admin.get(url + "/agents", timeout=30).json()["items"] if a["role"] == "agent"
+    )
+    return {
+        "/customers/{id}": customer["id"],
+        "identity_id": customer["identities"][0]["id"],
+        "/conversations/{id}": conversation["id"],
+        "message_id": conversation["messages"][0]["id"],
+        "/canned-responses/{id}": canned["id"],
+        "/widget/sites/{key}": site["key"],
+        "/tokens/{id}": api_token["id"],
+        "/agents/{id}": agent_id,
+        "name": "email",
+        "version": "1",
+        "token": "cti-token",  # the CTI webhook's path secret (_hub_settings)
+    }
+
+
+def _known_path(operation: Any, ids: dict[str, str]) -> dict[str, str] | None:
+    """Existing records for every path parameter of ``operation``, or None."""
+    path = operation.path
+    known: dict[str, str] = {}
+    for name in re.findall(r"{(\w+)}", path):
+        value = ids.get(name) or next(
+            (v for k, v in ids.items() if k.endswith("{" + name + "}") and k in path), None
+        )
+        if value is None:
+            return None
+        known[name] = value
+    return known
+
+
 def _examples(caller: str, access: str) -> int:
     if caller == "token":
         refused = access not in ("public", "signed", "token")
@@ -284,15 +353,27 @@ def _examples(caller: str, access: str) -> int:
     return REFUSED_EXAMPLES if refused else EXAMPLES
 
 
-def _fuzz(operation: Any, examples: int, call: Callable[[Any], Any], headers: dict[str, str]) -> list[str]:
-    """Run ``examples`` derandomized cases (positive and negative) through ``call``; one
-    line per distinct failure: what failed, the status, the cause the hub logged for a
-    500, and a curl line to reproduce it."""
+def _fuzz(
+    operation: Any,
+    examples: int,
+    call: Callable[[Any], Any],
+    headers: dict[str, str],
+    known: dict[str, str] | None,
+) -> list[str]:
+    """Run ``examples`` derandomized cases through ``call``: valid and invalid ones, and
+    where the path names records, valid ones for the seeded records. One line per distinct
+    failure: what failed, the status, the cause the hub logged for a 500, and a curl line
+    to reproduce it."""
     failures: dict[tuple[str, ...], str] = {}
-    strategy = st.one_of(
+    strategies = [
         operation.as_strategy(GenerationMode.POSITIVE, headers=headers),
         operation.as_strategy(GenerationMode.NEGATIVE, headers=headers),
-    )
+    ]
+    if known:
+        strategies.append(
+            operation.as_strategy(GenerationMode.POSITIVE, headers=headers, path_parameters=known)
+        )
+    strategy = st.one_of(strategies)
 
     @given(case=strategy)
     @settings(
@@ -310,7 +391,8 @@ def _fuzz(operation: Any, examples: int, call: Callable[[Any], Any], headers: di
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             cause = _logged_cause(response)
-            key = (str(response.status_code), cause, *sorted(f.title for f in group.exceptions))
+            titles = sorted(f.title for f in group.exceptions)
+            key = (str(response.status_code), cause.split(": ")[0], *titles)
             if key not in failures:
                 curl = case.as_curl_command(headers=dict(response.request.headers))
                 failures[key] = f"{response.status_code} {', '.join(key[2:])}{cause}\n    {_short(curl)}"
@@ -320,19 +402,22 @@ def _fuzz(operation: Any, examples: int, call: Callable[[Any], Any], headers: di
 
 
 def _logged_cause(response: Any) -> str:
-    """For a 500: the exception the hub logged under the response's request id."""
+    """For a 500: the exception the hub logged under the response's request id, and the
+    last line of the hub's own code it passed through."""
     sent = {name.lower(): value for name, value in response.headers.items()}.get("x-request-id")
     request_id = sent[0] if isinstance(sent, list) else sent  # schemathesis keeps lists
     for record in reversed(HUB_ERRORS.records):
-        if getattr(record, "request_id", None) == request_id and record.exc_info and record.exc_info[1]:
-            exc = record.exc_info[1]
-            tb = record.exc_info[2]
-            while tb is not None and tb.tb_next is not None:
-                if "/site-packages/" in tb.tb_next.tb_frame.f_code.co_filename:
-                    break  # the last frame of ours
-                tb = tb.tb_next
-            where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
-            return f" [{type(exc).__name__}: {str(exc)[:120]}{where}]"
+        if getattr(record, "request_id", None) != request_id or not record.exc_info:
+            continue
+        exc, tb = record.exc_info[1], record.exc_info[2]
+        ours = ""
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if "/site-packages/" not in name and not name.endswith("middleware.py"):
+                ours = f"{Path(name).parent.name}/{Path(name).name}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
+        return f" [{type(exc).__name__} at {ours}: {first}]"
     return ""
 
 
@@ -354,6 +439,8 @@ def test_every_operation_answers_as_documented(served: ServedHub, caller: str) -
     for result in schema.get_all_operations():
         operations.append(result.ok())  # an unresolvable $ref or bad schema fails here
     assert len(operations) > 90
+    # the operations that end things go last, so those before them find the seeded records
+    operations.sort(key=lambda op: op.method.upper() == "DELETE" or op.path.endswith(("/logout", "/merge")))
     session = requests.Session()
     report: list[str] = []
     started = time.monotonic()
@@ -375,7 +462,7 @@ def test_every_operation_answers_as_documented(served: ServedHub, caller: str) -
 
         examples = _examples(caller, operation.definition.raw.get("x-access", "public"))
         total += examples
-        for failure in _fuzz(operation, examples, call, headers):
+        for failure in _fuzz(operation, examples, call, headers, _known_path(operation, served.ids)):
             report.append(f"{operation.label} as {caller}: {failure}")
             print(report[-1])
     elapsed = time.monotonic() - started

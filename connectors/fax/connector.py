@@ -17,7 +17,7 @@ from connectors.fax.provider import FaxProvider, StatusReport, read_callback
 from hub.errors import ConfigError
 from hub.model import Channel, message_id
 from hub.request_body import json_response
-from hub.routespec import RouteSpec, form_schema
+from hub.routespec import TEXT, RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.fax")
 SUMMARY = {
@@ -99,6 +99,7 @@ def _route(ctx: ConnectorContext, gateway: FaxProvider, public: str | None, max_
         tag="channels",
         request_media=MEDIA[gateway.name],
         request_schema=SCHEMA[gateway.name],
+        query={"id": TEXT},
         responses={
             200: "Durable (the fax's pages and text follow), a report recorded, or an event ignored",
             400: "The body is malformed",

@@ -16,7 +16,7 @@ from connectors.twilio.webhook import TwilioWebhooks
 from hub.customers.keywords import keyword_of
 from hub.errors import ConfigError
 from hub.model import Attachment
-from hub.routespec import RouteSpec, form_schema
+from hub.routespec import TEXT, RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"
@@ -93,6 +93,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             "Twilio delivery reports for replies (signature checked)",
             "signed",
             tag="channels",
+            query={"id": TEXT},
             request_media="application/x-www-form-urlencoded",
             request_schema=form_schema("MessageSid", "AccountSid", "MessageStatus", "ErrorCode"),
             responses={204: "Recorded (or ignored: not a reply of ours)", 403: "Signature missing or wrong"},

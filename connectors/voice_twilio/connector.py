@@ -27,7 +27,7 @@ from connectors.voice_twilio import twiml
 from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, InputError
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
-from hub.routespec import Handler, RouteSpec, form_schema
+from hub.routespec import TEXT, Handler, RouteSpec, form_schema
 
 XML = "application/xml"
 UNANSWERED = ("busy", "no-answer", "canceled", "failed")
@@ -175,6 +175,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             tag="channels",
             request_media="application/x-www-form-urlencoded",
             request_schema=call_form,
+            query={"lang": TEXT},
             responses={
                 200: ok,
                 204: "Recorded",

@@ -13,7 +13,7 @@ from hub.customers import audit
 from hub.errors import InputError, NotFound
 from hub.keys import STORE, TIERS
 from hub.request_body import json_response
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.store.tables import agents, customers
 from hub.web.console import static_files
 from hub.web.middleware import AGENT
@@ -141,6 +141,7 @@ def admin_routes() -> list[RouteSpec]:
             "Save the tier rules (YAML, or JSON {tiers: [...]}); customers are re-tiered in the background",
             "admin",
             tag="customers",
+            query={"comment": TEXT},
             request_media="application/yaml",
             request_schema={"type": "string"},
             responses={

@@ -24,7 +24,7 @@ from hub.model import Attachment, Role
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
@@ -444,6 +444,10 @@ def conversation_routes() -> list[RouteSpec]:
             "Conversations (filters: status, queue, assignee=me|id, limit); agents see their own",
             "agent",
             tag="conversations",
+            query={
+                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id")},
+                "limit": limit(500),
+            },
             responses={200: "Conversations, latest activity first", 422: "Bad filter", **common},
         ),
         RouteSpec(
@@ -512,6 +516,7 @@ def conversation_routes() -> list[RouteSpec]:
             "Upload a file to attach to a reply (the raw bytes; ?filename=)",
             "agent",
             tag="conversations",
+            query={"filename": TEXT},
             request_media="application/octet-stream",
             request_schema={"type": "string", "format": "binary"},
             responses={201: "Stored: name it in the reply's attachments", 413: "Too large", **common},

@@ -51,6 +51,8 @@ def _answers(spec: RouteSpec) -> dict[int, str]:
         answers.update(_SESSION_ANSWERS)
     if spec.request_schema is not None:
         answers.update(_BODY_ANSWERS)
+    if spec.query:
+        answers[422] = "A field or query parameter is invalid"
     if 101 in spec.responses:
         answers.update(_UPGRADE_ANSWERS)
     answers.update(spec.responses)
@@ -120,6 +122,10 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
             op["parameters"] = [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
             ]
+        for name, schema in spec.query.items():
+            op.setdefault("parameters", []).append(
+                {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+            )
         if spec.access == "token":
             op["security"] = [{"bearerToken": []}]
         elif spec.access in ("agent", "supervisor", "admin"):

@@ -18,7 +18,7 @@ from hub.dispatch.facts import customer_facts, load_floor
 from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object, read_limited
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
 from hub.validation import validated
@@ -216,6 +216,7 @@ def routing_routes() -> list[RouteSpec]:
             "Replace the rules (YAML or JSON); a new version goes live (X-Change-Comment or ?comment=)",
             "admin",
             tag="routing",
+            query={"comment": TEXT},
             request_media="application/yaml",
             request_schema={"type": "string"},
             responses={
@@ -276,6 +277,11 @@ def routing_routes() -> list[RouteSpec]:
             "supervisor",
             tag="routing",
             request_schema=SimulateIn.model_json_schema(),
-            responses={200: "Decision and trace", 422: "Invalid input or draft", **common},
+            responses={
+                200: "Decision and trace",
+                404: "No such customer",
+                422: "Invalid input or draft",
+                **common,
+            },
         ),
     ]
