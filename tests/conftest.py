@@ -161,6 +161,18 @@ def _describe(record: logging.LogRecord) -> str:
     return f"{record.name}: {record.getMessage()}{where}"
 
 
+def unexpected_hub_errors(
+    records: list[logging.LogRecord], marker: pytest.Mark | None
+) -> list[logging.LogRecord]:
+    """The records a test's ``hub_errors_expected`` marker does not allow: all of them
+    without the marker, none with a bare marker, else those whose message contains none
+    of the marker's strings."""
+    if marker is None:
+        return list(records)
+    allowed = marker.args
+    return [r for r in records if allowed and not any(a in r.getMessage() for a in allowed)]
+
+
 @pytest.fixture(autouse=True)
 def hub_error_scan(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails a test whose hub logged an internal error it did not expect, during the test
@@ -171,11 +183,10 @@ def hub_error_scan(request: pytest.FixtureRequest) -> Iterator[None]:
     contains one of them."""
     start = len(HUB_ERRORS.records)
     yield
-    logged = HUB_ERRORS.records[start:]
-    marker = request.node.get_closest_marker("hub_errors_expected")
-    if marker is not None:
-        allowed = marker.args
-        logged = [r for r in logged if allowed and not any(a in r.getMessage() for a in allowed)]
+    logged = unexpected_hub_errors(
+        HUB_ERRORS.records[start:], request.node.get_closest_marker("hub_errors_expected")
+    )
+    del HUB_ERRORS.records[start:]  # their tracebacks hold frames: keep no more than a test's
     if logged:
         lines = "\n".join(f"  - {_describe(r)}" for r in logged)
         pytest.fail(
