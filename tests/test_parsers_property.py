@@ -21,6 +21,7 @@ from connectors.cti.parse import parse_cti
 from connectors.email.charsets import decode_bytes, decode_words, split_address_list
 from connectors.email.headers import find_ids, parse_addresses, parse_date
 from connectors.email.payloads import ParsedMail, parse_mail
+from connectors.fax.email_gateway import gateway_fax
 from connectors.fax.generic import parse_generic
 from connectors.fax.payloads import fax_address, fax_subject
 from connectors.fax.phaxio import parse_phaxio
@@ -30,6 +31,7 @@ from connectors.sms_twilio.parse import media_of, parse_sms
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules
+from hub.settings import FaxGatewayMailbox
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON (orjson) carries
@@ -118,6 +120,15 @@ def test_parse_mail_returns_a_mail_or_rejects_the_payload(raw: bytes) -> None:
         assert not raw
         return
     assert isinstance(parsed, ParsedMail)
+
+
+@FEW
+@given(raw=mime_bytes(), sender=st.sampled_from([b"fax@gateway.example", b"\xff@x"]))
+def test_a_fax_gateways_mail_is_a_fax_or_not_one(raw: bytes, sender: bytes) -> None:
+    """The email-to-fax gateway reads any parsed mail: a fax, or None (it stays mail)."""
+    raw = b"From: " + sender + b"\r\nSubject: Fax von +49 30 1234567\r\n" + raw
+    fax = gateway_fax(parse_mail(raw), raw, FaxGatewayMailbox(sender="fax@gateway.example"))
+    assert fax is None or isinstance(fax, ReceivedFax)
 
 
 @HOSTILE
