@@ -36,13 +36,13 @@ from hub.settings import FaxGatewayMailbox
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON (orjson) carries
 HOSTILE = settings(
-    max_examples=150,
+    max_examples=250,
     derandomize=True,
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-FEW = settings(HOSTILE, max_examples=60)  # the slower parsers (a MIME tree, YAML)
+FEW = settings(HOSTILE, max_examples=80)  # the slower parsers (a MIME tree, YAML)
 
 # text as it arrives from outside: any code point, with the characters parsers trip on
 # (NUL, surrogates are impossible in str from the wire but lone high planes are not)
