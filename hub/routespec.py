@@ -16,6 +16,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Access = Literal["public", "token", "signed", "agent", "supervisor", "admin"]
 
 
+TEXT: Mapping[str, Any] = {"type": "string"}
+TIME: Mapping[str, Any] = {"type": "string", "format": "date-time"}
+
+
+def limit(top: int) -> dict[str, Any]:
+    """A ``limit`` query parameter as ``int_query`` reads it."""
+    return {"type": "integer", "minimum": 1, "maximum": top}
+
+
+def form_schema(*fields: str, files: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The schema of a form body (urlencoded or multipart): text ``fields``, file parts
+    ``files``. None is required: the handler says which one is missing (422)."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in fields}
+    properties.update({name: {"type": "string", "format": "binary"} for name in files})
+    return {"type": "object", "properties": properties}
+
+
 @dataclass(frozen=True, slots=True)
 class RouteSpec:
     method: str
@@ -28,5 +45,7 @@ class RouteSpec:
     request_media: str = "application/json"
     responses: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
     response_schema: Mapping[str, Any] | None = None
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The query parameters the handler reads: name to JSON schema (all optional)."""
     totp_setup: bool = False
     """A session that must set up two-factor authentication first may call it (enrolment)."""

@@ -10,6 +10,7 @@ Without ``CI=true`` a missing PostgreSQL or Redis skips with the reason; with it
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import sys
@@ -132,6 +133,67 @@ async def drop_backend(settings: Settings) -> None:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+class HubErrorLog(logging.Handler):
+    """Keeps every internal error the hub logs: the 500 path of hub/web/middleware.py
+    ("internal error") and any ERROR record with a traceback from a ``contacthub.*``
+    logger. Installed once on the ``contacthub`` logger, so it hears hubs in this process
+    whatever the test does to the root logger's handlers (hub.logs.setup_logging)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.msg == "internal error":
+            self.records.append(record)
+
+
+HUB_ERRORS = HubErrorLog()
+logging.getLogger("contacthub").addHandler(HUB_ERRORS)
+
+
+def _describe(record: logging.LogRecord) -> str:
+    where = ""
+    if record.exc_info and record.exc_info[1] is not None:
+        where = f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+    return f"{record.name}: {record.getMessage()}{where}"
+
+
+def unexpected_hub_errors(
+    records: list[logging.LogRecord], marker: pytest.Mark | None
+) -> list[logging.LogRecord]:
+    """The records a test's ``hub_errors_expected`` marker does not allow: all of them
+    without the marker, none with a bare marker, else those whose message contains none
+    of the marker's strings."""
+    if marker is None:
+        return list(records)
+    allowed = marker.args
+    return [r for r in records if allowed and not any(a in r.getMessage() for a in allowed)]
+
+
+@pytest.fixture(autouse=True)
+def hub_error_scan(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test whose hub logged an internal error it did not expect, during the test
+    or its fixtures' teardown (declared first, so it is torn down last).
+
+    A test that provokes one on purpose says so with ``@pytest.mark.hub_errors_expected``:
+    with no arguments any such error is allowed; with strings, only errors whose message
+    contains one of them."""
+    start = len(HUB_ERRORS.records)
+    yield
+    logged = unexpected_hub_errors(
+        HUB_ERRORS.records[start:], request.node.get_closest_marker("hub_errors_expected")
+    )
+    del HUB_ERRORS.records[start:]  # their tracebacks hold frames: keep no more than a test's
+    if logged:
+        lines = "\n".join(f"  - {_describe(r)}" for r in logged)
+        pytest.fail(
+            f"the hub logged {len(logged)} internal error(s) this test did not expect "
+            f"(mark it @pytest.mark.hub_errors_expected if it provokes them):\n{lines}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from connectors.cti.parse import parse_cti
 from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, Forbidden, InputError
 from hub.request_body import json_response, read_json_object
-from hub.routespec import RouteSpec
+from hub.routespec import RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.cti")
 
@@ -62,6 +62,9 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             "signed",
             tag="channels",
             request_media="application/x-www-form-urlencoded",
+            request_schema=form_schema(
+                "event", "from", "to", "direction", "callId", "user[]", "answeringNumber", "cause"
+            ),
             responses={
                 200: '{} once recorded, or {"action": "reject", "reason": "busy"} for a blocked caller',
                 403: "Wrong token",

@@ -85,7 +85,7 @@ def codec_for(label: str | None) -> str | None:
     try:
         b"".decode(name)
         codec = codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
     return None if codec.replace("_", "-") in _NOT_CHARSETS else codec
 

@@ -6,6 +6,7 @@ answer in milliseconds, whatever the fax holds."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from connectors.fax.provider import FaxProvider, StatusReport, read_callback
 from hub.errors import ConfigError
 from hub.model import Channel, message_id
 from hub.request_body import json_response
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.fax")
 SUMMARY = {
@@ -25,6 +26,34 @@ SUMMARY = {
     "generic": "Signed fax events from a self-hosted fax server, e.g. HylaFAX (HMAC-SHA256 with a timestamp)",
 }
 MEDIA = {"phaxio": "multipart/form-data", "sinch": "multipart/form-data", "generic": "application/json"}
+# what each gateway's callback carries (the fax object travels as a JSON text field)
+SCHEMA: dict[str, dict[str, Any]] = {
+    "phaxio": form_schema("fax", "direction", "success", "event", files=("file",)),
+    "sinch": form_schema("fax", "event", files=("file",)),
+    "generic": {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": ["fax.received", "fax.status"]},
+            "id": {"type": "string"},
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "pages": {"type": "integer"},
+            "station_id": {"type": "string"},
+            "status": {"type": "string"},
+            "reply_id": {"type": "string"},
+            "code": {"type": "string"},
+            "file": {
+                "type": "object",
+                "properties": {
+                    "filename": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "data": {"type": "string", "contentEncoding": "base64"},
+                },
+            },
+        },
+        "required": ["event", "id"],
+    },
+}
 
 
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
@@ -69,6 +98,8 @@ def _route(ctx: ConnectorContext, gateway: FaxProvider, public: str | None, max_
         "signed",
         tag="channels",
         request_media=MEDIA[gateway.name],
+        request_schema=SCHEMA[gateway.name],
+        query={"id": TEXT},
         responses={
             200: "Durable (the fax's pages and text follow), a report recorded, or an event ignored",
             400: "The body is malformed",

@@ -16,7 +16,7 @@ from connectors.twilio.webhook import TwilioWebhooks
 from hub.customers.keywords import keyword_of
 from hub.errors import ConfigError
 from hub.model import Attachment
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"
@@ -93,7 +93,9 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             "Twilio delivery reports for replies (signature checked)",
             "signed",
             tag="channels",
+            query={"id": TEXT},
             request_media="application/x-www-form-urlencoded",
+            request_schema=form_schema("MessageSid", "AccountSid", "MessageStatus", "ErrorCode"),
             responses={204: "Recorded (or ignored: not a reply of ours)", 403: "Signature missing or wrong"},
         ),
         RouteSpec(
@@ -104,6 +106,18 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             "signed",
             tag="channels",
             request_media="application/x-www-form-urlencoded",
+            request_schema=form_schema(
+                "MessageSid",
+                "SmsSid",
+                "AccountSid",
+                "MessagingServiceSid",
+                "From",
+                "To",
+                "Body",
+                "NumMedia",
+                "MediaUrl0",
+                "MediaContentType0",
+            ),
             responses={
                 200: "TwiML: empty, or the HELP reply; the message is durable",
                 403: "Signature missing or wrong, or an unknown account",

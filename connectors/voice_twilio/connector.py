@@ -27,7 +27,7 @@ from connectors.voice_twilio import twiml
 from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, InputError
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
-from hub.routespec import Handler, RouteSpec
+from hub.routespec import TEXT, Handler, RouteSpec, form_schema
 
 XML = "application/xml"
 UNANSWERED = ("busy", "no-answer", "canceled", "failed")
@@ -147,6 +147,24 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             )
         return web.Response(status=204)
 
+    # the fields of Twilio's voice webhooks the hub reads (one schema: each sends a subset)
+    call_form = form_schema(
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "Direction",
+        "CallStatus",
+        "CallDuration",
+        "Digits",
+        "DialCallStatus",
+        "RecordingUrl",
+        "RecordingSid",
+        "RecordingDuration",
+        "TranscriptionText",
+        "TranscriptionStatus",
+    )
+
     def spec(path: str, handler: Handler, summary: str, ok: str) -> RouteSpec:
         return RouteSpec(
             "POST",
@@ -156,6 +174,8 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
             "signed",
             tag="channels",
             request_media="application/x-www-form-urlencoded",
+            request_schema=call_form,
+            query={"lang": TEXT},
             responses={
                 200: ok,
                 204: "Recorded",

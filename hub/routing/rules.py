@@ -201,6 +201,17 @@ def _queue(name: str, spec: Any, where: str) -> Queue:
 def parse_rules(text: str, tier_priority: Mapping[str, int], source: str = "routing.yaml") -> RuleSet:
     """Parse and validate; raise ConfigError naming the rule, the field and the position."""
     try:
+        return _parse_rules(text, tier_priority, source)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+        # a value of another shape than the checks expect (a number for a mapping, a list
+        # for a number): refused like any other invalid file, never a 500
+        raise ConfigError(f"{source}: a value has the wrong type or form: {exc}") from exc
+
+
+def _parse_rules(text: str, tier_priority: Mapping[str, int], source: str) -> RuleSet:
+    try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc

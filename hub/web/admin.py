@@ -13,7 +13,7 @@ from hub.customers import audit
 from hub.errors import InputError, NotFound
 from hub.keys import STORE, TIERS
 from hub.request_body import json_response
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.store.tables import agents, customers
 from hub.web.console import static_files
 from hub.web.middleware import AGENT
@@ -91,7 +91,15 @@ def admin_routes() -> list[RouteSpec]:
     admin_files, invite_files = static_files("admin"), static_files("invite")
     page = {200: "The file", 404: "No such file"}
     return [
-        RouteSpec("GET", "/admin", to_admin, "The admin pages (redirects)", "public", tag="ui"),
+        RouteSpec(
+            "GET",
+            "/admin",
+            to_admin,
+            "The admin pages (redirects)",
+            "public",
+            tag="ui",
+            responses={302: "To the pages, with a trailing slash"},
+        ),
         RouteSpec("GET", "/admin/", admin_files, "The admin pages", "public", tag="ui", responses=page),
         RouteSpec(
             "GET",
@@ -103,10 +111,22 @@ def admin_routes() -> list[RouteSpec]:
             responses=page,
         ),
         RouteSpec(
-            "GET", "/invite/", invite_files, "Set a password from an invitation link", "public", tag="ui"
+            "GET",
+            "/invite/",
+            invite_files,
+            "Set a password from an invitation link",
+            "public",
+            tag="ui",
+            responses=page,
         ),
         RouteSpec(
-            "GET", "/invite/{path:.+}", invite_files, "The invitation page's script", "public", tag="ui"
+            "GET",
+            "/invite/{path:.+}",
+            invite_files,
+            "The invitation page's script",
+            "public",
+            tag="ui",
+            responses=page,
         ),
         RouteSpec(
             "GET",
@@ -124,6 +144,7 @@ def admin_routes() -> list[RouteSpec]:
             "Save the tier rules (YAML, or JSON {tiers: [...]}); customers are re-tiered in the background",
             "admin",
             tag="customers",
+            query={"comment": TEXT},
             request_media="application/yaml",
             request_schema={"type": "string"},
             responses={

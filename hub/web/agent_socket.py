@@ -341,6 +341,7 @@ def socket_routes() -> list[RouteSpec]:
             "The console's live events (WebSocket); ?last_seq=N resumes after a reconnect",
             "agent",
             tag="realtime",
+            query={"last_seq": {"type": "integer", "minimum": 0}},
             responses={101: "Switching to WebSocket", 401: "Not signed in", 403: "Foreign Origin"},
         )
     ]

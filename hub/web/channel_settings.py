@@ -202,6 +202,7 @@ def channel_settings_routes() -> list[RouteSpec]:
             'Save a connector\'s settings; {"$secret": "set"} keeps a secret as it is',
             "admin",
             tag="channels",
+            request_schema={"type": "object", "description": "the fields of GET .../settings (schema)"},
             responses={
                 200: "Saved; restart_needed says whether the hub processes must restart",
                 409: "Set by environment variables",

@@ -102,7 +102,15 @@ def console_routes() -> list[RouteSpec]:
     serve = static_files("console")
     page = {200: "The file", 404: "No such file"}
     return [
-        RouteSpec("GET", "/console", to_console, "The agent console (redirects)", "public", tag="ui"),
+        RouteSpec(
+            "GET",
+            "/console",
+            to_console,
+            "The agent console (redirects)",
+            "public",
+            tag="ui",
+            responses={302: "To the pages, with a trailing slash"},
+        ),
         RouteSpec("GET", "/console/", serve, "The agent console", "public", tag="ui", responses=page),
         RouteSpec(
             "GET",

@@ -28,7 +28,7 @@ from hub.model import Attachment
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec, limit
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
@@ -456,6 +456,10 @@ def conversation_routes() -> list[RouteSpec]:
             "Conversations (filters: status, queue, assignee=me|id, limit); agents see their own",
             "agent",
             tag="conversations",
+            query={
+                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id")},
+                "limit": limit(500),
+            },
             responses={200: "Conversations, latest activity first", 422: "Bad filter", **common},
         ),
         RouteSpec(
@@ -524,7 +528,9 @@ def conversation_routes() -> list[RouteSpec]:
             "Upload a file to attach to a reply (the raw bytes; ?filename=)",
             "agent",
             tag="conversations",
+            query={"filename": TEXT},
             request_media="application/octet-stream",
+            request_schema={"type": "string", "format": "binary"},
             responses={201: "Stored: name it in the reply's attachments", 413: "Too large", **common},
         ),
         RouteSpec(

@@ -27,7 +27,7 @@ from hub.errors import HubError, InputError, NotFound, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
 from hub.model import Role
 from hub.request_body import int_query, json_response, read_json_object, read_limited
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, TIME, RouteSpec, limit
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
@@ -397,6 +397,7 @@ def customer_routes() -> list[RouteSpec]:
             "Search by name, organisation, any identity or external id",
             "agent",
             tag=tag,
+            query={"q": TEXT, "limit": limit(100)},
             responses={200: "Matches", 422: "No query"},
         ),
         RouteSpec(
@@ -416,6 +417,7 @@ def customer_routes() -> list[RouteSpec]:
             "The customer record (the read is audited)",
             "agent",
             tag=tag,
+            query={"reason": TEXT},
             responses={200: "The record", **common},
         ),
         RouteSpec(
@@ -425,6 +427,7 @@ def customer_routes() -> list[RouteSpec]:
             "Change fields; the tier follows",
             "agent",
             tag=tag,
+            query={"reason": TEXT},
             request_schema=_schema(CustomerFields),
             responses={200: "Changed", **common},
         ),
@@ -454,6 +457,7 @@ def customer_routes() -> list[RouteSpec]:
             "Messages and events across channels, newest first (?before=cursor&limit=)",
             "agent",
             tag=tag,
+            query={"before": TEXT, "limit": limit(500), "reason": TEXT},
             responses={200: "A page and the next cursor", **common},
         ),
         RouteSpec(
@@ -463,6 +467,7 @@ def customer_routes() -> list[RouteSpec]:
             "Merge another customer into this one",
             "supervisor",
             tag=tag,
+            query={"reason": TEXT},
             request_schema=_schema(MergeIn),
             responses={200: "Merged", **common},
         ),
@@ -473,6 +478,7 @@ def customer_routes() -> list[RouteSpec]:
             "Undo a merge from its audit record",
             "supervisor",
             tag=tag,
+            query={"reason": TEXT},
             request_schema=_schema(UnmergeIn),
             responses={200: "Both records restored", 409: "Already undone", **common},
         ),
@@ -483,6 +489,7 @@ def customer_routes() -> list[RouteSpec]:
             "Pin a tier by hand, or unpin it",
             "admin",
             tag=tag,
+            query={"reason": TEXT},
             request_schema=_schema(TierPinIn),
             responses={200: "Pinned", **common},
         ),
@@ -503,6 +510,7 @@ def customer_routes() -> list[RouteSpec]:
             "All personal data and messages as JSON (audited)",
             "supervisor",
             tag=tag,
+            query={"reason": TEXT},
             responses={200: "The export", **common},
         ),
         RouteSpec(
@@ -512,6 +520,7 @@ def customer_routes() -> list[RouteSpec]:
             "Erase the customer's personal data (?confirm=<id>)",
             "admin",
             tag=tag,
+            query={"confirm": TEXT, "reason": TEXT},
             responses={204: "Erased", 422: "Not confirmed", **common},
         ),
         RouteSpec(
@@ -521,6 +530,12 @@ def customer_routes() -> list[RouteSpec]:
             "The audit log (filters: customer_id, agent_id, action, since, until, limit)",
             "supervisor",
             tag="audit",
+            query={
+                **{name: TEXT for name in ("customer_id", "agent_id", "actor", "action")},
+                "since": TIME,
+                "until": TIME,
+                "limit": limit(1000),
+            },
             responses={200: "Entries, newest first", 401: "Not signed in", 403: "Role too low"},
         ),
     ]

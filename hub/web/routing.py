@@ -18,7 +18,7 @@ from hub.dispatch.facts import customer_facts, load_floor, message_facts
 from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
 from hub.request_body import json_response, read_json_object, read_limited
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
 from hub.validation import NULLABLE, RequestModel, validated
@@ -226,6 +226,7 @@ def routing_routes() -> list[RouteSpec]:
             "Replace the rules (YAML or JSON); a new version goes live (X-Change-Comment or ?comment=)",
             "admin",
             tag="routing",
+            query={"comment": TEXT},
             request_media="application/yaml",
             request_schema={"type": "string"},
             responses={
@@ -266,7 +267,7 @@ def routing_routes() -> list[RouteSpec]:
             "One saved version: its text and its diff against the one before",
             "supervisor",
             tag="routing",
-            responses={200: "The version", 404: "No such version", **common},
+            responses={200: "The version", 404: "No such version", 422: "Not a version number", **common},
         ),
         RouteSpec(
             "POST",
@@ -286,6 +287,11 @@ def routing_routes() -> list[RouteSpec]:
             "supervisor",
             tag="routing",
             request_schema=SimulateIn.model_json_schema(),
-            responses={200: "Decision and trace", 422: "Invalid input or draft", **common},
+            responses={
+                200: "Decision and trace",
+                404: "No such customer",
+                422: "Invalid input or draft",
+                **common,
+            },
         ),
     ]

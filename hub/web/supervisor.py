@@ -13,7 +13,7 @@ from aiohttp import web
 from hub.errors import InputError
 from hub.keys import ROUTING, STORE
 from hub.request_body import int_query, json_response
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.tables import agents, conversations, customers, events, messages
 from hub.store.times import iso, utc
 
@@ -186,6 +186,7 @@ def supervisor_routes() -> list[RouteSpec]:
             "Recorded SLA breaches, newest first",
             "supervisor",
             tag="routing",
+            query={"since": TEXT, "limit": limit(1000)},
             responses={200: "Breaches", 422: "Bad filter", **common},
         ),
         RouteSpec(
@@ -204,6 +205,7 @@ def supervisor_routes() -> list[RouteSpec]:
             "The last hours: inbound volume by channel, median first response by tier",
             "supervisor",
             tag="routing",
+            query={"hours": limit(48)},
             responses={200: "Hours, oldest first", 422: "Bad hours", **common},
         ),
     ]

@@ -29,7 +29,7 @@ from hub.errors import (
 )
 from hub.keys import BLOBS, SETTINGS, STORE
 from hub.request_body import json_response
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.store.tables import widget_uploads
 from hub.web.agent_socket import hub_origins
 from hub.web.console import CSP, INLINE_TYPES, WIDGETS, static_files
@@ -204,6 +204,7 @@ def widget_public_routes() -> list[RouteSpec]:
             "CORS preflight for uploads",
             "public",
             tag="widget",
+            query={"site": TEXT},
             responses={204: "Allowed", 403: "Origin not allowed", 404: "No such site"},
         ),
         RouteSpec(
@@ -213,6 +214,7 @@ def widget_public_routes() -> list[RouteSpec]:
             "A visitor's file (?site=KEY, multipart field 'file')",
             "public",
             tag="widget",
+            query={"site": TEXT},
             request_media="multipart/form-data",
             responses={
                 201: "Stored: name `upload` in a message",
@@ -230,8 +232,17 @@ def widget_public_routes() -> list[RouteSpec]:
             "A file of a chat (signed link)",
             "public",
             tag="widget",
+            query={"sig": TEXT},
             responses={200: "The file", 404: "No such file"},
         ),
         RouteSpec("GET", "/demo/", demo_page, "A sample company page with the widget", "public", tag="ui"),
-        RouteSpec("GET", "/demo/{path:.+}", demo_files, "The sample page's styles", "public", tag="ui"),
+        RouteSpec(
+            "GET",
+            "/demo/{path:.+}",
+            demo_files,
+            "The sample page's styles",
+            "public",
+            tag="ui",
+            responses={200: "The file", 404: "No such file"},
+        ),
     ]

@@ -32,7 +32,7 @@ from hub.errors import Forbidden
 from hub.keys import BUS, SETTINGS, SOCKETS, WIDGET, WIDGET_FANOUT
 from hub.realtime.budget import FrameBudget
 from hub.realtime.widget_fanout import WidgetConn
-from hub.routespec import RouteSpec
+from hub.routespec import TEXT, RouteSpec
 from hub.web.widget_public import page_allowed
 from hub.widget.service import Session
 
@@ -217,6 +217,7 @@ def widget_socket_routes() -> list[RouteSpec]:
             "A website visitor's chat (WebSocket); see docs/widget-protocol.md",
             "public",
             tag="widget",
+            query={"site": TEXT},
             responses={101: "Switching to WebSocket", 403: "The page's Origin is not allowed for the site"},
         )
     ]

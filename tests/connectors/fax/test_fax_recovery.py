@@ -88,6 +88,7 @@ async def test_a_job_claimed_by_a_dead_preparer_is_taken_over(
     assert msg.meta["render"] == "ok" and msg.meta["ocr"] == "done"
 
 
+@pytest.mark.hub_errors_expected("fax not prepared")
 async def test_a_failing_job_is_retried_then_dead_lettered(parts: tuple[Settings, ConnectorContext]) -> None:
     settings, ctx = parts
     jobs = ctx.services.fax_jobs
