@@ -294,6 +294,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             metrics=app[METRICS],
             consumer=f"{PROCESS}-router",
             sla_warning_s=settings.routing.sla_warning_seconds,
+            sends=[c.channel.value for c in CONNECTORS if c.sender is not None and c.opens_sender(settings)],
         )
         app[ROUTER] = router
         task = asyncio.create_task(router.run(), name="router")

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from hub.dispatch.lease import Lease, LeaseLost, fence
 from hub.dispatch.rules_config import RoutingConfig
 from hub.dispatch.view import DispatchView, Hold, Outcome
 from hub.metrics import Metrics
+from hub.outbox.system_reply import queue_out_of_hours_reply
 from hub.queue.base import Claimed
 from hub.realtime.bus import InProcessBus
 from hub.routing.decide import routed
@@ -73,8 +74,10 @@ class Router:
         breach_every_s: float = 2.0,
         sweep_every_s: float = 5.0,
         sla_warning_s: float = 300.0,
+        sends: Collection[str] = (),
     ) -> None:
         self._store = store
+        self._sends = frozenset(sends)  # the channels a reply can leave on (out-of-hours replies)
         self._config = config
         self._inbox = inbox
         self._lease = lease
@@ -478,12 +481,18 @@ class Router:
             rows.append({**event, "action": "routing.escalated", "data": {"target": decision.next_target}})
         elif isinstance(decision, OutOfHours):
             route = await _route_of(conn, conv.id)
-            if not route.get("out_of_hours_at"):
+            if not route.get("out_of_hours_at"):  # once per conversation
                 route["out_of_hours_at"] = iso(now)
                 await conn.execute(
                     sa.update(conversations).where(conversations.c.id == conv.id).values(route=route)
                 )
-                told = {"queue": decision.queue, "reply": decision.reply}
+                event["customer_id"] = await conn.scalar(  # so the customer's timeline shows it
+                    sa.select(conversations.c.customer_id).where(conversations.c.id == conv.id)
+                )
+                told: dict[str, Any] = {"queue": decision.queue, "reply": decision.reply}
+                if decision.reply:
+                    sent = await queue_out_of_hours_reply(conn, conv.id, decision.reply, self._sends, now)
+                    told["reply_id" if sent.message_id else "reply_skipped"] = sent.message_id or sent.skipped
                 rows.append({**event, "action": "routing.out_of_hours", "data": told})
                 published.append(("routing.out_of_hours", {"conversation_id": conv.id, **told}))
         return True

@@ -10,15 +10,15 @@ flags all of these as ``meta["auto"]``). The sender sends it with
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.outbox.system_reply import is_automatic, queue_system_reply
 from hub.store.ingest_batch import StoredMessage
-from hub.store.tables import messages, outbox
+from hub.store.tables import messages
 
 
 def auto_reply_text(stored: StoredMessage, texts: Mapping[str, str]) -> str | None:
@@ -26,7 +26,7 @@ def auto_reply_text(stored: StoredMessage, texts: Mapping[str, str]) -> str | No
     meta = stored.meta
     if stored.channel != "email" or not stored.conversation_opened or stored.kind != "message":
         return None
-    if meta.get("auto") or meta.get("out_of_office") or meta.get("bounce"):
+    if is_automatic(meta):
         return None
     return texts.get(meta.get("mailbox", ""))
 
@@ -42,42 +42,15 @@ async def queue_auto_replies(
                 sa.select(messages.c.sender_value, messages.c.recipient).where(messages.c.id == s.id)
             )
         ).one()
-        reply_id = str(uuid.uuid4())
-        await conn.execute(
-            sa.insert(messages).values(
-                id=reply_id,
-                conversation_id=s.conversation_id,
-                customer_id=s.customer_id,
-                channel="email",
-                external_id=f"outbox:{reply_id}",
-                direction="out",
-                kind="message",
-                sender_kind="system",
-                sender_value="auto-reply",
-                sender_name=None,
-                recipient=original.sender_value,
-                text=text,
-                meta={"auto_reply": "1"},
-                received_at=now,
-                stored_at=now,
-            )
-        )
-        await conn.execute(
-            sa.insert(outbox).values(
-                id=reply_id,
-                conversation_id=s.conversation_id,
-                customer_id=s.customer_id,
-                channel="email",
-                sender=original.recipient,
-                recipient=original.sender_value,
-                text=text,
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                provider_ids=[],
-                details={"auto_reply": True},
-                created_at=now,
-                updated_at=now,
-            )
+        await queue_system_reply(
+            conn,
+            conversation_id=s.conversation_id,
+            customer_id=s.customer_id,
+            channel="email",
+            sender=original.recipient,
+            recipient=original.sender_value,
+            text=text,
+            reason="auto_reply",
+            now=now,
         )
     return len(due)

@@ -78,7 +78,7 @@ async def reply(
             raise InputError(
                 f"replies on {channel} cannot carry files (channels that can: {able})", field="attachments"
             )
-        sender, recipient = await _addresses(conn, conv, channel)
+        sender, recipient = await reply_addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
         reply_id = str(uuid.uuid4())
         await conn.execute(
@@ -165,7 +165,9 @@ async def reply(
     }
 
 
-async def _addresses(conn: AsyncConnection, conv: Any, channel: str) -> tuple[str | None, str]:
+async def reply_addresses(conn: AsyncConnection, conv: Any, channel: str) -> tuple[str | None, str]:
+    """Ours and the customer's address on ``channel``: those of the customer's last
+    message there, else their first identity of that kind. Raises InputError if none."""
     last_in = (
         await conn.execute(
             sa.select(messages.c.sender_value, messages.c.recipient)

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from connectors.email.inbound import to_inbound
 from hub.keys import BLOBS, QUEUE, STORE
 from hub.settings import MailboxSettings, Settings
-from hub.store.tables import conversations, messages, outbox
+from hub.store.tables import conversations, events, messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.smtp_peer import Peer
+from tests.routing.test_router_service import eventually
 
 DOMAIN = "hub.nordlicht.example"
 MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")  # type: ignore[arg-type]
@@ -187,3 +188,74 @@ async def test_channels_report_the_smtp_peer(mail_hub: HubClient, peer: Peer) ->
     await received(peer, 1, timeout=30)
     assert (await smtp_state())["state"] == "connected"
     assert (await mail_hub.client.get("/api/v1/channels", headers=roles["supervisor"])).status == 403
+
+
+CLOSED_RULES = """
+queues:
+  service:
+    hours: {timezone: Europe/Berlin, open: {}}
+    out_of_hours_reply: Wir sind ab Montag 8 Uhr wieder für Sie da.
+rules:
+  - name: everyone
+    targets: [{queue: service}]
+"""
+
+
+async def test_the_out_of_hours_reply_goes_once_on_the_channel_and_shows_on_the_timeline(
+    mail_hub: HubClient, peer: Peer
+) -> None:
+    """The rules' out-of-hours reply is sent through the outbox on the conversation's own
+    channel, once per conversation, never to automatic mail, and the customer's timeline
+    says so."""
+    roles = await sign_in_all(mail_hub)
+    yaml = {**roles["admin"], "Content-Type": "application/yaml"}
+    resp = await mail_hub.client.put("/api/v1/routing/rules", data=CLOSED_RULES, headers=yaml)
+    assert resp.status == 200, await resp.text()
+    first = await arrive(mail_hub, mail("ooh1@firma.example", "Zählerstand"))
+    [sent] = await received(peer, 1)
+    assert sent["To"] == "kunde@firma.example"
+    assert sent["Auto-Submitted"] == "auto-replied" and peer.envelopes == ["<>"]
+    assert "ab Montag 8 Uhr" in sent.get_body(("plain",)).get_content()
+
+    # the customer writes again in the same conversation, and a shop's robot writes
+    again = await arrive(
+        mail_hub, mail("ooh2@firma.example", "Re: Zählerstand", In_Reply_To="<ooh1@firma.example>")
+    )
+    assert again.conversation_id == first.conversation_id
+    robot = await arrive(
+        mail_hub,
+        mail(
+            "ooh3@firma.example",
+            "Versandbestätigung",
+            sender="shop@firma.example",
+            Auto_Submitted="auto-generated",
+        ),
+    )
+
+    async def both_told() -> list[Any] | None:  # the router has decided on both conversations
+        async with mail_hub.app[STORE].read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(events.c.customer_id, events.c.data).where(
+                        events.c.action == "routing.out_of_hours"
+                    )
+                )
+            ).all()
+        return rows if len(rows) == 2 else None
+
+    told = await eventually(both_told, what="both conversations out of hours")
+    skipped = [r.data for r in told if r.data.get("reply_skipped")]
+    assert [s["reply_skipped"] for s in skipped] == ["the sender is automatic"]
+    assert {r.customer_id for r in told} == {first.customer_id, robot.customer_id}
+    async with mail_hub.app[STORE].read() as conn:
+        queued = (await conn.execute(sa.select(outbox.c.conversation_id, outbox.c.details))).all()
+    assert [(q.conversation_id, q.details.get("out_of_hours")) for q in queued] == [
+        (first.conversation_id, True)
+    ]
+    assert len(peer.received) == 1, "once per conversation, never to automatic mail"
+
+    timeline = await mail_hub.client.get(
+        f"/api/v1/customers/{first.customer_id}/timeline", headers=roles["supervisor"]
+    )
+    actions = [item.get("action") for item in (await timeline.json())["items"]]
+    assert "routing.out_of_hours" in actions
