@@ -13,6 +13,7 @@ from datetime import datetime
 from hub.customers.addresses import phone_address
 from hub.errors import InputError
 from hub.model import Attachment, Channel, InboundMessage
+from hub.untrusted import strict_int
 
 GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
 
@@ -41,10 +42,7 @@ def parse_sms(
 
 def media_of(form: Mapping[str, str]) -> list[tuple[str, str]]:
     """(url, content type) of each MMS media item."""
-    try:
-        count = int(form.get("NumMedia", "0") or 0)
-    except ValueError as exc:
-        raise InputError("NumMedia is not a number", field="NumMedia") from exc
+    count = strict_int(form.get("NumMedia") or "0", "NumMedia")
     return [
         (form[f"MediaUrl{n}"], form.get(f"MediaContentType{n}", "application/octet-stream"))
         for n in range(min(count, 10))
