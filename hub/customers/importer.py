@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from hub.errors import InputError
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
 from hub.store.tables import agents, customers, identities, search_terms
+from hub.untrusted import finite_number
 
 BATCH = 1000
 ANALYZE_AFTER = 5000  # rows; a large import changes the tables enough to re-plan queries
@@ -44,6 +46,7 @@ FIELD_COLUMNS = {
     "payment_terms",
     "contracts",
 }
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _TRUE = {"1", "true", "yes", "ja", "y", "x"}
 _FALSE = {"0", "false", "no", "nein", "n", ""}
 
@@ -93,9 +96,12 @@ def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_constant=_not_json)
             except json.JSONDecodeError as exc:
                 yield n, f"not valid JSON: {exc.msg} at column {exc.colno}"
+                continue
+            except ValueError as exc:  # NaN or Infinity, which Python's json takes and JSON has not
+                yield n, f"not valid JSON: {exc}"
                 continue
             yield n, value if isinstance(value, dict) else "each line must be a JSON object"
     else:
@@ -123,13 +129,10 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
         fields["key_account"] = flag in _TRUE
     revenue = raw.get("revenue")
     if isinstance(revenue, dict):
-        fields["revenue"] = revenue
+        fields["revenue"] = {str(k): _money(v, f"revenue.{k}") for k, v in revenue.items()}
     elif raw.get("revenue_12m") not in (None, ""):
-        try:
-            amount = float(str(raw["revenue_12m"]).replace(",", ""))
-        except ValueError as exc:
-            raise InputError(f"revenue_12m: {raw['revenue_12m']!r} is not a number") from exc
-        fields["revenue"] = {"revenue_12m": {"amount": amount, "currency": raw.get("currency") or "EUR"}}
+        money = {"amount": raw["revenue_12m"], "currency": raw.get("currency")}
+        fields["revenue"] = {"revenue_12m": _money(money, "revenue_12m")}
     contracts = raw.get("contracts")
     if isinstance(contracts, list):
         fields["contracts"] = contracts
@@ -139,10 +142,28 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
     custom |= {
         k[len("custom.") :]: v for k, v in raw.items() if k.startswith("custom.") and v not in (None, "")
     }
+    for key, value in custom.items():
+        if isinstance(value, float):
+            finite_number(value, f"custom.{key}")
     if custom:
         fields["custom"] = custom
     manager = raw.get("key_account_manager")
     return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _money(value: object, field: str) -> dict[str, Any]:
+    """``{"amount": <finite number>, "currency": "EUR"}``; InputError naming ``field``. Pure."""
+    if not isinstance(value, Mapping) or set(value) - {"amount", "currency"}:
+        raise InputError(f"{field}: an amount and a currency", field=field)
+    amount = finite_number(value.get("amount"), field if field == "revenue_12m" else f"{field}.amount")
+    currency = str(value.get("currency") or "EUR").strip().upper()
+    if not _CURRENCY.fullmatch(currency):
+        raise InputError(f"{field}: currency {currency[:20]!r} is not a three-letter code", field=field)
+    return {"amount": amount, "currency": currency}
 
 
 class CustomerImporter:

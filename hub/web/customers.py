@@ -8,17 +8,18 @@ from typing import Any, Literal
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
-from hub.errors import HubError, InputError, NotFound, UnsupportedMediaType
+from hub.errors import HubError, InputError, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, SETTINGS, STORE
 from hub.model import Role
-from hub.request_body import int_query, json_response, read_json_object, read_limited
+from hub.request_body import int_path, int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
+from hub.untrusted import INT64_MAX
 from hub.validation import validated
 from hub.web.middleware import AGENT
 
@@ -28,7 +29,7 @@ SENSITIVE = {"key_account", "key_account_manager_id", "revenue", "contracts", "p
 
 class Money(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: float
+    amount: FiniteFloat  # "nan" and "1e400" parse as floats and cannot be stored
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
@@ -42,7 +43,7 @@ class CustomerFields(BaseModel):
     contracts: list[str] | None = None
     payment_terms: str | None = Field(None, max_length=200)
     revenue: dict[str, Money] | None = Field(None, description="e.g. {'revenue_12m': {amount, currency}}")
-    custom: dict[str, str | float | bool] | None = None
+    custom: dict[str, str | FiniteFloat | bool] | None = None
 
 
 class IdentityIn(BaseModel):
@@ -62,7 +63,7 @@ class MergeIn(BaseModel):
 
 class UnmergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    merge_event_id: int
+    merge_event_id: int = Field(ge=1, le=INT64_MAX)
 
 
 class TierPinIn(BaseModel):
@@ -155,12 +156,10 @@ async def add_identity(request: web.Request) -> web.Response:
 
 
 async def remove_identity(request: web.Request) -> web.Response:
-    identity_id = request.match_info["identity_id"]
-    if not identity_id.isdigit():
-        raise NotFound(f"no identity {identity_id}")
+    identity_id = int_path(request, "identity_id")
     async with request.app[STORE].write() as conn:
         await request.app[RECORDS].remove_identity(
-            conn, request.match_info["id"], int(identity_id), request[AGENT].actor
+            conn, request.match_info["id"], identity_id, request[AGENT].actor
         )
     return web.Response(status=204)
 

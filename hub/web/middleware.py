@@ -63,6 +63,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
         response.headers["X-Request-ID"] = request_id
         return response
+    except web.HTTPException as exc:
+        # a redirect (HTTPFound from /console, /admin) passes ``errors`` untouched and is
+        # sent by aiohttp: it is counted and logged with its own status, not as a 500
+        status = exc.status
+        exc.headers["X-Request-ID"] = request_id
+        raise
     finally:
         route = _route_name(request)
         request.app[METRICS].count_request(route, status)
