@@ -399,6 +399,19 @@ async def test_a_nul_byte_in_an_identity_is_422_naming_the_field(hub_any: HubCli
     assert await stored(hub_any) == 0
 
 
+async def test_a_nul_in_an_api_message_is_dropped_from_text_and_refused_in_keys(hub_any: HubClient) -> None:
+    sender = {"kind": "email", "value": "erika@example.com", "name": "Er\x00ika"}
+    for field in ("external_id", "thread"):
+        body = {"external_id": "k1", "from": sender, "text": "x", field: "k\x001"}
+        await problem(await hub_any.post_message(body), 422, field)
+    body = {"external_id": "t1", "from": sender, "text": "Hal\x00lo", "subject": "Be\x00treff"}
+    assert (await hub_any.post_message(body)).status == 202
+    assert await hub_any.wait_stored(1, timeout=20) == 1
+    async with hub_any.app[STORE].read() as conn:
+        row = (await conn.execute(sa.select(messages))).one()
+    assert (row.text, row.subject) == ("Hallo", "Betreff")
+
+
 async def test_nan_and_infinite_revenue_are_refused_naming_the_field(hub_any: HubClient) -> None:
     roles = await sign_in_all(hub_any)
     sup, admin = roles["supervisor"], roles["admin"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.customers.addresses import normalise_address
+from hub.customers.addresses import normalise_address, unprintable
 from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
 from hub.validation import validated
 
@@ -20,6 +20,11 @@ class Sender(BaseModel):
     kind: Literal["email", "phone", "fax", "chat_visitor", "external"]
     value: str = Field(min_length=1, max_length=320)
     name: str | None = Field(None, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return None if value is None else value.replace("\x00", "")  # no database stores a NUL
 
 
 class MessageIn(BaseModel):
@@ -31,6 +36,18 @@ class MessageIn(BaseModel):
     thread: str | None = Field(
         None, max_length=255, description="Groups messages of one sender into one conversation"
     )
+
+    @field_validator("external_id", "thread")
+    @classmethod
+    def _printable_key(cls, value: str | None) -> str | None:
+        if value is not None and (bad := unprintable(value)) is not None:
+            raise ValueError(f"holds the control character U+{ord(bad):04X}")
+        return value
+
+    @field_validator("text", "subject")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        return None if value is None else value.replace("\x00", "")  # as email bodies: no NUL
 
 
 REQUEST_SCHEMA = MessageIn.model_json_schema(by_alias=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import phone_address
-from hub.errors import InputError
+from hub.customers.addresses import phone_address, unprintable
+from hub.errors import InputError, PayloadRejected
 from hub.model import Attachment, Channel, InboundMessage
 from hub.untrusted import strict_int
 
@@ -24,10 +24,12 @@ def parse_sms(
     sid = form.get("MessageSid") or form.get("SmsSid")
     if not sid:
         raise InputError("MessageSid is missing", field="MessageSid")
-    text = form.get("Body", "")
-    meta = {name: value for name in GEO_FIELDS if (value := form.get(name))}
+    if unprintable(sid) is not None or len(sid) > 64:
+        raise PayloadRejected("MessageSid: not a Twilio message id", field="MessageSid")
+    text = form.get("Body", "").replace("\x00", "")  # no database stores a NUL
+    meta = {name: value.replace("\x00", "") for name in GEO_FIELDS if (value := form.get(name))}
     if form.get("MessagingServiceSid"):
-        meta["messaging_service_sid"] = form["MessagingServiceSid"]
+        meta["messaging_service_sid"] = form["MessagingServiceSid"].replace("\x00", "")
     return InboundMessage(
         channel=Channel.SMS,
         external_id=sid,
