@@ -144,6 +144,14 @@ async def test_headers_that_are_not_utf8_are_refused_not_crashed_on(edge: HubCli
         b"Content-Length: 0\r\n",
     )
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    site = await make_site(edge, roles["admin"])
+    answer = await raw_request(
+        edge,
+        f"POST /widget/uploads?site={site['key']} HTTP/1.1\r\nHost: x\r\n".encode()
+        + b"Authorization: Visitor \xff\xfe\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+        + b"Content-Length: 0\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
 
 
 async def test_non_ascii_csrf_tokens_and_bearer_tokens_are_refused(edge: HubClient) -> None:

@@ -334,3 +334,16 @@ def test_forwarded_https_only_from_a_trusted_proxy(remote: str | None, proto: st
 )
 def test_forwarded_https_cases(remote: str | None, proto: str, secure: bool) -> None:
     assert forwarded_https(remote, proto, TRUSTED) is secure
+
+
+def test_a_totp_code_is_six_ascii_digits() -> None:
+    """pyotp folds '²' to '2' (NFKC): without the ASCII check '²²²²²²' would pass as 222222."""
+    import pyotp
+
+    from hub.auth.totp import verify_code
+
+    secret = pyotp.random_base32()
+    code = pyotp.TOTP(secret).now()
+    assert verify_code(secret, code)
+    superscript = code.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    assert not verify_code(secret, superscript)

@@ -96,7 +96,8 @@ async def upload(request: web.Request) -> web.Response:
     token = request.headers.get("Authorization", "").removeprefix("Visitor ").strip()
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        visitor = await find_visitor(conn, site.key, token, now) if token else None
+        # tokens the hub gives out are ASCII; a header of other bytes is no token (401, not 500)
+        visitor = await find_visitor(conn, site.key, token, now) if token and token.isascii() else None
     if visitor is None:
         raise Unauthenticated("send the visitor token as 'Authorization: Visitor <token>'")
     limits = SiteSettings.model_validate(site.settings).uploads
