@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict, MultiDictProxy
 
 from hub.errors import InputError, PayloadRejected, PayloadTooLarge, UnsupportedMediaType
-from hub.untrusted import INT64_MAX, strict_int, strict_text
+from hub.untrusted import INT64_MAX, nul_at, strict_int, strict_text
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # what aiohttp's multipart reader raises for a body that is not what its headers say
@@ -60,6 +60,10 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
         raise PayloadRejected(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InputError(f"the body must be a JSON object, not {type(value).__name__}", field="")
+    if b"\\u0000" in raw and (where := nul_at(value)) is not None:  # JSON has NUL only escaped
+        raise PayloadRejected(
+            f"{where}: holds a NUL character (\\u0000), which cannot be stored", field=where
+        )
     return value
 
 
@@ -100,15 +104,26 @@ async def read_form(request: web.Request, max_bytes: int) -> Form:
     """The body as a form, urlencoded or multipart/form-data, at most ``max_bytes`` in all.
 
     Raises UnsupportedMediaType (another type), PayloadTooLarge (over ``max_bytes``) and
-    PayloadRejected (400) for an unknown charset, bytes that are not in the charset, or a
-    multipart body that cannot be read (no boundary, broken framing, nested multipart).
+    PayloadRejected (400) for an unknown charset, bytes that are not in the charset, a NUL
+    in a field (no database stores one), or a multipart body that cannot be read (no
+    boundary, broken framing, nested multipart).
     """
     if request.content_type not in FORM_TYPES:
         raise UnsupportedMediaType(f"send a form ({' or '.join(FORM_TYPES)})")
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {max_bytes}")
     if request.content_type == "multipart/form-data":
-        return await _read_multipart_form(request, max_bytes)
+        form = await _read_multipart_form(request, max_bytes)
+    else:
+        form = await _read_urlencoded_form(request, max_bytes)
+    for name, value in form.fields.items():
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "") or "(field)"
+            raise PayloadRejected(f"{field}: holds a NUL character, which cannot be stored", field=field)
+    return form
+
+
+async def _read_urlencoded_form(request: web.Request, max_bytes: int) -> Form:
     body = await read_limited(request, max_bytes)
     charset = request.charset or "utf-8"
     text = strict_text(body, charset, "(body)")

@@ -8,6 +8,7 @@
   naming the field.
 - ``strict_text``: bytes decoded with a charset a client named; an unknown charset or
   bytes that are not in it are PayloadRejected, never a LookupError or a replaced char.
+- ``nul_at``: where a parsed JSON value holds a NUL, which no PostgreSQL text can.
 - ``finite_number``: a float that is neither NaN nor infinite, else InputError naming the
   field (``float('nan')`` and ``float('1e400')`` both succeed, and neither is storable).
 
@@ -20,6 +21,7 @@ import codecs
 import hmac
 import math
 import re
+from typing import Any
 
 from hub.errors import InputError, PayloadRejected
 
@@ -78,3 +80,25 @@ def finite_number(value: object, field: str) -> float:
     if not math.isfinite(number):
         raise InputError(f"{field}: {str(value)[:40]!r} is not a finite number", field=field)
     return number
+
+
+def nul_at(value: Any) -> str | None:
+    """The dotted path (``identities.0.value``) of the first key or string in a parsed JSON
+    value that holds a NUL, or None. PostgreSQL cannot store a NUL in text. Pure; iterative,
+    so any nesting a JSON parser takes is walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "(body)"
+            continue
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        children = []
+        for key, child in pairs:
+            path = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return path.replace("\x00", "")
+            children.append((path, child))
+        stack.extend(reversed(children))  # depth-first, in document order
+    return None

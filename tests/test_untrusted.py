@@ -9,9 +9,10 @@ import tempfile
 from datetime import UTC, datetime
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict, MultiDictProxy
 
@@ -24,7 +25,7 @@ from hub.customers.timeline import decode_cursor, encode_cursor
 from hub.errors import InputError, PayloadRejected
 from hub.model import AddressKind
 from hub.request_body import Form, FormFile
-from hub.untrusted import INT64_MAX, finite_number, secrets_equal, strict_int, strict_text
+from hub.untrusted import INT64_MAX, finite_number, nul_at, secrets_equal, strict_int, strict_text
 from hub.web.auth import forwarded_https
 from hub.web.console import static_path
 
@@ -347,3 +348,164 @@ def test_a_totp_code_is_six_ascii_digits() -> None:
     assert verify_code(secret, code)
     superscript = code.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
     assert not verify_code(secret, superscript)
+
+
+# --- nul_at ------------------------------------------------------------------------------------
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
+NUL_JSON = st.recursive(
+    st.one_of(st.none(), st.integers(), st.text(st.sampled_from("ab\x00"), max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(st.sampled_from("k\x00"), max_size=2), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@SETTINGS
+@given(NUL_JSON)
+def test_nul_at_names_where_a_nul_is_or_none(value: object) -> None:
+    where = nul_at(value)
+    assert (where is not None) is _has_nul(value)
+
+
+def test_nul_at_walks_any_depth_and_names_the_path() -> None:
+    deep: object = "a\x00"
+    for _ in range(5000):
+        deep = [deep]
+    assert nul_at(deep) == ".".join(["0"] * 5000)
+    assert nul_at({"identities": [{"kind": "email", "value": "a\x00b"}]}) == "identities.0.value"
+    assert nul_at({"ok": "x", "n": [1, 2.5, None, True]}) is None
+
+
+# --- read_form over real HTTP ---------------------------------------------------------------------
+
+
+class _FormServer:
+    """A tiny aiohttp app that answers what ``read_form`` made of a body, on its own
+    thread and loop, so Hypothesis (synchronous) can send it arbitrary bytes."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        from hub.errors import HubError
+        from hub.request_body import read_form
+
+        async def echo(request: web.Request) -> web.Response:
+            try:
+                form = await read_form(request, 4096)
+            except HubError as exc:
+                return web.Response(status=exc.status, text=exc.detail)
+            for value in form.fields.values():
+                value.encode("utf-8")  # text a database can store
+                assert "\x00" not in value
+            return web.Response(text=f"{len(form.fields)} {len(form.files)}")
+
+        app = web.Application()
+        app.router.add_post("/", echo)
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = self.runner.addresses[0][1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def post(self, content_type: str, body: bytes) -> int:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.putrequest("POST", "/")
+        conn.putheader("Content-Type", content_type.encode("latin-1"))
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def form_server() -> Any:
+    server = _FormServer()
+    yield server
+    server.close()
+
+
+def _multipart(parts: list[tuple[bytes, bytes]], boundary: bytes) -> bytes:
+    out = b""
+    for headers, data in parts:
+        out += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + data + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+PART_HEADERS = st.one_of(
+    st.builds(
+        lambda n, c: (
+            f'Content-Disposition: form-data; name="{n}"\r\nContent-Type: text/plain; charset={c}'.encode()
+        ),
+        HEADER_TEXT.filter(lambda t: '"' not in t),
+        HEADER_TEXT,
+    ),
+    st.builds(
+        lambda n: f'Content-Disposition: form-data; name="{n}"; filename="f.bin"'.encode(),
+        HEADER_TEXT.filter(lambda t: '"' not in t),
+    ),
+    st.binary(max_size=60),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["urlencoded", "multipart", "other"]),
+    charset=st.one_of(
+        st.none(), st.sampled_from(["utf-8", "latin-1", "bogus", "utf-16", "rot13"]), HEADER_TEXT
+    ),
+    body=st.binary(max_size=300),
+    parts=st.lists(st.tuples(PART_HEADERS, st.binary(max_size=80)), max_size=3),
+    boundary=st.one_of(
+        st.none(), st.sampled_from([b"B", b"x" * 71, b""]), st.binary(min_size=1, max_size=10)
+    ),
+)
+def test_read_form_answers_every_body_with_a_form_or_a_4xx(
+    form_server: Any,
+    kind: str,
+    charset: str | None,
+    body: bytes,
+    parts: list[tuple[bytes, bytes]],
+    boundary: bytes | None,
+) -> None:
+    if kind == "urlencoded":
+        ctype = "application/x-www-form-urlencoded" + (f"; charset={charset}" if charset else "")
+    elif kind == "multipart":
+        ctype = "multipart/form-data" + (
+            f"; boundary={boundary.decode('latin-1')}" if boundary is not None else ""
+        )
+        if boundary and b"\r" not in boundary and b"\n" not in boundary:
+            body = _multipart(parts, boundary)
+    else:
+        ctype = "text/plain"
+    if "\r" in ctype or "\n" in ctype:
+        return  # no client can send such a header
+    assert form_server.post(ctype, body) in (200, 400, 413, 415)

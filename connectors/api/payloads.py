@@ -21,11 +21,6 @@ class Sender(BaseModel):
     value: str = Field(min_length=1, max_length=320)
     name: str | None = Field(None, max_length=200)
 
-    @field_validator("name")
-    @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        return None if value is None else value.replace("\x00", "")  # no database stores a NUL
-
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -43,11 +38,6 @@ class MessageIn(BaseModel):
         if value is not None and (bad := unprintable(value)) is not None:
             raise ValueError(f"holds the control character U+{ord(bad):04X}")
         return value
-
-    @field_validator("text", "subject")
-    @classmethod
-    def _storable_text(cls, value: str | None) -> str | None:
-        return None if value is None else value.replace("\x00", "")  # as email bodies: no NUL
 
 
 REQUEST_SCHEMA = MessageIn.model_json_schema(by_alias=True)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from hub.errors import PayloadRejected, PayloadTooLarge
 from hub.request_body import FORM_TYPES, FormFile, public_base, read_form, read_limited
-from hub.untrusted import strict_int
+from hub.untrusted import nul_at, strict_int
 
 PDF = "application/pdf"
 TIFF = "image/tiff"
@@ -36,6 +36,8 @@ def json_object(body: bytes) -> dict[str, Any]:
         raise PayloadRejected(f"the body is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise PayloadRejected("the body must be a JSON object")
+    if b"\\u0000" in body and (where := nul_at(doc)) is not None:  # no database stores a NUL
+        raise PayloadRejected(f"{where}: holds a NUL character (\\u0000)", field=where)
     return doc
 
 

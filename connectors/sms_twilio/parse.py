@@ -26,10 +26,10 @@ def parse_sms(
         raise InputError("MessageSid is missing", field="MessageSid")
     if unprintable(sid) is not None or len(sid) > 64:
         raise PayloadRejected("MessageSid: not a Twilio message id", field="MessageSid")
-    text = form.get("Body", "").replace("\x00", "")  # no database stores a NUL
-    meta = {name: value.replace("\x00", "") for name in GEO_FIELDS if (value := form.get(name))}
+    text = form.get("Body", "")
+    meta = {name: value for name in GEO_FIELDS if (value := form.get(name))}
     if form.get("MessagingServiceSid"):
-        meta["messaging_service_sid"] = form["MessagingServiceSid"].replace("\x00", "")
+        meta["messaging_service_sid"] = form["MessagingServiceSid"]
     return InboundMessage(
         channel=Channel.SMS,
         external_id=sid,

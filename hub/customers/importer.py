@@ -30,7 +30,7 @@ from hub.errors import InputError
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
 from hub.store.tables import agents, customers, identities, search_terms
-from hub.untrusted import finite_number
+from hub.untrusted import finite_number, nul_at
 
 BATCH = 1000
 ANALYZE_AFTER = 5000  # rows; a large import changes the tables enough to re-plan queries
@@ -77,7 +77,7 @@ class ImportRow:
 def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Yield (line number, raw row or the reason it cannot be read). Pure."""
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text.replace("\x00", "")))  # no database stores a NUL
         unknown = [
             c
             for c in reader.fieldnames or []
@@ -103,7 +103,12 @@ def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]
             except ValueError as exc:  # NaN or Infinity, which Python's json takes and JSON has not
                 yield n, f"not valid JSON: {exc}"
                 continue
-            yield n, value if isinstance(value, dict) else "each line must be a JSON object"
+            if not isinstance(value, dict):
+                yield n, "each line must be a JSON object"
+            elif "\\u0000" in line and (where := nul_at(value)) is not None:
+                yield n, f"{where}: holds a NUL character (\\u0000), which cannot be stored"
+            else:
+                yield n, value
     else:
         raise InputError("format: 'csv' or 'jsonl'", field="format")
 
