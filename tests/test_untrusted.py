@@ -29,7 +29,7 @@ from hub.untrusted import INT64_MAX, finite_number, nul_at, secrets_equal, stric
 from hub.web.auth import forwarded_https
 from hub.web.console import static_path
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=150, deadline=None)
 # text as aiohttp hands it over: headers decoded with surrogateescape, so lone surrogates too
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=80)
 DIGITS = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=["Nd", "No"]), max_size=25)
