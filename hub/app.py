@@ -92,7 +92,7 @@ from hub.web.console import console_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
-from hub.web.middleware import SPEC, access, errors, request_context
+from hub.web.middleware import SPEC, access, errors, request_context, storable_params
 from hub.web.routing import routing_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
@@ -110,7 +110,7 @@ PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queue
 def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Application:
     """Build the application. ``migrate=None`` migrates on the embedded backend only."""
     app = web.Application(
-        middlewares=[request_context, errors, access],
+        middlewares=[request_context, errors, storable_params, access],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -163,6 +163,10 @@ class TwilioSettings(Section):
     help_reply: str = "ContactHub: reply STOP to unsubscribe, START to subscribe again."
     media_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     """Largest MMS media file fetched into the attachment store."""
+    media_hosts: list[str] = ["api.twilio.com"]
+    """Hosts MMS media are fetched from (a signed webhook names the URL); ``*.example.com``
+    allows every subdomain. A MediaUrl on any other host is not fetched: the message
+    arrives with the link kept in ``media_not_stored``."""
     api_base: str | None = None
     """Send REST API requests here instead of Twilio (a simulator or a test double)."""
 

@@ -6,7 +6,6 @@ in other processes and at once in this one."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 import uuid
@@ -19,6 +18,7 @@ from hub.errors import NotFound, Unauthenticated
 from hub.store.engine import Store
 from hub.store.tables import api_tokens
 from hub.store.times import iso
+from hub.untrusted import secrets_equal
 
 PREFIX = "cht_"
 CACHE_SECONDS = 30.0
@@ -33,7 +33,7 @@ class TokenInfo:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()  # any header decodes
 
 
 class TokenService:
@@ -66,7 +66,7 @@ class TokenService:
                 await conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == digest))
             ).one_or_none()
         # compare_digest keeps the check constant-time even though the lookup is by hash
-        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+        if row is None or row.revoked_at is not None or not secrets_equal(digest, row.token_hash):
             raise Unauthenticated("the API token is unknown or revoked")
         info = TokenInfo(row.id, row.name, row.scope)
         self._cache[digest] = (info, time.monotonic() + CACHE_SECONDS)

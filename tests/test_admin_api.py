@@ -103,7 +103,7 @@ async def test_each_version_shows_what_it_changed(hub: HubClient, roles) -> None
     versions = (await (await hub.client.get("/api/v1/routing/rules/versions", headers=admin)).json())["items"]
     assert versions[0]["comment"] == "VIP für SMS" and versions[0]["author"].startswith("agent:")
     assert (await hub.client.get("/api/v1/routing/rules/versions/999", headers=admin)).status == 404
-    assert (await hub.client.get("/api/v1/routing/rules/versions/x", headers=admin)).status == 422
+    assert (await hub.client.get("/api/v1/routing/rules/versions/x", headers=admin)).status == 400
 
 
 async def test_api_tokens_are_shown_once_record_their_use_and_can_be_revoked(hub: HubClient, roles) -> None:

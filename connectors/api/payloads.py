@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from hub.customers.addresses import normalise_address
+from hub.customers.addresses import normalise_address, unprintable
 from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
 from hub.validation import NULLABLE, RequestModel, validated
 
@@ -31,6 +31,13 @@ class MessageIn(RequestModel):
     thread: Annotated[str | None, NULLABLE] = Field(
         None, max_length=255, description="Groups messages of one sender into one conversation"
     )
+
+    @field_validator("external_id", "thread")
+    @classmethod
+    def _printable_key(cls, value: str | None) -> str | None:
+        if value is not None and (bad := unprintable(value)) is not None:
+            raise ValueError(f"holds the control character U+{ord(bad):04X}")
+        return value
 
 
 REQUEST_SCHEMA = MessageIn.model_json_schema(by_alias=True)

@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
+from hub.untrusted import INT64_MAX
 
 MAX_TEXT = 5_000
 MAX_FRAME = 64 * 1024
@@ -39,7 +40,7 @@ class Hello(Frame):
     type: Literal["hello"]
     site: str = Field(min_length=1, max_length=64)
     visitor: str | None = Field(None, max_length=128)
-    last_seq: int = Field(0, ge=0)
+    last_seq: int = Field(0, ge=0, le=INT64_MAX)
     language: str = Field("", max_length=16)
     identifier: str | None = Field(None, max_length=300)
     identifier_hash: str | None = Field(None, max_length=128)
@@ -85,7 +86,7 @@ class Typing(Frame):
 
 class Read(Frame):
     type: Literal["read"]
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=INT64_MAX)
 
 
 AnyFrame = Annotated[Hello | Start | ChatMessage | LeaveMessage | Typing | Read, Field(discriminator="type")]

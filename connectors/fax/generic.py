@@ -39,10 +39,12 @@ from connectors.fax.provider import (
     StatusReport,
     base64_bytes,
     json_object,
+    page_count,
     status_failed,
 )
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
 from hub.settings import GenericFaxSettings
+from hub.untrusted import secrets_equal, strict_int
 
 NAME = "generic"
 SIGNATURE = "X-ContactHub-Signature"
@@ -62,14 +64,16 @@ def check_generic(
     """Raise Forbidden unless the signature verifies and the timestamp is within the window. Pure."""
     if not timestamp or not signature:
         raise Forbidden(f"send {TIMESTAMP} and {SIGNATURE}")
-    if not timestamp.isdigit():
-        raise Forbidden(f"{TIMESTAMP}: Unix seconds")
-    if abs(now - int(timestamp)) > window:
+    try:
+        sent_at = strict_int(timestamp, TIMESTAMP)
+    except PayloadRejected as exc:  # '²' passes isdigit() and fails int()
+        raise Forbidden(f"{TIMESTAMP}: Unix seconds") from exc
+    if abs(now - sent_at) > window:
         raise Forbidden(f"{TIMESTAMP} is outside the replay window of {window} s")
     given = signature.strip().lower()
     if not given.startswith("sha256="):
         given = "sha256=" + given
-    if not hmac.compare_digest(given, generic_signature(secret, timestamp, body)):
+    if not secrets_equal(given, generic_signature(secret, timestamp, body)):
         raise Forbidden(f"the {SIGNATURE} does not verify")
 
 
@@ -109,7 +113,7 @@ def parse_generic(body: bytes, content_type: str) -> ReceivedFax | StatusReport:
             str(file.get("content_type") or "application/octet-stream"),
             data,
         ),
-        pages=pages if isinstance(pages, int) else None,
+        pages=page_count(pages),
         station_id=str(doc["station_id"]) if doc.get("station_id") else None,
     )
 

@@ -28,10 +28,12 @@ from connectors.fax.provider import (
     OutgoingFax,
     ReceivedFax,
     StatusReport,
+    page_count,
     status_failed,
 )
 from hub.errors import Forbidden, Ignored, PayloadRejected
 from hub.settings import PhaxioSettings
+from hub.untrusted import secrets_equal
 
 log = logging.getLogger("contacthub.fax")
 NAME = "phaxio"
@@ -97,7 +99,7 @@ def parse_phaxio(
         sender=sender,
         recipient=str(fax["to_number"]) if fax.get("to_number") else None,
         document=document,
-        pages=int(pages) if isinstance(pages, int | str) and str(pages).isdigit() else None,
+        pages=page_count(pages),
         station_id=str(fax["caller_name"]) if fax.get("caller_name") else None,
     )
 
@@ -113,7 +115,7 @@ class Phaxio:
         given = callback.headers.get("X-Phaxio-Signature", "")
         files = [(f.name, f.data) for f in callback.files]
         expected = phaxio_signature(self._token, callback.url, callback.fields, files)
-        if not given or not hmac.compare_digest(given.strip().lower(), expected):
+        if not secrets_equal(given.strip().lower(), expected):
             log.warning(
                 "phaxio callback refused: %s", "no signature" if not given else "signature does not match"
             )

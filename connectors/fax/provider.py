@@ -14,17 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
 
 import aiohttp
 import orjson
 from aiohttp import web
 
-from hub.errors import InputError, PayloadRejected, PayloadTooLarge
-from hub.request_body import public_base
+from hub.errors import PayloadRejected, PayloadTooLarge
+from hub.request_body import FORM_TYPES, FormFile, public_base, read_form, read_limited
+from hub.untrusted import nul_at, strict_int
 
 PDF = "application/pdf"
 TIFF = "image/tiff"
+MAX_PAGES = 100_000
 
 
 def json_object(body: bytes) -> dict[str, Any]:
@@ -35,7 +36,20 @@ def json_object(body: bytes) -> dict[str, Any]:
         raise PayloadRejected(f"the body is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise PayloadRejected("the body must be a JSON object")
+    if b"\\u0000" in body and (where := nul_at(doc)) is not None:  # no database stores a NUL
+        raise PayloadRejected(f"{where}: holds a NUL character (\\u0000)", field=where)
     return doc
+
+
+def page_count(value: object) -> int | None:
+    """A gateway's page count (a number, or its digits as text); None when it is missing
+    or not a plausible count: the fax itself is kept either way. Pure."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= MAX_PAGES else None
+    try:
+        return strict_int(value, "pages", high=MAX_PAGES) if isinstance(value, str) else None
+    except PayloadRejected:
+        return None
 
 
 def base64_bytes(value: object, where: str) -> bytes:
@@ -46,14 +60,7 @@ def base64_bytes(value: object, where: str) -> bytes:
         raise PayloadRejected(f"{where}: not base64") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class FilePart:
-    """A file of a callback: its form field, the name the gateway gave it, its bytes."""
-
-    name: str
-    filename: str
-    content_type: str
-    data: bytes
+FilePart = FormFile  # a file of a callback: its form field, the name the gateway gave it, its bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,8 +137,9 @@ def status_failed(status: int) -> bool:
 async def read_callback(request: web.Request, public_url: str | None, max_bytes: int) -> Callback:
     """Read a callback body (multipart, urlencoded or raw), at most ``max_bytes`` in all.
 
-    Raises PayloadTooLarge past the limit and InputError for a body that is not a form
-    where one is announced. Nothing here trusts the content: verification comes next.
+    Raises PayloadTooLarge past the limit and PayloadRejected (400) for a form that cannot
+    be read (a bogus charset, bytes not in it, broken multipart). Nothing here trusts the
+    content: verification comes next.
     """
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {max_bytes}")
@@ -139,42 +147,17 @@ async def read_callback(request: web.Request, public_url: str | None, max_bytes:
     query = dict(request.query)
     ctype = request.content_type
     head = request.headers
-    if request.content_type == "multipart/form-data":
-        fields: dict[str, str] = {}
-        files: list[FilePart] = []
-        total = 0
-        try:
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, aiohttp.BodyPartReader):
-                    raise InputError("nested multipart bodies are not taken", field="(body)")
-                data = bytearray()
-                while chunk := await part.read_chunk(1 << 16):
-                    data += chunk
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise PayloadTooLarge(f"the body is over the limit of {max_bytes} bytes")
-                name = part.name or ""
-                if part.filename is not None:
-                    content_type = part.headers.get("Content-Type", "application/octet-stream")
-                    files.append(
-                        FilePart(name, part.filename, content_type.split(";")[0].strip(), bytes(data))
-                    )
-                else:
-                    fields[name] = bytes(data).decode(part.get_charset("utf-8"), "replace")
-        except ValueError as exc:  # a broken multipart body
-            raise InputError(f"the multipart body cannot be read: {exc}", field="(body)") from exc
+    if ctype in FORM_TYPES:
+        form = await read_form(request, max_bytes)
+        fields = {name: value for name, value in form.fields.items()}  # a repeated name: the last
         return Callback(
-            url=url, headers=head, query=query, content_type=ctype, fields=fields, files=tuple(files)
+            url=url,
+            headers=head,
+            query=query,
+            content_type=ctype,
+            fields=fields,
+            files=form.files,
+            body=form.body,
         )
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(1 << 16):
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"the body is over the limit of {max_bytes} bytes")
-    if request.content_type == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(bytes(body).decode("utf-8", "replace"), keep_blank_values=True)
-        return Callback(
-            url=url, headers=head, query=query, content_type=ctype, fields=dict(pairs), body=bytes(body)
-        )
-    return Callback(url=url, headers=head, query=query, content_type=ctype, body=bytes(body))
+    body = await read_limited(request, max_bytes)
+    return Callback(url=url, headers=head, query=query, content_type=ctype, body=body)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,10 +28,12 @@ from connectors.fax.provider import (
     StatusReport,
     base64_bytes,
     json_object,
+    page_count,
     status_failed,
 )
 from hub.errors import Ignored, PayloadRejected, Unauthenticated
 from hub.settings import SinchFaxSettings
+from hub.untrusted import secrets_equal
 
 NAME = "sinch"
 FILE_TYPES = {"PDF": PDF, "TIF": TIFF, "TIFF": TIFF}
@@ -46,7 +47,7 @@ def basic_auth_valid(header: str | None, username: str, password: str) -> bool:
         given = base64.b64decode(header[6:].strip(), validate=True)
     except (binascii.Error, ValueError):
         return False
-    return hmac.compare_digest(given, f"{username}:{password}".encode())
+    return secrets_equal(given, f"{username}:{password}")
 
 
 def sinch_event(
@@ -94,7 +95,7 @@ def parse_sinch(
             sender=str(fax.get("from") or ""),
             recipient=str(fax["to"]) if fax.get("to") else None,
             document=document,
-            pages=pages if isinstance(pages, int) else None,
+            pages=page_count(pages),
         )
     if event == "FAX_COMPLETED":
         if str(fax.get("direction") or "OUTBOUND").upper() != "OUTBOUND" or not query.get("id"):

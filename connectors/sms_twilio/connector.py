@@ -59,6 +59,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
                         account=account,
                         blobs=ctx.blobs,
                         max_bytes=settings.media_max_bytes,
+                        hosts=settings.media_hosts,
                         name=f"{form.get('MessageSid', 'mms')}-{n}",
                     )
                 )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import phone_address
-from hub.errors import InputError
+from hub.customers.addresses import phone_address, unprintable
+from hub.errors import InputError, PayloadRejected
 from hub.model import Attachment, Channel, InboundMessage
+from hub.untrusted import strict_int
 
 GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
 
@@ -23,6 +24,8 @@ def parse_sms(
     sid = form.get("MessageSid") or form.get("SmsSid")
     if not sid:
         raise InputError("MessageSid is missing", field="MessageSid")
+    if unprintable(sid) is not None or len(sid) > 64:
+        raise PayloadRejected("MessageSid: not a Twilio message id", field="MessageSid")
     text = form.get("Body", "")
     meta = {name: value for name in GEO_FIELDS if (value := form.get(name))}
     if form.get("MessagingServiceSid"):
@@ -41,10 +44,7 @@ def parse_sms(
 
 def media_of(form: Mapping[str, str]) -> list[tuple[str, str]]:
     """(url, content type) of each MMS media item."""
-    try:
-        count = int(form.get("NumMedia", "0") or 0)
-    except ValueError as exc:
-        raise InputError("NumMedia is not a number", field="NumMedia") from exc
+    count = strict_int(form.get("NumMedia") or "0", "NumMedia")
     return [
         (form[f"MediaUrl{n}"], form.get(f"MediaContentType{n}", "application/octet-stream"))
         for n in range(min(count, 10))

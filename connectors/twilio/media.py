@@ -3,12 +3,16 @@
 Twilio serves media behind the account's credentials (HTTP basic auth), usually with a
 redirect to a storage host; aiohttp drops the Authorization header on a redirect to
 another origin.
-A file over the limit, an error status or a timeout raises ``MediaError``.
+A file over the limit, an error status or a timeout raises ``MediaError``, and so does a
+URL on a host outside ``connectors.twilio.media_hosts``: a webhook names the URL, and the
+hub must not be made to fetch (with the account's credentials) from anywhere else.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -23,6 +27,23 @@ class MediaError(Exception):
     pass
 
 
+def media_host_allowed(url: str, hosts: Sequence[str]) -> bool:
+    """Whether ``url`` is http(s) on one of ``hosts`` (``*.example.com``: any subdomain). Pure."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or not host:
+        return False
+    for allowed in (h.lower() for h in hosts):
+        if allowed.startswith("*.") and host.endswith(allowed[1:]):
+            return True
+        if host == allowed:
+            return True
+    return False
+
+
 async def fetch_media(
     http: aiohttp.ClientSession,
     url: str,
@@ -32,7 +53,10 @@ async def fetch_media(
     blobs: BlobStore,
     max_bytes: int,
     name: str,
+    hosts: Sequence[str],
 ) -> Attachment:
+    if not media_host_allowed(url, hosts):
+        raise MediaError("media URL is not on one of connectors.twilio.media_hosts")
     auth = {
         "Authorization": aiohttp.encode_basic_auth(account.account_sid, account.auth_token.get_secret_value())
     }

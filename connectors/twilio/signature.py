@@ -10,6 +10,8 @@ it what Twilio signed:
 - an apostrophe in the URL as Twilio may have encoded it (``'`` or ``%27``);
 - the URL verbatim as well, since the library lower-cases the scheme when it adds or
   removes the port;
+- the signature header compared as bytes (``secrets_equal``): one that is not ASCII
+  simply does not match;
 - the algorithm a Webhook Setting names (``X-Twilio-Webhooks-Signature-Settings``):
   HMAC-SHA1 by default, HMAC-SHA256 with a SharedKey; any other fails.
 """
@@ -17,12 +19,13 @@ it what Twilio signed:
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator
+
+from hub.untrusted import secrets_equal
 
 
 def signature_valid(
@@ -45,11 +48,11 @@ def signature_valid(
     signed_params: MultiDict[str] | MultiDictProxy[str] = form_params
     if json_body is not None:
         body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
-        if not body_hash or not hmac.compare_digest(validator.compute_hash(json_body), body_hash[0]):
+        if not body_hash or not secrets_equal(body_hash[0], validator.compute_hash(json_body)):
             return False  # a raw body is only signed through its hash in the URL
         params, signed_params = json_body, MultiDict()
-    signed_as_configured = json_body is None and hmac.compare_digest(
-        validator.compute_signature(url, form_params, algorithm), signature
+    signed_as_configured = json_body is None and secrets_equal(
+        signature, validator.compute_signature(url, form_params, algorithm)
     )
     if signed_as_configured:
         return True  # the common case, one HMAC: signed over the URL exactly as configured
@@ -57,7 +60,7 @@ def signature_valid(
         if validator.validate(candidate, params, signature, algorithm):
             return True
         # the library re-assembles the URL with a lower-cased scheme; Twilio signs it verbatim
-        if hmac.compare_digest(validator.compute_signature(candidate, signed_params, algorithm), signature):
+        if secrets_equal(signature, validator.compute_signature(candidate, signed_params, algorithm)):
             return True
     return False
 

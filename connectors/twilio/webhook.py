@@ -7,7 +7,6 @@ from it into the hub; the refusal is logged with the route and the account, neve
 from __future__ import annotations
 
 import logging
-from typing import cast
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -15,6 +14,7 @@ from twilio.request_validator import HMAC_SHA1, SIGNATURE_SETTINGS_HEADER, get_s
 
 from connectors.twilio.signature import signature_valid
 from hub.errors import Forbidden, InputError, PayloadTooLarge
+from hub.request_body import read_form
 from hub.settings import Settings, TwilioAccount
 
 log = logging.getLogger("contacthub.twilio")
@@ -44,9 +44,7 @@ class TwilioWebhooks:
             raise InputError("Twilio webhooks are form-encoded", field="(body)")
         if request.content_length is not None and request.content_length > self._max_bytes:
             raise PayloadTooLarge(f"the body is over {self._max_bytes} bytes")
-        form = await request.post()
-        # a form-encoded body holds strings only (files come with multipart, refused above)
-        fields = cast(MultiDictProxy[str], form)
+        fields = (await read_form(request, self._max_bytes)).fields  # urlencoded: no files
         sid = fields.get("AccountSid", "")
         account = self.accounts.get(sid) or self._by_number.get(fields.get("To", ""))
         signature = request.headers.get("X-Twilio-Signature")

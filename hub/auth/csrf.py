@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 from hub.errors import CsrfRejected
+from hub.untrusted import secrets_equal
 
 HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -21,7 +22,7 @@ _DOMAIN = b"contacthub/csrf/v1"
 
 def csrf_token(session_token: str) -> str:
     """The CSRF token belonging to a session token (hex)."""
-    return hmac.new(_DOMAIN, session_token.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_DOMAIN, session_token.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def check_csrf(session_token: str, sent: str | None) -> None:
@@ -31,7 +32,7 @@ def check_csrf(session_token: str, sent: str | None) -> None:
             f"this request needs a CSRF token: send the {HEADER} header from the login "
             "response or GET /api/v1/me"
         )
-    if not hmac.compare_digest(sent.strip().encode(), csrf_token(session_token).encode()):
+    if not secrets_equal(sent.strip(), csrf_token(session_token)):
         raise CsrfRejected(
             f"the {HEADER} header does not match this session: send the {HEADER} header from "
             "the login response or GET /api/v1/me"

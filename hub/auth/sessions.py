@@ -73,7 +73,7 @@ def hash_password(password: str) -> str:
 
 def session_digest(token: str) -> str:
     """The SHA-256 hex digest of a session token, as stored in ``sessions.token_hash``."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()  # any cookie decodes
 
 
 class SessionService:

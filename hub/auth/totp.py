@@ -26,6 +26,6 @@ def verify_code(secret: str | None, code: str | None) -> bool:
     if not secret or not code:
         return False
     digits = code.replace(" ", "").strip()
-    if len(digits) != 6 or not digits.isdigit():
+    if len(digits) != 6 or not (digits.isascii() and digits.isdigit()):  # '²'.isdigit() is True
         return False
     return bool(pyotp.TOTP(secret).verify(digits, valid_window=1))

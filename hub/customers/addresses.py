@@ -7,6 +7,11 @@
   ``Max.Mustermann@Example.COM`` to ``max.mustermann@example.com`` is what users expect;
 - chat visitors and external ids: trimmed, case kept.
 
+No kind holds a control or format character (NUL, a newline inside, a zero-width
+space), a lone surrogate, or more than 320 characters: such a value is refused here,
+at the edge, and never becomes an identity. A sender that is no phone number (a short
+code, an alphanumeric sender) is kept as an external identity only if it is short.
+
 Raises ``InputError`` naming ``field`` when a value cannot be an address of that kind.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -22,6 +28,13 @@ from hub.model import Address, AddressKind
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
 MAX_LENGTH = 320
+MAX_OTHER_SENDER = 64  # a short code or an alphanumeric sender ID (11 characters at most)
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def unprintable(value: str) -> str | None:
+    """The first character no address may hold (see above), or None. Pure."""
+    return next((ch for ch in value if unicodedata.category(ch) in _UNPRINTABLE), None)
 
 
 def normalise_address(kind: AddressKind, value: str, *, default_region: str, field: str = "value") -> Address:
@@ -30,6 +43,8 @@ def normalise_address(kind: AddressKind, value: str, *, default_region: str, fie
         raise InputError(f"{field}: must not be empty", field=field)
     if len(raw) > MAX_LENGTH:
         raise InputError(f"{field}: longer than {MAX_LENGTH} characters", field=field)
+    if (bad := unprintable(raw)) is not None:
+        raise InputError(f"{field}: holds the control character U+{ord(bad):04X}", field=field)
     if kind in (AddressKind.PHONE, AddressKind.FAX):
         return Address(kind, normalise_phone(raw, default_region=default_region, field=field))
     if kind is AddressKind.EMAIL:
@@ -80,6 +95,7 @@ def phone_address(value: str, region: str, field: str) -> Address:
     try:
         return normalise_address(AddressKind.PHONE, value, default_region=region, field=field)
     except InputError:
-        if not value.strip():
+        raw = value.strip()
+        if not raw or len(raw) > MAX_OTHER_SENDER or unprintable(raw) is not None:
             raise
-        return Address(AddressKind.EXTERNAL, f"phone:{value.strip()}")
+        return Address(AddressKind.EXTERNAL, f"phone:{raw}")

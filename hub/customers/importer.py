@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from hub.errors import InputError
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
 from hub.store.tables import agents, customers, identities, search_terms
+from hub.untrusted import finite_number, nul_at
 
 BATCH = 1000
 ANALYZE_AFTER = 5000  # rows; a large import changes the tables enough to re-plan queries
@@ -43,6 +45,7 @@ FIELD_COLUMNS = {
     "payment_terms",
     "contracts",
 }
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _TRUE = {"1", "true", "yes", "ja", "y", "x"}
 _FALSE = {"0", "false", "no", "nein", "n", ""}
 
@@ -73,7 +76,7 @@ class ImportRow:
 def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Yield (line number, raw row or the reason it cannot be read). Pure."""
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text.replace("\x00", "")))  # no database stores a NUL
         unknown = [
             c
             for c in reader.fieldnames or []
@@ -92,11 +95,19 @@ def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_constant=_not_json)
             except json.JSONDecodeError as exc:
                 yield n, f"not valid JSON: {exc.msg} at column {exc.colno}"
                 continue
-            yield n, value if isinstance(value, dict) else "each line must be a JSON object"
+            except ValueError as exc:  # NaN or Infinity, which Python's json takes and JSON has not
+                yield n, f"not valid JSON: {exc}"
+                continue
+            if not isinstance(value, dict):
+                yield n, "each line must be a JSON object"
+            elif "\\u0000" in line and (where := nul_at(value)) is not None:
+                yield n, f"{where}: holds a NUL character (\\u0000), which cannot be stored"
+            else:
+                yield n, value
     else:
         raise InputError("format: 'csv' or 'jsonl'", field="format")
 
@@ -122,14 +133,10 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
         fields["key_account"] = flag in _TRUE
     revenue = raw.get("revenue")
     if isinstance(revenue, dict):
-        fields["revenue"] = revenue
+        fields["revenue"] = {str(k): _money(v, f"revenue.{k}") for k, v in revenue.items()}
     elif raw.get("revenue_12m") not in (None, ""):
-        try:
-            amount = float(str(raw["revenue_12m"]).replace(",", ""))
-        except ValueError as exc:
-            raise InputError(f"revenue_12m: {raw['revenue_12m']!r} is not a number") from exc
-        currency = raw.get("currency") or records.tiers.currency
-        fields["revenue"] = {"revenue_12m": {"amount": amount, "currency": currency}}
+        money = {"amount": raw["revenue_12m"], "currency": raw.get("currency") or records.tiers.currency}
+        fields["revenue"] = {"revenue_12m": _money(money, "revenue_12m")}
     for name, figure in (fields.get("revenue") or {}).items():
         records.tiers.in_base(str(name), figure)  # a currency the tier rules cannot convert
     contracts = raw.get("contracts")
@@ -141,10 +148,28 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
     custom |= {
         k[len("custom.") :]: v for k, v in raw.items() if k.startswith("custom.") and v not in (None, "")
     }
+    for key, value in custom.items():
+        if isinstance(value, float):
+            finite_number(value, f"custom.{key}")
     if custom:
         fields["custom"] = custom
     manager = raw.get("key_account_manager")
     return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _money(value: object, field: str) -> dict[str, Any]:
+    """``{"amount": <finite number>, "currency": "EUR"}``; InputError naming ``field``. Pure."""
+    if not isinstance(value, Mapping) or set(value) - {"amount", "currency"}:
+        raise InputError(f"{field}: an amount and a currency", field=field)
+    amount = finite_number(value.get("amount"), field if field == "revenue_12m" else f"{field}.amount")
+    currency = str(value.get("currency") or "EUR").strip().upper()
+    if not _CURRENCY.fullmatch(currency):
+        raise InputError(f"{field}: currency {currency[:20]!r} is not a three-letter code", field=field)
+    return {"amount": amount, "currency": currency}
 
 
 class CustomerImporter:

@@ -10,7 +10,7 @@ and events of conversations they may not see).
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers.audit import READ_PREFIX
 from hub.dispatch.visibility import Scope
-from hub.errors import InputError
+from hub.errors import PayloadRejected
 from hub.store.tables import events, messages
 from hub.store.times import utc
+from hub.untrusted import strict_int
 
 # Within one instant, messages ("m") come before events ("e") in the newest-first order.
 MESSAGE, EVENT = "m", "e"
@@ -32,14 +33,19 @@ def encode_cursor(at: datetime, source: str, item_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    """The time, source and item id a cursor names; PayloadRejected (400) naming ``before``
+    for anything ``encode_cursor`` did not make (an event id must be a whole number that
+    fits the column, a message id printable text). Pure."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4)).decode()
         at, source, item_id = raw.split("|", 2)
-        if source not in (MESSAGE, EVENT):
+        if source == EVENT:
+            strict_int(item_id, "before", low=1)
+        elif source != MESSAGE or not item_id.isprintable() or len(item_id) > 200:
             raise ValueError(source)
-        return datetime.fromisoformat(at), source, item_id
-    except ValueError as exc:
-        raise InputError("before: not a cursor this API gave out", field="before") from exc
+        return utc(datetime.fromisoformat(at)).astimezone(UTC), source, item_id
+    except (ValueError, OverflowError, PayloadRejected) as exc:  # binascii.Error is a ValueError
+        raise PayloadRejected("before: not a cursor this API gave out", field="before") from exc
 
 
 async def timeline(

@@ -45,11 +45,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
 from hub.dispatch.visibility import Scope, scope_for, scope_of
-from hub.errors import Forbidden, InputError
+from hub.errors import Forbidden
 from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
 from hub.realtime.budget import FrameBudget
 from hub.realtime.bus import Event
+from hub.request_body import int_query
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, conversations
 from hub.web.middleware import AGENT
@@ -210,9 +211,8 @@ def allowed_origin(request: web.Request) -> bool:
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     if not allowed_origin(request):
         raise Forbidden("this page's origin may not open the agent socket")
-    raw = request.query.get("last_seq", "0")
-    if not raw.isdigit():
-        raise InputError("last_seq: the last sequence number the console saw", field="last_seq")
+    # read before the upgrade: a bad value is a plain 400, not an error inside the socket
+    last = int_query(request, "last_seq", 0, low=0)
     who = request[AGENT]
     bus = request.app[BUS]
     async with request.app[STORE].read() as conn:
@@ -237,7 +237,6 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     try:
         await ws.prepare(request)
         request.app[SOCKETS].add(ws)
-        last = int(raw)
         # a console that saw more than the bus knows (the hub or Redis restarted) resyncs too
         missed = None if last > bus.last_seq else bus.since(last) if last else []
         if missed is None:

@@ -56,6 +56,36 @@ def client_address(remote: str | None, forwarded_for: str | None, trusted: Seque
     return hops[0][:64]
 
 
+def forwarded_https(
+    remote: str | None, forwarded_proto: str | None, trusted: Sequence[IPvAnyNetwork]
+) -> bool:
+    """Whether a TLS-terminating proxy says the client used https: only the
+    X-Forwarded-Proto of a peer in ``trusted`` counts (anyone else may send the header).
+    With several proxies the first value is the client's own hop."""
+    if not forwarded_proto or not remote:
+        return False
+    try:
+        peer = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    if not any(peer in net for net in trusted):
+        return False
+    return forwarded_proto.split(",")[0].strip().lower() == "https"
+
+
+def cookie_secure(request: web.Request) -> bool:
+    """Whether the session cookie gets ``Secure``: direct TLS, an https public_url, or a
+    trusted proxy's ``X-Forwarded-Proto: https``."""
+    settings = request.app[SETTINGS]
+    return (
+        request.secure
+        or (settings.server.public_url or "").startswith("https://")
+        or forwarded_https(
+            request.remote, request.headers.get("X-Forwarded-Proto"), settings.security.trusted_proxies
+        )
+    )
+
+
 def request_address(request: web.Request) -> str:
     """The caller's address for the sign-in throttle (security.trusted_proxies applied)."""
     trusted = request.app[SETTINGS].security.trusted_proxies
@@ -67,15 +97,7 @@ async def login(request: web.Request) -> web.Response:
     ip = request_address(request)
     token, who = await request.app[SESSIONS].login(body.email, body.password, totp=body.totp, ip=ip)
     response = json_response(me_body(who, token))
-    public = request.app[SETTINGS].server.public_url or ""
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="Lax",
-        path="/",
-        secure=request.secure or public.startswith("https://"),
-    )
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/", secure=cookie_secure(request))
     return response
 
 

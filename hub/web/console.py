@@ -19,6 +19,7 @@ from hub.customers import audit
 from hub.dispatch.visibility import scope_of
 from hub.errors import NotFound
 from hub.keys import BLOBS, ROUTING, STORE
+from hub.request_body import int_path
 from hub.routespec import Handler, RouteSpec
 from hub.store.tables import attachments, conversations, messages
 from hub.web.middleware import AGENT
@@ -30,18 +31,32 @@ CSP = (
     "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+MAX_STATIC_PATH = 1024
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
 
 
+def static_path(root: Path, name: str) -> Path | None:
+    """The file ``name`` names under ``root`` (resolved), or None: for a path that escapes
+    ``root``, is no file, or that the file system cannot even look up (a NUL byte, a name
+    over its length limit). Never raises; ``root`` must be resolved."""
+    if "\x00" in name or len(name) > MAX_STATIC_PATH or any(len(p) > 255 for p in name.split("/")):
+        return None
+    try:
+        path = (root / name).resolve()
+        found = path.is_file() and root in path.parents
+    except (OSError, ValueError):  # ENAMETOOLONG, ELOOP, a NUL the checks above missed
+        return None
+    return path if found else None
+
+
 def static_files(folder: str) -> Handler:
-    """A handler serving ``widgets/<folder>``; unknown or escaping paths are 404."""
+    """A handler serving ``widgets/<folder>``; unknown, escaping or unreadable paths are 404."""
     root = (WIDGETS / folder).resolve()
 
     async def serve(request: web.Request) -> web.StreamResponse:
-        name = request.match_info.get("path") or "index.html"
-        path = (root / name).resolve()
-        if not path.is_file() or root not in path.parents:
-            raise NotFound(f"no such file: {request.path}")
+        path = static_path(root, request.match_info.get("path") or "index.html")
+        if path is None:
+            raise NotFound(f"no such file: {request.path[:200]}")
         content_type = (
             _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         )
@@ -62,26 +77,24 @@ async def to_console(request: web.Request) -> web.StreamResponse:
 async def download(request: web.Request) -> web.StreamResponse:
     """One attachment, for an agent who may see its conversation (audited)."""
     who = request[AGENT]
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no attachment {raw}")
+    attachment_id = int_path(request, "id")
     async with request.app[STORE].write() as conn:
         row = (
             await conn.execute(
                 sa.select(attachments, conversations, messages.c.customer_id.label("owner"))
                 .join(messages, messages.c.id == attachments.c.message_id)
                 .join(conversations, conversations.c.id == messages.c.conversation_id)
-                .where(attachments.c.id == int(raw))
+                .where(attachments.c.id == attachment_id)
             )
         ).one_or_none()
         if row is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(row):
-            raise NotFound(f"no attachment {raw} for you")
+            raise NotFound(f"no attachment {attachment_id} for you")
         await audit.record(
             conn,
             actor=who.actor,
             action="audit.read",
             subject_type="attachment",
-            subject_id=raw,
+            subject_id=str(attachment_id),
             customer_id=row.owner,
         )
     data = await request.app[BLOBS].get(row.sha256)  # NotFound once erased

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit, merge, privacy
@@ -23,11 +23,12 @@ from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
 from hub.dispatch.visibility import Scope, may_see_customer, scope_of
-from hub.errors import HubError, InputError, NotFound, UnsupportedMediaType
+from hub.errors import HubError, InputError, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
 from hub.model import Role
-from hub.request_body import int_query, json_response, read_json_object, read_limited
+from hub.request_body import int_path, int_query, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, TIME, RouteSpec, limit
+from hub.untrusted import INT64_MAX
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
@@ -37,7 +38,7 @@ SENSITIVE = {"key_account", "key_account_manager_id", "revenue", "contracts", "p
 
 class Money(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    amount: float
+    amount: FiniteFloat  # "nan" and "1e400" parse as floats and cannot be stored
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
@@ -53,7 +54,7 @@ class CustomerFields(RequestModel):
     revenue: Annotated[dict[str, Money] | None, NULLABLE] = Field(
         None, description="e.g. {'revenue_12m': {amount, currency}}"
     )
-    custom: Annotated[dict[str, str | float | bool] | None, NULLABLE] = None
+    custom: Annotated[dict[str, str | FiniteFloat | bool] | None, NULLABLE] = None
 
 
 class IdentityIn(RequestModel):
@@ -73,7 +74,7 @@ class MergeIn(RequestModel):
 
 class UnmergeIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    merge_event_id: int
+    merge_event_id: int = Field(ge=1, le=INT64_MAX)
 
 
 class TierPinIn(RequestModel):
@@ -185,12 +186,10 @@ async def add_identity(request: web.Request) -> web.Response:
 
 
 async def remove_identity(request: web.Request) -> web.Response:
-    identity_id = request.match_info["identity_id"]
-    if not identity_id.isdigit():
-        raise NotFound(f"no identity {identity_id}")
+    identity_id = int_path(request, "identity_id")
     async with request.app[STORE].write() as conn:
         await request.app[RECORDS].remove_identity(
-            conn, request.match_info["id"], int(identity_id), request[AGENT].actor
+            conn, request.match_info["id"], identity_id, request[AGENT].actor
         )
     return web.Response(status=204)
 

@@ -19,7 +19,15 @@ from aiohttp.typedefs import Handler
 from hub.auth.csrf import HEADER as CSRF_HEADER
 from hub.auth.csrf import UNSAFE_METHODS, check_csrf
 from hub.auth.sessions import COOKIE, Principal
-from hub.errors import HubError, ServiceUnavailable, TooManyRequests, TotpSetupRequired, Unauthenticated
+from hub.errors import (
+    HubError,
+    NotFound,
+    PayloadRejected,
+    ServiceUnavailable,
+    TooManyRequests,
+    TotpSetupRequired,
+    Unauthenticated,
+)
 from hub.keys import METRICS, SESSIONS, TOKENS
 from hub.model import Role
 from hub.routespec import RouteSpec
@@ -63,6 +71,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
         response.headers["X-Request-ID"] = request_id
         return response
+    except web.HTTPException as exc:
+        # a redirect (HTTPFound from /console, /admin) passes ``errors`` untouched and is
+        # sent by aiohttp: it is counted and logged with its own status, not as a 500
+        status = exc.status
+        exc.headers["X-Request-ID"] = request_id
+        raise
     finally:
         route = _route_name(request)
         request.app[METRICS].count_request(route, status)
@@ -121,6 +135,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             f"an internal error occurred; quote request id {request_id} when reporting it",
             request_id,
         )
+
+
+@web.middleware
+async def storable_params(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a NUL in the path (404: it names nothing) or in a query parameter (400 naming
+    it) before any handler runs: PostgreSQL cannot hold one, and every value from a path or
+    a query may end up in a statement."""
+    if any("\x00" in value for value in request.match_info.values()):
+        raise NotFound(f"no such path: {request.path[:200]!r}")
+    for name, value in request.query.items():
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "")
+            raise PayloadRejected(f"{field}: holds a NUL character", field=field)
+    return await handler(request)
 
 
 @web.middleware

@@ -17,10 +17,11 @@ from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor, message_facts
 from hub.errors import InputError, NotFound, UnsupportedMediaType
 from hub.keys import ROUTING, STORE
-from hub.request_body import json_response, read_json_object, read_limited
+from hub.request_body import int_path, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
+from hub.untrusted import INT64_MAX
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
@@ -110,10 +111,7 @@ async def validate_draft(request: web.Request) -> web.Response:
 
 async def get_version(request: web.Request) -> web.Response:
     """One saved version: its text and what it changed against the version before."""
-    try:
-        version = int(request.match_info["version"])
-    except ValueError as exc:
-        raise InputError("the version is a whole number", field="version") from exc
+    version = int_path(request, "version")
     text, previous = await request.app[ROUTING].version_texts(version)
     if text is None:
         raise NotFound(f"no routing rules version {version}")
@@ -133,7 +131,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 class RollbackIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    version: int
+    version: int = Field(ge=1, le=INT64_MAX)
 
 
 async def rollback(request: web.Request) -> web.Response:

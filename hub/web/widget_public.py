@@ -8,7 +8,6 @@ is fetched by a capability URL that the hub signs with the site's secret.
 
 from __future__ import annotations
 
-import hmac
 import mimetypes
 import uuid
 from datetime import UTC, datetime
@@ -17,20 +16,20 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from hub.errors import (
     Forbidden,
     InputError,
     NotFound,
-    PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
 )
 from hub.keys import BLOBS, SETTINGS, STORE
-from hub.request_body import json_response
+from hub.request_body import json_response, multipart_parts, open_multipart, read_part
 from hub.routespec import TEXT, RouteSpec
 from hub.store.tables import widget_uploads
+from hub.untrusted import secrets_equal
 from hub.web.agent_socket import hub_origins
 from hub.web.console import CSP, INLINE_TYPES, WIDGETS, static_files
 from hub.widget.feed import file_signature
@@ -97,16 +96,18 @@ async def upload(request: web.Request) -> web.Response:
     token = request.headers.get("Authorization", "").removeprefix("Visitor ").strip()
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        visitor = await find_visitor(conn, site.key, token, now) if token else None
+        # tokens the hub gives out are ASCII; a header of other bytes is no token (401, not 500)
+        visitor = await find_visitor(conn, site.key, token, now) if token and token.isascii() else None
     if visitor is None:
         raise Unauthenticated("send the visitor token as 'Authorization: Visitor <token>'")
     limits = SiteSettings.model_validate(site.settings).uploads
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMediaType("send the file as multipart/form-data, field 'file'")
-    reader = await request.multipart()
-    part = await reader.next()
-    while part is not None and not (isinstance(part, BodyPartReader) and part.name == "file"):
-        part = await reader.next()
+    part = None
+    async for found in multipart_parts(await open_multipart(request)):
+        if found.name == "file":
+            part = found
+            break
     if part is None:
         raise InputError("file: missing (multipart field 'file')", field="file")
     content_type = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip().lower()
@@ -114,11 +115,7 @@ async def upload(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             f"file: {content_type} is not allowed here (allowed: {', '.join(limits.types)})"
         )
-    data = bytearray()
-    while chunk := await part.read_chunk(64 * 1024):
-        data.extend(chunk)
-        if len(data) > limits.max_bytes:
-            raise PayloadTooLarge(f"file: larger than {limits.max_bytes} bytes")
+    data = await read_part(part, limits.max_bytes, "file")
     if not data:
         raise InputError("file: empty", field="file")
     raw = unquote(part.filename or "file")  # some clients percent-encode (RFC 5987)
@@ -148,9 +145,7 @@ async def visitor_file(request: web.Request) -> web.Response:
     key, sha, name = (request.match_info[k] for k in ("site", "sha256", "name"))
     async with request.app[STORE].read() as conn:
         site = await load_site(conn, key)
-    if site is None or not hmac.compare_digest(
-        file_signature(site.secret, sha), request.query.get("sig", "")
-    ):
+    if site is None or not secrets_equal(request.query.get("sig"), file_signature(site.secret, sha)):
         raise NotFound("no such file")
     data = await request.app[BLOBS].get(sha)
     content_type = _type_of(name)

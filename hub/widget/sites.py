@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.routing.hours import ALWAYS_OPEN, BusinessHours, parse_windows
+from hub.untrusted import secrets_equal
 
 Ask = Literal["required", "optional", "off"]
 COLOUR = r"^#[0-9a-fA-F]{6}$"
@@ -118,7 +119,7 @@ def identifier_hash(secret: str, identifier: str) -> str:
 
 
 def identifier_valid(secret: str, identifier: str, given: str) -> bool:
-    return hmac.compare_digest(identifier_hash(secret, identifier), given.strip().lower())
+    return secrets_equal(given.strip().lower(), identifier_hash(secret, identifier))
 
 
 def public_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:

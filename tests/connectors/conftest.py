@@ -116,6 +116,7 @@ async def sms(
             "connectors.twilio.api_base": str(twilio[1].make_url("/")),
             "connectors.twilio.help_reply": "Hilfe: 030 123456",
             "connectors.twilio.media_max_bytes": 1024,
+            "connectors.twilio.media_hosts": ["127.0.0.1"],  # the fake media host
             "connectors.twilio.accounts": [
                 {
                     "account_sid": ACCOUNT,
