@@ -53,6 +53,10 @@ def _answers(spec: RouteSpec) -> dict[int, str]:
         answers.update(_BODY_ANSWERS)
     if spec.query:
         answers[422] = "A field or query parameter is invalid"
+    if spec.query or "{" in spec.path:
+        # hub.request_body's strict readers: a number that is not ASCII digits in range,
+        # or a NUL, in a path or query parameter
+        answers[400] = "A path or query parameter cannot be read; the detail names it"
     if 101 in spec.responses:
         answers.update(_UPGRADE_ANSWERS)
     answers.update(spec.responses)
