@@ -54,7 +54,11 @@ async def test_rule_tags_show_and_agents_add_and_remove_tags_within_their_view(h
     assert (await again.json())["tags"] == ["neukunde", "Rückruf"], "a tag is there once"
 
     # sam serves another queue and team: he may not see it, so he may not tag it either
-    for method, path, body in (("post", "", {"tag": "x"}), ("delete", "/neukunde", {}), ("put", "", {"tags": []})):
+    for method, path, body in (
+        ("post", "", {"tag": "x"}),
+        ("delete", "/neukunde", {}),
+        ("put", "", {"tags": []}),
+    ):
         denied = await _tags(floor, "sam", method, conv["id"], path, **body)
         assert denied.status == 404, f"{method}: {await denied.text()}"
     listed = await hub.client.get(f"/api/v1/conversations/{conv['id']}", headers=floor.headers["anna"])
