@@ -420,3 +420,47 @@ async def test_the_supervisors_queue_table_fits_a_1400_pixel_screen(live_hub: Li
     assert fits["main"] and fits["page"], fits
     last = await sofia.locator(".queue-row .num").last.bounding_box()
     assert last is not None and last["x"] + last["width"] <= 1400
+
+
+async def test_a_reply_goes_out_on_the_conversation_opened_next_not_the_last_ones_channel(
+    live_hub: LiveHub, browser: Any
+) -> None:
+    """What was typed survives a live re-render of the same conversation; opening another
+    one starts afresh (its reply channel is its own, not the one picked before)."""
+    from datetime import UTC, datetime
+
+    from hub.keys import QUEUE
+    from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
+
+    await make_gold_customer(live_hub)
+    sofia = await sign_in(browser, live_hub, "sofia@e2e.example")
+    await post_message(live_hub, "api-1", "Über die API")
+    await live_hub.app[QUEUE].append(
+        InboundMessage(
+            channel=Channel.EMAIL,
+            external_id="<mail-1@kunde.example>",
+            sender=Address(AddressKind.EMAIL, "mail@kunde.example"),
+            sender_name="Mail Kunde",
+            thread_hint=ThreadHint(key="mail-1"),
+            subject="Per Mail",
+            text="Per E-Mail",
+            received_at=datetime.now(UTC),
+        )
+    )
+    await sofia.wait_for_selector(".row-link >> text=Mail Kunde", timeout=10000)
+    await sofia.click(".row-link >> text=Gold Kunde")
+    await sofia.wait_for_selector(".msg-text >> text=Über die API")
+    assert await sofia.input_value("#composer-channel") == "api"
+    await sofia.fill("#tag-input", "halb getippt")
+    await sofia.evaluate("document.getElementById('tag-input').blur()")
+    live_hub.app[BUS].publish("message.delivery", {"conversation_id": sofia.url.rsplit("/", 1)[1]})
+    await sofia.wait_for_function("document.getElementById('tag-input').value === 'halb getippt'")
+    await sofia.click(".row-link >> text=Mail Kunde")
+    await sofia.wait_for_selector(".msg-text >> text=Per E-Mail")
+    assert await sofia.input_value("#composer-channel") == "email"
+    assert await sofia.input_value("#tag-input") == ""
+    await sofia.fill("#composer-text", "Antwort per Mail")
+    async with sofia.expect_request(lambda r: r.method == "POST" and r.url.endswith("/messages")) as sent:
+        await sofia.click("#composer-send")
+    body = json.loads((await sent.value).post_data or "{}")
+    assert body["text"] == "Antwort per Mail" and "channel" not in body, "on the conversation's own channel"

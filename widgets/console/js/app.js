@@ -1,6 +1,6 @@
 // The console's entry point: sign-in, the live feed, the views and the shortcuts.
 import { get, post, put, setCsrf, ApiError } from "./api.js";
-import { h, replace, announce, toast } from "./dom.js";
+import { h, svg, replace, announce, toast } from "./dom.js";
 import { t, language, setLanguage, LANGUAGES, formatClock } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { state, isSupervisor, mark } from "./state.js";
@@ -68,7 +68,7 @@ function layout() {
     h("label", { class: "inline" }, t("presence.label"), " ", presence),
     lang,
     h("button", { type: "button", id: "notify-settings", "aria-label": t("nav.notifications"), title: t("nav.notifications"),
-      onclick: () => notifier.dialog() }, "🔔"),
+      onclick: () => notifier.dialog() }, bell()),
     h("button", { type: "button", onclick: () => document.dispatchEvent(new CustomEvent("help")), "aria-keyshortcuts": "?",
       "aria-label": t("nav.shortcuts") }, "?"),
     h("span", { class: "me" }, state.me.name),
@@ -80,6 +80,12 @@ function layout() {
   conversation = new ConversationView(h("div", { class: "conversation" }), { live, onChange: () => inbox.refresh() });
   supervisor = new SupervisorView(h("div", { class: "supervisor" }));
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
+}
+
+// An icon drawn here: no emoji font or image file needed.
+function bell() {
+  return svg("svg", { width: 16, height: 16, viewBox: "0 0 24 24", "aria-hidden": "true", class: "icon" },
+    svg("path", { fill: "currentColor", d: "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6v-5a6 6 0 0 0-5-5.9V4a1 1 0 0 0-2 0v1.1A6 6 0 0 0 6 11v5l-2 2v1h16v-1z" }));
 }
 
 // New offers to me: a notification and a sound (as the agent chose); the count in the title.

@@ -97,6 +97,9 @@ export class ConversationView {
   // A live event re-renders the view: what the agent was typing into the tag and the
   // customer panel's fields (and where the focus was) survives it.
   keepInputs() {
+    const same = this.rendered === this.conv.id; // another conversation starts afresh
+    this.rendered = this.conv.id;
+    if (!same) return { focused: null, restore: () => {} };
     const values = [...this.root.querySelectorAll("input[id]:not([type=file]):not([type=checkbox]), select[id]")]
       .map((el) => [el.id, el.value]);
     const active = document.activeElement;
@@ -106,7 +109,9 @@ export class ConversationView {
       restore: () => {
         for (const [id, value] of values) {
           const el = document.getElementById(id);
-          if (el && this.root.contains(el) && value && el.value !== value) el.value = value;
+          if (!el || !this.root.contains(el) || !value || el.value === value) continue;
+          if (el instanceof HTMLSelectElement && ![...el.options].some((o) => o.value === value)) continue;
+          el.value = value;
         }
         if (focused) document.getElementById(focused)?.focus({ preventScroll: true });
       },

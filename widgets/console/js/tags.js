@@ -73,5 +73,5 @@ export function tagFilter(current, onChange) {
   return h("form", { class: "tag-filter", role: "search", onsubmit: (e) => { e.preventDefault(); apply(input.value); } },
     h("label", { for: "tag-filter", class: "sr-only" }, t("tags.filter")), input,
     current ? h("button", { type: "button", id: "tag-filter-clear", onclick: () => apply("") }, t("tags.clear"))
-      : h("button", { type: "submit" }, t("tags.filter")));
+      : h("button", { type: "submit" }, t("tags.apply")));
 }
