@@ -201,8 +201,8 @@ async def phone(browser: Any, locale: str, creds: dict[str, Any], conv_url: str,
 
 async def key_accounts(browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path) -> None:
     """"My key accounts": the manager's accounts with open conversations and revenue."""
-    page = await signed_in(browser, f"{base}/console/#/key-accounts", locale, creds, "katrin.vogel@demo.contacthub",
-                           {"width": 1360, "height": 700})
+    url, viewport = f"{base}/console/#/key-accounts", {"width": 1360, "height": 700}
+    page = await signed_in(browser, url, locale, creds, "katrin.vogel@demo.contacthub", viewport)
     await page.wait_for_selector(".account-row")
     await page.wait_for_timeout(300)
     await page.screenshot(path=str(path))
