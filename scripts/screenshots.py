@@ -4,8 +4,9 @@
 
 Starts a hub of its own (embedded backend, a temporary folder), seeds the demo data
 (`contacthub demo`), lets a few customers write through the API channel, and drives
-Debian's Chromium with Playwright: the inbox, a conversation, the supervisor view, the
-chat widget on the demo website, and the admin pages' rules editor.
+Debian's Chromium with Playwright: the inbox, a conversation (tagged), the customer panel
+with the record actions, the console on a phone, "My key accounts", the supervisor view,
+the chat widget on the demo website, and the admin pages' rules editor.
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ sla:
   gold: {default: 1800}
   standard: {default: 7200}
 rules:
+  - name: deliveries
+    when: text =~~ "(?i)lieferung|paket"
+    actions: {tag: delivery, set_department: service}
+    targets: [{queue: service, agents: '"service" in departments'}]
+  - name: invoices
+    when: text =~~ "(?i)invoice|rechnung"
+    actions: {tag: billing, set_department: accounts}
+    targets: [{queue: service, agents: '"service" in departments'}]
   - name: everyone
+    actions: {set_department: service}
     targets: [{queue: service, agents: '"service" in departments'}]
 """
 # (channel, sender, name, subject, text); the first comes through the API channel, whose
@@ -124,8 +134,17 @@ async def main(out: Path) -> None:
                                     else "Hello, I am looking into it right now.")
                     await anna.click("#composer-send")
                     await anna.wait_for_selector(".msg.out")
+                    tag = "Lieferverzug" if lang == "de" else "late delivery"
+                    await anna.fill("#tag-input", tag)
+                    await anna.click("#tag-add")
+                    await anna.wait_for_selector(f".conv-tags .tag >> text={tag}")
                     await anna.wait_for_timeout(500)
                     await anna.screenshot(path=str(out / f"conversation-{lang}.png"))
+                    conv_url = anna.url
+                    panel = out / f"customer-panel-{lang}.png"
+                    await customer_panel(browser, locale, creds, conv_url, panel)
+                    await phone(browser, locale, creds, conv_url, out / f"phone-{lang}.png")
+                    await key_accounts(browser, base, locale, creds, out / f"key-accounts-{lang}.png")
                     sofia = pages["sofia.weber@demo.contacthub"]
                     await sofia.goto(f"{base}/console/#/supervisor")
                     await sofia.wait_for_selector(".queue-row")
@@ -140,6 +159,54 @@ async def main(out: Path) -> None:
         await server.close()
         await sink_server.close()
     print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+async def signed_in(browser: Any, url: str, locale: str, creds: dict[str, Any], email: str,
+                    viewport: dict[str, int]) -> Any:
+    context = await browser.new_context(locale=locale, viewport=viewport)
+    page = await context.new_page()
+    await page.goto(url)
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", creds["agents"][email]["password"])
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#live-status.connected")
+    return page
+
+
+async def customer_panel(browser: Any, locale: str, creds: dict[str, Any], conv_url: str, path: Path) -> None:
+    """The customer panel as an admin sees it: identities, consent, merges, export, erasure."""
+    viewport = {"width": 1360, "height": 1500}
+    page = await signed_in(browser, conv_url, locale, creds, "admin@demo.contacthub", viewport)
+    await page.wait_for_selector("#cust-erase")
+    await page.wait_for_timeout(300)
+    box = await page.evaluate(
+        "(() => { const a = document.querySelector('aside.sidebar').getBoundingClientRect();"
+        " const last = document.querySelector('.record-actions').getBoundingClientRect();"
+        " return {x: a.x, y: a.y, width: a.width, height: last.bottom - a.y + 16}; })()"
+    )
+    await page.screenshot(path=str(path), clip=box)
+    await page.context.close()
+
+
+async def phone(browser: Any, locale: str, creds: dict[str, Any], conv_url: str, path: Path) -> None:
+    """The key account manager on her phone (390 × 844): the conversation, one column."""
+    viewport = {"width": 390, "height": 844}
+    page = await signed_in(browser, conv_url, locale, creds, "katrin.vogel@demo.contacthub", viewport)
+    await page.wait_for_selector("#composer-text")
+    await page.evaluate("document.getElementById('main').scrollIntoView({block: 'start'})")
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(path))
+    await page.context.close()
+
+
+async def key_accounts(browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path) -> None:
+    """"My key accounts": the manager's accounts with open conversations and revenue."""
+    url, viewport = f"{base}/console/#/key-accounts", {"width": 1360, "height": 700}
+    page = await signed_in(browser, url, locale, creds, "katrin.vogel@demo.contacthub", viewport)
+    await page.wait_for_selector(".account-row")
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(path))
+    await page.context.close()
 
 
 async def admin_rules(browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path) -> None:

@@ -43,6 +43,9 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/conversations/{id}/reopen"): {},
     ("POST", "/api/v1/conversations/{id}/snooze"): {"until": FUTURE},
     ("POST", "/api/v1/conversations/{id}/messages/{message_id}/retry"): {},
+    ("PUT", "/api/v1/conversations/{id}/tags"): {"tags": ["geheim"]},
+    ("POST", "/api/v1/conversations/{id}/tags"): {"tag": "geheim"},
+    ("DELETE", "/api/v1/conversations/{id}/tags/{tag}"): None,
     ("GET", "/api/v1/attachments/{id}"): None,
 }
 # Every route that names a customer, with what it answers to an agent who may not see
@@ -157,7 +160,7 @@ async def _failed_reply(hub: HubClient, conv: str) -> str:
 def _url(w: World, path: str, conv: str) -> str:
     if path == "/api/v1/attachments/{id}":
         return f"/api/v1/attachments/{w.file}"
-    return path.replace("{id}", conv).replace("{message_id}", w.reply)
+    return path.replace("{id}", conv).replace("{message_id}", w.reply).replace("{tag}", "vip")
 
 
 async def _call(w: World, name: str, method: str, path: str, conv: str) -> aiohttp.ClientResponse:
@@ -224,6 +227,8 @@ async def test_a_visible_conversation_an_agent_does_not_hold(hub: HubClient) -> 
         "/api/v1/conversations/{id}/accept": 409,  # not offered to him
         "/api/v1/conversations/{id}/reject": 409,
         "/api/v1/conversations/{id}/reopen": 409,  # open
+        "/api/v1/conversations/{id}/tags": 200,  # whoever sees it may tag it
+        "/api/v1/conversations/{id}/tags/{tag}": 200,
     }
     for method, path in CALLS:
         resp = await _call(w, "ben", method, path, w.conv)

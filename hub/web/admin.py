@@ -1,20 +1,18 @@
 """The admin pages at ``/admin/`` (static ES modules from ``widgets/admin``), the page an
-invited agent sets their password on (``/invite/``), and the two read-only views they
-need besides the rest of the API: the tiers in force and an agent's key accounts."""
+invited agent sets their password on (``/invite/``), and the read-only view they need
+besides the rest of the API: the tiers in force (an agent's key accounts: hub/web/agents.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from hub.customers import audit
-from hub.errors import InputError, NotFound
+from hub.errors import InputError
 from hub.keys import STORE, TIERS
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
-from hub.store.tables import agents, customers
 from hub.web.console import static_files
 from hub.web.middleware import AGENT
 from hub.web.routing import rules_text
@@ -69,22 +67,6 @@ async def put_tiers(request: web.Request) -> web.Response:
         )
     config.retier_in_background()
     return json_response({"version": version, "retier": config.retier})
-
-
-async def key_accounts(request: web.Request) -> web.Response:
-    """The customers whose key account manager the agent is."""
-    agent_id = request.match_info["id"]
-    async with request.app[STORE].read() as conn:
-        if await conn.scalar(sa.select(agents.c.id).where(agents.c.id == agent_id)) is None:
-            raise NotFound(f"no agent with id {agent_id}")
-        rows = await conn.execute(
-            sa.select(customers.c.id, customers.c.name, customers.c.organisation, customers.c.tier)
-            .where(customers.c.key_account_manager_id == agent_id, customers.c.erased_at.is_(None))
-            .order_by(customers.c.organisation, customers.c.name)
-            .limit(500)
-        )
-        items = [dict(r._mapping) for r in rows]
-    return json_response({"items": items})
 
 
 def admin_routes() -> list[RouteSpec]:
@@ -165,14 +147,5 @@ def admin_routes() -> list[RouteSpec]:
             request_media="application/yaml",
             request_schema={"type": "string"},
             responses={200: "The verdict", 415: "Not YAML or JSON", 401: "Not signed in", 403: "Admins only"},
-        ),
-        RouteSpec(
-            "GET",
-            "/api/v1/agents/{id}/key-accounts",
-            key_accounts,
-            "The customers whose key account manager the agent is",
-            "admin",
-            tag="agents",
-            responses={200: "The customers", 401: "Not signed in", 403: "Admins only", 404: "No such agent"},
         ),
     ]

@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
 
-from hub.auth.sessions import SESSION_ENDED, hash_password
+from hub.auth.sessions import RANK, SESSION_ENDED, hash_password
 from hub.customers import audit
 from hub.customers.addresses import normalise_address
+from hub.customers.key_accounts import accounts_of
 from hub.dispatch.inbox import notify
-from hub.errors import Conflict, NotFound
+from hub.dispatch.visibility import scope_for
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.keys import BUS, INBOX, ROUTING, STORE
-from hub.model import AddressKind
+from hub.model import AddressKind, Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
@@ -214,6 +216,23 @@ async def set_presence(request: web.Request) -> web.Response:
     return json_response({"presence": body.presence})
 
 
+async def key_accounts(request: web.Request) -> web.Response:
+    """The customers whose key account manager the agent is, with their open conversations,
+    last contact and revenue: for the manager themself, supervisors and admins."""
+    who = request[AGENT]
+    agent_id = request.match_info["id"]
+    if agent_id != who.agent_id and RANK[who.role] < RANK[Role.SUPERVISOR]:
+        raise Forbidden("only the key account manager themself, supervisors and admins see these accounts")
+    async with request.app[STORE].read() as conn:
+        if await conn.scalar(sa.select(agents.c.id).where(agents.c.id == agent_id)) is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        may_see: Any = lambda row: True  # noqa: E731 - supervisors and admins see all
+        if who.role == Role.AGENT:
+            may_see = (await scope_for(conn, who.agent_id, request.app[ROUTING].rules)).allows
+        items = await accounts_of(conn, agent_id, may_see)
+    return json_response({"items": items})
+
+
 def agent_routes() -> list[RouteSpec]:
     common = {401: "Not signed in", 403: "Role too low"}
     return [
@@ -264,5 +283,20 @@ def agent_routes() -> list[RouteSpec]:
             tag="agents",
             request_schema=PresenceIn.model_json_schema(),
             responses={200: "Set", **common},
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/agents/{id}/key-accounts",
+            key_accounts,
+            "The customers whose key account manager the agent is, with open conversations, "
+            "last contact and revenue (the manager themself, supervisors, admins)",
+            "agent",
+            tag="agents",
+            responses={
+                200: "The customers",
+                401: "Not signed in",
+                403: "Another agent's accounts",
+                404: "No such agent",
+            },
         ),
     ]

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from hub.auth.sessions import Principal
 from hub.customers import audit
-from hub.dispatch import actions
+from hub.dispatch import actions, tags
 from hub.dispatch.inbox import notify
 from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError, NotFound
@@ -140,6 +140,8 @@ async def list_conversations(request: web.Request) -> web.Response:
     if customer := request.query.get("customer_id"):
         query = query.where(c.customer_id == customer)
     async with request.app[STORE].read() as conn:
+        if tag := request.query.get("tag"):
+            query = query.where(tags.has_tag(conn.dialect.name, tags.clean_tag(tag)))
         query = query.where((await scope_of(conn, who, request.app[ROUTING].rules)).clause())
         rows = (await conn.execute(query)).all()
     now = datetime.now(UTC)
@@ -431,6 +433,103 @@ async def retry(request: web.Request) -> web.Response:
     return json_response(result, status=202)
 
 
+class TagsIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(max_length=tags.MAX_TAGS, description="the conversation's tags, replacing them")
+
+
+class TagIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    tag: str = Field(max_length=200, description="1 to 40 characters, no control characters")
+
+
+async def _change_tags(request: web.Request, change: Any) -> web.Response:
+    """Change a conversation's tags within the caller's view (the rule of GET), audited."""
+    who = request[AGENT]
+    conv_id = request.match_info["id"]
+    result = await tags.set_tags(request.app[STORE], request.app[ROUTING].rules, conv_id, who, change)
+    if result["added"] or result["removed"]:
+        request.app[BUS].publish(
+            "conversation.tagged", {"conversation_id": conv_id, **result, "by": who.name}
+        )
+    return json_response({"id": conv_id, "tags": result["tags"]})
+
+
+async def put_tags(request: web.Request) -> web.Response:
+    body = validated(TagsIn, await read_json_object(request, 16_384))
+    wanted = [tags.clean_tag(t) for t in body.tags]
+    return await _change_tags(request, lambda before: wanted)
+
+
+async def add_tag(request: web.Request) -> web.Response:
+    tag = tags.clean_tag(validated(TagIn, await read_json_object(request, 4096)).tag)
+    return await _change_tags(request, lambda before: [*before, tag])
+
+
+async def remove_tag(request: web.Request) -> web.Response:
+    tag = tags.clean_tag(request.match_info["tag"])
+    return await _change_tags(request, lambda before: [t for t in before if t != tag])
+
+
+async def list_tags(request: web.Request) -> web.Response:
+    """The tags in use, for autocomplete: the rules' and those on conversations the caller sees."""
+    who = request[AGENT]
+    async with request.app[STORE].read() as conn:
+        visible = (await scope_of(conn, who, request.app[ROUTING].rules)).clause()
+        items = await tags.tags_in_use(conn, request.app[ROUTING].rules, visible)
+    return json_response({"items": items})
+
+
+def tag_routes() -> list[RouteSpec]:
+    base = "/api/v1/conversations/{id}/tags"
+    answers = {
+        200: "The conversation's tags now",
+        404: "No such conversation for you",
+        422: "Bad tag text (empty, over 40 characters, control characters) or too many tags",
+        401: "Not signed in",
+    }
+    return [
+        RouteSpec(
+            "PUT",
+            base,
+            put_tags,
+            "Replace the conversation's tags (audited)",
+            "agent",
+            tag="conversations",
+            request_schema=TagsIn.model_json_schema(),
+            responses=answers,
+        ),
+        RouteSpec(
+            "POST",
+            base,
+            add_tag,
+            "Add a tag to the conversation (audited)",
+            "agent",
+            tag="conversations",
+            request_schema=TagIn.model_json_schema(),
+            responses=answers,
+        ),
+        RouteSpec(
+            "DELETE",
+            base + "/{tag:.+}",
+            remove_tag,
+            "Remove a tag from the conversation (audited)",
+            "agent",
+            tag="conversations",
+            responses=answers,
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/tags",
+            list_tags,
+            "The tags in use (the rules' and those on conversations you see), for autocomplete",
+            "agent",
+            tag="conversations",
+            responses={200: "Tags, sorted", 401: "Not signed in"},
+        ),
+    ]
+
+
 def conversation_routes() -> list[RouteSpec]:
     base = "/api/v1/conversations"
     common = {401: "Not signed in", 403: "Role too low"}
@@ -542,4 +641,5 @@ def conversation_routes() -> list[RouteSpec]:
             tag="conversations",
             responses={202: "Queued again", **acts},
         ),
+        *tag_routes(),
     ]

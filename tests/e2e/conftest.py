@@ -153,14 +153,30 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
-async def sign_in(browser: Any, hub: LiveHub, email: str, *, locale: str = "en-GB") -> Any:
+async def sign_in(
+    browser: Any,
+    hub: LiveHub,
+    email: str,
+    *,
+    locale: str = "en-GB",
+    viewport: tuple[int, int] = (1400, 900),
+    permissions: list[str] | None = None,
+    init_script: str | None = None,
+) -> Any:
     """A new browser context (its own cookies) signed in to the console; returns the page.
 
     The context ignores the console's Content-Security-Policy, so that the tests can
-    evaluate scripts, and so that the XSS test proves the page safe without that help."""
+    evaluate scripts, and so that the XSS test proves the page safe without that help.
+    ``init_script`` runs in the page before the console's own scripts (to watch an API)."""
+    width, height = viewport
     context = await browser.new_context(
-        locale=locale, viewport={"width": 1400, "height": 900}, bypass_csp=True
+        locale=locale,
+        viewport={"width": width, "height": height},
+        bypass_csp=True,
+        permissions=permissions or [],
     )
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     await page.goto(f"{hub.url}/console/")
     await page.fill("input[name=email]", email)
@@ -168,3 +184,30 @@ async def sign_in(browser: Any, hub: LiveHub, email: str, *, locale: str = "en-G
     await page.click("button[type=submit]")
     await page.wait_for_selector("#live-status.connected")
     return page
+
+
+async def add_agent(hub: LiveHub, email: str, name: str, role: str, **fields: Any) -> str:
+    """Another agent of the live hub (password ``PASSWORD``); their id."""
+    from hub.auth.sessions import hash_password
+    from hub.keys import STORE
+    from hub.store.tables import agents
+
+    agent_id = str(uuid.uuid4())
+    values = {
+        "id": agent_id,
+        "email": email,
+        "name": name,
+        "role": role,
+        "password_hash": hash_password(PASSWORD),
+        "presence": "offline",
+        "languages": ["de", "en"],
+        "departments": [],
+        "capacity": {"api": 8, "email": 8, "chat": 3},
+        "teams": [],
+        "active": True,
+        "created_at": datetime.now(UTC),
+    }
+    async with hub.app[STORE].write() as conn:
+        await conn.execute(sa.insert(agents).values(**{**values, **fields}))
+    hub.agents[email] = agent_id
+    return agent_id

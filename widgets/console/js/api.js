@@ -35,6 +35,7 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
+export const del = (path) => api("DELETE", path);
 
 // A file for a reply: the raw bytes, named in the query.
 export async function upload(file) {

@@ -1,7 +1,7 @@
 // The console's entry point: sign-in, the live feed, the views and the shortcuts.
 import { get, post, put, setCsrf, ApiError } from "./api.js";
-import { h, replace, announce, toast } from "./dom.js";
-import { t, language, setLanguage, LANGUAGES } from "./i18n.js";
+import { h, svg, replace, announce, toast } from "./dom.js";
+import { t, language, setLanguage, LANGUAGES, formatClock } from "./i18n.js";
 import { LiveFeed } from "./live.js";
 import { state, isSupervisor, mark } from "./state.js";
 import { Inbox } from "./inbox.js";
@@ -9,9 +9,13 @@ import { ConversationView } from "./conversation.js";
 import { SupervisorView } from "./supervisor.js";
 import { showLogin } from "./login.js";
 import { installShortcuts } from "./shortcuts.js";
+import { KeyAccountsView } from "./keyaccounts.js";
+import { Notifier } from "./notify.js";
+import { loadTags } from "./tags.js";
 
 const live = new LiveFeed();
-let inbox, conversation, supervisor;
+const NARROW = window.matchMedia("(max-width: 900px)");
+let inbox, conversation, supervisor, keyAccounts, notifier;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -24,8 +28,11 @@ async function boot() {
   }
   setCsrf(state.me.csrf_token);
   if (state.me.totp_setup_required) return showLogin(document.getElementById("app"), boot, { setup: true });
-  await Promise.all([loadAgents(), loadCanned(), loadQueues()]);
+  await Promise.all([loadAgents(), loadCanned(), loadQueues(), loadTags()]);
+  notifier = new Notifier();
   layout();
+  notifier.title();
+  KeyAccountsView.count().then((n) => { document.getElementById("nav-key-accounts").hidden = n === 0; });
   live.addEventListener("event", (e) => onEvent(e.detail));
   live.addEventListener("status", (e) => setLive(e.detail));
   live.addEventListener("resync", () => { toast(t("live.resync")); reloadAll(); });
@@ -51,7 +58,8 @@ function layout() {
     LANGUAGES.map((l) => h("option", { value: l, selected: l === language() }, l.toUpperCase())));
   const nav = h("nav", { "aria-label": "main" },
     h("a", { href: "#/inbox", id: "nav-inbox" }, t("nav.inbox")),
-    isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null);
+    isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null,
+    h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
     h("strong", { class: "brand" }, "ContactHub"), nav,
@@ -59,25 +67,52 @@ function layout() {
     h("span", { class: "spacer" }),
     h("label", { class: "inline" }, t("presence.label"), " ", presence),
     lang,
-    h("button", { type: "button", onclick: () => document.dispatchEvent(new CustomEvent("help")), "aria-keyshortcuts": "?" }, "?"),
+    h("button", { type: "button", id: "notify-settings", "aria-label": t("nav.notifications"), title: t("nav.notifications"),
+      onclick: () => notifier.dialog() }, bell()),
+    h("button", { type: "button", onclick: () => document.dispatchEvent(new CustomEvent("help")), "aria-keyshortcuts": "?",
+      "aria-label": t("nav.shortcuts") }, "?"),
     h("span", { class: "me" }, state.me.name),
     h("button", { type: "button", id: "logout", onclick: logout }, t("nav.logout")));
   const inboxEl = h("div", { class: "inbox", id: "inbox", "aria-label": t("nav.inbox") });
   const mainEl = h("main", { id: "main", tabindex: "-1" });
   replace(document.getElementById("app"), header, h("div", { class: "workspace" }, inboxEl, mainEl));
-  inbox = new Inbox(inboxEl, { open: (id) => { location.hash = `#/c/${id}`; } });
+  inbox = new Inbox(inboxEl, { open: (id) => { location.hash = `#/c/${id}`; }, onOffers: offersChanged });
   conversation = new ConversationView(h("div", { class: "conversation" }), { live, onChange: () => inbox.refresh() });
   supervisor = new SupervisorView(h("div", { class: "supervisor" }));
+  keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
+}
+
+// An icon drawn here: no emoji font or image file needed.
+function bell() {
+  return svg("svg", { width: 16, height: 16, viewBox: "0 0 24 24", "aria-hidden": "true", class: "icon" },
+    svg("path", { fill: "currentColor", d: "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6v-5a6 6 0 0 0-5-5.9V4a1 1 0 0 0-2 0v1.1A6 6 0 0 0 6 11v5l-2 2v1h16v-1z" }));
+}
+
+// New offers to me: a notification and a sound (as the agent chose); the count in the title.
+function offersChanged(offers, fresh) {
+  notifier.setOffers(offers.length);
+  for (const offer of fresh) {
+    const left = Math.max(0, Math.round((Date.parse(offer.offer_expires_at) - Date.now()) / 1000)) || "";
+    notifier.alert("offers", t("notify.offer_title", { name: offer.customer.name || offer.customer.contact || "" }),
+      t("notify.offer_body", { channel: t(`channel.${offer.channel}`), s: left }), `#/c/${offer.id}`);
+  }
 }
 
 function route() {
   const main = document.getElementById("main");
   const hash = location.hash || "#/inbox";
   const match = hash.match(/^#\/c\/([\w-]+)$/);
-  document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor" : "inbox";
+  document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
+    : hash === "#/key-accounts" ? "key-accounts" : "inbox";
   if (match) {
     replace(main, conversation.root);
     conversation.show(match[1]);
+    if (NARROW.matches) main.scrollIntoView({ block: "start" }); // one column: the conversation is below the inbox
+  } else if (hash === "#/key-accounts") {
+    conversation.leave();
+    replace(main, keyAccounts.root);
+    keyAccounts.load().catch((err) => toast(err.message, "error"));
+    if (NARROW.matches) main.scrollIntoView({ block: "start" });
   } else if (hash === "#/supervisor" && isSupervisor()) {
     conversation.leave();
     replace(main, supervisor.root);
@@ -112,7 +147,11 @@ function onEvent(event) {
       if (d.agent_id === state.me.id) document.getElementById("presence").value = d.presence;
       break;
     case "conversation.mention":
-      if (d.agent_id === state.me.id) { announce(t("notice.mention", { by: d.by })); toast(t("notice.mention", { by: d.by })); }
+      if (d.agent_id === state.me.id) {
+        announce(t("notice.mention", { by: d.by }));
+        toast(t("notice.mention", { by: d.by }));
+        notifier.alert("mentions", t("notify.mention_title", { by: d.by }), (d.text || "").slice(0, 200), `#/c/${d.conversation_id}`);
+      }
       break;
     case "message.stored": {
       const row = state.conversations.get(d.conversation_id);
@@ -126,6 +165,10 @@ function onEvent(event) {
       const name = state.conversations.get(d.conversation_id)?.customer.name || "";
       announce(t("notice.warning", { name }));
       toast(t("notice.warning", { name }));
+      if (d.agent_id === state.me.id || isSupervisor()) {
+        notifier.alert("sla", t("notify.sla_title", { name }),
+          t("notify.sla_body", { kind: t(`breach.${d.kind}`), t: formatClock(d.due) }), `#/c/${d.conversation_id}`);
+      }
       break;
     }
     default:
@@ -133,6 +176,7 @@ function onEvent(event) {
   inbox.refresh();
   if (current && (d.conversation_id === current || event.topic === "agent.presence")) conversation.refresh();
   if (document.body.dataset.view === "supervisor") supervisor.refresh();
+  if (document.body.dataset.view === "key-accounts") keyAccounts.refresh();
 }
 
 function setLive(status) {

@@ -8,6 +8,8 @@ import { channelBadge, tierBadge } from "./inbox.js";
 import { Composer } from "./composer.js";
 import { Sidebar } from "./sidebar.js";
 import { faxView } from "./fax.js";
+import { eventLabel } from "./events.js";
+import { tagEditor } from "./tags.js";
 
 const IMAGE = /^image\/(png|jpeg|gif|webp)$/;
 
@@ -79,14 +81,41 @@ export class ConversationView {
       h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || this.customer.identities[0]?.value || t("common.none")),
         " ", tierBadge(this.customer.tier)),
       h("p", { class: "conv-state" }, this.stateText()),
+      tagEditor(conv, () => { this.onChange(); this.load(); }),
       this.presence,
       h("div", { class: "conv-actions" }, this.actions()));
     const older = this.cursor ? h("button", { type: "button", class: "link", onclick: () => this.loadOlder() }, t("conv.older")) : null;
+    const kept = this.keepInputs();
     replace(this.root,
       h("div", { class: "conv-main" }, header, older, this.list, conv.status === "open" ? this.composer.el : null),
-      new Sidebar(this.customer, { onSaved: () => this.refresh() }).el);
+      new Sidebar(this.customer, { onSaved: () => this.refresh(), timeline: all, onGone: () => { this.onChange(); location.hash = "#/inbox"; } }).el);
     this.renderPresence();
-    this.list.lastElementChild?.scrollIntoView({ block: "end" });
+    if (!kept.focused) this.list.lastElementChild?.scrollIntoView({ block: "end" });
+    kept.restore();
+  }
+
+  // A live event re-renders the view: what the agent was typing into the tag and the
+  // customer panel's fields (and where the focus was) survives it.
+  keepInputs() {
+    const same = this.rendered === this.conv.id; // another conversation starts afresh
+    this.rendered = this.conv.id;
+    if (!same) return { focused: null, restore: () => {} };
+    const values = [...this.root.querySelectorAll("input[id]:not([type=file]):not([type=checkbox]), select[id]")]
+      .map((el) => [el.id, el.value]);
+    const active = document.activeElement;
+    const focused = active && active.id && this.root.contains(active) ? active.id : null;
+    return {
+      focused,
+      restore: () => {
+        for (const [id, value] of values) {
+          const el = document.getElementById(id);
+          if (!el || !this.root.contains(el) || !value || el.value === value) continue;
+          if (el instanceof HTMLSelectElement && ![...el.options].some((o) => o.value === value)) continue;
+          el.value = value;
+        }
+        if (focused) document.getElementById(focused)?.focus({ preventScroll: true });
+      },
+    };
   }
 
   stateText() {
@@ -128,8 +157,7 @@ export class ConversationView {
         m.delivery ? this.delivery(m) : null);
     }
     const data = item.data || {};
-    const key = `event.${item.action}`;
-    const label = t(t(key) === key ? "event.other" : key, { agent: agentName(data.agent_id), queue: data.queue || "", by: data.by || "", action: item.action });
+    const label = eventLabel(item.action, data);
     return h("li", { class: `event${item.action.includes("note") || item.action.includes("called_back") ? " note" : ""}${mine ? " this" : ""}` },
       h("span", { class: "event-label" }, label), " ", h("time", { datetime: item.at }, formatTime(item.at)),
       data.text ? h("div", { class: "note-text" }, data.text) : null);

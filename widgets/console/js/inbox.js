@@ -4,6 +4,7 @@ import { get, post } from "./api.js";
 import { h, replace, announce, toast } from "./dom.js";
 import { t, formatDuration, formatClock } from "./i18n.js";
 import { state } from "./state.js";
+import { tagLine, tagFilter } from "./tags.js";
 
 const CHANNEL_BADGE = { email: "Mail", sms: "SMS", voice: "Tel", fax: "Fax", chat: "Chat", api: "API" };
 
@@ -22,30 +23,50 @@ function due(conv) {
 }
 
 export class Inbox {
-  constructor(root, { open }) {
+  constructor(root, { open, onOffers }) {
     this.root = root;
     this.open = open;
+    this.onOffers = onOffers || (() => {});
+    this.tag = null; // the tag filter, if any
+    this.filterEl = h("div", { class: "inbox-filter" });
+    this.list = h("div", { class: "inbox-lists" });
+    replace(this.root, this.filterEl, this.list);
+    this.renderFilter();
     this.selected = null;
     this.rows = [];
     this.pending = null;
     setInterval(() => this.tick(), 1000);
   }
 
+  renderFilter() {
+    replace(this.filterEl, tagFilter(this.tag, (tag) => {
+      this.tag = tag;
+      this.renderFilter();
+      if (tag) announce(t("tags.filtered", { tag }));
+      this.refresh();
+    }));
+  }
+
   async load() {
+    // offers always show; the tag narrows the rest
+    const only = this.tag ? `&tag=${encodeURIComponent(this.tag)}` : "";
     const [mine, queues] = await Promise.all([
       get("/api/v1/conversations?status=open&view=mine&limit=200"),
-      get("/api/v1/conversations?status=open&view=queues&limit=200"),
+      get(`/api/v1/conversations?status=open&view=queues&limit=200${only}`),
     ]);
+    const tagged = (c) => !this.tag || (c.tags || []).includes(this.tag);
     const before = new Set([...state.conversations.values()].filter((c) => c.state === "offered" && c.offered_to === state.me.id).map((c) => c.id));
     state.conversations.clear();
     for (const c of [...mine.items, ...queues.items]) state.conversations.set(c.id, c);
     const offers = mine.items.filter((c) => c.state === "offered" && c.offered_to === state.me.id);
-    for (const offer of offers) if (!before.has(offer.id)) announce(t("notice.offer", { name: offer.customer.name || offer.customer.contact || "" }));
+    const fresh = offers.filter((offer) => !before.has(offer.id));
+    for (const offer of fresh) announce(t("notice.offer", { name: offer.customer.name || offer.customer.contact || "" }));
+    this.onOffers(offers, fresh);
     this.render(
       offers,
-      mine.items.filter((c) => c.assignee_id === state.me.id && !c.snoozed),
+      mine.items.filter((c) => c.assignee_id === state.me.id && !c.snoozed && tagged(c)),
       queues.items.filter((c) => c.offered_to !== state.me.id),
-      mine.items.filter((c) => c.assignee_id === state.me.id && c.snoozed),
+      mine.items.filter((c) => c.assignee_id === state.me.id && c.snoozed && tagged(c)),
     );
   }
 
@@ -65,7 +86,7 @@ export class Inbox {
       items.length
         ? h("ul", { class: "rows", role: "list" }, items.map((c) => this.row(c, withActions)))
         : h("p", { class: "empty" }, t("inbox.empty")));
-    replace(this.root,
+    replace(this.list,
       section("offers", offers, true),
       section("mine", mine, false),
       section("queues", queues, false),
@@ -82,10 +103,11 @@ export class Inbox {
       h("span", { class: "wait", dataset: { since: conv.opened_at } }),
       h("span", { class: "due", dataset: { due: due(conv) || "" } }),
       withActions ? h("span", { class: "countdown", dataset: { expires: conv.offer_expires_at || "" } }) : null);
+    const tags = tagLine(conv);
     const actions = withActions ? h("span", { class: "row-actions" },
       h("button", { type: "button", class: "primary", onclick: () => this.accept(conv.id) }, t("inbox.accept")),
       h("button", { type: "button", onclick: () => this.reject(conv.id) }, t("inbox.reject"))) : null;
-    const li = h("li", { class: `row state-${conv.state}${conv.id === this.selected ? " selected" : ""}`, dataset: { id: conv.id } }, link, meta, actions);
+    const li = h("li", { class: `row state-${conv.state}${conv.id === this.selected ? " selected" : ""}`, dataset: { id: conv.id } }, link, meta, tags, actions);
     this.rows.push(conv.id);
     return li;
   }

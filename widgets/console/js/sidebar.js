@@ -1,17 +1,26 @@
 // The customer beside the conversation: identities, tier and why, key account manager,
-// contracts, payment terms, revenue, consent, recent conversations. Fields the agent's
-// role may change are edited in place.
-import { patch } from "./api.js";
-import { h, replace, toast } from "./dom.js";
+// contracts, payment terms, revenue, consent, recent conversations, and what may be done
+// to the record: fields edited in place, identities added and removed, consent recorded
+// and withdrawn, the tier pinned, merges made and undone, the data exported or erased.
+// Each action shows only to the roles the API allows it (the API decides in the end).
+import { get, patch, post, put, del } from "./api.js";
+import { h, replace, toast, announce } from "./dom.js";
 import { t, formatTime, formatNumber } from "./i18n.js";
-import { agentName, isSupervisor } from "./state.js";
+import { agentName, atLeast, isSupervisor } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
+import { channelName, identityKind, purposeName, statusName } from "./events.js";
+import { modal } from "./modal.js";
 
+const IDENTITY_KINDS = ["email", "phone", "fax", "chat_visitor", "external"];
+const CONSENT_CHANNELS = ["email", "sms", "voice", "fax", "chat", "api"];
+const PURPOSES = ["service", "marketing"];
 
 export class Sidebar {
-  constructor(customer, { onSaved }) {
+  constructor(customer, { onSaved, timeline = [], onGone = () => {} }) {
     this.customer = customer;
     this.onSaved = onSaved;
+    this.timeline = timeline;
+    this.onGone = onGone;
     this.el = h("aside", { class: "sidebar", "aria-label": t("side.customer") }, this.content());
   }
 
@@ -21,7 +30,8 @@ export class Sidebar {
       this.editable("name", c.name),
       this.editable("organisation", c.organisation),
       this.editable("language", c.language),
-      this.row("tier", tierBadge(c.tier)),
+      this.row("tier", [tierBadge(c.tier), atLeast("admin")
+        ? [" ", h("button", { type: "button", class: "link", id: "cust-pin", onclick: () => this.pinDialog() }, t("cust.pin_tier"))] : null]),
       this.row("tier_reason", reason(c.tier_reason)),
       this.row("key_account", t(c.key_account ? "common.yes" : "common.no")),
       this.row("kam", c.key_account_manager_id ? agentName(c.key_account_manager_id) : t("common.none")),
@@ -33,16 +43,26 @@ export class Sidebar {
       h("h2", {}, t("side.customer")),
       h("dl", { class: "fields" }, rows),
       h("h3", {}, t("side.identities")),
-      h("ul", { class: "plain" }, c.identities.map((i) => h("li", {}, h("span", { class: "muted" }, i.kind), " ", i.value))),
+      h("ul", { class: "plain identities" }, c.identities.map((i) => h("li", {},
+        h("span", { class: "muted" }, identityKind(i.kind)), " ", h("span", { class: "value" }, i.value),
+        atLeast("supervisor") ? [" ", h("button", { type: "button", class: "link remove-identity",
+          "aria-label": t("cust.remove_identity", { value: i.value }), onclick: () => this.removeIdentity(i) }, "×")] : null))),
+      this.identityForm(),
       h("h3", {}, t("side.consent")),
       c.consent.length
-        ? h("ul", { class: "plain" }, c.consent.map((x) => h("li", {}, `${t("channel." + x.channel)} · ${x.purpose}: `,
-          h("strong", { class: x.granted ? "ok" : "late" }, t(x.granted ? "side.granted" : "side.withdrawn")))))
+        ? h("ul", { class: "plain consents" }, c.consent.map((x) => h("li", {}, `${channelName(x.channel)} · ${purposeName(x.purpose)}: `,
+          h("strong", { class: x.granted ? "ok" : "late" }, t(x.granted ? "side.granted" : "side.withdrawn")), " ",
+          h("button", { type: "button", class: "link consent-toggle",
+            "aria-label": t(x.granted ? "cust.withdraw_one" : "cust.regrant_one", { channel: channelName(x.channel), purpose: purposeName(x.purpose) }),
+            onclick: () => this.consent(x.channel, x.purpose, !x.granted) }, t(x.granted ? "cust.withdraw" : "cust.regrant")))))
         : h("p", { class: "muted" }, t("common.none")),
+      this.consentForm(),
       h("h3", {}, t("side.recent")),
       h("ul", { class: "plain" }, c.recent_conversations.map((r) => h("li", {},
         h("a", { href: `#/c/${r.id}` }, channelBadge(r.channel), " ", formatTime(r.last_message_at)), " ",
-        h("span", { class: "muted" }, r.status)))),
+        h("span", { class: "muted" }, statusName(r.status))))),
+      this.merges(),
+      this.recordActions(),
     ];
   }
 
@@ -61,23 +81,158 @@ export class Sidebar {
 
   edit(dd, key, value) {
     const input = h("input", { value: value || "", "aria-label": t(`side.${key}`), name: key });
-    const form = h("form", { class: "inline-edit", onsubmit: async (e) => {
+    const form = h("form", { class: "inline-edit", onsubmit: (e) => {
       e.preventDefault();
-      try {
-        this.customer = await patch(`/api/v1/customers/${this.customer.id}`, { [key]: input.value.trim() || null });
-        replace(this.el, this.content());
-        this.onSaved();
-      } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+      this.change(() => patch(`/api/v1/customers/${this.customer.id}`, { [key]: input.value.trim() || null }));
     } }, input, h("button", { type: "submit" }, t("common.save")),
-      h("button", { type: "button", onclick: () => replace(this.el, this.content()) }, t("common.cancel")));
+      h("button", { type: "button", onclick: () => this.rerender() }, t("common.cancel")));
     replace(dd, form);
     input.focus();
+  }
+
+  rerender() { replace(this.el, this.content()); }
+
+  // Run a call that answers with the record; show it again, or say what went wrong.
+  async change(call, done) {
+    try {
+      const record = await call();
+      if (record && record.id === this.customer.id) this.customer = record;
+      this.rerender();
+      if (done) { announce(done); toast(done); }
+      this.onSaved();
+      return true;
+    } catch (err) {
+      toast(t("error.generic", { detail: err.message }), "error");
+      return false;
+    }
+  }
+
+  identityForm() {
+    const kind = h("select", { name: "kind", id: "identity-kind", "aria-label": t("cust.identity_kind") },
+      IDENTITY_KINDS.map((k) => h("option", { value: k }, identityKind(k))));
+    const value = h("input", { name: "value", id: "identity-value", required: true, maxlength: 320, "aria-label": t("cust.identity_value"),
+      placeholder: t("cust.identity_value") });
+    return h("form", { class: "side-form", id: "identity-form", onsubmit: (e) => {
+      e.preventDefault();
+      this.change(() => post(`/api/v1/customers/${this.customer.id}/identities`, { kind: kind.value, value: value.value.trim() }),
+        t("cust.identity_added"));
+    } }, kind, value, h("button", { type: "submit" }, t("cust.add_identity")));
+  }
+
+  async removeIdentity(identity) {
+    await this.change(async () => {
+      await del(`/api/v1/customers/${this.customer.id}/identities/${identity.id}`);
+      return get(`/api/v1/customers/${this.customer.id}`);
+    }, t("cust.identity_removed"));
+  }
+
+  consentForm() {
+    const channel = h("select", { name: "channel", id: "consent-channel", "aria-label": t("cust.consent_channel") },
+      CONSENT_CHANNELS.map((c) => h("option", { value: c }, channelName(c))));
+    const purpose = h("select", { name: "purpose", id: "consent-purpose", "aria-label": t("cust.consent_purpose") },
+      PURPOSES.map((p) => h("option", { value: p }, purposeName(p))));
+    return h("div", { class: "side-form", role: "group", "aria-label": t("cust.consent_record") }, channel, purpose,
+      h("button", { type: "button", id: "consent-grant", onclick: () => this.consent(channel.value, purpose.value, true) }, t("cust.grant")),
+      h("button", { type: "button", id: "consent-withdraw", onclick: () => this.consent(channel.value, purpose.value, false) }, t("cust.withdraw")));
+  }
+
+  consent(channel, purpose, granted) {
+    return this.change(() => put(`/api/v1/customers/${this.customer.id}/consent`, { channel, purpose, granted, source: "agent" }),
+      t("cust.consent_saved"));
+  }
+
+  async pinDialog() {
+    let tiers = [];
+    try { tiers = (await get("/api/v1/tiers")).items.map((x) => x.name); } catch { tiers = [this.customer.tier]; }
+    const pinned = this.customer.tier_pinned ? this.customer.tier : "";
+    modal(t("cust.pin_title"), [
+      h("label", {}, t("cust.tier"), h("select", { name: "tier", id: "pin-tier" },
+        h("option", { value: "" }, t("cust.pin_auto")),
+        tiers.map((name) => h("option", { value: name, selected: name === pinned }, name)))),
+      h("label", {}, t("cust.pin_reason"), h("input", { name: "reason", maxlength: 500 })),
+    ], t("cust.pin_submit"), (data) => this.change(() => put(`/api/v1/customers/${this.customer.id}/tier`,
+      { tier: data.get("tier") || null, reason: data.get("reason") || null }), t("cust.pinned")));
+  }
+
+  // customer.merged events on the timeline that were not undone since
+  merges() {
+    if (!atLeast("supervisor")) return null;
+    const undone = new Set(this.timeline.filter((e) => e.action === "customer.unmerged").map((e) => String(e.subject_id)));
+    const open = this.timeline.filter((e) => e.type === "event" && e.action === "customer.merged" && !undone.has(String(e.id)));
+    if (!open.length) return null;
+    return [h("h3", {}, t("cust.merges")), h("ul", { class: "plain merges" }, open.map((e) => h("li", {},
+      t("cust.merge_of", { other: (e.data?.other_id || "").slice(0, 8), at: formatTime(e.at) }), " ",
+      h("button", { type: "button", class: "link unmerge", onclick: () => this.change(async () => {
+        await post(`/api/v1/customers/${this.customer.id}/unmerge`, { merge_event_id: e.id });
+        return get(`/api/v1/customers/${this.customer.id}`);
+      }, t("cust.unmerged")) }, t("cust.unmerge")))))];
+  }
+
+  recordActions() {
+    const id = this.customer.id;
+    const items = [];
+    if (atLeast("supervisor")) {
+      items.push(h("button", { type: "button", id: "cust-merge", onclick: () => this.mergeDialog() }, t("cust.merge")));
+      items.push(h("a", { href: `/api/v1/customers/${id}/export`, download: `customer-${id}.json`, id: "cust-export", class: "button-like" }, t("cust.export")));
+    }
+    if (atLeast("admin")) items.push(h("button", { type: "button", id: "cust-erase", class: "danger", onclick: () => this.eraseDialog() }, t("cust.erase")));
+    if (!items.length) return null;
+    return [h("h3", {}, t("cust.actions")), h("div", { class: "record-actions" }, items)];
+  }
+
+  mergeDialog() {
+    const results = h("ul", { class: "plain merge-results", "aria-live": "polite" });
+    const query = h("input", { type: "search", name: "q", id: "merge-query", "aria-label": t("cust.merge_search"), placeholder: t("cust.merge_search") });
+    const search = async () => {
+      const q = query.value.trim();
+      if (!q) return;
+      let found = [];
+      try { found = (await get(`/api/v1/customers?q=${encodeURIComponent(q)}`)).items.filter((c) => c.id !== this.customer.id); }
+      catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+      replace(results, found.length ? found.map((c, n) => h("li", {}, h("label", { class: "inline" },
+        h("input", { type: "radio", name: "other_id", value: c.id, required: true, checked: n === 0 }),
+        `${c.name || t("common.none")}${c.organisation ? ` · ${c.organisation}` : ""} `, tierBadge(c.tier))))
+        : h("li", { class: "muted" }, t("cust.merge_none")));
+    };
+    query.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); search(); } });
+    modal(t("cust.merge_title"), [
+      h("div", { class: "inline-edit" }, query, h("button", { type: "button", id: "merge-search", onclick: search }, t("cust.search"))),
+      results,
+    ], t("cust.merge_submit"), (data) => {
+      const other = data.get("other_id");
+      if (!other) return null;
+      return this.change(() => post(`/api/v1/customers/${this.customer.id}/merge`, { other_id: other }), t("cust.merged"));
+    });
+  }
+
+  eraseDialog() {
+    const id = this.customer.id;
+    const word = t("cust.erase_word");
+    const typed = h("input", { name: "confirm", id: "erase-confirm", autocomplete: "off", required: true });
+    const dlg = modal(t("cust.erase_title"), [
+      h("p", { class: "late", role: "alert" }, t("cust.erase_warning")),
+      h("label", {}, t("cust.erase_type", { word }), typed),
+    ], t("cust.erase_submit"), async () => {
+      try {
+        await del(`/api/v1/customers/${id}?confirm=${encodeURIComponent(id)}`);
+        toast(t("cust.erased"));
+        announce(t("cust.erased"));
+        this.onGone();
+      } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+    }, { danger: true });
+    const submit = dlg.querySelector("button[type=submit]");
+    submit.id = "erase-submit";
+    submit.disabled = true;
+    typed.addEventListener("input", () => { submit.disabled = typed.value.trim() !== word; });
   }
 }
 
 function reason(why) {
   if (!why) return t("common.none");
-  if (why.pinned_by) return `pinned by ${why.pinned_by}`;
+  if (why.pinned_by) {
+    const who = String(why.pinned_by);
+    return t("side.pinned_by", { who: who.startsWith("agent:") ? agentName(who.slice(6)) : who });
+  }
   return why.rule ? `${why.rule}` : JSON.stringify(why);
 }
 
@@ -87,3 +242,4 @@ function revenue(values) {
     `${k}: ${formatNumber(Number(v.amount), { style: "currency", currency: v.currency || "EUR", maximumFractionDigits: 0 })}`).join(", ");
 }
 
+export { revenue };

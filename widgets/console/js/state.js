@@ -7,7 +7,16 @@ export const state = {
   typing: new Map(),   // conversation id -> Map(agent id -> {name, until})
   canned: [],
   queues: [],
+  tags: [],            // the tags in use, for autocomplete (GET /api/v1/tags)
 };
+
+const RANK = { agent: 1, supervisor: 2, admin: 3 };
+
+// Whether the signed-in agent's role reaches ``role``: the console hides what it may not
+// do (the API decides in the end).
+export function atLeast(role) {
+  return Boolean(state.me) && RANK[state.me.role] >= RANK[role];
+}
 
 export function agentName(id) {
   if (!id) return "";

@@ -23,8 +23,8 @@ export class SupervisorView {
     state.queues = queues.items;
     replace(this.root,
       h("div", { class: "sup-grid" },
-        this.card("queues", this.queueTable(queues.items)),
-        this.card("agents", this.agentTable(agents.items)),
+        this.card("queues", scroll(this.queueTable(queues.items)), null, "wide"),
+        this.card("agents", scroll(this.agentTable(agents.items))),
         this.card("volume", volumeChart(hours.hours), t("sup.hours", { n: HOURS })),
         this.card("frt", frtChart(hours.hours), t("sup.hours", { n: HOURS })),
         this.card("breaches", this.breachList(breaches.items))));
@@ -38,8 +38,8 @@ export class SupervisorView {
     }, 300);
   }
 
-  card(key, body, note) {
-    return h("section", { class: "card", "aria-labelledby": `sup-${key}` },
+  card(key, body, note, wide) {
+    return h("section", { class: wide ? "card wide" : "card", "aria-labelledby": `sup-${key}` },
       h("h2", { id: `sup-${key}` }, t(`sup.${key}`), note ? h("span", { class: "muted" }, ` · ${note}`) : null), body);
   }
 
@@ -72,8 +72,13 @@ export class SupervisorView {
   breachList(items) {
     if (!items.length) return h("p", { class: "muted" }, t("sup.no_breaches"));
     return h("ul", { class: "plain" }, items.map((b) => h("li", {},
-      h("a", { href: `#/c/${b.conversation_id}` }, formatTime(b.at)), ` · ${b.kind} · ${b.queue || ""}`)));
+      h("a", { href: `#/c/${b.conversation_id}` }, formatTime(b.at)), ` · ${t(`breach.${b.kind}`)} · ${b.queue || ""}`)));
   }
+}
+
+// A table that may be wider than a narrow screen scrolls within its card, not the page.
+function scroll(table) {
+  return h("div", { class: "table-scroll" }, table);
 }
 
 function legend(keys) {

@@ -1,0 +1,36 @@
+// What the timeline says about an event: a sentence in the agent's language, never the
+// hub's raw action name (``identity.added``) or state (``open``).
+import { t } from "./i18n.js";
+import { agentName } from "./state.js";
+
+const KNOWN = (key) => t(key) !== key;
+
+export function channelName(channel) {
+  return KNOWN(`channel.${channel}`) ? t(`channel.${channel}`) : channel || "";
+}
+
+export function statusName(status) {
+  return KNOWN(`status.${status}`) ? t(`status.${status}`) : status || "";
+}
+
+export function identityKind(kind) {
+  return KNOWN(`identity.${kind}`) ? t(`identity.${kind}`) : kind || "";
+}
+
+export function purposeName(purpose) {
+  return KNOWN(`purpose.${purpose}`) ? t(`purpose.${purpose}`) : purpose || "";
+}
+
+export function eventLabel(action, data = {}) {
+  const vars = {
+    agent: agentName(data.agent_id), queue: data.queue || "", by: data.by || "", action,
+    kind: identityKind(data.kind), channel: channelName(data.channel), purpose: purposeName(data.purpose),
+    from: data.from || "", to: data.to || "",
+    changes: [...(data.added || []).map((x) => `+${x}`), ...(data.removed || []).map((x) => `−${x}`)].join(", "),
+  };
+  if (action === "consent.changed") return t(data.granted ? "event.consent.granted" : "event.consent.withdrawn", vars);
+  if (action === "tier.changed" && data.to) return t("event.tier.changed_to", vars);
+  if (action === "sla.breached" && data.kind) return `${t("event.sla.breached")} (${t(`breach.${data.kind}`)})`;
+  const key = `event.${action}`;
+  return KNOWN(key) ? t(key, vars) : t("event.other", { action: action.replace(/[._]/g, " ") });
+}
