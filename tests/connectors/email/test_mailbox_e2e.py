@@ -237,3 +237,36 @@ async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
         assert len(peer.received) == 1
         assert (await stored(hub, "new-2@firma.example")).conversation_id == first.conversation_id
     await drop_backend(settings)
+
+
+async def test_a_mailbox_of_ten_thousand_is_drained_completely(
+    backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
+) -> None:
+    """An existing support inbox connected for the first time: every mail stored once.
+    (aioimaplib recursed once per line of the former open-ended listing and never got
+    past about 2,000 mails.) The watcher's memory is measured in test_imap.py."""
+    size = 10_000
+    dovecot.deliver_files(
+        mail(f"backlog-{n}@firma.example", f"Anfrage {n}", sender=f"kunde{n % 500}@firma.example")
+        for n in range(size)
+    )
+    settings = mailbox_settings(tmp_path, backend, dovecot, peer, after="leave")
+    try:
+        async with running_hub(settings) as hub:
+            async with asyncio.timeout(600):
+                while True:
+                    count = await _stored_mails(hub)
+                    if count >= size:
+                        break
+                    await asyncio.sleep(0.5)
+            async with hub.app[STORE].read() as conn:
+                distinct = await conn.scalar(sa.select(sa.func.count(sa.distinct(messages.c.external_id))))
+            assert (count, distinct) == (size, size)
+    finally:
+        await drop_backend(settings)
+
+
+async def _stored_mails(hub: HubClient) -> int:
+    async with hub.app[STORE].read() as conn:
+        query = sa.select(sa.func.count()).select_from(messages).where(messages.c.channel == "email")
+        return int(await conn.scalar(query) or 0)
