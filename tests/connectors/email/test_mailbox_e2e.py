@@ -6,6 +6,7 @@ answer to it joins the same conversation."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from hub.model import Channel, message_id
 from hub.settings import Settings
 from hub.store.tables import messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
+from tests.connectors.email.attachment_mix import attachment_mix
 from tests.connectors.email.dovecot import Dovecot
 from tests.connectors.email.smtp_peer import Peer
 from tests.connectors.email.test_smtp_threading import DOMAIN, mail, received
@@ -270,3 +272,22 @@ async def _stored_mails(hub: HubClient) -> int:
     async with hub.app[STORE].read() as conn:
         query = sa.select(sa.func.count()).select_from(messages).where(messages.c.channel == "email")
         return int(await conn.scalar(query) or 0)
+
+
+async def test_attachments_are_stored_byte_exact(mailbox_hub: HubClient, dovecot: Dovecot) -> None:
+    """Through IMAP, the parser and the blob store: every file with the checksum of the
+    bytes the sender attached (text files with CRLF were stored with LF)."""
+    roles = await sign_in_all(mailbox_hub)
+    raw, sums = attachment_mix("mix-e2e@firma.example")
+    await dovecot.append(raw)
+    row = await stored(mailbox_hub, "mix-e2e@firma.example")
+    detail = await mailbox_hub.client.get(
+        f"/api/v1/conversations/{row.conversation_id}", headers=roles["admin"]
+    )
+    [message] = (await detail.json())["messages"]
+    got = {}
+    for file in message["attachments"]:
+        resp = await mailbox_hub.client.get(f"/api/v1/attachments/{file['id']}", headers=roles["admin"])
+        assert resp.status == 200
+        got[file["filename"]] = hashlib.sha256(await resp.read()).hexdigest()
+    assert got == sums

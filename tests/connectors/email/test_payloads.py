@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from connectors.email.charsets import codec_for, decode_bytes, decode_words
 from connectors.email.payloads import parse_addresses, parse_mail
 from connectors.email.quotes import html_to_text, visible_html_text, visible_text
 from hub.errors import PayloadRejected
+from tests.connectors.email.attachment_mix import attachment_mix
 
 
 def mail(headers: str, body: str | bytes = "Hello\n") -> bytes:
@@ -431,3 +433,15 @@ def test_visible_html_text_drops_blockquotes() -> None:
         "wrote:<br><blockquote>old text</blockquote></div>"
     )
     assert visible_html_text(html) == "Thanks"
+
+
+# --- attachments are the bytes the sender attached ------------------------------------------
+
+
+def test_every_attachment_of_a_mix_keeps_its_checksum() -> None:
+    """Text files kept their CRLF line ends only when base64-encoded: 38 of 286 were
+    stored with LF (issue 32)."""
+    raw, sums = attachment_mix()
+    parsed = parse_mail(raw)
+    assert {f.filename: hashlib.sha256(f.data).hexdigest() for f in parsed.attachments} == sums
+    assert parsed.text == "Anbei die Unterlagen."
