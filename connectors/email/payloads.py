@@ -33,6 +33,7 @@ from connectors.email.headers import (
     AutoReason,
     HeaderFields,
     MailAddress,
+    Priority,
     choose_sender,
     detect_auto,
     find_ids,
@@ -40,6 +41,7 @@ from connectors.email.headers import (
     parse_addresses,
     parse_date,
     read_addresses,
+    read_priority,
 )
 from connectors.email.mime import BLANK_LINE, EML_TYPES, PARSER_ERRORS, find_charsets
 from connectors.email.quotes import FORWARD_MARKER, visible_forward, visible_text
@@ -84,6 +86,7 @@ class ParsedMail:
     auto: AutoReason | None = None  # why no automatic answer may be sent
     out_of_office: bool = False
     bounce: Bounce | None = None
+    priority: Priority | None = None  # as the sender marked it; None: normal
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     degraded: bool = False  # the structure could not be read; full_text is the raw bytes as text
 
@@ -142,6 +145,7 @@ def _parse(raw: bytes, depth: int = 0) -> ParsedMail:
         auto=detect_auto(fields),
         out_of_office=bounce is None and is_out_of_office(fields, subject),
         bounce=bounce,
+        priority=read_priority(fields),
         headers=MappingProxyType({name: fields.text(name) for name in KEPT_HEADERS if fields.first(name)}),
     )
 

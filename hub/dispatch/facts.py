@@ -2,8 +2,9 @@
 
 ``route`` (a JSON column) holds what the rules read that is not elsewhere on the row
 (language, subject, recipient, department from the first inbound message, and tags
-from rule actions), the ring it waits on and since when, who turned it down, and a
-transfer. It is written by the router and by agent actions, read on every rebuild.
+from rule actions; the priority is a column of its own, as later messages raise it),
+the ring it waits on and since when, who turned it down, and a transfer. It is written
+by the router and by agent actions, read on every rebuild.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
-from hub.store.tables import agents, call_holds, conversations, customers
+from hub.store.tables import PRIORITIES, PRIORITY_NAMES, agents, call_holds, conversations, customers
 
 # The columns a router needs about a conversation and its customer, in one join.
 CONVERSATION_COLUMNS = (
@@ -36,6 +37,7 @@ CONVERSATION_COLUMNS = (
     conversations.c.first_response_due,
     conversations.c.first_response_at,
     conversations.c.next_response_due,
+    conversations.c.priority,
     customers.c.tier,
     customers.c.key_account,
     customers.c.key_account_manager_id,
@@ -120,6 +122,7 @@ def waiting_conversation(row: Any, route: dict[str, Any], last_agent_id: str | N
         department=route.get("department", ""),
         subject=route.get("subject", ""),
         recipient=route.get("recipient", ""),
+        priority=PRIORITY_NAMES.get(getattr(row, "priority", None) or PRIORITIES["normal"], "normal"),
         key_account_manager_id=row.key_account_manager_id,
         last_agent_id=last_agent_id,
         target_index=int(route.get("target_index", 0)),

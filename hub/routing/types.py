@@ -42,6 +42,7 @@ class WaitingConversation:
     department: str = ""
     subject: str = ""
     recipient: str = ""
+    priority: str = "normal"  # high, normal or low: what the customer marked or a rule set
     key_account_manager_id: str | None = None
     last_agent_id: str | None = None
     target_index: int = 0  # which ring of the matched rule it waits on

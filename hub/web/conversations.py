@@ -25,7 +25,16 @@ from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import RouteSpec
-from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
+from hub.store.tables import (
+    PRIORITIES,
+    PRIORITY_NAMES,
+    attachments,
+    conversations,
+    customers,
+    identities,
+    messages,
+    outbox,
+)
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import validated
 from hub.web import message_parts
@@ -68,6 +77,7 @@ def _public(row: Any, now: datetime) -> dict[str, Any]:
         "closed_at": iso(row.closed_at),
         "tags": route.get("tags", []),
         "department": route.get("department"),
+        "priority": PRIORITY_NAMES.get(row.priority or PRIORITIES["normal"], "normal"),
         # snoozed until then, unless the customer wrote after it was snoozed
         "snoozed_until": iso(snoozed_until),
         "snoozed": snoozed_until is not None

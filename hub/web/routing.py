@@ -160,6 +160,7 @@ class SimulateIn(BaseModel):
     subject: str = ""
     language: str = ""
     department: str = ""
+    priority: Literal["high", "normal", "low"] = "normal"
     rules: str | None = Field(None, description="draft rules (YAML) to try instead of the live ones")
     at: datetime | None = Field(None, description="when to simulate (default: now)")
 
@@ -186,6 +187,7 @@ async def simulate(request: web.Request) -> web.Response:
         language=body.language or str(customer.get("language", "")),
         department=body.department,
         subject=body.subject or body.text[:200],
+        priority=body.priority,
         key_account_manager_id=kam,
     )
     return json_response(
