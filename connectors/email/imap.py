@@ -418,10 +418,12 @@ class _Connection:
         reply = await self._call(self._client.fetch(number, "(UID)"))
         if reply.result != "OK":
             return None, None
+        found: dict[int, int] = {}  # (a flag change of another mail may be reported too)
         for line in reply.lines:
             if isinstance(line, bytes) and (m := _FETCH_NUMBER.match(line)) and (uid := _UID.search(line)):
-                return int(m.group(1)), int(uid.group(1))
-        return None, None
+                found[int(m.group(1))] = int(uid.group(1))
+        at = max(found, default=None) if number == "*" else int(number) if int(number) in found else None
+        return (None, None) if at is None else (at, found[at])
 
     async def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
         """(UID, raw mail) for ``uids``, in UID order, without setting \\Seen."""
