@@ -155,3 +155,24 @@ def is_out_of_office(fields: HeaderFields, subject: str) -> bool:
     if submitted == "auto-replied" or fields.first("x-autoreply") or fields.first("x-autorespond"):
         return True
     return bool(_OOF_SUBJECT.match(subject))
+
+
+Priority = Literal["high", "low"]
+
+
+def read_priority(fields: HeaderFields) -> Priority | None:
+    """What the sender marked: ``Importance`` (RFC 2156, Outlook), ``X-Priority`` (1–2
+    high, 4–5 low; "1 (Highest)"), ``Priority`` (RFC 2156: urgent, non-urgent) and
+    ``X-MSMail-Priority``; the most urgent wins. None for normal or unmarked."""
+    found: set[str] = set()
+    for name in ("importance", "x-msmail-priority"):
+        value = (fields.first(name) or "").strip().lower()
+        found.add({"high": "high", "low": "low"}.get(value, ""))
+    number = re.match(r"\s*(\d)", fields.first("x-priority") or "")
+    if number:
+        found.add("high" if number.group(1) in "12" else "low" if number.group(1) in "45" else "")
+    value = (fields.first("priority") or "").strip().lower()
+    found.add({"urgent": "high", "non-urgent": "low"}.get(value, ""))
+    if "high" in found:
+        return "high"
+    return "low" if "low" in found else None

@@ -4,9 +4,10 @@
 after the cursor (``MailCursors``: the folder's UIDVALIDITY and the last UID handed
 over). Each mail is delivered, then marked as ``after`` says, and only then the cursor
 moves on, so a crash or a failed delivery repeats a mail rather than losing one (the hub
-dedupes on Message-ID). Then it waits for new mail in IDLE (or polls without it), and
-reconnects with backoff on any failure. No table access, no ``hub.web``; the only
-sockets it opens are to the IMAP server.
+dedupes on Message-ID). No command asks for an answer that grows with the mailbox: the
+folder is listed in UID windows (see ``MailboxWatcher._drain``). Then it waits for new
+mail in IDLE (or polls without it), and reconnects with backoff on any failure. No table
+access, no ``hub.web``; the only sockets it opens are to the IMAP server.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ T = TypeVar("T")
 
 BATCH_BYTES = 8 * 1024 * 1024  # bodies fetched per round trip, at most (one mail always)
 BATCH_MAILS = 50
+# UIDs listed per round trip, at most: an IMAP answer must never grow with the mailbox
+# (aioimaplib 2.0 recurses once per response line; see ``MailboxWatcher._drain``)
+WINDOW = 250
 
 
 class ImapFailure(Exception):
@@ -173,25 +177,51 @@ class MailboxWatcher:
         return 0
 
     async def _drain(self, conn: _Connection, uidvalidity: int, last: int) -> int:
-        """Deliver every mail after ``last``; return the new last UID."""
-        pending = [(uid, size) for uid, size in await conn.list_after(last) if uid > last]
-        for batch in _batches(pending):
-            fetched = await conn.fetch(batch)
-            if not fetched:
+        """Deliver every mail after ``last``; return the new last UID.
+
+        The folder is read in windows of at most ``WINDOW`` UIDs, never with an open
+        range: an answer that grows with the mailbox (``UID FETCH 1:*``) would be one
+        response line per mail, and aioimaplib parses a response with one level of
+        recursion per line (a mailbox of a few thousand mails hit the recursion limit
+        on every connection, for ever). A window that holds no mail is skipped past
+        the next mail's UID at once (a folder whose old mails were moved away)."""
+        top = await conn.highest_uid()
+        position = last  # every UID up to here has been looked at
+        while top is not None and position < top:
+            end = min(position + WINDOW, top)
+            listed = await conn.list_range(position + 1, end)
+            if not listed:
+                after = await conn.first_uid_after(end)
+                position = top if after is None else max(end, min(after - 1, top))
                 continue
-            # the whole batch at once: concurrent appends share one queue write; a failure
-            # of any leaves the batch to be taken again (the hub drops what it already has)
-            await self._hub(
-                asyncio.gather(*(self._deliver(raw) for _, raw in fetched)), "delivery", any_error=True
-            )
-            uids = [uid for uid, _ in fetched]
-            if self.settings.after == "seen":
-                await conn.mark_seen(uids)
-            elif self.settings.after == "move" and self.settings.move_to:
-                await conn.move(uids, self.settings.move_to)
-            last = uids[-1]
+            for batch in _batches(listed):
+                last = await self._hand_over(conn, uidvalidity, batch, last)
+            position = end
+        if position > last:
+            # UIDs only grow: nothing can appear at or below a UID the server has shown,
+            # so the next session starts after the empty stretch instead of reading it again
+            last = position
             await self._hub(self._cursors.set(self.name, uidvalidity, last), "cursor store")
-            log.debug("%d mails queued, up to uid %d", len(uids), last, extra={**self._extra, "uid": last})
+        return last
+
+    async def _hand_over(self, conn: _Connection, uidvalidity: int, batch: list[int], last: int) -> int:
+        """Fetch, deliver and mark one batch, then move the cursor; return the new last UID."""
+        fetched = await conn.fetch(batch)
+        if not fetched:
+            return last
+        # the whole batch at once: concurrent appends share one queue write; a failure
+        # of any leaves the batch to be taken again (the hub drops what it already has)
+        await self._hub(
+            asyncio.gather(*(self._deliver(raw) for _, raw in fetched)), "delivery", any_error=True
+        )
+        uids = [uid for uid, _ in fetched]
+        if self.settings.after == "seen":
+            await conn.mark_seen(uids)
+        elif self.settings.after == "move" and self.settings.move_to:
+            await conn.move(uids, self.settings.move_to)
+        last = uids[-1]
+        await self._hub(self._cursors.set(self.name, uidvalidity, last), "cursor store")
+        log.debug("%d mails queued, up to uid %d", len(uids), last, extra={**self._extra, "uid": last})
         return last
 
     async def _hub(self, step: Awaitable[T], what: str, *, any_error: bool = False) -> T:
@@ -253,6 +283,7 @@ def _utf7(text: str) -> str:
 
 
 _FETCH = re.compile(rb"^\d+ FETCH \(")
+_FETCH_NUMBER = re.compile(rb"^(\d+) FETCH \(")
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
@@ -347,16 +378,52 @@ class _Connection:
                 return int(found.group(1))
         raise ImapFailure(f"SELECT {folder}: no UIDVALIDITY")
 
-    async def list_after(self, last: int) -> list[tuple[int, int]]:
-        """(UID, size) of the mails from ``last + 1`` on; ``N:*`` also names the highest
-        mail when N is beyond it, so callers drop UIDs <= ``last``."""
-        lines = await self._ok(self._client.uid("fetch", f"{last + 1}:*", "(UID RFC822.SIZE)"), "FETCH")
-        found = []
-        for line in lines:
-            if isinstance(line, bytes) and _FETCH.match(line) and (uid := _UID.search(line)):
-                size = _SIZE.search(line)
-                found.append((int(uid.group(1)), int(size.group(1)) if size else 0))
-        return sorted(found)
+    async def highest_uid(self) -> int | None:
+        """The UID of the folder's last mail; None when the folder is empty. One line."""
+        lines = await self._ok(self._client.uid("fetch", "*", "(UID)"), "FETCH")
+        found = _listed(lines)
+        return max(found) if found else None
+
+    async def list_range(self, first: int, last: int) -> list[tuple[int, int]]:
+        """(UID, size) of the mails with UIDs ``first`` to ``last``, in UID order: at
+        most ``last - first + 1`` lines (a flag change another client made may be
+        reported on the way: it is counted once)."""
+        lines = await self._ok(self._client.uid("fetch", f"{first}:{last}", "(UID RFC822.SIZE)"), "FETCH")
+        return sorted((uid, size) for uid, size in _listed(lines).items() if first <= uid <= last)
+
+    async def first_uid_after(self, uid: int) -> int | None:
+        """The lowest UID above ``uid``, by bisecting message sequence numbers (one line
+        per step, about log2 of the folder's size); None when there is none; ``uid + 1``
+        (skip nothing) when the server stops answering a step. Plain FETCH on purpose:
+        no EXPUNGE may come while FETCH commands run (RFC 3501 §7.4.1), so the numbers
+        hold still while it searches."""
+        count, top = await self._at("*")
+        if count is None or top is None or top <= uid:
+            return None
+        low, high, found = 1, count, top  # the mail at ``high`` is above ``uid``
+        while low < high:
+            middle = (low + high) // 2
+            _, at = await self._at(str(middle))
+            if at is None:
+                return uid + 1
+            if at > uid:
+                high, found = middle, at
+            else:
+                low = middle + 1
+        return found
+
+    async def _at(self, number: str) -> tuple[int | None, int | None]:
+        """(message sequence number, UID) of one mail by sequence number; (None, None)
+        when the server refuses (an empty folder answers ``FETCH *`` with BAD)."""
+        reply = await self._call(self._client.fetch(number, "(UID)"))
+        if reply.result != "OK":
+            return None, None
+        found: dict[int, int] = {}  # (a flag change of another mail may be reported too)
+        for line in reply.lines:
+            if isinstance(line, bytes) and (m := _FETCH_NUMBER.match(line)) and (uid := _UID.search(line)):
+                found[int(m.group(1))] = int(uid.group(1))
+        at = max(found, default=None) if number == "*" else int(number) if int(number) in found else None
+        return (None, None) if at is None else (at, found[at])
 
     async def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
         """(UID, raw mail) for ``uids``, in UID order, without setting \\Seen."""
@@ -379,7 +446,8 @@ class _Connection:
         return sorted(mails.items())
 
     async def mark_seen(self, uids: list[int]) -> None:
-        await self._ok(self._client.uid("store", _uid_set(uids), "+FLAGS", "(\\Seen)"), "STORE \\Seen")
+        # SILENT: no FETCH line per mail in the answer
+        await self._ok(self._client.uid("store", _uid_set(uids), "+FLAGS.SILENT", "(\\Seen)"), "STORE \\Seen")
 
     async def move(self, uids: list[int], folder: str) -> None:
         target, which = _mailbox(folder), _uid_set(uids)
@@ -441,6 +509,17 @@ class _Connection:
             client._client_task.cancel()  # still connecting: give up the attempt
             if client.protocol.transport is not None:
                 client.protocol.transport.close()
+
+
+def _listed(lines: list[Any]) -> dict[int, int]:
+    """{UID: RFC822.SIZE (0 when not given)} from the FETCH lines of an answer."""
+    found: dict[int, int] = {}
+    for line in lines:
+        if isinstance(line, bytes) and _FETCH.match(line) and (uid := _UID.search(line)):
+            size = _SIZE.search(line)
+            key = int(uid.group(1))
+            found[key] = max(found.get(key, 0), int(size.group(1)) if size else 0)
+    return found
 
 
 def _uid_set(uids: list[int]) -> str:

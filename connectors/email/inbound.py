@@ -6,8 +6,8 @@ mail's own Message-ID), every referenced id is offered to ingest to follow, and 
 ``[#ref]`` subject tag names the conversation. A mail without a Message-ID gets one from
 its content, so a second fetch of it is still a duplicate. The message's ``meta`` keeps
 what the hub has no column for: the full text with the quoted history (``full_text``)
-and the files' Content-IDs (``content_ids``, JSON), which the console resolves inline
-images with.
+the files' Content-IDs (``content_ids``, JSON), which the console resolves inline
+images with, and the priority the sender marked (``priority``: high or low).
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def inbound_message(
         "bounce": (parsed.bounce.status or "yes") if parsed.bounce else "",
         "full_text": full_text(parsed),
         "content_ids": content_ids(parsed),
+        "priority": parsed.priority or "",  # the conversation takes the most urgent
     }
     sender = parsed.sender.email if parsed.sender else UNKNOWN_SENDER
     return InboundMessage(

@@ -111,8 +111,9 @@ def copy_content_fields(part: Message, hint: tuple[str, ...]) -> Message:
 
 def decode_payload(part: Message) -> bytes:
     """The decoded body of a leaf part. Lenient where the stdlib is strict: base64 with
-    a stray character, uuencode without its ``begin`` line. 7bit (the default) content is
-    text in canonical CRLF form and gets LF line ends, as the mail gem (Zammad) does."""
+    a stray character, uuencode without its ``begin`` line. The bytes are left as they
+    came, line ends included: an attached file is what the sender attached (a text
+    body is turned into LF lines where it is read as text)."""
     encoding = transfer_encoding(part)
     if encoding == "base64" or encoding in _UU:
         try:  # base64 and uuencode are ASCII; anything else is noise
@@ -125,8 +126,7 @@ def decode_payload(part: Message) -> bytes:
         decoded = part.get_payload(decode=True)  # the raw bytes, or quoted-printable decoded
     except PARSER_ERRORS:
         decoded = None
-    data = decoded if isinstance(decoded, bytes) else b""
-    return data.replace(b"\r\n", b"\n") if encoding in ("", "7bit") else data
+    return decoded if isinstance(decoded, bytes) else b""
 
 
 def decode_base64(data: bytes) -> bytes:
@@ -171,7 +171,7 @@ def read_entity(part: Message, raw_bodies: dict[int, bytes]) -> bytes:
         return decode_base64(data)
     if encoding == "quoted-printable":
         return quopri.decodestring(data)
-    return data.replace(b"\r\n", b"\n") if encoding in ("", "7bit") else data
+    return data
 
 
 def transfer_encoding(part: Message) -> str:

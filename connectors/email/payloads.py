@@ -21,6 +21,7 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
+from email.utils import format_datetime
 from types import MappingProxyType
 
 from connectors.email.attachments import MailFile
@@ -32,6 +33,7 @@ from connectors.email.headers import (
     AutoReason,
     HeaderFields,
     MailAddress,
+    Priority,
     choose_sender,
     detect_auto,
     find_ids,
@@ -39,9 +41,10 @@ from connectors.email.headers import (
     parse_addresses,
     parse_date,
     read_addresses,
+    read_priority,
 )
-from connectors.email.mime import BLANK_LINE, PARSER_ERRORS, find_charsets
-from connectors.email.quotes import visible_html_text, visible_text
+from connectors.email.mime import BLANK_LINE, EML_TYPES, PARSER_ERRORS, find_charsets
+from connectors.email.quotes import FORWARD_MARKER, visible_forward, visible_text
 from hub.errors import PayloadRejected
 from hub.sanitize import clean_html
 
@@ -83,6 +86,7 @@ class ParsedMail:
     auto: AutoReason | None = None  # why no automatic answer may be sent
     out_of_office: bool = False
     bounce: Bounce | None = None
+    priority: Priority | None = None  # as the sender marked it; None: normal
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     degraded: bool = False  # the structure could not be read; full_text is the raw bytes as text
 
@@ -92,20 +96,21 @@ class ParsedMail:
         return self.auto is not None or self.out_of_office or self.bounce is not None
 
 
-def parse_mail(raw: bytes) -> ParsedMail:
+def parse_mail(raw: bytes, depth: int = 0) -> ParsedMail:
     """Parse a raw message. Raises ``PayloadRejected`` for empty input and nothing else:
-    a message whose structure cannot be read comes back ``degraded``, as text."""
+    a message whose structure cannot be read comes back ``degraded``, as text.
+    ``depth`` > 0 parses an embedded message (whose own embedded ones stay files)."""
     if not raw:
         raise PayloadRejected("empty message")
     try:
-        return _parse(raw)
+        return _parse(raw, depth)
     except (*PARSER_ERRORS, RecursionError):
         # Hostile input must still reach a person, so it is delivered as plain text.
         text = decode_bytes(raw)
         return ParsedMail(message_id=None, text=text, full_text=text, degraded=True)
 
 
-def _parse(raw: bytes) -> ParsedMail:
+def _parse(raw: bytes, depth: int = 0) -> ParsedMail:
     """``parse_mail`` without the safety net; raises what the stdlib raises."""
     raw = _repair_header_block(raw)
     try:
@@ -115,11 +120,11 @@ def _parse(raw: bytes) -> ParsedMail:
     hint = find_charsets(msg)
     fields = HeaderFields(msg, hint)
     body = read_body(msg, raw, hint)
-    if body.text_from_html:
-        text = visible_html_text(body.html_source or "")
-    else:
-        text = visible_text(body.full_text) if body.full_text.strip() else ""
     subject = fields.text("subject").strip()
+    # a forward as attachment (message/rfc822): the embedded message's text is the content
+    embedded = _embedded_texts(body.files) if body.report is None and depth == 0 else []
+    full_text = "\n\n".join(t for t in (body.full_text, *embedded) if t.strip())
+    text = (visible_forward(full_text, subject) or visible_text(full_text)) if full_text.strip() else ""
     bounce = read_bounce(body.report)
     ids = find_ids(fields.first("message-id"), bare=True)
     return ParsedMail(
@@ -134,14 +139,40 @@ def _parse(raw: bytes) -> ParsedMail:
         date=parse_date(fields.first("date")),
         body_type=body.body_type,
         text=text,
-        full_text=body.full_text,
+        full_text=full_text,
         html=clean_html(body.html_source),
         attachments=body.files,
         auto=detect_auto(fields),
         out_of_office=bounce is None and is_out_of_office(fields, subject),
         bounce=bounce,
+        priority=read_priority(fields),
         headers=MappingProxyType({name: fields.text(name) for name in KEPT_HEADERS if fields.first(name)}),
     )
+
+
+def _embedded_texts(files: tuple[MailFile, ...]) -> list[str]:
+    """Each embedded message (a forward as attachment, message/rfc822) as a forwarded
+    block: a marker, its From, Date, Subject and To, and its whole text."""
+    texts = []
+    for file in files:
+        if file.content_type not in EML_TYPES or not file.data.strip():
+            continue
+        inner = parse_mail(file.data, depth=1)
+        fields = [
+            ("From", _address(inner.sender)),
+            ("Date", format_datetime(inner.date) if inner.date else ""),
+            ("Subject", inner.subject),
+            ("To", ", ".join(_address(a) for a in inner.to)),
+        ]
+        head = "\n".join(f"{name}: {value}" for name, value in fields if value)
+        texts.append(f"{FORWARD_MARKER}\n{head}\n\n{inner.full_text.strip()}".rstrip())
+    return texts
+
+
+def _address(address: MailAddress | None) -> str:
+    if address is None:
+        return ""
+    return f"{address.name} <{address.email}>" if address.name else address.email
 
 
 def _repair_header_block(raw: bytes) -> bytes:

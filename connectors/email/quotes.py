@@ -8,6 +8,12 @@ line, ``-Name``, "Sent from my …" after a blank line) and Outlook header block
 everything below them. Fragments below the last visible one are hidden; quoted
 fragments between replies (inline answers) stay, but are not part of the visible text.
 
+A forward is the other way round: the forwarded message is the content. ``visible_forward``
+keeps it whole below the sender's note, found by its marker ("---------- Forwarded
+message ---------", "-------- Weitergeleitete Nachricht --------", "Begin forwarded
+message:" …) or, when the subject says forward ("Fwd:", "WG:" …), by the first header
+block or "-----Original Message-----" line.
+
 ``html_to_text`` (stdlib ``html.parser``) turns an HTML body into lines, with
 ``> `` in front of blockquoted lines, so HTML replies go through the same rules.
 """
@@ -37,6 +43,17 @@ _SEPARATOR = re.compile(
     r"|alkuperäinen viesti|opprinnelig melding|originalmeddelande|mensagem original)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
+# a line that introduces a forwarded message, in the words of Gmail, Thunderbird, Apple
+# Mail and Outlook, in English, German and a few neighbours
+_FORWARD_MARK = re.compile(
+    r"^[\s>]*(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|message transfere"
+    r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|videresendt meddelelse)\s*-{2,}"
+    r"|begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:"
+    r"|début du message réexpédié\s*:|inicio del mensaje reenviado\s*:)\s*$",
+    re.IGNORECASE,
+)
+FORWARD_MARKER = "---------- Forwarded message ---------"  # Gmail's; an embedded message gets it
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|wg|weitergeleitet|tr|rv|enc|doorst)\s*:", re.I)
 _VERB = re.compile(
     r"(?<!\w)(wrote|writes|schrieb|schreef|a écrit|a ecrit|escribió|escribio|ha scritto|scrisse"
     r"|escreveu|skrev|kirjoitti|napisał|napisal|pisze|написал|написала|írta|napsal|yazdı|έγραψε)"
@@ -76,6 +93,55 @@ def visible_text(text: str, *, keep_signature: bool = False) -> str:
 def visible_html_text(html: str, *, keep_signature: bool = False) -> str:
     """``visible_text`` of an HTML reply (blockquotes count as quoted lines)."""
     return visible_text(html_to_text(html), keep_signature=keep_signature)
+
+
+def is_forward_subject(subject: str) -> bool:
+    """Whether a subject says the mail forwards another ("Fwd:", "FW:", "WG:", "TR:" …)."""
+    return bool(_FORWARD_SUBJECT.match(subject))
+
+
+def visible_forward(text: str, subject: str) -> str | None:
+    """The visible text of a forward: the sender's note (quotes and signature split off
+    as in a reply), then the forwarded message whole, its marker and header lines
+    included; None when ``text`` forwards nothing. Apple Mail's ``>`` in front of the
+    forwarded lines is taken off."""
+    lines = _prepare(text)
+    start = _forward_start(lines, is_forward_subject(subject))
+    if start is None:
+        return None
+    above = "\n".join(lines[:start])
+    note = visible_text(above) if above.strip() else ""
+    forwarded = "\n".join(_uncite(lines[start:])).strip("\n").rstrip()
+    return f"{note}\n\n{forwarded}" if note else forwarded
+
+
+def _forward_start(lines: list[str], forward_subject: bool) -> int | None:
+    """The line the forwarded message starts at: its marker; with a forward's subject
+    also the first header block or separator (an underscore line above it included)."""
+    for index, line in enumerate(lines):
+        if _FORWARD_MARK.match(line):
+            return index
+    if not forward_subject:
+        return None
+    blocks = _find_header_blocks(lines)
+    if not blocks:
+        return None
+    start = min(blocks)
+    above = start - 1
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    return above if above >= 0 and _UNDERSCORES.match(lines[above]) else start
+
+
+def _uncite(lines: list[str]) -> list[str]:
+    """The lines with one level of ``>`` taken off when every line after the first
+    (the marker) that has text is cited, as Apple Mail forwards; else unchanged."""
+    body = [line for line in lines[1:] if line.strip()]
+    if not body or not all(line.startswith(">") for line in body):
+        return lines
+    return [
+        line[2:] if line.startswith("> ") else line[1:] if line.startswith(">") else line for line in lines
+    ]
 
 
 def split_fragments(text: str) -> tuple[Fragment, ...]:

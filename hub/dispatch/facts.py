@@ -2,9 +2,10 @@
 
 ``route`` (a JSON column) holds what the rules read that is not elsewhere on the row
 (``message_facts`` of the first inbound message: language, department, subject, the
-start of its text, recipient; and tags from rule actions), the ring it waits on and
-since when, who turned it down, and a transfer. It is written by the router and by
-agent actions, read on every rebuild.
+start of its text, recipient; and tags from rule actions; the priority is a column of
+its own, as later messages raise it), the ring it waits on and since when, who turned it
+down, and a transfer. It is written by the router and by agent actions, read on every
+rebuild.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
-from hub.store.tables import agents, call_holds, conversations, customers
+from hub.store.tables import PRIORITIES, PRIORITY_NAMES, agents, call_holds, conversations, customers
 
 # The columns a router needs about a conversation and its customer, in one join.
 CONVERSATION_COLUMNS = (
@@ -38,6 +39,7 @@ CONVERSATION_COLUMNS = (
     conversations.c.first_response_due,
     conversations.c.first_response_at,
     conversations.c.next_response_due,
+    conversations.c.priority,
     customers.c.tier,
     customers.c.key_account,
     customers.c.key_account_manager_id,
@@ -155,6 +157,7 @@ def waiting_conversation(row: Any, route: dict[str, Any], last_agent_id: str | N
         subject=route.get("subject", ""),
         text=route.get("text", ""),
         recipient=route.get("recipient", ""),
+        priority=PRIORITY_NAMES.get(getattr(row, "priority", None) or PRIORITIES["normal"], "normal"),
         key_account_manager_id=row.key_account_manager_id,
         last_agent_id=last_agent_id,
         target_index=int(route.get("target_index", 0)),

@@ -49,7 +49,7 @@ from hub.routing.hours import BusinessHours
 from hub.routing.types import AgentState, Escalate, Offer, OutOfHours
 from hub.store.bulk import any_of
 from hub.store.engine import Store
-from hub.store.tables import agents, call_holds, conversations, events, messages
+from hub.store.tables import PRIORITIES, agents, call_holds, conversations, events, messages
 from hub.store.times import iso, utc, utc_or_none
 from hub.transient import is_transient
 
@@ -329,8 +329,11 @@ class Router:
             conv = replace(conv, department=route["department"])
         if fresh and "tag" in rule.actions:
             route["tags"] = [rule.actions["tag"]]
-        view.admit(conv)
         update: dict[str, Any] = {}
+        if fresh and "set_priority" in rule.actions:
+            update["priority"] = PRIORITIES[rule.actions["set_priority"]]
+            conv = replace(conv, priority=rule.actions["set_priority"])
+        view.admit(conv)
         if fresh:
             update |= {"route": route, "queue": target.queue}
         if row.first_response_due is None and row.first_response_at is None:

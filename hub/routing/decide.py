@@ -37,12 +37,16 @@ def conversation_context(conv: WaitingConversation) -> dict[str, Any]:
         "subject": conv.subject,
         "text": conv.text,
         "recipient": conv.recipient,
+        "priority": conv.priority,
     }
 
 
 def routed(conv: WaitingConversation, rules: RuleSet) -> tuple[Rule, int, Target]:
     """The rule that matches, and the target (ring) the conversation waits on."""
-    facts = (conv.tier, conv.channel, conv.language, conv.department, conv.subject, conv.text, conv.recipient)
+    facts = (
+        *(conv.tier, conv.channel, conv.language, conv.department, conv.subject, conv.text, conv.recipient),
+        conv.priority,
+    )
     try:  # a cheap cache key; a customer value that is a mapping or list cannot be hashed
         rule = rules.match(lambda: conversation_context(conv), (facts, frozenset(conv.customer.items())))
     except TypeError:

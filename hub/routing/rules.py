@@ -38,6 +38,7 @@ CONVERSATION_CONTEXT = rule_engine.Context(
             "subject": _S,
             "text": _S,
             "recipient": _S,
+            "priority": _S,  # high, normal or low
         }
     )
 )
@@ -54,7 +55,8 @@ AGENT_CONTEXT = rule_engine.Context(
 )
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
 DEFAULT_FIRST_RESPONSE_S = 3600
-RULE_ACTIONS = {"set_department", "tag", "out_of_hours_reply"}
+RULE_ACTIONS = {"set_department", "tag", "out_of_hours_reply", "set_priority"}
+PRIORITY_VALUES = ("high", "normal", "low")
 MATCH_CACHE = 100_000
 
 
@@ -271,6 +273,8 @@ def _parse_rules(text: str, tier_priority: Mapping[str, int], source: str) -> Ru
         if not isinstance(actions, dict):
             raise ConfigError(f"{where}: actions: expected a mapping")
         _only(actions, RULE_ACTIONS, f"{where}: actions")
+        if "set_priority" in actions and actions["set_priority"] not in PRIORITY_VALUES:
+            raise ConfigError(f"{where}: actions: set_priority: expected one of {', '.join(PRIORITY_VALUES)}")
         rules.append(
             Rule(item["name"], when, condition, tuple(targets), {k: str(v) for k, v in actions.items()})
         )

@@ -43,6 +43,7 @@ class WaitingConversation:
     subject: str = ""
     text: str = ""  # the start of the first inbound message's text
     recipient: str = ""
+    priority: str = "normal"  # high, normal or low: what the customer marked or a rule set
     key_account_manager_id: str | None = None
     last_agent_id: str | None = None
     target_index: int = 0  # which ring of the matched rule it waits on

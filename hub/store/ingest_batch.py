@@ -25,6 +25,7 @@ from hub.model import ROUTABLE_KINDS, Address, Channel, InboundMessage, message_
 from hub.sanitize import clean_html
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.tables import (
+    PRIORITIES,
     attachments,
     consents,
     conversations,
@@ -37,6 +38,7 @@ from hub.store.tables import (
 from hub.store.threads import follow_threads
 
 DEFAULT_THREAD = "default"
+NORMAL, LEAST_URGENT = PRIORITIES["normal"], max(PRIORITIES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,8 @@ async def store_batch(
     stored_ids = {r.id for r in inserted}
     stored: list[StoredMessage] = []
     attachment_rows = []
-    touched: dict[str, tuple[datetime, int, bool]] = {}  # conversation -> (last, added, routable)
+    # conversation -> (last, added, routable, most urgent priority rank)
+    touched: dict[str, tuple[datetime, int, bool, int]] = {}
     for msg, mid in zip(fresh, ids, strict=True):
         if mid not in stored_ids:  # another worker stored it a moment ago
             duplicates.append(msg)
@@ -120,8 +123,14 @@ async def store_batch(
                 meta=msg.meta,
             )
         )
-        last, count, routable = touched.get(conv_id, (msg.received_at, 0, False))
-        touched[conv_id] = (max(last, msg.received_at), count + 1, routable or msg.kind in ROUTABLE_KINDS)
+        last, count, routable, rank = touched.get(conv_id, (msg.received_at, 0, False, LEAST_URGENT))
+        rank = min(rank, PRIORITIES.get(msg.meta.get("priority", ""), NORMAL))
+        touched[conv_id] = (
+            max(last, msg.received_at),
+            count + 1,
+            routable or msg.kind in ROUTABLE_KINDS,
+            rank,
+        )
         attachment_rows += [
             {
                 "message_id": mid,
@@ -135,6 +144,7 @@ async def store_batch(
     await insert_rows(conn, attachments, attachment_rows)
     if touched:
         later = sa.func.greatest if is_pg(conn) else sa.func.max
+        sooner = sa.func.least if is_pg(conn) else sa.func.min
         await conn.execute(
             sa.update(conversations)
             .where(conversations.c.id == sa.bindparam("conv_id"))
@@ -146,10 +156,14 @@ async def store_batch(
                 last_message_at=later(
                     conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
                 ),
+                # set by the messages that open it, then raised, never lowered, by a more urgent one
+                priority=sooner(
+                    sa.func.coalesce(conversations.c.priority, sa.bindparam("rank")), sa.bindparam("rank")
+                ),
             ),
             [
-                {"conv_id": cid, "added": count, "last": last, "routable": routable}
-                for cid, (last, count, routable) in sorted(touched.items())
+                {"conv_id": cid, "added": count, "last": last, "routable": routable, "rank": rank}
+                for cid, (last, count, routable, rank) in sorted(touched.items())
             ],
         )
     await _log_events(conn, stored, now)

@@ -104,6 +104,10 @@ identities = sa.Table(
     sa.Index(None, "customer_id"),
 )
 
+# conversations.priority: rank per name (as X-Priority counts); NULL is normal
+PRIORITIES = {"high": 1, "normal": 3, "low": 5}
+PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
+
 conversations = sa.Table(
     "conversations",
     metadata,
@@ -140,6 +144,9 @@ conversations = sa.Table(
     sa.Column("snoozed_at", TS),
     # the due time an SLA warning was sent for; a new due time is warned about again
     sa.Column("sla_warned_due", TS),
+    # What the customer marked (an email's Importance / X-Priority / Priority) or a rule set:
+    # PRIORITIES' ranks, lower is more urgent; a later, more urgent message raises it.
+    sa.Column("priority", sa.SmallInteger),
     sa.Index(None, "customer_id"),
     sa.Index(None, "needs_routing"),
     sa.Index(None, "status", "assignee_id"),

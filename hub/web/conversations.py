@@ -31,7 +31,16 @@ from hub.request_body import int_query, json_response, read_json_object, read_li
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
-from hub.store.tables import attachments, conversations, customers, identities, messages, outbox
+from hub.store.tables import (
+    PRIORITIES,
+    PRIORITY_NAMES,
+    attachments,
+    conversations,
+    customers,
+    identities,
+    messages,
+    outbox,
+)
 from hub.store.times import iso, utc, utc_or_none
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web import message_parts
@@ -74,6 +83,7 @@ def _public(row: Any, now: datetime) -> dict[str, Any]:
         "closed_at": iso(row.closed_at),
         "tags": route.get("tags", []),
         "department": route.get("department"),
+        "priority": PRIORITY_NAMES.get(row.priority or PRIORITIES["normal"], "normal"),
         # snoozed until then, unless the customer wrote after it was snoozed
         "snoozed_until": iso(snoozed_until),
         "snoozed": snoozed_until is not None

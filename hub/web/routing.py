@@ -160,6 +160,7 @@ class SimulateIn(RequestModel):
     subject: str = ""
     language: str = ""
     department: str = ""
+    priority: Literal["high", "normal", "low"] = "normal"
     rules: Annotated[str | None, NULLABLE] = Field(
         None, description="draft rules (YAML) to try instead of the live ones"
     )
@@ -193,6 +194,7 @@ async def simulate(request: web.Request) -> web.Response:
         tier=str(customer.pop("tier")),
         arrived_at=now,
         customer=customer,
+        priority=body.priority,
         key_account_manager_id=kam,
         **facts,
     )

@@ -91,3 +91,23 @@ async def test_quoted_text_and_inline_images(live_hub: LiveHub, browser: Any) ->
         " : new Promise(r => { img.onload = () => r(img.naturalWidth); img.onerror = () => r(-1); })"
     )
     assert loaded == 24, "the inline image did not load inside the sandboxed frame"
+
+
+async def test_an_urgent_mail_shows_a_priority_badge(live_hub: LiveHub, browser: Any) -> None:
+    msg = EmailMessage()
+    msg["From"] = "Karla Kunde <kunde-eilig@firma.example>"
+    msg["To"] = "service@e2e.example"
+    msg["Subject"] = "Strom ausgefallen"
+    msg["Message-ID"] = "<urgent-1@firma.example>"
+    msg["Importance"] = "High"
+    msg.set_content("Seit heute Morgen kein Strom.")
+    inbound = await to_inbound(msg.as_bytes(), "service", MAILBOX, live_hub.app[BLOBS], datetime.now(UTC))
+    await live_hub.app[QUEUE].append(inbound)
+    sofia = await sign_in_with_csp(browser, live_hub, "sofia@e2e.example", "de-DE")
+    badge = sofia.locator(".row .priority-high")
+    await badge.wait_for(timeout=10000)
+    assert await badge.inner_text() == "Hohe Priorität"
+    await sofia.click(".row-link")
+    header = sofia.locator(".conv-header .priority-high")
+    await header.wait_for(timeout=5000)
+    assert await header.get_attribute("aria-label") == "Hohe Priorität"

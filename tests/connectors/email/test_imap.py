@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from email.parser import BytesHeaderParser
@@ -435,3 +437,81 @@ async def test_mail_that_comes_while_a_batch_is_fetched_is_not_left_waiting(dove
         await asyncio.gather(*(burst(k) for k in range(4)))
         await until(lambda: len(inbox.raw) >= 400, timeout=20, what="all 400 delivered")
     assert sorted(Counter(inbox.ids).values()) == [1] * 400, "each once"
+
+
+# --- a mailbox of thousands -------------------------------------------------------------------
+
+_NUMBER = re.compile(rb"Message-ID: <(\d+)@test\.example>")
+
+
+class Tally:
+    """A ``deliver`` whose memory does not grow with the mails: one byte per mail,
+    allocated up front, counts how often each arrived."""
+
+    def __init__(self, size: int) -> None:
+        self.seen = bytearray(size + 1)
+        self.calls = 0
+        self.out_of_order = 0
+        self._last = 0
+
+    async def __call__(self, raw: bytes) -> None:
+        found = _NUMBER.search(raw)
+        assert found is not None
+        n = int(found.group(1))
+        self.out_of_order += n < self._last
+        self._last = n
+        self.seen[n] = min(self.seen[n] + 1, 255)
+        self.calls += 1
+
+
+async def drain_traced(server: Dovecot, folder: str, size: int) -> tuple[Tally, int]:
+    """Drain a pre-filled ``folder`` with a fresh watcher; return what arrived and the
+    peak of the memory Python allocated meanwhile (tracemalloc)."""
+    cursors, tally = Cursors(), Tally(size)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        async with watching(server, cursors, tally, folder=folder, after="leave") as state:  # type: ignore[arg-type]
+            await until(
+                lambda: cursors.rows.get(NAME, (0, 0))[1] >= size, timeout=240, what=f"all {size} mails"
+            )
+            await until(lambda: state.state == "connected", what="connected")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "transient_failure" not in state.history, "no reconnect on the way"
+    return tally, peak
+
+
+async def test_a_mailbox_of_ten_thousand_drains_completely_with_flat_memory(dovecot: Dovecot) -> None:
+    """aioimaplib 2.0 parses a response with one level of recursion per line: the
+    former ``UID FETCH 1:* (UID RFC822.SIZE)`` hit the recursion limit at about 2,000
+    mails, dropped the connection and started again, for ever."""
+    dovecot.deliver_files((mail(n) for n in range(1, 1_001)), "Klein")
+    dovecot.deliver_files((mail(n) for n in range(1, 10_001)), "Gross")
+    small, small_peak = await drain_traced(dovecot, "Klein", 1_000)
+    large, large_peak = await drain_traced(dovecot, "Gross", 10_000)
+    for tally, size in ((small, 1_000), (large, 10_000)):
+        assert tally.seen[1:] == bytes([1]) * size, "each mail once"
+        assert tally.out_of_order == 0
+    ratio = large_peak / small_peak
+    print(f"tracemalloc peak: 1,000 mails {small_peak / 1e6:.1f} MB, 10,000 mails {large_peak / 1e6:.1f} MB")
+    assert ratio < 1.5, f"the watcher's memory grows with the mailbox: {ratio:.2f}x for 10x the mails"
+
+
+async def test_a_folder_whose_old_mails_went_away_is_read_past_the_gap(dovecot: Dovecot) -> None:
+    """UIDs 2..1,100 expunged (moved away long ago): far more than one window is empty."""
+    dovecot.deliver_files(mail(n) for n in range(1, 1_201))
+    async with dovecot.session() as imap:
+        await imap.select("INBOX")
+        for first in range(2, 1_101, 100):  # one EXPUNGE line per mail: this client recurses too
+            which = f"{first}:{min(first + 99, 1_100)}"
+            assert (await imap.uid("store", which, "+FLAGS.SILENT", "(\\Deleted)")).result == "OK"
+            assert (await imap.expunge()).result == "OK"
+    cursors, inbox = Cursors(), Inbox()
+    async with watching(dovecot, cursors, inbox, after="leave") as state:
+        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1_200, what="cursor at uid 1200")
+        await until(lambda: state.state == "connected", what="connected")
+        await dovecot.append(mail(5_000))  # after the gap, mail still comes in
+        await until(lambda: len(inbox.raw) == 102, what="the new mail")
+    assert inbox.ids == mid(1, *range(1_101, 1_201), 5_000)

@@ -6,6 +6,7 @@ answer to it joins the same conversation."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from hub.model import Channel, message_id
 from hub.settings import Settings
 from hub.store.tables import messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
+from tests.connectors.email.attachment_mix import attachment_mix
 from tests.connectors.email.dovecot import Dovecot
 from tests.connectors.email.smtp_peer import Peer
 from tests.connectors.email.test_smtp_threading import DOMAIN, mail, received
@@ -237,3 +239,55 @@ async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
         assert len(peer.received) == 1
         assert (await stored(hub, "new-2@firma.example")).conversation_id == first.conversation_id
     await drop_backend(settings)
+
+
+async def test_a_mailbox_of_ten_thousand_is_drained_completely(
+    backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
+) -> None:
+    """An existing support inbox connected for the first time: every mail stored once.
+    (aioimaplib recursed once per line of the former open-ended listing and never got
+    past about 2,000 mails.) The watcher's memory is measured in test_imap.py."""
+    size = 10_000
+    dovecot.deliver_files(
+        mail(f"backlog-{n}@firma.example", f"Anfrage {n}", sender=f"kunde{n % 500}@firma.example")
+        for n in range(size)
+    )
+    settings = mailbox_settings(tmp_path, backend, dovecot, peer, after="leave")
+    try:
+        async with running_hub(settings) as hub:
+            async with asyncio.timeout(600):
+                while True:
+                    count = await _stored_mails(hub)
+                    if count >= size:
+                        break
+                    await asyncio.sleep(0.5)
+            async with hub.app[STORE].read() as conn:
+                distinct = await conn.scalar(sa.select(sa.func.count(sa.distinct(messages.c.external_id))))
+            assert (count, distinct) == (size, size)
+    finally:
+        await drop_backend(settings)
+
+
+async def _stored_mails(hub: HubClient) -> int:
+    async with hub.app[STORE].read() as conn:
+        query = sa.select(sa.func.count()).select_from(messages).where(messages.c.channel == "email")
+        return int(await conn.scalar(query) or 0)
+
+
+async def test_attachments_are_stored_byte_exact(mailbox_hub: HubClient, dovecot: Dovecot) -> None:
+    """Through IMAP, the parser and the blob store: every file with the checksum of the
+    bytes the sender attached (text files with CRLF were stored with LF)."""
+    roles = await sign_in_all(mailbox_hub)
+    raw, sums = attachment_mix("mix-e2e@firma.example")
+    await dovecot.append(raw)
+    row = await stored(mailbox_hub, "mix-e2e@firma.example")
+    detail = await mailbox_hub.client.get(
+        f"/api/v1/conversations/{row.conversation_id}", headers=roles["admin"]
+    )
+    [message] = (await detail.json())["messages"]
+    got = {}
+    for file in message["attachments"]:
+        resp = await mailbox_hub.client.get(f"/api/v1/attachments/{file['id']}", headers=roles["admin"])
+        assert resp.status == 200
+        got[file["filename"]] = hashlib.sha256(await resp.read()).hexdigest()
+    assert got == sums

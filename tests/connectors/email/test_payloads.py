@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from connectors.email.charsets import codec_for, decode_bytes, decode_words
 from connectors.email.payloads import parse_addresses, parse_mail
 from connectors.email.quotes import html_to_text, visible_html_text, visible_text
 from hub.errors import PayloadRejected
+from tests.connectors.email.attachment_mix import attachment_mix
 
 
 def mail(headers: str, body: str | bytes = "Hello\n") -> bytes:
@@ -265,7 +267,9 @@ no subject
     assert [f.filename for f in parsed.attachments] == ["Weitergeleitet ä.eml", "message.eml"]
     assert parsed.attachments[0].data == inner.encode()
     assert parsed.attachments[0].content_type == "message/rfc822"
-    assert parsed.full_text == "see attached"
+    # and a forward's content: each embedded message's text follows the note
+    assert parsed.full_text.startswith("see attached\n\n---------- Forwarded message ---------")
+    assert "inner body" in parsed.text and parsed.text.endswith("no subject")
 
 
 def dsn(action: str, status: str) -> bytes:
@@ -431,3 +435,136 @@ def test_visible_html_text_drops_blockquotes() -> None:
         "wrote:<br><blockquote>old text</blockquote></div>"
     )
     assert visible_html_text(html) == "Thanks"
+
+
+# --- attachments are the bytes the sender attached ------------------------------------------
+
+
+def test_every_attachment_of_a_mix_keeps_its_checksum() -> None:
+    """Text files kept their CRLF line ends only when base64-encoded: 38 of 286 were
+    stored with LF (issue 32)."""
+    raw, sums = attachment_mix()
+    parsed = parse_mail(raw)
+    assert {f.filename: hashlib.sha256(f.data).hexdigest() for f in parsed.attachments} == sums
+    assert parsed.text == "Anbei die Unterlagen."
+
+
+# --- a forward: the forwarded message is the content ----------------------------------------
+
+FORWARDED = "Der Zähler im Keller zeigt seit Montag nichts mehr an.\nBitte um Rückruf.\n\nMax Mustermann"
+
+GMAIL = (
+    "FYI, siehe unten.\n\n---------- Forwarded message ---------\n"
+    "From: Max Mustermann <max@firma.example>\nDate: Mon, 1 Dec 2025 at 10:00\n"
+    "Subject: Defekter Zähler\nTo: <kunde@firma.example>\n\n\n" + FORWARDED + "\n"
+)
+GMAIL_DE = (
+    "Bitte kümmern Sie sich darum.\n\n---------- Weitergeleitete Nachricht ---------\n"
+    "Von: Max Mustermann <max@firma.example>\nDate: Mo., 1. Dez. 2025 um 10:00 Uhr\n"
+    "Subject: Defekter Zähler\nTo: <kunde@firma.example>\n\n\n" + FORWARDED + "\n"
+)
+THUNDERBIRD = (
+    "Zur Info\n\n-------- Forwarded Message --------\nSubject: \tDefekter Zähler\n"
+    "Date: \tMon, 1 Dec 2025 10:00:00 +0100\nFrom: \tMax Mustermann <max@firma.example>\n"
+    "To: \tkunde@firma.example\n\n\n\n" + FORWARDED + "\n"
+)
+THUNDERBIRD_DE = (
+    "\n\n\n-------- Weitergeleitete Nachricht --------\nBetreff: \tDefekter Zähler\n"
+    "Datum: \tMon, 1 Dec 2025 10:00:00 +0100\nVon: \tMax Mustermann <max@firma.example>\n"
+    "An: \tkunde@firma.example\n\n\n\n" + FORWARDED + "\n"
+)
+OUTLOOK = (
+    "Hallo Service,\n\nanbei die Meldung meines Mieters.\n\nGruß\nKarla\n\n"
+    "________________________________\nVon: Max Mustermann <max@firma.example>\n"
+    "Gesendet: Montag, 1. Dezember 2025 10:00\nAn: Karla Kunde <kunde@firma.example>\n"
+    "Betreff: Defekter Zähler\n\n" + FORWARDED + "\n"
+)
+OUTLOOK_CLASSIC = (
+    "See below.\n\n-----Original Message-----\nFrom: Max Mustermann <max@firma.example>\n"
+    "Sent: Monday, December 1, 2025 10:00 AM\nTo: Karla Kunde <kunde@firma.example>\n"
+    "Subject: Defekter Zähler\n\n" + FORWARDED + "\n"
+)
+APPLE = (
+    "Siehe unten\n\nAnfang der weitergeleiteten Nachricht:\n\n"
+    "> Von: Max Mustermann <max@firma.example>\n> Betreff: Defekter Zähler\n"
+    "> Datum: 1. Dezember 2025 um 10:00:00 MEZ\n> An: kunde@firma.example\n> \n"
+    + "".join(f"> {line}\n" for line in FORWARDED.split("\n"))
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "note"),
+    [
+        ("Fwd: Defekter Zähler", GMAIL, "FYI, siehe unten."),
+        ("Fwd: Defekter Zähler", GMAIL_DE, "Bitte kümmern Sie sich darum."),
+        ("Fwd: Defekter Zähler", THUNDERBIRD, "Zur Info"),
+        ("WG: Defekter Zähler", THUNDERBIRD_DE, ""),
+        (
+            "WG: Defekter Zähler",
+            OUTLOOK,
+            "Hallo Service,\n\nanbei die Meldung meines Mieters.\n\nGruß\nKarla",
+        ),
+        ("FW: Defekter Zähler", OUTLOOK_CLASSIC, "See below."),
+        ("WG: Defekter Zähler", APPLE, "Siehe unten"),
+    ],
+    ids=["gmail", "gmail-de", "thunderbird", "thunderbird-de", "outlook-de", "outlook-classic", "apple-de"],
+)
+def test_a_forward_shows_the_forwarded_message(subject: str, body: str, note: str) -> None:
+    """In 39 forwards only the note was visible; the message behind "Show quoted text"."""
+    parsed = parse_mail(mail(f"From: kunde@firma.example\nSubject: {subject}", body))
+    assert parsed.text.startswith(note)
+    assert FORWARDED in parsed.text
+    assert "Max Mustermann <max@firma.example>" in parsed.text, "who wrote it, too"
+
+
+def test_a_forward_in_html_shows_the_forwarded_message() -> None:
+    html = (
+        '<div dir="ltr">FYI<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+        "---------- Forwarded message ---------<br>From: <strong>Max Mustermann</strong> "
+        "&lt;max@firma.example&gt;<br>Date: Mon, 1 Dec 2025 at 10:00<br>Subject: Defekter Zähler<br>"
+        "To: &lt;kunde@firma.example&gt;<br></div><br><br>"
+        "<div>Der Zähler zeigt nichts mehr an.</div></div></div>"
+    )
+    headers = (
+        "From: kunde@firma.example\nSubject: Fwd: Defekter Zähler\nContent-Type: text/html; charset=utf-8"
+    )
+    parsed = parse_mail(mail(headers, html))
+    assert parsed.text.startswith("FYI")
+    assert "Der Zähler zeigt nichts mehr an." in parsed.text
+
+
+def test_apple_mail_html_forward_is_uncited() -> None:
+    html = (
+        '<div>Siehe unten</div><div><br><blockquote type="cite"><div>Anfang der weitergeleiteten '
+        "Nachricht:</div><br><div><b>Von: </b>Max &lt;max@firma.example&gt;</div>"
+        "<div><b>Betreff: </b>Defekter Zähler</div><br><div>Der Zähler zeigt nichts.</div></blockquote></div>"
+    )
+    parsed = parse_mail(mail("From: k@firma.example\nSubject: WG: Zähler\nContent-Type: text/html", html))
+    assert "Der Zähler zeigt nichts." in parsed.text
+
+
+def test_a_forward_as_attachment_shows_the_embedded_message() -> None:
+    inner = (
+        "From: Max Mustermann <max@firma.example>\nTo: kunde@firma.example\n"
+        "Subject: Defekter =?utf-8?q?Z=C3=A4hler?=\nDate: Mon, 01 Dec 2025 10:00:00 +0100\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + FORWARDED + "\n"
+    )
+    body = (
+        "--B\nContent-Type: text/plain; charset=utf-8\n\nSiehe Anhang.\n"
+        "--B\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n" + inner + "--B--\n"
+    )
+    headers = "From: kunde@firma.example\nSubject: Fwd: Defekter Zähler\n"
+    headers += 'Content-Type: multipart/mixed; boundary="B"'
+    parsed = parse_mail(mail(headers, body))
+    assert parsed.text.startswith("Siehe Anhang.")
+    assert FORWARDED in parsed.text
+    assert "From: Max Mustermann <max@firma.example>" in parsed.text
+    assert "Subject: Defekter Zähler" in parsed.text
+    assert [f.filename for f in parsed.attachments] == ["Defekter Zähler.eml"], "the file stays"
+
+
+def test_a_reply_is_no_forward() -> None:
+    """The same Outlook block under a reply's subject still hides the history."""
+    parsed = parse_mail(mail("From: kunde@firma.example\nSubject: AW: Defekter Zähler", OUTLOOK))
+    assert FORWARDED not in parsed.text
+    assert parsed.text.endswith("Karla")

@@ -4,7 +4,7 @@ import { get, post } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { t, formatTime } from "./i18n.js";
 import { state, agentName, present } from "./state.js";
-import { channelBadge, tierBadge } from "./inbox.js";
+import { channelBadge, priorityBadge, tierBadge } from "./inbox.js";
 import { Composer } from "./composer.js";
 import { Sidebar } from "./sidebar.js";
 import { faxView } from "./fax.js";
@@ -79,7 +79,7 @@ export class ConversationView {
       all.map((item) => this.item(item, rich)));
     const header = h("header", { class: "conv-header" },
       h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || this.customer.identities[0]?.value || t("common.none")),
-        " ", tierBadge(this.customer.tier)),
+        " ", tierBadge(this.customer.tier), " ", priorityBadge(conv.priority)),
       h("p", { class: "conv-state" }, this.stateText()),
       tagEditor(conv, () => { this.onChange(); this.load(); }),
       this.presence,

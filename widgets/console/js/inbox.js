@@ -17,6 +17,13 @@ export function tierBadge(tier) {
   return h("span", { class: `badge tier tier-${tier}` }, tier);
 }
 
+// what the customer marked (an email's Importance / X-Priority) or a rule set; normal shows nothing
+export function priorityBadge(priority) {
+  if (priority !== "high" && priority !== "low") return null;
+  const label = t(`priority.${priority}`);
+  return h("span", { class: `badge priority priority-${priority}`, title: label, "aria-label": label }, label);
+}
+
 function due(conv) {
   const sla = conv.sla || {};
   return sla.first_response_at ? sla.next_response_due : sla.first_response_due;
@@ -98,7 +105,7 @@ export class Inbox {
     const name = conv.customer.name || conv.customer.contact || t("common.none");
     const link = h("a", { href: `#/c/${conv.id}`, class: "row-link", dataset: { id: conv.id } },
       channelBadge(conv.channel), " ",
-      h("span", { class: "customer-name" }, name), " ", tierBadge(conv.customer.tier));
+      h("span", { class: "customer-name" }, name), " ", tierBadge(conv.customer.tier), " ", priorityBadge(conv.priority));
     const meta = h("span", { class: "row-meta" },
       h("span", { class: "wait", dataset: { since: conv.opened_at } }),
       h("span", { class: "due", dataset: { due: due(conv) || "" } }),
