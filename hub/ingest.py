@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -27,12 +29,46 @@ from hub.queue.codec import decode_message
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.ingest_batch import BatchResult, store_batch
-from hub.transient import is_transient
+from hub.transient import classify, is_conflict, is_transient
 
 if TYPE_CHECKING:
     from hub.dispatch.call_target import CallTargets
 
 log = logging.getLogger("contacthub.ingest")
+CONFLICT_RETRIES = 8  # a deadlock or serialization failure: tries again at once, so many times
+
+
+@dataclass
+class _Batch:
+    """A claimed batch until each entry is acknowledged or handed back (``retry_later``)."""
+
+    undecodable: list[tuple[Claimed, str]] = field(default_factory=list)
+    todo: list[tuple[Claimed, InboundMessage]] = field(default_factory=list)  # not stored yet
+    done: list[Claimed] = field(default_factory=list)  # stored, not yet acknowledged
+    results: list[BatchResult] = field(default_factory=list)  # what the stored ones did
+
+    @classmethod
+    def of(cls, claimed: Sequence[Claimed]) -> _Batch:
+        batch = cls()
+        for entry in claimed:
+            try:
+                batch.todo.append((entry, decode_message(entry.payload)))
+            except ValueError as exc:
+                batch.undecodable.append((entry, str(exc)))
+        return batch
+
+    def stored(self, entries: Sequence[Claimed], result: BatchResult) -> None:
+        self.done += entries
+        self.results.append(result)
+
+    def __len__(self) -> int:
+        return len(self.undecodable) + len(self.todo) + len(self.done)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outage:
+    what: str
+    since: float
 
 
 class IngestWorker:
@@ -73,24 +109,45 @@ class IngestWorker:
     async def run(self) -> None:
         backoff = 0.1
         last_reclaim = 0.0
+        batch: _Batch | None = None  # claimed by this worker and not yet finished
+        outage: _Outage | None = None
         while not self._stopping.is_set():
             try:
-                now = time.monotonic()
-                if now - last_reclaim > self._stale_after_ms / 2000:
-                    last_reclaim = now
-                    moved = await self._queue.reclaim_stale(self._stale_after_ms)
-                    if moved:
-                        log.warning("reclaimed %d entries of a stopped consumer", moved)
-                claimed = await self._queue.claim(self._consumer, self._batch_size, self._block_ms)
-                if claimed:
-                    await self.process(claimed)
+                if batch is None:
+                    now = time.monotonic()
+                    if now - last_reclaim > self._stale_after_ms / 2000:
+                        last_reclaim = now
+                        moved = await self._queue.reclaim_stale(self._stale_after_ms)
+                        if moved:
+                            log.warning("reclaimed %d entries of a stopped consumer", moved)
+                    claimed = await self._queue.claim(self._consumer, self._batch_size, self._block_ms)
+                    batch = _Batch.of(claimed)
+                await self._finish(batch)
+                batch = None
+                if outage is not None:
+                    log.warning(
+                        "store and queue reachable again after %.1fs; the batch in hand was kept",
+                        time.monotonic() - outage.since,
+                    )
+                    outage = None
                 backoff = 0.1
             except Exception as exc:
                 # The worker must outlive any failure: a dead worker silently stops ingest.
-                if is_transient(exc):
-                    log.warning("store or queue unreachable, retrying in %.1fs: %r", backoff, exc)
-                else:
+                found = classify(exc)
+                if found is None:
                     log.exception("ingest worker error, retrying in %.1fs", backoff)
+                    batch = None  # left claimed: the stale-entry takeover tries it again
+                elif outage is None or outage.what != found[1]:
+                    held = len(batch) if batch is not None else 0
+                    log.warning(
+                        "%s: keeping the %d claimed entries and retrying them with backoff: %r",
+                        found[1],
+                        held,
+                        exc,
+                    )
+                    outage = _Outage(found[1], outage.since if outage else time.monotonic())
+                else:
+                    log.debug("still %s, retrying in %.1fs: %r", found[1], backoff, exc)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 except TimeoutError:
@@ -99,27 +156,50 @@ class IngestWorker:
 
     async def process(self, claimed: Sequence[Claimed]) -> None:
         """Store one claimed batch. Transient errors propagate (the batch stays claimed)."""
-        decoded: list[tuple[Claimed, InboundMessage]] = []
-        for entry in claimed:
+        await self._finish(_Batch.of(claimed))
+
+    async def _finish(self, batch: _Batch) -> None:
+        """Store, acknowledge and announce what is left of ``batch``. A transient failure
+        propagates and leaves in ``batch`` exactly what is still to do, so that a retry
+        neither counts an attempt twice nor stores anything again, and a batch stored
+        before its acknowledgement failed is still announced once it is acknowledged."""
+        while batch.undecodable:
+            entry, error = batch.undecodable[0]
+            await self._queue.retry_later(entry.id, error)
+            self._metrics.failed.inc()
+            batch.undecodable.pop(0)
+        if batch.todo:
             try:
-                decoded.append((entry, decode_message(entry.payload)))
-            except ValueError as exc:
-                await self._queue.retry_later(entry.id, str(exc))
-                self._metrics.failed.inc()
-        if not decoded:
-            return
-        try:
-            result = await self._store_all([m for _, m in decoded])
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning("batch of %d failed, storing one by one: %r", len(decoded), exc)
-            await self._one_by_one(decoded)
-            return
-        await self._queue.ack([e.id for e, _ in decoded])
-        await self._after_stored(result)
+                result = await self._store_all([m for _, m in batch.todo])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning("batch of %d failed, storing one by one: %r", len(batch.todo), exc)
+                await self._one_by_one(batch)
+            else:
+                batch.stored([e for e, _ in batch.todo], result)
+                batch.todo = []
+        if batch.done:
+            await self._queue.ack([e.id for e in batch.done])
+            results, batch.done, batch.results = batch.results, [], []
+            for result in results:
+                await self._after_stored(result)
 
     async def _store_all(self, batch: Sequence[InboundMessage]) -> BatchResult:
+        """One transaction; one that lost a race (a deadlock, a serialization failure) is
+        tried again at once, with a short random pause that grows."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                return await self._store_once(batch)
+            except Exception as exc:
+                if attempt == CONFLICT_RETRIES or not is_conflict(exc):
+                    raise
+                self._metrics.conflicts.labels("ingest").inc()
+                log.debug("batch lost a race (%r), trying again", exc)
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    async def _store_once(self, batch: Sequence[InboundMessage]) -> BatchResult:
         started = time.perf_counter()
         now = datetime.now(UTC)
         async with self._store.write() as conn:
@@ -130,8 +210,9 @@ class IngestWorker:
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)
         return result
 
-    async def _one_by_one(self, decoded: Sequence[tuple[Claimed, InboundMessage]]) -> None:
-        for entry, msg in decoded:
+    async def _one_by_one(self, batch: _Batch) -> None:
+        while batch.todo:
+            entry, msg = batch.todo[0]
             try:
                 result = await self._store_all([msg])
             except Exception as exc:
@@ -146,9 +227,9 @@ class IngestWorker:
                 )
                 await self._queue.retry_later(entry.id, repr(exc))
                 self._metrics.failed.inc()
-                continue
-            await self._queue.ack([entry.id])
-            await self._after_stored(result)
+            else:
+                batch.stored([entry], result)
+            batch.todo.pop(0)
 
     async def _after_stored(self, result: BatchResult) -> None:
         """What follows a stored, acknowledged batch: log lines and metrics, screen pops,
