@@ -17,7 +17,9 @@ from the message text, which differs by server language and version.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Literal
 
@@ -102,3 +104,28 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             todo.append(orig)
         if link.__cause__ is not None:
             todo.append(link.__cause__)
+
+
+class OutageNotice:
+    """For a loop that retries every few seconds: one warning when an outage starts and one
+    line when it ends, rather than a traceback on every round."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._log = logger
+        self._what = what
+        self._since: float | None = None
+
+    def failed(self, exc: BaseException) -> bool:
+        """Note a failure; False if it is no outage (the caller logs it as an error)."""
+        found = classify(exc)
+        if found is None:
+            return False
+        if self._since is None:
+            self._since = time.monotonic()
+            self._log.warning("%s: %s; retrying until it is back: %r", self._what, found[1], exc)
+        return True
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            self._log.warning("%s: back after %.1fs", self._what, time.monotonic() - self._since)
+            self._since = None

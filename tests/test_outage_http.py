@@ -3,7 +3,10 @@ Retry-After, never 500: an API token not in the cache, a console session, a cons
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,34 @@ async def test_an_outage_is_a_503_with_retry_after_everywhere(
         problem = await resp.json()
         assert problem["type"].endswith("/unavailable")
         assert "retry later" in problem["detail"]
+
+
+async def test_the_rules_and_tiers_watchers_say_an_outage_once(
+    proxied: tuple[HubClient, PgProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The watchers re-read every 0.2 s here: through many rounds of an outage, one warning
+    each when it starts and one when it ends, and no traceback."""
+    _hub, proxy = proxied
+    caplog.set_level(logging.INFO)
+    proxy.refuse("57P03")
+    await until(lambda: proxy.refused >= 20, "many rounds of the outage")
+    proxy.pass_through()
+
+    def said(name: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == name and r.levelno >= logging.WARNING]
+
+    await until(lambda: all(len(said(n)) == 2 for n in WATCHERS), "each watcher to see the end")
+    for name in WATCHERS:
+        start, end = said(name)
+        assert "starting up or shutting down" in start.getMessage() and "back after" in end.getMessage()
+        assert start.exc_info is None and end.exc_info is None
+
+
+WATCHERS = ("contacthub.routing", "contacthub.tiers")
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)

@@ -25,6 +25,7 @@ from hub.errors import ConfigError, InputError
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import tier_rules
+from hub.transient import OutageNotice
 
 log = logging.getLogger("contacthub.tiers")
 
@@ -140,12 +141,15 @@ class TierConfig:
         self._retier_task = asyncio.create_task(run(), name="retier")
 
     async def watch(self, every_s: float) -> None:
+        outage = OutageNotice(log, "tier rules reload")
         while True:
             await asyncio.sleep(every_s)
             try:
                 await self.refresh()
-            except Exception:  # the watcher must outlive a database hiccup
-                log.exception("tier rules reload failed; the running tiers stay in force")
+                outage.succeeded()
+            except Exception as exc:  # the watcher must outlive a database hiccup
+                if not outage.failed(exc):
+                    log.exception("tier rules reload failed; the running tiers stay in force")
 
 
 async def tiers_in_force(store: Store, file: Path) -> TierRules:
