@@ -28,7 +28,7 @@ from hub.queue.base import Claimed, IngestQueue
 from hub.queue.codec import decode_message
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
-from hub.store.ingest_batch import BatchResult, store_batch
+from hub.store.ingest_batch import BatchResult, StoredMessage, store_batch
 from hub.transient import classify, is_conflict, is_transient
 
 if TYPE_CHECKING:
@@ -293,12 +293,13 @@ class IngestWorker:
     async def _hint_router(self, result: BatchResult) -> None:
         """Tell the router which conversations changed. A lost hint only costs latency:
         the router also sweeps for conversations marked ``needs_routing``."""
-        if self._inbox is None or not result.stored:
+        changed = [s.conversation_id for s in (*result.stored, *result.already_stored)]
+        if self._inbox is None or not changed:
             return
         try:
-            await notify(self._inbox, conversations=(s.conversation_id for s in result.stored))
+            await notify(self._inbox, conversations=changed)
         except Exception as exc:
-            log.warning("router not told of %d conversations: %r", len(result.stored), exc)
+            log.warning("router not told of %d conversations: %r", len(changed), exc)
 
     def _announce(self, result: BatchResult) -> None:
         now = datetime.now(UTC)
@@ -313,6 +314,8 @@ class IngestWorker:
                     "sender": mask(dup.sender.kind, dup.sender.value),
                 },
             )
+        for s in result.already_stored:  # its announcement may have been lost: again, harmlessly
+            self._publish_stored(s)
         for s in result.stored:
             self._metrics.stored.labels(s.channel).inc()
             self._metrics.stage.labels("accepted_to_stored").observe((now - s.received_at).total_seconds())
@@ -332,13 +335,16 @@ class IngestWorker:
                     "conversation.opened",
                     {"conversation_id": s.conversation_id, "customer_id": s.customer_id},
                 )
-            self._bus.publish(
-                "message.stored",
-                {
-                    "message_id": s.id,
-                    "conversation_id": s.conversation_id,
-                    "customer_id": s.customer_id,
-                    "channel": s.channel,
-                },
-            )
-            self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})
+            self._publish_stored(s)
+
+    def _publish_stored(self, s: StoredMessage) -> None:
+        self._bus.publish(
+            "message.stored",
+            {
+                "message_id": s.id,
+                "conversation_id": s.conversation_id,
+                "customer_id": s.customer_id,
+                "channel": s.channel,
+            },
+        )
+        self._bus.publish("conversation.needs_routing", {"conversation_id": s.conversation_id})

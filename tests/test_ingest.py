@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,6 +20,7 @@ from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
 from hub.store.engine import Store
+from hub.store.ingest_batch import store_batch
 from hub.store.tables import conversations, customers, events, identities, messages
 from tests.helpers import inbound
 
@@ -222,3 +224,26 @@ async def test_sms_stop_withdraws_sms_consent_and_start_gives_it(rig: Rig) -> No
     async with rig.store.read() as conn:
         assert set((await conn.execute(sa.select(consents.c.granted))).scalars()) == {True}
     assert await rig.count(messages) == 3  # keywords are kept as messages too
+
+
+async def test_a_replayed_entry_whose_message_is_stored_is_still_announced(rig: Rig) -> None:
+    """Stored, then the acknowledgement was lost and the worker that stored it died: the
+    worker that replays the entry finds the message stored and still publishes what follows
+    a store (live events, the router's hint), counted as a duplicate, stored once."""
+    msg = inbound("ack-lost")
+    async with rig.store.write() as conn:
+        stored = (await store_batch(conn, [msg], datetime.now(UTC))).stored[0]  # nothing announced
+    sub = rig.bus.subscribe("*")
+    await rig.queue.append(msg)
+    await rig.drain()
+    seen = []
+    while not sub.queue.empty():
+        event = sub.queue.get_nowait()
+        seen.append((event.topic, event.data.get("message_id"), event.data["conversation_id"]))
+    assert seen == [
+        ("message.stored", message_id("api", "ack-lost"), stored.conversation_id),
+        ("conversation.needs_routing", None, stored.conversation_id),
+    ]
+    assert await rig.count(messages) == 1
+    assert rig.metrics.duplicates.labels("api")._value.get() == 1
+    assert rig.metrics.stored.labels("api")._value.get() == 0
