@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from hub.ingest import IngestWorker
 from hub.metrics import Metrics
-from hub.model import InboundMessage, message_id
+from hub.model import Channel, InboundMessage, ThreadHint, message_id
 from hub.queue import open_queue
 from hub.queue.base import IngestQueue
 from hub.queue.codec import encode_message
@@ -21,7 +21,7 @@ from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.ingest_batch import store_batch
-from hub.store.tables import conversations, customers, events, identities, messages
+from hub.store.tables import conversations, customers, events, identities, messages, outbox
 from tests.helpers import inbound
 
 
@@ -247,3 +247,37 @@ async def test_a_replayed_entry_whose_message_is_stored_is_still_announced(rig: 
     assert await rig.count(messages) == 1
     assert rig.metrics.duplicates.labels("api")._value.get() == 1
     assert rig.metrics.stored.labels("api")._value.get() == 0
+
+
+async def test_a_first_mail_and_its_reply_in_one_batch_get_one_auto_reply(rig: Rig) -> None:
+    """Both land in the conversation the first opens; only the first opens it."""
+    first = replace(
+        inbound("<a@example.com>", channel=Channel.EMAIL, thread="<a@example.com>", seconds=0),
+        meta={"mailbox": "support"},
+    )
+    reply = replace(
+        inbound("<b@example.com>", channel=Channel.EMAIL, thread="<a@example.com>", seconds=60),
+        thread_hint=ThreadHint(key="<a@example.com>", references=("<a@example.com>",)),
+        meta={"mailbox": "support"},
+    )
+    sub = rig.bus.subscribe("conversation.opened")
+    worker = IngestWorker(
+        store=rig.store,
+        queue=rig.queue,
+        bus=rig.bus,
+        metrics=rig.metrics,
+        consumer="w1",
+        batch_size=10,
+        block_ms=50,
+        stale_after_ms=30_000,
+        auto_replies={"support": "Danke, wir melden uns."},
+    )
+    await rig.queue.append(reply)  # the reply first in the batch: the earlier mail still opens
+    await rig.queue.append(first)
+    await rig.drain(worker)
+    assert await rig.count(conversations) == 1
+    assert await rig.count(outbox) == 1
+    assert sub.queue.qsize() == 1
+    async with rig.store.read() as conn:
+        answered = await conn.scalar(sa.select(outbox.c.recipient))
+    assert answered == "erika@example.com"

@@ -101,6 +101,13 @@ async def store_batch(
         conn, messages, rows, skip_conflicts_on=["channel", "external_id"], returning=[messages.c.id]
     )
     stored_ids = {r.id for r in inserted}
+    # A conversation opened by this batch is opened by its earliest message only, not by a
+    # reply that came in the same batch (which would get an auto-reply of its own).
+    openers: dict[str, str] = {}
+    for msg, mid in sorted(zip(fresh, ids, strict=True), key=lambda pair: pair[0].received_at):
+        conv_id = threads[_open_key(owners[msg.sender], msg)]
+        if conv_id in opened and mid in stored_ids:
+            openers.setdefault(conv_id, mid)
     stored: list[StoredMessage] = []
     attachment_rows = []
     touched: dict[str, tuple[datetime, int, bool]] = {}  # conversation -> (last, added, routable)
@@ -117,7 +124,7 @@ async def store_batch(
                 external_id=msg.external_id,
                 customer_id=customer_id,
                 conversation_id=conv_id,
-                conversation_opened=conv_id in opened,
+                conversation_opened=openers.get(conv_id) == mid,
                 customer_created=customer_id in created,
                 received_at=msg.received_at,
                 kind=msg.kind.value,
