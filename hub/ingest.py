@@ -1,8 +1,10 @@
 """The ingest worker: claim a batch, store it in one transaction, ack, then publish.
 
-Failures are sorted by cause:
-- the store or the queue is unreachable: keep the batch and retry it with backoff;
+Failures are sorted by cause (``hub.transient``):
+- the store or the queue is unreachable: the worker keeps the batch it claimed (and what
+  of it is already stored) and retries it with backoff before it reads anything new;
   nothing counts as an attempt, so an outage never dead-letters good messages;
+- the transaction lost a deadlock or serialization race: it is tried again at once;
 - anything else: store the batch one message at a time, so one bad message cannot
   hold up the others; the ones that still fail go to ``retry_later`` (and are
   dead-lettered after N attempts).
