@@ -115,15 +115,15 @@ class OutboxWorker:
 
     async def _send(self, row: Any) -> None:
         try:
-            await self._attempt(row)
+            item, withdrawn = await self._prepare(row)
         except Exception as exc:
-            if not is_transient(exc):
-                raise
-            # the store went away before the provider was called: that was no attempt
-            await self._record(lambda conn: outbox_store.release(conn, row.id, self._clock()))
+            if is_transient(exc):  # the store went away before the provider was called: no attempt
+                await self._record(lambda conn: outbox_store.release(conn, row.id, self._clock()))
             raise
+        await self._deliver(row, item, withdrawn)
 
-    async def _attempt(self, row: Any) -> None:
+    async def _prepare(self, row: Any) -> tuple[Outbound, str | None]:
+        """What to send, and whether consent was withdrawn since: read from the store."""
         async with self._store.read() as conn:
             files = await conn.execute(sa.select(attachments).where(attachments.c.message_id == row.id))
             carried = tuple(
@@ -144,10 +144,13 @@ class OutboxWorker:
             sent_parts=outbox_store.sent_parts(row.details),
             record_part=lambda index, provider_id: self._record_part(row.id, index, provider_id),
         )
-        sender = self._senders.get(item.channel.value)
-        now = self._clock()
         async with self._store.read() as conn:  # a STOP may have come in since it was queued
             withdrawn = await consent_withdrawn(conn, row.customer_id, item.channel.value)
+        return item, withdrawn
+
+    async def _deliver(self, row: Any, item: Outbound, withdrawn: str | None) -> None:
+        sender = self._senders.get(item.channel.value)
+        now = self._clock()
         try:
             if sender is None:
                 raise SendFailed(f"no connector sends on {item.channel.value}", permanent=True)
