@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from hub.customers.records import CustomerRecords
+from hub.customers.tier_config import TierConfig
+from hub.customers.tiers import DEFAULT_TIERS, parse_tier_rules
+from hub.dispatch.rules_config import RoutingConfig
+from hub.errors import ConfigError
 from hub.keys import TOKENS
+from hub.store.engine import Store
+from hub.transient import is_transient
 from tests.conftest import HubClient, drop_backend, make_settings, require_services, running_hub, sign_in_all
 from tests.pgproxy import PgProxy
 
@@ -88,3 +95,26 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> No
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+async def test_a_start_during_an_outage_is_not_blamed_on_migrations(tmp_path: Path) -> None:
+    """Loading the rules and tiers while PostgreSQL starts up fails as the outage it is, not
+    as "run contacthub migrate first"."""
+    require_services()
+    proxy = PgProxy()
+    await proxy.start()
+    proxy.refuse("57P03")
+    settings = make_settings(tmp_path, "scaleout", **{"database.url": proxy.url()})
+    store = Store(settings.database)
+    default = parse_tier_rules(DEFAULT_TIERS, "built-in tiers")
+    try:
+        routing = RoutingConfig(store, default, tmp_path / "routing.yaml")
+        tiers = TierConfig(store, tmp_path / "tiers.yaml", CustomerRecords(default, "DE"))
+        for load in (routing.load, tiers.load):
+            with pytest.raises(Exception) as raised:
+                await load()
+            assert not isinstance(raised.value, ConfigError), raised.value
+            assert is_transient(raised.value)
+    finally:
+        await store.close()
+        await proxy.close()

@@ -25,7 +25,7 @@ from hub.errors import ConfigError, InputError
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import tier_rules
-from hub.transient import OutageNotice
+from hub.transient import OutageNotice, is_transient
 
 log = logging.getLogger("contacthub.tiers")
 
@@ -77,6 +77,8 @@ class TierConfig:
                     await conn.execute(sa.select(tier_rules).order_by(tier_rules.c.version.desc()).limit(1))
                 ).one_or_none()
         except DBAPIError as exc:
+            if is_transient(exc):  # down or starting up: not a database left unmigrated
+                raise
             raise ConfigError(
                 f"the database has no tier_rules table; run `contacthub migrate` first ({exc.orig})"
             ) from exc

@@ -22,7 +22,7 @@ from hub.routing.rules import RuleSet, parse_rules
 from hub.store.engine import Store
 from hub.store.tables import routing_rules
 from hub.store.times import iso
-from hub.transient import OutageNotice
+from hub.transient import OutageNotice, is_transient
 
 log = logging.getLogger("contacthub.routing")
 
@@ -85,6 +85,8 @@ class RoutingConfig:
             if await self.refresh():
                 return
         except DBAPIError as exc:
+            if is_transient(exc):  # down or starting up: not a database left unmigrated
+                raise
             raise ConfigError(
                 f"the database has no routing_rules table; run `contacthub migrate` first ({exc.orig})"
             ) from exc
