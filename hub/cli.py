@@ -1,4 +1,5 @@
-"""``contacthub``: serve | worker | migrate | demo | import-customers | retier | token create.
+"""``contacthub``: serve | worker | migrate | demo | import-customers | retier | dead-letters |
+token create.
 
 This is where argv and the environment are read; ``create_app`` gets finished settings.
 """
@@ -18,6 +19,7 @@ from hub.heap import settle_heap
 from hub.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from hub.queue.base import IngestQueue
     from hub.simulator import Simulator
 
 DEMO_CREDENTIALS = Path("var/demo-credentials.json")
@@ -286,6 +288,118 @@ async def _phone(simulator: Simulator, sender: str) -> None:
     await SimulatedPhone(simulator, lambda text: print(text, flush=True)).run(sender, typed())
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> None:
+    """Look at and replay what used up its attempts, on either queue backend."""
+    import redis.asyncio as aioredis
+
+    from hub.queue import open_queue
+    from hub.store.engine import Store
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        store = Store(settings.database)
+        client = aioredis.Redis.from_url(settings.queue.url) if settings.queue.backend == "redis" else None
+        queue: IngestQueue[bytes] = open_queue(
+            settings.queue, args.queue, lambda b: b, store=store, redis=client
+        )
+        try:
+            await {"list": _dead_list, "show": _dead_show, "replay": _dead_replay}[args.dead_command](
+                queue, args
+            )
+        finally:
+            await queue.close()
+            if client is not None:
+                await client.aclose()
+            await store.close()
+
+    asyncio.run(main())
+
+
+async def _dead_list(queue: IngestQueue[bytes], args: argparse.Namespace) -> None:
+    entries = await queue.dead_letters(args.limit)
+    if not entries:
+        print(f"no dead letters in queue {args.queue}")
+        return
+    for d in entries:
+        error = (d.error.splitlines() or [""])[0][:100]
+        print(f"{d.id}  {_when(d.at)}  attempts={d.attempts}  {_what(args.queue, d.payload)}  error: {error}")
+    more = await queue.dead_count() - len(entries)
+    if more > 0:
+        print(f"... and {more} more (--limit)")
+
+
+async def _dead_show(queue: IngestQueue[bytes], args: argparse.Namespace) -> None:
+    """The error in full and what the message is, never its body: an operator decides
+    whether to replay it without reading a customer's words."""
+    from hub.customers.addresses import mask
+    from hub.queue.codec import decode_message
+
+    d = await queue.dead_letter(args.id)
+    if d is None:
+        raise InputError(f"no dead letter {args.id} in queue {args.queue}")
+    print(f"id:              {d.id}\ndead-lettered:   {_when(d.at)}\nattempts:        {d.attempts}")
+    print("error:           " + d.error.replace("\n", "\n                 "))
+    if args.queue != "ingest":
+        print(f"payload:         {len(d.payload)} bytes")
+        return
+    try:
+        msg = decode_message(d.payload)
+    except ValueError as exc:
+        print(f"payload:         {len(d.payload)} bytes, not a readable message ({exc})")
+        return
+    attachments = ", ".join(f"{a.content_type} {a.size} bytes" for a in msg.attachments) or "none"
+    rows = [
+        ("channel", msg.channel.value),
+        ("external id", msg.external_id),
+        ("kind", msg.kind.value),
+        ("sender", mask(msg.sender.kind, msg.sender.value)),
+        ("recipient", msg.recipient.value if msg.recipient else "-"),
+        ("received", msg.received_at.isoformat()),
+        ("subject", f"{len(msg.subject)} characters" if msg.subject else "-"),
+        ("text", f"{len(msg.text)} characters" + (", and HTML" if msg.html else "")),
+        ("attachments", attachments),
+        ("meta", ", ".join(sorted(msg.meta)) or "-"),
+    ]
+    for name, value in rows:
+        print(f"{name + ':':<17}{value}")
+
+
+async def _dead_replay(queue: IngestQueue[bytes], args: argparse.Namespace) -> None:
+    ids = list(args.ids)
+    if args.all:
+        ids = [d.id for d in await queue.dead_letters(1_000_000)]
+    if not ids:
+        raise InputError("name the dead letters to replay, or --all")
+    missing = []
+    for dead_id in ids:
+        new_id = await queue.replay(dead_id)
+        if new_id is None:
+            missing.append(dead_id)
+        else:
+            print(f"replayed {dead_id} as entry {new_id} (attempts reset)")
+    if missing:
+        raise InputError(f"no dead letter {', '.join(missing)} in queue {args.queue}")
+
+
+def _when(at: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def _what(queue: str, payload: bytes) -> str:
+    from hub.queue.codec import decode_message
+
+    if queue != "ingest":
+        return f"{len(payload)} bytes"
+    try:
+        msg = decode_message(payload)
+    except ValueError:
+        return f"unreadable ({len(payload)} bytes)"
+    return f"{msg.channel.value} {msg.external_id}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contacthub", description="ContactHub contact-center hub")
     parser.add_argument("--config", type=Path, help="settings file (default config/contacthub.toml)")
@@ -332,6 +446,19 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--digits", default="1", help="the menu choice of a call (default 1)")
     simulate.add_argument("--hub", help="the hub's address (default: server.host and server.port)")
     simulate.set_defaults(func=cmd_simulate)
+
+    dead = sub.add_parser("dead-letters", help="list, show and replay entries that used up their attempts")
+    dead.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    dead.add_argument("--queue", default="ingest", help="the queue (default: ingest)")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    dead_list = dead_sub.add_parser("list", help="the oldest first: id, when, attempts, what, error")
+    dead_list.add_argument("--limit", type=int, default=100)
+    dead_show = dead_sub.add_parser("show", help="the error in full and the message's metadata (no body)")
+    dead_show.add_argument("id")
+    dead_replay = dead_sub.add_parser("replay", help="put entries back on the queue, attempts reset")
+    dead_replay.add_argument("ids", nargs="*")
+    dead_replay.add_argument("--all", action="store_true", help="every dead letter of the queue")
+    dead.set_defaults(func=cmd_dead_letters)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

@@ -39,6 +39,12 @@ class Metrics:
         self.failed = Counter(
             "contacthub_ingest_failed", "Queue entries that failed and were retried later", registry=r
         )
+        self.conflicts = Counter(
+            "contacthub_store_conflicts",
+            "Transactions that lost a race (deadlock, serialization failure) and were tried again",
+            ["work"],
+            registry=r,
+        )
         self.stage = Histogram(
             "contacthub_stage_seconds",
             "Latency per stage: append (edge to durable), store_batch (one transaction), "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,14 +13,15 @@ import sqlalchemy as sa
 
 from hub.ingest import IngestWorker
 from hub.metrics import Metrics
-from hub.model import InboundMessage, message_id
+from hub.model import Channel, InboundMessage, ThreadHint, message_id
 from hub.queue import open_queue
 from hub.queue.base import IngestQueue
 from hub.queue.codec import encode_message
 from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
 from hub.store.engine import Store
-from hub.store.tables import conversations, customers, events, identities, messages
+from hub.store.ingest_batch import store_batch
+from hub.store.tables import conversations, customers, events, identities, messages, outbox
 from tests.helpers import inbound
 
 
@@ -222,3 +224,60 @@ async def test_sms_stop_withdraws_sms_consent_and_start_gives_it(rig: Rig) -> No
     async with rig.store.read() as conn:
         assert set((await conn.execute(sa.select(consents.c.granted))).scalars()) == {True}
     assert await rig.count(messages) == 3  # keywords are kept as messages too
+
+
+async def test_a_replayed_entry_whose_message_is_stored_is_still_announced(rig: Rig) -> None:
+    """Stored, then the acknowledgement was lost and the worker that stored it died: the
+    worker that replays the entry finds the message stored and still publishes what follows
+    a store (live events, the router's hint), counted as a duplicate, stored once."""
+    msg = inbound("ack-lost")
+    async with rig.store.write() as conn:
+        stored = (await store_batch(conn, [msg], datetime.now(UTC))).stored[0]  # nothing announced
+    sub = rig.bus.subscribe("*")
+    await rig.queue.append(msg)
+    await rig.drain()
+    seen = []
+    while not sub.queue.empty():
+        event = sub.queue.get_nowait()
+        seen.append((event.topic, event.data.get("message_id"), event.data["conversation_id"]))
+    assert seen == [
+        ("message.stored", message_id("api", "ack-lost"), stored.conversation_id),
+        ("conversation.needs_routing", None, stored.conversation_id),
+    ]
+    assert await rig.count(messages) == 1
+    assert rig.metrics.duplicates.labels("api")._value.get() == 1
+    assert rig.metrics.stored.labels("api")._value.get() == 0
+
+
+async def test_a_first_mail_and_its_reply_in_one_batch_get_one_auto_reply(rig: Rig) -> None:
+    """Both land in the conversation the first opens; only the first opens it."""
+    first = replace(
+        inbound("<a@example.com>", channel=Channel.EMAIL, thread="<a@example.com>", seconds=0),
+        meta={"mailbox": "support"},
+    )
+    reply = replace(
+        inbound("<b@example.com>", channel=Channel.EMAIL, thread="<a@example.com>", seconds=60),
+        thread_hint=ThreadHint(key="<a@example.com>", references=("<a@example.com>",)),
+        meta={"mailbox": "support"},
+    )
+    sub = rig.bus.subscribe("conversation.opened")
+    worker = IngestWorker(
+        store=rig.store,
+        queue=rig.queue,
+        bus=rig.bus,
+        metrics=rig.metrics,
+        consumer="w1",
+        batch_size=10,
+        block_ms=50,
+        stale_after_ms=30_000,
+        auto_replies={"support": "Danke, wir melden uns."},
+    )
+    await rig.queue.append(reply)  # the reply first in the batch: the earlier mail still opens
+    await rig.queue.append(first)
+    await rig.drain(worker)
+    assert await rig.count(conversations) == 1
+    assert await rig.count(outbox) == 1
+    assert sub.queue.qsize() == 1
+    async with rig.store.read() as conn:
+        answered = await conn.scalar(sa.select(outbox.c.recipient))
+    assert answered == "erika@example.com"

@@ -25,6 +25,7 @@ from hub.errors import ConfigError, InputError
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import tier_rules
+from hub.transient import OutageNotice, is_transient
 
 log = logging.getLogger("contacthub.tiers")
 
@@ -76,6 +77,8 @@ class TierConfig:
                     await conn.execute(sa.select(tier_rules).order_by(tier_rules.c.version.desc()).limit(1))
                 ).one_or_none()
         except DBAPIError as exc:
+            if is_transient(exc):  # down or starting up: not a database left unmigrated
+                raise
             raise ConfigError(
                 f"the database has no tier_rules table; run `contacthub migrate` first ({exc.orig})"
             ) from exc
@@ -140,12 +143,15 @@ class TierConfig:
         self._retier_task = asyncio.create_task(run(), name="retier")
 
     async def watch(self, every_s: float) -> None:
+        outage = OutageNotice(log, "tier rules reload")
         while True:
             await asyncio.sleep(every_s)
             try:
                 await self.refresh()
-            except Exception:  # the watcher must outlive a database hiccup
-                log.exception("tier rules reload failed; the running tiers stay in force")
+                outage.succeeded()
+            except Exception as exc:  # the watcher must outlive a database hiccup
+                if not outage.failed(exc):
+                    log.exception("tier rules reload failed; the running tiers stay in force")
 
 
 async def tiers_in_force(store: Store, file: Path) -> TierRules:

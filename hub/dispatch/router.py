@@ -47,11 +47,11 @@ from hub.realtime.bus import InProcessBus
 from hub.routing.decide import routed
 from hub.routing.hours import BusinessHours
 from hub.routing.types import AgentState, Escalate, Offer, OutOfHours
-from hub.store.bulk import any_of
+from hub.store.bulk import any_of, is_pg
 from hub.store.engine import Store
 from hub.store.tables import PRIORITIES, agents, call_holds, conversations, events, messages
 from hub.store.times import iso, utc, utc_or_none
-from hub.transient import is_transient
+from hub.transient import classify
 
 log = logging.getLogger("contacthub.router")
 ACTOR = "system:router"
@@ -113,10 +113,11 @@ class Router:
             except LeaseLost as exc:
                 log.warning("router stepped down: %s", exc)
             except Exception as exc:
-                if not is_transient(exc):
+                found = classify(exc)
+                if found is None:
                     log.exception("router failed; it steps down and starts over")
-                else:
-                    log.warning("router stepped down on an outage: %r", exc)
+                else:  # an outage, or a transaction that lost a race (deadlock)
+                    log.warning("router stepped down (%s): %r", found[1], exc)
                 await self._pause(1.0)
             finally:
                 self.active = False
@@ -291,7 +292,8 @@ class Router:
         if updates:
             async with self._store.write() as conn:
                 await fence(conn, token)
-                await _update_each(conn, updates)
+                await lock_conversations(conn, [u["id"] for u in updates])
+                await _update_each(conn, sorted(updates, key=lambda u: str(u["id"])))
 
     def _take_in_one(
         self, view: DispatchView, row: Any, now: datetime, facts: dict[str, Any], last_agents: dict[str, str]
@@ -421,6 +423,7 @@ class Router:
         lost: list[str] = []
         async with self._store.write() as conn:
             await fence(conn, token)
+            await lock_conversations(conn, [o.conversation.id for o in outcomes])
             rows: list[dict[str, Any]] = []
             for outcome in outcomes:
                 if not await self._apply(conn, outcome, now, token, rows, published):
@@ -508,6 +511,7 @@ class Router:
         away: list[str] = []
         async with self._store.write() as conn:
             await fence(conn, token)
+            await lock_conversations(conn, [conv_id for conv_id, _ in lapsed])
             for conv_id, agent_id in lapsed:
                 route = await _route_of(conn, conv_id)
                 route["rejected_by"] = sorted({*route.get("rejected_by", ()), agent_id})
@@ -573,7 +577,7 @@ class Router:
             for kind, due, done in _due_times():
                 rows = await conn.execute(
                     sa.update(conversations)
-                    .where(c.status == "open", c.breached.is_(None), due < now, done)
+                    .where(c.id.in_(_locked(c.status == "open", c.breached.is_(None), due < now, done)))
                     .values(breached=kind, breached_at=now)
                     .returning(c.id, c.customer_id, c.queue, c.assignee_id, due.label("due"))
                 )
@@ -626,12 +630,16 @@ class Router:
                 rows = await conn.execute(
                     sa.update(conversations)
                     .where(
-                        c.status == "open",
-                        c.breached.is_(None),
-                        due >= now,
-                        due < soon,
-                        done,
-                        sa.or_(c.sla_warned_due.is_(None), c.sla_warned_due != due),
+                        c.id.in_(
+                            _locked(
+                                c.status == "open",
+                                c.breached.is_(None),
+                                due >= now,
+                                due < soon,
+                                done,
+                                sa.or_(c.sla_warned_due.is_(None), c.sla_warned_due != due),
+                            )
+                        )
                     )
                     .values(sla_warned_due=due)
                     .returning(c.id, c.queue, c.assignee_id, c.offered_to, due.label("due"))
@@ -656,6 +664,32 @@ def _due_times() -> tuple[tuple[str, Any, Any], ...]:
     return (
         ("first_response", c.first_response_due, c.first_response_at.is_(None)),
         ("next_response", c.next_response_due, sa.true()),
+    )
+
+
+async def lock_conversations(conn: AsyncConnection, ids: Sequence[str]) -> None:
+    """Lock these conversation rows in id order before changing any (PostgreSQL; SQLite has
+    one writer). Ingest updates the conversations of a batch in id order too, and two
+    transactions that take their row locks in one order cannot deadlock. ``NO KEY UPDATE``
+    does not wait for the key-share locks that inserting a message takes on its row."""
+    if ids and is_pg(conn):
+        await conn.execute(
+            sa.select(conversations.c.id)
+            .where(any_of(conn, conversations.c.id, sorted(set(ids))))
+            .order_by(conversations.c.id.collate("C"))  # byte order: Python's sorted() of ids
+            .with_for_update(key_share=True)
+        )
+
+
+def _locked(*where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    """The ids of the conversations matching ``where``, locked in id order; rows another
+    transaction holds are left for the next pass (they are found again in seconds)."""
+    return (
+        sa.select(conversations.c.id)
+        .where(*where)
+        .order_by(conversations.c.id)  # any one order among the router's own transactions
+        .with_for_update(key_share=True, skip_locked=True)
+        .scalar_subquery()
     )
 
 

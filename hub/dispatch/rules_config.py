@@ -22,6 +22,7 @@ from hub.routing.rules import RuleSet, parse_rules
 from hub.store.engine import Store
 from hub.store.tables import routing_rules
 from hub.store.times import iso
+from hub.transient import OutageNotice, is_transient
 
 log = logging.getLogger("contacthub.routing")
 
@@ -85,6 +86,8 @@ class RoutingConfig:
             if await self.refresh():
                 return
         except DBAPIError as exc:
+            if is_transient(exc):  # down or starting up: not a database left unmigrated
+                raise
             raise ConfigError(
                 f"the database has no routing_rules table; run `contacthub migrate` first ({exc.orig})"
             ) from exc
@@ -187,13 +190,16 @@ class RoutingConfig:
 
     async def watch(self, every_s: float) -> None:
         """Re-read the file when it changes, and adopt versions other processes saved."""
+        outage = OutageNotice(log, "routing rules reload")
         while True:
             await asyncio.sleep(every_s)
             try:
                 await self._check_file()
                 await self.refresh()
-            except Exception:  # the watcher must outlive a bad file or a database hiccup
-                log.exception("routing rules reload failed; the running rules stay in force")
+                outage.succeeded()
+            except Exception as exc:  # the watcher must outlive a bad file or a database hiccup
+                if not outage.failed(exc):
+                    log.exception("routing rules reload failed; the running rules stay in force")
 
     async def _check_file(self) -> None:
         if not self._file.exists():

@@ -44,6 +44,17 @@ async def claim(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
     return sorted(result.all(), key=lambda r: r.next_attempt_at)
 
 
+async def release(conn: AsyncConnection, item_id: str, now: datetime) -> None:
+    """Hand a claimed row back untried (the store failed before the provider was called):
+    due again at once, and the claim's attempt not counted."""
+    await conn.execute(
+        sa.update(outbox)
+        .where(o.id == item_id, o.status == "sending")
+        .values(status="queued", attempts=o.attempts - 1, claimed_until=None, next_attempt_at=now)
+        .values(updated_at=now)
+    )
+
+
 def sent_parts(details: Mapping[str, Any] | None) -> dict[int, str]:
     """The parts of a reply in parts that an attempt got accepted: part number -> provider id."""
     return {int(k): str(v) for k, v in ((details or {}).get("sent_parts") or {}).items()}

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.base import CarriesAttachments, Outbound, Sender, SendFailed
 from hub.metrics import Metrics
@@ -25,9 +27,10 @@ from hub.outbox.replies import consent_withdrawn
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.tables import attachments
-from hub.transient import is_transient
+from hub.transient import classify, is_transient
 
 log = logging.getLogger("contacthub.outbox")
+T = TypeVar("T")
 
 
 class OutboxWorker:
@@ -81,24 +84,46 @@ class OutboxWorker:
         self._wake.set()
 
     async def run(self) -> None:
+        outage: str | None = None  # what the store's outage is, while it lasts
         while not self._stopping.is_set():
             self._wake.clear()
+            pending: list[Any] = []
             try:
                 async with self._store.write() as conn:
                     due = await outbox_store.claim(conn, self._clock(), 20)
-                for row in due:
-                    await self._send(row)
+                pending = list(due)
+                while pending:
+                    await self._send(pending[0])
+                    pending.pop(0)
+                if outage is not None:
+                    log.warning("outbox: the store is reachable again")
+                    outage = None
             except Exception as exc:
-                if not is_transient(exc):
+                found = classify(exc)
+                if found is None:
                     log.exception("outbox pass failed")
-                else:
-                    log.warning("outbox: store unreachable: %r", exc)
+                elif outage is None:
+                    outage = found[1]
+                    log.warning("outbox: %s; replies wait, no attempt counted: %r", outage, exc)
+                with contextlib.suppress(Exception):  # claimed, never tried: hand them back
+                    for row in pending[1:]:
+                        await self._record(partial(outbox_store.release, item_id=row.id, now=self._clock()))
                 due = []
             if not due:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
 
     async def _send(self, row: Any) -> None:
+        try:
+            item, withdrawn = await self._prepare(row)
+        except Exception as exc:
+            if is_transient(exc):  # the store went away before the provider was called: no attempt
+                await self._record(lambda conn: outbox_store.release(conn, row.id, self._clock()))
+            raise
+        await self._deliver(row, item, withdrawn)
+
+    async def _prepare(self, row: Any) -> tuple[Outbound, str | None]:
+        """What to send, and whether consent was withdrawn since: read from the store."""
         async with self._store.read() as conn:
             files = await conn.execute(sa.select(attachments).where(attachments.c.message_id == row.id))
             carried = tuple(
@@ -119,13 +144,16 @@ class OutboxWorker:
             sent_parts=outbox_store.sent_parts(row.details),
             record_part=lambda index, provider_id: self._record_part(row.id, index, provider_id),
         )
+        async with self._store.read() as conn:  # a STOP may have come in since it was queued
+            withdrawn = await consent_withdrawn(conn, row.customer_id, item.channel.value)
+        return item, withdrawn
+
+    async def _deliver(self, row: Any, item: Outbound, withdrawn: str | None) -> None:
         sender = self._senders.get(item.channel.value)
         now = self._clock()
         try:
             if sender is None:
                 raise SendFailed(f"no connector sends on {item.channel.value}", permanent=True)
-            async with self._store.read() as conn:  # a STOP may have come in since it was queued
-                withdrawn = await consent_withdrawn(conn, row.customer_id, item.channel.value)
             if withdrawn is not None:
                 raise SendFailed(
                     f"the customer withdrew consent ({withdrawn})", permanent=True, code="consent"
@@ -137,8 +165,10 @@ class OutboxWorker:
             retry_at = None
             if not permanent and item.attempt < self._max_attempts:
                 retry_at = now + outbox_store.backoff(item.attempt)
-            async with self._store.write() as conn:
-                status = await outbox_store.mark_failed(conn, item.id, str(exc), code, retry_at, now)
+            error = str(exc)
+            status = await self._record(
+                lambda conn: outbox_store.mark_failed(conn, item.id, error, code, retry_at, now)
+            )
             log.warning(
                 "reply not sent (attempt %d): %s",
                 item.attempt,
@@ -148,14 +178,34 @@ class OutboxWorker:
             self._metrics.outbox.labels(item.channel.value, status).inc()
             self._publish(row, status, error=str(exc), code=code)
             return
-        async with self._store.write() as conn:
-            await outbox_store.mark_sent(conn, item.id, sent.provider_ids, sent.details, now)
+        await self._record(
+            lambda conn: outbox_store.mark_sent(conn, item.id, sent.provider_ids, sent.details, now)
+        )
         self._metrics.outbox.labels(item.channel.value, "sent").inc()
         self._publish(row, "sent")
 
     async def _record_part(self, item_id: str, index: int, provider_id: str) -> None:
-        async with self._store.write() as conn:
-            await outbox_store.record_part(conn, item_id, index, provider_id, self._clock())
+        await self._record(
+            lambda conn: outbox_store.record_part(conn, item_id, index, provider_id, self._clock())
+        )
+
+    async def _record(self, write: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Write what a send did, waiting out an outage of the store: a reply the provider
+        took but the store never heard of would be claimed and sent again once its claim
+        lapsed. Gives up only when the worker stops (the claim then lapses: at least once)."""
+        backoff = 0.1
+        while True:
+            try:
+                async with self._store.write() as conn:
+                    return await write(conn)
+            except Exception as exc:
+                if not is_transient(exc) or self._stopping.is_set():
+                    raise
+                if backoff == 0.1:
+                    log.warning("outbox: store unreachable; a send's result waits for it: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
+            backoff = min(backoff * 2, 5.0)
 
     def _publish(self, row: Any, status: str, **extra: object) -> None:
         self._bus.publish(

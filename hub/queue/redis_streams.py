@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from hub.queue.base import Claimed, GroupedQueue
+from hub.queue.base import Claimed, DeadLetter, GroupedQueue
 
 T = TypeVar("T")
 GROUP = "workers"
@@ -28,6 +28,14 @@ for i = 1, #ARGV do
   ids[i] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i], 'a', '0')
 end
 return ids
+"""
+
+# A dead letter back on the stream, once even if two operators replay it at the same time.
+REPLAY = """
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[1], '*', 'p', ARGV[2], 'a', '0')
+end
+return false
 """
 
 
@@ -49,6 +57,7 @@ class RedisStreamQueue(GroupedQueue[T]):
         self._dead_after = dead_letter_after
         self._group_ready = False
         self._append_many = client.register_script(APPEND_MANY)
+        self._replay = client.register_script(REPLAY)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -124,6 +133,25 @@ class RedisStreamQueue(GroupedQueue[T]):
     async def dead_count(self) -> int:
         return int(await self._redis.xlen(self.dead_key))
 
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        entries: Any = await self._redis.xrange(self.dead_key, "-", "+", count=limit)
+        return [_dead(i, f) for i, f in entries]
+
+    async def dead_letter(self, id: str) -> DeadLetter | None:
+        try:
+            entries: Any = await self._redis.xrange(self.dead_key, id, id)
+        except ResponseError:  # not a stream id
+            return None
+        return _dead(*entries[0]) if entries else None
+
+    async def replay(self, id: str) -> str | None:
+        """Move a dead letter back to the stream with its attempts reset, atomically."""
+        dead = await self.dead_letter(id)
+        if dead is None:
+            return None
+        new_id = await self._replay(keys=[self.key, self.dead_key], args=[id, dead.payload])
+        return _text(new_id) if new_id else None  # None: replayed by someone else meanwhile
+
     async def scrub(self, values: Sequence[str]) -> int:
         """Delete entries of the stream and the dead-letter stream whose payload contains any
         value (erasure). Scans both streams; erasures are rare and the streams short."""
@@ -155,3 +183,14 @@ class RedisStreamQueue(GroupedQueue[T]):
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _dead(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
+    text_id = _text(entry_id)
+    return DeadLetter(
+        text_id,
+        fields[b"p"],
+        int(fields[b"a"]),
+        fields.get(b"e", b"").decode(errors="replace"),
+        int(text_id.split("-")[0]) / 1000,
+    )

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from hub.queue.base import Claimed, GroupedQueue
+from hub.queue.base import Claimed, DeadLetter, GroupedQueue
 from hub.queue.sqlite_append import SqliteAppender
 from hub.store.engine import Store
 from hub.store.tables import dead_letters, queue_entries
@@ -166,6 +166,43 @@ class SqlQueue(GroupedQueue[T]):
                 or 0
             )
 
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        d = dead_letters
+        async with self._store.read() as conn:
+            query = sa.select(d).where(d.c.stream == self._stream).order_by(d.c.id).limit(limit)
+            rows = await conn.execute(query)
+            return [_dead(r) for r in rows]
+
+    async def dead_letter(self, id: str) -> DeadLetter | None:
+        if not id.isdigit():
+            return None
+        d = dead_letters
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(sa.select(d).where(d.c.stream == self._stream, d.c.id == int(id)))
+            ).one_or_none()
+        return _dead(row) if row is not None else None
+
+    async def replay(self, id: str) -> str | None:
+        """Move a dead letter back to the queue with its attempts reset, in one transaction."""
+        if not id.isdigit():
+            return None
+        d = dead_letters
+        async with self._store.write() as conn:
+            row = (
+                await conn.execute(sa.select(d).where(d.c.stream == self._stream, d.c.id == int(id)))
+            ).one_or_none()
+            if row is None:
+                return None
+            new_id = await conn.scalar(
+                sa.insert(q)
+                .values(stream=self._stream, payload=row.payload, attempts=0, created_at=time.time())
+                .returning(q.c.id)
+            )
+            await conn.execute(sa.delete(d).where(d.c.id == row.id))
+        self._arrived.set()
+        return str(new_id)
+
     async def scrub(self, values: Sequence[str]) -> int:
         """Delete waiting and dead-lettered entries whose payload contains any value (erasure)."""
         removed = 0
@@ -185,3 +222,7 @@ class SqlQueue(GroupedQueue[T]):
         await self.drain()
         if self._appender is not None:
             await self._appender.close()
+
+
+def _dead(row: sa.Row[Any]) -> DeadLetter:
+    return DeadLetter(str(row.id), row.payload.encode(), row.attempts, row.last_error or "", row.created_at)

@@ -59,14 +59,18 @@ class StoredMessage:
 class BatchResult:
     stored: list[StoredMessage]
     duplicates: list[InboundMessage]
+    # duplicates found in the store: a replay of an entry whose acknowledgement was lost, or
+    # a provider's retry. What follows a store (live events, the router's hint) follows
+    # from the stored rows, so it is done again for these: harmless when it was done before.
+    already_stored: list[StoredMessage] = field(default_factory=list)
 
 
 async def store_batch(
     conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, *, default_tier: str = "standard"
 ) -> BatchResult:
-    fresh, ids, duplicates = await _drop_duplicates(conn, batch)
+    fresh, ids, duplicates, already = await _drop_duplicates(conn, batch)
     if not fresh:
-        return BatchResult([], duplicates)
+        return BatchResult([], duplicates, already)
     owners, created = await _resolve_customers(conn, fresh, now, default_tier)
     fresh = await follow_threads(conn, fresh, owners)
     threads, opened = await _open_conversations(conn, fresh, owners, now)
@@ -99,6 +103,13 @@ async def store_batch(
         conn, messages, rows, skip_conflicts_on=["channel", "external_id"], returning=[messages.c.id]
     )
     stored_ids = {r.id for r in inserted}
+    # A conversation opened by this batch is opened by its earliest message only, not by a
+    # reply that came in the same batch (which would get an auto-reply of its own).
+    openers: dict[str, str] = {}
+    for msg, mid in sorted(zip(fresh, ids, strict=True), key=lambda pair: pair[0].received_at):
+        conv_id = threads[_open_key(owners[msg.sender], msg)]
+        if conv_id in opened and mid in stored_ids:
+            openers.setdefault(conv_id, mid)
     stored: list[StoredMessage] = []
     attachment_rows = []
     # conversation -> (last, added, routable, most urgent priority rank)
@@ -116,7 +127,7 @@ async def store_batch(
                 external_id=msg.external_id,
                 customer_id=customer_id,
                 conversation_id=conv_id,
-                conversation_opened=conv_id in opened,
+                conversation_opened=openers.get(conv_id) == mid,
                 customer_created=customer_id in created,
                 received_at=msg.received_at,
                 kind=msg.kind.value,
@@ -168,7 +179,7 @@ async def store_batch(
         )
     await _log_events(conn, stored, now)
     await _apply_sms_keywords(conn, [(m, owners[m.sender]) for m in fresh if m.channel is Channel.SMS], now)
-    return BatchResult(stored, duplicates)
+    return BatchResult(stored, duplicates, already)
 
 
 async def _apply_sms_keywords(
@@ -221,8 +232,9 @@ async def _apply_sms_keywords(
 
 async def _drop_duplicates(
     conn: AsyncConnection, batch: Sequence[InboundMessage]
-) -> tuple[list[InboundMessage], list[str], list[InboundMessage]]:
-    """Split the batch into (fresh messages, their ids) and duplicates."""
+) -> tuple[list[InboundMessage], list[str], list[InboundMessage], list[StoredMessage]]:
+    """Split the batch into (fresh messages, their ids), duplicates, and the duplicates'
+    stored rows."""
     seen: set[str] = set()
     fresh: list[tuple[InboundMessage, str]] = []
     duplicates: list[InboundMessage] = []
@@ -233,16 +245,33 @@ async def _drop_duplicates(
         else:
             seen.add(mid)
             fresh.append((msg, mid))
-    existing = set(
-        (
-            await conn.execute(
-                sa.select(messages.c.id).where(any_of(conn, messages.c.id, [m for _, m in fresh]))
-            )
-        ).scalars()
-    )
+    m = messages.c
+    existing = {
+        r.id: r
+        for r in await conn.execute(
+            sa.select(m.id, m.channel, m.external_id, m.customer_id, m.conversation_id)
+            .add_columns(m.received_at, m.kind, m.meta)
+            .where(any_of(conn, m.id, [mid for _, mid in fresh]))
+        )
+    }
     duplicates += [msg for msg, mid in fresh if mid in existing]
+    already = [
+        StoredMessage(
+            id=r.id,
+            channel=r.channel,
+            external_id=r.external_id,
+            customer_id=r.customer_id,
+            conversation_id=r.conversation_id,
+            conversation_opened=False,
+            customer_created=False,
+            received_at=r.received_at,
+            kind=r.kind,
+            meta=r.meta or {},
+        )
+        for r in existing.values()
+    ]
     kept = [(msg, mid) for msg, mid in fresh if mid not in existing]
-    return [msg for msg, _ in kept], [mid for _, mid in kept], duplicates
+    return [msg for msg, _ in kept], [mid for _, mid in kept], duplicates, already
 
 
 async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dict[Address, str]:

@@ -32,6 +32,7 @@ from hub.keys import METRICS, SESSIONS, TOKENS
 from hub.model import Role
 from hub.routespec import RouteSpec
 from hub.tokens import TokenInfo
+from hub.transient import classify
 
 log = logging.getLogger("contacthub.http")
 PROBLEM_BASE = "https://contacthub.dev/problems/"
@@ -126,7 +127,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        outage = classify(exc)
+        if outage is not None:  # the store or Redis is briefly away: an outage, not our bug
+            log.warning("unavailable: %s (%r)", outage[1], exc, extra={"request_id": request_id})
+            u = ServiceUnavailable
+            response = problem(u.status, u.slug, u.title, f"{outage[1]}; retry later", request_id)
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("internal error", extra={"request_id": request_id})
         return problem(
             500,

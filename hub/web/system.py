@@ -28,9 +28,23 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure means "not ready"; the reason is reported
             checks[name] = f"unreachable: {type(exc).__name__}"
     if all(v == "ok" for v in checks.values()):
-        return web.json_response({"status": "ok", "checks": checks})
+        body: dict[str, object] = {"status": "ok", "checks": checks}
+        warnings = await _warnings(request.app)
+        if warnings:  # ready all the same: the hub works, but an operator has something to do
+            body["warnings"] = warnings
+        return web.json_response(body)
     failing = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
     return problem(503, "unavailable", "Not ready", failing, request[REQUEST_ID], checks=checks)
+
+
+async def _warnings(app: web.Application) -> list[str]:
+    try:
+        dead = await asyncio.wait_for(app[QUEUE].dead_count(), READY_TIMEOUT)
+    except Exception:
+        return []
+    if not dead:
+        return []
+    return [f"{dead} dead letters in the ingest queue: see `contacthub dead-letters list`"]
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -54,7 +68,7 @@ def system_routes() -> list[RouteSpec]:
             "GET",
             "/readyz",
             readyz,
-            "Readiness: the store and the queue are reachable",
+            "Readiness: the store and the queue are reachable (``warnings``: dead letters waiting)",
             "public",
             responses={200: "Ready", 503: "A dependency is unreachable"},
         ),

@@ -19,11 +19,11 @@ QueueFactory = Callable[[], "asynccontextmanager[IngestQueue[bytes]]"]
 
 
 @asynccontextmanager
-async def opened(settings: Settings) -> AsyncIterator[IngestQueue[bytes]]:
+async def opened(settings: Settings, stream: str = "contract") -> AsyncIterator[IngestQueue[bytes]]:
     store = Store(settings.database)
     await store.migrate()
     client = aioredis.Redis.from_url(settings.queue.url) if settings.queue.backend == "redis" else None
-    queue: IngestQueue[bytes] = open_queue(settings.queue, "contract", lambda b: b, store=store, redis=client)
+    queue: IngestQueue[bytes] = open_queue(settings.queue, stream, lambda b: b, store=store, redis=client)
     try:
         yield queue
     finally:

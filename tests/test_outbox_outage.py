@@ -1,0 +1,99 @@
+"""The outbox through a PostgreSQL outage (played by a proxy): a reply the provider took
+while the store went away is recorded when it is back, and sent once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from connectors.base import Outbound, Sent
+from hub.metrics import Metrics
+from hub.outbox.worker import OutboxWorker
+from hub.realtime.bus import InProcessBus
+from hub.store.engine import Store
+from hub.store.ingest_batch import store_batch
+from hub.store.tables import outbox
+from tests.conftest import drop_backend, make_settings, require_services
+from tests.helpers import inbound
+from tests.pgproxy import PgProxy
+
+
+class DownDuringSend:
+    """A provider that accepts the reply while PostgreSQL goes down."""
+
+    def __init__(self, proxy: PgProxy) -> None:
+        self.proxy = proxy
+        self.sent: list[str] = []
+
+    async def send(self, item: Outbound) -> Sent:
+        self.sent.append(item.id)
+        self.proxy.refuse("57P01")
+        return Sent(("SM1",))
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_reply_sent_while_the_store_was_down_is_recorded_and_sent_once(tmp_path: Path) -> None:
+    require_services()
+    proxy = PgProxy()
+    await proxy.start()
+    settings = make_settings(tmp_path, "scaleout", **{"database.url": proxy.url()})
+    store = Store(settings.database)
+    try:
+        await store.migrate()
+        now = datetime.now(UTC)
+        async with store.write() as conn:
+            stored = (await store_batch(conn, [inbound("m1")], now)).stored[0]
+            reply_id = str(uuid.uuid4())
+            await conn.execute(
+                sa.insert(outbox).values(
+                    id=reply_id,
+                    conversation_id=stored.conversation_id,
+                    customer_id=stored.customer_id,
+                    channel="sms",
+                    sender=None,
+                    recipient="+4915112345678",
+                    text="Hallo",
+                    status="queued",
+                    attempts=0,
+                    next_attempt_at=now,
+                    provider_ids=[],
+                    details={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        provider = DownDuringSend(proxy)
+        worker = OutboxWorker(
+            store=store, senders={"sms": provider}, bus=InProcessBus(), metrics=Metrics(), poll_s=0.05
+        )
+        task = asyncio.create_task(worker.run())
+        try:
+            deadline = time.monotonic() + 30
+            while proxy.refused < 3:  # the result waits while the store is down
+                assert time.monotonic() < deadline, "the worker never met the outage"
+                await asyncio.sleep(0.02)
+            proxy.pass_through()
+            while True:  # recorded long before the claim (60 s) could lapse and send it again
+                async with store.read() as conn:
+                    row = (await conn.execute(sa.select(outbox).where(outbox.c.id == reply_id))).one()
+                if row.status == "sent":
+                    break
+                assert time.monotonic() < deadline, f"the reply is still {row.status}"
+                await asyncio.sleep(0.05)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, 30)
+        assert provider.sent == [reply_id]
+        assert row.attempts == 1 and row.provider_ids == ["SM1"]
+    finally:
+        proxy.pass_through()
+        await store.close()
+        await drop_backend(settings)
+        await proxy.close()
