@@ -16,7 +16,7 @@ import os
 import socket
 import weakref
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -257,6 +257,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
                 block_ms=settings.ingest.block_ms,
                 stale_after_ms=settings.queue.stale_after_ms,
                 default_tier=lambda: app[RECORDS].tiers.default,  # admins may rename tiers
+                reopen_within=timedelta(days=settings.ingest.reopen_days),
                 calls=app[CALL_TARGETS],
                 auto_replies={
                     name: box.auto_reply

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hub.customers.addresses import mask
@@ -89,6 +89,7 @@ class IngestWorker:
         default_tier: str | Callable[[], str] = "standard",  # a callable: read per batch
         calls: CallTargets | None = None,
         auto_replies: Mapping[str, str] | None = None,
+        reopen_within: timedelta = timedelta(0),
     ) -> None:
         self._store = store
         self._queue = queue
@@ -102,6 +103,7 @@ class IngestWorker:
         self._default_tier = default_tier
         self._calls = calls  # where calls go: the queues a screen pop reaches, the lines held
         self._auto_replies = auto_replies or {}  # mailbox -> the text of its auto-reply
+        self._reopen_within = reopen_within  # a reply this soon after a close reopens it
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -206,7 +208,9 @@ class IngestWorker:
         now = datetime.now(UTC)
         async with self._store.write() as conn:
             default_tier = self._default_tier() if callable(self._default_tier) else self._default_tier
-            result = await store_batch(conn, batch, now, default_tier=default_tier)
+            result = await store_batch(
+                conn, batch, now, default_tier=default_tier, reopen_within=self._reopen_within
+            )
             if self._auto_replies:  # in the same transaction: once, and never lost
                 await queue_auto_replies(conn, result.stored, self._auto_replies, now)
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)

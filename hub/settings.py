@@ -67,6 +67,9 @@ class IngestSettings(Section):
     workers: int = Field(2, ge=0)
     batch_size: int = Field(500, ge=1)
     block_ms: int = Field(200, ge=1)
+    reopen_days: float = Field(7, ge=0)
+    """A reply (threading headers, a [#ref] tag) to a conversation closed less than this
+    many days ago reopens it; to an older one it opens a new conversation. 0: never reopen."""
 
 
 class BlobSettings(Section):

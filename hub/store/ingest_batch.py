@@ -3,7 +3,9 @@
 For the whole batch at once, with a handful of statements however large it is:
 dedupe on ``(channel, external_id)``, resolve each sender to a customer (exact identity
 match, else a new customer), find or open the conversation, store the messages and
-attachments, and mark the conversations as needing routing. Races with other workers
+attachments, and mark the conversations as needing routing. A message whose threading
+hints name a conversation closed less than ``reopen_within`` ago reopens it (routed
+afresh) rather than opening another. Races with other workers
 are settled by unique keys (``ON CONFLICT DO NOTHING``, then a re-read), never by
 locks held in memory.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,14 +68,26 @@ class BatchResult:
 
 
 async def store_batch(
-    conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, *, default_tier: str = "standard"
+    conn: AsyncConnection,
+    batch: Sequence[InboundMessage],
+    now: datetime,
+    *,
+    default_tier: str = "standard",
+    reopen_within: timedelta = timedelta(0),
 ) -> BatchResult:
     fresh, ids, duplicates, already = await _drop_duplicates(conn, batch)
     if not fresh:
         return BatchResult([], duplicates, already)
     owners, created = await _resolve_customers(conn, fresh, now, default_tier)
+    own_keys = [m.thread_hint.key for m in fresh]
     fresh = await follow_threads(conn, fresh, owners)
-    threads, opened = await _open_conversations(conn, fresh, owners, now)
+    # the conversations a message's hints led to (not merely its own thread key)
+    followed = {
+        _open_key(owners[m.sender], m)
+        for m, own in zip(fresh, own_keys, strict=True)
+        if m.thread_hint.key != own
+    }
+    threads, opened = await _open_conversations(conn, fresh, owners, now, followed, reopen_within)
 
     rows = []
     for msg, mid in zip(fresh, ids, strict=True):
@@ -349,6 +363,8 @@ async def _open_conversations(
     batch: Sequence[InboundMessage],
     owners: dict[Address, str],
     now: datetime,
+    followed: set[str],
+    reopen_within: timedelta,
 ) -> tuple[dict[str, str], set[str]]:
     wanted: dict[str, dict[str, Any]] = {}
     for msg in batch:
@@ -377,6 +393,10 @@ async def _open_conversations(
         return {r.open_key: r.id for r in result}
 
     threads = await existing(list(wanted))
+    if reopen_within > timedelta(0):
+        threads |= await _reopen_recent(
+            conn, [wanted[k] for k in followed if k not in threads], now - reopen_within, now
+        )
     missing = sorted(k for k in wanted if k not in threads)
     opened: set[str] = set()
     if missing:
@@ -394,6 +414,63 @@ async def _open_conversations(
         if raced:
             threads.update(await existing(raced))
     return threads, opened
+
+
+async def _reopen_recent(
+    conn: AsyncConnection, wanted: Sequence[dict[str, Any]], since: datetime, now: datetime
+) -> dict[str, str]:
+    """Reopen the latest conversation of each wanted thread that was closed after
+    ``since``; returns their ids by open key. A reopened conversation is routed afresh
+    (no route, no holder) and says so on the timeline."""
+    c = conversations.c
+    reopened: dict[str, str] = {}
+    for want in sorted(wanted, key=lambda w: str(w["open_key"])):
+        row = (
+            await conn.execute(
+                sa.select(c.id, c.closed_at)
+                .where(
+                    c.customer_id == want["customer_id"],
+                    c.channel == want["channel"],
+                    c.thread_key == want["thread_key"],
+                    c.status == "closed",
+                    c.closed_at >= since,
+                )
+                .order_by(c.closed_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        if row is None:
+            continue
+        await conn.execute(
+            sa.update(conversations)
+            .where(c.id == row.id, c.status == "closed")
+            .values(
+                status="open",
+                open_key=want["open_key"],
+                closed_at=None,
+                assignee_id=None,
+                assigned_at=None,
+                offered_to=None,
+                offer_expires_at=None,
+                route=None,
+                snoozed_until=None,
+                snoozed_at=None,
+            )
+        )
+        event = _event(now, "conversation.reopened", "conversation", row.id, str(want["customer_id"]))
+        await insert_rows(
+            conn,
+            events,
+            [
+                {
+                    **event,
+                    "reason": "the customer wrote again",
+                    "data": {"closed_at": row.closed_at.isoformat()},
+                }
+            ],
+        )
+        reopened[str(want["open_key"])] = row.id
+    return reopened
 
 
 async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], now: datetime) -> None:

@@ -7,7 +7,7 @@ after it is back."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -259,3 +259,55 @@ async def test_the_out_of_hours_reply_goes_once_on_the_channel_and_shows_on_the_
     )
     actions = [item.get("action") for item in (await timeline.json())["items"]]
     assert "routing.out_of_hours" in actions
+
+
+async def test_an_answer_to_a_recently_closed_conversation_reopens_it(
+    mail_hub: HubClient, peer: Peer
+) -> None:
+    """Within ingest.reopen_days (7) of its close, the customer's answer reopens the
+    conversation (routed afresh, on the timeline); after that it opens a new one."""
+    roles = await sign_in_all(mail_hub)
+    first = await arrive(mail_hub, mail("r1@firma.example", "Zählerstand"))
+    resp = await mail_hub.client.post(
+        f"/api/v1/conversations/{first.conversation_id}/messages",
+        json={"text": "Danke, erledigt."},
+        headers=roles["admin"],
+    )
+    assert resp.status == 202, await resp.text()
+    [sent] = await received(peer, 1)
+    close = await mail_hub.client.post(
+        f"/api/v1/conversations/{first.conversation_id}/close", headers=roles["admin"]
+    )
+    assert close.status == 200, await close.text()
+
+    answer = await arrive(
+        mail_hub, mail("r2@firma.example", "Re: Zählerstand", In_Reply_To=sent["Message-ID"])
+    )
+    assert answer.conversation_id == first.conversation_id
+    async with mail_hub.app[STORE].read() as conn:
+        conv = (
+            await conn.execute(sa.select(conversations).where(conversations.c.id == first.conversation_id))
+        ).one()
+        told = (
+            await conn.scalars(
+                sa.select(events.c.action).where(
+                    events.c.subject_id == first.conversation_id, events.c.action == "conversation.reopened"
+                )
+            )
+        ).all()
+    assert (conv.status, conv.closed_at, conv.assignee_id) == ("open", None, None)
+    assert told == ["conversation.reopened"]
+
+    # closed eight days ago: the answer opens a new conversation, the old one stays closed
+    close = await mail_hub.client.post(
+        f"/api/v1/conversations/{first.conversation_id}/close", headers=roles["admin"]
+    )
+    assert close.status == 200, await close.text()
+    async with mail_hub.app[STORE].write() as conn:
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == first.conversation_id)
+            .values(closed_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    late = await arrive(mail_hub, mail("r3@firma.example", "Re: Zählerstand", In_Reply_To=sent["Message-ID"]))
+    assert late.conversation_id != first.conversation_id
