@@ -42,6 +42,11 @@ def read_body(msg: Message, raw: bytes, hint: tuple[str, ...]) -> Body:
     htmls = [p for p in candidates if p.ctype == "text/html"]
     plains = [p for p in candidates if p.ctype != "text/html"]
     plain_texts = [t for t in (_decode_text(p) for p in plains) if t.strip()]
+    if not plain_texts and not htmls:
+        # no body but an inline text file: mail clients show the first one as the body
+        # (it stays a file too, byte for byte)
+        shown = next((p for p in parts if _is_inline_text_file(p) and _decode_text(p).strip()), None)
+        plain_texts = [_decode_text(shown)] if shown is not None else []
     html_texts = [_decode_text(p) for p in htmls]
     html_source = html_texts[0] if html_texts else None
     body_type: BodyType = "text/plain"
@@ -70,6 +75,15 @@ def _is_text_body(part: Part) -> bool:
     if part.ctype.startswith("multipart/"):  # a multipart without usable boundaries: its text
         return True
     return part.ctype in ("text/plain", "text/html")
+
+
+def _is_inline_text_file(part: Part) -> bool:
+    """A text/plain part with a file name that is not marked as an attachment."""
+    return (
+        part.ctype == "text/plain"
+        and part.filename is not None
+        and part.view.get_content_disposition() != "attachment"
+    )
 
 
 def _decode_text(part: Part) -> str:

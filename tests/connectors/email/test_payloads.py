@@ -568,3 +568,26 @@ def test_a_reply_is_no_forward() -> None:
     parsed = parse_mail(mail("From: kunde@firma.example\nSubject: AW: Defekter Zähler", OUTLOOK))
     assert FORWARDED not in parsed.text
     assert parsed.text.endswith("Karla")
+
+
+def _inline_text_file_mail(body_part: str) -> bytes:
+    return mail(
+        "From: a@example.com\nSubject: Notiz\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        "--b\n"
+        + body_part
+        + "--b\nContent-Type: text/plain; charset=utf-8\nContent-Disposition: inline; filename=notiz.txt\n\n"
+        "Zählerstand 4711, bitte übernehmen.\n--b--\n",
+    )
+
+
+def test_an_inline_text_file_is_the_body_when_there_is_no_other() -> None:
+    """Mail clients show the first inline text/plain part with a file name as the body;
+    it stays a file too."""
+    parsed = parse_mail(_inline_text_file_mail(""))
+    assert parsed.text.strip() == "Zählerstand 4711, bitte übernehmen."
+    assert [f.filename for f in parsed.attachments] == ["notiz.txt"]
+    # with a body of its own, the body stays what it is
+    parsed = parse_mail(_inline_text_file_mail("Content-Type: text/plain\n\nSiehe Anhang.\n"))
+    assert parsed.text.strip() == "Siehe Anhang."
+    assert [f.filename for f in parsed.attachments] == ["notiz.txt"]
