@@ -591,3 +591,16 @@ def test_an_inline_text_file_is_the_body_when_there_is_no_other() -> None:
     parsed = parse_mail(_inline_text_file_mail("Content-Type: text/plain\n\nSiehe Anhang.\n"))
     assert parsed.text.strip() == "Siehe Anhang."
     assert [f.filename for f in parsed.attachments] == ["notiz.txt"]
+
+
+def test_a_mail_whose_body_is_a_forwarded_message_shows_its_sender_subject_and_text() -> None:
+    inner = (
+        "From: Max Mustermann <max@firma.example>\nSubject: Defekt\n"
+        "Content-Type: text/plain; charset=utf-8\n\nDer Zähler zeigt nichts.\n"
+    )
+    parsed = parse_mail(
+        mail("From: k@firma.example\nSubject: Fwd: Defekt\nContent-Type: message/rfc822", inner)
+    )
+    assert "From: Max Mustermann <max@firma.example>" in parsed.text
+    assert "Subject: Defekt" in parsed.text and parsed.text.endswith("Der Zähler zeigt nichts.")
+    assert [f.filename for f in parsed.attachments] == ["Defekt.eml"]
