@@ -74,6 +74,14 @@ class HubProcess:
         return self.proc.returncode
 
     def stop(self) -> None:
+        """Kill the hub; then, unless a failure is already on its way out, fail if it
+        logged an internal error (a 500): the log scan of tests/conftest.py, for a hub in
+        a process of its own."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if sys.exc_info()[0] is None and self.log.exists():
+            errors = [
+                line for line in self.log.read_text(errors="replace").splitlines() if "internal error" in line
+            ]
+            assert not errors, f"the hub in {self.workdir} logged internal errors:\n" + "\n".join(errors[:10])

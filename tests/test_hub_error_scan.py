@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -61,3 +62,14 @@ def test_the_marker_allows_what_it_names() -> None:
     assert unexpected_hub_errors(records, pytest.mark.hub_errors_expected.mark) == []
     only_router = pytest.mark.hub_errors_expected("router failed").mark
     assert [r.getMessage() for r in unexpected_hub_errors(records, only_router)] == ["internal error"]
+
+
+def test_a_hub_in_a_process_of_its_own_that_logged_an_internal_error_fails_the_test(tmp_path: Path) -> None:
+    from tests.hubproc import HubProcess
+
+    hub = HubProcess(tmp_path / "contacthub.toml", tmp_path)
+    hub.log.write_text('{"level": "INFO", "message": "request"}\n')
+    hub.stop()  # nothing wrong: nothing said
+    hub.log.write_text('{"level": "ERROR", "message": "internal error", "request_id": "r1"}\n')
+    with pytest.raises(AssertionError, match="logged internal errors"):
+        hub.stop()
