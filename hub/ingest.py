@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from hub.dispatch.call_target import CallTargets
 
 log = logging.getLogger("contacthub.ingest")
+MAX_BACKOFF_S = 2.0
 CONFLICT_RETRIES = 8  # a deadlock or serialization failure: tries again at once, so many times
 
 
@@ -156,7 +157,9 @@ class IngestWorker:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 except TimeoutError:
                     pass
-                backoff = min(backoff * 2, 5.0)
+                # at most 2 s apart: what was accepted during an outage is stored within
+                # seconds of the store's return (a try costs one connection attempt)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def process(self, claimed: Sequence[Claimed]) -> None:
         """Store one claimed batch. Transient errors propagate (the batch stays claimed)."""
