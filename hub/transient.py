@@ -57,6 +57,8 @@ _UNREACHABLE = (
     ReadOnlyError,  # a replica during failover
     PoolTimeoutError,  # no pooled connection came free: the database is slow or gone
 )
+# OSErrors of a local file (a blob the store no longer has): a definite answer, no outage
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def classify(exc: BaseException) -> tuple[Kind, str] | None:
@@ -73,6 +75,8 @@ def classify(exc: BaseException) -> tuple[Kind, str] | None:
             return ("outage", what) if what else None
         if isinstance(link, DBAPIError) and link.connection_invalidated:
             return ("outage", "the database connection was lost")
+        if isinstance(link, _FILE_ERRORS):
+            return None
         if isinstance(link, _UNREACHABLE):
             return ("outage", f"unreachable ({type(link).__name__})")
     return None

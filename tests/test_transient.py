@@ -162,3 +162,19 @@ async def test_sqlite_locked_is_an_outage_and_a_missing_table_is_not(tmp_path: P
         holder.close()
     assert classify(locked) == ("outage", "the database is locked")
     assert not is_transient(missing)
+
+
+def test_a_missing_file_behind_an_error_is_no_outage() -> None:
+    """A blob the store no longer has (NotFound from FileNotFoundError) is a definite
+    answer: retrying it as an outage would keep a fax job forever."""
+    from hub.errors import NotFound
+    from hub.transient import is_transient
+
+    try:
+        try:
+            open("/nonexistent/blob")
+        except FileNotFoundError as exc:
+            raise NotFound("no blob named x") from exc
+    except NotFound as wrapped:
+        assert not is_transient(wrapped)
+    assert is_transient(ConnectionRefusedError(111, "refused"))
