@@ -308,6 +308,9 @@ def test_media_hosts_take_subdomains_only_where_asked() -> None:
     assert not media_host_allowed("https://twiliocdn.com.evil.example/x", HOSTS)
     assert not media_host_allowed("https://evil.example/x", HOSTS)
     assert not media_host_allowed("file:///etc/passwd", ["*"])
+    # the fetch carries the account's credentials: never in clear text off this machine
+    assert not media_host_allowed("http://api.twilio.com/2010-04-01/Accounts/AC1/Media/ME1", HOSTS)
+    assert media_host_allowed("http://127.0.0.1:8000/media/1", ["127.0.0.1"])
 
 
 TRUSTED = [ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32")]

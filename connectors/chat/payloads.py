@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
-from hub.untrusted import INT64_MAX
+from hub.untrusted import INT64_MAX, nul_at
 
 MAX_TEXT = 5_000
 MAX_FRAME = 64 * 1024
@@ -101,6 +101,8 @@ def parse_frame(raw: str) -> Hello | Start | ChatMessage | LeaveMessage | Typing
     except orjson.JSONDecodeError as exc:
         raise FrameRejected("bad_frame", "not JSON") from exc
     frame_id = str(data.get("id"))[:64] if isinstance(data, dict) and "id" in data else None
+    if (where := nul_at(data)) is not None:  # no database stores a NUL in text
+        raise FrameRejected("bad_frame", f"{where}: a NUL (\\u0000) is not allowed", frame_id)
     try:
         frame = _FRAMES.validate_python(data)
     except ValidationError as exc:

@@ -23,18 +23,23 @@ from hub.store.blobs import BlobStore
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class MediaError(Exception):
     pass
 
 
 def media_host_allowed(url: str, hosts: Sequence[str]) -> bool:
-    """Whether ``url`` is http(s) on one of ``hosts`` (``*.example.com``: any subdomain). Pure."""
+    """Whether ``url`` is https on one of ``hosts`` (``*.example.com``: any subdomain). Pure.
+    The fetch carries the account's credentials, so plain http only to this machine
+    (a local provider stand-in)."""
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".").lower()
     except ValueError:
         return False
-    if parts.scheme not in ("https", "http") or not host:
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK)):
         return False
     for allowed in (h.lower() for h in hosts):
         if allowed.startswith("*.") and host.endswith(allowed[1:]):

@@ -49,16 +49,11 @@ async def accounts_of(
             .where(c.customer_id.in_(ids), c.status == "open")
             .order_by(c.last_message_at.desc())
         ):
-            open_convs.setdefault(conv.customer_id, []).append(
-                {
-                    "id": conv.id,
-                    "channel": conv.channel,
-                    "queue": conv.queue,
-                    "assignee_id": conv.assignee_id,
-                    "last_message_at": iso(conv.last_message_at),
-                    "visible": may_see(conv),
-                }
-            )
+            shown = {"channel": conv.channel, "last_message_at": iso(conv.last_message_at)}
+            if may_see(conv):
+                shown |= {"id": conv.id, "queue": conv.queue, "assignee_id": conv.assignee_id}
+            # of one the manager may not open: that it exists, never its id or who holds it
+            open_convs.setdefault(conv.customer_id, []).append({**shown, "visible": may_see(conv)})
     return [
         {
             "id": r.id,

@@ -167,16 +167,21 @@ class CustomerRecords:
         values["attributes"] = attributes
         merged = {**row._mapping, **values}
         if not row.tier_pinned:
-            decision = self.tiers.decide(
-                self.tiers.inputs(
+            try:
+                inputs = self.tiers.inputs(
                     key_account=merged["key_account"],
                     attributes=attributes,
                     organisation=merged["organisation"],
                     language=merged["language"],
                 )
-            )
-            values["tier"] = decision.tier
-            values["tier_reason"] = decision.reason
+            except InputError:
+                if "revenue" in changes:
+                    raise  # a figure given now, in a currency the rules cannot convert
+                inputs = None  # stored before its rate was removed: the tier stays (as in retier)
+            if inputs is not None:
+                decision = self.tiers.decide(inputs)
+                values["tier"] = decision.tier
+                values["tier_reason"] = decision.reason
         values["updated_at"] = datetime.now(UTC)
         await conn.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
         if "name" in values or "organisation" in values:

@@ -36,7 +36,10 @@ c = conversations.c
 
 
 async def _current(conn: AsyncConnection, conv_id: str, who: Principal, rules: RuleSet) -> Any:
-    """The conversation, if ``who`` may see it; else NotFound with GET's words."""
+    """The conversation, if ``who`` may see it; else NotFound with GET's words. The row
+    stays locked to the action's transaction (FOR NO KEY UPDATE on PostgreSQL: messages
+    may still be stored on it), so that its read-modify-write of ``route`` loses no tag
+    another agent set meanwhile."""
     row = (
         await conn.execute(
             sa.select(
@@ -50,7 +53,9 @@ async def _current(conn: AsyncConnection, conv_id: str, who: Principal, rules: R
                 c.assignee_id,
                 c.queue,
                 c.route,
-            ).where(c.id == conv_id)
+            )
+            .where(c.id == conv_id)
+            .with_for_update(key_share=True)
         )
     ).one_or_none()
     if row is None or not (await scope_of(conn, who, rules)).allows(row):

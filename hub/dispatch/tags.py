@@ -53,7 +53,7 @@ async def set_tags(
             await conn.execute(
                 sa.select(c.id, c.customer_id, c.assignee_id, c.offered_to, c.queue, c.route)
                 .where(c.id == conv_id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         ).one_or_none()
         if row is None or not (await scope_of(conn, who, rules)).allows(row):

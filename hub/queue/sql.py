@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from hub.errors import PayloadRejected
 from hub.queue.base import Claimed, DeadLetter, GroupedQueue
 from hub.queue.sqlite_append import SqliteAppender
 from hub.store.engine import Store
 from hub.store.tables import dead_letters, queue_entries
 from hub.store.write_gate import holding_write_gate
+from hub.untrusted import strict_int
 
 T = TypeVar("T")
 q = queue_entries
@@ -174,32 +176,34 @@ class SqlQueue(GroupedQueue[T]):
             return [_dead(r) for r in rows]
 
     async def dead_letter(self, id: str) -> DeadLetter | None:
-        if not id.isdigit():
+        number = _dead_id(id)
+        if number is None:
             return None
         d = dead_letters
         async with self._store.read() as conn:
             row = (
-                await conn.execute(sa.select(d).where(d.c.stream == self._stream, d.c.id == int(id)))
+                await conn.execute(sa.select(d).where(d.c.stream == self._stream, d.c.id == number))
             ).one_or_none()
         return _dead(row) if row is not None else None
 
     async def replay(self, id: str) -> str | None:
-        """Move a dead letter back to the queue with its attempts reset, in one transaction."""
-        if not id.isdigit():
+        """Move a dead letter back to the queue with its attempts reset, in one transaction:
+        the delete that takes it is the one that puts it back (two replays: one entry)."""
+        number = _dead_id(id)
+        if number is None:
             return None
         d = dead_letters
         async with self._store.write() as conn:
-            row = (
-                await conn.execute(sa.select(d).where(d.c.stream == self._stream, d.c.id == int(id)))
-            ).one_or_none()
-            if row is None:
+            payload = await conn.scalar(
+                sa.delete(d).where(d.c.stream == self._stream, d.c.id == number).returning(d.c.payload)
+            )
+            if payload is None:
                 return None
             new_id = await conn.scalar(
                 sa.insert(q)
-                .values(stream=self._stream, payload=row.payload, attempts=0, created_at=time.time())
+                .values(stream=self._stream, payload=payload, attempts=0, created_at=time.time())
                 .returning(q.c.id)
             )
-            await conn.execute(sa.delete(d).where(d.c.id == row.id))
         self._arrived.set()
         return str(new_id)
 
@@ -226,3 +230,11 @@ class SqlQueue(GroupedQueue[T]):
 
 def _dead(row: sa.Row[Any]) -> DeadLetter:
     return DeadLetter(str(row.id), row.payload.encode(), row.attempts, row.last_error or "", row.created_at)
+
+
+def _dead_id(id: str) -> int | None:
+    """A dead letter's id as the table keeps it, or None for one that cannot be."""
+    try:
+        return strict_int(id, "id")
+    except PayloadRejected:
+        return None

@@ -40,7 +40,7 @@ from hub.store.tables import (
 from hub.store.threads import follow_threads
 
 DEFAULT_THREAD = "default"
-NORMAL, LEAST_URGENT = PRIORITIES["normal"], max(PRIORITIES.values())
+NORMAL = PRIORITIES["normal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ async def store_batch(
     stored: list[StoredMessage] = []
     attachment_rows = []
     # conversation -> (last, added, routable, most urgent priority rank)
-    touched: dict[str, tuple[datetime, int, bool, int]] = {}
+    touched: dict[str, tuple[datetime, int, bool, int | None]] = {}
     for msg, mid in zip(fresh, ids, strict=True):
         if mid not in stored_ids:  # another worker stored it a moment ago
             duplicates.append(msg)
@@ -148,8 +148,9 @@ async def store_batch(
                 meta=msg.meta,
             )
         )
-        last, count, routable, rank = touched.get(conv_id, (msg.received_at, 0, False, LEAST_URGENT))
-        rank = min(rank, PRIORITIES.get(msg.meta.get("priority", ""), NORMAL))
+        last, count, routable, rank = touched.get(conv_id, (msg.received_at, 0, False, None))
+        marked = PRIORITIES.get(msg.meta.get("priority", ""))  # None: the sender marked nothing
+        rank = marked if rank is None else rank if marked is None else min(rank, marked)
         touched[conv_id] = (
             max(last, msg.received_at),
             count + 1,
@@ -168,6 +169,7 @@ async def store_batch(
         ]
     await insert_rows(conn, attachments, attachment_rows)
     if touched:
+        rank_of = sa.bindparam("rank", type_=sa.SmallInteger)
         later = sa.func.greatest if is_pg(conn) else sa.func.max
         sooner = sa.func.least if is_pg(conn) else sa.func.min
         await conn.execute(
@@ -181,9 +183,12 @@ async def store_batch(
                 last_message_at=later(
                     conversations.c.last_message_at, sa.bindparam("last", type_=sa.DateTime(True))
                 ),
-                # set by the messages that open it, then raised, never lowered, by a more urgent one
+                # set by the messages that open it (normal where none is marked), then
+                # raised, never lowered, by a more urgent one; a message that marks nothing
+                # leaves it as it is (a rule may have set it)
                 priority=sooner(
-                    sa.func.coalesce(conversations.c.priority, sa.bindparam("rank")), sa.bindparam("rank")
+                    sa.func.coalesce(conversations.c.priority, sa.func.coalesce(rank_of, NORMAL)),
+                    sa.func.coalesce(rank_of, max(PRIORITIES.values())),
                 ),
             ),
             [
@@ -441,7 +446,7 @@ async def _reopen_recent(
         ).one_or_none()
         if row is None:
             continue
-        await conn.execute(
+        result = await conn.execute(
             sa.update(conversations)
             .where(c.id == row.id, c.status == "closed")
             .values(
@@ -455,8 +460,13 @@ async def _reopen_recent(
                 route=None,
                 snoozed_until=None,
                 snoozed_at=None,
+                breached=None,  # a new wait: a new promise
+                breached_at=None,
+                next_response_due=None,
             )
         )
+        if result.rowcount != 1:  # an agent reopened it a moment ago: it is not ours to reopen
+            continue
         event = _event(now, "conversation.reopened", "conversation", row.id, str(want["customer_id"]))
         await insert_rows(
             conn,

@@ -53,6 +53,7 @@ from hub.realtime.bus import Event
 from hub.request_body import int_query
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, conversations
+from hub.transient import is_transient
 from hub.web.middleware import AGENT
 
 log = logging.getLogger("contacthub.ws")
@@ -267,6 +268,12 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 await reader
     except ConnectionResetError:  # the console went away mid-send: nothing to answer
         pass
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # the store is away: the console reconnects with its last_seq and misses nothing
+        log.warning("agent socket closed during an outage: %r", exc)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"the hub's store is unreachable")
     finally:
         bus.unsubscribe(subscription)
         request.app[SOCKETS].discard(ws)
@@ -288,8 +295,8 @@ async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed
             kind, conv_id = data["type"], str(data["conversation_id"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             continue
-        if kind not in ("viewing", "typing") or len(conv_id) > 64:
-            continue
+        if kind not in ("viewing", "typing") or len(conv_id) > 64 or not conv_id.isprintable():
+            continue  # not a conversation id (a NUL would not even reach the database)
         if not await feed.may_see(conv_id):
             continue
         feed.conversations.add(conv_id)

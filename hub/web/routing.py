@@ -267,7 +267,7 @@ def routing_routes() -> list[RouteSpec]:
             "One saved version: its text and its diff against the one before",
             "supervisor",
             tag="routing",
-            responses={200: "The version", 404: "No such version", 422: "Not a version number", **common},
+            responses={200: "The version", 404: "No such version", 400: "Not a version number", **common},
         ),
         RouteSpec(
             "POST",

@@ -88,6 +88,13 @@ async def test_a_later_more_urgent_mail_raises_the_priority(hub: HubClient) -> N
     floor = await Floor(hub).start(RULES)
     first = await arrive(hub, mail("t-1@firma.example", "Zähler", sender="d@firma.example", X_Priority="5"))
     assert (await conversation(floor, first.conversation_id))["priority"] == "low"
+    unmarked = mail(
+        "t-0@firma.example", "Re: Zähler", sender="d@firma.example", In_Reply_To="<t-1@firma.example>"
+    )
+    await arrive(hub, unmarked)
+    assert (await conversation(floor, first.conversation_id))["priority"] == "low", (
+        "a mail that marks nothing"
+    )
     answer = mail(
         "t-2@firma.example",
         "Re: Zähler",
