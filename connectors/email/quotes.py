@@ -44,9 +44,10 @@ _SEPARATOR = re.compile(
     re.IGNORECASE,
 )
 # a line that introduces a forwarded message, in the words of Gmail, Thunderbird, Apple
-# Mail and Outlook, in English, German and a few neighbours
+# Mail and Outlook, in English, German and a few neighbours; quoted (Apple Mail cites
+# what it forwards) only under a forward's subject, else it is a reply's quoted history
 _FORWARD_MARK = re.compile(
-    r"^[\s>]*(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|message transfere"
+    r"^(?P<quote>[\s>]*)(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|message transfere"
     r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|videresendt meddelelse)\s*-{2,}"
     r"|begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:"
     r"|début du message réexpédié\s*:|inicio del mensaje reenviado\s*:)\s*$",
@@ -119,7 +120,8 @@ def _forward_start(lines: list[str], forward_subject: bool) -> int | None:
     """The line the forwarded message starts at: its marker; with a forward's subject
     also the first header block or separator (an underscore line above it included)."""
     for index, line in enumerate(lines):
-        if _FORWARD_MARK.match(line):
+        mark = _FORWARD_MARK.match(line)
+        if mark and (forward_subject or ">" not in mark.group("quote")):
             return index
     if not forward_subject:
         return None

@@ -604,3 +604,14 @@ def test_a_mail_whose_body_is_a_forwarded_message_shows_its_sender_subject_and_t
     assert "From: Max Mustermann <max@firma.example>" in parsed.text
     assert "Subject: Defekt" in parsed.text and parsed.text.endswith("Der Zähler zeigt nichts.")
     assert [f.filename for f in parsed.attachments] == ["Defekt.eml"]
+
+
+def test_a_reply_that_quotes_a_forward_shows_only_the_reply() -> None:
+    """The forward's marker inside the quoted history is history, not a forward."""
+    body = (
+        "Danke, das passt so.\n\nAm 01.12.2025 um 10:00 schrieb Lager <lager@firma.example>:\n"
+        "> ---------- Forwarded message ---------\n> From: Lager <lager@firma.example>\n"
+        "> Subject: Bestand\n>\n> Alles da.\n"
+    )
+    parsed = parse_mail(mail("From: k@firma.example\nSubject: Re: Bestand", body))
+    assert parsed.text.strip() == "Danke, das passt so."
