@@ -205,8 +205,15 @@ class MailboxWatcher:
         return last
 
     async def _hand_over(self, conn: _Connection, uidvalidity: int, batch: list[int], last: int) -> int:
-        """Fetch, deliver and mark one batch, then move the cursor; return the new last UID."""
+        """Fetch, deliver and mark one batch, then move the cursor; return the new last UID.
+        Raises ImapFailure (the session starts again from the cursor) when the server left
+        out a mail that is still there: the cursor never moves past an unread mail."""
         fetched = await conn.fetch(batch)
+        missing = sorted(set(batch) - {uid for uid, _ in fetched})
+        if missing:  # expunged meanwhile (fine), or left out of the answer (read again)
+            listed = {uid for uid, _ in await conn.list_range(missing[0], missing[-1])}
+            if still := listed & set(missing):
+                raise ImapFailure(f"FETCH left out mails that are there (uid {min(still)}); reading again")
         if not fetched:
             return last
         # the whole batch at once: concurrent appends share one queue write; a failure

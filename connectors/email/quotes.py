@@ -47,8 +47,9 @@ _SEPARATOR = re.compile(
 # Mail and Outlook, in English, German and a few neighbours; quoted (Apple Mail cites
 # what it forwards) only under a forward's subject, else it is a reply's quoted history
 _FORWARD_MARK = re.compile(
-    r"^(?P<quote>[\s>]*)(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|message transfere"
-    r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|videresendt meddelelse)\s*-{2,}"
+    r"^(?P<quote>[\s>]*)(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht"
+    r"|message transféré|message transfere|mensaje reenviado|messaggio inoltrato"
+    r"|doorgestuurd bericht|videresendt meddelelse)\s*-{2,}"
     r"|begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:"
     r"|début du message réexpédié\s*:|inicio del mensaje reenviado\s*:)\s*$",
     re.IGNORECASE,
