@@ -1,7 +1,9 @@
 """API bearer tokens. Only a SHA-256 of each token is stored: tokens are 256 random bits,
 so a slow password hash would add nothing but latency to every API call.
 Verified tokens are cached briefly; a revoke takes effect within ``CACHE_SECONDS``
-in other processes and at once in this one."""
+in other processes and at once in this one. While the store is unreachable, a token
+this process verified before keeps working (nobody can revoke it meanwhile), so that a
+provider's messages are still accepted into the queue during a database outage."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from hub.errors import NotFound, Unauthenticated
 from hub.store.engine import Store
 from hub.store.tables import api_tokens
 from hub.store.times import iso
+from hub.transient import is_transient
 from hub.untrusted import secrets_equal
 
 PREFIX = "cht_"
@@ -61,20 +64,31 @@ class TokenService:
         cached = self._cache.get(digest)
         if cached and cached[1] > time.monotonic():
             return cached[0]
-        async with self._store.read() as conn:
-            row = (
-                await conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == digest))
-            ).one_or_none()
+        try:
+            async with self._store.read() as conn:
+                row = (
+                    await conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == digest))
+                ).one_or_none()
+        except Exception as exc:
+            if cached is not None and is_transient(exc):
+                return cached[0]
+            raise
         # compare_digest keeps the check constant-time even though the lookup is by hash
         if row is None or row.revoked_at is not None or not secrets_equal(digest, row.token_hash):
             raise Unauthenticated("the API token is unknown or revoked")
         info = TokenInfo(row.id, row.name, row.scope)
         self._cache[digest] = (info, time.monotonic() + CACHE_SECONDS)
         # "last used" is as fresh as the cache: one write per token and process every 30 s
-        async with self._store.write() as conn:
-            await conn.execute(
-                sa.update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=datetime.now(UTC))
-            )
+        try:
+            async with self._store.write() as conn:
+                await conn.execute(
+                    sa.update(api_tokens)
+                    .where(api_tokens.c.id == row.id)
+                    .values(last_used_at=datetime.now(UTC))
+                )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise  # an outage only delays "last used": the token itself was verified
         return info
 
     async def list(self) -> list[dict[str, object]]:

@@ -66,6 +66,28 @@ async def test_an_outage_is_a_503_with_retry_after_everywhere(
         assert "retry later" in problem["detail"]
 
 
+async def test_a_token_verified_before_still_takes_messages_during_an_outage(
+    proxied: tuple[HubClient, PgProxy],
+) -> None:
+    """Nobody can revoke a token while the store is away: one this process verified keeps
+    working past its cache time, and the messages wait in the queue."""
+    hub, proxy = proxied
+    tokens = hub.app[TOKENS]
+    _, token = await tokens.create("crm")
+    sender = {"kind": "email", "value": "a@example.com"}
+    auth = {"Authorization": f"Bearer {token}"}
+    first = await hub.client.post(
+        "/api/v1/messages", json={"external_id": "t1", "from": sender, "text": "t"}, headers=auth
+    )
+    assert first.status == 202, await first.text()
+    tokens._cache = {k: (info, 0.0) for k, (info, _until) in tokens._cache.items()}  # the cache time is over
+    proxy.refuse("57P03")
+    second = await hub.client.post(
+        "/api/v1/messages", json={"external_id": "t2", "from": sender, "text": "t"}, headers=auth
+    )
+    assert second.status == 202, await second.text()
+
+
 async def test_the_rules_and_tiers_watchers_say_an_outage_once(
     proxied: tuple[HubClient, PgProxy], caplog: pytest.LogCaptureFixture
 ) -> None:
