@@ -9,7 +9,7 @@ PORT   ?= 8080
 
 .PHONY: run test lint bench clean system-run system-test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | system-run
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

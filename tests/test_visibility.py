@@ -352,7 +352,7 @@ async def test_the_socket_tells_an_agent_only_of_conversations_they_may_see(hub:
         name: await hub.client.ws_connect("/ws/agent", headers=w.headers(name))
         for name in ("anna", "ben", "sam")
     }
-    await asyncio.sleep(0.2)  # subscribed
+    # each socket subscribed before its handshake was answered (hub/web/agent_socket.py)
     # sam tries to view and type in anna's conversation; a visitor types in it
     await sockets["sam"].send_str(orjson.dumps({"type": "viewing", "conversation_id": w.conv}).decode())
     bus.publish("conversation.typing", {"conversation_id": w.conv, "visitor": True, "name": "Erika Geheim"})

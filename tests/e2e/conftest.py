@@ -55,7 +55,7 @@ def _need_browser() -> None:
     if missing:
         reason = f"{' and '.join(missing)} not installed"
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI installs them (.ci/run)")
+            pytest.fail(f"{reason}; make test installs them (scripts/system-packages.sh)")
         pytest.skip(reason)
 
 

@@ -147,7 +147,7 @@ async def test_a_key_account_manager_sees_their_accounts(live_hub: LiveHub, brow
     await anna.wait_for_selector(".msg-text >> text=Rahmenvertrag")
     # Ben manages none: no link
     ben = await sign_in(browser, live_hub, "ben@e2e.example")
-    await ben.wait_for_timeout(300)
+    await ben.wait_for_selector("#nav-key-accounts[data-checked]", state="attached")  # the hub answered
     assert await ben.locator("#nav-key-accounts").is_hidden()
 
 

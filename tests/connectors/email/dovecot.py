@@ -36,7 +36,8 @@ MINIMAL_CAPABILITIES = "IMAP4rev1 LITERAL+ UIDPLUS"
 
 
 def require_dovecot() -> None:
-    """Skip without /usr/sbin/dovecot; with ``CI=true`` fail instead (.ci/run installs it)."""
+    """Skip without /usr/sbin/dovecot; with ``CI=true`` fail instead (make test installs
+    it: scripts/system-packages.sh)."""
     if DOVECOT.exists():
         return
     reason = f"{DOVECOT} not installed (apt-get install dovecot-imapd)"
