@@ -39,7 +39,8 @@ export function faxView(message) {
   const { pages, documents } = faxPages(message.attachments);
   const list = h("ol", { class: "fax-pages", "aria-label": t("fax.pages", { n: pages.length }) },
     pages.map((page, i) => h("li", {},
-      h("button", { type: "button", class: "fax-thumb", "aria-label": t("fax.open_page", { n: page.number, of: pages.length }), onclick: () => openViewer(pages, i) },
+      // a stable id: a live re-render of the conversation keeps the keyboard focus on it
+      h("button", { type: "button", class: "fax-thumb", id: `fax-${message.id}-page-${page.number}`, "aria-label": t("fax.open_page", { n: page.number, of: pages.length }), onclick: () => openViewer(pages, i) },
         h("img", { src: url(page.thumb || page.full), alt: "", loading: "lazy" }),
         h("span", { class: "fax-page-no" }, String(page.number))))));
   return h("div", { class: "fax" }, stateLine(meta), pages.length ? list : null,
