@@ -114,12 +114,7 @@ def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]
 
 def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> ImportRow:
     """Validate one row; raise InputError with the reason. Pure."""
-    idents: list[tuple[str, str]] = []
-    for column, kind in IDENTITY_COLUMNS.items():
-        values = raw.get(column) or raw.get(column + "s") or []
-        for value in [values] if isinstance(values, str) else values:
-            if str(value).strip():
-                idents.append(records.normalise(kind, str(value), field=column))
+    idents = _identities(raw, records)
     if not idents:
         raise InputError("no identity: give at least one of email, phone, fax, external_id")
     fields: dict[str, Any] = {}
@@ -131,19 +126,48 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
         if flag not in _TRUE | _FALSE:
             raise InputError(f"key_account: {raw['key_account']!r} is not yes or no")
         fields["key_account"] = flag in _TRUE
-    revenue = raw.get("revenue")
-    if isinstance(revenue, dict):
-        fields["revenue"] = {str(k): _money(v, f"revenue.{k}") for k, v in revenue.items()}
-    elif raw.get("revenue_12m") not in (None, ""):
-        money = {"amount": raw["revenue_12m"], "currency": raw.get("currency") or records.tiers.currency}
-        fields["revenue"] = {"revenue_12m": _money(money, "revenue_12m")}
-    for name, figure in (fields.get("revenue") or {}).items():
-        records.tiers.in_base(str(name), figure)  # a currency the tier rules cannot convert
+    if (revenue := _revenue(raw, records)) is not None:
+        fields["revenue"] = revenue
     contracts = raw.get("contracts")
     if isinstance(contracts, list):
         fields["contracts"] = contracts
     elif contracts:
         fields["contracts"] = [c.strip() for c in str(contracts).split(";") if c.strip()]
+    if custom := _custom(raw):
+        fields["custom"] = custom
+    manager = raw.get("key_account_manager")
+    return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+
+
+def _identities(raw: Mapping[str, Any], records: CustomerRecords) -> list[tuple[str, str]]:
+    """The row's identities, normalised (one value, or a list under the plural column)."""
+    idents: list[tuple[str, str]] = []
+    for column, kind in IDENTITY_COLUMNS.items():
+        values = raw.get(column) or raw.get(column + "s") or []
+        for value in [values] if isinstance(values, str) else values:
+            if str(value).strip():
+                idents.append(records.normalise(kind, str(value), field=column))
+    return idents
+
+
+def _revenue(raw: Mapping[str, Any], records: CustomerRecords) -> dict[str, Any] | None:
+    """Figures by name (``revenue``), or ``revenue_12m`` with an optional currency; each in a
+    currency the tier rules can convert."""
+    revenue = raw.get("revenue")
+    if isinstance(revenue, dict):
+        figures = {str(k): _money(v, f"revenue.{k}") for k, v in revenue.items()}
+    elif raw.get("revenue_12m") not in (None, ""):
+        money = {"amount": raw["revenue_12m"], "currency": raw.get("currency") or records.tiers.currency}
+        figures = {"revenue_12m": _money(money, "revenue_12m")}
+    else:
+        return None
+    for name, figure in figures.items():
+        records.tiers.in_base(name, figure)
+    return figures
+
+
+def _custom(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Custom fields from a ``custom`` object and ``custom.<name>`` columns; numbers finite."""
     custom = dict(raw.get("custom") or {}) if isinstance(raw.get("custom"), dict) else {}
     custom |= {
         k[len("custom.") :]: v for k, v in raw.items() if k.startswith("custom.") and v not in (None, "")
@@ -151,10 +175,7 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
     for key, value in custom.items():
         if isinstance(value, float):
             finite_number(value, f"custom.{key}")
-    if custom:
-        fields["custom"] = custom
-    manager = raw.get("key_account_manager")
-    return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+    return custom
 
 
 def _not_json(constant: str) -> float:
