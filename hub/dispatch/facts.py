@@ -15,43 +15,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
-from hub.store.tables import PRIORITIES, PRIORITY_NAMES, agents, call_holds, conversations, customers
-
-# The columns a router needs about a conversation and its customer, in one join.
-CONVERSATION_COLUMNS = (
-    conversations.c.id,
-    conversations.c.customer_id,
-    conversations.c.channel,
-    conversations.c.status,
-    conversations.c.needs_routing,
-    conversations.c.opened_at,
-    conversations.c.last_message_at,
-    conversations.c.queue,
-    conversations.c.offered_to,
-    conversations.c.offer_expires_at,
-    conversations.c.assignee_id,
-    conversations.c.route,
-    conversations.c.first_response_due,
-    conversations.c.first_response_at,
-    conversations.c.next_response_due,
-    conversations.c.priority,
-    customers.c.tier,
-    customers.c.key_account,
-    customers.c.key_account_manager_id,
-    customers.c.organisation,
-    customers.c.language.label("customer_language"),
-    customers.c.attributes,
-)
-
-
-def conversation_query() -> sa.Select[Any]:
-    return sa.select(*CONVERSATION_COLUMNS).join(customers, customers.c.id == conversations.c.customer_id)
-
+from hub.store.repos import routing as routing_repo
+from hub.store.tables import PRIORITIES, PRIORITY_NAMES
 
 # How much of the first message's text the rules read (and the router keeps in memory
 # for every waiting conversation): keywords stand near the start.
@@ -110,33 +79,12 @@ def agent_state(row: Any) -> AgentState:
     )
 
 
-AGENT_QUERY = sa.select(agents)
-
-
 async def load_floor(conn: AsyncConnection, now: datetime | None = None) -> Floor:
     """Every active agent with the load the store shows: open conversations offered or
     assigned to them, and live calls put through to them, per channel (what the router
     counts, for a simulation and for live calls)."""
-    c = conversations.c
-    held = sa.func.coalesce(c.assignee_id, c.offered_to)
-    load: dict[str, dict[str, int]] = {}
-    rows = await conn.execute(
-        sa.select(held.label("agent_id"), c.channel, sa.func.count().label("n"))
-        .where(c.status == "open", held.is_not(None))
-        .group_by(held, c.channel)
-    )
-    for r in rows:
-        load.setdefault(r.agent_id, {})[r.channel] = r.n
-    h = call_holds.c
-    calls = await conn.execute(
-        sa.select(h.agent_id, h.channel, sa.func.count().label("n"))
-        .where(h.expires_at > (now or datetime.now(UTC)))
-        .group_by(h.agent_id, h.channel)
-    )
-    for r in calls:
-        per_agent = load.setdefault(r.agent_id, {})
-        per_agent[r.channel] = per_agent.get(r.channel, 0) + r.n
-    found = await conn.execute(AGENT_QUERY.where(agents.c.active.is_(True)))
+    load = await routing_repo.agent_loads(conn, now or datetime.now(UTC))
+    found = await routing_repo.active_agents(conn)
     return Floor(replace(agent_state(r), load=load.get(r.id, {})) for r in found)
 
 

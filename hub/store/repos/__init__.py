@@ -1,0 +1,1 @@
+"""Repositories: the SQL of one aggregate or one service, answering in typed records."""
