@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from connectors import CONNECTORS
 from connectors.base import ConnectorContext, Sender, Services
 from hub.auth.sessions import SessionService
+from hub.clock import Clock, utc_now
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
 from hub.customers.tier_config import TierConfig
@@ -44,6 +45,7 @@ from hub.keys import (
     BLOBS,
     BUS,
     CALL_TARGETS,
+    CLOCK,
     HTTP,
     IN_STORE,
     INBOX,
@@ -107,13 +109,15 @@ log = logging.getLogger("contacthub.app")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queues and leases
 
 
-def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Application:
-    """Build the application. ``migrate=None`` migrates on the embedded backend only."""
+def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock = utc_now) -> web.Application:
+    """Build the application. ``migrate=None`` migrates on the embedded backend only;
+    ``clock`` is the one clock the services are handed (tests give a fake one)."""
     app = web.Application(
         middlewares=[request_context, errors, storable_params, access],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[METRICS] = Metrics()
     app[BUS] = InProcessBus()
     app[SOCKETS] = weakref.WeakSet()
@@ -126,9 +130,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
     app[SPEC] = {}
     do_migrate = settings.database.url.startswith("sqlite") if migrate is None else migrate
     services = app[SERVICES] = Services(blobs=app[BLOBS])
-    ctx = ConnectorContext(
-        settings=settings, metrics=app[METRICS], clock=lambda: datetime.now(UTC), services=services
-    )
+    ctx = ConnectorContext(settings=settings, metrics=app[METRICS], clock=clock, services=services)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.database)
@@ -152,7 +154,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         tier_config.attach(routing)
         app[TIERS] = tier_config
         app[ROUTING] = routing
-        calls = CallTargets(store, routing, inbox=lambda: app.get(INBOX))
+        calls = CallTargets(store, routing, clock, inbox=lambda: app.get(INBOX))
         app[CALL_TARGETS] = services.call_target = calls
         services.end_call = calls.end
         watchers = [
@@ -294,6 +296,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             bus=app[BUS],
             metrics=app[METRICS],
             consumer=f"{PROCESS}-router",
+            clock=clock,
             sla_warning_s=settings.routing.sla_warning_seconds,
             sends=[c.channel.value for c in CONNECTORS if c.sender is not None and c.opens_sender(settings)],
         )
@@ -309,13 +312,14 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             for c in CONNECTORS
             if c.sender is not None and c.opens_sender(settings)
         }
-        services.delivery = app[WIDGET].delivery = DeliveryReports(app[STORE], app[BUS])
+        services.delivery = app[WIDGET].delivery = DeliveryReports(app[STORE], app[BUS], clock)
         worker = OutboxWorker(
             store=app[STORE],
             senders=senders,
             bus=app[BUS],
             metrics=app[METRICS],
             mail_domain=settings.connectors.email.domain,
+            clock=clock,
         )
         app[OUTBOX] = worker
         task = asyncio.create_task(worker.run(), name="outbox")

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from connectors.base import Services
 from hub.auth.sessions import SessionService
+from hub.clock import Clock
 from hub.customers.records import CustomerRecords
 from hub.customers.tier_config import TierConfig
 from hub.dispatch.call_target import CallTargets
@@ -32,6 +33,7 @@ from hub.tokens import TokenService
 from hub.widget.service import WidgetService
 
 SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")  # the one clock every service is handed (hub/clock.py)
 STORE = web.AppKey("store", Store)
 QUEUE = web.AppKey("queue", IngestQueue[InboundMessage])
 BUS = web.AppKey("bus", InProcessBus)

@@ -11,18 +11,22 @@ transaction: a conversation the agent may not see is NotFound, as for GET. Of on
 may see but do not hold, an agent may add notes, and reopen it if it is closed (it
 becomes theirs, audited); accept and reject need the offer, and close, transfer and
 snooze need the assignment (or a supervisor).
+
+Each reads the ``clock`` it is handed (the app's one clock) once: the times one action
+writes (an assignment and its event, a transfer and its note) are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.clock import Clock
 from hub.customers import audit
 from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import Conflict, Forbidden, InputError
@@ -88,8 +92,8 @@ async def _event(conn: AsyncConnection, who: Principal, action: str, row: Any, *
     )
 
 
-async def accept(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
-    now = datetime.now(UTC)
+async def accept(store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock) -> dict[str, Any]:
+    now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
         if row.assignee_id == who.agent_id and row.status == "open":
@@ -115,9 +119,9 @@ async def accept(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> 
 
 
 async def reject(
-    store: Store, rules: RuleSet, conv_id: str, who: Principal, reason: str | None
+    store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock, reason: str | None
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
         route = dict(row.route or {})
@@ -140,8 +144,8 @@ def _may_handle(row: Any, who: Principal) -> None:
         raise Forbidden("only the assigned agent or a supervisor may do this")
 
 
-async def close(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
-    now = datetime.now(UTC)
+async def close(store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock) -> dict[str, Any]:
+    now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
         _may_handle(row, who)
@@ -161,6 +165,7 @@ async def add_note(
     rules: RuleSet,
     conv_id: str,
     who: Principal,
+    clock: Clock,
     text: str,
     callback: bool,
     mentions: Sequence[str] = (),
@@ -169,7 +174,7 @@ async def add_note(
     ``callback`` note says the agent called the customer back; it counts as the
     first response. ``mentions`` are agent ids (@mentions); unknown ones raise
     InputError. Any agent who may see the conversation may note on it."""
-    now = datetime.now(UTC)
+    now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
         note_id = await _note(conn, who, row, text, callback, mentions, now)
@@ -213,6 +218,7 @@ async def transfer(
     rules: RuleSet,
     conv_id: str,
     who: Principal,
+    clock: Clock,
     queue: str | None,
     agent_id: str | None,
     note: str | None = None,
@@ -230,13 +236,13 @@ async def transfer(
             if not active:
                 raise InputError(f"no active agent with id {agent_id}", field="agent_id")
         target_queue = queue or row.queue or next(iter(rules.queues))
-        now = iso(datetime.now(UTC))
+        now = clock()
         route = dict(row.route or {})
         route |= {
             "transfer_queue": target_queue,
             "transfer_agent": agent_id,
             "target_index": 0,
-            "target_since": now,
+            "target_since": iso(now),
             # the transferring agent does not get it straight back, unless named
             "rejected_by": []
             if agent_id == row.assignee_id or row.assignee_id is None
@@ -267,18 +273,18 @@ async def transfer(
             to_agent=agent_id,
         )
         if note and note.strip():
-            await _note(conn, who, row, note, False, (), datetime.now(UTC))
+            await _note(conn, who, row, note, False, (), now)
     return {"id": conv_id, "status": "waiting", "queue": target_queue, "agent_id": agent_id}
 
 
-async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> dict[str, Any]:
+async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock) -> dict[str, Any]:
     """A closed conversation open again, assigned to the agent who reopened it. An agent
     may reopen what they may see (theirs, their teammates', or one that was waiting on a
     queue they serve when it closed); the takeover is audited.
 
     Raises Conflict if it is open, or if the customer has written on the same thread
     since and a newer conversation is open there (the agent continues in that one)."""
-    now = datetime.now(UTC)
+    now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
         if row.status == "open":
@@ -311,11 +317,11 @@ async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal) -> 
 
 
 async def snooze(
-    store: Store, rules: RuleSet, conv_id: str, who: Principal, until: datetime | None
+    store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock, until: datetime | None
 ) -> dict[str, Any]:
     """Hide an assigned conversation from the inbox until ``until`` (None wakes it now).
     A message from the customer wakes it earlier: the inbox compares it with ``snoozed_at``."""
-    now = datetime.now(UTC)
+    now = clock()
     if until is not None and until <= now:
         raise InputError("until: a time in the future", field="until")
     async with store.write() as conn:

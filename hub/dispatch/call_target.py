@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.base import CallTarget
+from hub.clock import Clock
 from hub.dispatch.facts import customer_facts, load_floor
 from hub.dispatch.inbox import Inbox, notify
 from hub.dispatch.rules_config import RoutingConfig
@@ -45,10 +46,15 @@ DECISION_LOCK = 0x63616C6C
 
 class CallTargets:
     def __init__(
-        self, store: Store, config: RoutingConfig, inbox: Callable[[], Inbox | None] = lambda: None
+        self,
+        store: Store,
+        config: RoutingConfig,
+        clock: Clock,
+        inbox: Callable[[], Inbox | None] = lambda: None,
     ) -> None:
         self._store = store
         self._config = config
+        self._clock = clock
         self._inbox = inbox  # opened after this service: looked up when a hold changes
 
     async def __call__(
@@ -173,7 +179,7 @@ class CallTargets:
             id="call",
             channel="voice",
             tier=customer.tier,
-            arrived_at=datetime.now(UTC),
+            arrived_at=self._clock(),
             customer=customer_facts(customer),
             language=customer.language or "",
             key_account_manager_id=customer.key_account_manager_id,

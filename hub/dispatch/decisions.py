@@ -9,12 +9,13 @@ Events go out on the bus only after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.clock import Clock
 from hub.dispatch.lease import fence
 from hub.dispatch.view import DispatchView, Outcome
 from hub.dispatch.view_loader import ViewLoader
@@ -38,7 +39,7 @@ class DecisionWriter:
         loader: ViewLoader,
         bus: InProcessBus,
         metrics: Metrics,
-        clock: Callable[[], datetime],
+        clock: Clock,
         sends: Collection[str],
     ) -> None:
         self._store = store

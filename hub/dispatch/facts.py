@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -79,11 +79,11 @@ def agent_state(row: Any) -> AgentState:
     )
 
 
-async def load_floor(conn: AsyncConnection, now: datetime | None = None) -> Floor:
-    """Every active agent with the load the store shows: open conversations offered or
-    assigned to them, and live calls put through to them, per channel (what the router
-    counts, for a simulation and for live calls)."""
-    load = await routing_repo.agent_loads(conn, now or datetime.now(UTC))
+async def load_floor(conn: AsyncConnection, now: datetime) -> Floor:
+    """Every active agent with the load the store shows at ``now``: open conversations
+    offered or assigned to them, and live calls put through to them, per channel (what
+    the router counts, for a simulation and for live calls)."""
+    load = await routing_repo.agent_loads(conn, now)
     found = await routing_repo.active_agents(conn)
     return Floor(replace(agent_state(r), load=load.get(r.id, {})) for r in found)
 

@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection
+from datetime import timedelta
 
+from hub.clock import Clock, utc_now
 from hub.dispatch.decisions import DecisionWriter
 from hub.dispatch.inbox import Inbox, read_hints
 from hub.dispatch.lease import Lease, LeaseLost
@@ -52,7 +53,7 @@ class Router:
         bus: InProcessBus,
         metrics: Metrics,
         consumer: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         block_ms: int = 1000,
         breach_every_s: float = 2.0,
         sweep_every_s: float = 5.0,

@@ -8,9 +8,9 @@ left for the next scan rather than waited for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from hub.clock import Clock
 from hub.dispatch.decisions import ACTOR
 from hub.dispatch.lease import fence
 from hub.metrics import Metrics
@@ -28,7 +28,7 @@ class SlaScan:
         store: Store,
         bus: InProcessBus,
         metrics: Metrics,
-        clock: Callable[[], datetime],
+        clock: Clock,
         warning: timedelta,
     ) -> None:
         self._store = store

@@ -10,12 +10,12 @@ logged once (``BadRows``), and tried again on every sweep until it reads well.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.clock import Clock
 from hub.dispatch.admission import is_newcomer, take_in
 from hub.dispatch.bad_rows import ROW_ERRORS, BadRows, checked_agent_state
 from hub.dispatch.facts import RULE_TEXT_CHARS
@@ -32,7 +32,7 @@ CALL = "call:"  # the view's holds of live calls are keyed by this and the call'
 
 
 class ViewLoader:
-    def __init__(self, store: Store, config: RoutingConfig, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, config: RoutingConfig, clock: Clock) -> None:
         self._store = store
         self._config = config
         self._clock = clock

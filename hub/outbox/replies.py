@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.clock import Clock
 from hub.customers import audit
 from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import Conflict, Forbidden, InputError, NotFound
@@ -44,6 +45,7 @@ async def reply(
     rules: RuleSet,
     conv_id: str,
     who: Principal,
+    clock: Clock,
     text: str,
     channel: str | None,
     senders: set[str],
@@ -57,7 +59,7 @@ async def reply(
     they see, only the assignee (or a supervisor) replies."""
     if not text.strip() and not files:
         raise InputError("text: write something to send", field="text")
-    now = datetime.now(UTC)
+    now = clock()
     async with store.write() as conn:
         conv = (
             await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))
@@ -221,12 +223,12 @@ async def consent_withdrawn(conn: AsyncConnection, customer_id: str, channel: st
 
 
 async def retry(
-    store: Store, rules: RuleSet, conv_id: str, message_id: str, who: Principal
+    store: Store, rules: RuleSet, conv_id: str, message_id: str, who: Principal, clock: Clock
 ) -> dict[str, Any]:
     """A failed or undelivered reply queued again, attempts reset. Raises NotFound for a
     conversation ``who`` may not see (as GET does) and for a message that is not a reply
     of this conversation, Conflict for one that has not failed."""
-    now = datetime.now(UTC)
+    now = clock()
     async with store.write() as conn:
         conv = (
             await conn.execute(

@@ -3,11 +3,12 @@ bounce of an email reply also marks the address undeliverable on the customer re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.clock import Clock
 from hub.outbox import store as outbox_store
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
@@ -15,13 +16,14 @@ from hub.store.tables import identities, outbox
 
 
 class DeliveryReports:
-    def __init__(self, store: Store, bus: InProcessBus) -> None:
+    def __init__(self, store: Store, bus: InProcessBus, clock: Clock) -> None:
         self._store = store
         self._bus = bus
+        self._clock = clock
 
     async def __call__(self, reply_id: str, provider_id: str, status: str, code: str | None) -> bool:
         """Record one part's report; False if no such reply (not ours, or erased)."""
-        now = datetime.now(UTC)
+        now = self._clock()
         async with self._store.write() as conn:
             found = await outbox_store.record_report(conn, reply_id, provider_id, status, code, now)
             if found is not None and status == "undelivered" and (code or "").startswith("5."):

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.base import CarriesAttachments, Outbound, Sender, SendFailed
+from hub.clock import Clock, utc_now
 from hub.metrics import Metrics
 from hub.model import Attachment, Channel
 from hub.outbox import store as outbox_store
@@ -44,7 +44,7 @@ class OutboxWorker:
         max_attempts: int = 8,
         poll_s: float = 1.0,
         mail_domain: str = "contacthub.invalid",
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._senders = senders

@@ -18,12 +18,13 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from hub.auth.sessions import Principal
+from hub.clock import Clock
 from hub.customers import audit
 from hub.dispatch import actions, tags
 from hub.dispatch.inbox import notify
 from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError, NotFound
-from hub.keys import BLOBS, BUS, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
+from hub.keys import BLOBS, BUS, CLOCK, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
 from hub.model import Attachment
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
@@ -273,6 +274,7 @@ async def post_reply(request: web.Request) -> web.Response:
         request.app[ROUTING].rules,
         request.match_info["id"],
         request[AGENT],
+        request.app[CLOCK],
         body.text,
         body.channel,
         outbox_worker.channels,
@@ -299,6 +301,7 @@ async def add_note(request: web.Request) -> web.Response:
         request.app[ROUTING].rules,
         request.match_info["id"],
         who,
+        request.app[CLOCK],
         body.text,
         body.callback,
         body.mentions,
@@ -360,10 +363,11 @@ async def _done(request: web.Request, result: dict[str, Any], topic: str | None 
     return json_response(result)
 
 
-def _acting(request: web.Request) -> tuple[Store, RuleSet, str, Principal]:
+def _acting(request: web.Request) -> tuple[Store, RuleSet, str, Principal, Clock]:
     """What every action is called with: the store, the rules (for the visibility
-    rule), the conversation id and the caller."""
-    return request.app[STORE], request.app[ROUTING].rules, request.match_info["id"], request[AGENT]
+    rule), the conversation id, the caller and the clock."""
+    app = request.app
+    return app[STORE], app[ROUTING].rules, request.match_info["id"], request[AGENT], app[CLOCK]
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -434,6 +438,7 @@ async def retry(request: web.Request) -> web.Response:
         request.match_info["id"],
         request.match_info["message_id"],
         request[AGENT],
+        request.app[CLOCK],
     )
     request.app[OUTBOX].wake()
     request.app[BUS].publish(

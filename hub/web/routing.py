@@ -4,7 +4,7 @@ their diffs, rollback, simulate."""
 from __future__ import annotations
 
 import difflib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -16,7 +16,7 @@ from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor, message_facts
 from hub.errors import InputError, NotFound, UnsupportedMediaType
-from hub.keys import ROUTING, STORE
+from hub.keys import CLOCK, ROUTING, STORE
 from hub.request_body import int_path, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
@@ -173,13 +173,14 @@ async def simulate(request: web.Request) -> web.Response:
     rules = config.parse(body.rules, "draft") if body.rules is not None else config.rules
     customer: dict[str, Any] = body.customer.model_dump(exclude={"id"})
     kam = None
+    today = request.app[CLOCK]()
     async with request.app[STORE].read() as conn:
         if body.customer.id:
             row = await load_customer(conn, body.customer.id)
             customer = {"tier": row.tier, **customer_facts(row)}
             kam = row.key_account_manager_id
-        floor = await load_floor(conn)
-    now = body.at or datetime.now(UTC)
+        floor = await load_floor(conn, today)  # the load now, whenever ``at`` is
+    now = body.at or today
     # what live routing reads of a first message, built by the same function
     facts = message_facts(
         subject=body.subject,
