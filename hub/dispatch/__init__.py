@@ -1,1 +1,3 @@
-"""The stateful side of routing: the live rules (versions, reload) and, later, the Router."""
+"""The stateful side of routing: the Router service (``router.py``, the leadership loop,
+with ``view_loader.py``, ``decisions.py`` and ``sla_scan.py`` for its jobs), its in-memory
+view, the live rules, and what agents do to routed conversations (``actions.py``)."""
