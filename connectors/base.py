@@ -16,21 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 import aiohttp
 
 from hub.metrics import Metrics
-from hub.model import Address, Attachment, Channel, InboundMessage
+from hub.model import Address, Attachment, CallTarget, Channel, InboundMessage
 from hub.queue.base import IngestQueue
 from hub.routespec import RouteSpec
 from hub.settings import Settings
-from hub.store.blobs import BlobStore
-
-
-@dataclass(frozen=True, slots=True)
-class CallTarget:
-    """Where a live call goes: ``agent`` (dial ``address``), or ``closed``/``busy`` (voicemail)."""
-
-    kind: str
-    address: str | None
-    agent_id: str | None
-    ring_timeout_s: int
 
 
 @dataclass(slots=True)
@@ -49,6 +38,14 @@ class ConnectorState:
             self.state, self.detail, self.since = state, detail, datetime.now(UTC)
 
 
+class Blobs(Protocol):
+    """The blob store as a connector sees it: files in and out by content hash. The hub
+    hands its store in (``hub.store.blobs`` implements this); a connector never imports it."""
+
+    async def put(self, data: bytes) -> str: ...
+    async def get(self, sha256: str) -> bytes: ...
+
+
 class MailCursors(Protocol):
     """Where a mailbox watcher keeps its place: the folder's UIDVALIDITY and the last UID
     it has put on the ingest queue."""
@@ -61,7 +58,7 @@ class MailCursors(Protocol):
 class Services:
     """Opened when the app starts, after routes are fixed; handlers read them per request."""
 
-    blobs: BlobStore
+    blobs: Blobs
     queue: IngestQueue[InboundMessage] | None = None
     http: aiohttp.ClientSession | None = None
     # report(reply id, provider id, delivered|undelivered|failed|sent, error code) -> known?
@@ -120,7 +117,7 @@ class ConnectorContext:
         return self.services.cursors
 
     @property
-    def blobs(self) -> BlobStore:
+    def blobs(self) -> Blobs:
         return self.services.blobs
 
     @property
