@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base import ConnectorContext
-from connectors.cti.parse import parse_cti
+from connectors.cti.payloads import parse_cti
 from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, Forbidden, InputError, PayloadRejected
 from hub.request_body import FORM_TYPES, Form, json_response, read_form, read_json_object

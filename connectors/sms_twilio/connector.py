@@ -10,9 +10,9 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import ConnectorContext
-from connectors.sms_twilio.parse import media_of, parse_sms
-from connectors.twilio.media import MediaError, fetch_media
-from connectors.twilio.webhook import TwilioWebhooks
+from connectors.lib.twilio.media import MediaError, fetch_media
+from connectors.lib.twilio.webhook import TwilioWebhooks
+from connectors.sms_twilio.payloads import media_of, parse_sms
 from hub.customers.keywords import keyword_of
 from hub.errors import ConfigError
 from hub.model import Attachment
