@@ -18,6 +18,7 @@ import aiohttp
 from hub.metrics import Metrics
 from hub.model import Address, Attachment, CallTarget, Channel, InboundMessage
 from hub.queue.base import IngestQueue
+from hub.request_body import FormFile
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 
@@ -72,6 +73,9 @@ class Services:
     cursors: MailCursors | None = None
     # faxes accepted at the edge, waiting for their pages and OCR before ingest
     fax_jobs: IngestQueue[InboundMessage] | None = None
+    # fax_intake(fax): store its document and queue it for its pages and OCR (the fax
+    # connector's); how another connector hands over a fax without importing that one
+    fax_intake: Callable[[ReceivedFax], Awaitable[InboundMessage]] | None = None
     states: dict[str, ConnectorState] = field(default_factory=dict)  # by "<connector>:<part>"
 
     def state(self, name: str) -> ConnectorState:
@@ -110,6 +114,12 @@ class ConnectorContext:
             raise RuntimeError("the outbox is not open: the app has not started")
         return await self.services.delivery(reply_id, provider_id, status, code)
 
+    async def accept_fax(self, fax: ReceivedFax) -> InboundMessage:
+        """Hand a fax to the fax connector; durable when it returns."""
+        if self.services.fax_intake is None:
+            raise RuntimeError("the fax intake is not open: the fax connector is off or not started")
+        return await self.services.fax_intake(fax)
+
     @property
     def cursors(self) -> MailCursors:
         if self.services.cursors is None:
@@ -125,6 +135,24 @@ class ConnectorContext:
         if self.services.http is None:
             raise RuntimeError("the HTTP session is not open: the app has not started")
         return self.services.http
+
+
+FilePart = FormFile  # a file as a provider sent it: its form field, the name it was given, its bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedFax:
+    """An inbound fax as a gateway reported it; numbers as the gateway wrote them. The fax
+    connector's gateways make these, and so does the email connector for mail from an
+    email-to-fax gateway: it hands them over with ``ConnectorContext.accept_fax``."""
+
+    provider: str
+    fax_id: str
+    sender: str
+    recipient: str | None
+    document: FilePart
+    pages: int | None = None
+    station_id: str | None = None  # the sending machine's CSID / TSI
 
 
 @dataclass(frozen=True, slots=True)
