@@ -39,5 +39,6 @@ async def test_a_switched_off_twilio_channel_has_no_webhook(
     )
     async with running_hub(settings) as hub:
         form = {"AccountSid": ACCOUNT, "From": "+4917612345678", "To": "+493012345678"}
-        assert (await hub.client.post(SMS, data={**form, "MessageSid": "SM" + "0" * 32})).status == sms_status
-        assert (await hub.client.post(VOICE, data={**form, "CallSid": "CA" + "0" * 32})).status == voice_status
+        sms = await hub.client.post(SMS, data={**form, "MessageSid": "SM" + "0" * 32})
+        voice = await hub.client.post(VOICE, data={**form, "CallSid": "CA" + "0" * 32})
+        assert (sms.status, voice.status) == (sms_status, voice_status)
