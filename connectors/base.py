@@ -4,6 +4,9 @@ A connector never imports ``hub.web`` and never touches tables. It gets the queu
 the blob store, the shared HTTP session and a clock through ``ConnectorContext`` and declares its
 routes as ``RouteSpec``s; the app registers them and enforces their access. A connector
 that can send declares a ``Sender``; the outbox calls it, and retries what fails.
+Connectors never import each other: what one hands to another (a fax that came as mail)
+is a record of this module passed through the context (``ConnectorContext.accept_fax``);
+code two connectors share is a library under ``connectors/lib``.
 """
 
 from __future__ import annotations
