@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from hub.customers.addresses import phone_address
 from hub.errors import InputError
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
+from hub.text.addresses import phone_address
 
 EVENTS = ("newCall", "answer", "hangup")
 CAUSES = ("normalClearing", "busy", "cancel", "noAnswer", "congestion", "notFound", "forwarded")

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 import aioimaplib  # type: ignore[import-untyped]
 
 from connectors.base import ConnectorState, MailCursors
-from hub.customers.addresses import mask
 from hub.errors import ConfigError
 from hub.settings import MailboxSettings
+from hub.text.addresses import mask
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.email")

@@ -24,10 +24,10 @@ from aiohttp import web
 from connectors.base import ConnectorContext
 from connectors.twilio.webhook import TwilioWebhooks
 from connectors.voice_twilio import twiml
-from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, InputError
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
 from hub.routespec import TEXT, Handler, RouteSpec, form_schema
+from hub.text.addresses import phone_address
 
 XML = "application/xml"
 UNANSWERED = ("busy", "no-answer", "canceled", "failed")
