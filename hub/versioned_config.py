@@ -63,9 +63,11 @@ class VersionedConfig(ABC, Generic[T]):
         """Adopt the newest version that checks, if it is newer than the one in force
         (another process's, or one saved at start-up); True if any version is saved."""
         latest, newer = await self._versions.newer_than(self.version)
-        # only a newer one: a save in this process may have landed while this read waited,
-        # and adopting the older row would silently undo it (a rollback came back)
         for version, text in newer:
+            # only a newer one: a save in this process may have landed while this read
+            # waited, and adopting the older row would silently undo it (a rollback came back)
+            if version <= self.version:
+                break
             try:
                 value = self.check(text)
             except InputError as exc:
