@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground, Sender
 from connectors.email.imap import MailboxWatcher
 from connectors.email.inbound import bounced_reply, our_addresses, stored_inbound
-from connectors.email.payloads import parse_mail
+from connectors.email.parse_pool import MailParser, default_workers
 from connectors.email.sender import SmtpSender
 from connectors.fax.email_gateway import gateway_fax
 from connectors.fax.prepare import accept_fax
@@ -26,10 +26,12 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
         if box.fax_gateway is not None and not ctx.settings.connectors.fax.enabled:
             raise ConfigError(f"connectors.email.mailboxes.{name}.fax_gateway: enable connectors.fax too")
     ours = our_addresses(ctx.settings.connectors.email)
+    workers = ctx.settings.connectors.email.parse_workers
+    parser = MailParser(default_workers() if workers is None else workers)
 
     def deliverer(name: str, mailbox: MailboxSettings) -> Callable[[bytes], Awaitable[None]]:
         async def deliver(raw: bytes) -> None:
-            parsed = parse_mail(raw)
+            parsed = await parser.parse(raw)
             bounced = bounced_reply(parsed, domain)
             if bounced is not None and bounced.permanent:  # a delivery failure of that reply
                 code = bounced.status or "bounce"
@@ -46,12 +48,14 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
         return deliver
 
     return [
-        MailboxWatcher(
-            name,
-            mailbox,
-            deliver=deliverer(name, mailbox),
-            cursors=ctx.cursors,
-            state=ctx.services.state(f"email:{name}"),
+        parser.keeps_up(
+            MailboxWatcher(
+                name,
+                mailbox,
+                deliver=deliverer(name, mailbox),
+                cursors=ctx.cursors,
+                state=ctx.services.state(f"email:{name}"),
+            )
         )
         for name, mailbox in ctx.settings.connectors.email.mailboxes.items()
     ]

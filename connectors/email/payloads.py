@@ -55,6 +55,7 @@ __all__ = [
     "MailAddress",
     "MailFile",
     "ParsedMail",
+    "degraded_mail",
     "parse_addresses",
     "parse_mail",
 ]
@@ -120,9 +121,14 @@ def parse_mail(raw: bytes, depth: int = 0) -> ParsedMail:
     try:
         return _parse(raw, depth)
     except (*PARSER_ERRORS, RecursionError):
-        # Hostile input must still reach a person, so it is delivered as plain text.
-        text = decode_bytes(raw)
-        return ParsedMail(message_id=None, text=text, full_text=text, degraded=True)
+        return degraded_mail(raw)
+
+
+def degraded_mail(raw: bytes) -> ParsedMail:
+    """A message whose structure cannot be read, as plain text: hostile input must still
+    reach a person."""
+    text = decode_bytes(raw)
+    return ParsedMail(message_id=None, text=text, full_text=text, degraded=True)
 
 
 def _parse(raw: bytes, depth: int = 0) -> ParsedMail:
