@@ -152,8 +152,13 @@ class MailParser:
                 pool.shutdown(wait=False)
                 self._running = None  # the next mail starts a new pool
             for raw, future in chunk:
-                if not future.done():
-                    _answer(future, await self._parse_alone(raw))
+                if future.done():
+                    continue
+                try:
+                    outcome = await self._parse_alone(raw)
+                except Exception as failed:  # no process could start: the watcher tries again later
+                    outcome = failed
+                _answer(future, outcome)
             return
         for (_, future), outcome in zip(chunk, outcomes, strict=True):
             _answer(future, outcome)
