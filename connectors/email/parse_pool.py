@@ -28,7 +28,10 @@ import logging
 import math
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -206,7 +209,7 @@ class _KeptUp:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_ignore_interrupts)
+    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_set_up, initargs=(os.getpid(),))
 
 
 def _started_pool(workers: int) -> ProcessPoolExecutor:
@@ -240,9 +243,36 @@ def _context() -> BaseContext:
 # --- in the worker processes ---------------------------------------------------------
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C in a terminal reaches the whole process group; the hub stops its workers itself."""
+def _set_up(hub: int) -> None:
+    """Ctrl-C in a terminal reaches the whole process group: ignored, the hub stops its
+    workers itself. And a worker ends with the hub, also with one killed outright: then
+    nothing stops the workers (their pipes stay open in each other), and they would
+    keep the fork server, and their memory, for good."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(hub,), name="end-with-hub", daemon=True).start()
+
+
+def _end_with(hub: int) -> None:
+    try:
+        handle = os.pidfd_open(hub)  # Linux: readable once the hub has ended
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # elsewhere: look every second
+        while _alive(hub):
+            time.sleep(1)
+        os._exit(0)
+    select.select([handle], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, as another user's
+        pass
+    return True
 
 
 def _warm_up() -> None:

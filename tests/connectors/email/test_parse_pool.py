@@ -14,8 +14,12 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import time
 from email.message import EmailMessage
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -139,3 +143,55 @@ async def test_what_the_parser_raises_is_raised_where_the_mail_was_asked_for() -
         with pytest.raises(PayloadRejected):
             await parser.parse(b"")
         assert parsed_by(await parser.parse(mail(5))) != HERE, "and the workers go on"
+
+
+# A hub process with running workers, that says READY and waits to be killed.
+HUB = """
+import asyncio
+from connectors.email.parse_pool import MailParser
+
+async def main():
+    parser = MailParser(2)
+    async with parser.in_use():
+        while (await parser.parse(b"Subject: x\\n\\nhi")).subject != "x" or parser._pool() is None:
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*(parser.parse(b"Subject: x\\n\\nhi") for _ in range(10)))
+        print("READY", flush=True)
+        await asyncio.sleep(3600)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit():
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = {pid}
+    while grown := {p for p, parent in parents.items() if parent in found and p not in found}:
+        found |= grown
+    return found - {pid}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+async def test_the_workers_end_with_a_hub_killed_outright() -> None:
+    root = Path(__file__).parents[3]
+    with subprocess.Popen([sys.executable, "-c", HUB], cwd=root, stdout=subprocess.PIPE, text=True) as hub:
+        try:
+            assert hub.stdout is not None
+            line = await asyncio.wait_for(asyncio.to_thread(hub.stdout.readline), 120)
+            assert line.strip() == "READY"
+            below = descendants(hub.pid)
+            assert len(below) >= 3, below  # the fork server and the workers (and the resource tracker)
+        finally:
+            hub.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while left := {pid for pid in below if Path(f"/proc/{pid}").exists()}:
+        assert time.monotonic() < deadline, f"outlived the hub: {left}"
+        await asyncio.sleep(0.1)
