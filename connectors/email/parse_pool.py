@@ -213,10 +213,13 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _started_pool(workers: int) -> ProcessPoolExecutor:
-    """A new pool, once its first worker is up (blocks: run it in a thread)."""
+    """A new pool, once its workers are up (blocks: run it in a thread). Every worker
+    starts here: one the pool started later could miss the pool's breaking (a worker
+    dying meanwhile) and leave the pool waiting for it for good, at exit too."""
     pool = _new_pool(workers)
     try:
-        pool.submit(_warm_up).result()
+        for started in [pool.submit(_warm_up) for _ in range(workers)]:  # one process each
+            started.result()
     except BaseException:
         pool.shutdown(wait=False)
         raise
@@ -276,7 +279,9 @@ def _alive(pid: int) -> bool:
 
 
 def _warm_up() -> None:
-    """Nothing: unpickling this function has imported the parser."""
+    """Unpickling this function has imported the parser. It holds its worker a moment,
+    so that each warm-up a new pool is given starts a process of its own."""
+    time.sleep(0.05)
 
 
 def _parse_all(parse: Callable[[bytes], ParsedMail], raws: list[bytes]) -> list[Outcome]:
