@@ -40,7 +40,6 @@ from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
 from hub.dispatch.visibility import Scope, scope_for, scope_of
@@ -51,6 +50,7 @@ from hub.realtime.budget import FrameBudget
 from hub.realtime.bus import Event
 from hub.request_body import int_query
 from hub.routespec import RouteSpec
+from hub.store.engine import Connection
 from hub.store.repos import agents as agent_repo
 from hub.store.repos import conversations as conversation_repo
 from hub.store.repos.conversations import Placement
@@ -301,7 +301,7 @@ async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed
             request.app[BUS].publish("conversation.typing", about)
 
 
-async def _reach(conn: AsyncConnection, request: web.Request, who: Principal) -> Reach:
+async def _reach(conn: Connection, request: web.Request, who: Principal) -> Reach:
     phone = await agent_repo.phone_of(conn, who.agent_id)
     scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
     return Reach(scope.queues, frozenset(n for n in (phone, who.name, who.email) if n))

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import RANK, SESSION_ENDED, hash_password
 from hub.customers import audit
@@ -28,6 +27,7 @@ from hub.keys import BUS, INBOX, ROUTING, STORE
 from hub.model import AddressKind, Agent, Presence, Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
+from hub.store.engine import Connection
 from hub.store.repos import agents as agent_repo
 from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
@@ -104,7 +104,7 @@ def _values(body: AgentFields) -> dict[str, Any]:
 
 
 async def _audit(
-    conn: AsyncConnection,
+    conn: Connection,
     request: web.Request,
     action: str,
     agent_id: str,
@@ -121,7 +121,7 @@ async def _audit(
     )
 
 
-async def _agent(conn: AsyncConnection, agent_id: str) -> Agent:
+async def _agent(conn: Connection, agent_id: str) -> Agent:
     agent = await agent_repo.get(conn, agent_id)
     if agent is None:
         raise NotFound(f"no agent with id {agent_id}")

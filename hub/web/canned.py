@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.errors import Conflict, NotFound
@@ -21,6 +20,7 @@ from hub.keys import STORE
 from hub.model import Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
+from hub.store.engine import Connection
 from hub.store.repos import agents as agent_repo
 from hub.store.repos import canned as canned_repo
 from hub.store.repos.canned import CannedResponse
@@ -68,14 +68,14 @@ async def list_canned(request: web.Request) -> web.Response:
 
 
 async def _refuse_taken(
-    conn: AsyncConnection, shortcut: str, team: str | None, other_than: str | None = None
+    conn: Connection, shortcut: str, team: str | None, other_than: str | None = None
 ) -> None:
     if await canned_repo.shortcut_taken(conn, shortcut, team, other_than):
         where = f"team {team}" if team else "the shared responses"
         raise Conflict(f"the shortcut /{shortcut} is taken in {where}")
 
 
-async def _canned(conn: AsyncConnection, row_id: str) -> CannedResponse:
+async def _canned(conn: Connection, row_id: str) -> CannedResponse:
     canned = await canned_repo.get(conn, row_id)
     if canned is None:
         raise NotFound(f"no canned response {row_id}")
@@ -126,7 +126,7 @@ async def delete_canned(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _audit(conn: AsyncConnection, request: web.Request, action: str, row_id: str) -> None:
+async def _audit(conn: Connection, request: web.Request, action: str, row_id: str) -> None:
     await audit.record(
         conn,
         actor=request[AGENT].actor,

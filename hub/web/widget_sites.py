@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.errors import Conflict, NotFound
 from hub.keys import STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
+from hub.store.engine import Connection
 from hub.store.repos import widget_sites as site_repo
 from hub.store.repos.widget_sites import WidgetSite
 from hub.store.times import iso
@@ -76,7 +76,7 @@ def _public(site: WidgetSite, *, secret: bool = False) -> dict[str, Any]:
     return shown
 
 
-async def _load(conn: AsyncConnection, key: str) -> WidgetSite:
+async def _load(conn: Connection, key: str) -> WidgetSite:
     site = await site_repo.get(conn, key)
     if site is None:
         raise NotFound(f"no widget site {key}")
@@ -139,7 +139,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 
 async def _audit(
-    conn: AsyncConnection, request: web.Request, action: str, key: str, fields: list[str] | None = None
+    conn: Connection, request: web.Request, action: str, key: str, fields: list[str] | None = None
 ) -> None:
     await audit.record(
         conn,

@@ -21,7 +21,7 @@ from connectors.base import Outbound
 from connectors.chat.payloads import ChatMessage, Contact, FrameRejected, Hello, LeaveMessage, inbound_message
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
-from hub.model import Attachment, InboundMessage, message_id
+from hub.model import Attachment, ConversationStatus, InboundMessage, message_id
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
 from hub.routing.hours import BusinessHours
@@ -386,7 +386,7 @@ def _latest_open_chat(query: sa.Select[Any], customer_id: str) -> sa.Select[Any]
         query.where(
             conversations.c.customer_id == customer_id,
             conversations.c.channel == "chat",
-            conversations.c.status == "open",
+            conversations.c.status == ConversationStatus.OPEN,
         )
         .order_by(conversations.c.last_message_at.desc())
         .limit(1)
