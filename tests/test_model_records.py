@@ -54,7 +54,8 @@ def test_priority_ranks_round_trip_and_unknown_is_normal() -> None:
 
 
 def test_status_enum_keeps_the_stored_and_shown_values() -> None:
-    assert ConversationStatus.OPEN == "open" and f"{ConversationStatus.CLOSED}" == "closed"
+    assert ConversationStatus("open") is ConversationStatus.OPEN
+    assert f"{ConversationStatus.CLOSED}" == "closed"
 
 
 def test_web_handlers_import_no_sql() -> None:
