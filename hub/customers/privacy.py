@@ -22,6 +22,7 @@ from hub.auth.visibility import Scope, everything
 from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
+from hub.model import ConversationStatus
 from hub.store.tables import (
     attachments,
     consents,
@@ -180,7 +181,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await conn.execute(
         sa.update(conversations)
         .where(conversations.c.customer_id == customer_id)
-        .values(thread_key="erased", open_key=None, status="closed", needs_routing=False)
+        .values(thread_key="erased", open_key=None, status=ConversationStatus.CLOSED, needs_routing=False)
     )
     await _erase_route_facts(conn, customer_id)
     await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))

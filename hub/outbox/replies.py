@@ -25,7 +25,7 @@ from hub.auth.visibility import hidden, scope_of
 from hub.clock import Clock
 from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError, NotFound
-from hub.model import Attachment, Channel, Role
+from hub.model import Attachment, Channel, ConversationStatus, Role
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
 from hub.store.tables import attachments, consents, conversations, identities, messages, outbox
@@ -68,7 +68,7 @@ async def reply(
             raise hidden(conv_id)
         if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
             raise Forbidden("only the assigned agent or a supervisor may reply")
-        if conv.status != "open":
+        if conv.status != ConversationStatus.OPEN:
             raise Conflict("the conversation is closed; reopen it to reply")
         channel = channel or conv.channel
         if channel not in senders:

@@ -20,10 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.model import ConversationStatus
 from hub.store.bulk import any_of, is_pg
 from hub.store.tables import agents, call_holds, conversations, customers, events, messages
 
 c = conversations.c
+OPEN = ConversationStatus.OPEN
 CHUNK = 5000  # ids per statement where a list can be long (a rebuild)
 
 
@@ -157,7 +159,7 @@ def _conversations() -> sa.Select[Any]:
 
 
 async def open_conversations(conn: AsyncConnection) -> list[RoutingConversation]:
-    rows = await conn.execute(_conversations().where(c.status == "open"))
+    rows = await conn.execute(_conversations().where(c.status == OPEN))
     return [RoutingConversation(*r) for r in rows]
 
 
@@ -190,7 +192,7 @@ async def agent_loads(conn: AsyncConnection, now: datetime) -> dict[str, dict[st
     load: dict[str, dict[str, int]] = {}
     rows = await conn.execute(
         sa.select(held.label("agent_id"), c.channel, sa.func.count().label("n"))
-        .where(c.status == "open", held.is_not(None))
+        .where(c.status == OPEN, held.is_not(None))
         .group_by(held, c.channel)
     )
     for r in rows:
@@ -280,7 +282,12 @@ async def take_if_waiting(conn: AsyncConnection, conv_id: str, values: dict[str,
     neither offered nor assigned; its customer's id, or None if it was not."""
     result = await conn.execute(
         sa.update(conversations)
-        .where(c.id == conv_id, c.status == "open", c.assignee_id.is_(None), c.offered_to.is_(None))
+        .where(
+            c.id == conv_id,
+            c.status == OPEN,
+            c.assignee_id.is_(None),
+            c.offered_to.is_(None),
+        )
         .values(**values)
         .returning(c.customer_id)
     )
@@ -356,7 +363,7 @@ async def mark_breaches(conn: AsyncConnection, now: datetime) -> list[SlaHit]:
     for kind, due, done in _due_times():
         rows = await conn.execute(
             sa.update(conversations)
-            .where(c.id.in_(_locked(c.status == "open", c.breached.is_(None), due < now, done)))
+            .where(c.id.in_(_locked(c.status == OPEN, c.breached.is_(None), due < now, done)))
             .values(breached=kind, breached_at=now)
             .returning(*_HIT_COLUMNS, due)
         )
@@ -375,7 +382,12 @@ async def mark_warnings(conn: AsyncConnection, now: datetime, soon: datetime) ->
             .where(
                 c.id.in_(
                     _locked(
-                        c.status == "open", c.breached.is_(None), due >= now, due < soon, done, not_warned
+                        c.status == OPEN,
+                        c.breached.is_(None),
+                        due >= now,
+                        due < soon,
+                        done,
+                        not_warned,
                     )
                 )
             )
