@@ -26,8 +26,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from connectors import CONNECTORS
 from connectors.base import ConnectorContext, Sender, Services
+from connectors.registry import CONNECTORS
 from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords

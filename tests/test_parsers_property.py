@@ -26,12 +26,12 @@ from connectors.fax.generic import parse_generic
 from connectors.fax.payloads import fax_address, fax_subject
 from connectors.fax.phaxio import parse_phaxio
 from connectors.fax.provider import FilePart, ReceivedFax, StatusReport
+from connectors.fax.settings import FaxGatewayMailbox
 from connectors.fax.sinch import parse_sinch
 from connectors.sms_twilio.parse import media_of, parse_sms
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules
-from hub.settings import FaxGatewayMailbox
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON (orjson) carries

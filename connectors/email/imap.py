@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 import aioimaplib  # type: ignore[import-untyped]
 
 from connectors.base import ConnectorState, MailCursors
+from connectors.email.settings import MailboxSettings
 from hub.customers.addresses import mask
 from hub.errors import ConfigError
-from hub.settings import MailboxSettings
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.email")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.email.payloads import ParsedMail, parse_mail
+from connectors.email.settings import EmailSettings, MailboxSettings
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
-from hub.settings import EmailSettings, MailboxSettings
 from hub.store.blobs import BlobStore
 
 TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from connectors.fax.provider import PDF, TIFF, FilePart, ReceivedFax
-from hub.settings import FaxGatewayMailbox
+from connectors.fax.settings import FaxGatewayMailbox
 
 if TYPE_CHECKING:  # the email connector imports this module: no cycle at run time
     from connectors.email.payloads import MailFile, ParsedMail

@@ -31,8 +31,8 @@ from connectors.fax.provider import (
     page_count,
     status_failed,
 )
+from connectors.fax.settings import PhaxioSettings
 from hub.errors import Forbidden, Ignored, PayloadRejected
-from hub.settings import PhaxioSettings
 from hub.untrusted import secrets_equal
 
 log = logging.getLogger("contacthub.fax")

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from connectors.twilio.settings import TwilioAccount
 from hub.model import Attachment
-from hub.settings import TwilioAccount
 from hub.store.blobs import BlobStore
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)

@@ -19,8 +19,8 @@ import pytest
 
 from connectors.base import ConnectorState
 from connectors.email.imap import MailboxWatcher
+from connectors.email.settings import MailboxSettings
 from hub.errors import ConfigError
-from hub.settings import MailboxSettings
 from tests.connectors.email.dovecot import Dovecot
 
 NAME = "support"

@@ -305,7 +305,7 @@ async def test_sinch_json_and_multipart_faxes(fax_hub: HubClient) -> None:
 
 async def test_email_to_fax_gateway_mailbox(backend: str, tmp_path: Any, gateway: Any) -> None:
     from connectors.base import ConnectorContext
-    from connectors.email import SPEC as EMAIL
+    from connectors.email.spec import SPEC as EMAIL
     from tests.conftest import drop_backend, make_settings, running_hub
     from tests.connectors.fax.conftest import fax_settings
 

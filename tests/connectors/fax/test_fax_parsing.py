@@ -19,10 +19,10 @@ from connectors.fax.payloads import fax_address, fax_job, fax_subject, finished
 from connectors.fax.phaxio import parse_phaxio, phaxio_signature
 from connectors.fax.provider import FilePart, ReceivedFax, StatusReport
 from connectors.fax.render import render, sniff
+from connectors.fax.settings import FaxGatewayMailbox, FaxLetterhead
 from connectors.fax.sinch import basic_auth_valid, parse_sinch
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
 from hub.model import AddressKind, Attachment, MessageKind
-from hub.settings import FaxGatewayMailbox, FaxLetterhead
 from tests.connectors.fax import conftest as docs
 
 URL = "https://hub.example.com/webhooks/fax/phaxio"
