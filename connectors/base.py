@@ -73,8 +73,8 @@ class Services:
     # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
     chat: Callable[[Outbound], Awaitable[int | None]] | None = None
     cursors: MailCursors | None = None
-    # faxes accepted at the edge, waiting for their pages and OCR before ingest
-    fax_jobs: IngestQueue[InboundMessage] | None = None
+    # by connector: work accepted at the edge, waiting to be done (a fax's pages and OCR)
+    jobs: dict[str, IngestQueue[InboundMessage]] = field(default_factory=dict)
     states: dict[str, ConnectorState] = field(default_factory=dict)  # by "<connector>:<part>"
 
     def state(self, name: str) -> ConnectorState:
@@ -208,6 +208,7 @@ class ConnectorSpec:
     sender: Callable[[ConnectorContext], Sender] | None = None  # opened when the app starts
     sends: Callable[[Settings], bool] | None = None  # whether to open it; default: when enabled
     background: Callable[[ConnectorContext], Sequence[RunsInBackground]] | None = None  # started with the app
+    jobs: bool = False  # keeps a durable job queue of its own (named after it): Services.jobs
 
     def opens_sender(self, settings: Settings) -> bool:
         if self.sender is None or not self.enabled(settings):

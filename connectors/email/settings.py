@@ -60,3 +60,10 @@ class EmailSettings(Section):
     mailboxes: dict[str, MailboxSettings] = {}
     smtp: SmtpSettings | None = None
     """Where replies are sent; none: agents cannot reply by email."""
+
+    @property
+    def auto_replies(self) -> dict[str, str]:
+        """The auto-reply text of each mailbox that has one (none while email is off)."""
+        if not self.enabled:
+            return {}
+        return {name: box.auto_reply for name, box in self.mailboxes.items() if box.auto_reply}

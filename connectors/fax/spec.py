@@ -40,4 +40,5 @@ SPEC = ConnectorSpec(
     sender=FaxSender,
     sends=lambda settings: settings.connectors.fax.send_via is not None,
     background=_preparer,
+    jobs=True,  # faxes wait there for their pages and OCR before ingest
 )

@@ -31,9 +31,9 @@ from connectors.chat.payloads import (
 from hub.errors import Forbidden
 from hub.keys import BUS, SETTINGS, SOCKETS, WIDGET, WIDGET_FANOUT
 from hub.realtime.budget import FrameBudget
-from hub.realtime.widget_fanout import WidgetConn
 from hub.routespec import TEXT, RouteSpec
 from hub.web.widget_public import page_allowed
+from hub.widget.fanout import WidgetConn
 from hub.widget.service import Session
 
 log = logging.getLogger("contacthub.widget")

@@ -235,15 +235,16 @@ async def test_route_inventory_admin_routes_refuse_agents_and_supervisors(hub: H
 async def test_the_inventory_catches_an_unprotected_route(settings) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from hub.app import _register, create_app
+    from hub.app import create_app
     from hub.routespec import RouteSpec
     from hub.web.middleware import SPEC
+    from hub.wiring.web import register
 
     async def leak(request: web.Request) -> web.Response:
         return web.json_response({})
 
     app = create_app(settings, migrate=True)
-    _register(app, RouteSpec("GET", "/api/v1/leak", leak, "a mistake", "public"))
+    register(app, RouteSpec("GET", "/api/v1/leak", leak, "a mistake", "public"))
     async with TestClient(TestServer(app)):
         public = {(r.method, r.resource.canonical) for r, s in app[SPEC].items() if s.access == "public"}
     assert public - set(PUBLIC) == {("GET", "/api/v1/leak")}
