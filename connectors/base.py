@@ -70,8 +70,8 @@ class Services:
     # agent it is put through to is held for it until end_call(call id)
     call_target: Callable[[Address, str, str, datetime, str], Awaitable[CallTarget]] | None = None
     end_call: Callable[[str], Awaitable[None]] | None = None
-    # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
-    chat: Callable[[Outbound], Awaitable[int | None]] | None = None
+    # chat(reply id, its files) -> the widget feed's seq, or None if the reply's message is gone
+    chat: Callable[[str, Sequence[Attachment]], Awaitable[int | None]] | None = None
     cursors: MailCursors | None = None
     # by connector: work accepted at the edge, waiting to be done (a fax's pages and OCR)
     jobs: dict[str, IngestQueue[InboundMessage]] = field(default_factory=dict)

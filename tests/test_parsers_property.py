@@ -16,7 +16,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.chat.payloads import FrameRejected, parse_frame
 from connectors.cti.parse import parse_cti
 from connectors.email.charsets import decode_bytes, decode_words, split_address_list
 from connectors.email.headers import find_ids, parse_addresses, parse_date
@@ -32,6 +31,7 @@ from connectors.sms_twilio.parse import media_of, parse_sms
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules
+from hub.widget.frames import FrameRejected, parse_frame
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON (orjson) carries

@@ -16,7 +16,7 @@ def _enabled(settings: Settings) -> bool:
 
 
 def _routes(ctx: ConnectorContext) -> list[RouteSpec]:
-    return []  # the socket, the script and the uploads are the hub's (hub/web/widget_*.py)
+    return []  # the socket, the script and the uploads are the hub's (hub/widget, hub/web/widget_*.py)
 
 
 SPEC = ConnectorSpec(name="chat", channel=Channel.CHAT, enabled=_enabled, routes=_routes, sender=_sender)
