@@ -36,7 +36,7 @@ from hub.settings import Settings
 from hub.store.blobs import FolderBlobStore
 from hub.web.agent_socket import close_sockets
 from hub.web.middleware import SPEC, access, errors, request_context, storable_params
-from hub.wiring.connectors import background_ctx, connector_context, connector_routes, http_ctx
+from hub.wiring.connectors import background_ctx, connector_context, http_ctx, wire_connectors
 from hub.wiring.dispatch import calls_ctx, router_ctx
 from hub.wiring.ingest import workers_ctx
 from hub.wiring.outbox import outbox_ctx
@@ -85,6 +85,6 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             retention_ctx,
         ]
     )
-    for spec in [*hub_routes(settings), *connector_routes(ctx)]:
+    for spec in [*hub_routes(settings), *wire_connectors(ctx)]:
         register(app, spec)
     return app

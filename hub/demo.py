@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from connectors.twilio.settings import TwilioAccount, TwilioSettings
+from connectors.lib.twilio.settings import TwilioAccount, TwilioSettings
 from hub.auth.sessions import hash_password
 from hub.channel_settings import load_saved, save
 from hub.customers.records import CustomerRecords

@@ -25,7 +25,7 @@ from connectors.chat.settings import ChatConnectorSettings
 from connectors.cti.settings import CtiSettings
 from connectors.email.settings import EmailSettings
 from connectors.fax.settings import FaxSettings
-from connectors.twilio.settings import TwilioSettings
+from connectors.lib.twilio.settings import TwilioSettings
 from hub.errors import ConfigError
 from hub.settings_section import Section
 

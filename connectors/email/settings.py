@@ -4,12 +4,32 @@ Pure (pydantic only): ``hub.settings`` composes it without importing the connect
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from connectors.fax.settings import FaxGatewayMailbox
 from hub.settings_section import Section
+
+
+class FaxGatewayMailbox(Section):
+    """A mailbox of an email-to-fax gateway: its mail with a PDF or TIFF becomes a fax."""
+
+    sender: str
+    """The gateway's From address; other mail to the mailbox stays mail."""
+    number_pattern: str = r"(\+?[0-9][0-9 /.-]{4,}[0-9])"
+    """A regular expression finding the sender's fax number in the subject (its first group)."""
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        if compiled.groups < 1:
+            raise ValueError("needs a group around the number, e.g. (\\+?[0-9 ]+)")
+        return value
 
 
 class MailboxSettings(Section):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground
 from connectors.fax.connector import routes
 from connectors.fax.ocr import ocr_unavailable
-from connectors.fax.prepare import FaxPreparer, ocr_on
+from connectors.fax.prepare import FaxPreparer, accept_fax, ocr_on
 from connectors.fax.sender import FaxSender
 from hub.model import Channel
 
@@ -32,6 +33,11 @@ def _preparer(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
     return [FaxPreparer(ctx, ocr_off=off, state=state)]
 
 
+def _offers(ctx: ConnectorContext) -> None:
+    # how another connector (email-to-fax gateway mail) hands a fax to this one
+    ctx.services.fax_intake = functools.partial(accept_fax, ctx)
+
+
 SPEC = ConnectorSpec(
     name="fax",
     channel=Channel.FAX,
@@ -41,4 +47,5 @@ SPEC = ConnectorSpec(
     sends=lambda settings: settings.connectors.fax.send_via is not None,
     background=_preparer,
     jobs=True,  # faxes wait there for their pages and OCR before ingest
+    offers=_offers,
 )

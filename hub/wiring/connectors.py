@@ -28,8 +28,14 @@ def connector_context(settings: Settings, metrics: Metrics, services: Services) 
     )
 
 
-def connector_routes(ctx: ConnectorContext) -> list[RouteSpec]:
-    return [spec for c in CONNECTORS if c.enabled(ctx.settings) for spec in c.routes(ctx)]
+def wire_connectors(ctx: ConnectorContext) -> list[RouteSpec]:
+    """Every enabled connector: what it offers the others goes into the services; its
+    routes are returned for the app to register."""
+    enabled = [c for c in CONNECTORS if c.enabled(ctx.settings)]
+    for c in enabled:
+        if c.offers is not None:
+            c.offers(ctx)
+    return [spec for c in enabled for spec in c.routes(ctx)]
 
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:

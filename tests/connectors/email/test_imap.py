@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorState
-from connectors.email.imap import MailboxWatcher
 from connectors.email.settings import MailboxSettings
+from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
 from tests.connectors.email.dovecot import Dovecot
 
