@@ -94,6 +94,7 @@ from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC, access, errors, request_context, storable_params
 from hub.web.routing import routing_routes
+from hub.web.search import search_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
@@ -380,6 +381,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *routing_routes(),
         *agent_routes(),
         *conversation_routes(),
+        *search_routes(),
         *supervisor_routes(),
         *canned_routes(),
         *channel_routes(),

@@ -22,6 +22,7 @@ from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
 from hub.dispatch.visibility import Scope, everything
+from hub.store import search_index
 from hub.store.tables import (
     attachments,
     consents,
@@ -185,6 +186,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await _erase_route_facts(conn, customer_id)
     await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
+    await search_index.forget_customer(conn, customer_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
@@ -276,6 +278,7 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
         sa.or_(messages.c.text != "", messages.c.html.is_not(None), messages.c.subject.is_not(None)),
     )
     await _blank_body_meta(conn, unblanked)
+    await search_index.forget_messages(conn, old)
     result = await conn.execute(
         sa.update(messages).where(*unblanked).values(text="", html=None, subject=None)
     )

@@ -20,6 +20,7 @@ from hub.customers.search_terms import prefix_match, replace_terms, words_of_que
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind
+from hub.store import search_index
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
 
@@ -184,8 +185,9 @@ class CustomerRecords:
                 values["tier_reason"] = decision.reason
         values["updated_at"] = datetime.now(UTC)
         await conn.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
-        if "name" in values or "organisation" in values:
+        if "name" in values or "organisation" in values or "language" in values:
             await replace_terms(conn, customer_id, merged["name"], merged["organisation"])
+            await search_index.refresh_customers(conn, [customer_id])
         changed = sorted(k for k in changes if changes[k] != _current(row, k))
         if changed:
             await audit.record(
@@ -237,6 +239,7 @@ class CustomerRecords:
                 .returning(identities.c.id)
             )
         ).scalar_one()
+        await search_index.refresh_customers(conn, [customer_id])
         if audit_it:
             await audit.record(
                 conn,
@@ -260,6 +263,7 @@ class CustomerRecords:
         kind = result.scalar_one_or_none()
         if kind is None:
             raise NotFound(f"customer {customer_id} has no identity {identity_id}")
+        await search_index.refresh_customers(conn, [customer_id])
         await audit.record(
             conn,
             actor=actor,

@@ -30,7 +30,9 @@ from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.routing.rules import RuleSet
+from hub.search import service as search
 from hub.store.engine import Store
+from hub.store.search_index import Filters
 from hub.store.tables import (
     PRIORITIES,
     PRIORITY_NAMES,
@@ -153,6 +155,9 @@ async def list_conversations(request: web.Request) -> web.Response:
         if tag := request.query.get("tag"):
             query = query.where(tags.has_tag(conn.dialect.name, tags.clean_tag(tag)))
         query = query.where((await scope_of(conn, who, request.app[ROUTING].rules)).clause())
+        if q := request.query.get("q"):  # the same search as /api/v1/search
+            found = await search.conversation_ids(conn, who, request.app[ROUTING].rules, q, Filters(), limit)
+            query = query.where(c.id.in_(found))
         rows = (await conn.execute(query)).all()
     now = datetime.now(UTC)
     return json_response({"items": [_public(r, now) for r in rows]})
@@ -562,11 +567,13 @@ def conversation_routes() -> list[RouteSpec]:
             "GET",
             base,
             list_conversations,
-            "Conversations (filters: status, queue, assignee=me|id, limit); agents see their own",
+            "Conversations (filters: status, queue, assignee=me|id, tag, q: words as in /api/v1/search,"
+            " limit); agents see their own",
             "agent",
             tag="conversations",
             query={
-                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id")},
+                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id", "tag")},
+                "q": {**TEXT, "maxLength": 500},
                 "limit": limit(500),
             },
             responses={200: "Conversations, latest activity first", 422: "Bad filter", **common},
