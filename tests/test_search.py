@@ -58,7 +58,9 @@ def message(
         thread_hint=ThreadHint(key=thread or ext),
         subject=subject,
         text=text,
-        attachments=tuple(Attachment(sha256=SHA, filename=f, content_type="application/pdf", size=1) for f in files),
+        attachments=tuple(
+            Attachment(sha256=SHA, filename=f, content_type="application/pdf", size=1) for f in files
+        ),
         kind=message_kind,
         meta=meta or {},
         received_at=T0 + timedelta(days=days),
