@@ -120,7 +120,7 @@ def highlight(text: str, wanted: frozenset[str], prefixes: tuple[str, ...] = (),
     first = max(0, (hits[0] if hits else 0) - width // 3)
     shown = tokens[first : first + width]
     out: list[str] = ["…" if first else ""]
-    pos = shown[0][0]
+    pos = 0 if first == 0 else shown[0][0]
     for start, end, word in shown:
         out.append(_escape(text[pos:start]))
         piece = _escape(text[start:end])
