@@ -94,6 +94,7 @@ from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC, access, errors, request_context, storable_params
 from hub.web.routing import routing_routes
+from hub.web.saved_views import saved_view_routes
 from hub.web.search import search_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
@@ -382,6 +383,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
         *agent_routes(),
         *conversation_routes(),
         *search_routes(),
+        *saved_view_routes(),
         *supervisor_routes(),
         *canned_routes(),
         *channel_routes(),

@@ -478,3 +478,19 @@ search_docs = sa.Table(
     sa.Index(None, "conversation_id"),
     sa.Index(None, "at"),
 )
+
+# Saved searches (hub/web/saved_views.py): a query and its filters by name, the owner's
+# alone (team NULL) or shared with one of their teams; shown in the inbox sidebar.
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("team", sa.String(100)),
+    sa.Column("q", sa.Text, nullable=False),
+    sa.Column("filters", JSON, nullable=False),  # filter name -> list of values, as the query string has them
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index(None, "owner_id"),
+    sa.Index(None, "team"),
+)

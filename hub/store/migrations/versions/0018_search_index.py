@@ -1,5 +1,5 @@
 """search index: search_docs, with an FTS5 table (SQLite) or a tsvector column and its
-GIN index (PostgreSQL)
+GIN index (PostgreSQL); saved_views
 
 Revision ID: 0018
 Revises: 0017
@@ -8,6 +8,7 @@ Create Date: 2026-12-06
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0018"
 down_revision = "0017"
@@ -51,6 +52,20 @@ def upgrade() -> None:
     )
     for column in ("customer_id", "conversation_id", "at"):
         op.create_index(op.f(f"ix_search_docs_{column}"), "search_docs", [column], unique=False)
+    op.create_table(
+        "saved_views",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("owner_id", sa.String(length=36), nullable=False),
+        sa.Column("team", sa.String(length=100), nullable=True),
+        sa.Column("q", sa.Text(), nullable=False),
+        sa.Column("filters", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["owner_id"], ["agents.id"], name=op.f("fk_saved_views_owner_id_agents")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_views")),
+    )
+    op.create_index(op.f("ix_saved_views_owner_id"), "saved_views", ["owner_id"], unique=False)
+    op.create_index(op.f("ix_saved_views_team"), "saved_views", ["team"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE search_docs ADD COLUMN terms tsvector NOT NULL DEFAULT ''::tsvector")
         op.execute("CREATE INDEX search_docs_terms ON search_docs USING gin (terms)")
@@ -62,4 +77,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TABLE search_fts")
+    op.drop_table("saved_views")
     op.drop_table("search_docs")
