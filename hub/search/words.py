@@ -50,14 +50,8 @@ class Streams:
 
 def words(text: str) -> list[str]:
     """The words of ``text`` in order (at most MAX_WORDS), NFC and lower-cased."""
-    found: list[str] = []
-    for match in WORD.finditer(unicodedata.normalize("NFC", text).lower()):
-        word = match.group()
-        if len(word) <= MAX_WORD:
-            found.append(word)
-            if len(found) == MAX_WORDS:
-                break
-    return found
+    found = WORD.findall(unicodedata.normalize("NFC", text).lower())
+    return [w for w in found if len(w) <= MAX_WORD][:MAX_WORDS]
 
 
 @lru_cache(maxsize=65536)
@@ -95,17 +89,18 @@ def languages_for(language: str | None) -> tuple[str, ...]:
 
 def streams(texts: Iterable[str | None], language: str | None = None) -> Streams:
     """The three streams of a document made of ``texts`` (e.g. subject, body, file names)."""
-    every = [w for text in texts if text for w in words(text)][:MAX_WORDS]
+    every = [terms_of(w) for text in texts if text for w in words(text)][:MAX_WORDS]
     kept = languages_for(language)
     return Streams(
-        raw=" ".join(folded(w) for w in every),
-        de=" ".join(stem(w, "de") for w in every) if "de" in kept else "",
-        en=" ".join(stem(w, "en") for w in every) if "en" in kept else "",
+        raw=" ".join(t[0] for t in every),
+        de=" ".join(t[1] for t in every) if "de" in kept else "",
+        en=" ".join(t[2] for t in every) if "en" in kept else "",
     )
 
 
+@lru_cache(maxsize=262144)
 def terms_of(word: str) -> tuple[str, str, str]:
-    """A query word's (raw, de, en) terms (``word`` as ``words`` gives it)."""
+    """A word's (raw, de, en) terms (``word`` as ``words`` gives it)."""
     return folded(word), stem(word, "de"), stem(word, "en")
 
 

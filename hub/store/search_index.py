@@ -157,6 +157,7 @@ async def index_messages(
             message_doc(SimpleNamespace(**r), names.get(r["id"], ()), language.get(r["customer_id"]))
             for r in rows
         ],
+        fresh=True,  # a message is stored once: (channel, external_id) is unique
     )
 
 
@@ -171,11 +172,13 @@ def note_doc(event_id: int, conversation_id: str, customer_id: str, text: str, a
     )
 
 
-async def put(conn: AsyncConnection, docs: Sequence[Doc]) -> None:
-    """Index ``docs``, replacing what was indexed under the same sources."""
+async def put(conn: AsyncConnection, docs: Sequence[Doc], *, fresh: bool = False) -> None:
+    """Index ``docs``, replacing what was indexed under the same sources (``fresh``:
+    nothing was, e.g. messages this transaction stored)."""
     if not docs:
         return
-    await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [doc.source for doc in docs])))
+    if not fresh:
+        await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [doc.source for doc in docs])))
     rows = [
         {
             "source": doc.source,
