@@ -319,3 +319,12 @@ async def test_hostile_queries_parse_and_run(store: Store, corpus: dict[str, str
         "\u202e",
     ]:
         await find(store, q + " Rechnung")
+
+
+async def test_reindexing_finds_what_was_stored_before(store: Store, corpus: dict[str, str]) -> None:
+    async with store.write() as conn:
+        await conn.execute(sa.delete(search_docs))
+    assert await find(store, "Rechnung") == []
+    assert await search_index.rebuild(store) == 8 + 6  # messages and customers
+    assert eid(await find(store, "Rechnungen"), corpus) == {"rechnung", "storniert"}
+    assert [h.kind for h in await find(store, "Kowalski")] == ["customer"]

@@ -19,7 +19,7 @@ index is never a second pass that a crash could leave behind.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.search.query import Query, fts5_match, tsquery
 from hub.search.words import Streams, streams
 from hub.store.bulk import any_of, is_pg
+from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, events, identities, messages, search_docs
 
 d = search_docs.c
@@ -498,3 +499,84 @@ async def _texts(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, tuple[
                     t for t in (r.name, r.organisation, *values.get(r.customer_id, ())) if t
                 )
     return found
+
+
+# --- indexing what was stored before the index existed -------------------------------
+REBUILD_CHUNK = 1000
+
+
+async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: None) -> int:
+    """Index every message, note and customer afresh, a chunk per transaction (after the
+    upgrade to schema 0018, for what was stored before). Erased customers' rows stay out.
+    Returns the number of documents."""
+    done = 0
+    m = messages.c
+    last = ""
+    while True:
+        async with store.write() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(m.id, m.conversation_id, m.customer_id, m.channel, m.received_at, m.subject)
+                    .add_columns(m.text, m.meta, cu.language)
+                    .join(customers, cu.id == m.customer_id)
+                    .where(m.id > last, cu.erased_at.is_(None))
+                    .order_by(m.id)
+                    .limit(REBUILD_CHUNK)
+                )
+            ).all()
+            if not rows:
+                break
+            names: dict[str, list[str]] = {}
+            for f in await conn.execute(
+                sa.select(attachments.c.message_id, attachments.c.filename).where(
+                    any_of(conn, attachments.c.message_id, [r.id for r in rows])
+                )
+            ):
+                names.setdefault(f.message_id, []).append(f.filename)
+            await put(conn, [message_doc(r, names.get(r.id, ()), r.language) for r in rows])
+        last = rows[-1].id
+        done += len(rows)
+        progress(done)
+    e = events.c
+    after = 0
+    while True:
+        async with store.write() as conn:
+            notes = (
+                await conn.execute(
+                    sa.select(e.id, e.subject_id, e.customer_id, e.data, e.at)
+                    .where(
+                        e.id > after,
+                        e.action.in_(["conversation.note", "conversation.called_back"]),
+                        e.subject_type == "conversation",
+                        e.customer_id.is_not(None),
+                    )
+                    .order_by(e.id)
+                    .limit(REBUILD_CHUNK)
+                )
+            ).all()
+            if not notes:
+                break
+            await put(
+                conn,
+                [
+                    note_doc(n.id, n.subject_id, n.customer_id, n.data["text"], n.at)
+                    for n in notes
+                    if isinstance(n.data, dict) and isinstance(n.data.get("text"), str)
+                ],
+            )
+        after = notes[-1].id
+        done += len(notes)
+        progress(done)
+    last = ""
+    while True:
+        async with store.write() as conn:
+            ids = list(
+                await conn.scalars(sa.select(cu.id).where(cu.id > last).order_by(cu.id).limit(REBUILD_CHUNK))
+            )
+            if not ids:
+                break
+            await refresh_customers(conn, ids)
+        last = ids[-1]
+        done += len(ids)
+        progress(done)
+    return done
