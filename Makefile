@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check hub connectors tests bench
 	$(VENV)/bin/ruff format --check hub connectors tests bench
 	$(VENV)/bin/mypy hub connectors
+	$(PY) scripts/check_connectors.py
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict, MultiDictProxy
 
-from connectors.cti.connector import form_fields, json_fields
+from connectors.cti.payloads import form_fields, json_fields
 from connectors.fax.provider import page_count
-from connectors.twilio.media import media_host_allowed
+from connectors.lib.twilio.media import media_host_allowed
 from hub.customers.addresses import MAX_LENGTH, normalise_address, phone_address, unprintable
 from hub.customers.importer import _money
 from hub.customers.timeline import decode_cursor, encode_cursor

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from connectors.fax.provider import ReceivedFax
+from connectors.base import ReceivedFax
 from hub.customers.addresses import normalise_phone
 from hub.errors import InputError
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind
