@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -283,6 +284,7 @@ async def run(backend: str, n: int, customers: int, rounds: int) -> None:
     finally:
         await store.close()
         await drop_backend(settings)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def main() -> None:

@@ -328,3 +328,17 @@ async def test_reindexing_finds_what_was_stored_before(store: Store, corpus: dic
     assert await search_index.rebuild(store) == 8 + 6  # messages and customers
     assert eid(await find(store, "Rechnungen"), corpus) == {"rechnung", "storniert"}
     assert [h.kind for h in await find(store, "Kowalski")] == ["customer"]
+
+
+async def test_filters_that_leave_few_candidates_still_fill_the_page(
+    store: Store, corpus: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The words pick few candidates first; a filter that keeps none of them makes the
+    search take more, until it has them all."""
+    monkeypatch.setattr(search_index, "CANDIDATES", 1)
+    monkeypatch.setattr(search_index, "MAX_CANDIDATES", 10)
+    assert eid(await find(store, "Rechnung"), corpus) == {"rechnung", "storniert"}
+    ben = (await find(store, "Kowalski"))[0].customer_id
+    assert eid(await find(store, "Rechnung", customer=(ben,)), corpus) == {"storniert"}
+    erika = await find(store, "Rechnung", customer=(ben,), scope=Scope("x", frozenset(), frozenset()))
+    assert erika == []

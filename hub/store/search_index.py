@@ -41,6 +41,10 @@ c = conversations.c
 cu = customers.c
 DE_AT = 5500
 EN_AT = 11000
+# the documents the words pick before the joins (``search``), and the most before it
+# takes every match
+CANDIDATES = 1000
+MAX_CANDIDATES = 100_000
 # facets count at most this many matches (``Facets.capped`` says when there were more)
 FACET_CAP = 5000
 # what only one backend has, beside the tables: kept out of the schema comparison
@@ -317,8 +321,15 @@ async def forget_messages(conn: AsyncConnection, message_ids: sa.Select[Any]) ->
 
 
 # --- searching -------------------------------------------------------------------
-def _source(conn: AsyncConnection, query: Query) -> tuple[sa.FromClause, list[Any], Any]:
-    """The FROM clause, the WHERE parts for the words, and the rank expression."""
+def _source(
+    conn: AsyncConnection, query: Query, candidates: int | None = None
+) -> tuple[sa.FromClause, list[Any], Any]:
+    """The FROM clause, the WHERE parts for the words, and the rank expression.
+
+    With ``candidates``, the words pick that many documents before anything is joined
+    (the joins, filters and visibility then run on those only): on SQLite the best by
+    ``bm25`` (FTS5 keeps the top ones, in C), on PostgreSQL the latest (an index walk
+    on ``at``: ``ts_rank_cd`` reads every vector it ranks, so it ranks only those)."""
     joined = search_docs.outerjoin(conversations, c.id == d.conversation_id).join(
         customers, cu.id == d.customer_id
     )
@@ -326,9 +337,27 @@ def _source(conn: AsyncConnection, query: Query) -> tuple[sa.FromClause, list[An
         return joined, [], sa.literal(0.0)
     if is_pg(conn):
         q = sa.cast(sa.literal(tsquery(query)), TSQUERY)
-        return joined, [_pg_terms.op("@@")(q)], sa.func.ts_rank_cd(_pg_terms, q)
-    matched = _fts.join(joined, d.id == _fts.c.rowid)
-    return matched, [_FTS.op("MATCH")(fts5_match(query))], -sa.func.bm25(_FTS)
+        if candidates is None:
+            return joined, [_pg_terms.op("@@")(q)], sa.func.ts_rank_cd(_pg_terms, q)
+        picked = (
+            sa.select(d.id.label("doc_id"), sa.func.ts_rank_cd(_pg_terms, q).label("score"))
+            .where(_pg_terms.op("@@")(q))
+            .order_by(d.at.desc(), d.id.desc())
+            .limit(candidates)
+            .subquery("picked")
+        )
+        return picked.join(joined, d.id == picked.c.doc_id), [], picked.c.score
+    if candidates is None:
+        matched = _fts.join(joined, d.id == _fts.c.rowid)
+        return matched, [_FTS.op("MATCH")(fts5_match(query))], -sa.func.bm25(_FTS)
+    best = (
+        sa.select(_fts.c.rowid.label("doc_id"), sa.literal_column("rank").label("score"))
+        .where(_FTS.op("MATCH")(fts5_match(query)))
+        .order_by(sa.literal_column("rank"))
+        .limit(candidates)
+        .subquery("best")
+    )
+    return best.join(joined, d.id == best.c.doc_id), [], -best.c.score
 
 
 def _department() -> sa.ColumnElement[Any]:
@@ -386,30 +415,17 @@ async def search(
     offset: int,
     limit: int,
 ) -> tuple[list[Hit], bool]:
-    """A page of hits, best first (latest first without words), and whether more follow."""
-    source, matches, rank = _source(conn, query)
-    stmt = (
-        sa.select(
-            d.kind,
-            d.customer_id,
-            d.conversation_id,
-            d.message_id,
-            d.channel,
-            d.at,
-            d.source,
-            rank.label("rank"),
-            cu.name,
-            cu.organisation,
-            cu.tier,
-            cu.key_account,
-        )
-        .select_from(source)
-        .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    order = [d.at.desc(), d.id.desc()] if not query else [sa.desc("rank"), d.id.desc()]
-    rows = (await conn.execute(stmt.order_by(*order))).all()
+    """A page of hits, best first (latest first without words), and whether more follow.
+
+    The words first pick CANDIDATES documents (see ``_source``); when the filters and
+    the visibility rule leave too few of them for the page, ten times as many, and in
+    the end all."""
+    candidates: int | None = max(CANDIDATES, 2 * (offset + limit + 1)) if query else None
+    while True:
+        rows = await _page(conn, query, filters, visible, offset, limit, candidates)
+        if len(rows) > limit or candidates is None:
+            break
+        candidates = candidates * 10 if candidates * 10 <= MAX_CANDIDATES else None
     more = len(rows) > limit
     rows = rows[:limit]
     texts = await _texts(conn, rows)
@@ -432,11 +448,46 @@ async def search(
     ], more
 
 
+async def _page(
+    conn: AsyncConnection,
+    query: Query,
+    filters: Filters,
+    visible: sa.ColumnElement[bool],
+    offset: int,
+    limit: int,
+    candidates: int | None,
+) -> Sequence[Any]:
+    source, matches, rank = _source(conn, query, candidates)
+    stmt = (
+        sa.select(
+            d.kind,
+            d.customer_id,
+            d.conversation_id,
+            d.message_id,
+            d.channel,
+            d.at,
+            d.source,
+            rank.label("rank"),
+            cu.name,
+            cu.organisation,
+            cu.tier,
+            cu.key_account,
+        )
+        .select_from(source)
+        .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    order = [d.at.desc(), d.id.desc()] if not query else [sa.desc("rank"), d.id.desc()]
+    return (await conn.execute(stmt.order_by(*order))).all()
+
+
 async def count(
     conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool], cap: int
 ) -> int:
-    """How many documents match, counted up to ``cap``."""
-    source, matches, _ = _source(conn, query)
+    """How many documents match, counted up to ``cap`` (among the MAX_CANDIDATES the
+    words pick first)."""
+    source, matches, _ = _source(conn, query, MAX_CANDIDATES if query else None)
     inner = (
         sa.select(d.id)
         .select_from(source)
@@ -450,8 +501,9 @@ async def count(
 async def facets(
     conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool]
 ) -> Facets:
-    """Counts per value of each filter over the matches (the first FACET_CAP of them)."""
-    source, matches, _ = _source(conn, query)
+    """Counts per value of each filter over the matches (of the FACET_CAP documents the
+    words pick first: see ``_source``)."""
+    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None)
     rows = (
         await conn.execute(
             sa.select(d.channel, c.status, c.queue, c.assignee_id, c.route, cu.tier, cu.key_account)
