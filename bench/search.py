@@ -100,7 +100,7 @@ QUERIES = {
     "exclusion": ("invoice -reminder", Filters()),
     "filtered": (
         "Vertrag",
-        Filters(channel=("sms",), since=T0 + timedelta(days=30), until=T0 + timedelta(days=200)),
+        Filters(channel=("sms",), since=T0 + timedelta(days=1), until=T0 + timedelta(days=4)),
     ),
 }
 

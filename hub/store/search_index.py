@@ -46,7 +46,7 @@ EN_AT = 11000
 CANDIDATES = 1000
 MAX_CANDIDATES = 100_000
 # facets count at most this many matches (``Facets.capped`` says when there were more)
-FACET_CAP = 5000
+FACET_CAP = 1000
 # what only one backend has, beside the tables: kept out of the schema comparison
 BACKEND_OBJECTS = frozenset({"search_fts", "terms", "search_docs_terms"})
 
@@ -322,14 +322,16 @@ async def forget_messages(conn: AsyncConnection, message_ids: sa.Select[Any]) ->
 
 # --- searching -------------------------------------------------------------------
 def _source(
-    conn: AsyncConnection, query: Query, candidates: int | None = None
+    conn: AsyncConnection, query: Query, candidates: int | None = None, filters: Filters | None = None
 ) -> tuple[sa.FromClause, list[Any], Any]:
     """The FROM clause, the WHERE parts for the words, and the rank expression.
 
     With ``candidates``, the words pick that many documents before anything is joined
     (the joins, filters and visibility then run on those only): on SQLite the best by
     ``bm25`` (FTS5 keeps the top ones, in C), on PostgreSQL the latest (an index walk
-    on ``at``: ``ts_rank_cd`` reads every vector it ranks, so it ranks only those)."""
+    on ``at``: ``ts_rank_cd`` reads every vector it ranks, so it ranks only those).
+    The filters on the document itself (channel, customer, dates) narrow the candidates."""
+    own = _doc_filters(filters) if filters else []
     joined = search_docs.outerjoin(conversations, c.id == d.conversation_id).join(
         customers, cu.id == d.customer_id
     )
@@ -341,7 +343,7 @@ def _source(
             return joined, [_pg_terms.op("@@")(q)], sa.func.ts_rank_cd(_pg_terms, q)
         picked = (
             sa.select(d.id.label("doc_id"), sa.func.ts_rank_cd(_pg_terms, q).label("score"))
-            .where(_pg_terms.op("@@")(q))
+            .where(_pg_terms.op("@@")(q), *own)
             .order_by(d.at.desc(), d.id.desc())
             .limit(candidates)
             .subquery("picked")
@@ -351,9 +353,10 @@ def _source(
         matched = _fts.join(joined, d.id == _fts.c.rowid)
         return matched, [_FTS.op("MATCH")(fts5_match(query))], -sa.func.bm25(_FTS)
     best = (
-        sa.select(_fts.c.rowid.label("doc_id"), sa.literal_column("rank").label("score"))
-        .where(_FTS.op("MATCH")(fts5_match(query)))
-        .order_by(sa.literal_column("rank"))
+        sa.select(_fts.c.rowid.label("doc_id"), sa.literal_column("search_fts.rank").label("score"))
+        .select_from(_fts.join(search_docs, d.id == _fts.c.rowid) if own else _fts)
+        .where(_FTS.op("MATCH")(fts5_match(query)), *own)
+        .order_by(sa.literal_column("search_fts.rank"))
         .limit(candidates)
         .subquery("best")
     )
@@ -363,6 +366,19 @@ def _source(
 def _department() -> sa.ColumnElement[Any]:
     department: sa.ColumnElement[Any] = c.route["department"].as_string()
     return department
+
+
+def _doc_filters(f: Filters) -> list[sa.ColumnElement[bool]]:
+    parts: list[sa.ColumnElement[bool]] = []
+    if f.channel:
+        parts.append(d.channel.in_(list(f.channel)))
+    if f.customer:
+        parts.append(d.customer_id.in_(list(f.customer)))
+    if f.since is not None:
+        parts.append(d.at >= f.since)
+    if f.until is not None:
+        parts.append(d.at < f.until)
+    return parts
 
 
 def _filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
@@ -457,7 +473,7 @@ async def _page(
     limit: int,
     candidates: int | None,
 ) -> Sequence[Any]:
-    source, matches, rank = _source(conn, query, candidates)
+    source, matches, rank = _source(conn, query, candidates, filters)
     stmt = (
         sa.select(
             d.kind,
@@ -487,7 +503,7 @@ async def count(
 ) -> int:
     """How many documents match, counted up to ``cap`` (among the MAX_CANDIDATES the
     words pick first)."""
-    source, matches, _ = _source(conn, query, MAX_CANDIDATES if query else None)
+    source, matches, _ = _source(conn, query, MAX_CANDIDATES if query else None, filters)
     inner = (
         sa.select(d.id)
         .select_from(source)
@@ -503,7 +519,7 @@ async def facets(
 ) -> Facets:
     """Counts per value of each filter over the matches (of the FACET_CAP documents the
     words pick first: see ``_source``)."""
-    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None)
+    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None, filters)
     rows = (
         await conn.execute(
             sa.select(d.channel, c.status, c.queue, c.assignee_id, c.route, cu.tier, cu.key_account)
