@@ -2,7 +2,8 @@
 
 Erasure removes the identities, names, message bodies and attachments of one customer,
 scrubs the values out of the event log (and the caller out of queued or dead-lettered
-payloads, ``IngestQueue.scrub``), and keeps
+payloads, ``IngestQueue.scrub``), takes their documents out of the search index
+(``search_index.forget_customer``), and keeps
 anonymised rows (channel, direction, kind, times) so reports still count. On SQLite,
 ``secure_delete`` is on and the WAL is checkpointed afterwards, so the erased values are
 gone from the database file too, not only from its live rows.
