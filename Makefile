@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check hub connectors tests bench
 	$(VENV)/bin/mypy hub connectors
 	$(PY) scripts/check_connectors.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -35,13 +35,13 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.dispatch.visibility import Scope, everything  # noqa: E402
+from hub.auth.visibility import Scope, everything  # noqa: E402
 from hub.model import Address, AddressKind, Channel, InboundMessage, MessageKind, ThreadHint  # noqa: E402
-from hub.search.query import parse  # noqa: E402
 from hub.store import ingest_batch, search_index  # noqa: E402
 from hub.store.engine import Store  # noqa: E402
 from hub.store.search_index import Filters  # noqa: E402
 from hub.store.tables import conversations, messages, search_docs  # noqa: E402
+from hub.text.search_query import parse  # noqa: E402
 from tests.conftest import _reachable, drop_backend, make_settings  # noqa: E402
 
 BATCH = 500

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from hub.auth.visibility import Scope, everything
 from hub.customers.privacy import apply_retention
-from hub.dispatch.visibility import Scope, everything
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
-from hub.search.query import parse
 from hub.settings import Settings
 from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.ingest_batch import store_batch
 from hub.store.search_index import Filters, Hit
 from hub.store.tables import conversations, customers, search_docs
+from hub.text.search_query import parse
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SHA = "0" * 64

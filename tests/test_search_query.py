@@ -1,4 +1,4 @@
-"""The search query language and the index terms (hub/search/query.py, words.py):
+"""The search query language and the index terms (hub/text/search_query.py, index_terms.py):
 pure, so plain cases and Hypothesis properties; any text parses or is refused with
 a 422 naming ``q``, and compiles to expressions that quote every word."""
 
@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import InputError
-from hub.search.query import MAX_QUERY, Term, fts5_match, parse, tsquery
-from hub.search.words import folded, highlight, stem, streams, words
+from hub.text.index_terms import folded, highlight, stem, streams, words
+from hub.text.search_query import MAX_QUERY, Term, fts5_match, parse, tsquery
 
 
 def test_words_phrases_exclusions_and_prefixes() -> None:

@@ -13,10 +13,10 @@ from aiohttp import web
 
 from connectors.base import ConnectorContext
 from connectors.cti.payloads import form_fields, json_fields, parse_cti
-from hub.customers.addresses import phone_address
 from hub.errors import ConfigError, Forbidden, InputError
 from hub.request_body import FORM_TYPES, json_response, read_form, read_json_object
 from hub.routespec import RouteSpec, form_schema
+from hub.text.addresses import phone_address
 from hub.untrusted import secrets_equal
 
 log = logging.getLogger("contacthub.cti")

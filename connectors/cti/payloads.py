@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hub.customers.addresses import phone_address
 from hub.errors import InputError, PayloadRejected
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
 from hub.request_body import Form
+from hub.text.addresses import phone_address
 
 EVENTS = ("newCall", "answer", "hangup")
 CAUSES = ("normalClearing", "busy", "cancel", "noAnswer", "congestion", "notFound", "forwarded")

@@ -21,9 +21,9 @@ from typing import TypeVar
 
 from connectors.base import ConnectorState, MailCursors
 from connectors.email.imap import RETRYABLE, ImapConnection, ImapFailure, LoginRefused, describe
-from hub.customers.addresses import mask
 from hub.errors import ConfigError
 from hub.settings import MailboxSettings
+from hub.text.addresses import mask
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.email")

@@ -13,10 +13,10 @@ from connectors.base import ConnectorContext
 from connectors.lib.twilio.media import MediaError, fetch_media
 from connectors.lib.twilio.webhook import TwilioWebhooks
 from connectors.sms_twilio.payloads import delivery_state, media_of, parse_sms
-from hub.customers.keywords import keyword_of
 from hub.errors import ConfigError
 from hub.model import Attachment
 from hub.routespec import TEXT, RouteSpec, form_schema
+from hub.text.keywords import keyword_of
 
 log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import phone_address, unprintable
 from hub.errors import InputError, PayloadRejected
 from hub.model import Attachment, Channel, InboundMessage
+from hub.text.addresses import phone_address, unprintable
 from hub.untrusted import strict_int
 
 # Twilio's message states to a reply's delivery state.

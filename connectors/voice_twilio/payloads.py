@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import phone_address
 from hub.errors import InputError
 from hub.model import Address, Channel, InboundMessage, MessageKind, ThreadHint
+from hub.text.addresses import phone_address
 
 UNANSWERED = ("busy", "no-answer", "canceled", "failed")
 FINISHED = ("completed", *UNANSWERED)  # a call's terminal states

@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.visibility import Scope, everything
 from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
-from hub.dispatch.visibility import Scope, everything
+from hub.model import ConversationStatus
 from hub.store import search_index
 from hub.store.tables import (
     attachments,
@@ -47,7 +48,7 @@ BODY_META = frozenset({"full_text"})
 
 async def export(conn: AsyncConnection, customer_id: str, scope: Scope | None = None) -> dict[str, Any]:
     """Every piece of personal data and message content held about one customer, as
-    ``scope`` may see it (``hub.dispatch.visibility``; everything when None)."""
+    ``scope`` may see it (``hub.auth.visibility``; everything when None)."""
     scope = scope or everything("system:export")
     record = await record_of(conn, customer_id, scope.clause())
     convs = (
@@ -182,7 +183,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await conn.execute(
         sa.update(conversations)
         .where(conversations.c.customer_id == customer_id)
-        .values(thread_key="erased", open_key=None, status="closed", needs_routing=False)
+        .values(thread_key="erased", open_key=None, status=ConversationStatus.CLOSED, needs_routing=False)
     )
     await _erase_route_facts(conn, customer_id)
     await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))

@@ -7,7 +7,7 @@ the reason. Every read of a record is audited by the caller (``hub.web.customers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,19 +15,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
-from hub.customers.addresses import normalise_address
-from hub.customers.search_terms import prefix_match, replace_terms, words_of_query
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
-from hub.model import AddressKind
+from hub.model import AddressKind, Role
 from hub.store import search_index
+from hub.store.search_terms import prefix_match, replace_terms
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
+from hub.text.addresses import normalise_address
+from hub.text.words import words_of_query
 
 CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
 ATTRIBUTE_FIELDS = ("contracts", "payment_terms", "revenue", "custom")
+# The key account and commercial fields: only supervisors and admins set them.
+SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"})
+
+
+def role_to_change(fields: Collection[str]) -> Role:
+    """The least role that may set these fields of a record."""
+    return Role.SUPERVISOR if SENSITIVE & set(fields) else Role.AGENT
 
 
 async def load_customer(conn: AsyncConnection, customer_id: str) -> sa.Row[Any]:

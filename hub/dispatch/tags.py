@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
@@ -47,7 +47,7 @@ async def set_tags(
     change: Callable[[list[str]], list[str]],
 ) -> dict[str, Any]:
     """Apply ``change`` to the conversation's tags; audit what was added and removed. A
-    conversation ``who`` may not see is NotFound (``hub.dispatch.visibility``)."""
+    conversation ``who`` may not see is NotFound (``hub.auth.visibility``)."""
     async with store.write() as conn:
         row = (
             await conn.execute(
@@ -104,12 +104,3 @@ async def tags_in_use(
 def _tags(route: Any) -> Iterable[str]:
     tags = route.get("tags") if isinstance(route, dict) else None
     return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-
-
-def has_tag(dialect: str, tag: str) -> sa.ColumnElement[bool]:
-    """A WHERE clause: the conversation carries this tag (a JSON array in ``route``)."""
-    if dialect == "postgresql":
-        items = sa.func.jsonb_array_elements_text(c.route.op("->")("tags")).table_valued("value")
-    else:
-        items = sa.func.json_each(c.route, "$.tags").table_valued("value")
-    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value == tag))

@@ -16,16 +16,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import scope_of
 from hub.errors import InputError
 from hub.routing.rules import RuleSet
-from hub.search.query import Query, parse
-from hub.search.words import highlight
 from hub.store import search_index
 from hub.store.search_index import Filters, Hit
 from hub.store.tables import conversations, search_docs
 from hub.store.times import iso
+from hub.text.index_terms import highlight
+from hub.text.search_query import Query, parse
 
 MAX_OFFSET = 10_000
 COUNT_CAP = 1000

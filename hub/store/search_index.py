@@ -2,7 +2,7 @@
 
 A document is a message (subject, text, an email's full text, its files' names), an
 internal note, or a customer (name, organisation, identities). Its terms come from
-``hub.search.words`` (the same code at indexing and query time on both backends):
+``hub.text.index_terms`` (the same code at indexing and query time on both backends):
 
 - SQLite: ``search_docs.raw/de/en`` are the external content of the FTS5 table
   ``search_fts`` (triggers keep it in step); ranked by ``bm25``.
@@ -11,7 +11,7 @@ internal note, or a customer (name, organisation, identities). Its terms come fr
   phrase never spans two streams) and GIN-indexed; ranked by ``ts_rank_cd``.
 
 Who may see a hit is not decided here: callers pass the visibility rule's clause
-(``hub.dispatch.visibility``), built over ``search_docs`` and ``conversations``.
+(``hub.auth.visibility``), built over ``search_docs`` and ``conversations``.
 Writers call ``put`` in their own transaction (ingest, notes, customer changes), so the
 index is never a second pass that a crash could leave behind.
 """
@@ -30,11 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.search.query import Query, fts5_match, tsquery
-from hub.search.words import Streams, streams
 from hub.store.bulk import any_of, is_pg
 from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, events, identities, messages, search_docs
+from hub.text.index_terms import Streams, streams
+from hub.text.search_query import Query, fts5_match, tsquery
 
 d = search_docs.c
 c = conversations.c

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from hub.model import PRIORITY_RANKS
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -105,7 +107,7 @@ identities = sa.Table(
 )
 
 # conversations.priority: rank per name (as X-Priority counts); NULL is normal
-PRIORITIES = {"high": 1, "normal": 3, "low": 5}
+PRIORITIES = {p.value: rank for p, rank in PRIORITY_RANKS.items()}  # hub.model.Priority
 PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
 
 conversations = sa.Table(

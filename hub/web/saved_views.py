@@ -15,9 +15,9 @@ from hub.keys import STORE
 from hub.model import Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.search.query import MAX_QUERY, parse
 from hub.store import saved_views
 from hub.store.times import iso
+from hub.text.search_query import MAX_QUERY, parse
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 from hub.web.search import LISTS, MAX_VALUE, MAX_VALUES

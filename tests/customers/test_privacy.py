@@ -130,7 +130,7 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
     assert await hub.wait_stored(3, timeout=1) == 2
 
 
-# the customer's words as the search index holds them (hub/search/words.py): folded,
+# the customer's words as the search index holds them (hub/text/index_terms.py): folded,
 # and German and English stems
 INDEXED = ("kontonummer", "kontonumm", "491709876543", "geheim", "8841")
 

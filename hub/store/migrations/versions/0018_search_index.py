@@ -17,7 +17,7 @@ depends_on = None
 
 SQLITE_FTS = [
     # external content: the words live once, in search_docs; unicode61 splits exactly
-    # where hub/search/words.py does, and must not fold anything more
+    # where hub/text/index_terms.py does, and must not fold anything more
     "CREATE VIRTUAL TABLE search_fts USING fts5(raw, de, en, content='search_docs',"
     " content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN"

@@ -1,7 +1,7 @@
 """The search query language, parsed and compiled for either backend. Pure: no I/O.
 
 ``Rechnung Müller`` finds documents with both words (in any form: see
-``hub.search.words``); ``"offene Rechnung"`` is a phrase; ``-storniert`` leaves out
+``hub.text.index_terms``); ``"offene Rechnung"`` is a phrase; ``-storniert`` leaves out
 documents with the word (also ``-"a phrase"``); ``Rech*`` is a prefix (at least
 MIN_PREFIX letters). Any text parses: what is not a word is ignored, an unclosed quote
 runs to the end. Only the size is bounded (QueryTooLarge), so that no query can keep
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.errors import InputError
-from hub.search.words import folded, terms_of, words
+from hub.text.index_terms import folded, terms_of, words
 
 MAX_QUERY = 500
 MAX_TERMS = 8
