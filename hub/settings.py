@@ -266,6 +266,10 @@ class EmailSettings(Section):
     mailboxes: dict[str, MailboxSettings] = {}
     smtp: SmtpSettings | None = None
     """Where replies are sent; none: agents cannot reply by email."""
+    parse_workers: int | None = Field(None, ge=0, le=32)
+    """Processes that parse incoming mail beside the hub's own, so that a mailbox's backlog
+    uses more than one core; 0: parse in the hub's process. Default: one per CPU beyond
+    the first, at most 2."""
 
 
 class PhaxioSettings(Section):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground, Sender
 from connectors.email.delivery import deliverer
+from connectors.email.parse_pool import MailParser, default_workers
 from connectors.email.sender import SmtpSender
 from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
@@ -20,13 +21,17 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
     for name, box in ctx.settings.connectors.email.mailboxes.items():
         if box.fax_gateway is not None and not ctx.settings.connectors.fax.enabled:
             raise ConfigError(f"connectors.email.mailboxes.{name}.fax_gateway: enable connectors.fax too")
+    workers = ctx.settings.connectors.email.parse_workers
+    parser = MailParser(default_workers() if workers is None else workers)
     return [
-        MailboxWatcher(
-            name,
-            mailbox,
-            deliver=deliverer(ctx, name, mailbox),
-            cursors=ctx.cursors,
-            state=ctx.services.state(f"email:{name}"),
+        parser.keeps_up(
+            MailboxWatcher(
+                name,
+                mailbox,
+                deliver=deliverer(ctx, name, mailbox, parser.parse),
+                cursors=ctx.cursors,
+                state=ctx.services.state(f"email:{name}"),
+            )
         )
         for name, mailbox in ctx.settings.connectors.email.mailboxes.items()
     ]

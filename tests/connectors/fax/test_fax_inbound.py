@@ -340,7 +340,7 @@ async def test_email_to_fax_gateway_mailbox(backend: str, tmp_path: Any, gateway
         )
         assert EMAIL.background is not None
         (watcher,) = EMAIL.background(ctx)
-        deliver = watcher._deliver  # type: ignore[attr-defined]
+        deliver = watcher.loop._deliver  # type: ignore[attr-defined]
 
         def mail(sender: str, subject: str, message_id: str) -> bytes:
             msg = EmailMessage()
