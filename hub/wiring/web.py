@@ -22,6 +22,8 @@ from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
 from hub.web.routing import routing_routes
+from hub.web.saved_views import saved_view_routes
+from hub.web.search import search_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
@@ -39,6 +41,8 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *routing_routes(),
         *agent_routes(),
         *conversation_routes(),
+        *search_routes(),
+        *saved_view_routes(),
         *supervisor_routes(),
         *canned_routes(),
         *channel_routes(),
