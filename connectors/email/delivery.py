@@ -11,7 +11,7 @@ from connectors.base import ConnectorContext
 from connectors.email.fax_gateway import gateway_fax
 from connectors.email.inbound import bounced_reply, our_addresses, stored_inbound
 from connectors.email.payloads import ParsedMail
-from hub.settings import MailboxSettings
+from connectors.email.settings import MailboxSettings
 
 
 def deliverer(

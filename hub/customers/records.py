@@ -18,6 +18,7 @@ from hub.customers import audit
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind, Role
+from hub.store import search_index
 from hub.store.search_terms import prefix_match, replace_terms
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
@@ -192,8 +193,9 @@ class CustomerRecords:
                 values["tier_reason"] = decision.reason
         values["updated_at"] = datetime.now(UTC)
         await conn.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
-        if "name" in values or "organisation" in values:
+        if "name" in values or "organisation" in values or "language" in values:
             await replace_terms(conn, customer_id, merged["name"], merged["organisation"])
+            await search_index.refresh_customers(conn, [customer_id])
         changed = sorted(k for k in changes if changes[k] != _current(row, k))
         if changed:
             await audit.record(
@@ -245,6 +247,7 @@ class CustomerRecords:
                 .returning(identities.c.id)
             )
         ).scalar_one()
+        await search_index.refresh_customers(conn, [customer_id])
         if audit_it:
             await audit.record(
                 conn,
@@ -268,6 +271,7 @@ class CustomerRecords:
         kind = result.scalar_one_or_none()
         if kind is None:
             raise NotFound(f"customer {customer_id} has no identity {identity_id}")
+        await search_index.refresh_customers(conn, [customer_id])
         await audit.record(
             conn,
             actor=actor,

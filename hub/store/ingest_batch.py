@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ROUTABLE_KINDS, Address, ConversationStatus, InboundMessage, message_id
 from hub.sanitize import clean_html
+from hub.store import search_index
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.search_terms import all_rows
 from hub.store.tables import (
@@ -168,6 +169,8 @@ async def store_batch(
             for a in msg.attachments
         ]
     await insert_rows(conn, attachments, attachment_rows)
+    await search_index.refresh_customers(conn, created)
+    await search_index.index_messages(conn, [r for r in rows if r["id"] in stored_ids], attachment_rows)
     if touched:
         rank_of = sa.bindparam("rank", type_=sa.SmallInteger)
         later = sa.func.greatest if is_pg(conn) else sa.func.max

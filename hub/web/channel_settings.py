@@ -25,7 +25,7 @@ from hub.model import AddressKind, Channel
 from hub.outbox.replies import consent_withdrawn
 from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
-from hub.settings import Section
+from hub.settings_section import Section
 from hub.store.repos import customers as customer_repo
 from hub.store.times import iso
 from hub.text.addresses import normalise_address

@@ -10,6 +10,7 @@ Reading a conversation's messages is written to the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,9 +32,11 @@ from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.routing.rules import RuleSet
+from hub.search import service as search
 from hub.store.engine import Store
 from hub.store.repos import conversations as conversation_repo
 from hub.store.repos.conversations import ConversationFilter, ListedConversation, ThreadMessage
+from hub.store.search_index import Filters
 from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
@@ -105,6 +108,11 @@ async def list_conversations(request: web.Request) -> web.Response:
     wanted = _filter(request)
     async with request.app[STORE].read() as conn:
         scope = await scope_of(conn, request[AGENT], request.app[ROUTING].rules)
+        if q := request.query.get("q"):  # the same search as /api/v1/search
+            hits = await search.conversation_ids(
+                conn, request[AGENT], request.app[ROUTING].rules, q, Filters(), wanted.limit
+            )
+            wanted = replace(wanted, ids=tuple(hits))
         found = await conversation_repo.list_conversations(conn, wanted, scope.clause())
     now = datetime.now(UTC)
     return json_response({"items": [_public(listed, now) for listed in found]})
@@ -493,11 +501,13 @@ def conversation_routes() -> list[RouteSpec]:
             "GET",
             base,
             list_conversations,
-            "Conversations (filters: status, queue, assignee=me|id, limit); agents see their own",
+            "Conversations (filters: status, queue, assignee=me|id, tag, q: words as in /api/v1/search,"
+            " limit); agents see their own",
             "agent",
             tag="conversations",
             query={
-                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id")},
+                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id", "tag")},
+                "q": {**TEXT, "maxLength": 500},
                 "limit": limit(500),
             },
             responses={200: "Conversations, latest activity first", 422: "Bad filter", **common},

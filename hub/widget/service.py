@@ -17,8 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.base import Outbound
-from connectors.chat.payloads import ChatMessage, Contact, FrameRejected, Hello, LeaveMessage, inbound_message
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
 from hub.model import Attachment, ConversationStatus, InboundMessage, message_id
@@ -39,6 +37,7 @@ from hub.store.tables import (
 )
 from hub.widget import feed
 from hub.widget.availability import Availability
+from hub.widget.frames import ChatMessage, Contact, FrameRejected, Hello, LeaveMessage, inbound_message
 from hub.widget.sites import SiteSettings, hours_of, identifier_valid, public_settings
 from hub.widget.visitors import (
     Claim,
@@ -260,12 +259,12 @@ class WidgetService:
             await self.delivery(row.origin.removeprefix("out:"), f"feed:{row.seq}", "delivered", None)
         return len(rows)
 
-    async def deliver(self, item: Outbound) -> int | None:
+    async def deliver(self, reply_id: str, attachments: Sequence[Attachment]) -> int | None:
         """An agent's reply into the visitor's feed (the chat connector's send)."""
         now = self._clock()
         async with self._store.write() as conn:
-            files = await self._reply_files(conn, item.id, item.attachments)
-            placed = await feed.agent_reply(conn, item.id, files, now)
+            files = await self._reply_files(conn, reply_id, tuple(attachments))
+            placed = await feed.agent_reply(conn, reply_id, files, now)
         if placed is None:
             return None
         customer_id, event = placed

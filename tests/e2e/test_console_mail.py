@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from connectors.email.inbound import to_inbound
+from connectors.email.settings import MailboxSettings
 from hub.keys import BLOBS, QUEUE
-from hub.settings import MailboxSettings
 from tests.e2e.conftest import PASSWORD, LiveHub
 
 MAILBOX = MailboxSettings(host="127.0.0.1", user="service@e2e.example", password="x")  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ class ConversationFilter:
     tag: str | None = None  # a clean tag (hub.dispatch.tags.clean_tag)
     held_by: str | None = None  # offered or assigned to this agent
     waiting: bool = False  # open and nobody's yet
+    ids: tuple[str, ...] | None = None  # only these (the hits of a search, hub/search/service.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +189,8 @@ async def list_conversations(
         query = query.where(c.status == ConversationStatus.OPEN, c.assignee_id.is_(None))
     if wanted.customer_id:
         query = query.where(c.customer_id == wanted.customer_id)
+    if wanted.ids is not None:
+        query = query.where(c.id.in_(list(wanted.ids)))
     if wanted.tag:
         query = query.where(has_tag(conn.dialect.name, wanted.tag))
     return [_listed(r) for r in await conn.execute(query)]

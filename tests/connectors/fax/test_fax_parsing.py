@@ -14,6 +14,7 @@ import pytest
 from connectors.base import FilePart, ReceivedFax
 from connectors.email.fax_gateway import gateway_fax, number_from_subject
 from connectors.email.payloads import parse_mail
+from connectors.email.settings import FaxGatewayMailbox, FaxLetterhead
 from connectors.fax.generic import check_generic, generic_signature, parse_generic
 from connectors.fax.letterhead import NotAPdf, combine, letter_pdf
 from connectors.fax.payloads import fax_address, fax_job, fax_subject, finished
@@ -23,7 +24,6 @@ from connectors.fax.render import render, sniff
 from connectors.fax.sinch import basic_auth_valid, parse_sinch
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
 from hub.model import AddressKind, Attachment, MessageKind
-from hub.settings import FaxGatewayMailbox, FaxLetterhead
 from tests.connectors.fax import conftest as docs
 
 URL = "https://hub.example.com/webhooks/fax/phaxio"
