@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.settings import Settings, load_settings
+from tests import databases
+from tests.databases import TEMPLATES
 
 PG_URL = os.environ.get("CONTACTHUB_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CONTACTHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -51,8 +53,13 @@ def require_services() -> None:
         pytest.skip(reason)
 
 
-def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
-    """Settings for one test: its own database (file or schema) and its own Redis prefix."""
+def make_settings(tmp_path: Path, backend: str, *, migrated: bool = True, **overrides: Any) -> Settings:
+    """Settings for one test: its own database and its own Redis prefix.
+
+    With ``migrated`` the database is a copy of a migrated template (tests/databases.py):
+    a SQLite file, or a PostgreSQL database of its own. Without it, or with a
+    ``database.url`` in ``overrides``, the test starts from an empty database: a file, or a
+    schema of its own in the database ``test``."""
     config = tmp_path / "contacthub.toml"
     values: dict[str, Any] = {
         "blobs.path": str(tmp_path / "blobs"),
@@ -61,14 +68,17 @@ def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
         "routing.rules_file": str(tmp_path / "routing.yaml"),
         "routing.reload_seconds": 0.2,
     }
+    copy = migrated and "database.url" not in overrides
     if backend == "embedded":
         values["database.url"] = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+        if copy:
+            TEMPLATES.sqlite_copy(tmp_path / "hub.db")
     else:
         tag = uuid.uuid4().hex[:12]
         values.update(
             {
-                "database.url": PG_URL,
-                "database.schema": f"t_{tag}",
+                "database.url": TEMPLATES.pg_copy(PG_URL) if copy else PG_URL,
+                "database.schema": databases.SCHEMA if copy else f"t_{tag}",
                 "queue.backend": "redis",
                 "queue.url": REDIS_URL,
                 "queue.key_prefix": f"test:{tag}:",
@@ -101,7 +111,9 @@ def _toml_value(value: Any) -> str:
 
 
 async def drop_backend(settings: Settings) -> None:
-    if settings.database.schema_:
+    if databases.is_copy(settings.database.url):
+        await TEMPLATES.release_pg(settings.database.url)
+    elif settings.database.schema_:
         engine = create_async_engine(settings.database.url)
         drop = sa.text(f'DROP SCHEMA IF EXISTS "{settings.database.schema_}" CASCADE')
         try:
@@ -211,6 +223,10 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "_DUMMY_HASH", cheap.hash("not-a-password"))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    TEMPLATES.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "scaleout":
@@ -219,8 +235,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
-    s = make_settings(tmp_path, backend)
+async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
+    """The test's settings; its database is migrated unless the test is marked
+    ``@pytest.mark.unmigrated``."""
+    s = make_settings(tmp_path, backend, migrated=request.node.get_closest_marker("unmigrated") is None)
     yield s
     await drop_backend(s)
 

@@ -123,6 +123,7 @@ async def test_our_bug_is_a_500_with_the_request_id_and_no_body(settings: Settin
     assert "secret customer text" not in caplog.text
 
 
+@pytest.mark.unmigrated
 async def test_an_unmigrated_database_is_named_at_start(settings: Settings) -> None:
     import pytest
 
