@@ -53,13 +53,20 @@ def require_services() -> None:
         pytest.skip(reason)
 
 
-def make_settings(tmp_path: Path, backend: str, *, migrated: bool = True, **overrides: Any) -> Settings:
-    """Settings for one test: its own database and its own Redis prefix.
+def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
+    """Settings for one test: its own database and its own Redis prefix. The database is
+    a copy of a migrated template (tests/databases.py): a SQLite file, or a PostgreSQL
+    database of its own; with a ``database.url`` in ``overrides``, it is left as it is."""
+    return _settings(tmp_path, backend, True, overrides)
 
-    With ``migrated`` the database is a copy of a migrated template (tests/databases.py):
-    a SQLite file, or a PostgreSQL database of its own. Without it, or with a
-    ``database.url`` in ``overrides``, the test starts from an empty database: a file, or a
-    schema of its own in the database ``test``."""
+
+def make_empty_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
+    """Settings whose database starts empty, for tests of the migrations: a SQLite file
+    nobody made yet, or a schema of its own in the PostgreSQL database ``test``."""
+    return _settings(tmp_path, backend, False, overrides)
+
+
+def _settings(tmp_path: Path, backend: str, migrated: bool, overrides: dict[str, Any]) -> Settings:
     config = tmp_path / "contacthub.toml"
     values: dict[str, Any] = {
         "blobs.path": str(tmp_path / "blobs"),
@@ -227,6 +234,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     TEMPLATES.close()
 
 
+# Fixtures that start Chromium or Dovecot: their tests are marked so that `make test-fast`
+# can leave them out (``-m "not browser and not dovecot"``).
+BROWSER_FIXTURES = {"browser", "chromium", "shared_chromium"}
+DOVECOT_FIXTURES = {"dovecot", "dovecot_minimal", "dovecot_tls"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests that need a browser or Dovecot, and moves the ``long`` ones to the
+    front: pytest-xdist hands out the first tests round robin, so the long ones start at
+    once on different workers instead of one of them ending the run alone."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & DOVECOT_FIXTURES:
+            item.add_marker(pytest.mark.dovecot)
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: else as collected
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "scaleout":
@@ -238,7 +265,8 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
     """The test's settings; its database is migrated unless the test is marked
     ``@pytest.mark.unmigrated``."""
-    s = make_settings(tmp_path, backend, migrated=request.node.get_closest_marker("unmigrated") is None)
+    unmigrated = request.node.get_closest_marker("unmigrated") is not None
+    s = (make_empty_settings if unmigrated else make_settings)(tmp_path, backend)
     yield s
     await drop_backend(s)
 

@@ -2,10 +2,11 @@
 run, or one xdist worker) migrates once.
 
 Running the Alembic migrations costs about 0.2 s on SQLite and 0.7 s on PostgreSQL; a
-copy costs a few milliseconds: SQLite copies the template's file, PostgreSQL runs
-``CREATE DATABASE … TEMPLATE``. The migrations themselves keep their own tests (they start
-from an empty database: ``@pytest.mark.unmigrated``), and a hub started on a copy still
-runs ``Store.migrate()``, which finds the newest revision and does nothing.
+copy costs milliseconds: SQLite copies the template's file, PostgreSQL runs
+``CREATE DATABASE … TEMPLATE`` (and reuses the copy after the test). The migrations keep
+tests of their own, which start from an empty database (``@pytest.mark.unmigrated``,
+``make_empty_settings``); a hub started on a copy still runs ``Store.migrate()``, which
+finds the newest revision and does nothing.
 
 ``make_settings`` (tests/conftest.py) calls this synchronously, sometimes from inside a
 running event loop; the async work runs on a thread with a loop of its own.
@@ -119,7 +120,8 @@ class Templates:
             self._pg_tables = [
                 row[0]
                 for row in await conn.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'alembic_version'",
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = $1 AND tablename <> 'alembic_version'",
                     SCHEMA,
                 )
             ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ async def test_an_outage_is_a_503_with_retry_after_everywhere(
     consoles = await sign_in_all(hub)
     _, fresh_token = await hub.app[TOKENS].create("not yet used")  # not in the token cache
     proxy.refuse(sqlstate)
-    calls = [
+    calls: list[Callable[[], Awaitable[Any]]] = [
         lambda: hub.client.post(
             "/api/v1/messages",
             json={"external_id": "x1", "from": {"kind": "email", "value": "a@example.com"}, "text": "t"},

@@ -334,7 +334,7 @@ async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: Hub
 
 async def _until(ws: Any, sentinel: str) -> list[dict[str, Any]]:
     """What the socket sends up to the presence event of ``sentinel`` (published last)."""
-    got = []
+    got: list[dict[str, Any]] = []
     async with asyncio.timeout(10):
         while True:
             msg = await ws.receive()

@@ -228,7 +228,7 @@ async def test_the_simulator_sends_signed_webhooks_the_hub_accepts(sms: HubClien
     await simulator.call("+4917600000002", digits="2", voicemail="Bitte rufen Sie mich zurück")
     assert any("/webhooks/twilio/voice/recorded" in s and "-> 200" in s for s in said)
 
-    async def kinds() -> set[str] | None:
+    async def kinds() -> set[tuple[str, str]] | None:
         async with sms.app[STORE].read() as conn:
             found = {
                 (r.channel, r.kind)

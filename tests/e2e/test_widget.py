@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import sqlalchemy as sa
@@ -15,8 +15,10 @@ from aiohttp.test_utils import TestServer
 
 from hub.keys import STORE
 from hub.store.tables import messages, widget_sites
-from tests.e2e.conftest import PASSWORD, LiveHub, sign_in
+from tests.e2e.conftest import E2E, PASSWORD, LiveHub, sign_in
 from tests.e2e.test_console import set_available
+
+pytestmark = E2E
 
 BUBBLES = "[data-testid=msg]"
 
@@ -37,7 +39,7 @@ async def demo_site(hub: LiveHub, **settings: Any) -> None:
                 created_at=now,
                 updated_at=now,
                 name=DEMO_SITE["name"],
-                settings={**DEMO_SITE["settings"], **settings},
+                settings={**cast(dict[str, Any], DEMO_SITE["settings"]), **settings},
             )
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,7 +36,7 @@ rules:
     targets: [{queue: service, agents: '"en" in languages'}]
 """
 FULL = {"chat": 3, "email": 8, "sms": 5, "voice": 1}
-AGENTS = {
+AGENTS: dict[str, dict[str, Any]] = {
     "kam": {"languages": ["de"], "teams": ["key_accounts"], "capacity": FULL},
     "english": {"languages": ["en"], "capacity": FULL},
     "german_chat": {"languages": ["de"], "capacity": {"chat": 3}},
@@ -73,7 +74,7 @@ async def make_customers(hub: HubClient, admin: dict[str, str], kam_id: str, n: 
     gold or standard. Each has an email, a phone number and a chat visitor id."""
     made = []
     for i in range(n):
-        body = {
+        body: dict[str, Any] = {
             "name": f"Kunde {i}",
             "language": "de" if i % 2 else "en",
             "identities": [
@@ -128,7 +129,7 @@ async def work(hub: HubClient, headers: dict[str, str], stop: asyncio.Event) -> 
 
 def replay_peaks(rows, channel_of: dict[str, str]) -> Counter:
     """The most each agent held at once per channel, replaying the event log in order."""
-    holding: dict[str, str] = {}  # conversation -> agent
+    holding: dict[str, str | None] = {}  # conversation -> agent
     now: Counter = Counter()
     peak: Counter = Counter()
     for r in rows:

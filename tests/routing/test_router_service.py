@@ -4,6 +4,7 @@ closes that free capacity, SLA breaches, and the queues view."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -122,7 +123,7 @@ async def test_accept_reject_and_close_move_work_between_agents(hub: HubClient) 
     await floor.agent("ben", capacity={"api": 1})
     await floor.arrive("m1", "m2", "m3")
     offered = {
-        n: await eventually(lambda n=n: floor.mine(n, "offered"), what=f"offer to {n}")
+        n: await eventually(functools.partial(floor.mine, n, "offered"), what=f"offer to {n}")
         for n in ("anna", "ben")
     }
     first = offered["anna"][0]["id"]

@@ -162,7 +162,7 @@ async def test_forged_signatures_are_refused(fax_hub: HubClient) -> None:
     assert resp.status == 401
     async with fax_hub.app[STORE].read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(messages)) == 0
-    assert await fax_hub.app[SERVICES].fax_jobs.depth() == 0  # type: ignore[union-attr]
+    assert await fax_hub.app[SERVICES].fax_jobs.depth() == 0
 
 
 async def test_a_retried_callback_is_stored_once(fax_hub: HubClient) -> None:
