@@ -1,8 +1,10 @@
 """Shared fixtures. Store, queue and ingest tests run on both backends:
 
 - ``embedded``: SQLite in a temp folder, the SQL queue;
-- ``scaleout``: PostgreSQL (database ``test``, a schema of its own) plus Redis (a key
-  prefix of its own). Both are dropped afterwards.
+- ``scaleout``: PostgreSQL (a database of its own, emptied for the next test afterwards)
+  plus Redis (a key prefix of its own, deleted afterwards).
+
+Either database is a copy of a template migrated once per run (tests/databases.py).
 
 Without ``CI=true`` a missing PostgreSQL or Redis skips with the reason; with it, fails.
 """
