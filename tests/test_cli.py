@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from hub.demo import TOUR
 from tests.conftest import make_empty_settings, make_settings
 from tests.hubproc import HubProcess
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 
 def _pythonpath() -> dict[str, str]:

@@ -14,7 +14,8 @@ from hub.keys import ROUTER, STORE
 from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient
 from tests.connectors.conftest import ACCOUNT, NUMBER, signed_post
-from tests.routing.test_router_service import Floor, eventually, waiting_behind_call
+from tests.routing.test_router_service import Floor, waiting_behind_call
+from tests.waits import eventually
 
 CALLER = "+4917655512345"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -13,7 +13,8 @@ from hub.dispatch import inbox
 from hub.keys import INBOX, ROUTER, STORE
 from hub.store.tables import agents, customers, identities
 from tests.conftest import HubClient
-from tests.routing.test_router_service import RULES, Floor, eventually
+from tests.routing.test_router_service import RULES, Floor
+from tests.waits import eventually
 
 
 def _skips(caplog: pytest.LogCaptureFixture, row_id: str) -> int:

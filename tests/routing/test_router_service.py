@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from hub.keys import QUEUE, ROUTER, STORE
 from hub.store.tables import agents, events, messages
 from tests.conftest import HubClient, sign_in, sign_in_all
 from tests.helpers import inbound
+from tests.waits import eventually
 
 RULES = """
 queues:
@@ -30,16 +30,6 @@ rules:
   - name: everyone
     targets: [{queue: service}]
 """
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
 
 
 async def waiting_behind_call(hub: HubClient, call_id: str, kind: str) -> str:

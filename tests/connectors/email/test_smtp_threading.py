@@ -21,7 +21,7 @@ from hub.settings import MailboxSettings, Settings
 from hub.store.tables import conversations, events, messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.smtp_peer import Peer, body_text
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 DOMAIN = "hub.nordlicht.example"
 MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")

@@ -25,7 +25,7 @@ from hub.store.blobs import FolderBlobStore
 from hub.store.engine import Store
 from tests.conftest import drop_backend, make_settings
 from tests.connectors.fax.conftest import CUSTOMER_FAX, german_pdf
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 
 @pytest.fixture
