@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from hub.keys import QUEUE, STORE
@@ -146,6 +147,7 @@ def replay_peaks(rows, channel_of: dict[str, str]) -> Counter:
     return peak
 
 
+@pytest.mark.long
 async def test_a_burst_of_300_reaches_the_right_agents_within_capacity(hub: HubClient) -> None:
     ids, headers = await setup_floor(hub, RULES)
     names = {v: k for k, v in ids.items()}

@@ -476,6 +476,7 @@ async def drain_traced(server: Dovecot, folder: str, size: int) -> tuple[Tally, 
     return tally, peak
 
 
+@pytest.mark.long
 async def test_a_mailbox_of_ten_thousand_drains_completely_with_flat_memory(dovecot: Dovecot) -> None:
     """aioimaplib 2.0 parses a response with one level of recursion per line: the
     former ``UID FETCH 1:* (UID RFC822.SIZE)`` hit the recursion limit at about 2,000

@@ -241,6 +241,7 @@ async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
     await drop_backend(settings)
 
 
+@pytest.mark.long
 async def test_a_mailbox_of_ten_thousand_is_drained_completely(
     backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
 ) -> None:
