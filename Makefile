@@ -40,6 +40,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check hub connectors tests bench
 	$(VENV)/bin/ruff format --check hub connectors tests bench
 	$(VENV)/bin/mypy hub connectors tests
+	$(PY) scripts/check_connectors.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

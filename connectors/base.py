@@ -4,6 +4,9 @@ A connector never imports ``hub.web`` and never touches tables. It gets the queu
 the blob store, the shared HTTP session and a clock through ``ConnectorContext`` and declares its
 routes as ``RouteSpec``s; the app registers them and enforces their access. A connector
 that can send declares a ``Sender``; the outbox calls it, and retries what fails.
+Connectors never import each other: what one hands to another (a fax that came as mail)
+is a record of this module passed through the context (``ConnectorContext.accept_fax``);
+code two connectors share is a library under ``connectors/lib``.
 """
 
 from __future__ import annotations
@@ -16,21 +19,11 @@ from typing import Any, Protocol, runtime_checkable
 import aiohttp
 
 from hub.metrics import Metrics
-from hub.model import Address, Attachment, Channel, InboundMessage
+from hub.model import Address, Attachment, CallTarget, Channel, InboundMessage
 from hub.queue.base import IngestQueue
+from hub.request_body import FormFile
 from hub.routespec import RouteSpec
 from hub.settings import Settings
-from hub.store.blobs import BlobStore
-
-
-@dataclass(frozen=True, slots=True)
-class CallTarget:
-    """Where a live call goes: ``agent`` (dial ``address``), or ``closed``/``busy`` (voicemail)."""
-
-    kind: str
-    address: str | None
-    agent_id: str | None
-    ring_timeout_s: int
 
 
 @dataclass(slots=True)
@@ -49,6 +42,14 @@ class ConnectorState:
             self.state, self.detail, self.since = state, detail, datetime.now(UTC)
 
 
+class Blobs(Protocol):
+    """The blob store as a connector sees it: files in and out by content hash. The hub
+    hands its store in (``hub.store.blobs`` implements this); a connector never imports it."""
+
+    async def put(self, data: bytes) -> str: ...
+    async def get(self, sha256: str) -> bytes: ...
+
+
 class MailCursors(Protocol):
     """Where a mailbox watcher keeps its place: the folder's UIDVALIDITY and the last UID
     it has put on the ingest queue."""
@@ -61,7 +62,7 @@ class MailCursors(Protocol):
 class Services:
     """Opened when the app starts, after routes are fixed; handlers read them per request."""
 
-    blobs: BlobStore
+    blobs: Blobs
     queue: IngestQueue[InboundMessage] | None = None
     http: aiohttp.ClientSession | None = None
     # report(reply id, provider id, delivered|undelivered|failed|sent, error code) -> known?
@@ -75,6 +76,9 @@ class Services:
     cursors: MailCursors | None = None
     # faxes accepted at the edge, waiting for their pages and OCR before ingest
     fax_jobs: IngestQueue[InboundMessage] | None = None
+    # fax_intake(fax): store its document and queue it for its pages and OCR (the fax
+    # connector's); how another connector hands over a fax without importing that one
+    fax_intake: Callable[[ReceivedFax], Awaitable[InboundMessage]] | None = None
     states: dict[str, ConnectorState] = field(default_factory=dict)  # by "<connector>:<part>"
 
     def state(self, name: str) -> ConnectorState:
@@ -113,6 +117,12 @@ class ConnectorContext:
             raise RuntimeError("the outbox is not open: the app has not started")
         return await self.services.delivery(reply_id, provider_id, status, code)
 
+    async def accept_fax(self, fax: ReceivedFax) -> InboundMessage:
+        """Hand a fax to the fax connector; durable when it returns."""
+        if self.services.fax_intake is None:
+            raise RuntimeError("the fax intake is not open: the fax connector is off or not started")
+        return await self.services.fax_intake(fax)
+
     @property
     def cursors(self) -> MailCursors:
         if self.services.cursors is None:
@@ -120,7 +130,7 @@ class ConnectorContext:
         return self.services.cursors
 
     @property
-    def blobs(self) -> BlobStore:
+    def blobs(self) -> Blobs:
         return self.services.blobs
 
     @property
@@ -128,6 +138,24 @@ class ConnectorContext:
         if self.services.http is None:
             raise RuntimeError("the HTTP session is not open: the app has not started")
         return self.services.http
+
+
+FilePart = FormFile  # a file as a provider sent it: its form field, the name it was given, its bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedFax:
+    """An inbound fax as a gateway reported it; numbers as the gateway wrote them. The fax
+    connector's gateways make these, and so does the email connector for mail from an
+    email-to-fax gateway: it hands them over with ``ConnectorContext.accept_fax``."""
+
+    provider: str
+    fax_id: str
+    sender: str
+    recipient: str | None
+    document: FilePart
+    pages: int | None = None
+    station_id: str | None = None  # the sending machine's CSID / TSI
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors import CONNECTORS
 from connectors.base import ConnectorContext, Sender, Services
+from connectors.fax.prepare import accept_fax
 from hub.auth.sessions import SessionService
 from hub.customers.privacy import apply_retention
 from hub.customers.records import CustomerRecords
@@ -198,6 +200,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> web.Applic
             services.fax_jobs = open_queue(
                 settings.queue, "fax", encode_message, store=app[STORE], redis=app.get(REDIS)
             )
+            # how another connector (email-to-fax gateway mail) hands a fax to the fax connector
+            services.fax_intake = functools.partial(accept_fax, ctx)
 
         async def refresh() -> None:
             try:

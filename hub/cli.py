@@ -332,8 +332,8 @@ async def _dead_list(queue: IngestQueue[bytes], args: argparse.Namespace) -> Non
 async def _dead_show(queue: IngestQueue[bytes], args: argparse.Namespace) -> None:
     """The error in full and what the message is, never its body: an operator decides
     whether to replay it without reading a customer's words."""
-    from hub.customers.addresses import mask
     from hub.queue.codec import decode_message
+    from hub.text.addresses import mask
 
     d = await queue.dead_letter(args.id)
     if d is None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from hub.customers.addresses import mask
+from hub.customers.sms_keywords import apply_sms_keywords
 from hub.dispatch.inbox import Inbox, notify
 from hub.metrics import Metrics
 from hub.model import InboundMessage
@@ -31,6 +31,7 @@ from hub.queue.codec import decode_message
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.ingest_batch import BatchResult, StoredMessage, store_batch
+from hub.text.addresses import mask
 from hub.transient import classify, is_conflict, is_transient
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ class IngestWorker:
             result = await store_batch(
                 conn, batch, now, default_tier=default_tier, reopen_within=self._reopen_within
             )
+            await apply_sms_keywords(conn, batch, result.stored, now)
             if self._auto_replies:  # in the same transaction: once, and never lost
                 await queue_auto_replies(conn, result.stored, self._auto_replies, now)
         self._metrics.stage.labels("store_batch").observe(time.perf_counter() - started)

@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line on stderr.
 
 Callers pass fields with ``extra={...}``; never a message body or a full address
-(``hub.customers.addresses.mask`` redacts them).
+(``hub.text.addresses.mask`` redacts them).
 """
 
 from __future__ import annotations

@@ -119,6 +119,17 @@ class InboundMessage:
     meta: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """Where a live call goes: ``agent`` (dial ``address``), or ``closed``/``busy`` (voicemail).
+    The Router answers it and the voice connector acts on it, so it lives here, below both."""
+
+    kind: str
+    address: str | None
+    agent_id: str | None
+    ring_timeout_s: int
+
+
 _MESSAGE_NS = uuid.UUID("5f0c5a6e-4d3b-4c1e-9a51-9d7f2f4b8c11")
 
 

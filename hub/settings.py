@@ -157,6 +157,13 @@ class TwilioAccount(Section):
 
 class TwilioSettings(Section):
     enabled: bool = False
+    """The Twilio account(s) below are in use: their webhooks are accepted. Which channels
+    run on them is ``sms`` and ``voice``; both are on by default, so a configuration
+    written when ``enabled`` switched both keeps working unchanged."""
+    sms: bool = True
+    """SMS and MMS (the ``sms_twilio`` connector), when ``enabled``."""
+    voice: bool = True
+    """Phone calls (the ``voice_twilio`` connector), when ``enabled``."""
     public_url: str | None = None
     """The base URL Twilio calls (https://hub.example.com), as Twilio sees it behind any
     proxy; webhook signatures are checked against it. Default: server.public_url."""

@@ -36,6 +36,8 @@ class Simulator:
                 "connectors.twilio is not enabled with an account: nothing to simulate (run "
                 "`contacthub demo` for a demo account, or configure [connectors.twilio]: README, Twilio)"
             )
+        if not twilio.sms:
+            raise ConfigError("connectors.twilio.sms is off: the simulated phone sends SMS")
         public = twilio.public_url or settings.server.public_url
         if not public:
             raise ConfigError("set connectors.twilio.public_url: the webhooks are signed over it")

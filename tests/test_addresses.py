@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.customers.addresses import mask, normalise_address
 from hub.errors import InputError
 from hub.model import AddressKind
+from hub.text.addresses import mask, normalise_address
 
 
 @pytest.mark.parametrize(

@@ -358,6 +358,55 @@ async def test_another_process_adopts_saved_tiers(hub: HubClient, roles, tmp_pat
     assert other.tiers.names == ["vip", "standard"] and routing.rules.tier_priority["vip"] == 90
 
 
+async def test_a_saved_tier_version_that_no_longer_fits_is_passed_over_and_said_once(
+    hub: HubClient, roles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tiers saved before the routing rules named a tier they lack (here: written straight
+    into the table): the watch loop keeps the newest version that fits, and says once why
+    the newer one is not in force, not on every reload."""
+    from datetime import UTC, datetime
+
+    from hub.keys import TIERS
+    from hub.store.tables import tier_rules
+
+    admin = roles["admin"]
+    fits = {
+        "tiers": [
+            {"name": "platinum", "when": "key_account", "priority": 90},
+            {"name": "gold", "when": "revenue_12m >= 10000", "priority": 50},
+            {"name": "standard", "priority": 10},
+        ]
+    }
+    resp = await hub.client.put("/api/v1/tiers", json=fits, headers=admin)
+    assert resp.status == 200, await resp.text()
+    rules = "\n".join(
+        [
+            "queues: {service: {}}",
+            "sla: {gold: {default: 60}}",
+            "rules: [{name: all, targets: [{queue: service}]}]",
+        ]
+    )
+    resp = await hub.client.put(
+        "/api/v1/routing/rules", data=rules, headers={**admin, "Content-Type": "application/yaml"}
+    )
+    assert resp.status == 200
+    async with hub.app[STORE].write() as conn:
+        await conn.execute(
+            sa.insert(tier_rules).values(
+                version=2,
+                text="tiers: [{name: standard, priority: 10}]\n",
+                author="test",
+                created_at=datetime.now(UTC),
+            )
+        )
+    config = hub.app[TIERS]
+    for _ in range(3):
+        await config.refresh()
+    assert config.version == 1 and config.tiers.names == ["platinum", "gold", "standard"]
+    said = [r for r in caplog.records if "tier rules version 2" in r.getMessage()]
+    assert len(said) == 1 and "passed over" in said[0].getMessage()
+
+
 async def test_a_process_starting_after_the_save_runs_on_the_saved_settings(hub: HubClient, roles) -> None:
     from hub.channel_settings import with_saved_sections
     from hub.keys import SETTINGS

@@ -16,18 +16,19 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.base import FilePart, ReceivedFax
 from connectors.chat.payloads import FrameRejected, parse_frame
-from connectors.cti.parse import parse_cti
+from connectors.cti.payloads import parse_cti
 from connectors.email.charsets import decode_bytes, decode_words, split_address_list
+from connectors.email.fax_gateway import gateway_fax
 from connectors.email.headers import find_ids, parse_addresses, parse_date
 from connectors.email.payloads import ParsedMail, parse_mail
-from connectors.fax.email_gateway import gateway_fax
 from connectors.fax.generic import parse_generic
 from connectors.fax.payloads import fax_address, fax_subject
 from connectors.fax.phaxio import parse_phaxio
-from connectors.fax.provider import FilePart, ReceivedFax, StatusReport
+from connectors.fax.provider import StatusReport
 from connectors.fax.sinch import parse_sinch
-from connectors.sms_twilio.parse import media_of, parse_sms
+from connectors.sms_twilio.payloads import media_of, parse_sms
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules

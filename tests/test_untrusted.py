@@ -16,15 +16,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict, MultiDictProxy
 
-from connectors.cti.connector import form_fields, json_fields
+from connectors.cti.payloads import form_fields, json_fields
 from connectors.fax.provider import page_count
-from connectors.twilio.media import media_host_allowed
-from hub.customers.addresses import MAX_LENGTH, normalise_address, phone_address, unprintable
+from connectors.lib.twilio.media import media_host_allowed
 from hub.customers.importer import _money
 from hub.customers.timeline import decode_cursor, encode_cursor
 from hub.errors import InputError, PayloadRejected
 from hub.model import AddressKind
 from hub.request_body import Form, FormFile
+from hub.text.addresses import MAX_LENGTH, normalise_address, phone_address, unprintable
 from hub.untrusted import INT64_MAX, finite_number, nul_at, secrets_equal, strict_int, strict_text
 from hub.web.auth import forwarded_https
 from hub.web.console import static_path

@@ -1,4 +1,4 @@
-"""The one visibility rule (hub/dispatch/visibility.py), on both backends, on every
+"""The one visibility rule (hub/auth/visibility.py), on both backends, on every
 surface that shows a conversation or a customer: every conversation route, what a
 visible conversation an agent does not hold allows them, the customer's search, record,
 timeline, changes and export, and the agent socket.

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from hub.customers.addresses import normalise_address, unprintable
 from hub.model import AddressKind, Channel, InboundMessage, ThreadHint
+from hub.text.addresses import normalise_address, unprintable
 from hub.validation import NULLABLE, RequestModel, validated
 
 

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from connectors.base import Blobs
 from connectors.email.payloads import ParsedMail, parse_mail
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
 from hub.settings import EmailSettings, MailboxSettings
-from hub.store.blobs import BlobStore
 
 TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)
 # our replies' Message-IDs: <reply id@domain>
@@ -56,7 +56,7 @@ def bounced_reply(parsed: ParsedMail, domain: str) -> BouncedReply | None:
 
 
 async def to_inbound(
-    raw: bytes, mailbox: str, settings: MailboxSettings, blobs: BlobStore, received_at: datetime
+    raw: bytes, mailbox: str, settings: MailboxSettings, blobs: Blobs, received_at: datetime
 ) -> InboundMessage:
     return await stored_inbound(parse_mail(raw), raw, mailbox, settings, blobs, received_at)
 
@@ -72,7 +72,7 @@ async def stored_inbound(
     raw: bytes,
     mailbox: str,
     settings: MailboxSettings,
-    blobs: BlobStore,
+    blobs: Blobs,
     received_at: datetime,
     ours: frozenset[str] = frozenset(),
 ) -> InboundMessage:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from connectors.fax.provider import ReceivedFax
-from hub.customers.addresses import normalise_phone
+from connectors.base import ReceivedFax
 from hub.errors import InputError
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind
+from hub.text.addresses import normalise_phone
 
 UNKNOWN_SENDER = "unknown-fax-sender"  # no caller id: such faxes share one customer record
 SUBJECT_CHARS = 200

@@ -20,17 +20,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from connectors.base import SendFailed
-from connectors.fax.provider import (
-    PDF,
-    Callback,
-    FilePart,
-    OutgoingFax,
-    ReceivedFax,
-    StatusReport,
-    page_count,
-    status_failed,
-)
+from connectors.base import FilePart, ReceivedFax, SendFailed
+from connectors.fax.provider import PDF, Callback, OutgoingFax, StatusReport, page_count, status_failed
 from hub.errors import Forbidden, Ignored, PayloadRejected
 from hub.settings import PhaxioSettings
 from hub.untrusted import secrets_equal

@@ -19,16 +19,16 @@ import os
 import socket
 import time
 
-from connectors.base import ConnectorContext, ConnectorState
+from connectors.base import ConnectorContext, ConnectorState, ReceivedFax
 from connectors.fax.ocr import OcrFailed, read_page
 from connectors.fax.payloads import fax_job, finished, page_names
-from connectors.fax.provider import PDF, ReceivedFax
+from connectors.fax.provider import PDF
 from connectors.fax.render import Page, Rendered, render
-from hub.customers.addresses import mask
 from hub.errors import InputError, ServiceUnavailable
 from hub.model import Attachment, InboundMessage
 from hub.queue.base import Claimed, IngestQueue
 from hub.queue.codec import decode_message
+from hub.text.addresses import mask
 from hub.transient import is_transient
 
 log = logging.getLogger("contacthub.fax")

@@ -19,8 +19,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from connectors.base import FilePart, ReceivedFax
 from hub.errors import PayloadRejected, PayloadTooLarge
-from hub.request_body import FORM_TYPES, FormFile, public_base, read_form, read_limited
+from hub.request_body import FORM_TYPES, public_base, read_form, read_limited
 from hub.untrusted import nul_at, strict_int
 
 PDF = "application/pdf"
@@ -60,9 +61,6 @@ def base64_bytes(value: object, where: str) -> bytes:
         raise PayloadRejected(f"{where}: not base64") from exc
 
 
-FilePart = FormFile  # a file of a callback: its form field, the name the gateway gave it, its bytes
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Callback:
     """A gateway's request, read: ``url`` is the one the gateway called (the public
@@ -75,19 +73,6 @@ class Callback:
     fields: Mapping[str, str] = field(default_factory=dict)  # form fields (multipart or urlencoded)
     files: tuple[FilePart, ...] = ()
     body: bytes = b""  # the raw body of a non-form (JSON) callback
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReceivedFax:
-    """An inbound fax as a gateway reported it; numbers as the gateway wrote them."""
-
-    provider: str
-    fax_id: str
-    sender: str
-    recipient: str | None
-    document: FilePart
-    pages: int | None = None
-    station_id: str | None = None  # the sending machine's CSID / TSI
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,14 +17,12 @@ from typing import Any
 import aiohttp
 import orjson
 
-from connectors.base import SendFailed
+from connectors.base import FilePart, ReceivedFax, SendFailed
 from connectors.fax.provider import (
     PDF,
     TIFF,
     Callback,
-    FilePart,
     OutgoingFax,
-    ReceivedFax,
     StatusReport,
     base64_bytes,
     json_object,

@@ -8,7 +8,7 @@ from hub.model import Channel
 SPEC = ConnectorSpec(
     name="sms_twilio",
     channel=Channel.SMS,
-    enabled=lambda settings: settings.connectors.twilio.enabled,
+    enabled=lambda settings: settings.connectors.twilio.enabled and settings.connectors.twilio.sms,
     routes=routes,
     sender=TwilioSmsSender,
 )

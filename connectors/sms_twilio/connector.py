@@ -10,24 +10,17 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import ConnectorContext
-from connectors.sms_twilio.parse import media_of, parse_sms
-from connectors.twilio.media import MediaError, fetch_media
-from connectors.twilio.webhook import TwilioWebhooks
-from hub.customers.keywords import keyword_of
+from connectors.lib.twilio.media import MediaError, fetch_media
+from connectors.lib.twilio.webhook import TwilioWebhooks
+from connectors.sms_twilio.payloads import delivery_state, media_of, parse_sms
 from hub.errors import ConfigError
 from hub.model import Attachment
 from hub.routespec import TEXT, RouteSpec, form_schema
+from hub.text.keywords import keyword_of
 
 log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"
 EMPTY_TWIML = str(MessagingResponse())
-# Twilio's message states to a reply's delivery state.
-DELIVERY = {
-    **dict.fromkeys(("accepted", "scheduled", "queued", "sending", "sent"), "sent"),
-    **dict.fromkeys(("delivered", "read"), "delivered"),
-    "undelivered": "undelivered",
-    **dict.fromkeys(("failed", "canceled"), "failed"),
-}
 
 
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
@@ -80,7 +73,7 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
     async def delivery_status(request: web.Request) -> web.Response:
         form, _account = await webhooks.verified(request)
         reply_id = request.query.get("id", "")
-        status = DELIVERY.get(form.get("MessageStatus", ""), "sent")
+        status = delivery_state(form)
         known = await ctx.report_delivery(reply_id, form.get("MessageSid", ""), status, form.get("ErrorCode"))
         if not known:  # not ours (or erased): acknowledged so Twilio stops retrying
             log.info("delivery report for an unknown reply ignored", extra={"channel": "sms"})

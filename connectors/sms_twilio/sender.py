@@ -20,8 +20,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from connectors.base import ConnectorContext, Outbound, SendFailed, Sent
+from connectors.lib.twilio.webhook import TwilioWebhooks
 from connectors.sms_twilio.segments import encoding_of, segments, split_text
-from connectors.twilio.webhook import TwilioWebhooks
 
 
 class TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]

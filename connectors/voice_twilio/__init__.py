@@ -7,6 +7,6 @@ from hub.model import Channel
 SPEC = ConnectorSpec(
     name="voice_twilio",
     channel=Channel.VOICE,
-    enabled=lambda settings: settings.connectors.twilio.enabled,
+    enabled=lambda settings: settings.connectors.twilio.enabled and settings.connectors.twilio.voice,
     routes=routes,
 )

@@ -17,21 +17,16 @@ Every event of a call carries its CallSid as the thread, so a call is one conver
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aiohttp import web
 
 from connectors.base import ConnectorContext
-from connectors.twilio.webhook import TwilioWebhooks
-from connectors.voice_twilio import twiml
-from hub.customers.addresses import phone_address
-from hub.errors import ConfigError, InputError
-from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
+from connectors.lib.twilio.webhook import TwilioWebhooks
+from connectors.voice_twilio import payloads, twiml
+from hub.errors import ConfigError
+from hub.model import InboundMessage
 from hub.routespec import TEXT, Handler, RouteSpec, form_schema
 
 XML = "application/xml"
-UNANSWERED = ("busy", "no-answer", "canceled", "failed")
-FINISHED = ("completed", *UNANSWERED)  # a call's terminal states
 
 
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
@@ -41,110 +36,60 @@ def routes(ctx: ConnectorContext) -> list[RouteSpec]:
     region = ctx.settings.phone.default_region
     accepted = ctx.metrics.accepted.labels("voice")
 
-    def message(
-        form: Mapping[str, str],
-        event: str,
-        text: str,
-        kind: MessageKind = MessageKind.CALL_EVENT,
-        **meta: str,
-    ) -> InboundMessage:
-        call_sid = form.get("CallSid", "")
-        if not call_sid:
-            raise InputError("CallSid is missing", field="CallSid")
-        inbound = form.get("Direction", "inbound") == "inbound"
-        customer, ours = (
-            (form.get("From", ""), form.get("To")) if inbound else (form.get("To", ""), form.get("From"))
-        )
-        return InboundMessage(
-            channel=Channel.VOICE,
-            external_id=f"twilio:{call_sid}:{event}",
-            sender=phone_address(customer, region, "From"),
-            recipient=phone_address(ours, region, "To") if ours else None,
-            thread_hint=ThreadHint(key=f"call:{call_sid}"),
-            text=text,
-            kind=kind,
-            received_at=ctx.clock(),
-            meta={"event": event, "call_id": call_sid, **{k: v for k, v in meta.items() if v}},
-        )
-
-    async def append(msg: InboundMessage) -> None:
-        await ctx.queue.append(msg)
-        accepted.inc()
+    async def append(msg: InboundMessage | None) -> None:
+        if msg is not None:
+            await ctx.queue.append(msg)
+            accepted.inc()
 
     def xml(text: str) -> web.Response:
         return web.Response(text=text, content_type=XML)
 
+    def language(request: web.Request) -> str:
+        return request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
+
     async def incoming(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        await append(message(form, "newCall", "Incoming call"))
+        await append(payloads.new_call(form, region=region, received_at=ctx.clock()))
         return xml(twiml.greeting(twiml.language_of(form.get("From", ""))))
 
     async def menu(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        language = request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
-        department, language = twiml.choice(form.get("Digits", ""), language)
+        department, lang = twiml.choice(form.get("Digits", ""), language(request))
         if department is None:
-            return xml(twiml.greeting(language))
-        caller = phone_address(form.get("From", ""), region, "From")
-        call_sid = form.get("CallSid", "")
-        if not call_sid:
-            raise InputError("CallSid is missing", field="CallSid")
-        target = await ctx.call_target(caller, department, language, ctx.clock(), call_sid)
+            return xml(twiml.greeting(lang))
+        caller = payloads.caller(form, region)
+        call_sid = payloads.call_sid(form)
+        target = await ctx.call_target(caller, department, lang, ctx.clock(), call_sid)
         if target.address is not None:
             await append(
-                message(form, "dialing", f"Call put through ({department})", agent_id=target.agent_id or "")
+                payloads.dialing(form, department, target.agent_id, region=region, received_at=ctx.clock())
             )
-            return xml(twiml.dial(target.address, language, target.ring_timeout_s))
-        return xml(twiml.voicemail(language, target.kind))
+            return xml(twiml.dial(target.address, lang, target.ring_timeout_s))
+        return xml(twiml.voicemail(lang, target.kind))
 
     async def dialed(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        language = request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
         if form.get("CallSid"):
             await ctx.end_call(form["CallSid"])
         if form.get("DialCallStatus") == "completed":
             return xml(twiml.hang_up())
-        return xml(twiml.voicemail(language, "busy"))
+        return xml(twiml.voicemail(language(request), "busy"))
 
     async def recorded(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        language = request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
-        url = form.get("RecordingUrl", "")
-        seconds = form.get("RecordingDuration", "0")
-        await append(
-            message(
-                form,
-                "voicemail",
-                f"Voicemail ({seconds} s)",
-                MessageKind.VOICEMAIL,
-                recording_url=url,
-                recording_sid=form.get("RecordingSid", ""),
-                duration_s=seconds,
-            )
-        )
-        return xml(twiml.goodbye(language))
+        await append(payloads.voicemail(form, region=region, received_at=ctx.clock()))
+        return xml(twiml.goodbye(language(request)))
 
     async def transcribed(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        text = form.get("TranscriptionText", "")
-        if form.get("TranscriptionStatus", "completed") == "completed" and text:
-            await append(message(form, "transcription", text, recording_url=form.get("RecordingUrl", "")))
+        await append(payloads.transcription(form, region=region, received_at=ctx.clock()))
         return web.Response(status=204)
 
     async def status(request: web.Request) -> web.Response:
         form, _ = await webhooks.verified(request)
-        state = form.get("CallStatus", "")
-        duration = form.get("CallDuration", "")
-        if state in FINISHED and form.get("CallSid"):
-            await ctx.end_call(form["CallSid"])
-        if state == "in-progress":
-            await append(message(form, "answer", "Call answered"))
-        elif state == "completed":
-            await append(message(form, "hangup", f"Call ended ({duration or 0} s)", duration_s=duration))
-        elif state in UNANSWERED and form.get("Direction", "inbound") == "inbound":
-            await append(
-                message(form, "hangup", f"Missed call ({state})", MessageKind.MISSED_CALL, cause=state)
-            )
+        if (over := payloads.call_over(form)) is not None:
+            await ctx.end_call(over)
+        await append(payloads.status_event(form, region=region, received_at=ctx.clock()))
         return web.Response(status=204)
 
     # the fields of Twilio's voice webhooks the hub reads (one schema: each sends a subset)

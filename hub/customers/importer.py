@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.customers.records import CustomerRecords
-from hub.customers.search_terms import all_rows
 from hub.errors import InputError
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
+from hub.store.search_terms import all_rows
 from hub.store.tables import agents, customers, identities, search_terms
 from hub.untrusted import finite_number, nul_at
 

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
 from hub.customers.records import CustomerRecords, load_customer
-from hub.customers.search_terms import replace_terms
 from hub.errors import Conflict, InputError, NotFound
+from hub.store.search_terms import replace_terms
 from hub.store.tables import (
     consents,
     conversations,

@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.visibility import Scope, everything
 from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
-from hub.dispatch.visibility import Scope, everything
 from hub.store.tables import (
     attachments,
     consents,
@@ -45,7 +45,7 @@ BODY_META = frozenset({"full_text"})
 
 async def export(conn: AsyncConnection, customer_id: str, scope: Scope | None = None) -> dict[str, Any]:
     """Every piece of personal data and message content held about one customer, as
-    ``scope`` may see it (``hub.dispatch.visibility``; everything when None)."""
+    ``scope`` may see it (``hub.auth.visibility``; everything when None)."""
     scope = scope or everything("system:export")
     record = await record_of(conn, customer_id, scope.clause())
     convs = (

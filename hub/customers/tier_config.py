@@ -3,29 +3,27 @@
 
 A saved version must fit the routing rules in force (their SLA targets name tiers);
 otherwise it is refused and nothing changes. Several hub processes adopt a version
-another one saved within ``routing.reload_seconds``. Saving does not change any
-customer's tier by itself: the caller re-tiers (``retier_all``).
+another one saved within ``routing.reload_seconds`` (the one mechanism of
+``hub.versioned_config``). Saving does not change any customer's tier by itself: the
+caller re-tiers (``retier_all``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from typing import Protocol
 
 from hub.customers.records import CustomerRecords
 from hub.customers.retier import retier_all
 from hub.customers.tiers import DEFAULT_TIERS, TierRules, parse_tier_rules
-from hub.dispatch.rules_config import InvalidRules, RoutingConfig
 from hub.errors import ConfigError, InputError
 from hub.routing.rules import RuleSet
+from hub.store.config_versions import ConfigVersions
 from hub.store.engine import Store
 from hub.store.tables import tier_rules
-from hub.transient import OutageNotice, is_transient
+from hub.versioned_config import InvalidRules, VersionedConfig
 
 log = logging.getLogger("contacthub.tiers")
 
@@ -34,19 +32,28 @@ def tier_text(file: Path) -> str:
     return file.read_text(encoding="utf-8") if file.exists() else DEFAULT_TIERS
 
 
-class TierConfig:
+class NamesTiers(Protocol):
+    """Configuration that names tiers and must fit them: the routing rules (their SLA
+    targets and priorities). A protocol, so the customers need not know the dispatcher."""
+
+    def parse_with(self, tiers: TierRules) -> RuleSet: ...
+
+    def adopt_tiers(self, tiers: TierRules, rules: RuleSet) -> None: ...
+
+
+class TierConfig(VersionedConfig[tuple[TierRules, RuleSet]]):
     """Load the tiers before the routing rules (those name tiers), then ``attach`` them."""
 
     def __init__(self, store: Store, file: Path, records: CustomerRecords) -> None:
+        # version 0: the file's (or the built-in) rules, never saved here
+        super().__init__(ConfigVersions(store, tier_rules), "tier rules", log, tier_text(file))
         self._store = store
         self._records = records
-        self._routing: RoutingConfig | None = None
-        self.version = 0  # 0: the file's (or the built-in) rules, never saved here
-        self.text = tier_text(file)
+        self._routing: NamesTiers | None = None
         self.retier: dict[str, object] = {"running": False, "changed": None, "error": None}
         self._retier_task: asyncio.Task[None] | None = None
 
-    def attach(self, routing: RoutingConfig) -> None:
+    def attach(self, routing: NamesTiers) -> None:
         self._routing = routing
 
     @property
@@ -68,58 +75,21 @@ class TierConfig:
                 f"the routing rules in force do not fit these tiers: {exc.detail}", field="tiers"
             ) from exc
 
-    async def load(self) -> None:
-        """The newest saved version, if any, into the customer records (at start-up).
-        Raises ConfigError on a database that was not migrated."""
-        try:
-            async with self._store.read() as conn:
-                row = (
-                    await conn.execute(sa.select(tier_rules).order_by(tier_rules.c.version.desc()).limit(1))
-                ).one_or_none()
-        except DBAPIError as exc:
-            if is_transient(exc):  # down or starting up: not a database left unmigrated
-                raise
-            raise ConfigError(
-                f"the database has no tier_rules table; run `contacthub migrate` first ({exc.orig})"
-            ) from exc
-        if row is not None:
-            self._records.tiers = parse_tier_rules(row.text, f"tier rules version {row.version}")
-            self.version, self.text = row.version, row.text
-
-    async def refresh(self) -> None:
-        """Adopt a newer saved version (another process's, or the one saved at start-up)."""
-        async with self._store.read() as conn:
-            row = (
-                await conn.execute(sa.select(tier_rules).order_by(tier_rules.c.version.desc()).limit(1))
-            ).one_or_none()
-        if row is None or row.version <= self.version:
-            return
-        try:
-            tiers, rules = self.check(row.text)
-        except InputError as exc:  # saved before the routing rules changed: keep what runs
-            log.error("tier rules version %d not adopted: %s", row.version, exc.detail)
-            return
-        self._apply(tiers, rules, row.version, row.text)
-
-    async def save(self, text: str, author: str, comment: str | None = None) -> int:
-        tiers, rules = self.check(text)
-        async with self._store.write() as conn:
-            latest = await conn.scalar(sa.select(sa.func.max(tier_rules.c.version))) or 0
-            version = latest + 1  # the primary key refuses a version another process took
-            await conn.execute(
-                sa.insert(tier_rules).values(
-                    version=version, text=text, author=author, comment=comment, created_at=datetime.now(UTC)
-                )
-            )
-        self._apply(tiers, rules, version, text)
-        log.info("tier rules version %d in force", version, extra={"author": author})
-        return version
-
-    def _apply(self, tiers: TierRules, rules: RuleSet, version: int, text: str) -> None:
+    def adopt(self, value: tuple[TierRules, RuleSet]) -> None:
         assert self._routing is not None
+        tiers, rules = value
         self._records.tiers = tiers
         self._routing.adopt_tiers(tiers, rules)
-        self.version, self.text = version, text
+
+    async def load(self) -> None:
+        """The newest saved version, if any, into the customer records (at start-up, before
+        the routing rules: it is not checked against them). Raises ConfigError on a database
+        that was not migrated, or on a saved version that is not valid."""
+        _, saved = await self._versions.newer_than(0)
+        if saved:
+            version, text = saved[0]
+            self._records.tiers = parse_tier_rules(text, f"tier rules version {version}")
+            self.version, self.text = version, text
 
     def retier_in_background(self) -> None:
         """Recompute every unpinned tier with the rules now in force. A run still going
@@ -142,20 +112,8 @@ class TierConfig:
 
         self._retier_task = asyncio.create_task(run(), name="retier")
 
-    async def watch(self, every_s: float) -> None:
-        outage = OutageNotice(log, "tier rules reload")
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await self.refresh()
-                outage.succeeded()
-            except Exception as exc:  # the watcher must outlive a database hiccup
-                if not outage.failed(exc):
-                    log.exception("tier rules reload failed; the running tiers stay in force")
-
 
 async def tiers_in_force(store: Store, file: Path) -> TierRules:
     """For the commands (import, retier, demo): the newest saved version, else the file."""
-    async with store.read() as conn:
-        text = await conn.scalar(sa.select(tier_rules.c.text).order_by(tier_rules.c.version.desc()).limit(1))
+    text = await ConfigVersions(store, tier_rules).latest_text()
     return parse_tier_rules(text, "tiers (saved)") if text else parse_tier_rules(tier_text(file), str(file))

@@ -3,7 +3,7 @@
 Paging is by cursor, not offset: the cursor names the last item shown by its time,
 source and id, and the next page starts strictly after it, so items that arrive while
 someone pages never shift or repeat a page. Reads (``audit.*``) are left out, and so
-is whatever the caller's ``Scope`` does not show (``hub.dispatch.visibility``: messages
+is whatever the caller's ``Scope`` does not show (``hub.auth.visibility``: messages
 and events of conversations they may not see).
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.visibility import Scope
 from hub.customers.audit import READ_PREFIX
-from hub.dispatch.visibility import Scope
 from hub.errors import PayloadRejected
 from hub.store.tables import events, messages
 from hub.store.times import utc

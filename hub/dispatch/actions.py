@@ -6,7 +6,7 @@ an accept succeeds only while the offer is still this agent's and unexpired; a c
 only while the conversation is open. Afterwards the router's inbox is told, from any
 process, so freed capacity is used at once.
 
-Each first asks the visibility rule (``hub.dispatch.visibility``), in the same
+Each first asks the visibility rule (``hub.auth.visibility``), in the same
 transaction: a conversation the agent may not see is NotFound, as for GET. Of one they
 may see but do not hold, an agent may add notes, and reopen it if it is closed (it
 becomes theirs, audited); accept and reject need the offer, and close, transfer and
@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import Conflict, Forbidden, InputError
 from hub.model import Role
 from hub.routing.rules import RuleSet

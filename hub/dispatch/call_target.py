@@ -24,11 +24,10 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from connectors.base import CallTarget
 from hub.dispatch.facts import customer_facts, load_floor
 from hub.dispatch.inbox import Inbox, notify
 from hub.dispatch.rules_config import RoutingConfig
-from hub.model import Address
+from hub.model import Address, CallTarget
 from hub.routing.decide import decide, routed
 from hub.routing.floor import Floor
 from hub.routing.types import Offer, OutOfHours, WaitingConversation

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError
 from hub.routing.rules import RuleSet
 from hub.store.engine import Store
@@ -47,7 +47,7 @@ async def set_tags(
     change: Callable[[list[str]], list[str]],
 ) -> dict[str, Any]:
     """Apply ``change`` to the conversation's tags; audit what was added and removed. A
-    conversation ``who`` may not see is NotFound (``hub.dispatch.visibility``)."""
+    conversation ``who`` may not see is NotFound (``hub.auth.visibility``)."""
     async with store.write() as conn:
         row = (
             await conn.execute(

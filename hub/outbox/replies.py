@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import Conflict, Forbidden, InputError, NotFound
 from hub.model import Attachment, Channel, Role
 from hub.routing.rules import RuleSet
@@ -53,7 +53,7 @@ async def reply(
 ) -> dict[str, Any]:
     """Store the reply and its outbox row. ``files`` are uploads already in the blob
     store (their sizes checked by the caller); only ``file_channels`` carry them.
-    A conversation ``who`` may not see is NotFound (``hub.dispatch.visibility``); of one
+    A conversation ``who`` may not see is NotFound (``hub.auth.visibility``); of one
     they see, only the assignee (or a supervisor) replies."""
     if not text.strip() and not files:
         raise InputError("text: write something to send", field="text")

@@ -7,7 +7,9 @@ attachments, and mark the conversations as needing routing. A message whose thre
 hints name a conversation closed less than ``reopen_within`` ago reopens it (routed
 afresh) rather than opening another. Races with other workers
 are settled by unique keys (``ON CONFLICT DO NOTHING``, then a re-read), never by
-locks held in memory.
+locks held in memory. What a message means beyond that (an SMS STOP withdraws consent)
+is the domain's, in the same transaction: ``hub.customers.sms_keywords``, called by the
+ingest worker.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers.keywords import keyword_of
-from hub.customers.search_terms import all_rows
-from hub.model import ROUTABLE_KINDS, Address, Channel, InboundMessage, message_id
+from hub.model import ROUTABLE_KINDS, Address, InboundMessage, message_id
 from hub.sanitize import clean_html
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
+from hub.store.search_terms import all_rows
 from hub.store.tables import (
     PRIORITIES,
     attachments,
-    consents,
     conversations,
     customers,
     events,
@@ -197,56 +197,7 @@ async def store_batch(
             ],
         )
     await _log_events(conn, stored, now)
-    await _apply_sms_keywords(conn, [(m, owners[m.sender]) for m in fresh if m.channel is Channel.SMS], now)
     return BatchResult(stored, duplicates, already)
-
-
-async def _apply_sms_keywords(
-    conn: AsyncConnection, sms: Sequence[tuple[InboundMessage, str]], now: datetime
-) -> None:
-    """STOP withdraws SMS consent (service and marketing: nothing more is sent to the
-    number) and START gives it back, each with an event on the timeline."""
-    for msg, customer_id in sms:
-        keyword = keyword_of(msg.text)
-        if keyword not in ("stop", "start"):
-            continue
-        granted = keyword == "start"
-        source = f"sms:{msg.text.strip().upper()}"
-        for purpose in ("service", "marketing"):
-            key = sa.and_(
-                consents.c.customer_id == customer_id,
-                consents.c.channel == "sms",
-                consents.c.purpose == purpose,
-            )
-            await conn.execute(sa.delete(consents).where(key))
-            await conn.execute(
-                sa.insert(consents).values(
-                    customer_id=customer_id,
-                    channel="sms",
-                    purpose=purpose,
-                    granted=granted,
-                    source=source,
-                    updated_at=now,
-                )
-            )
-            await conn.execute(
-                sa.insert(events).values(
-                    at=now,
-                    actor="system:ingest",
-                    action="consent.changed",
-                    subject_type="customer",
-                    subject_id=customer_id,
-                    customer_id=customer_id,
-                    reason=None,
-                    data={
-                        "channel": "sms",
-                        "purpose": purpose,
-                        "granted": granted,
-                        "source": source,
-                        "message_id": message_id(msg.channel, msg.external_id),
-                    },
-                )
-            )
 
 
 async def _drop_duplicates(

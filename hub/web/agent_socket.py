@@ -11,7 +11,7 @@ them (``answeringNumber`` = their phone, or ``user[]`` = their name or email).
 Supervisors and admins get everything.
 
 Every event about a conversation reaches an agent only while the visibility rule
-(``hub.dispatch.visibility``) lets them see that conversation: one they followed and
+(``hub.auth.visibility``) lets them see that conversation: one they followed and
 that was transferred away, a note or @mention on one they may not open, someone typing
 or viewing elsewhere, all stay out; of a new conversation (``NOTICES``) they hear only
 that one arrived, without its ids. The rule's verdict per conversation is kept for
@@ -44,7 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
-from hub.dispatch.visibility import Scope, scope_for, scope_of
+from hub.auth.visibility import Scope, scope_for, scope_of
 from hub.errors import Forbidden
 from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role

@@ -18,11 +18,10 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
 
 from hub.auth.sessions import RANK, SESSION_ENDED, hash_password
+from hub.auth.visibility import scope_for
 from hub.customers import audit
-from hub.customers.addresses import normalise_address
 from hub.customers.key_accounts import accounts_of
 from hub.dispatch.inbox import notify
-from hub.dispatch.visibility import scope_for
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.keys import BUS, INBOX, ROUTING, STORE
 from hub.model import AddressKind, Role
@@ -30,6 +29,7 @@ from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.tables import agents, sessions
 from hub.store.times import iso
+from hub.text.addresses import normalise_address
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 

@@ -20,7 +20,6 @@ from pydantic import ConfigDict, Field
 from connectors.base import MailThread, Outbound, SendFailed
 from hub.channel_settings import env_locked, load_saved, masked, merge, revealed, save, sections
 from hub.customers import audit
-from hub.customers.addresses import normalise_address
 from hub.errors import Conflict, InputError, NotFound
 from hub.keys import OUTBOX, ROUTES, SETTINGS, STORE
 from hub.model import AddressKind, Channel
@@ -30,6 +29,7 @@ from hub.routespec import RouteSpec
 from hub.settings import Section
 from hub.store.tables import identities
 from hub.store.times import iso
+from hub.text.addresses import normalise_address
 from hub.validation import RequestModel, validated
 from hub.web.middleware import AGENT
 

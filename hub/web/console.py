@@ -15,8 +15,8 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from aiohttp import web
 
+from hub.auth.visibility import scope_of
 from hub.customers import audit
-from hub.dispatch.visibility import scope_of
 from hub.errors import NotFound
 from hub.keys import BLOBS, ROUTING, STORE
 from hub.request_body import int_path

@@ -1,7 +1,7 @@
 """Conversations: list and detail, and the agent actions on them.
 
 Agents see their own conversations, those waiting on the queues they serve and those
-their teammates hold (hub/dispatch/visibility.py); supervisors and admins see all.
+their teammates hold (hub/auth/visibility.py); supervisors and admins see all.
 Every route under ``/api/v1/conversations/{id}`` asks that rule (the actions in
 hub/dispatch/actions.py and hub/outbox/replies.py, in their own transaction): a
 conversation the caller may not see is a 404, with the same words as for an unknown id.
@@ -18,10 +18,10 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from hub.auth.sessions import Principal
+from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
 from hub.dispatch import actions, tags
 from hub.dispatch.inbox import notify
-from hub.dispatch.visibility import hidden, scope_of
 from hub.errors import InputError, NotFound
 from hub.keys import BLOBS, BUS, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
 from hub.model import Attachment

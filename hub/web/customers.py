@@ -1,6 +1,6 @@
 """Customer record routes. Handlers validate, call the customer services, and audit reads.
 
-What an agent may see of a customer is the visibility rule's (hub/dispatch/visibility.py):
+What an agent may see of a customer is the visibility rule's (hub/auth/visibility.py):
 search finds only customers they may see, a record, its timeline and the agent-level
 changes (fields, identities, consent) of any other customer are a 404, and the record
 and timeline show only the conversations they may see. Export and erasure are for
@@ -18,11 +18,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.visibility import Scope, may_see_customer, scope_of
 from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of
 from hub.customers.timeline import timeline
-from hub.dispatch.visibility import Scope, may_see_customer, scope_of
 from hub.errors import HubError, InputError, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
 from hub.model import Role

@@ -20,12 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers.addresses import normalise_address
 from hub.customers.merge import merge
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
 from hub.model import AddressKind
 from hub.store.tables import identities, widget_sites, widget_visitors
+from hub.text.addresses import normalise_address
 
 CHAT_VISITOR = AddressKind.CHAT_VISITOR.value
 

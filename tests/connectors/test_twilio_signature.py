@@ -9,7 +9,7 @@ import pytest
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
-from connectors.twilio.signature import signature_valid
+from connectors.lib.twilio.signature import signature_valid
 
 DATA = json.loads((Path(__file__).parent / "fixtures" / "twilio_vectors.json").read_text())
 VECTORS = DATA["vectors"]

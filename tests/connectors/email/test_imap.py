@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorState
-from connectors.email.imap import MailboxWatcher
+from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
 from hub.settings import MailboxSettings
 from tests.connectors.email.dovecot import Dovecot

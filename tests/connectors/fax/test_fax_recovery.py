@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from connectors.base import ConnectorContext, Services
+from connectors.base import ConnectorContext, FilePart, ReceivedFax, Services
 from connectors.fax.prepare import FaxPreparer, accept_fax
-from connectors.fax.provider import FilePart, ReceivedFax
 from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.queue import open_queue

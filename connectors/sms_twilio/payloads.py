@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hub.customers.addresses import phone_address, unprintable
 from hub.errors import InputError, PayloadRejected
 from hub.model import Attachment, Channel, InboundMessage
+from hub.text.addresses import phone_address, unprintable
 from hub.untrusted import strict_int
 
+# Twilio's message states to a reply's delivery state.
+DELIVERY = {
+    **dict.fromkeys(("accepted", "scheduled", "queued", "sending", "sent"), "sent"),
+    **dict.fromkeys(("delivered", "read"), "delivered"),
+    "undelivered": "undelivered",
+    **dict.fromkeys(("failed", "canceled"), "failed"),
+}
 GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
 
 
@@ -50,3 +57,9 @@ def media_of(form: Mapping[str, str]) -> list[tuple[str, str]]:
         for n in range(min(count, 10))
         if form.get(f"MediaUrl{n}")
     ]
+
+
+def delivery_state(form: Mapping[str, str]) -> str:
+    """A status callback's MessageStatus as a reply's delivery state; a state Twilio adds
+    later counts as ``sent`` (on its way, nothing final)."""
+    return DELIVERY.get(form.get("MessageStatus", ""), "sent")

@@ -1,11 +1,9 @@
-"""Search terms: the lower-cased words of a customer's name and organisation.
-
-Kept in ``search_terms`` so a prefix search is an index range on both databases.
+"""Search terms: the words (``hub.text.words``) of a customer's name and organisation,
+kept in ``search_terms`` so a prefix search is an index range on both databases.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -13,18 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.bulk import insert_rows
 from hub.store.tables import search_terms
+from hub.text.words import terms_of
 
-_WORD = re.compile(r"[\w@.+-]+", re.UNICODE)
-MAX_TERM = 100
 PREFIX_END = "\U0010ffff"
-
-
-def terms_of(*texts: str | None) -> set[str]:
-    words: set[str] = set()
-    for text in texts:
-        if text:
-            words.update(w[:MAX_TERM] for w in _WORD.findall(text.casefold()))
-    return words
 
 
 def term_rows(customer_id: str, *texts: str | None) -> list[dict[str, str]]:
@@ -39,10 +28,6 @@ async def replace_terms(conn: AsyncConnection, customer_id: str, *texts: str | N
 def prefix_match(prefix: str, table: sa.FromClause = search_terms) -> sa.ColumnElement[bool]:
     """``term`` starts with ``prefix``, as an index range (on the table or an alias of it)."""
     return sa.and_(table.c.term >= prefix, table.c.term < prefix + PREFIX_END)
-
-
-def words_of_query(q: str) -> list[str]:
-    return sorted(terms_of(q))
 
 
 def all_rows(customers: Iterable[tuple[str, str | None, str | None]]) -> list[dict[str, str]]:

@@ -11,14 +11,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from hub.customers.addresses import phone_address
-from hub.errors import InputError
+from hub.errors import InputError, PayloadRejected
 from hub.model import Channel, InboundMessage, MessageKind, ThreadHint
+from hub.request_body import Form
+from hub.text.addresses import phone_address
 
 EVENTS = ("newCall", "answer", "hangup")
 CAUSES = ("normalClearing", "busy", "cancel", "noAnswer", "congestion", "notFound", "forwarded")
 MISSED = ("cancel", "noAnswer")
+USERS = ("user[]", "user")
+
+
+def json_fields(body: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The event fields and ``user`` list of a JSON body. A field is text (a number is
+    taken as its digits); anything else is PayloadRejected naming it, never its ``str()``."""
+    fields: dict[str, str] = {}
+    for name, value in body.items():
+        if name in USERS or value is None:  # null: as if absent
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise PayloadRejected(f"{name}: must be text, not {type(value).__name__}", field=name)
+        fields[name] = str(value)
+    users = body.get("user") or []
+    users = [users] if isinstance(users, str) else users
+    if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+        raise PayloadRejected("user: a list of names", field="user")
+    return fields, users
+
+
+def form_fields(form: Form) -> tuple[dict[str, str], list[str]]:
+    """The event fields and ``user[]`` values of a form; a file part is PayloadRejected
+    naming its field (it is no call event field, and its ``str()`` is no number)."""
+    if form.files:
+        name = form.files[0].name
+        raise PayloadRejected(f"{name}: a file is not a call event field", field=name)
+    fields = {k: v for k, v in form.fields.items() if k not in USERS}
+    return fields, [v for k, v in form.fields.items() if k in USERS]
 
 
 def parse_cti(

@@ -2,22 +2,23 @@
 gateway's address, the document attached, the sender's number in the subject
 ("Fax von +49 30 1234567", "Fax from 030/1234567 (2 pages)"). Pure: no I/O.
 
-Mail there from anyone else, or without a PDF or TIFF, stays ordinary mail.
+Mail there from anyone else, or without a PDF or TIFF, stays ordinary mail. The fax it
+finds is handed to the fax connector through ``ConnectorContext.accept_fax``: the two
+connectors share the ``ReceivedFax`` record of ``connectors.base``, not each other's code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
 
-from connectors.fax.provider import PDF, TIFF, FilePart, ReceivedFax
+from connectors.base import FilePart, ReceivedFax
+from connectors.email.payloads import MailFile, ParsedMail
 from hub.settings import FaxGatewayMailbox
 
-if TYPE_CHECKING:  # the email connector imports this module: no cycle at run time
-    from connectors.email.payloads import MailFile, ParsedMail
-
 NAME = "email"
+PDF = "application/pdf"
+TIFF = "image/tiff"
 TYPES = {".pdf": PDF, ".tif": TIFF, ".tiff": TIFF}
 
 

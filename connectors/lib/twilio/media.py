@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from connectors.base import Blobs
 from hub.model import Attachment
 from hub.settings import TwilioAccount
-from hub.store.blobs import BlobStore
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -55,7 +55,7 @@ async def fetch_media(
     content_type: str,
     *,
     account: TwilioAccount,
-    blobs: BlobStore,
+    blobs: Blobs,
     max_bytes: int,
     name: str,
     hosts: Sequence[str],

@@ -1,1 +1,0 @@
-"""What the Twilio channels (SMS, voice) share: accounts, webhook signatures, TwiML replies."""
