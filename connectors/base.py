@@ -71,11 +71,11 @@ class Services:
     # agent it is put through to is held for it until end_call(call id)
     call_target: Callable[[Address, str, str, datetime, str], Awaitable[CallTarget]] | None = None
     end_call: Callable[[str], Awaitable[None]] | None = None
-    # chat(reply) -> the widget feed's seq, or None if the reply's message is gone
-    chat: Callable[[Outbound], Awaitable[int | None]] | None = None
+    # chat(reply id, its files) -> the widget feed's seq, or None if the reply's message is gone
+    chat: Callable[[str, Sequence[Attachment]], Awaitable[int | None]] | None = None
     cursors: MailCursors | None = None
-    # faxes accepted at the edge, waiting for their pages and OCR before ingest
-    fax_jobs: IngestQueue[InboundMessage] | None = None
+    # by connector: work accepted at the edge, waiting to be done (a fax's pages and OCR)
+    jobs: dict[str, IngestQueue[InboundMessage]] = field(default_factory=dict)
     # fax_intake(fax): store its document and queue it for its pages and OCR (the fax
     # connector's); how another connector hands over a fax without importing that one
     fax_intake: Callable[[ReceivedFax], Awaitable[InboundMessage]] | None = None
@@ -236,6 +236,9 @@ class ConnectorSpec:
     sender: Callable[[ConnectorContext], Sender] | None = None  # opened when the app starts
     sends: Callable[[Settings], bool] | None = None  # whether to open it; default: when enabled
     background: Callable[[ConnectorContext], Sequence[RunsInBackground]] | None = None  # started with the app
+    jobs: bool = False  # keeps a durable job queue of its own (named after it): Services.jobs
+    # hands what it offers other connectors to the services (the fax intake), when enabled
+    offers: Callable[[ConnectorContext], None] | None = None
 
     def opens_sender(self, settings: Settings) -> bool:
         if self.sender is None or not self.enabled(settings):

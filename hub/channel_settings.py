@@ -22,7 +22,8 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import DBAPIError
 
 from hub.errors import Conflict, NotFound
-from hub.settings import ENV_PREFIX, ConnectorSettings, Section, Settings
+from hub.settings import ENV_PREFIX, ConnectorSettings, Settings
+from hub.settings_section import Section
 from hub.store.engine import Store
 from hub.store.tables import channel_settings
 from hub.validation import InvalidFields

@@ -250,6 +250,20 @@ def cmd_retier(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_reindex_search(args: argparse.Namespace) -> None:
+    from hub.store.search_index import rebuild
+
+    async def work(store: Any) -> None:
+        def progress(done: int) -> None:
+            sys.stderr.write(f"\r{done} documents indexed")
+
+        total = await rebuild(store, progress)
+        sys.stderr.write("\n")
+        print(f"{total} documents indexed")
+
+    _with_store(args, work)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from hub.simulator import Simulator
 
@@ -432,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     retier = sub.add_parser("retier", help="recompute every tier after the tier rules changed")
     retier.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     retier.set_defaults(func=cmd_retier)
+
+    reindex = sub.add_parser(
+        "reindex-search", help="index every message, note and customer afresh (after upgrading to 0018)"
+    )
+    reindex.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    reindex.set_defaults(func=cmd_reindex_search)
 
     simulate = sub.add_parser(
         "simulate",

@@ -24,12 +24,13 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from connectors.lib.twilio.settings import TwilioAccount, TwilioSettings
 from hub.auth.sessions import hash_password
 from hub.channel_settings import load_saved, save
 from hub.customers.records import CustomerRecords
 from hub.customers.tiers import TierRules
 from hub.dispatch.rules_config import RoutingConfig
-from hub.settings import Settings, TwilioAccount, TwilioSettings
+from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.tables import agents, identities, routing_rules, widget_sites
 from hub.tokens import TokenService

@@ -9,7 +9,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from connectors.base import Services
+from connectors.base import ConnectorContext, Services
 from hub.auth.sessions import SessionService
 from hub.customers.records import CustomerRecords
 from hub.customers.tier_config import TierConfig
@@ -23,12 +23,12 @@ from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
-from hub.realtime.widget_fanout import WidgetFanout
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 from hub.store.blobs import BlobStore
 from hub.store.engine import Store
 from hub.tokens import TokenService
+from hub.widget.fanout import WidgetFanout
 from hub.widget.service import WidgetService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -55,3 +55,4 @@ WIDGET = web.AppKey("widget", WidgetService)
 WIDGET_FANOUT = web.AppKey("widget_fanout", WidgetFanout)
 IN_STORE = web.AppKey("in_store", dict[str, InStore])  # channels delivered in the reply's transaction
 SERVICES = web.AppKey("services", Services)  # what connectors are handed, and their states
+CONNECTOR_CONTEXT = web.AppKey("connector_context", ConnectorContext)  # what every connector is handed

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Channel(StrEnum):
@@ -153,16 +154,81 @@ class Identity:
     address: Address
 
 
+class ConversationState(StrEnum):
+    """Where a conversation stands for the inbox: its status, and if open, its routing."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    """What the customer marked or a rule set; stored as a rank (``RANK``), lower is more urgent."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return PRIORITY_RANKS[self]
+
+    @classmethod
+    def of_rank(cls, rank: int | None) -> Priority:
+        """The priority a stored rank names; NORMAL for none or an unknown rank."""
+        return next((p for p, r in PRIORITY_RANKS.items() if r == rank), cls.NORMAL)
+
+
+PRIORITY_RANKS = {Priority.HIGH: 1, Priority.NORMAL: 3, Priority.LOW: 5}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Conversation:
+    """A conversation with its routing, SLA and snooze state; times are aware (UTC)."""
+
     id: str
     customer_id: str
     channel: Channel
     thread_key: str
     status: ConversationStatus
     needs_routing: bool
+    message_count: int
     opened_at: datetime
     last_message_at: datetime
+    closed_at: datetime | None = None
+    queue: str | None = None
+    offered_to: str | None = None
+    offer_expires_at: datetime | None = None
+    assignee_id: str | None = None
+    assigned_at: datetime | None = None
+    route: Mapping[str, Any] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    first_response_due: datetime | None = None
+    first_response_at: datetime | None = None
+    next_response_due: datetime | None = None
+    breached: str | None = None
+    breached_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    snoozed_at: datetime | None = None
+
+    @property
+    def state(self) -> ConversationState:
+        if self.status is not ConversationStatus.OPEN:
+            return ConversationState.CLOSED
+        if self.assignee_id is not None:
+            return ConversationState.ASSIGNED
+        return ConversationState.OFFERED if self.offered_to is not None else ConversationState.WAITING
+
+    def snoozed(self, now: datetime) -> bool:
+        """Hidden from its agent's inbox: snoozed until after ``now``, and the customer
+        has not written since it was snoozed (a message wakes it early)."""
+        return (
+            self.snoozed_until is not None
+            and self.snoozed_at is not None
+            and self.snoozed_until > now
+            and self.last_message_at <= self.snoozed_at
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,10 +243,16 @@ class Message:
     subject: str | None
     received_at: datetime
     stored_at: datetime
+    sender_kind: str  # an AddressKind for inbound; "agent" or "system" for replies
+    sender_name: str | None = None
+    html: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Agent:
+    """An agent as the API shows them: never the password hash nor the TOTP secret."""
+
     id: str
     email: str
     name: str
@@ -188,7 +260,14 @@ class Agent:
     presence: Presence = Presence.OFFLINE
     languages: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
     capacity: Mapping[str, int] = field(default_factory=dict)
+    active: bool = True
+    phone: str | None = None
+    totp_enabled: bool = False
+    totp_required: bool = False
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,5 +1,8 @@
 """Typed settings: ``config/contacthub.toml`` first, then ``CONTACTHUB_<SECTION>__<KEY>``.
 
+Each connector owns its section's classes (``connectors/<name>/settings.py``, pure
+pydantic); this module composes them under ``[connectors.<name>]``.
+
 Unknown keys and example placeholder secrets refuse the start with a ``ConfigError``
 that names the key. Reading the file and the environment happens in ``load_settings``,
 never inside ``create_app``.
@@ -14,27 +17,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    IPvAnyNetwork,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connectors.api.settings import ApiConnectorSettings
+from connectors.chat.settings import ChatConnectorSettings
+from connectors.cti.settings import CtiSettings
+from connectors.email.settings import EmailSettings
+from connectors.fax.settings import FaxSettings
+from connectors.lib.twilio.settings import TwilioSettings
 from hub.errors import ConfigError
+from hub.settings_section import Section
 
 ENV_PREFIX = "CONTACTHUB_"
 DEFAULT_CONFIG = Path("config/contacthub.toml")
 PLACEHOLDER = re.compile(r"^(change[-_ ]?me.*|<.*>|x{3,}|your[-_ ].*|example[-_ ]?secret|todo)$", re.I)
-
-
-class Section(BaseModel):
-    # attribute docstrings become descriptions: the admin pages show them as field hints
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServerSettings(Section):
@@ -128,202 +125,6 @@ class RetentionSettings(Section):
     message_body_days: int = Field(0, ge=0)
     """Blank message bodies (and drop their attachments) older than this; 0 keeps them."""
     interval_minutes: int = Field(60, ge=1)
-
-
-class ApiConnectorSettings(Section):
-    enabled: bool = True
-    reply_url: str | None = Field(None, pattern=r"^https?://")
-    """Where agents' replies on the API channel are POSTed (JSON, signed); none: no replies."""
-    reply_secret: SecretStr | None = None
-    """Signs those POSTs: X-ContactHub-Signature = hex HMAC-SHA256 of "<timestamp>.<body>"."""
-
-
-class TwilioSharedKey(Section):
-    key_id: str = Field(pattern=r"^\S+$")
-    """The SharedKey's id, as the X-Twilio-Webhooks-Signature-Settings header names it."""
-    secret: SecretStr
-
-
-class TwilioAccount(Section):
-    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
-    auth_token: SecretStr
-    numbers: list[str] = []
-    """The E.164 numbers this account (or subaccount) owns: replies from them use it."""
-    shared_keys: list[TwilioSharedKey] = []
-    """Keys of the account's Webhook Settings: a webhook that carries the header
-    X-Twilio-Webhooks-Signature-Settings is checked with the key it names and the
-    algorithm it names (HMAC_SHA256 or HMAC_SHA1), not with the auth token."""
-
-
-class TwilioSettings(Section):
-    enabled: bool = False
-    """The Twilio account(s) below are in use: their webhooks are accepted. Which channels
-    run on them is ``sms`` and ``voice``; both are on by default, so a configuration
-    written when ``enabled`` switched both keeps working unchanged."""
-    sms: bool = True
-    """SMS and MMS (the ``sms_twilio`` connector), when ``enabled``."""
-    voice: bool = True
-    """Phone calls (the ``voice_twilio`` connector), when ``enabled``."""
-    public_url: str | None = None
-    """The base URL Twilio calls (https://hub.example.com), as Twilio sees it behind any
-    proxy; webhook signatures are checked against it. Default: server.public_url."""
-    accounts: list[TwilioAccount] = []
-    """Every account or subaccount whose numbers send webhooks here; a webhook is checked
-    with the auth token of the account named by its AccountSid."""
-    help_reply: str = "ContactHub: reply STOP to unsubscribe, START to subscribe again."
-    media_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    """Largest MMS media file fetched into the attachment store."""
-    media_hosts: list[str] = ["api.twilio.com"]
-    """Hosts MMS media are fetched from (a signed webhook names the URL); ``*.example.com``
-    allows every subdomain. A MediaUrl on any other host is not fetched: the message
-    arrives with the link kept in ``media_not_stored``."""
-    api_base: str | None = None
-    """Send REST API requests here instead of Twilio (a simulator or a test double)."""
-
-
-class CtiSettings(Section):
-    enabled: bool = False
-    token: SecretStr | None = None
-    """The secret in the webhook URL the PBX calls: /webhooks/cti/<token>."""
-    blocked_numbers: list[str] = []
-    """Callers the PBX is told to reject as busy."""
-
-
-class ChatConnectorSettings(Section):
-    enabled: bool = True
-    """The website chat widget: /widget/chat.js, /ws/widget and /demo/ (sites are made by admins)."""
-    demo_site: str | None = "demo"
-    """The site key /demo/ embeds (``?site=KEY`` overrides it); none: /demo/ is off."""
-    frames_per_10s: int = Field(30, ge=1)
-    """Frames one visitor socket may send in 10 s; more are refused with ``rate_limited``."""
-
-
-class FaxGatewayMailbox(Section):
-    """A mailbox of an email-to-fax gateway: its mail with a PDF or TIFF becomes a fax."""
-
-    sender: str
-    """The gateway's From address; other mail to the mailbox stays mail."""
-    number_pattern: str = r"(\+?[0-9][0-9 /.-]{4,}[0-9])"
-    """A regular expression finding the sender's fax number in the subject (its first group)."""
-
-    @field_validator("number_pattern")
-    @classmethod
-    def _pattern(cls, value: str) -> str:
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from exc
-        if compiled.groups < 1:
-            raise ValueError("needs a group around the number, e.g. (\\+?[0-9 ]+)")
-        return value
-
-
-class MailboxSettings(Section):
-    host: str
-    port: int = Field(993, ge=1, le=65535)
-    security: Literal["tls", "starttls", "none"] = "tls"
-    user: str
-    password: SecretStr
-    """The password or app password."""
-    folder: str = "INBOX"
-    address: str | None = None
-    """Our address that mail here is sent to (replies leave from it); default: the user, if an address."""
-    queue: str | None = None
-    """A routing hint for mail arriving here: rules see it as ``recipient``'s queue."""
-    department: str | None = None
-    language: str | None = None
-    after: Literal["seen", "move", "leave"] = "seen"
-    """What to do with a mail once it is durably on the ingest queue."""
-    move_to: str | None = None
-    """The folder for ``after = "move"``."""
-    poll_seconds: float = Field(60.0, gt=0)
-    """How often to look for new mail when the server has no IDLE."""
-    idle_seconds: float = Field(25 * 60.0, gt=0, le=29 * 60.0)
-    """IDLE is re-issued this often (servers end it after 30 minutes, RFC 2177)."""
-    auto_reply: str | None = Field(None, max_length=5000)
-    """Sent once when a mail opens a new conversation here ("we received your message"),
-    never to automatic mail or our own addresses."""
-    fax_gateway: FaxGatewayMailbox | None = None
-    """Mail here from an email-to-fax gateway becomes a fax (needs ``connectors.fax``)."""
-
-
-class SmtpSettings(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["tls", "starttls", "none"] = "starttls"
-    user: str | None = None
-    password: SecretStr | None = None
-    timeout: float = Field(30.0, gt=0)
-
-
-class EmailSettings(Section):
-    enabled: bool = False
-    domain: str = "contacthub.invalid"
-    """Replies' Message-IDs are ``<id@domain>``: use a domain of yours."""
-    from_address: str | None = None
-    """Replies leave from the address the customer wrote to, else from this one."""
-    from_name: str | None = None
-    mailboxes: dict[str, MailboxSettings] = {}
-    smtp: SmtpSettings | None = None
-    """Where replies are sent; none: agents cannot reply by email."""
-
-
-class PhaxioSettings(Section):
-    callback_token: SecretStr
-    """The webhook (callback) token: X-Phaxio-Signature is an HMAC with it."""
-    api_key: str | None = None
-    api_secret: SecretStr | None = None
-    """Credentials for sending; without them no replies leave through Phaxio."""
-    api_base: str = Field("https://api.phaxio.com", pattern=r"^https?://")
-
-
-class SinchFaxSettings(Section):
-    username: str
-    password: SecretStr
-    """The basic-auth credentials in the callback URL configured at Sinch."""
-    project_id: str | None = None
-    key_id: str | None = None
-    key_secret: SecretStr | None = None
-    """An access key for sending; without it no replies leave through Sinch."""
-    api_base: str = Field("https://fax.api.sinch.com", pattern=r"^https?://")
-
-
-class GenericFaxSettings(Section):
-    secret: SecretStr
-    """Signs both ways: X-ContactHub-Signature = sha256=hex HMAC-SHA256 of "<timestamp>.<body>"."""
-    replay_window_seconds: int = Field(300, ge=10)
-    """A callback whose X-ContactHub-Timestamp is further from now is refused."""
-    send_url: str | None = Field(None, pattern=r"^https?://")
-    """Where outgoing faxes are POSTed (signed JSON) for a self-hosted fax server."""
-
-
-class FaxLetterhead(Section):
-    name: str = "ContactHub"
-    lines: list[str] = []
-    """Address lines under the name (street, town, phone)."""
-    footer: str | None = None
-
-
-class FaxSettings(Section):
-    enabled: bool = False
-    public_url: str | None = None
-    """The base URL gateways call (Phaxio signs it); default: server.public_url."""
-    phaxio: PhaxioSettings | None = None
-    sinch: SinchFaxSettings | None = None
-    generic: GenericFaxSettings | None = None
-    send_via: Literal["phaxio", "sinch", "generic"] | None = None
-    """The gateway replies leave through; none: agents cannot reply by fax."""
-    max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
-    """The largest fax document a gateway may post."""
-    max_pages: int = Field(50, ge=1)
-    """Pages rendered (and read) of one fax; the document is kept whole."""
-    render_dpi: int = Field(150, ge=50, le=400)
-    ocr: bool = True
-    """Read the pages' text with Tesseract, so search and routing rules see it."""
-    ocr_languages: str = Field("deu+eng", pattern=r"^[a-z_]+(\+[a-z_]+)*$")
-    tesseract: str = "tesseract"
-    ocr_timeout_seconds: float = Field(120.0, gt=0)
-    letterhead: FaxLetterhead = FaxLetterhead()
 
 
 class ConnectorSettings(Section):

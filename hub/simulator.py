@@ -22,8 +22,9 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from connectors.lib.twilio.settings import TwilioAccount
 from hub.errors import ConfigError
-from hub.settings import Settings, TwilioAccount
+from hub.settings import Settings
 
 MESSAGES = "/2010-04-01/Accounts/{sid}/Messages.json"
 

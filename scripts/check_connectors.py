@@ -4,13 +4,17 @@ each violation.
 
     python scripts/check_connectors.py [ROOT]
 
-What a connector is: a package listed in ``connectors/__init__.py`` (no discovery). Each
+What a connector is: a package listed in ``connectors/registry.py`` (no discovery). Each
 one must
 
-- define ``SPEC`` in its ``__init__.py``, a ``ConnectorSpec(name=...)`` named like its folder;
-- have a ``payloads.py`` that is pure: neither it nor a module of its own package that it
-  imports (directly or not) imports a network, database, queue or web module, or defines
-  an ``async def``;
+- define ``SPEC`` in its ``spec.py``, a ``ConnectorSpec(name=...)`` named like its folder;
+- keep its ``__init__.py`` free of imports, so that ``hub.settings`` can compose the
+  connector's pure ``settings.py`` without loading the connector;
+- have a ``payloads.py`` that is pure (except chat: its inbound side is the hub's widget
+  service, which parses the widget's frames in ``hub/widget/frames.py``): neither it nor a
+  module of its own package that it imports (directly or not) imports a network,
+  database, queue or web module, or defines an ``async def``;
+- keep its ``settings.py`` (if any; libraries' too) pydantic only;
 - import no other connector (only ``connectors.base`` and the libraries under
   ``connectors.lib``), and nothing of ``hub.web``, ``hub.store``, the app's wiring or
   the tables.
@@ -29,8 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SHARED = ("connectors.base", "connectors.lib")  # what every connector may import of connectors/
+# connectors whose inbound edge the hub serves: no provider data of their own to parse
+HUB_SERVED = {"chat": "its visitors' frames are parsed by the hub's widget service (hub/widget/frames.py)"}
+# all a settings.py may import: hub.settings composes it, so it must load without the connector
+SETTINGS_IMPORTS = ("__future__", "re", "typing", "pathlib", "pydantic", "hub.settings_section")
 # never in a connector: the web layer, the tables, the wiring (ARCHITECTURE §2, layer 5)
-FORBIDDEN = ("hub.web", "hub.store", "hub.app", "hub.cli", "hub.keys", "sqlalchemy", "alembic")
+FORBIDDEN = ("hub.web", "hub.store", "hub.app", "hub.wiring", "hub.cli", "hub.keys", "sqlalchemy", "alembic")
 # never in a connector's payloads.py (nor in what it imports of its own package): I/O
 IO_MODULES = (
     *FORBIDDEN,
@@ -103,8 +111,8 @@ class Checker:
             self.problems.append(problem)
 
     def listed(self) -> list[str]:
-        """The connector packages ``connectors/__init__.py`` imports a SPEC from."""
-        index = self.root / "connectors" / "__init__.py"
+        """The connector packages ``connectors/registry.py`` imports a SPEC from."""
+        index = self.root / "connectors" / "registry.py"
         names = []
         for node in self.tree(index).body:
             if (
@@ -113,9 +121,11 @@ class Checker:
                 and node.module.startswith("connectors.")
                 and any(alias.name == "SPEC" for alias in node.names)
             ):
-                names.append(node.module.removeprefix("connectors."))
+                names.append(node.module.removeprefix("connectors.").removesuffix(".spec"))
         if not names:
-            self.fail(index, 1, "lists no connector (expected `from connectors.<name> import SPEC as ...`)")
+            self.fail(
+                index, 1, "lists no connector (expected `from connectors.<name>.spec import SPEC as ...`)"
+            )
         return names
 
     def module_file(self, module: str) -> Path | None:
@@ -129,18 +139,23 @@ class Checker:
         folder = self.root / "connectors" / name
         init = folder / "__init__.py"
         if not init.is_file():
-            self.fail(self.root / "connectors" / "__init__.py", 1, f"lists {name}, which has no package")
+            self.fail(self.root / "connectors" / "registry.py", 1, f"lists {name}, which has no package")
             return
-        self.check_spec(name, init)
+        if any(isinstance(node, ast.Import | ast.ImportFrom) for node in self.tree(init).body):
+            self.fail(init, 1, f"connector {name}'s __init__.py imports: its settings must load alone")
+        self.check_spec(name, folder / "spec.py")
         payloads = folder / "payloads.py"
-        if not payloads.is_file():
-            self.fail(init, 1, f"connector {name} has no payloads.py (provider data -> typed values, pure)")
-        else:
+        if payloads.is_file():
             self.check_pure(name, payloads)
+        elif name not in HUB_SERVED:
+            self.fail(init, 1, f"connector {name} has no payloads.py (provider data -> typed values, pure)")
         for path in sorted(folder.rglob("*.py")):
             self.check_imports(name, path)
 
     def check_spec(self, name: str, init: Path) -> None:
+        if not init.is_file():
+            self.fail(init.parent / "__init__.py", 1, f"connector {name} has no spec.py")
+            return
         for node in self.tree(init).body:
             if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "SPEC" for t in node.targets
@@ -153,7 +168,7 @@ class Checker:
                 if not (isinstance(spec_name, ast.Constant) and spec_name.value == name):
                     self.fail(init, node.lineno, f'SPEC name must be "{name}", the folder\'s name')
                 return
-        self.fail(init, 1, f"connector {name} defines no SPEC in its __init__.py")
+        self.fail(init, 1, f"connector {name} defines no SPEC in its spec.py")
 
     def check_imports(self, name: str, path: Path) -> None:
         package = "connectors." + name
@@ -185,6 +200,14 @@ class Checker:
                 elif _under(module, (package,)) and (found := self.module_file(module)) is not None:
                     todo.append((found, f"{via} -> {found.name}"))
 
+    def check_settings(self) -> None:
+        """Every settings.py under connectors/ (connectors' and libraries'): pydantic only."""
+        for path in sorted((self.root / "connectors").rglob("settings.py")):
+            own = ".".join(path.relative_to(self.root).with_suffix("").parts)
+            for module, line in _imports(self.tree(path), own.rsplit(".", 1)[0]):
+                if not _under(module, SETTINGS_IMPORTS):
+                    self.fail(path, line, f"imports {module}: a settings module is pure (pydantic only)")
+
     def check_libraries(self) -> None:
         for path in sorted((self.root / "connectors" / "lib").rglob("*.py")):
             own = ".".join(path.relative_to(self.root).with_suffix("").parts)
@@ -199,13 +222,14 @@ class Checker:
     def check_unlisted(self, listed: list[str]) -> None:
         for folder in sorted((self.root / "connectors").iterdir()):
             if (folder / "__init__.py").is_file() and folder.name not in (*listed, "lib"):
-                self.fail(folder / "__init__.py", 1, f"{folder.name} is not listed in connectors/__init__.py")
+                self.fail(folder / "__init__.py", 1, f"{folder.name} is not listed in connectors/registry.py")
 
     def run(self) -> list[Problem]:
         listed = self.listed()
         for name in listed:
             self.check_connector(name)
         self.check_libraries()
+        self.check_settings()
         self.check_unlisted(listed)
         return self.problems
 

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import FilePart, ReceivedFax
-from connectors.chat.payloads import FrameRejected, parse_frame
 from connectors.cti.payloads import parse_cti
 from connectors.email.charsets import decode_bytes, decode_words, split_address_list
 from connectors.email.fax_gateway import gateway_fax
 from connectors.email.headers import find_ids, parse_addresses, parse_date
 from connectors.email.payloads import ParsedMail, parse_mail
+from connectors.email.settings import FaxGatewayMailbox
 from connectors.fax.generic import parse_generic
 from connectors.fax.payloads import fax_address, fax_subject
 from connectors.fax.phaxio import parse_phaxio
@@ -32,7 +32,7 @@ from connectors.sms_twilio.payloads import media_of, parse_sms
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules
-from hub.settings import FaxGatewayMailbox
+from hub.widget.frames import FrameRejected, parse_frame
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON (orjson) carries

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hub.message_parts import full_text, shown_html, with_content_ids
 from hub.sanitize import clean_html, link_inline_images
-from hub.web.message_parts import full_text, shown_html, with_content_ids
 
 
 def test_cid_references_survive_sanitising_on_images_only() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,16 @@ def test_broken_toml_and_missing_file_are_reported(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "[server\n"), environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_the_settings_load_no_connector_code() -> None:
+    """Each connector owns its settings, and the root settings compose them: reading them
+    must not import a connector's I/O (nor its SPEC, which imports the settings back)."""
+    probe = "import sys, hub.settings; print(' '.join(m for m in sys.modules if m.startswith('connectors')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    loaded = set(out.split())
+    assert "connectors.email.settings" in loaded, loaded  # composed from the connector's own module
+    packages = {
+        m.rsplit(".", n)[0] for m in loaded if m.endswith(".settings") for n in range(1, m.count(".") + 1)
+    }
+    assert {m for m in loaded if not m.endswith(".settings")} <= packages, loaded  # and their packages

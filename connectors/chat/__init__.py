@@ -1,24 +1,4 @@
-"""The website chat widget's channel: visitors' messages come over ``/ws/widget`` (the hub
-serves it, as it needs the store to replay a conversation) and replies go to the
-visitor's widget feed."""
-
-from connectors.base import ConnectorContext, ConnectorSpec, Sender
-from connectors.chat.sender import ChatSender
-from hub.model import Channel
-from hub.routespec import RouteSpec
-from hub.settings import Settings
-
-
-def _sender(ctx: ConnectorContext) -> Sender:
-    return ChatSender(ctx)
-
-
-def _enabled(settings: Settings) -> bool:
-    return settings.connectors.chat.enabled
-
-
-def _routes(ctx: ConnectorContext) -> list[RouteSpec]:
-    return []  # the socket, the script and the uploads are the hub's (hub/web/widget_*.py)
-
-
-SPEC = ConnectorSpec(name="chat", channel=Channel.CHAT, enabled=_enabled, routes=_routes, sender=_sender)
+"""The website chat widget's channel as the outbox sees it: replies go to the visitor's
+widget feed through the one service the hub hands over (``Services.chat``). Visitors'
+messages come over ``/ws/widget``, which the hub serves (``hub/widget``), as it needs the
+store to replay a conversation."""

@@ -21,7 +21,7 @@ class ChatSender:
         deliver = self._ctx.services.chat
         if deliver is None:
             raise SendFailed("the widget feed is not open yet", permanent=False)
-        seq = await deliver(item)
+        seq = await deliver(item.id, item.attachments)
         if seq is None:
             raise SendFailed("the reply's message is gone (erased)", permanent=True, code="gone")
         return Sent(provider_ids=(f"feed:{seq}",))

@@ -1,12 +1,1 @@
 """Generic CTI: any PBX reports calls to ``POST /webhooks/cti/{token}``."""
-
-from connectors.base import ConnectorSpec
-from connectors.cti.connector import routes
-from hub.model import Channel
-
-SPEC = ConnectorSpec(
-    name="cti",
-    channel=Channel.VOICE,
-    enabled=lambda settings: settings.connectors.cti.enabled,
-    routes=routes,
-)

@@ -10,19 +10,23 @@ from collections.abc import Awaitable, Callable
 from connectors.base import ConnectorContext
 from connectors.email.fax_gateway import gateway_fax
 from connectors.email.inbound import bounced_reply, our_addresses, stored_inbound
-from connectors.email.payloads import parse_mail
-from hub.settings import MailboxSettings
+from connectors.email.payloads import ParsedMail
+from connectors.email.settings import MailboxSettings
 
 
 def deliverer(
-    ctx: ConnectorContext, name: str, mailbox: MailboxSettings
+    ctx: ConnectorContext,
+    name: str,
+    mailbox: MailboxSettings,
+    parse: Callable[[bytes], Awaitable[ParsedMail]],
 ) -> Callable[[bytes], Awaitable[None]]:
-    """The delivery of mailbox ``name``'s mail, as its watcher calls it with the raw bytes."""
+    """The delivery of mailbox ``name``'s mail, as its watcher calls it with the raw bytes;
+    ``parse`` is ``parse_pool.MailParser.parse``."""
     domain = ctx.settings.connectors.email.domain
     ours = our_addresses(ctx.settings.connectors.email)
 
     async def deliver(raw: bytes) -> None:
-        parsed = parse_mail(raw)
+        parsed = await parse(raw)
         bounced = bounced_reply(parsed, domain)
         if bounced is not None and bounced.permanent:  # a delivery failure of that reply
             code = bounced.status or "bounce"

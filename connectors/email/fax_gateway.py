@@ -14,7 +14,7 @@ import re
 
 from connectors.base import FilePart, ReceivedFax
 from connectors.email.payloads import MailFile, ParsedMail
-from hub.settings import FaxGatewayMailbox
+from connectors.email.settings import FaxGatewayMailbox
 
 NAME = "email"
 PDF = "application/pdf"

@@ -20,8 +20,8 @@ from datetime import datetime
 
 from connectors.base import Blobs
 from connectors.email.payloads import ParsedMail, parse_mail
+from connectors.email.settings import EmailSettings, MailboxSettings
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
-from hub.settings import EmailSettings, MailboxSettings
 
 TAG = re.compile(r"\[#([0-9a-f]{8})\]", re.I)
 # our replies' Message-IDs: <reply id@domain>

@@ -21,8 +21,8 @@ from typing import TypeVar
 
 from connectors.base import ConnectorState, MailCursors
 from connectors.email.imap import RETRYABLE, ImapConnection, ImapFailure, LoginRefused, describe
+from connectors.email.settings import MailboxSettings
 from hub.errors import ConfigError
-from hub.settings import MailboxSettings
 from hub.text.addresses import mask
 from hub.transient import is_transient
 

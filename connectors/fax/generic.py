@@ -40,8 +40,8 @@ from connectors.fax.provider import (
     page_count,
     status_failed,
 )
+from connectors.fax.settings import GenericFaxSettings
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
-from hub.settings import GenericFaxSettings
 from hub.untrusted import secrets_equal, strict_int
 
 NAME = "generic"

@@ -19,7 +19,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
 from connectors.fax.render import PDFIUM_LOCK
-from hub.settings import FaxLetterhead
+from connectors.fax.settings import FaxLetterhead
 
 BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=11, leading=15, spaceAfter=6)
 HEAD = ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=16, leading=20)

@@ -22,8 +22,8 @@ import orjson
 
 from connectors.base import FilePart, ReceivedFax, SendFailed
 from connectors.fax.provider import PDF, Callback, OutgoingFax, StatusReport, page_count, status_failed
+from connectors.fax.settings import PhaxioSettings
 from hub.errors import Forbidden, Ignored, PayloadRejected
-from hub.settings import PhaxioSettings
 from hub.untrusted import secrets_equal
 
 log = logging.getLogger("contacthub.fax")

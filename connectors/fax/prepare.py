@@ -35,9 +35,9 @@ log = logging.getLogger("contacthub.fax")
 
 
 def fax_jobs(ctx: ConnectorContext) -> IngestQueue[InboundMessage]:
-    if ctx.services.fax_jobs is None:
+    if "fax" not in ctx.services.jobs:
         raise RuntimeError("the fax queue is not open: enable connectors.fax")
-    return ctx.services.fax_jobs
+    return ctx.services.jobs["fax"]
 
 
 async def accept_fax(ctx: ConnectorContext, fax: ReceivedFax) -> InboundMessage:

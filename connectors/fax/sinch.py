@@ -29,8 +29,8 @@ from connectors.fax.provider import (
     page_count,
     status_failed,
 )
+from connectors.fax.settings import SinchFaxSettings
 from hub.errors import Ignored, PayloadRejected, Unauthenticated
-from hub.settings import SinchFaxSettings
 from hub.untrusted import secrets_equal
 
 NAME = "sinch"

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
+from hub.store import search_index
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
 from hub.store.search_terms import all_rows
@@ -323,6 +324,7 @@ class CustomerImporter:
             search_terms,
             all_rows((cid, v["name"], v["organisation"]) for cid, v in {**new, **updates}.items()),
         )
+        await search_index.refresh_customers(conn, [*new, *updates])
         for cid, before, after, reason in tier_events:
             await audit.record(
                 conn,

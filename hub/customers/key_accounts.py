@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.model import ConversationStatus
 from hub.store.tables import conversations, customers
 from hub.store.times import iso
 
@@ -46,7 +47,7 @@ async def accounts_of(
         last = {r.customer_id: r.at for r in found}
         for conv in await conn.execute(
             sa.select(c.id, c.customer_id, c.channel, c.queue, c.assignee_id, c.offered_to, c.last_message_at)
-            .where(c.customer_id.in_(ids), c.status == "open")
+            .where(c.customer_id.in_(ids), c.status == ConversationStatus.OPEN)
             .order_by(c.last_message_at.desc())
         ):
             shown = {"channel": conv.channel, "last_message_at": iso(conv.last_message_at)}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.records import CustomerRecords, load_customer
 from hub.errors import Conflict, InputError, NotFound
+from hub.store import search_index
 from hub.store.search_terms import replace_terms
 from hub.store.tables import (
     consents,
@@ -158,9 +159,11 @@ async def merge(
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == other_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == other_id))
     await conn.execute(sa.delete(customers).where(customers.c.id == other_id))
+    await search_index.move_documents(conn, target_id, customer_id=other_id)
 
     changes, conflicts = merged_values(target, other)
     await records.update(conn, target_id, changes, actor)
+    await search_index.refresh_customers(conn, [target_id, other_id])
     return await audit.record(
         conn,
         actor=actor,
@@ -258,6 +261,8 @@ async def unmerge(
     )
     await replace_terms(conn, target_id, before["name"], before["organisation"])
     await replace_terms(conn, other_id, other["name"], other["organisation"])
+    await search_index.move_documents(conn, other_id, conversation_ids=conv_ids)
+    await search_index.refresh_customers(conn, [target_id, other_id])
     for customer_id, details in ((target_id, {"other_id": other_id}), (other_id, {"from_id": target_id})):
         await audit.record(
             conn,

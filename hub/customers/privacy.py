@@ -2,7 +2,8 @@
 
 Erasure removes the identities, names, message bodies and attachments of one customer,
 scrubs the values out of the event log (and the caller out of queued or dead-lettered
-payloads, ``IngestQueue.scrub``), and keeps
+payloads, ``IngestQueue.scrub``), takes their documents out of the search index
+(``search_index.forget_customer``), and keeps
 anonymised rows (channel, direction, kind, times) so reports still count. On SQLite,
 ``secure_delete`` is on and the WAL is checkpointed afterwards, so the erased values are
 gone from the database file too, not only from its live rows.
@@ -22,6 +23,8 @@ from hub.auth.visibility import Scope, everything
 from hub.customers import audit
 from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
+from hub.model import ConversationStatus
+from hub.store import search_index
 from hub.store.tables import (
     attachments,
     consents,
@@ -180,11 +183,12 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await conn.execute(
         sa.update(conversations)
         .where(conversations.c.customer_id == customer_id)
-        .values(thread_key="erased", open_key=None, status="closed", needs_routing=False)
+        .values(thread_key="erased", open_key=None, status=ConversationStatus.CLOSED, needs_routing=False)
     )
     await _erase_route_facts(conn, customer_id)
     await conn.execute(sa.delete(identities).where(identities.c.customer_id == customer_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
+    await search_index.forget_customer(conn, customer_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
@@ -276,6 +280,7 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
         sa.or_(messages.c.text != "", messages.c.html.is_not(None), messages.c.subject.is_not(None)),
     )
     await _blank_body_meta(conn, unblanked)
+    await search_index.forget_messages(conn, old)
     result = await conn.execute(
         sa.update(messages).where(*unblanked).values(text="", html=None, subject=None)
     )

@@ -7,7 +7,7 @@ the reason. Every read of a record is audited by the caller (``hub.web.customers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
-from hub.model import AddressKind
+from hub.model import AddressKind, Role
+from hub.store import search_index
 from hub.store.search_terms import prefix_match, replace_terms
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
@@ -28,6 +29,13 @@ CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
 ATTRIBUTE_FIELDS = ("contracts", "payment_terms", "revenue", "custom")
+# The key account and commercial fields: only supervisors and admins set them.
+SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"})
+
+
+def role_to_change(fields: Collection[str]) -> Role:
+    """The least role that may set these fields of a record."""
+    return Role.SUPERVISOR if SENSITIVE & set(fields) else Role.AGENT
 
 
 async def load_customer(conn: AsyncConnection, customer_id: str) -> sa.Row[Any]:
@@ -185,8 +193,9 @@ class CustomerRecords:
                 values["tier_reason"] = decision.reason
         values["updated_at"] = datetime.now(UTC)
         await conn.execute(sa.update(customers).where(customers.c.id == customer_id).values(**values))
-        if "name" in values or "organisation" in values:
+        if "name" in values or "organisation" in values or "language" in values:
             await replace_terms(conn, customer_id, merged["name"], merged["organisation"])
+            await search_index.refresh_customers(conn, [customer_id])
         changed = sorted(k for k in changes if changes[k] != _current(row, k))
         if changed:
             await audit.record(
@@ -238,6 +247,7 @@ class CustomerRecords:
                 .returning(identities.c.id)
             )
         ).scalar_one()
+        await search_index.refresh_customers(conn, [customer_id])
         if audit_it:
             await audit.record(
                 conn,
@@ -261,6 +271,7 @@ class CustomerRecords:
         kind = result.scalar_one_or_none()
         if kind is None:
             raise NotFound(f"customer {customer_id} has no identity {identity_id}")
+        await search_index.refresh_customers(conn, [customer_id])
         await audit.record(
             conn,
             actor=actor,

@@ -28,6 +28,7 @@ from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError
 from hub.model import Role
 from hub.routing.rules import RuleSet
+from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.tables import agents, conversations
 from hub.store.times import iso, utc_or_none
@@ -199,6 +200,7 @@ async def _note(
         data={"text": text, "by": who.name, "mentions": list(dict.fromkeys(mentions))},
         at=now,
     )
+    await search_index.put(conn, [search_index.note_doc(note_id, row.id, row.customer_id, text, now)])
     if callback:
         await conn.execute(
             sa.update(conversations)

@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.model import ConversationStatus
 from hub.routing.floor import Floor
 from hub.routing.types import AgentState, WaitingConversation
 from hub.store.tables import PRIORITIES, PRIORITY_NAMES, agents, call_holds, conversations, customers
@@ -122,7 +123,7 @@ async def load_floor(conn: AsyncConnection, now: datetime | None = None) -> Floo
     load: dict[str, dict[str, int]] = {}
     rows = await conn.execute(
         sa.select(held.label("agent_id"), c.channel, sa.func.count().label("n"))
-        .where(c.status == "open", held.is_not(None))
+        .where(c.status == ConversationStatus.OPEN, held.is_not(None))
         .group_by(held, c.channel)
     )
     for r in rows:

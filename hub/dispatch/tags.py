@@ -104,12 +104,3 @@ async def tags_in_use(
 def _tags(route: Any) -> Iterable[str]:
     tags = route.get("tags") if isinstance(route, dict) else None
     return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-
-
-def has_tag(dialect: str, tag: str) -> sa.ColumnElement[bool]:
-    """A WHERE clause: the conversation carries this tag (a JSON array in ``route``)."""
-    if dialect == "postgresql":
-        items = sa.func.jsonb_array_elements_text(c.route.op("->")("tags")).table_valued("value")
-    else:
-        items = sa.func.json_each(c.route, "$.tags").table_valued("value")
-    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value == tag))

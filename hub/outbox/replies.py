@@ -24,8 +24,9 @@ from hub.auth.sessions import Principal
 from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError, NotFound
-from hub.model import Attachment, Channel, Role
+from hub.model import Attachment, Channel, ConversationStatus, Role
 from hub.routing.rules import RuleSet
+from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.tables import attachments, consents, conversations, identities, messages, outbox
 from hub.store.times import iso
@@ -66,7 +67,7 @@ async def reply(
             raise hidden(conv_id)
         if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
             raise Forbidden("only the assigned agent or a supervisor may reply")
-        if conv.status != "open":
+        if conv.status != ConversationStatus.OPEN:
             raise Conflict("the conversation is closed; reopen it to reply")
         channel = channel or conv.channel
         if channel not in senders:
@@ -81,39 +82,38 @@ async def reply(
         sender, recipient = await reply_addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
         reply_id = str(uuid.uuid4())
-        await conn.execute(
-            sa.insert(messages).values(
-                id=reply_id,
-                conversation_id=conv.id,
-                customer_id=conv.customer_id,
-                channel=channel,
-                external_id=f"outbox:{reply_id}",
-                direction="out",
-                kind="message",
-                sender_kind="agent",
-                sender_value=who.agent_id,
-                sender_name=who.name,
-                recipient=recipient,
-                text=text,
-                meta={},
-                received_at=now,
-                stored_at=now,
-            )
-        )
-        if files:
-            await conn.execute(
-                sa.insert(attachments),
-                [
-                    {
-                        "message_id": reply_id,
-                        "sha256": f.sha256,
-                        "filename": f.filename,
-                        "content_type": f.content_type,
-                        "size": f.size,
-                    }
-                    for f in files
-                ],
-            )
+        reply = {
+            "id": reply_id,
+            "conversation_id": conv.id,
+            "customer_id": conv.customer_id,
+            "channel": channel,
+            "external_id": f"outbox:{reply_id}",
+            "direction": "out",
+            "kind": "message",
+            "sender_kind": "agent",
+            "sender_value": who.agent_id,
+            "sender_name": who.name,
+            "recipient": recipient,
+            "subject": None,
+            "text": text,
+            "meta": {},
+            "received_at": now,
+            "stored_at": now,
+        }
+        await conn.execute(sa.insert(messages).values(**reply))
+        file_rows = [
+            {
+                "message_id": reply_id,
+                "sha256": f.sha256,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": f.size,
+            }
+            for f in files
+        ]
+        if file_rows:
+            await conn.execute(sa.insert(attachments), file_rows)
+        await search_index.index_messages(conn, [reply], file_rows)
         delivered = None
         if in_store and channel in in_store:
             delivered = await in_store[channel](conn, reply_id, files, now)

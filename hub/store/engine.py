@@ -28,6 +28,9 @@ from hub.errors import ConfigError
 from hub.settings import DatabaseSettings
 from hub.store.write_gate import WriteGate
 
+# What ``read()`` and ``write()`` hand out and repositories take: a handler holds one
+# only to keep several repository calls in one transaction, and never builds SQL on it.
+Connection = AsyncConnection
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "contacthub_write"
 # Every SQLite connection's settings (also the queue's own appending connection).

@@ -23,8 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.model import ROUTABLE_KINDS, Address, InboundMessage, message_id
+from hub.model import ROUTABLE_KINDS, Address, ConversationStatus, InboundMessage, message_id
 from hub.sanitize import clean_html
+from hub.store import search_index
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
 from hub.store.search_terms import all_rows
 from hub.store.tables import (
@@ -168,6 +169,8 @@ async def store_batch(
             for a in msg.attachments
         ]
     await insert_rows(conn, attachments, attachment_rows)
+    await search_index.refresh_customers(conn, created)
+    await search_index.index_messages(conn, [r for r in rows if r["id"] in stored_ids], attachment_rows)
     if touched:
         rank_of = sa.bindparam("rank", type_=sa.SmallInteger)
         later = sa.func.greatest if is_pg(conn) else sa.func.max
@@ -332,7 +335,7 @@ async def _open_conversations(
                 "customer_id": customer_id,
                 "channel": msg.channel.value,
                 "thread_key": msg.thread_hint.key or DEFAULT_THREAD,
-                "status": "open",
+                "status": ConversationStatus.OPEN,
                 "open_key": key,
                 "needs_routing": False,  # set below if a message in it is work for an agent
                 "message_count": 0,
@@ -388,7 +391,7 @@ async def _reopen_recent(
                     c.customer_id == want["customer_id"],
                     c.channel == want["channel"],
                     c.thread_key == want["thread_key"],
-                    c.status == "closed",
+                    c.status == ConversationStatus.CLOSED,
                     c.closed_at >= since,
                 )
                 .order_by(c.closed_at.desc())
@@ -399,9 +402,9 @@ async def _reopen_recent(
             continue
         result = await conn.execute(
             sa.update(conversations)
-            .where(c.id == row.id, c.status == "closed")
+            .where(c.id == row.id, c.status == ConversationStatus.CLOSED)
             .values(
-                status="open",
+                status=ConversationStatus.OPEN,
                 open_key=want["open_key"],
                 closed_at=None,
                 assignee_id=None,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from hub.model import PRIORITY_RANKS
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -105,7 +107,7 @@ identities = sa.Table(
 )
 
 # conversations.priority: rank per name (as X-Priority counts); NULL is normal
-PRIORITIES = {"high": 1, "normal": 3, "low": 5}
+PRIORITIES = {p.value: rank for p, rank in PRIORITY_RANKS.items()}  # hub.model.Priority
 PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
 
 conversations = sa.Table(
@@ -451,4 +453,46 @@ call_holds = sa.Table(
     sa.Column("started_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
     sa.Index(None, "agent_id"),
+)
+
+# The search index (hub/store/search_index.py): one row per searchable document (a
+# message, an internal note, a customer's names and identities), with its terms. On
+# SQLite ``raw``/``de``/``en`` are the external content of the FTS5 table ``search_fts``
+# (kept in step by triggers); on PostgreSQL they stay NULL and the terms are the
+# ``terms`` tsvector column with its GIN index. Neither of those two is declared here:
+# they are each one backend's (``search_index.BACKEND_OBJECTS``).
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # "m:<message id>", "n:<event id>" or "c:<customer id>": a document is indexed once
+    sa.Column("source", sa.String(60), nullable=False, unique=True),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("conversation_id", sa.String(36)),
+    sa.Column("message_id", sa.String(36)),
+    sa.Column("channel", sa.String(16)),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("de", sa.Text),
+    sa.Column("en", sa.Text),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "conversation_id"),
+    sa.Index(None, "at"),
+)
+
+# Saved searches (hub/web/saved_views.py): a query and its filters by name, the owner's
+# alone (team NULL) or shared with one of their teams; shown in the inbox sidebar.
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("team", sa.String(100)),
+    sa.Column("q", sa.Text, nullable=False),
+    sa.Column("filters", JSON, nullable=False),  # filter name -> list of values, as the query string has them
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index(None, "owner_id"),
+    sa.Index(None, "team"),
 )

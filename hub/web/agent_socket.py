@@ -39,9 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import sqlalchemy as sa
 from aiohttp import WSCloseCode, WSMsgType, web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import COOKIE, Principal, session_digest
 from hub.auth.visibility import Scope, scope_for, scope_of
@@ -52,7 +50,10 @@ from hub.realtime.budget import FrameBudget
 from hub.realtime.bus import Event
 from hub.request_body import int_query
 from hub.routespec import RouteSpec
-from hub.store.tables import agents, conversations
+from hub.store.engine import Connection
+from hub.store.repos import agents as agent_repo
+from hub.store.repos import conversations as conversation_repo
+from hub.store.repos.conversations import Placement
 from hub.transient import is_transient
 from hub.web.middleware import AGENT
 
@@ -100,7 +101,7 @@ class Reach:
         return bool(self.queues & set(data.get("queues") or ()))
 
 
-Placement = Callable[[str], Awaitable[Any]]  # a conversation's assignee_id, offered_to, queue
+PlacementSource = Callable[[str], Awaitable[Placement | None]]
 ScopeSource = Callable[[], Awaitable[Scope]]
 
 
@@ -116,7 +117,7 @@ class AgentFeed:
         session: str,
         reach: Reach = Reach(),
         *,
-        placement: Placement,
+        placement: PlacementSource,
         scope: ScopeSource,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -217,17 +218,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     who = request[AGENT]
     bus = request.app[BUS]
     async with request.app[STORE].read() as conn:
-        held = await conn.execute(
-            sa.select(conversations.c.id).where(
-                conversations.c.status == "open",
-                sa.or_(
-                    conversations.c.assignee_id == who.agent_id, conversations.c.offered_to == who.agent_id
-                ),
-            )
-        )
         feed = AgentFeed(
             who,
-            {r.id for r in held},
+            await conversation_repo.held_by(conn, who.agent_id),
             session_digest(request.cookies.get(COOKIE, "")),
             await _reach(conn, request, who),
             placement=lambda conv_id: _placement(request, conv_id),
@@ -308,22 +301,16 @@ async def _read(ws: web.WebSocketResponse, request: web.Request, feed: AgentFeed
             request.app[BUS].publish("conversation.typing", about)
 
 
-async def _reach(conn: AsyncConnection, request: web.Request, who: Principal) -> Reach:
-    phone = await conn.scalar(sa.select(agents.c.phone).where(agents.c.id == who.agent_id))
+async def _reach(conn: Connection, request: web.Request, who: Principal) -> Reach:
+    phone = await agent_repo.phone_of(conn, who.agent_id)
     scope = await scope_for(conn, who.agent_id, request.app[ROUTING].rules)
     return Reach(scope.queues, frozenset(n for n in (phone, who.name, who.email) if n))
 
 
-async def _placement(request: web.Request, conv_id: str) -> Any:
+async def _placement(request: web.Request, conv_id: str) -> Placement | None:
     """What the visibility rule reads of a conversation, or None if there is none."""
     async with request.app[STORE].read() as conn:
-        return (
-            await conn.execute(
-                sa.select(
-                    conversations.c.assignee_id, conversations.c.offered_to, conversations.c.queue
-                ).where(conversations.c.id == conv_id)
-            )
-        ).one_or_none()
+        return await conversation_repo.placement(conn, conv_id)
 
 
 async def _scope(request: web.Request, who: Principal) -> Scope:

@@ -13,7 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
 
@@ -24,10 +23,11 @@ from hub.customers.key_accounts import accounts_of
 from hub.dispatch.inbox import notify
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.keys import BUS, INBOX, ROUTING, STORE
-from hub.model import AddressKind, Role
+from hub.model import AddressKind, Agent, Presence, Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import agents, sessions
+from hub.store.engine import Connection
+from hub.store.repos import agents as agent_repo
 from hub.store.times import iso
 from hub.text.addresses import normalise_address
 from hub.validation import NULLABLE, RequestModel, validated
@@ -74,37 +74,64 @@ class PresenceIn(RequestModel):
     presence: Literal["available", "away", "offline"]
 
 
-def _public(row: Any) -> dict[str, Any]:
+def _public(agent: Agent) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "email": row.email,
-        "name": row.name,
-        "role": row.role,
-        "presence": row.presence,
-        "languages": row.languages,
-        "departments": row.departments,
-        "tags": row.tags or [],
-        "teams": row.teams or [],
-        "capacity": row.capacity,
-        "active": row.active,
-        "phone": row.phone,
-        "totp_enabled": row.totp_enabled,
-        "totp_required": row.totp_required,
-        "created_at": iso(row.created_at),
+        "id": agent.id,
+        "email": agent.email,
+        "name": agent.name,
+        "role": agent.role,
+        "presence": agent.presence,
+        "languages": agent.languages,
+        "departments": agent.departments,
+        "tags": agent.tags,
+        "teams": agent.teams,
+        "capacity": agent.capacity,
+        "active": agent.active,
+        "phone": agent.phone,
+        "totp_enabled": agent.totp_enabled,
+        "totp_required": agent.totp_required,
+        "created_at": iso(agent.created_at),
     }
 
 
 def _values(body: AgentFields) -> dict[str, Any]:
-    values = {k: v for k, v in body.model_dump().items() if k in body.model_fields_set and k != "password"}
+    """The fields the caller set, as the repository stores them (a password as its hash)."""
+    skip = {"password", "email"}  # the email is the new agent's key, not a field to change
+    values = {k: v for k, v in body.model_dump().items() if k in body.model_fields_set and k not in skip}
     if body.password is not None:
         values["password_hash"] = hash_password(body.password)
     return values
 
 
+async def _audit(
+    conn: Connection,
+    request: web.Request,
+    action: str,
+    agent_id: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        conn,
+        actor=request[AGENT].actor,
+        action=action,
+        subject_type="agent",
+        subject_id=agent_id,
+        customer_id=None,
+        data=data,
+    )
+
+
+async def _agent(conn: Connection, agent_id: str) -> Agent:
+    agent = await agent_repo.get(conn, agent_id)
+    if agent is None:
+        raise NotFound(f"no agent with id {agent_id}")
+    return agent
+
+
 async def list_agents(request: web.Request) -> web.Response:
     async with request.app[STORE].read() as conn:
-        rows = await conn.execute(sa.select(agents).order_by(agents.c.name))
-        return json_response({"items": [_public(r) for r in rows]})
+        found = await agent_repo.all_agents(conn)
+    return json_response({"items": [_public(a) for a in found]})
 
 
 async def create_agent(request: web.Request) -> web.Response:
@@ -112,38 +139,15 @@ async def create_agent(request: web.Request) -> web.Response:
     values = _values(body)
     values.setdefault("capacity", dict(request.app[ROUTING].rules.default_capacity))
     agent_id = str(uuid.uuid4())
+    email = body.email.lower()
     async with request.app[STORE].write() as conn:
-        taken = await conn.scalar(sa.select(agents.c.id).where(agents.c.email == body.email.lower()))
-        if taken:
+        if await agent_repo.email_taken(conn, email):
             raise Conflict(f"an agent with the email {body.email} exists already")
-        await conn.execute(
-            sa.insert(agents).values(
-                **{
-                    "languages": [],
-                    "departments": [],
-                    "tags": [],
-                    "teams": [],
-                    "role": "agent",
-                    **values,
-                    "id": agent_id,
-                    "email": body.email.lower(),
-                    "presence": "offline",
-                    "active": True,
-                    "created_at": datetime.now(UTC),
-                }
-            )
-        )
-        await audit.record(
-            conn,
-            actor=request[AGENT].actor,
-            action="agent.created",
-            subject_type="agent",
-            subject_id=agent_id,
-            customer_id=None,
-        )
-        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one()
+        await agent_repo.create(conn, agent_id, email, values, datetime.now(UTC))
+        await _audit(conn, request, "agent.created", agent_id)
+        agent = await _agent(conn, agent_id)
     await notify(request.app[INBOX], agents=[agent_id])
-    return json_response(_public(row), status=201)
+    return json_response(_public(agent), status=201)
 
 
 async def patch_agent(request: web.Request) -> web.Response:
@@ -151,32 +155,20 @@ async def patch_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["id"]
     values = _values(body)
     async with request.app[STORE].write() as conn:
-        role = await conn.scalar(sa.select(agents.c.role).where(agents.c.id == agent_id))
+        role = await agent_repo.role_of(conn, agent_id)
         if role is None:
             raise NotFound(f"no agent with id {agent_id}")
         ends_sessions = body.active is False or body.password is not None or body.role not in (None, role)
-        if values:
-            result = await conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
-            if not result.rowcount:
-                raise NotFound(f"no agent with id {agent_id}")
+        if values and not await agent_repo.update(conn, agent_id, values):
+            raise NotFound(f"no agent with id {agent_id}")
         if ends_sessions:
-            await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == agent_id))
-        await audit.record(
-            conn,
-            actor=request[AGENT].actor,
-            action="agent.updated",
-            subject_type="agent",
-            subject_id=agent_id,
-            customer_id=None,
-            data={"fields": sorted(body.model_fields_set)},
-        )
-        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one_or_none()
-    if row is None:
-        raise NotFound(f"no agent with id {agent_id}")
+            await agent_repo.end_sessions(conn, agent_id)
+        await _audit(conn, request, "agent.updated", agent_id, {"fields": sorted(body.model_fields_set)})
+        agent = await _agent(conn, agent_id)
     if ends_sessions:
         request.app[BUS].publish(SESSION_ENDED, {"agent_id": agent_id})
     await notify(request.app[INBOX], agents=[agent_id])
-    return json_response(_public(row))
+    return json_response(_public(agent))
 
 
 async def reset_totp(request: web.Request) -> web.Response:
@@ -184,36 +176,24 @@ async def reset_totp(request: web.Request) -> web.Response:
     sessions end. They enrol again when they sign in if it is required. NotFound."""
     agent_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        result = await conn.execute(
-            sa.update(agents).where(agents.c.id == agent_id).values(totp_secret=None, totp_enabled=False)
-        )
-        if not result.rowcount:
+        if not await agent_repo.clear_totp(conn, agent_id):
             raise NotFound(f"no agent with id {agent_id}")
-        await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == agent_id))
-        await audit.record(
-            conn,
-            actor=request[AGENT].actor,
-            action="agent.totp_reset",
-            subject_type="agent",
-            subject_id=agent_id,
-            customer_id=None,
-        )
-        row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).one()
+        await agent_repo.end_sessions(conn, agent_id)
+        await _audit(conn, request, "agent.totp_reset", agent_id)
+        agent = await _agent(conn, agent_id)
     request.app[BUS].publish(SESSION_ENDED, {"agent_id": agent_id})
-    return json_response(_public(row))
+    return json_response(_public(agent))
 
 
 async def set_presence(request: web.Request) -> web.Response:
     body = validated(PresenceIn, await read_json_object(request, 1024))
     who = request[AGENT]
-    values: dict[str, Any] = {"presence": body.presence}
-    if body.presence == "available":
-        values |= {"idle_since": datetime.now(UTC), "missed_offers": 0}
+    presence = Presence(body.presence)
     async with request.app[STORE].write() as conn:
-        await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(**values))
+        await agent_repo.set_presence(conn, who.agent_id, presence, datetime.now(UTC))
     await notify(request.app[INBOX], agents=[who.agent_id])
-    request.app[BUS].publish("agent.presence", {"agent_id": who.agent_id, "presence": body.presence})
-    return json_response({"presence": body.presence})
+    request.app[BUS].publish("agent.presence", {"agent_id": who.agent_id, "presence": presence})
+    return json_response({"presence": presence})
 
 
 async def key_accounts(request: web.Request) -> web.Response:
@@ -224,7 +204,7 @@ async def key_accounts(request: web.Request) -> web.Response:
     if agent_id != who.agent_id and RANK[who.role] < RANK[Role.SUPERVISOR]:
         raise Forbidden("only the key account manager themself, supervisors and admins see these accounts")
     async with request.app[STORE].read() as conn:
-        if await conn.scalar(sa.select(agents.c.id).where(agents.c.id == agent_id)) is None:
+        if not await agent_repo.exists(conn, agent_id):
             raise NotFound(f"no agent with id {agent_id}")
         may_see: Any = lambda row: True  # noqa: E731 - supervisors and admins see all
         if who.role == Role.AGENT:

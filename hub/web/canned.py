@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
@@ -21,12 +20,13 @@ from hub.keys import STORE
 from hub.model import Role
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import agents, canned_responses
+from hub.store.engine import Connection
+from hub.store.repos import agents as agent_repo
+from hub.store.repos import canned as canned_repo
+from hub.store.repos.canned import CannedResponse
 from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
-
-t = canned_responses.c
 
 
 class CannedFields(RequestModel):
@@ -45,90 +45,88 @@ class CannedIn(CannedFields):
     body: str = Field(min_length=1, max_length=20_000)
 
 
-def _public(row: Any) -> dict[str, Any]:
+def _public(canned: CannedResponse) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "title": row.title,
-        "shortcut": row.shortcut,
-        "body": row.body,
-        "team": row.team,
-        "updated_at": iso(row.updated_at),
+        "id": canned.id,
+        "title": canned.title,
+        "shortcut": canned.shortcut,
+        "body": canned.body,
+        "team": canned.team,
+        "updated_at": iso(canned.updated_at),
     }
 
 
 async def list_canned(request: web.Request) -> web.Response:
     who = request[AGENT]
-    query = sa.select(canned_responses).order_by(t.shortcut, t.team)
     async with request.app[STORE].read() as conn:
+        teams = None
         if who.role == Role.AGENT:
-            teams = await conn.scalar(sa.select(agents.c.teams).where(agents.c.id == who.agent_id)) or []
-            query = query.where(sa.or_(t.team.is_(None), t.team.in_(list(teams))))
-        rows = (await conn.execute(query)).all()
-    return json_response({"items": [_public(r) for r in rows]})
+            agent = await agent_repo.get(conn, who.agent_id)
+            teams = agent.teams if agent is not None else ()
+        found = await canned_repo.list_canned(conn, teams)
+    return json_response({"items": [_public(c) for c in found]})
 
 
-async def _taken(conn: Any, shortcut: str, team: str | None, other_than: str | None = None) -> None:
-    query = sa.select(t.id).where(
-        t.shortcut == shortcut, t.team.is_(None) if team is None else t.team == team
-    )
-    if other_than is not None:
-        query = query.where(t.id != other_than)
-    if await conn.scalar(query) is not None:
+async def _refuse_taken(
+    conn: Connection, shortcut: str, team: str | None, other_than: str | None = None
+) -> None:
+    if await canned_repo.shortcut_taken(conn, shortcut, team, other_than):
         where = f"team {team}" if team else "the shared responses"
         raise Conflict(f"the shortcut /{shortcut} is taken in {where}")
 
 
+async def _canned(conn: Connection, row_id: str) -> CannedResponse:
+    canned = await canned_repo.get(conn, row_id)
+    if canned is None:
+        raise NotFound(f"no canned response {row_id}")
+    return canned
+
+
 async def create_canned(request: web.Request) -> web.Response:
     body = validated(CannedIn, await read_json_object(request, 65_536))
-    now = datetime.now(UTC)
     row_id = str(uuid.uuid4())
     async with request.app[STORE].write() as conn:
-        await _taken(conn, body.shortcut, body.team)
-        await conn.execute(
-            sa.insert(canned_responses).values(
-                id=row_id,
-                title=body.title,
-                shortcut=body.shortcut,
-                body=body.body,
-                team=body.team,
-                created_by=request[AGENT].actor,
-                created_at=now,
-                updated_at=now,
-            )
+        await _refuse_taken(conn, body.shortcut, body.team)
+        await canned_repo.create(
+            conn,
+            row_id,
+            title=body.title,
+            shortcut=body.shortcut,
+            body=body.body,
+            team=body.team,
+            created_by=request[AGENT].actor,
+            now=datetime.now(UTC),
         )
         await _audit(conn, request, "canned.created", row_id)
-        row = (await conn.execute(sa.select(canned_responses).where(t.id == row_id))).one()
-    return json_response(_public(row), status=201)
+        canned = await _canned(conn, row_id)
+    return json_response(_public(canned), status=201)
 
 
 async def patch_canned(request: web.Request) -> web.Response:
     body = validated(CannedFields, await read_json_object(request, 65_536))
     row_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        row = (await conn.execute(sa.select(canned_responses).where(t.id == row_id))).one_or_none()
-        if row is None:
-            raise NotFound(f"no canned response {row_id}")
+        before = await _canned(conn, row_id)
         values = body.model_dump(exclude_unset=True)
-        await _taken(conn, values.get("shortcut", row.shortcut), values.get("team", row.team), row_id)
-        await conn.execute(
-            sa.update(canned_responses).where(t.id == row_id).values(**values, updated_at=datetime.now(UTC))
+        await _refuse_taken(
+            conn, values.get("shortcut", before.shortcut), values.get("team", before.team), row_id
         )
+        await canned_repo.update(conn, row_id, values, datetime.now(UTC))
         await _audit(conn, request, "canned.updated", row_id)
-        row = (await conn.execute(sa.select(canned_responses).where(t.id == row_id))).one()
-    return json_response(_public(row))
+        canned = await _canned(conn, row_id)
+    return json_response(_public(canned))
 
 
 async def delete_canned(request: web.Request) -> web.Response:
     row_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        result = await conn.execute(sa.delete(canned_responses).where(t.id == row_id))
-        if not result.rowcount:
+        if not await canned_repo.delete(conn, row_id):
             raise NotFound(f"no canned response {row_id}")
         await _audit(conn, request, "canned.deleted", row_id)
     return web.Response(status=204)
 
 
-async def _audit(conn: Any, request: web.Request, action: str, row_id: str) -> None:
+async def _audit(conn: Connection, request: web.Request, action: str, row_id: str) -> None:
     await audit.record(
         conn,
         actor=request[AGENT].actor,

@@ -13,7 +13,6 @@ import os
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
@@ -26,8 +25,8 @@ from hub.model import AddressKind, Channel
 from hub.outbox.replies import consent_withdrawn
 from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
-from hub.settings import Section
-from hub.store.tables import identities
+from hub.settings_section import Section
+from hub.store.repos import customers as customer_repo
 from hub.store.times import iso
 from hub.text.addresses import normalise_address
 from hub.validation import RequestModel, validated
@@ -137,13 +136,10 @@ async def send_test(request: web.Request) -> web.Response:
     if sender is None:
         raise Conflict(f"this hub process does not send on {channel.value}: enable the connector and restart")
     region = request.app[SETTINGS].phone.default_region
-    to = normalise_address(kind, body.to, default_region=region, field="to").value
+    address = normalise_address(kind, body.to, default_region=region, field="to")
+    to = address.value
     async with request.app[STORE].read() as conn:
-        owner = await conn.scalar(
-            sa.select(identities.c.customer_id).where(
-                identities.c.kind == kind.value, identities.c.value == to
-            )
-        )
+        owner = await customer_repo.owner_of(conn, address)
         withdrawn = await consent_withdrawn(conn, owner, channel.value) if owner else None
     if withdrawn:
         raise Conflict(f"{to} belongs to a customer who withdrew consent ({withdrawn}): not sent")

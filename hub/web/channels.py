@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from connectors import CONNECTORS
+from connectors.registry import CONNECTORS
 from hub.keys import OUTBOX, SERVICES, SETTINGS
 from hub.request_body import json_response
 from hub.routespec import RouteSpec

@@ -12,7 +12,6 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from hub.auth.visibility import scope_of
@@ -21,7 +20,7 @@ from hub.errors import NotFound
 from hub.keys import BLOBS, ROUTING, STORE
 from hub.request_body import int_path
 from hub.routespec import Handler, RouteSpec
-from hub.store.tables import attachments, conversations, messages
+from hub.store.repos import conversations as conversation_repo
 from hub.web.middleware import AGENT
 
 WIDGETS = Path(__file__).resolve().parents[2] / "widgets"
@@ -79,15 +78,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     who = request[AGENT]
     attachment_id = int_path(request, "id")
     async with request.app[STORE].write() as conn:
-        row = (
-            await conn.execute(
-                sa.select(attachments, conversations, messages.c.customer_id.label("owner"))
-                .join(messages, messages.c.id == attachments.c.message_id)
-                .join(conversations, conversations.c.id == messages.c.conversation_id)
-                .where(attachments.c.id == attachment_id)
-            )
-        ).one_or_none()
-        if row is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(row):
+        found = await conversation_repo.attachment_in_context(conn, attachment_id)
+        if found is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(
+            found.conversation
+        ):
             raise NotFound(f"no attachment {attachment_id} for you")
         await audit.record(
             conn,
@@ -95,16 +89,17 @@ async def download(request: web.Request) -> web.StreamResponse:
             action="audit.read",
             subject_type="attachment",
             subject_id=str(attachment_id),
-            customer_id=row.owner,
+            customer_id=found.customer_id,
         )
-    data = await request.app[BLOBS].get(row.sha256)  # NotFound once erased
-    inline = row.content_type in INLINE_TYPES
+    file = found.attachment
+    data = await request.app[BLOBS].get(file.sha256)  # NotFound once erased
+    inline = file.content_type in INLINE_TYPES
     disposition = "inline" if inline else "attachment"
     return web.Response(
         body=data,
         headers={
-            "Content-Type": row.content_type if inline else "application/octet-stream",
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(row.filename, safe='')}",
+            "Content-Type": file.content_type if inline else "application/octet-stream",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(file.filename, safe='')}",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },

@@ -10,13 +10,14 @@ Reading a conversation's messages is written to the audit log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from hub import message_parts
 from hub.auth.sessions import Principal
 from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
@@ -24,196 +25,129 @@ from hub.dispatch import actions, tags
 from hub.dispatch.inbox import notify
 from hub.errors import InputError, NotFound
 from hub.keys import BLOBS, BUS, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
-from hub.model import Attachment
+from hub.model import Attachment, ConversationStatus
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.routing.rules import RuleSet
+from hub.search import service as search
 from hub.store.engine import Store
-from hub.store.tables import (
-    PRIORITIES,
-    PRIORITY_NAMES,
-    attachments,
-    conversations,
-    customers,
-    identities,
-    messages,
-    outbox,
-)
-from hub.store.times import iso, utc, utc_or_none
+from hub.store.repos import conversations as conversation_repo
+from hub.store.repos.conversations import ConversationFilter, ListedConversation, ThreadMessage
+from hub.store.search_index import Filters
+from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
-from hub.web import message_parts
 from hub.web.middleware import AGENT
 
-c = conversations.c
-STATUSES = ("open", "closed")
+STATUSES = tuple(ConversationStatus)
 VIEWS = ("all", "mine", "queues")
-# call and fax details the console shows; other channel extras stay in the store
-SHOWN_META = {
-    *("event", "duration", "recording_url", "transcription", "direction", "cause", "pages"),
-    # the chat widget: where the visitor wrote from, their offline form, others' contacts they named
-    *("site", "page_url", "page_title", "department", "language", "offline", "reply_email", "reply_phone"),
-    *("claimed_email", "claimed_phone"),
-    # email: the mailbox it came to, and why it must not be answered automatically
-    *("mailbox", "auto", "out_of_office", "bounce"),
-    # fax: its gateway, and whether its pages could be shown and read
-    *("provider", "render", "render_error", "ocr", "pages_shown"),
-}
 
 
-def _public(row: Any, now: datetime) -> dict[str, Any]:
-    route = row.route or {}
-    snoozed_until = utc_or_none(row.snoozed_until)
+def _public(listed: ListedConversation, now: datetime) -> dict[str, Any]:
+    conv, customer = listed.conversation, listed.customer
     return {
-        "id": row.id,
-        "customer_id": row.customer_id,
-        "customer": {"name": row.customer_name, "tier": row.customer_tier, "contact": row.customer_contact},
-        "channel": row.channel,
-        "status": row.status,
-        "state": _state(row),
-        "queue": row.queue,
-        "offered_to": row.offered_to,
-        "offer_expires_at": iso(row.offer_expires_at),
-        "assignee_id": row.assignee_id,
-        "assigned_at": iso(row.assigned_at),
-        "message_count": row.message_count,
-        "opened_at": iso(row.opened_at),
-        "last_message_at": iso(row.last_message_at),
-        "closed_at": iso(row.closed_at),
-        "tags": route.get("tags", []),
-        "department": route.get("department"),
-        "priority": PRIORITY_NAMES.get(row.priority or PRIORITIES["normal"], "normal"),
-        # snoozed until then, unless the customer wrote after it was snoozed
-        "snoozed_until": iso(snoozed_until),
-        "snoozed": snoozed_until is not None
-        and snoozed_until > now
-        and utc(row.last_message_at) <= utc(row.snoozed_at),
+        "id": conv.id,
+        "customer_id": conv.customer_id,
+        "customer": {"name": customer.name, "tier": customer.tier, "contact": customer.contact},
+        "channel": conv.channel,
+        "status": conv.status,
+        "state": conv.state,
+        "queue": conv.queue,
+        "offered_to": conv.offered_to,
+        "offer_expires_at": iso(conv.offer_expires_at),
+        "assignee_id": conv.assignee_id,
+        "assigned_at": iso(conv.assigned_at),
+        "message_count": conv.message_count,
+        "opened_at": iso(conv.opened_at),
+        "last_message_at": iso(conv.last_message_at),
+        "closed_at": iso(conv.closed_at),
+        "tags": conv.route.get("tags", []),
+        "department": conv.route.get("department"),
+        "priority": conv.priority,
+        "snoozed_until": iso(conv.snoozed_until),
+        "snoozed": conv.snoozed(now),
         "sla": {
-            "first_response_due": iso(row.first_response_due),
-            "first_response_at": iso(row.first_response_at),
-            "next_response_due": iso(row.next_response_due),
-            "breached": row.breached,
-            "breached_at": iso(row.breached_at),
+            "first_response_due": iso(conv.first_response_due),
+            "first_response_at": iso(conv.first_response_at),
+            "next_response_due": iso(conv.next_response_due),
+            "breached": conv.breached,
+            "breached_at": iso(conv.breached_at),
         },
     }
 
 
-def _state(row: Any) -> str:
-    if row.status != "open":
-        return "closed"
-    if row.assignee_id is not None:
-        return "assigned"
-    return "offered" if row.offered_to is not None else "waiting"
-
-
-def _with_customer() -> sa.Select[Any]:
-    """Conversations with their customer's name, tier and first identity (for the nameless)."""
-    contact = (
-        sa.select(identities.c.value)
-        .where(identities.c.customer_id == c.customer_id)
-        .order_by(identities.c.id)
-        .limit(1)
-        .scalar_subquery()
+def _filter(request: web.Request) -> ConversationFilter:
+    """The list's query parameters as a filter; InputError for an unknown status or view."""
+    who = request[AGENT]
+    limit = int_query(request, "limit", 50, 500)
+    status = request.query.get("status")
+    if status is not None and status not in STATUSES:
+        raise InputError(f"status: one of {', '.join(STATUSES)}", field="status")
+    view = request.query.get("view", "all")
+    if view not in VIEWS:
+        raise InputError(f"view: one of {', '.join(VIEWS)}", field="view")
+    assignee = request.query.get("assignee")
+    tag = request.query.get("tag")
+    return ConversationFilter(
+        limit=limit,
+        status=None if status is None else ConversationStatus(status),
+        queue=request.query.get("queue") or None,
+        assignee_id=who.agent_id if assignee == "me" else assignee,
+        customer_id=request.query.get("customer_id") or None,
+        tag=tags.clean_tag(tag) if tag else None,
+        held_by=who.agent_id if view == "mine" else None,
+        waiting=view == "queues",
     )
-    return sa.select(
-        conversations,
-        customers.c.name.label("customer_name"),
-        customers.c.tier.label("customer_tier"),
-        contact.label("customer_contact"),
-    ).join(customers, customers.c.id == c.customer_id)
 
 
 async def list_conversations(request: web.Request) -> web.Response:
     """Agents see their own, their queues' waiting and their teammates' conversations;
     ``view=mine`` narrows to their own, ``view=queues`` to the waiting ones."""
-    who = request[AGENT]
-    limit = int_query(request, "limit", 50, 500)
-    query = _with_customer().order_by(c.last_message_at.desc(), c.id).limit(limit)
-    status = request.query.get("status")
-    if status is not None:
-        if status not in STATUSES:
-            raise InputError(f"status: one of {', '.join(STATUSES)}", field="status")
-        query = query.where(c.status == status)
-    if queue := request.query.get("queue"):
-        query = query.where(c.queue == queue)
-    assignee = request.query.get("assignee")
-    if assignee is not None:
-        query = query.where(c.assignee_id == (who.agent_id if assignee == "me" else assignee))
-    view = request.query.get("view", "all")
-    if view not in VIEWS:
-        raise InputError(f"view: one of {', '.join(VIEWS)}", field="view")
-    if view == "mine":
-        query = query.where(sa.or_(c.assignee_id == who.agent_id, c.offered_to == who.agent_id))
-    elif view == "queues":
-        query = query.where(c.status == "open", c.assignee_id.is_(None))
-    if customer := request.query.get("customer_id"):
-        query = query.where(c.customer_id == customer)
+    wanted = _filter(request)
     async with request.app[STORE].read() as conn:
-        if tag := request.query.get("tag"):
-            query = query.where(tags.has_tag(conn.dialect.name, tags.clean_tag(tag)))
-        query = query.where((await scope_of(conn, who, request.app[ROUTING].rules)).clause())
-        rows = (await conn.execute(query)).all()
+        scope = await scope_of(conn, request[AGENT], request.app[ROUTING].rules)
+        if q := request.query.get("q"):  # the same search as /api/v1/search
+            hits = await search.conversation_ids(
+                conn, request[AGENT], request.app[ROUTING].rules, q, Filters(), wanted.limit
+            )
+            wanted = replace(wanted, ids=tuple(hits))
+        found = await conversation_repo.list_conversations(conn, wanted, scope.clause())
     now = datetime.now(UTC)
-    return json_response({"items": [_public(r, now) for r in rows]})
+    return json_response({"items": [_public(listed, now) for listed in found]})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     who = request[AGENT]
     conv_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        row = (await conn.execute(_with_customer().where(c.id == conv_id))).one_or_none()
-        if row is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(row):
+        listed = await conversation_repo.get_listed(conn, conv_id)
+        if listed is None or not (await scope_of(conn, who, request.app[ROUTING].rules)).allows(
+            listed.conversation
+        ):
             raise hidden(conv_id)
-        msgs = (
-            await conn.execute(
-                sa.select(
-                    messages.c.id,
-                    messages.c.direction,
-                    messages.c.channel,
-                    messages.c.kind,
-                    messages.c.sender_kind,
-                    messages.c.sender_name,
-                    messages.c.subject,
-                    messages.c.text,
-                    messages.c.html,
-                    messages.c.meta,
-                    messages.c.received_at,
-                    outbox.c.status.label("delivery_status"),
-                    outbox.c.attempts,
-                    outbox.c.error,
-                    outbox.c.error_code,
-                    outbox.c.details,
-                )
-                .select_from(messages.outerjoin(outbox, outbox.c.id == messages.c.id))
-                .where(messages.c.conversation_id == conv_id)
-                .order_by(messages.c.received_at, messages.c.id)
-            )
-        ).all()
-        files: dict[str, list[dict[str, Any]]] = {}
-        if msgs:
-            found = await conn.execute(
-                sa.select(attachments).where(attachments.c.message_id.in_([m.id for m in msgs]))
-            )
-            for a in found:
-                files.setdefault(a.message_id, []).append(
-                    {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
-                )
-        items = [_message(m, files.get(m.id, [])) for m in msgs]
+        items = [_message(m) for m in await conversation_repo.thread(conn, conv_id)]
         await audit.record(
             conn,
             actor=who.actor,
             action="audit.read",
             subject_type="conversation",
             subject_id=conv_id,
-            customer_id=row.customer_id,
+            customer_id=listed.conversation.customer_id,
         )
-    return json_response({**_public(row, datetime.now(UTC)), "messages": items})
+    return json_response({**_public(listed, datetime.now(UTC)), "messages": items})
 
 
-def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
-    files = message_parts.with_content_ids(files, m.meta or {})
-    item = {
+def _message(item: ThreadMessage) -> dict[str, Any]:
+    m = item.message
+    files = message_parts.with_content_ids(
+        [
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in item.attachments
+        ],
+        m.meta,
+    )
+    shown = {
         "id": m.id,
         "direction": m.direction,
         "channel": m.channel,
@@ -222,22 +156,22 @@ def _message(m: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "sender_name": m.sender_name,
         "subject": m.subject,
         "text": m.text,
-        "full_text": message_parts.full_text(m.meta or {}),  # with the quoted history
+        "full_text": message_parts.full_text(m.meta),  # with the quoted history
         "html": message_parts.shown_html(m.html, files),  # sanitised at ingest; shown in a sandbox
-        "meta": {k: v for k, v in (m.meta or {}).items() if k in SHOWN_META},
+        "meta": message_parts.shown_meta(m.meta),
         "attachments": files,
         "received_at": iso(m.received_at),
     }
-    if m.delivery_status is not None:  # a reply: how far it got
-        details = m.details or {}
-        item["delivery"] = {
-            "status": m.delivery_status,
-            "attempts": m.attempts,
-            "error": m.error,
-            "error_code": m.error_code,
-            **{k: v for k, v in details.items() if k not in ("parts", "sent_parts")},
+    if item.delivery is not None:  # a reply: how far it got
+        d = item.delivery
+        shown["delivery"] = {
+            "status": d.status,
+            "attempts": d.attempts,
+            "error": d.error,
+            "error_code": d.error_code,
+            **{k: v for k, v in d.details.items() if k not in ("parts", "sent_parts")},
         }
-    return item
+    return shown
 
 
 class FileRef(RequestModel):
@@ -562,11 +496,13 @@ def conversation_routes() -> list[RouteSpec]:
             "GET",
             base,
             list_conversations,
-            "Conversations (filters: status, queue, assignee=me|id, limit); agents see their own",
+            "Conversations (filters: status, queue, assignee=me|id, tag, q: words as in /api/v1/search,"
+            " limit); agents see their own",
             "agent",
             tag="conversations",
             query={
-                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id")},
+                **{name: TEXT for name in ("status", "queue", "assignee", "view", "customer_id", "tag")},
+                "q": {**TEXT, "maxLength": 500},
                 "limit": limit(500),
             },
             responses={200: "Conversations, latest activity first", 422: "Bad filter", **common},

@@ -16,24 +16,22 @@ from typing import Annotated, Any, Literal
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.visibility import Scope, may_see_customer, scope_of
 from hub.customers import audit, merge, privacy
 from hub.customers.importer import CustomerImporter
-from hub.customers.records import CustomerRecords, record_of
+from hub.customers.records import CustomerRecords, record_of, role_to_change
 from hub.customers.timeline import timeline
 from hub.errors import HubError, InputError, UnsupportedMediaType
 from hub.keys import BLOBS, QUEUE, RECORDS, ROUTING, SETTINGS, STORE
-from hub.model import Role
 from hub.request_body import int_path, int_query, json_response, read_json_object, read_limited
 from hub.routespec import TEXT, TIME, RouteSpec, limit
+from hub.store.engine import Connection
 from hub.untrusted import INT64_MAX
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
 _ID = "{id}"
-SENSITIVE = {"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"}
 
 
 class Money(RequestModel):
@@ -106,11 +104,11 @@ def _changes(body: BaseModel) -> dict[str, Any]:
     }
 
 
-async def _scope(conn: AsyncConnection, request: web.Request) -> Scope:
+async def _scope(conn: Connection, request: web.Request) -> Scope:
     return await scope_of(conn, request[AGENT], request.app[ROUTING].rules)
 
 
-async def _visible(conn: AsyncConnection, request: web.Request, customer_id: str) -> Scope:
+async def _visible(conn: Connection, request: web.Request, customer_id: str) -> Scope:
     """The caller's scope, once it is clear they may see the customer (else NotFound)."""
     scope = await _scope(conn, request)
     await may_see_customer(conn, scope, customer_id)
@@ -131,8 +129,7 @@ async def create(request: web.Request) -> web.Response:
     who = request[AGENT]
     body = validated(CustomerIn, await read_json_object(request, 65_536))
     changes = _changes(body)
-    if SENSITIVE & set(changes):
-        who.require(Role.SUPERVISOR)
+    who.require(role_to_change(changes))
     records: CustomerRecords = request.app[RECORDS]
     async with request.app[STORE].write() as conn:
         customer_id = await records.create(
@@ -163,8 +160,7 @@ async def patch(request: web.Request) -> web.Response:
     who = request[AGENT]
     body = validated(CustomerFields, await read_json_object(request, 65_536))
     changes = _changes(body)
-    if SENSITIVE & set(changes):
-        who.require(Role.SUPERVISOR)
+    who.require(role_to_change(changes))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
         scope = await _visible(conn, request, customer_id)

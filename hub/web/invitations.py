@@ -8,7 +8,6 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
@@ -18,8 +17,9 @@ from hub.errors import NotFound
 from hub.keys import BUS, SETTINGS, STORE
 from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import agent_invitations, agents, sessions
-from hub.store.times import iso, utc
+from hub.store.repos import agents as agent_repo
+from hub.store.repos import invitations as invitation_repo
+from hub.store.times import iso
 from hub.validation import RequestModel, validated
 from hub.web.middleware import AGENT
 
@@ -35,23 +35,10 @@ async def invite(request: web.Request) -> web.Response:
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        active = await conn.scalar(sa.select(agents.c.active).where(agents.c.id == agent_id))
-        if active is None:
+        if not await agent_repo.exists(conn, agent_id):
             raise NotFound(f"no agent with id {agent_id}")
-        await conn.execute(
-            sa.update(agent_invitations)
-            .where(agent_invitations.c.agent_id == agent_id, agent_invitations.c.used_at.is_(None))
-            .values(used_at=now)  # an older link stops working
-        )
-        await conn.execute(
-            sa.insert(agent_invitations).values(
-                token_hash=_digest(token),
-                agent_id=agent_id,
-                created_by=request[AGENT].actor,
-                created_at=now,
-                expires_at=now + VALID_FOR,
-            )
-        )
+        await invitation_repo.void_open(conn, agent_id, now)  # an older link stops working
+        await invitation_repo.add(conn, _digest(token), agent_id, request[AGENT].actor, now, now + VALID_FOR)
         await audit.record(
             conn,
             actor=request[AGENT].actor,
@@ -79,30 +66,12 @@ async def accept(request: web.Request) -> web.Response:
     body = validated(AcceptIn, await read_json_object(request, 4096))
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        row = (
-            await conn.execute(
-                sa.select(agent_invitations.c.agent_id, agent_invitations.c.expires_at, agents.c.email)
-                .join(agents, agents.c.id == agent_invitations.c.agent_id)
-                .where(
-                    agent_invitations.c.token_hash == _digest(body.token),
-                    agent_invitations.c.used_at.is_(None),
-                    agents.c.active.is_(True),
-                )
-            )
-        ).one_or_none()
-        if row is None or utc(row.expires_at) <= now:
+        row = await invitation_repo.find_open(conn, _digest(body.token))
+        if row is None or row.expires_at <= now:
             raise NotFound("this invitation link is unknown, used or expired; ask an admin for a new one")
-        await conn.execute(
-            sa.update(agent_invitations)
-            .where(agent_invitations.c.token_hash == _digest(body.token))
-            .values(used_at=now)
-        )
-        await conn.execute(
-            sa.update(agents)
-            .where(agents.c.id == row.agent_id)
-            .values(password_hash=hash_password(body.password))
-        )
-        await conn.execute(sa.delete(sessions).where(sessions.c.agent_id == row.agent_id))
+        await invitation_repo.mark_used(conn, _digest(body.token), now)
+        await agent_repo.update(conn, row.agent_id, {"password_hash": hash_password(body.password)})
+        await agent_repo.end_sessions(conn, row.agent_id)
         await audit.record(
             conn,
             actor=f"agent:{row.agent_id}",

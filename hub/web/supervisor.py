@@ -7,38 +7,22 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from hub.errors import InputError
 from hub.keys import ROUTING, STORE
 from hub.request_body import int_query, json_response
 from hub.routespec import TEXT, RouteSpec, limit
-from hub.store.tables import agents, conversations, customers, events, messages
+from hub.store.repos import agents as agent_repo
+from hub.store.repos import stats
 from hub.store.times import iso, utc
-
-c = conversations.c
 
 
 async def queues(request: web.Request) -> web.Response:
     """Waiting and offered conversations per queue and tier, with the oldest wait."""
     now = datetime.now(UTC)
-    waiting = sa.and_(c.status == "open", c.assignee_id.is_(None))
     async with request.app[STORE].read() as conn:
-        rows = await conn.execute(
-            sa.select(
-                c.queue,
-                customers.c.tier,
-                sa.func.count().label("waiting"),
-                sa.func.count(c.offered_to).label("offered"),
-                sa.func.min(c.opened_at).label("oldest"),
-                sa.func.count(c.breached).label("breached"),
-            )
-            .join(customers, customers.c.id == c.customer_id)
-            .where(waiting)
-            .group_by(c.queue, customers.c.tier)
-        )
-        found = rows.all()
+        found = await stats.waiting(conn)
 
     def empty(name: str) -> dict[str, Any]:
         return {"queue": name, "waiting": 0, "offered": 0, "breached": 0, "oldest_wait_s": None, "tiers": {}}
@@ -47,7 +31,7 @@ async def queues(request: web.Request) -> web.Response:
     for r in found:
         name = r.queue or "(not routed yet)"
         entry = result.setdefault(name, empty(name))
-        wait_s = round((now - utc(r.oldest)).total_seconds(), 1)
+        wait_s = round((now - r.oldest).total_seconds(), 1)
         entry["tiers"][r.tier] = {"waiting": r.waiting, "offered": r.offered, "oldest_wait_s": wait_s}
         entry["waiting"] += r.waiting
         entry["offered"] += r.offered
@@ -59,24 +43,24 @@ async def queues(request: web.Request) -> web.Response:
 async def breaches(request: web.Request) -> web.Response:
     """Recorded SLA breaches, newest first (``since``: an ISO time)."""
     limit = int_query(request, "limit", 100, 1000)
-    query = (
-        sa.select(events)
-        .where(events.c.action == "sla.breached")
-        .order_by(events.c.at.desc(), events.c.id.desc())
-        .limit(limit)
-    )
-    if since := request.query.get("since"):
+    since = None
+    if raw := request.query.get("since"):
         try:
-            query = query.where(events.c.at >= datetime.fromisoformat(since))
+            since = datetime.fromisoformat(raw)
         except ValueError as exc:
             raise InputError("since: an ISO 8601 time", field="since") from exc
     async with request.app[STORE].read() as conn:
-        rows = (await conn.execute(query)).all()
+        found = await stats.breaches(conn, since, limit)
     return json_response(
         {
             "items": [
-                {"conversation_id": r.subject_id, "at": iso(r.at), "customer_id": r.customer_id, **r.data}
-                for r in rows
+                {
+                    "conversation_id": b.conversation_id,
+                    "at": iso(b.at),
+                    "customer_id": b.customer_id,
+                    **b.data,
+                }
+                for b in found
             ]
         }
     )
@@ -85,21 +69,8 @@ async def breaches(request: web.Request) -> web.Response:
 async def agent_load(request: web.Request) -> web.Response:
     """Every active agent with presence, capacity and what they hold per channel."""
     async with request.app[STORE].read() as conn:
-        people = (
-            await conn.execute(sa.select(agents).where(agents.c.active.is_(True)).order_by(agents.c.name))
-        ).all()
-        held = await conn.execute(
-            sa.select(
-                sa.func.coalesce(c.assignee_id, c.offered_to).label("agent_id"),
-                c.channel,
-                sa.func.count().label("n"),
-            )
-            .where(c.status == "open", sa.or_(c.assignee_id.is_not(None), c.offered_to.is_not(None)))
-            .group_by(sa.func.coalesce(c.assignee_id, c.offered_to), c.channel)
-        )
-        load: dict[str, dict[str, int]] = {}
-        for r in held:
-            load.setdefault(r.agent_id, {})[r.channel] = r.n
+        people = await agent_repo.all_agents(conn, active_only=True)
+        load = await stats.held(conn)
     default = request.app[ROUTING].rules.default_capacity
     return json_response(
         {
@@ -109,8 +80,8 @@ async def agent_load(request: web.Request) -> web.Response:
                     "name": a.name,
                     "role": a.role,
                     "presence": a.presence,
-                    "teams": a.teams or [],
-                    "capacity": {**default, **(a.capacity or {})},
+                    "teams": a.teams,
+                    "capacity": {**default, **a.capacity},
                     "load": load.get(a.id, {}),
                 }
                 for a in people
@@ -132,24 +103,17 @@ async def hourly(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     start = _hour(now) - timedelta(hours=hours - 1)
     async with request.app[STORE].read() as conn:
-        inbound = await conn.execute(
-            sa.select(messages.c.channel, messages.c.received_at).where(
-                messages.c.direction == "in", messages.c.received_at >= start
-            )
-        )
-        volume: dict[datetime, dict[str, int]] = {}
-        for m in inbound:
-            bucket = volume.setdefault(_hour(m.received_at), {})
-            bucket[m.channel] = bucket.get(m.channel, 0) + 1
-        answered = await conn.execute(
-            sa.select(c.opened_at, c.first_response_at, customers.c.tier)
-            .join(customers, customers.c.id == c.customer_id)
-            .where(c.opened_at >= start, c.first_response_at.is_not(None))
-        )
-        waits: dict[datetime, dict[str, list[float]]] = {}
-        for r in answered:
-            seconds = (utc(r.first_response_at) - utc(r.opened_at)).total_seconds()
-            waits.setdefault(_hour(r.opened_at), {}).setdefault(r.tier, []).append(max(seconds, 0.0))
+        inbound = await stats.inbound_since(conn, start)
+        answered = await stats.first_responses_since(conn, start)
+    volume: dict[datetime, dict[str, int]] = {}
+    for m in inbound:
+        bucket = volume.setdefault(_hour(m.received_at), {})
+        channel = m.channel.value  # a plain str: orjson takes no str subclass as a key
+        bucket[channel] = bucket.get(channel, 0) + 1
+    waits: dict[datetime, dict[str, list[float]]] = {}
+    for r in answered:
+        seconds = (r.first_response_at - r.opened_at).total_seconds()
+        waits.setdefault(_hour(r.opened_at), {}).setdefault(r.tier, []).append(max(seconds, 0.0))
     buckets = [start + timedelta(hours=n) for n in range(hours)]
     return json_response(
         {

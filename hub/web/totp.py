@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +19,7 @@ from hub.errors import Conflict, InputError
 from hub.keys import SESSIONS, STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import agents
+from hub.store.repos import agents as agent_repo
 from hub.validation import RequestModel, validated
 from hub.web.auth import request_address
 from hub.web.middleware import AGENT
@@ -43,12 +42,8 @@ async def start_enrolment(request: web.Request) -> web.Response:
     who = request[AGENT]
     secret = new_secret()
     async with request.app[STORE].write() as conn:
-        result = await conn.execute(
-            sa.update(agents)
-            .where(agents.c.id == who.agent_id, agents.c.totp_enabled.is_(False))
-            .values(totp_secret=secret)
-        )
-    if not result.rowcount:
+        enrolled = await agent_repo.enrol_totp(conn, who.agent_id, secret)
+    if not enrolled:
         raise Conflict("two-factor authentication is on already; turn it off first (DELETE /api/v1/me/totp)")
     return json_response({"secret": secret, "uri": provisioning_uri(secret, who.email)})
 
@@ -58,18 +53,14 @@ async def confirm_enrolment(request: web.Request) -> web.Response:
     body = validated(CodeIn, await read_json_object(request, 1024))
     who = request[AGENT]
     async with request.app[STORE].write() as conn:
-        row = (
-            await conn.execute(
-                sa.select(agents.c.totp_secret, agents.c.totp_enabled).where(agents.c.id == who.agent_id)
-            )
-        ).one()
-        if row.totp_enabled:
+        state = await agent_repo.totp_state(conn, who.agent_id)
+        if state is not None and state.enabled:
             raise Conflict("two-factor authentication is on already")
-        if not row.totp_secret:
+        if state is None or not state.secret:
             raise Conflict("start the enrolment first (POST /api/v1/me/totp)")
-        if not verify_code(row.totp_secret, body.code):
+        if not verify_code(state.secret, body.code):
             raise InputError(WRONG_CODE, field="code")
-        await conn.execute(sa.update(agents).where(agents.c.id == who.agent_id).values(totp_enabled=True))
+        await agent_repo.enable_totp(conn, who.agent_id)
         await audit.record(
             conn,
             actor=who.actor,
@@ -99,14 +90,10 @@ async def turn_off(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     await throttle.attempt(who.email, ip, now)  # counted before the code is checked
     async with request.app[STORE].write() as conn:
-        secret = await conn.scalar(sa.select(agents.c.totp_secret).where(agents.c.id == who.agent_id))
-        right = verify_code(secret, body.code)
+        state = await agent_repo.totp_state(conn, who.agent_id)
+        right = state is not None and verify_code(state.secret, body.code)
         if right:
-            await conn.execute(
-                sa.update(agents)
-                .where(agents.c.id == who.agent_id)
-                .values(totp_enabled=False, totp_secret=None)
-            )
+            await agent_repo.clear_totp(conn, who.agent_id)
             await audit.record(
                 conn,
                 actor=who.actor,

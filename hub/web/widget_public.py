@@ -12,10 +12,8 @@ import mimetypes
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from hub.errors import (
@@ -28,13 +26,14 @@ from hub.errors import (
 from hub.keys import BLOBS, SETTINGS, STORE
 from hub.request_body import json_response, multipart_parts, open_multipart, read_part
 from hub.routespec import TEXT, RouteSpec
-from hub.store.tables import widget_uploads
+from hub.store.repos import widget_sites as site_repo
+from hub.store.repos.widget_sites import WidgetSite, WidgetUpload
 from hub.untrusted import secrets_equal
 from hub.web.agent_socket import hub_origins
 from hub.web.console import CSP, INLINE_TYPES, WIDGETS, static_files
 from hub.widget.feed import file_signature
 from hub.widget.sites import SiteSettings, origin_allowed
-from hub.widget.visitors import find_visitor, load_site
+from hub.widget.visitors import find_visitor
 
 SCRIPT = WIDGETS / "chat" / "chat.js"
 DEMO = WIDGETS / "demo"
@@ -69,9 +68,9 @@ def _cors(request: web.Request, allowed: list[str]) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-async def _site(request: web.Request) -> tuple[sa.Row[Any], dict[str, str]]:
+async def _site(request: web.Request) -> tuple[WidgetSite, dict[str, str]]:
     async with request.app[STORE].read() as conn:
-        site = await load_site(conn, request.query.get("site", ""))
+        site = await site_repo.get(conn, request.query.get("site", ""), active_only=True)
     if site is None:
         raise NotFound("no such site: give ?site=KEY")
     return site, _cors(request, list(site.allowed_origins))
@@ -121,20 +120,18 @@ async def upload(request: web.Request) -> web.Response:
     raw = unquote(part.filename or "file")  # some clients percent-encode (RFC 5987)
     name = "".join(ch for ch in Path(raw.replace("\\", "/")).name if ch.isprintable())
     sha = await request.app[BLOBS].put(bytes(data))
-    upload_id = str(uuid.uuid4())
+    upload = WidgetUpload(
+        id=str(uuid.uuid4()),
+        visitor_id=visitor.id,
+        sha256=sha,
+        filename=name[:255] or "file",
+        content_type=content_type,
+        size=len(data),
+        created_at=now,
+    )
     async with request.app[STORE].write() as conn:
-        await conn.execute(
-            sa.insert(widget_uploads).values(
-                id=upload_id,
-                visitor_id=visitor.id,
-                sha256=sha,
-                filename=name[:255] or "file",
-                content_type=content_type,
-                size=len(data),
-                created_at=now,
-            )
-        )
-    body = {"upload": upload_id, "name": name[:255] or "file", "type": content_type, "size": len(data)}
+        await site_repo.add_upload(conn, upload)
+    body = {"upload": upload.id, "name": upload.filename, "type": upload.content_type, "size": upload.size}
     response = json_response(body, status=201)
     response.headers.update(cors)
     return response
@@ -144,7 +141,7 @@ async def visitor_file(request: web.Request) -> web.Response:
     """A file of a chat, for whoever holds its signed link."""
     key, sha, name = (request.match_info[k] for k in ("site", "sha256", "name"))
     async with request.app[STORE].read() as conn:
-        site = await load_site(conn, key)
+        site = await site_repo.get(conn, key, active_only=True)
     if site is None or not secrets_equal(request.query.get("sig"), file_signature(site.secret, sha)):
         raise NotFound("no such file")
     data = await request.app[BLOBS].get(sha)

@@ -12,7 +12,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
 
@@ -21,13 +20,14 @@ from hub.errors import Conflict, NotFound
 from hub.keys import STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
-from hub.store.tables import widget_sites
+from hub.store.engine import Connection
+from hub.store.repos import widget_sites as site_repo
+from hub.store.repos.widget_sites import WidgetSite
 from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 from hub.widget.sites import SiteSettings, normal_origin
 
-t = widget_sites.c
 BASE = "/api/v1/widget/sites"
 
 
@@ -60,63 +60,60 @@ class SiteIn(SiteFields):
     _check_origins = field_validator("allowed_origins")(_origins)
 
 
-def _public(row: Any, *, secret: bool = False) -> dict[str, Any]:
+def _public(site: WidgetSite, *, secret: bool = False) -> dict[str, Any]:
     shown = {
-        "key": row.key,
-        "name": row.name,
-        "allowed_origins": list(row.allowed_origins),
-        "settings": row.settings,
-        "active": row.active,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "snippet": f'<script src="/widget/chat.js" data-site="{row.key}" async></script>',
+        "key": site.key,
+        "name": site.name,
+        "allowed_origins": list(site.allowed_origins),
+        "settings": site.settings,
+        "active": site.active,
+        "created_at": iso(site.created_at),
+        "updated_at": iso(site.updated_at),
+        "snippet": f'<script src="/widget/chat.js" data-site="{site.key}" async></script>',
     }
     if secret:
-        shown["secret"] = row.secret
+        shown["secret"] = site.secret
     return shown
 
 
-async def _load(conn: Any, key: str) -> Any:
-    row = (await conn.execute(sa.select(widget_sites).where(t.key == key))).one_or_none()
-    if row is None:
+async def _load(conn: Connection, key: str) -> WidgetSite:
+    site = await site_repo.get(conn, key)
+    if site is None:
         raise NotFound(f"no widget site {key}")
-    return row
+    return site
 
 
 async def list_sites(request: web.Request) -> web.Response:
     async with request.app[STORE].read() as conn:
-        rows = (await conn.execute(sa.select(widget_sites).order_by(t.name))).all()
-    return json_response({"items": [_public(r) for r in rows]})
+        found = await site_repo.list_sites(conn)
+    return json_response({"items": [_public(s) for s in found]})
 
 
 async def get_site(request: web.Request) -> web.Response:
     async with request.app[STORE].read() as conn:
-        row = await _load(conn, request.match_info["key"])
-    return json_response(_public(row))
+        site = await _load(conn, request.match_info["key"])
+    return json_response(_public(site))
 
 
 async def create_site(request: web.Request) -> web.Response:
     body = validated(SiteIn, await read_json_object(request, 256 * 1024))
     key = body.key or secrets.token_urlsafe(12)
-    now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        if await conn.scalar(sa.select(t.key).where(t.key == key)) is not None:
+        if await site_repo.key_taken(conn, key):
             raise Conflict(f"the site key {key} is taken")
-        await conn.execute(
-            sa.insert(widget_sites).values(
-                key=key,
-                name=body.name,
-                secret=secrets.token_hex(32),
-                allowed_origins=body.allowed_origins,
-                settings=body.settings.model_dump(mode="json"),
-                active=True if body.active is None else body.active,
-                created_at=now,
-                updated_at=now,
-            )
+        await site_repo.create(
+            conn,
+            key,
+            name=body.name,
+            secret=secrets.token_hex(32),
+            allowed_origins=body.allowed_origins,
+            settings=body.settings.model_dump(mode="json"),
+            active=True if body.active is None else body.active,
+            now=datetime.now(UTC),
         )
         await _audit(conn, request, "widget_site.created", key)
-        row = await _load(conn, key)
-    return json_response(_public(row, secret=True), status=201)
+        site = await _load(conn, key)
+    return json_response(_public(site, secret=True), status=201)
 
 
 async def patch_site(request: web.Request) -> web.Response:
@@ -125,30 +122,24 @@ async def patch_site(request: web.Request) -> web.Response:
     values = body.model_dump(exclude_unset=True, mode="json")
     async with request.app[STORE].write() as conn:
         await _load(conn, key)
-        await conn.execute(
-            sa.update(widget_sites).where(t.key == key).values(**values, updated_at=datetime.now(UTC))
-        )
+        await site_repo.update(conn, key, values, datetime.now(UTC))
         await _audit(conn, request, "widget_site.updated", key, sorted(values))
-        row = await _load(conn, key)
-    return json_response(_public(row))
+        site = await _load(conn, key)
+    return json_response(_public(site))
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     async with request.app[STORE].write() as conn:
         await _load(conn, key)
-        await conn.execute(
-            sa.update(widget_sites)
-            .where(t.key == key)
-            .values(secret=secrets.token_hex(32), updated_at=datetime.now(UTC))
-        )
+        await site_repo.set_secret(conn, key, secrets.token_hex(32), datetime.now(UTC))
         await _audit(conn, request, "widget_site.secret_rotated", key)
-        row = await _load(conn, key)
-    return json_response(_public(row, secret=True))
+        site = await _load(conn, key)
+    return json_response(_public(site, secret=True))
 
 
 async def _audit(
-    conn: Any, request: web.Request, action: str, key: str, fields: list[str] | None = None
+    conn: Connection, request: web.Request, action: str, key: str, fields: list[str] | None = None
 ) -> None:
     await audit.record(
         conn,

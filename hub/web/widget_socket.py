@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from connectors.chat.payloads import (
+from hub.errors import Forbidden
+from hub.keys import BUS, SETTINGS, SOCKETS, WIDGET, WIDGET_FANOUT
+from hub.realtime.budget import FrameBudget
+from hub.routespec import TEXT, RouteSpec
+from hub.web.widget_public import page_allowed
+from hub.widget.fanout import WidgetConn
+from hub.widget.frames import (
     ChatMessage,
     FrameRejected,
     Hello,
@@ -28,12 +34,6 @@ from connectors.chat.payloads import (
     Typing,
     parse_frame,
 )
-from hub.errors import Forbidden
-from hub.keys import BUS, SETTINGS, SOCKETS, WIDGET, WIDGET_FANOUT
-from hub.realtime.budget import FrameBudget
-from hub.realtime.widget_fanout import WidgetConn
-from hub.routespec import TEXT, RouteSpec
-from hub.web.widget_public import page_allowed
 from hub.widget.service import Session
 
 log = logging.getLogger("contacthub.widget")

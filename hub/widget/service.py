@@ -17,15 +17,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.base import Outbound
-from connectors.chat.payloads import ChatMessage, Contact, FrameRejected, Hello, LeaveMessage, inbound_message
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
-from hub.model import Attachment, InboundMessage, message_id
+from hub.model import Attachment, ConversationStatus, InboundMessage, message_id
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
 from hub.routing.hours import BusinessHours
 from hub.store.engine import Store
+from hub.store.repos import widget_sites as site_repo
+from hub.store.repos.widget_sites import WidgetSite
 from hub.store.tables import (
     agents,
     conversations,
@@ -37,6 +37,7 @@ from hub.store.tables import (
 )
 from hub.widget import feed
 from hub.widget.availability import Availability
+from hub.widget.frames import ChatMessage, Contact, FrameRejected, Hello, LeaveMessage, inbound_message
 from hub.widget.sites import SiteSettings, hours_of, identifier_valid, public_settings
 from hub.widget.visitors import (
     Claim,
@@ -47,7 +48,6 @@ from hub.widget.visitors import (
     find_visitor,
     identity_of,
     link_verified,
-    load_site,
     new_visitor,
 )
 
@@ -107,11 +107,12 @@ class WidgetService:
         self._sites: dict[str, tuple[datetime, tuple[SiteSettings, BusinessHours, dict[str, Any]]]] = {}
         self.delivery: Callable[[str, str, str, str | None], Awaitable[bool]] | None = None
 
-    async def site(self, key: str) -> sa.Row[Any] | None:
+    async def site(self, key: str) -> WidgetSite | None:
+        """The active site with this key, or None."""
         async with self._store.read() as conn:
-            return await load_site(conn, key)
+            return await site_repo.get(conn, key, active_only=True)
 
-    async def hello(self, site: sa.Row[Any], frame: Hello) -> Welcome:
+    async def hello(self, site: WidgetSite, frame: Hello) -> Welcome:
         now = self._clock()
         settings, hours, shown = self._parsed(site)
         session = Session(
@@ -155,7 +156,7 @@ class WidgetService:
         welcome = self._welcome(session, shown, reason, events, agent, last_seq, frame.visitor)
         return Welcome(session, welcome, bad_identity)
 
-    def _parsed(self, site: sa.Row[Any]) -> tuple[SiteSettings, BusinessHours, dict[str, Any]]:
+    def _parsed(self, site: WidgetSite) -> tuple[SiteSettings, BusinessHours, dict[str, Any]]:
         """A site's settings, parsed once per version (thousands of widgets share them)."""
         cached = self._sites.get(site.key)
         if cached is None or cached[0] != site.updated_at:
@@ -258,12 +259,12 @@ class WidgetService:
             await self.delivery(row.origin.removeprefix("out:"), f"feed:{row.seq}", "delivered", None)
         return len(rows)
 
-    async def deliver(self, item: Outbound) -> int | None:
+    async def deliver(self, reply_id: str, attachments: Sequence[Attachment]) -> int | None:
         """An agent's reply into the visitor's feed (the chat connector's send)."""
         now = self._clock()
         async with self._store.write() as conn:
-            files = await self._reply_files(conn, item.id, item.attachments)
-            placed = await feed.agent_reply(conn, item.id, files, now)
+            files = await self._reply_files(conn, reply_id, tuple(attachments))
+            placed = await feed.agent_reply(conn, reply_id, files, now)
         if placed is None:
             return None
         customer_id, event = placed
@@ -384,7 +385,7 @@ def _latest_open_chat(query: sa.Select[Any], customer_id: str) -> sa.Select[Any]
         query.where(
             conversations.c.customer_id == customer_id,
             conversations.c.channel == "chat",
-            conversations.c.status == "open",
+            conversations.c.status == ConversationStatus.OPEN,
         )
         .order_by(conversations.c.last_message_at.desc())
         .limit(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -122,7 +123,7 @@ def identifier_valid(secret: str, identifier: str, given: str) -> bool:
     return secrets_equal(given.strip().lower(), identifier_hash(secret, identifier))
 
 
-def public_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+def public_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings the widget sees (everything but the hours' details)."""
     parsed = SiteSettings.model_validate(settings)
     shown = parsed.model_dump(exclude={"hours"})

@@ -24,7 +24,7 @@ from hub.customers.merge import merge
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
 from hub.model import AddressKind
-from hub.store.tables import identities, widget_sites, widget_visitors
+from hub.store.tables import identities, widget_visitors
 from hub.text.addresses import normalise_address
 
 CHAT_VISITOR = AddressKind.CHAT_VISITOR.value
@@ -53,15 +53,6 @@ class Visitor:
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def load_site(conn: AsyncConnection, key: str) -> sa.Row[Any] | None:
-    """The active site with this key, or None."""
-    return (
-        await conn.execute(
-            sa.select(widget_sites).where(widget_sites.c.key == key, widget_sites.c.active.is_(True))
-        )
-    ).one_or_none()
 
 
 async def customer_of(conn: AsyncConnection, visitor_id: str) -> str | None:

@@ -142,12 +142,12 @@ async def edge(
     async with running_hub(settings) as hub:
         services = hub.app[SERVICES]
         result = Edge(hub)
-        assert services.queue is not None and services.fax_jobs is not None and services.delivery is not None
+        assert services.queue is not None and "fax" in services.jobs and services.delivery is not None
         # a fax's edge result is its job on the fax queue; the fax reader puts it on the ingest
         # queue later, pages read, whenever it gets to it: that one is not the edge's
         not_from_fax_reader = lambda msg: msg.channel is not Channel.FAX  # noqa: E731
         services.queue = Tee(services.queue, result.appended, not_from_fax_reader)
-        services.fax_jobs = Tee(services.fax_jobs, result.appended)
+        services.jobs["fax"] = Tee(services.jobs["fax"], result.appended)
         services.delivery = _recording(result, services.delivery)
         yield result
     await drop_backend(settings)

@@ -86,6 +86,8 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
     assert await queue.dead_count() == 1
     before = await dump(hub)
     assert ERASE_EMAIL in before and ERASE_PHONE in before and ERASE_TEXT in before
+    for q in ("Kontonummer", "Geheim", ERASE_EMAIL, ERASE_PHONE):
+        assert await _search(hub, roles, q), q
 
     unconfirmed = await hub.client.delete(f"/api/v1/customers/{cid}", headers=roles["admin"])
     assert unconfirmed.status == 422 and "confirm" in (await unconfirmed.json())["detail"]
@@ -97,10 +99,15 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
     after = await dump(hub)
     for value in (ERASE_EMAIL, ERASE_PHONE, ERASE_TEXT, "Erika Geheim", "vertrag.pdf"):
         assert value not in after, value
+    for q in ("Kontonummer", "Geheim", ERASE_EMAIL, ERASE_PHONE):
+        assert await _search(hub, roles, q) == [], q
+    index_terms = " ".join(await _index_terms(hub))
+    for term in INDEXED:
+        assert term not in after.lower() and term not in index_terms, f"{term} still in the search index"
     settings_url = str(hub.app[STORE].engine.url)
     if settings_url.startswith("sqlite"):
         raw = Path(hub.app[STORE].engine.url.database).read_bytes()
-        for value in (ERASE_EMAIL, ERASE_PHONE, ERASE_TEXT):
+        for value in (ERASE_EMAIL, ERASE_PHONE, ERASE_TEXT, *INDEXED):
             assert value.encode() not in raw, f"{value} still in the SQLite file"
     assert not await hub.app[BLOBS].exists(sha)
     assert await queue.dead_count() == 0
@@ -121,6 +128,27 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
         {"external_id": "e1", "from": {"kind": "email", "value": ERASE_EMAIL}, "text": "x"}
     )
     assert await hub.wait_stored(3, timeout=1) == 2
+
+
+# the customer's words as the search index holds them (hub/text/index_terms.py): folded,
+# and German and English stems
+INDEXED = ("kontonummer", "kontonumm", "491709876543", "geheim", "8841")
+
+
+async def _search(hub: HubClient, roles: dict[str, dict[str, str]], q: str) -> list[dict[str, object]]:
+    resp = await hub.client.get("/api/v1/search", params={"q": q}, headers=roles["supervisor"])
+    assert resp.status == 200, await resp.text()
+    items: list[dict[str, object]] = (await resp.json())["items"]
+    return items
+
+
+async def _index_terms(hub: HubClient) -> list[str]:
+    """PostgreSQL's tsvector column (not in the shared tables, so not in ``dump``)."""
+    if hub.app[STORE].dialect != "postgresql":
+        return []
+    async with hub.app[STORE].read() as conn:
+        vectors = (await conn.exec_driver_sql("SELECT terms::text FROM search_docs")).scalars().all()
+    return [term.split("'")[1] for vector in vectors for term in vector.split() if "'" in term]
 
 
 async def test_retention_blanks_old_bodies_only(hub: HubClient) -> None:
@@ -235,15 +263,16 @@ async def test_route_inventory_admin_routes_refuse_agents_and_supervisors(hub: H
 async def test_the_inventory_catches_an_unprotected_route(settings) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from hub.app import _register, create_app
+    from hub.app import create_app
     from hub.routespec import RouteSpec
     from hub.web.middleware import SPEC
+    from hub.wiring.web import register
 
     async def leak(request: web.Request) -> web.Response:
         return web.json_response({})
 
     app = create_app(settings, migrate=True)
-    _register(app, RouteSpec("GET", "/api/v1/leak", leak, "a mistake", "public"))
+    register(app, RouteSpec("GET", "/api/v1/leak", leak, "a mistake", "public"))
     async with TestClient(TestServer(app)):
         public = {(r.method, r.resource.canonical) for r, s in app[SPEC].items() if s.access == "public"}
     assert public - set(PUBLIC) == {("GET", "/api/v1/leak")}

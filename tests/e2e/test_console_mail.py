@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from connectors.email.inbound import to_inbound
+from connectors.email.settings import MailboxSettings
 from hub.keys import BLOBS, QUEUE
-from hub.settings import MailboxSettings
 from tests.e2e.conftest import E2E, PASSWORD, LiveHub
 
 pytestmark = E2E

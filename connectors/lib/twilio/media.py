@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from connectors.base import Blobs
+from connectors.lib.twilio.settings import TwilioAccount
 from hub.model import Attachment
-from hub.settings import TwilioAccount
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 

@@ -12,10 +12,11 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.request_validator import HMAC_SHA1, SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
 
+from connectors.lib.twilio.settings import TwilioAccount
 from connectors.lib.twilio.signature import signature_valid
 from hub.errors import Forbidden, InputError, PayloadTooLarge
 from hub.request_body import read_form
-from hub.settings import Settings, TwilioAccount
+from hub.settings import Settings
 
 log = logging.getLogger("contacthub.twilio")
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorState
+from connectors.email.settings import MailboxSettings
 from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
-from hub.settings import MailboxSettings
 from tests.connectors.email.dovecot import Dovecot
 from tests.waits import eventually
 

@@ -16,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.email.inbound import to_inbound
+from connectors.email.settings import MailboxSettings
 from hub.keys import BLOBS, QUEUE, STORE
-from hub.settings import MailboxSettings, Settings
+from hub.settings import Settings
 from hub.store.tables import conversations, events, messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.smtp_peer import Peer, body_text

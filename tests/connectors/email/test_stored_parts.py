@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from connectors.email.inbound import inbound_message, to_inbound
 from connectors.email.payloads import parse_mail
+from connectors.email.settings import MailboxSettings
 from hub.customers.privacy import apply_retention
 from hub.keys import BLOBS, QUEUE, STORE
-from hub.settings import MailboxSettings
 from hub.store.tables import messages
 from tests.conftest import HubClient, sign_in_all
 

@@ -163,7 +163,7 @@ async def test_forged_signatures_are_refused(fax_hub: HubClient) -> None:
     assert resp.status == 401
     async with fax_hub.app[STORE].read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(messages)) == 0
-    assert await fax_hub.app[SERVICES].fax_jobs.depth() == 0
+    assert await fax_hub.app[SERVICES].jobs["fax"].depth() == 0
 
 
 async def test_a_retried_callback_is_stored_once(fax_hub: HubClient) -> None:
@@ -171,8 +171,7 @@ async def test_a_retried_callback_is_stored_once(fax_hub: HubClient) -> None:
     for _ in range(3):  # Phaxio retries until it sees a 200, up to 16 times
         assert (await phaxio_post(fax_hub, phaxio_received(90003), pdf)).status == 200
     await fax_message(fax_hub, "phaxio:90003")
-    jobs = fax_hub.app[SERVICES].fax_jobs
-    assert jobs is not None
+    jobs = fax_hub.app[SERVICES].jobs["fax"]
     await eventually(lambda: _empty(jobs), what="every job done")
     async with fax_hub.app[STORE].read() as conn:
         count = await conn.scalar(
@@ -306,7 +305,7 @@ async def test_sinch_json_and_multipart_faxes(fax_hub: HubClient) -> None:
 
 async def test_email_to_fax_gateway_mailbox(backend: str, tmp_path: Any, gateway: Any) -> None:
     from connectors.base import ConnectorContext
-    from connectors.email import SPEC as EMAIL
+    from connectors.email.spec import SPEC as EMAIL
     from tests.conftest import drop_backend, make_settings, running_hub
     from tests.connectors.fax.conftest import fax_settings
 
@@ -341,7 +340,7 @@ async def test_email_to_fax_gateway_mailbox(backend: str, tmp_path: Any, gateway
         )
         assert EMAIL.background is not None
         (watcher,) = EMAIL.background(ctx)
-        deliver = watcher._deliver  # type: ignore[attr-defined]
+        deliver = watcher.loop._deliver  # type: ignore[attr-defined]
 
         def mail(sender: str, subject: str, message_id: str) -> bytes:
             msg = EmailMessage()

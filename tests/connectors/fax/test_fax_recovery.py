@@ -39,13 +39,13 @@ async def parts(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Settings, C
     client = aioredis.Redis.from_url(settings.queue.url) if settings.queue.backend == "redis" else None
     services = Services(blobs=FolderBlobStore(settings.blobs.path))
     services.queue = open_queue(settings.queue, "ingest", encode_message, store=store, redis=client)
-    services.fax_jobs = open_queue(settings.queue, "fax", encode_message, store=store, redis=client)
+    services.jobs["fax"] = open_queue(settings.queue, "fax", encode_message, store=store, redis=client)
     ctx = ConnectorContext(
         settings=settings, metrics=Metrics(), clock=lambda: datetime.now(UTC), services=services
     )
     yield settings, ctx
     await services.queue.close()
-    await services.fax_jobs.close()
+    await services.jobs["fax"].close()
     if client is not None:
         await client.aclose()
     await store.close()
@@ -56,7 +56,7 @@ async def test_a_job_claimed_by_a_dead_preparer_is_taken_over(
     parts: tuple[Settings, ConnectorContext],
 ) -> None:
     _, ctx = parts
-    jobs, ingest = ctx.services.fax_jobs, ctx.queue
+    jobs, ingest = ctx.services.jobs["fax"], ctx.queue
     assert jobs is not None
     pdf = german_pdf([["Bestellung", "Drei Kisten Äpfel"]])
     fax = ReceivedFax(
@@ -90,7 +90,7 @@ async def test_a_job_claimed_by_a_dead_preparer_is_taken_over(
 @pytest.mark.hub_errors_expected("fax not prepared")
 async def test_a_failing_job_is_retried_then_dead_lettered(parts: tuple[Settings, ConnectorContext]) -> None:
     settings, ctx = parts
-    jobs = ctx.services.fax_jobs
+    jobs = ctx.services.jobs["fax"]
     assert jobs is not None
     fax = ReceivedFax(
         provider="generic",

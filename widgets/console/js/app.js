@@ -12,10 +12,11 @@ import { installShortcuts } from "./shortcuts.js";
 import { KeyAccountsView } from "./keyaccounts.js";
 import { Notifier } from "./notify.js";
 import { loadTags } from "./tags.js";
+import { Search, SavedViews } from "./search.js";
 
 const live = new LiveFeed();
 const NARROW = window.matchMedia("(max-width: 900px)");
-let inbox, conversation, supervisor, keyAccounts, notifier;
+let inbox, conversation, supervisor, keyAccounts, notifier, search, savedViews;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -45,6 +46,7 @@ async function boot() {
   window.addEventListener("hashchange", route);
   installShortcuts({ inbox, conversation: () => conversation, presence: togglePresence });
   await inbox.load();
+  savedViews.load();
   route();
 }
 
@@ -56,6 +58,9 @@ async function loadCanned() { state.canned = (await get("/api/v1/canned-response
 async function loadQueues() { state.queues = (await get("/api/v1/queues")).items; }
 
 function layout() {
+  // a hit opens its conversation at the message found
+  search = new Search({ open: (id, messageId) => { location.hash = messageId ? `#/c/${id}/m/${messageId}` : `#/c/${id}`; } });
+  savedViews = new SavedViews(search);
   const presence = h("select", { id: "presence", "aria-label": t("presence.label"), onchange: (e) => setPresence(e.target.value) },
     ["available", "away", "offline"].map((p) => h("option", { value: p, selected: state.agents.get(state.me.id)?.presence === p }, t(`presence.${p}`))));
   const lang = h("select", { id: "language", "aria-label": t("nav.language"), onchange: (e) => { setLanguage(e.target.value); location.reload(); } },
@@ -66,7 +71,7 @@ function layout() {
     h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
-    h("strong", { class: "brand" }, "ContactHub"), nav,
+    h("strong", { class: "brand" }, "ContactHub"), nav, search.root,
     h("span", { class: "live-status", id: "live-status", role: "status" }, ""),
     h("span", { class: "spacer" }),
     h("label", { class: "inline" }, t("presence.label"), " ", presence),
@@ -77,10 +82,11 @@ function layout() {
       "aria-label": t("nav.shortcuts") }, "?"),
     h("span", { class: "me" }, state.me.name),
     h("button", { type: "button", id: "logout", onclick: logout }, t("nav.logout")));
-  const inboxEl = h("div", { class: "inbox", id: "inbox", "aria-label": t("nav.inbox") });
+  const inboxBody = h("div", { class: "inbox-body" });
+  const inboxEl = h("div", { class: "inbox", id: "inbox", "aria-label": t("nav.inbox") }, savedViews.root, inboxBody);
   const mainEl = h("main", { id: "main", tabindex: "-1" });
   replace(document.getElementById("app"), header, h("div", { class: "workspace" }, inboxEl, mainEl));
-  inbox = new Inbox(inboxEl, { open: (id) => { location.hash = `#/c/${id}`; }, onOffers: offersChanged });
+  inbox = new Inbox(inboxBody, { open: (id) => { location.hash = `#/c/${id}`; }, onOffers: offersChanged });
   conversation = new ConversationView(h("div", { class: "conversation" }), { live, onChange: () => inbox.refresh() });
   supervisor = new SupervisorView(h("div", { class: "supervisor" }));
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
@@ -105,12 +111,12 @@ function offersChanged(offers, fresh) {
 function route() {
   const main = document.getElementById("main");
   const hash = location.hash || "#/inbox";
-  const match = hash.match(/^#\/c\/([\w-]+)$/);
+  const match = hash.match(/^#\/c\/([\w-]+)(?:\/m\/([\w-]+))?$/);
   document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
     : hash === "#/key-accounts" ? "key-accounts" : "inbox";
   if (match) {
     replace(main, conversation.root);
-    conversation.show(match[1]);
+    conversation.show(match[1]).then(() => { if (match[2]) showMessage(match[2]); });
     if (NARROW.matches) main.scrollIntoView({ block: "start" }); // one column: the conversation is below the inbox
   } else if (hash === "#/key-accounts") {
     conversation.leave();
@@ -125,6 +131,17 @@ function route() {
     conversation.leave();
     replace(main, h("p", { class: "empty pick" }, t("inbox.pick")));
   }
+}
+
+// The message a search hit names: scrolled to, marked and focused.
+function showMessage(messageId) {
+  const el = document.querySelector(`li.msg[data-id="${CSS.escape(messageId)}"]`);
+  if (!el) return;
+  for (const old of document.querySelectorAll("li.msg.found")) old.classList.remove("found");
+  el.classList.add("found");
+  el.setAttribute("tabindex", "-1");
+  el.scrollIntoView({ block: "center" });
+  el.focus();
 }
 
 function onEvent(event) {
@@ -178,6 +195,7 @@ function onEvent(event) {
     default:
   }
   inbox.refresh();
+  savedViews.refresh();
   if (current && (d.conversation_id === current || event.topic === "agent.presence")) conversation.refresh();
   if (document.body.dataset.view === "supervisor") supervisor.refresh();
   if (document.body.dataset.view === "key-accounts") keyAccounts.refresh();

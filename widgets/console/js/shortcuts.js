@@ -3,7 +3,7 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
 const KEYS = [
-  ["?", "key.help"], ["g i", "key.inbox"], ["g s", "key.supervisor"], ["g k", "key.key_accounts"], ["j", "key.next"], ["k", "key.prev"],
+  ["?", "key.help"], ["/", "key.search"], ["g i", "key.inbox"], ["g s", "key.supervisor"], ["g k", "key.key_accounts"], ["j", "key.next"], ["k", "key.prev"],
   ["Enter", "key.open"], ["a", "key.accept"], ["r", "key.reply"], ["n", "key.note"], ["e", "key.close"],
   ["t", "key.transfer"], ["z", "key.snooze"], ["p", "key.presence"], ["Esc", "key.back"],
 ];

@@ -1,5 +1,6 @@
 """What a stored message shows beyond its columns: the full text with the quoted history,
-the files' Content-IDs, and HTML whose inline images point at the hub. Pure.
+the files' Content-IDs, HTML whose inline images point at the hub, and which of its
+channel extras (``meta``) an agent sees. Pure.
 
 Channels keep these in the message's ``meta`` (no column of their own): ``full_text``
 is the whole text when ``text`` is only the visible part, and ``content_ids`` is JSON
@@ -14,6 +15,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from hub.sanitize import link_inline_images
+
+# call and fax details the console shows; other channel extras stay in the store
+SHOWN_META = {
+    *("event", "duration", "recording_url", "transcription", "direction", "cause", "pages"),
+    # the chat widget: where the visitor wrote from, their offline form, others' contacts they named
+    *("site", "page_url", "page_title", "department", "language", "offline", "reply_email", "reply_phone"),
+    *("claimed_email", "claimed_phone"),
+    # email: the mailbox it came to, and why it must not be answered automatically
+    *("mailbox", "auto", "out_of_office", "bounce"),
+    # fax: its gateway, and whether its pages could be shown and read
+    *("provider", "render", "render_error", "ocr", "pages_shown"),
+}
+
+
+def shown_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The channel extras an agent sees (``SHOWN_META``); the rest stays in the store."""
+    return {k: v for k, v in meta.items() if k in SHOWN_META}
 
 
 def attachment_url(attachment_id: int) -> str:

@@ -1,0 +1,51 @@
+"""The fax connector's SPEC: how the app enables and wires it."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+
+from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground
+from connectors.fax.connector import routes
+from connectors.fax.ocr import ocr_unavailable
+from connectors.fax.prepare import FaxPreparer, accept_fax, ocr_on
+from connectors.fax.sender import FaxSender
+from hub.model import Channel
+
+log = logging.getLogger("contacthub.fax")
+
+
+def _preparer(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
+    """The fax reader. OCR switched off by settings is "stopped"; OCR wanted but not
+    possible here (no Tesseract, a language missing) is "degraded", said once at start-up
+    and in GET /api/v1/channels: faxes still arrive, with their pages and no text."""
+    settings = ctx.settings.connectors.fax
+    state = ctx.services.state("fax:ocr")
+    if not settings.ocr:
+        off: str | None = "OCR off by settings (connectors.fax.ocr)"
+        state.set("stopped", off)
+    elif off := ocr_unavailable(settings.tesseract, settings.ocr_languages):
+        log.warning("fax: %s; faxes arrive with their pages but without text", off)
+        state.set("degraded", off)
+    else:
+        state.set("connected", ocr_on(settings.ocr_languages))
+    return [FaxPreparer(ctx, ocr_off=off, state=state)]
+
+
+def _offers(ctx: ConnectorContext) -> None:
+    # how another connector (email-to-fax gateway mail) hands a fax to this one
+    ctx.services.fax_intake = functools.partial(accept_fax, ctx)
+
+
+SPEC = ConnectorSpec(
+    name="fax",
+    channel=Channel.FAX,
+    enabled=lambda settings: settings.connectors.fax.enabled,
+    routes=routes,
+    sender=FaxSender,
+    sends=lambda settings: settings.connectors.fax.send_via is not None,
+    background=_preparer,
+    jobs=True,  # faxes wait there for their pages and OCR before ingest
+    offers=_offers,
+)

@@ -1,0 +1,12 @@
+"""Every connector, listed explicitly (no import-time discovery)."""
+
+from connectors.api.spec import SPEC as API
+from connectors.base import ConnectorSpec
+from connectors.chat.spec import SPEC as CHAT
+from connectors.cti.spec import SPEC as CTI
+from connectors.email.spec import SPEC as EMAIL
+from connectors.fax.spec import SPEC as FAX
+from connectors.sms_twilio.spec import SPEC as SMS_TWILIO
+from connectors.voice_twilio.spec import SPEC as VOICE_TWILIO
+
+CONNECTORS: tuple[ConnectorSpec, ...] = (API, CHAT, EMAIL, SMS_TWILIO, VOICE_TWILIO, CTI, FAX)

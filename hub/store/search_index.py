@@ -1,0 +1,672 @@
+"""The search index: one repository over SQLite FTS5 and PostgreSQL full-text search.
+
+A document is a message (subject, text, an email's full text, its files' names), an
+internal note, or a customer (name, organisation, identities). Its terms come from
+``hub.text.index_terms`` (the same code at indexing and query time on both backends):
+
+- SQLite: ``search_docs.raw/de/en`` are the external content of the FTS5 table
+  ``search_fts`` (triggers keep it in step); ranked by ``bm25``.
+- PostgreSQL: the column ``search_docs.terms`` is a tsvector written from the same
+  terms (``raw`` at positions from 1, ``de`` from DE_AT, ``en`` from EN_AT, so that a
+  phrase never spans two streams) and GIN-indexed; ranked by ``ts_rank_cd``.
+
+Who may see a hit is not decided here: callers pass the visibility rule's clause
+(``hub.auth.visibility``), built over ``search_docs`` and ``conversations``.
+Writers call ``put`` in their own transaction (ingest, notes, customer changes), so the
+index is never a second pass that a crash could leave behind.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.bulk import any_of, is_pg
+from hub.store.engine import Store
+from hub.store.tables import attachments, conversations, customers, events, identities, messages, search_docs
+from hub.text.index_terms import Streams, streams
+from hub.text.search_query import Query, fts5_match, tsquery
+
+d = search_docs.c
+c = conversations.c
+cu = customers.c
+DE_AT = 5500
+EN_AT = 11000
+# the documents the words pick before the joins (``search``), and the most before it
+# takes every match
+CANDIDATES = 1000
+MAX_CANDIDATES = 100_000
+# facets count at most this many matches (``Facets.capped`` says when there were more)
+FACET_CAP = 1000
+# what only one backend has, beside the tables: kept out of the schema comparison
+BACKEND_OBJECTS = frozenset({"search_fts", "terms", "search_docs_terms"})
+
+_fts = sa.table("search_fts", sa.column("rowid", sa.Integer))
+_FTS: sa.ColumnElement[Any] = sa.literal_column("search_fts")
+_pg_docs = sa.table(
+    "search_docs",
+    *(sa.column(col.name, col.type) for col in search_docs.c if col.name != "id"),
+    sa.column("terms", TSVECTOR),
+)
+_pg_terms = sa.literal_column("search_docs.terms", TSVECTOR)
+_SQLITE_INSERT = (
+    "INSERT INTO search_docs (source, kind, customer_id, conversation_id, message_id, channel, at,"
+    " raw, de, en) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class DocKind(StrEnum):
+    MESSAGE = "message"
+    NOTE = "note"
+    CUSTOMER = "customer"
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A document to index; ``source`` names it, so indexing it again replaces it."""
+
+    source: str
+    kind: DocKind
+    customer_id: str
+    at: datetime
+    terms: Streams
+    conversation_id: str | None = None
+    message_id: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a search is narrowed to; empty tuples and None narrow nothing. Values of
+    one filter are alternatives (OR); filters combine with AND."""
+
+    channel: tuple[str, ...] = ()
+    tier: tuple[str, ...] = ()
+    queue: tuple[str, ...] = ()
+    department: tuple[str, ...] = ()
+    tag: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    assignee: tuple[str, ...] = ()
+    customer: tuple[str, ...] = ()
+    key_account: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One document found: where it is, whose it is, its rank and the texts to show."""
+
+    kind: DocKind
+    customer_id: str
+    conversation_id: str | None
+    message_id: str | None
+    channel: str | None
+    at: datetime
+    rank: float
+    customer_name: str | None
+    organisation: str | None
+    tier: str
+    key_account: bool
+    texts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    capped: bool = False
+
+
+def message_doc(row: Any, files: Iterable[str] = (), language: str | None = None) -> Doc:
+    """The document of a message row (``id``, ``conversation_id``, ``customer_id``,
+    ``channel``, ``received_at``, ``subject``, ``text``, ``meta``)."""
+    return Doc(
+        source=f"m:{row.id}",
+        kind=DocKind.MESSAGE,
+        customer_id=row.customer_id,
+        conversation_id=row.conversation_id,
+        message_id=row.id,
+        channel=row.channel,
+        at=row.received_at,
+        terms=streams(message_texts(row.subject, row.text, row.meta, files), language),
+    )
+
+
+def message_texts(subject: str | None, text: str, meta: Any, files: Iterable[str]) -> tuple[str, ...]:
+    """What of a message is searchable: subject, text, the full text with quotes when the
+    text leaves them out, the files' names."""
+    full = meta.get("full_text") if isinstance(meta, dict) else None
+    extra = (full,) if isinstance(full, str) and full and full != text else ()
+    return tuple(t for t in (subject, text, *extra, *files) if t)
+
+
+async def index_messages(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Any]]
+) -> None:
+    """Index freshly stored messages (``messages`` rows as inserted, and their
+    ``attachments`` rows), each in its customer's language."""
+    if not rows:
+        return
+    names: dict[str, list[str]] = {}
+    for f in files:
+        names.setdefault(f["message_id"], []).append(f["filename"])
+    language = await languages_of(conn, (r["customer_id"] for r in rows))
+    await put(
+        conn,
+        [
+            message_doc(SimpleNamespace(**r), names.get(r["id"], ()), language.get(r["customer_id"]))
+            for r in rows
+        ],
+        fresh=True,  # a message is stored once: (channel, external_id) is unique
+    )
+
+
+def note_doc(event_id: int, conversation_id: str, customer_id: str, text: str, at: datetime) -> Doc:
+    return Doc(
+        source=f"n:{event_id}",
+        kind=DocKind.NOTE,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        at=at,
+        terms=streams([text]),
+    )
+
+
+async def put(conn: AsyncConnection, docs: Sequence[Doc], *, fresh: bool = False) -> None:
+    """Index ``docs``, replacing what was indexed under the same sources (``fresh``:
+    nothing was, e.g. messages this transaction stored)."""
+    if not docs:
+        return
+    if not fresh:
+        await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [doc.source for doc in docs])))
+    rows = [
+        {
+            "source": doc.source,
+            "kind": doc.kind.value,
+            "customer_id": doc.customer_id,
+            "conversation_id": doc.conversation_id,
+            "message_id": doc.message_id,
+            "channel": doc.channel,
+            "at": doc.at,
+        }
+        for doc in docs
+    ]
+    if is_pg(conn):
+        for row, doc in zip(rows, docs, strict=True):
+            row["terms"] = tsvector_text(doc.terms)
+        await conn.execute(
+            sa.insert(_pg_docs).values(
+                {
+                    **{name: sa.bindparam(name) for name in rows[0] if name != "terms"},
+                    "terms": sa.cast(sa.bindparam("terms"), TSVECTOR),
+                }
+            ),
+            rows,
+        )
+    else:
+        # straight to the driver: per row this is a tenth of what a compiled insert
+        # costs, and indexing is on the ingest path (bench/search.py)
+        stamp = search_docs.c.at.type.bind_processor(conn.dialect) or str
+        await conn.exec_driver_sql(
+            _SQLITE_INSERT,
+            [
+                (
+                    doc.source,
+                    doc.kind.value,
+                    doc.customer_id,
+                    doc.conversation_id,
+                    doc.message_id,
+                    doc.channel,
+                    stamp(doc.at),
+                    doc.terms.raw,
+                    doc.terms.de,
+                    doc.terms.en,
+                )
+                for doc in docs
+            ],
+        )
+
+
+def tsvector_text(terms: Streams) -> str:
+    """The tsvector literal of a document's streams: each term with its positions."""
+    positions: dict[str, list[int]] = {}
+    for start, stream in ((1, terms.raw), (DE_AT, terms.de), (EN_AT, terms.en)):
+        for offset, term in enumerate(stream.split()):
+            positions.setdefault(term, []).append(start + offset)
+    return " ".join(f"'{term}':{','.join(map(str, at))}" for term, at in positions.items())
+
+
+async def languages_of(conn: AsyncConnection, customer_ids: Iterable[str]) -> dict[str, str | None]:
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(cu.id, cu.language).where(any_of(conn, cu.id, ids)))
+    return {r.id: r.language for r in rows}
+
+
+async def refresh_customers(conn: AsyncConnection, customer_ids: Iterable[str]) -> None:
+    """Index the customers' names, organisations and identities afresh (an erased or
+    missing customer keeps no document)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    rows = (
+        await conn.execute(
+            sa.select(cu.id, cu.name, cu.organisation, cu.language, cu.created_at, cu.erased_at).where(
+                any_of(conn, cu.id, ids)
+            )
+        )
+    ).all()
+    values: dict[str, list[str]] = {}
+    for r in await conn.execute(
+        sa.select(identities.c.customer_id, identities.c.value).where(
+            any_of(conn, identities.c.customer_id, ids), identities.c.kind != "chat_visitor"
+        )
+    ):
+        values.setdefault(r.customer_id, []).append(r.value)
+    await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [f"c:{i}" for i in ids])))
+    await put(
+        conn,
+        [
+            Doc(
+                source=f"c:{r.id}",
+                kind=DocKind.CUSTOMER,
+                customer_id=r.id,
+                at=r.created_at,
+                terms=streams([r.name, r.organisation, *values.get(r.id, ())], r.language),
+            )
+            for r in rows
+            if r.erased_at is None
+        ],
+    )
+
+
+async def move_documents(
+    conn: AsyncConnection,
+    to_customer: str,
+    *,
+    customer_id: str | None = None,
+    conversation_ids: Sequence[str] = (),
+) -> None:
+    """A merge (all of ``customer_id``'s documents) or an unmerge (those of
+    ``conversation_ids``) moves documents to ``to_customer``; customer documents stay."""
+    where = d.customer_id == customer_id if customer_id else d.conversation_id.in_(list(conversation_ids))
+    await conn.execute(
+        sa.update(search_docs).where(where, d.kind != DocKind.CUSTOMER.value).values(customer_id=to_customer)
+    )
+
+
+async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
+    """Erasure: every document of the customer leaves the index, and on SQLite the FTS5
+    index is rewritten, so its old pages (zeroed by ``secure_delete``) keep no term."""
+    await conn.execute(sa.delete(search_docs).where(d.customer_id == customer_id))
+    if not is_pg(conn):
+        await conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+
+
+async def forget_messages(conn: AsyncConnection, message_ids: sa.Select[Any]) -> None:
+    """Retention: the documents of the messages ``message_ids`` selects leave the index."""
+    await conn.execute(
+        sa.delete(search_docs).where(d.kind == DocKind.MESSAGE.value, d.message_id.in_(message_ids))
+    )
+
+
+# --- searching -------------------------------------------------------------------
+def _source(
+    conn: AsyncConnection, query: Query, candidates: int | None = None, filters: Filters | None = None
+) -> tuple[sa.FromClause, list[Any], Any]:
+    """The FROM clause, the WHERE parts for the words, and the rank expression.
+
+    With ``candidates``, the words pick that many documents before anything is joined
+    (the joins, filters and visibility then run on those only): on SQLite the best by
+    ``bm25`` (FTS5 keeps the top ones, in C), on PostgreSQL the latest (an index walk
+    on ``at``: ``ts_rank_cd`` reads every vector it ranks, so it ranks only those).
+    The filters on the document itself (channel, customer, dates) narrow the candidates."""
+    own = _doc_filters(filters) if filters else []
+    joined = search_docs.outerjoin(conversations, c.id == d.conversation_id).join(
+        customers, cu.id == d.customer_id
+    )
+    if not query:
+        return joined, [], sa.literal(0.0)
+    if is_pg(conn):
+        q = sa.cast(sa.literal(tsquery(query)), TSQUERY)
+        if candidates is None:
+            return joined, [_pg_terms.op("@@")(q)], sa.func.ts_rank_cd(_pg_terms, q)
+        picked = (
+            sa.select(d.id.label("doc_id"), sa.func.ts_rank_cd(_pg_terms, q).label("score"))
+            .where(_pg_terms.op("@@")(q), *own)
+            .order_by(d.at.desc(), d.id.desc())
+            .limit(candidates)
+            .subquery("picked")
+        )
+        return picked.join(joined, d.id == picked.c.doc_id), [], picked.c.score
+    if candidates is None:
+        matched = _fts.join(joined, d.id == _fts.c.rowid)
+        return matched, [_FTS.op("MATCH")(fts5_match(query))], -sa.func.bm25(_FTS)
+    best = (
+        sa.select(_fts.c.rowid.label("doc_id"), sa.literal_column("search_fts.rank").label("score"))
+        .select_from(_fts.join(search_docs, d.id == _fts.c.rowid) if own else _fts)
+        .where(_FTS.op("MATCH")(fts5_match(query)), *own)
+        .order_by(sa.literal_column("search_fts.rank"))
+        .limit(candidates)
+        .subquery("best")
+    )
+    return best.join(joined, d.id == best.c.doc_id), [], -best.c.score
+
+
+def _department() -> sa.ColumnElement[Any]:
+    department: sa.ColumnElement[Any] = c.route["department"].as_string()
+    return department
+
+
+def _doc_filters(f: Filters) -> list[sa.ColumnElement[bool]]:
+    parts: list[sa.ColumnElement[bool]] = []
+    if f.channel:
+        parts.append(d.channel.in_(list(f.channel)))
+    if f.customer:
+        parts.append(d.customer_id.in_(list(f.customer)))
+    if f.since is not None:
+        parts.append(d.at >= f.since)
+    if f.until is not None:
+        parts.append(d.at < f.until)
+    return parts
+
+
+def _filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
+    parts: list[sa.ColumnElement[bool]] = []
+    for column, values in (
+        (d.channel, f.channel),
+        (cu.tier, f.tier),
+        (c.queue, f.queue),
+        (c.status, f.status),
+        (c.assignee_id, f.assignee),
+        (d.customer_id, f.customer),
+        (_department(), f.department),
+    ):
+        if values:
+            parts.append(column.in_(list(values)))
+    if f.tag:
+        parts.append(sa.or_(*(_has_tag(conn, t) for t in f.tag)))
+    if f.key_account is not None:
+        parts.append(cu.key_account.is_(f.key_account))
+    if f.since is not None:
+        parts.append(d.at >= f.since)
+    if f.until is not None:
+        parts.append(d.at < f.until)
+    return parts
+
+
+def _has_tag(conn: AsyncConnection, tag: str) -> sa.ColumnElement[bool]:
+    if is_pg(conn):
+        items = sa.func.jsonb_array_elements_text(c.route.op("->")("tags")).table_valued("value")
+    else:
+        items = sa.func.json_each(c.route, "$.tags").table_valued("value")
+    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value == tag))
+
+
+def visibility(shown_conversation: sa.ColumnElement[bool], shown_customer: sa.ColumnElement[bool]) -> Any:
+    """A document is visible when its conversation is (notes, messages), or, for a
+    customer document, when its customer is: the two clauses of the visibility rule."""
+    return sa.or_(
+        sa.and_(d.conversation_id.is_not(None), shown_conversation),
+        sa.and_(d.conversation_id.is_(None), shown_customer),
+    )
+
+
+async def search(
+    conn: AsyncConnection,
+    query: Query,
+    filters: Filters,
+    visible: sa.ColumnElement[bool],
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[Hit], bool]:
+    """A page of hits, best first (latest first without words), and whether more follow.
+
+    The words first pick CANDIDATES documents (see ``_source``); when the filters and
+    the visibility rule leave too few of them for the page, ten times as many, and in
+    the end all."""
+    candidates: int | None = max(CANDIDATES, 2 * (offset + limit + 1)) if query else None
+    while True:
+        rows = await _page(conn, query, filters, visible, offset, limit, candidates)
+        if len(rows) > limit or candidates is None:
+            break
+        candidates = candidates * 10 if candidates * 10 <= MAX_CANDIDATES else None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    texts = await _texts(conn, rows)
+    return [
+        Hit(
+            kind=DocKind(r.kind),
+            customer_id=r.customer_id,
+            conversation_id=r.conversation_id,
+            message_id=r.message_id,
+            channel=r.channel,
+            at=r.at,
+            rank=float(r.rank or 0.0),
+            customer_name=r.name,
+            organisation=r.organisation,
+            tier=r.tier,
+            key_account=bool(r.key_account),
+            texts=texts.get(r.source, ()),
+        )
+        for r in rows
+    ], more
+
+
+async def _page(
+    conn: AsyncConnection,
+    query: Query,
+    filters: Filters,
+    visible: sa.ColumnElement[bool],
+    offset: int,
+    limit: int,
+    candidates: int | None,
+) -> Sequence[Any]:
+    source, matches, rank = _source(conn, query, candidates, filters)
+    stmt = (
+        sa.select(
+            d.kind,
+            d.customer_id,
+            d.conversation_id,
+            d.message_id,
+            d.channel,
+            d.at,
+            d.source,
+            rank.label("rank"),
+            cu.name,
+            cu.organisation,
+            cu.tier,
+            cu.key_account,
+        )
+        .select_from(source)
+        .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    order = [d.at.desc(), d.id.desc()] if not query else [sa.desc("rank"), d.id.desc()]
+    return (await conn.execute(stmt.order_by(*order))).all()
+
+
+async def count(
+    conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool], cap: int
+) -> int:
+    """How many documents match, counted up to ``cap`` (among the MAX_CANDIDATES the
+    words pick first)."""
+    source, matches, _ = _source(conn, query, MAX_CANDIDATES if query else None, filters)
+    inner = (
+        sa.select(d.id)
+        .select_from(source)
+        .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
+        .limit(cap)
+        .subquery()
+    )
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(inner)) or 0)
+
+
+async def facets(
+    conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool]
+) -> Facets:
+    """Counts per value of each filter over the matches (of the FACET_CAP documents the
+    words pick first: see ``_source``)."""
+    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None, filters)
+    rows = (
+        await conn.execute(
+            sa.select(d.channel, c.status, c.queue, c.assignee_id, c.route, cu.tier, cu.key_account)
+            .select_from(source)
+            .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
+            .limit(FACET_CAP + 1)
+        )
+    ).all()
+    capped = len(rows) > FACET_CAP
+    counts: dict[str, Counter[str]] = {
+        name: Counter() for name in ("channel", "status", "queue", "assignee", "department", "tag", "tier")
+    }
+    counts["key_account"] = Counter()
+    for r in rows[:FACET_CAP]:
+        route = r.route if isinstance(r.route, dict) else {}
+        for name, value in (
+            ("channel", r.channel),
+            ("status", r.status),
+            ("queue", r.queue),
+            ("assignee", r.assignee_id),
+            ("department", route.get("department")),
+            ("tier", r.tier),
+            ("key_account", "true" if r.key_account else "false"),
+        ):
+            if isinstance(value, str) and value:
+                counts[name][value] += 1
+        for tag in route.get("tags") or ():
+            if isinstance(tag, str):
+                counts["tag"][tag] += 1
+    return Facets({name: dict(counter.most_common(50)) for name, counter in counts.items()}, capped)
+
+
+async def _texts(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, tuple[str, ...]]:
+    """The texts of a page of hits, by source, for their snippets."""
+    found: dict[str, tuple[str, ...]] = {}
+    message_ids = [r.message_id for r in rows if r.kind == DocKind.MESSAGE.value]
+    if message_ids:
+        files: dict[str, list[str]] = {}
+        for f in await conn.execute(
+            sa.select(attachments.c.message_id, attachments.c.filename).where(
+                attachments.c.message_id.in_(message_ids)
+            )
+        ):
+            files.setdefault(f.message_id, []).append(f.filename)
+        m = messages.c
+        for r in await conn.execute(sa.select(m.id, m.subject, m.text, m.meta).where(m.id.in_(message_ids))):
+            found[f"m:{r.id}"] = message_texts(r.subject, r.text, r.meta, files.get(r.id, ()))
+    note_ids = [int(r.source[2:]) for r in rows if r.kind == DocKind.NOTE.value]
+    if note_ids:
+        for note in await conn.execute(
+            sa.select(events.c.id, events.c.data).where(events.c.id.in_(note_ids))
+        ):
+            text = (note.data or {}).get("text")
+            found[f"n:{note.id}"] = (text,) if isinstance(text, str) else ()
+    customer_ids = [r.customer_id for r in rows if r.kind == DocKind.CUSTOMER.value]
+    if customer_ids:
+        values: dict[str, list[str]] = {}
+        for ident in await conn.execute(
+            sa.select(identities.c.customer_id, identities.c.value).where(
+                identities.c.customer_id.in_(customer_ids), identities.c.kind != "chat_visitor"
+            )
+        ):
+            values.setdefault(ident.customer_id, []).append(ident.value)
+        for r in rows:
+            if r.kind == DocKind.CUSTOMER.value:
+                found[r.source] = tuple(
+                    t for t in (r.name, r.organisation, *values.get(r.customer_id, ())) if t
+                )
+    return found
+
+
+# --- indexing what was stored before the index existed -------------------------------
+REBUILD_CHUNK = 1000
+
+
+async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: None) -> int:
+    """Index every message, note and customer afresh, a chunk per transaction (after the
+    upgrade to schema 0018, for what was stored before). Erased customers' rows stay out.
+    Returns the number of documents."""
+    done = 0
+    m = messages.c
+    last = ""
+    while True:
+        async with store.write() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(m.id, m.conversation_id, m.customer_id, m.channel, m.received_at, m.subject)
+                    .add_columns(m.text, m.meta, cu.language)
+                    .join(customers, cu.id == m.customer_id)
+                    .where(m.id > last, cu.erased_at.is_(None))
+                    .order_by(m.id)
+                    .limit(REBUILD_CHUNK)
+                )
+            ).all()
+            if not rows:
+                break
+            names: dict[str, list[str]] = {}
+            for f in await conn.execute(
+                sa.select(attachments.c.message_id, attachments.c.filename).where(
+                    any_of(conn, attachments.c.message_id, [r.id for r in rows])
+                )
+            ):
+                names.setdefault(f.message_id, []).append(f.filename)
+            await put(conn, [message_doc(r, names.get(r.id, ()), r.language) for r in rows])
+        last = rows[-1].id
+        done += len(rows)
+        progress(done)
+    e = events.c
+    after = 0
+    while True:
+        async with store.write() as conn:
+            notes = (
+                await conn.execute(
+                    sa.select(e.id, e.subject_id, e.customer_id, e.data, e.at)
+                    .where(
+                        e.id > after,
+                        e.action.in_(["conversation.note", "conversation.called_back"]),
+                        e.subject_type == "conversation",
+                        e.customer_id.is_not(None),
+                    )
+                    .order_by(e.id)
+                    .limit(REBUILD_CHUNK)
+                )
+            ).all()
+            if not notes:
+                break
+            await put(
+                conn,
+                [
+                    note_doc(n.id, n.subject_id, n.customer_id, n.data["text"], n.at)
+                    for n in notes
+                    if isinstance(n.data, dict) and isinstance(n.data.get("text"), str)
+                ],
+            )
+        after = notes[-1].id
+        done += len(notes)
+        progress(done)
+    last = ""
+    while True:
+        async with store.write() as conn:
+            ids = list(
+                await conn.scalars(sa.select(cu.id).where(cu.id > last).order_by(cu.id).limit(REBUILD_CHUNK))
+            )
+            if not ids:
+                break
+            await refresh_customers(conn, ids)
+        last = ids[-1]
+        done += len(ids)
+        progress(done)
+    return done
