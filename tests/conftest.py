@@ -1,8 +1,10 @@
 """Shared fixtures. Store, queue and ingest tests run on both backends:
 
 - ``embedded``: SQLite in a temp folder, the SQL queue;
-- ``scaleout``: PostgreSQL (database ``test``, a schema of its own) plus Redis (a key
-  prefix of its own). Both are dropped afterwards.
+- ``scaleout``: PostgreSQL (a database of its own, emptied for the next test afterwards)
+  plus Redis (a key prefix of its own, deleted afterwards).
+
+Either database is a copy of a template migrated once per run (tests/databases.py).
 
 Without ``CI=true`` a missing PostgreSQL or Redis skips with the reason; with it, fails.
 """
@@ -26,6 +28,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.settings import Settings, load_settings
+from tests import databases
+from tests.databases import TEMPLATES
 
 PG_URL = os.environ.get("CONTACTHUB_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CONTACTHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -52,7 +56,19 @@ def require_services() -> None:
 
 
 def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
-    """Settings for one test: its own database (file or schema) and its own Redis prefix."""
+    """Settings for one test: its own database and its own Redis prefix. The database is
+    a copy of a migrated template (tests/databases.py): a SQLite file, or a PostgreSQL
+    database of its own; with a ``database.url`` in ``overrides``, it is left as it is."""
+    return _settings(tmp_path, backend, True, overrides)
+
+
+def make_empty_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
+    """Settings whose database starts empty, for tests of the migrations: a SQLite file
+    nobody made yet, or a schema of its own in the PostgreSQL database ``test``."""
+    return _settings(tmp_path, backend, False, overrides)
+
+
+def _settings(tmp_path: Path, backend: str, migrated: bool, overrides: dict[str, Any]) -> Settings:
     config = tmp_path / "contacthub.toml"
     values: dict[str, Any] = {
         "blobs.path": str(tmp_path / "blobs"),
@@ -61,14 +77,17 @@ def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
         "routing.rules_file": str(tmp_path / "routing.yaml"),
         "routing.reload_seconds": 0.2,
     }
+    copy = migrated and "database.url" not in overrides
     if backend == "embedded":
         values["database.url"] = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+        if copy:
+            TEMPLATES.sqlite_copy(tmp_path / "hub.db")
     else:
         tag = uuid.uuid4().hex[:12]
         values.update(
             {
-                "database.url": PG_URL,
-                "database.schema": f"t_{tag}",
+                "database.url": TEMPLATES.pg_copy(PG_URL) if copy else PG_URL,
+                "database.schema": databases.SCHEMA if copy else f"t_{tag}",
                 "queue.backend": "redis",
                 "queue.url": REDIS_URL,
                 "queue.key_prefix": f"test:{tag}:",
@@ -101,7 +120,9 @@ def _toml_value(value: Any) -> str:
 
 
 async def drop_backend(settings: Settings) -> None:
-    if settings.database.schema_:
+    if databases.is_copy(settings.database.url):
+        await TEMPLATES.release_pg(settings.database.url)
+    elif settings.database.schema_:
         engine = create_async_engine(settings.database.url)
         drop = sa.text(f'DROP SCHEMA IF EXISTS "{settings.database.schema_}" CASCADE')
         try:
@@ -211,6 +232,30 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "_DUMMY_HASH", cheap.hash("not-a-password"))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    TEMPLATES.close()
+
+
+# Fixtures that start Chromium or Dovecot: their tests are marked so that `make test-fast`
+# can leave them out (``-m "not browser and not dovecot"``).
+BROWSER_FIXTURES = {"browser", "chromium", "shared_chromium"}
+DOVECOT_FIXTURES = {"dovecot", "dovecot_minimal", "dovecot_tls"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests that need a browser or Dovecot, and moves the ``long`` ones to the
+    front: pytest-xdist hands out the first tests round robin, so the long ones start at
+    once on different workers instead of one of them ending the run alone."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & DOVECOT_FIXTURES:
+            item.add_marker(pytest.mark.dovecot)
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: else as collected
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "scaleout":
@@ -219,8 +264,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
-    s = make_settings(tmp_path, backend)
+async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
+    """The test's settings; its database is migrated unless the test is marked
+    ``@pytest.mark.unmigrated``."""
+    unmigrated = request.node.get_closest_marker("unmigrated") is not None
+    s = (make_empty_settings if unmigrated else make_settings)(tmp_path, backend)
     yield s
     await drop_backend(s)
 

@@ -5,6 +5,7 @@ and the import's progress lines."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 import pytest
@@ -75,7 +76,7 @@ async def test_a_draft_is_checked_without_saving_and_errors_carry_path_and_posit
 
 
 async def test_an_unknown_queue_and_a_missing_condition_name_their_place(hub: HubClient, roles) -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "queues": {"service": {}},
         "rules": [
             {"name": "a", "when": 'channel == "sms"', "targets": [{"queue": "service"}, {"queue": "nope"}]},
@@ -448,6 +449,6 @@ def test_a_kept_secret_follows_its_account_not_its_position() -> None:
     )
     keep = {"$secret": KEEP}
     moved = merge("twilio", {"accounts": [{"account_sid": second, "auth_token": keep}]}, two)
-    assert moved.accounts[0].auth_token.get_secret_value() == "token-two"
+    assert moved.accounts[0].auth_token.get_secret_value() == "token-two"  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="auth_token"):  # a changed SID does not inherit a token
         merge("twilio", {"accounts": [{"account_sid": "AC" + "f6" * 16, "auth_token": keep}]}, two)

@@ -64,8 +64,8 @@ async def test_an_agent_sees_their_events_and_resumes_without_loss_or_repeats(hu
     await conversation(hub, "c-mine", offered_to=agent)
     await conversation(hub, "c-other", offered_to="someone-else")
     bus = hub.app[BUS]
+    # the socket subscribes before its handshake (hub/web/agent_socket.py): nothing to wait for
     ws = await hub.client.ws_connect("/ws/agent", headers=roles["agent"])
-    await asyncio.sleep(0.2)
     bus.publish("conversation.offered", {"conversation_id": "c-mine", "agent_id": agent})
     bus.publish("conversation.offered", {"conversation_id": "c-other", "agent_id": "someone-else"})
     bus.publish("message.stored", {"conversation_id": "c-mine", "message_id": "m1"})
@@ -88,7 +88,6 @@ async def test_an_agent_sees_their_events_and_resumes_without_loss_or_repeats(hu
         bus.publish("message.delivery", {"assignee_id": agent, "message_id": f"burst-{n}"})
     seen = await receive(ws, 20)
     await ws.close()
-    await asyncio.sleep(0.2)
     again = await hub.client.ws_connect(f"/ws/agent?last_seq={seen[-1]['seq']}", headers=roles["agent"])
     rest = await receive(again, 30)
     ids = [m["data"]["message_id"] for m in seen + rest]
@@ -101,7 +100,6 @@ async def test_an_agent_sees_their_events_and_resumes_without_loss_or_repeats(hu
 async def test_a_supervisor_sees_everything_and_a_foreign_origin_is_refused(hub: HubClient) -> None:
     roles = await sign_in_all(hub)
     ws = await hub.client.ws_connect("/ws/agent", headers=roles["supervisor"])
-    await asyncio.sleep(0.2)
     hub.app[BUS].publish("sla.breached", {"conversation_id": "c9", "kind": "first_response"})
     [event] = await receive(ws, 1)
     assert event["topic"] == "sla.breached"

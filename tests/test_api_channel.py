@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
 
@@ -72,7 +73,7 @@ async def test_ten_thousand_with_a_thousand_repeats_stores_nine_thousand(hub: Hu
         assert await conn.scalar(sa.select(sa.func.count()).select_from(customers)) == 500
 
 
-async def _problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
+async def _problem(resp, status: int) -> dict:
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/problem+json"
     doc = await resp.json()
@@ -133,7 +134,7 @@ async def test_huge_body_is_413(hub: HubClient) -> None:
 
 
 async def test_huge_chunked_body_is_413(hub: HubClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"text": "'
         for _ in range(300):
             yield b"a" * 8192
@@ -167,7 +168,7 @@ async def test_nothing_is_stored_for_rejected_requests(hub: HubClient) -> None:
     assert await hub.wait_stored(1, timeout=0.3) == 0
 
 
-async def test_logs_carry_ids_but_no_body_or_full_address(hub: HubClient, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_logs_carry_ids_but_no_body_or_full_address(hub: HubClient, caplog) -> None:
     import logging
 
     caplog.set_level(logging.INFO)

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine
 
 from hub.demo import TOUR
-from tests.conftest import make_settings
+from tests.conftest import make_empty_settings, make_settings
 from tests.hubproc import HubProcess
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 
 def _pythonpath() -> dict[str, str]:
@@ -36,7 +36,7 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 
 
 def test_migrate_token_and_demo(tmp_path: Path) -> None:
-    make_settings(tmp_path, "embedded")
+    make_empty_settings(tmp_path, "embedded")
     out = run(tmp_path, "migrate")
     assert out.returncode == 0, out.stderr
     token = run(tmp_path, "token", "create", "--name", "crm")
@@ -61,7 +61,7 @@ def test_migrate_token_and_demo(tmp_path: Path) -> None:
         ).scalar_one()
         assert kam == "katrin.vogel@demo.contacthub"
         assert conn.scalar(sa.text("SELECT author FROM routing_rules")) == "system:demo"
-        tiers = dict(conn.execute(sa.text("SELECT name, tier FROM customers")).all())
+        tiers: dict[str, str] = dict(conn.execute(sa.text("SELECT name, tier FROM customers")).all())
         assert tiers == {"Jürgen Müller": "platinum", "Grace Harbour": "gold", "Erika Mustermann": "standard"}
         assert conn.scalar(sa.text("SELECT count(*) FROM search_terms WHERE term = 'mustermann'")) == 1
         assert conn.scalar(sa.text("SELECT count(*) FROM api_tokens")) == 2
@@ -161,7 +161,7 @@ def test_on_another_port_the_demo_tells_the_simulator_where_the_hub_is(tmp_path:
 
 
 def test_commands_on_a_database_nobody_migrated_say_to_migrate(tmp_path: Path) -> None:
-    make_settings(tmp_path, "embedded")
+    make_empty_settings(tmp_path, "embedded")
     for command in (["token", "create", "--name", "crm"], ["retier"]):
         out = run(tmp_path, *command)
         assert out.returncode == 2, out.stderr
@@ -173,7 +173,7 @@ def test_commands_on_a_database_nobody_migrated_say_to_migrate(tmp_path: Path) -
 
 
 async def test_a_database_behind_the_newest_schema_is_named_with_its_revision(tmp_path: Path) -> None:
-    make_settings(tmp_path, "embedded")
+    make_empty_settings(tmp_path, "embedded")
     assert run(tmp_path, "migrate").returncode == 0
     engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     with engine.begin() as conn:

@@ -17,7 +17,8 @@ from hub.keys import BLOBS, BUS, QUEUE, STORE
 from hub.store.tables import outbox
 from tests.conftest import HubClient
 from tests.helpers import inbound
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 RULES = """
 queues:

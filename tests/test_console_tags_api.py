@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from hub.keys import RECORDS, STORE
 from hub.store.tables import events
 from tests.conftest import HubClient
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 RULES = """
 queues:

@@ -6,8 +6,7 @@ batch stored before its acknowledgement was lost is still announced."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,21 +27,9 @@ from hub.store.tables import conversations, messages
 from tests.conftest import drop_backend, make_settings, require_services
 from tests.helpers import inbound
 from tests.pgproxy import PgProxy, TcpProxy
+from tests.waits import eventually
 
 NO_TAKEOVER_MS = 600_000  # a batch left to the stale-entry takeover would wait ten minutes
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -115,10 +102,10 @@ async def test_an_outage_never_counts_as_an_attempt(outage: Outage) -> None:
     task = asyncio.create_task(worker.run())
     try:
         # more rounds than the five attempts that dead-letter an entry
-        await until(lambda: outage.pg.refused >= 6, "the worker to retry through the outage")
+        await eventually(lambda: outage.pg.refused >= 6, 60, "the worker to retry through the outage")
         assert outage.metrics.failed._value.get() == 0
         outage.pg.pass_through()
-        await until(lambda: outage.stored_is(20), "every message stored")
+        await eventually(lambda: outage.stored_is(20), 60, "every message stored")
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
@@ -134,14 +121,14 @@ async def test_the_worker_stores_the_batch_it_claimed_once_the_store_is_back(out
     task = asyncio.create_task(worker.run())
     try:
         await outage.queue.append(inbound("before"))
-        await until(lambda: outage.stored_is(1), "the first message stored")
+        await eventually(lambda: outage.stored_is(1), 60, "the first message stored")
         outage.pg.refuse("57P01")  # terminating connections: an administrator's shutdown
         for i in range(30):
             await outage.queue.append(inbound(f"m{i}", sender=f"s{i % 7}@example.com"))
         # the worker has claimed them and tried to store them
-        await until(lambda: outage.pg.refused >= 2, "the worker to meet the outage")
+        await eventually(lambda: outage.pg.refused >= 2, 60, "the worker to meet the outage")
         outage.pg.pass_through()
-        await until(lambda: outage.stored_is(31), "the claimed batch stored")
+        await eventually(lambda: outage.stored_is(31), 60, "the claimed batch stored")
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
@@ -160,21 +147,25 @@ async def test_a_batch_whose_acknowledgement_failed_is_announced_once_acknowledg
     task = asyncio.create_task(worker.run())
     try:
         await outage.queue.append(inbound("first"))
-        await until(lambda: outage.stored_is(1), "the first message stored")
+        await eventually(lambda: outage.stored_is(1), 60, "the first message stored")
         async with outage.store.engine.connect() as blocker:
             await blocker.begin()
             holder = await blocker.scalar(sa.text("SELECT pg_backend_pid()"))
             # hold the conversation row: the next batch's transaction waits on it
             await blocker.execute(sa.select(conversations.c.id).with_for_update())
             await outage.queue.append(inbound("second"))
-            await until(lambda: _blocked_by(outage.store, holder), "the batch to wait on the row lock")
+            await eventually(
+                lambda: _blocked_by(outage.store, holder), 60, "the batch to wait on the row lock"
+            )
             outage.redis.refuse()
             await blocker.commit()
-        await until(lambda: outage.stored_is(2), "the second message stored")
-        await until(lambda: outage.redis.refused >= 1, "the acknowledgement to fail")
+        await eventually(lambda: outage.stored_is(2), 60, "the second message stored")
+        await eventually(lambda: outage.redis.refused >= 1, 60, "the acknowledgement to fail")
         assert outage.metrics.stored.labels("api")._value.get() == 1  # not announced yet
         outage.redis.pass_through()
-        await until(lambda: outage.metrics.stored.labels("api")._value.get() == 2, "the announcement")
+        await eventually(
+            lambda: outage.metrics.stored.labels("api")._value.get() == 2, 60, "the announcement"
+        )
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -11,6 +12,7 @@ from hub.store.search_index import BACKEND_OBJECTS
 from hub.store.tables import metadata
 
 
+@pytest.mark.unmigrated
 async def test_migrated_schema_matches_the_tables(settings: Settings) -> None:
     store = Store(settings.database)
     try:

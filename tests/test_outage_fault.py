@@ -210,6 +210,7 @@ async def hubs(
         proc.stop()
 
 
+@pytest.mark.long
 async def test_postgres_stopped_and_crashed_and_redis_restarted_under_load(
     hubs: tuple[Settings, list[HubProcess], str], private_pg: PrivatePostgres, private_redis: PrivateRedis
 ) -> None:

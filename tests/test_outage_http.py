@@ -3,11 +3,10 @@ Retry-After, never 500: an API token not in the cache, a console session, a cons
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +20,7 @@ from hub.store.engine import Store
 from hub.transient import is_transient
 from tests.conftest import HubClient, drop_backend, make_settings, require_services, running_hub, sign_in_all
 from tests.pgproxy import PgProxy
+from tests.waits import eventually
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ async def test_an_outage_is_a_503_with_retry_after_everywhere(
     consoles = await sign_in_all(hub)
     _, fresh_token = await hub.app[TOKENS].create("not yet used")  # not in the token cache
     proxy.refuse(sqlstate)
-    calls = [
+    calls: list[Callable[[], Awaitable[Any]]] = [
         lambda: hub.client.post(
             "/api/v1/messages",
             json={"external_id": "x1", "from": {"kind": "email", "value": "a@example.com"}, "text": "t"},
@@ -96,13 +96,13 @@ async def test_the_rules_and_tiers_watchers_say_an_outage_once(
     _hub, proxy = proxied
     caplog.set_level(logging.INFO)
     proxy.refuse("57P03")
-    await until(lambda: proxy.refused >= 20, "many rounds of the outage")
+    await eventually(lambda: proxy.refused >= 20, 30, "many rounds of the outage")
     proxy.pass_through()
 
     def said(name: str) -> list[logging.LogRecord]:
         return [r for r in caplog.records if r.name == name and r.levelno >= logging.WARNING]
 
-    await until(lambda: all(len(said(n)) == 2 for n in WATCHERS), "each watcher to see the end")
+    await eventually(lambda: all(len(said(n)) == 2 for n in WATCHERS), 30, "each watcher to see the end")
     for name in WATCHERS:
         start, end = said(name)
         assert "starting up or shutting down" in start.getMessage() and "back after" in end.getMessage()
@@ -110,13 +110,6 @@ async def test_the_rules_and_tiers_watchers_say_an_outage_once(
 
 
 WATCHERS = ("contacthub.routing", "contacthub.tiers")
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_start_during_an_outage_is_not_blamed_on_migrations(tmp_path: Path) -> None:

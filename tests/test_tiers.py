@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_revenue_in_another_currency_is_converted_with_the_admins_rate() -> None
     )
     gbp = {"revenue": {"revenue_12m": {"amount": 42_000, "currency": "GBP"}}}
     eur = {"revenue": {"revenue_12m": {"amount": 42_000, "currency": "EUR"}}}
-    given = {"key_account": False, "organisation": None, "language": None}
+    given: dict[str, Any] = {"key_account": False, "organisation": None, "language": None}
     assert rules.decide(rules.inputs(attributes=gbp, **given)).tier == "gold"  # 50,400 EUR
     assert rules.decide(rules.inputs(attributes=eur, **given)).tier == "standard"
 

@@ -24,8 +24,9 @@ from hub.model import Attachment
 from hub.store.tables import conversations, events, outbox
 from tests.conftest import HubClient
 from tests.helpers import inbound
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
 from tests.test_console_api import RULES, _next, assigned
+from tests.waits import eventually
 
 GET_404 = "no conversation with id {} for you"  # what GET /api/v1/conversations/{id} says
 FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
@@ -334,7 +335,7 @@ async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: Hub
 
 async def _until(ws: Any, sentinel: str) -> list[dict[str, Any]]:
     """What the socket sends up to the presence event of ``sentinel`` (published last)."""
-    got = []
+    got: list[dict[str, Any]] = []
     async with asyncio.timeout(10):
         while True:
             msg = await ws.receive()

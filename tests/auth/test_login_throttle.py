@@ -22,7 +22,7 @@ async def roles(hub: HubClient) -> dict[str, dict[str, str]]:
     return await sign_in_all(hub)
 
 
-async def attempt(hub: HubClient, email: str, password: str, **headers: str):  # type: ignore[no-untyped-def]
+async def attempt(hub: HubClient, email: str, password: str, **headers: str):
     return await hub.client.post(
         "/api/v1/auth/login", json={"email": email, "password": password}, headers=headers
     )

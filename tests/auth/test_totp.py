@@ -19,7 +19,7 @@ async def roles(hub: HubClient) -> dict[str, dict[str, str]]:
     return await sign_in_all(hub)
 
 
-async def login(hub: HubClient, email: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
+async def login(hub: HubClient, email: str, password: str, **extra: str):
     resp = await hub.client.post("/api/v1/auth/login", json={"email": email, "password": password, **extra})
     hub.client.session.cookie_jar.clear()
     return resp

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import BaseTestServer, TestServer
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub
@@ -97,7 +97,7 @@ class FakeTwilio:
 
 
 @pytest.fixture
-async def twilio() -> AsyncIterator[tuple[FakeTwilio, TestServer]]:
+async def twilio() -> AsyncIterator[tuple[FakeTwilio, BaseTestServer]]:
     fake = FakeTwilio()
     async with TestServer(fake.app) as server:
         yield fake, server
@@ -105,7 +105,7 @@ async def twilio() -> AsyncIterator[tuple[FakeTwilio, TestServer]]:
 
 @pytest.fixture
 async def sms(
-    backend: str, tmp_path: Path, twilio: tuple[FakeTwilio, TestServer]
+    backend: str, tmp_path: Path, twilio: tuple[FakeTwilio, BaseTestServer]
 ) -> AsyncIterator[HubClient]:
     settings = make_settings(
         tmp_path,

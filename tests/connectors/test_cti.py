@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from hub.keys import BUS, ROUTER, STORE
 from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub
-from tests.routing.test_router_service import Floor, eventually, waiting_behind_call
+from tests.routing.test_router_service import Floor, waiting_behind_call
+from tests.waits import eventually
 
 TOKEN = "cti-secret-token-123"
 CALLER = "+4989123456"

@@ -146,8 +146,8 @@ async def edge(
         # a fax's edge result is its job on the fax queue; the fax reader puts it on the ingest
         # queue later, pages read, whenever it gets to it: that one is not the edge's
         not_from_fax_reader = lambda msg: msg.channel is not Channel.FAX  # noqa: E731
-        services.queue = Tee(services.queue, result.appended, not_from_fax_reader)  # type: ignore[assignment]
-        services.jobs["fax"] = Tee(services.jobs["fax"], result.appended)  # type: ignore[assignment]
+        services.queue = Tee(services.queue, result.appended, not_from_fax_reader)
+        services.jobs["fax"] = Tee(services.jobs["fax"], result.appended)
         services.delivery = _recording(result, services.delivery)
         yield result
     await drop_backend(settings)

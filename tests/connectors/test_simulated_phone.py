@@ -20,7 +20,7 @@ from tests.conftest import drop_backend, make_settings, running_hub
 from tests.connectors.conftest import ACCOUNT, NUMBER, PUBLIC, TOKEN
 from tests.connectors.test_sms_round_trip import delivery, reply, setup
 from tests.hubproc import free_port
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 CUSTOMER = "+4917612345678"
 

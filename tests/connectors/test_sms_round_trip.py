@@ -21,7 +21,8 @@ from tests.connectors.conftest import (
     signed_post,
     sms_params,
 )
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 CUSTOMER = "+4917612345678"
 

@@ -14,7 +14,8 @@ from hub.keys import ROUTER, STORE
 from hub.store.tables import call_holds, conversations, messages
 from tests.conftest import HubClient
 from tests.connectors.conftest import ACCOUNT, NUMBER, signed_post
-from tests.routing.test_router_service import Floor, eventually, waiting_behind_call
+from tests.routing.test_router_service import Floor, waiting_behind_call
+from tests.waits import eventually
 
 CALLER = "+4917655512345"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -228,7 +229,7 @@ async def test_the_simulator_sends_signed_webhooks_the_hub_accepts(sms: HubClien
     await simulator.call("+4917600000002", digits="2", voicemail="Bitte rufen Sie mich zurück")
     assert any("/webhooks/twilio/voice/recorded" in s and "-> 200" in s for s in said)
 
-    async def kinds() -> set[str] | None:
+    async def kinds() -> set[tuple[str, str]] | None:
         async with sms.app[STORE].read() as conn:
             found = {
                 (r.channel, r.kind)

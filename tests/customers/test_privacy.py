@@ -14,7 +14,7 @@ from hub.customers.privacy import apply_retention
 from hub.keys import BLOBS, QUEUE, STORE
 from hub.store.tables import attachments, conversations, messages, metadata
 from tests.conftest import HubClient, sign_in_all
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 ERASE_EMAIL = "erase.me@example.com"
 ERASE_PHONE = "+491709876543"

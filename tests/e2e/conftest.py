@@ -1,6 +1,12 @@
 """Browser tests: the real hub (the production app factory, on a real port) and Debian's
 Chromium driven by Playwright. Without Chromium or Playwright they skip, unless
-``CI=true``: then they fail, because CI installs both."""
+``CI=true``: then they fail, because CI installs both.
+
+One Chromium serves the whole run (starting it and Playwright's driver costs seconds);
+each test gets contexts of its own (cookies, storage, permissions), closed after it. So
+the browser outlives a test's event loop, the tests here and their async fixtures run
+in the session's loop: each test module says ``pytestmark = E2E``, each async fixture
+is declared with ``loop_scope="session"``."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -42,6 +49,7 @@ rules:
       - {queue: service, agents: '"service" in departments'}
 """
 PASSWORD = "correct horse battery"
+E2E = pytest.mark.asyncio(loop_scope="session")
 
 
 def _need_browser() -> None:
@@ -79,7 +87,7 @@ class LiveHub:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def reply_sink() -> AsyncIterator[tuple[str, Replies]]:
     replies = Replies()
 
@@ -95,7 +103,7 @@ async def reply_sink() -> AsyncIterator[tuple[str, Replies]]:
     await server.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def live_hub(tmp_path: Path, reply_sink: tuple[str, Replies]) -> AsyncIterator[LiveHub]:
     _need_browser()
     from hub.app import create_app
@@ -142,8 +150,8 @@ async def live_hub(tmp_path: Path, reply_sink: tuple[str, Replies]) -> AsyncIter
     await drop_backend(settings)
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_chromium() -> AsyncIterator[Any]:
     _need_browser()
     from playwright.async_api import async_playwright
 
@@ -151,6 +159,14 @@ async def browser() -> AsyncIterator[Any]:
         chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(shared_chromium: Any) -> AsyncIterator[Any]:
+    """The run's Chromium; every context the test opens is closed after it."""
+    yield shared_chromium
+    for context in shared_chromium.contexts:
+        await context.close()
 
 
 async def sign_in(

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
@@ -20,7 +21,9 @@ from twilio.request_validator import RequestValidator
 from hub.keys import RECORDS, ROUTING, STORE
 from hub.store.tables import agents, conversations
 from tests.conftest import drop_backend, make_settings
-from tests.e2e.conftest import ARGS, CHROMIUM, PASSWORD, RULES, _need_browser
+from tests.e2e.conftest import E2E, PASSWORD, RULES, _need_browser
+
+pytestmark = E2E
 
 ACCOUNT, TOKEN, NUMBER = "AC" + "4" * 32, "admin-e2e-auth-token", "+493012345678"
 PUBLIC = "https://hub.example.com"  # what Twilio signs; the test posts to the real port
@@ -31,7 +34,7 @@ class AdminHub:
         self.url, self.app = url, app
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def admin_hub(tmp_path: Path) -> AsyncIterator[AdminHub]:
     _need_browser()
     from hub.app import create_app
@@ -74,14 +77,9 @@ async def admin_hub(tmp_path: Path) -> AsyncIterator[AdminHub]:
 
 
 @pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    _need_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
+def chromium(browser: Any) -> Any:
+    """The run's Chromium (tests/e2e/conftest.py)."""
+    return browser
 
 
 async def admin_page(browser: Any, hub: AdminHub, locale: str = "en-GB") -> Any:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import E2E, PASSWORD
 from tests.e2e.test_admin import AdminHub, admin_hub, chromium  # noqa: F401  (fixtures)
+
+pytestmark = E2E
 
 # Set before any page script runs: every CSP violation the page causes, as it happens.
 RECORD_VIOLATIONS = """

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 from hub.keys import STORE
 from hub.store.tables import customers, messages
-from tests.e2e.conftest import LiveHub, sign_in
+from tests.e2e.conftest import E2E, LiveHub, sign_in
+
+pytestmark = E2E
 
 
 async def post_message(hub: LiveHub, external_id: str, text: str, **extra: Any) -> None:
@@ -97,9 +99,9 @@ async def test_offer_accept_reply_viewing_and_queue_depth(live_hub: LiveHub, bro
     await anna.click("#composer-send")
     await anna.wait_for_selector(".msg.out .msg-text >> text=wir rufen Sie heute noch an")
     await anna.wait_for_selector(".msg.out .delivery.sent", timeout=10000)
-    sent = live_hub.replies.received[-1]
-    assert sent["text"] == "Guten Tag, wir rufen Sie heute noch an."
-    assert [f["filename"] for f in sent["attachments"]] == ["Rückruf.pdf"]
+    reply = live_hub.replies.received[-1]
+    assert reply["text"] == "Guten Tag, wir rufen Sie heute noch an."
+    assert [f["filename"] for f in reply["attachments"]] == ["Rückruf.pdf"]
     assert await anna.locator(".msg.out .files a >> text=Rückruf.pdf").count() == 1
     async with live_hub.app[STORE].read() as conn:
         stored = (
@@ -171,7 +173,12 @@ async def test_customer_text_never_runs_as_script(live_hub: LiveHub, browser: An
         await conn.execute(sa.update(customers).where(customers.c.name.is_(None)).values(name=payload))
     sofia = await sign_in(browser, live_hub, "sofia@e2e.example")
     dialogs: list[str] = []
-    sofia.on("dialog", lambda d: (dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
+
+    async def note_and_dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    sofia.on("dialog", note_and_dismiss)
     await sofia.wait_for_selector(".row-link >> text=onerror", timeout=10000)
     await sofia.click(".row-link")
     await sofia.wait_for_selector(".msg-text >> text=Body")

@@ -12,8 +12,10 @@ import sqlalchemy as sa
 
 from hub.keys import BUS, RECORDS, STORE
 from hub.store.tables import customers
-from tests.e2e.conftest import LiveHub, add_agent, sign_in
+from tests.e2e.conftest import E2E, LiveHub, add_agent, sign_in
 from tests.e2e.test_console import make_gold_customer, post_message, set_available
+
+pytestmark = E2E
 
 TAGGING_RULES = """
 queues:

@@ -13,9 +13,11 @@ from typing import Any
 from connectors.email.inbound import to_inbound
 from connectors.email.settings import MailboxSettings
 from hub.keys import BLOBS, QUEUE
-from tests.e2e.conftest import PASSWORD, LiveHub
+from tests.e2e.conftest import E2E, PASSWORD, LiveHub
 
-MAILBOX = MailboxSettings(host="127.0.0.1", user="service@e2e.example", password="x")  # type: ignore[arg-type]
+pytestmark = E2E
+
+MAILBOX = MailboxSettings(host="127.0.0.1", user="service@e2e.example", password="x")
 
 
 def png(width: int, height: int) -> bytes:
@@ -46,7 +48,9 @@ def mail_with_inline_image() -> bytes:
         "<blockquote>Bitte ein Foto schicken.</blockquote>",
         subtype="html",
     )
-    msg.get_payload()[1].add_related(png(24, 16), "image", "png", cid="<foto@firma.example>")
+    html = msg.get_body(("html",))  # the alternative just added
+    assert html is not None
+    html.add_related(png(24, 16), "image", "png", cid="<foto@firma.example>")
     return msg.as_bytes()
 
 

@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import drop_backend, make_settings
 from tests.connectors.fax.conftest import GENERIC_SECRET, generic_signature, german_pdf
-from tests.e2e.conftest import PASSWORD, RULES, LiveHub, Replies, _need_browser, sign_in
+from tests.e2e.conftest import E2E, PASSWORD, RULES, LiveHub, Replies, _need_browser, sign_in
+
+pytestmark = E2E
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def fax_live_hub(tmp_path: Path) -> AsyncIterator[LiveHub]:
     _need_browser()
     from hub.app import create_app

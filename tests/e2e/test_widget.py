@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import sqlalchemy as sa
@@ -15,8 +15,11 @@ from aiohttp.test_utils import TestServer
 
 from hub.keys import STORE
 from hub.store.tables import messages, widget_sites
-from tests.e2e.conftest import PASSWORD, LiveHub, sign_in
+from tests.e2e.conftest import E2E, PASSWORD, LiveHub, sign_in
 from tests.e2e.test_console import set_available
+from tests.waits import eventually
+
+pytestmark = E2E
 
 BUBBLES = "[data-testid=msg]"
 
@@ -37,7 +40,7 @@ async def demo_site(hub: LiveHub, **settings: Any) -> None:
                 created_at=now,
                 updated_at=now,
                 name=DEMO_SITE["name"],
-                settings={**DEMO_SITE["settings"], **settings},
+                settings={**cast(dict[str, Any], DEMO_SITE["settings"]), **settings},
             )
         )
 
@@ -161,16 +164,22 @@ async def test_five_seconds_offline_loses_nothing_and_repeats_nothing(
     assert len(texts) == 12, "each once"
     assert [t for t in texts if t.startswith("agent")] == [f"agent {n}" for n in range(10)]
     assert [t for t in texts if t.startswith("customer")] == ["customer 0", "customer 1"]
-    async with live_hub.app[STORE].read() as conn:
-        stored = list(
-            (
-                await conn.execute(
-                    sa.select(messages.c.text)
-                    .where(messages.c.conversation_id == conv_id)
-                    .order_by(messages.c.received_at, messages.c.id)
-                )
-            ).scalars()
-        )
+
+    async def all_stored() -> list[str] | None:
+        # the widget shows a message once the hub accepted it; storing it may come later
+        async with live_hub.app[STORE].read() as conn:
+            stored = list(
+                (
+                    await conn.execute(
+                        sa.select(messages.c.text)
+                        .where(messages.c.conversation_id == conv_id)
+                        .order_by(messages.c.received_at, messages.c.id)
+                    )
+                ).scalars()
+            )
+        return stored if len(stored) >= 13 else None
+
+    stored = await eventually(all_stored, what="every message stored")
     assert stored[1:] == texts, "the widget shows the hub's order"
     await anna.wait_for_function(
         "document.querySelectorAll('.timeline .msg-text').length >= 13", timeout=15000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,7 +15,7 @@ from hub.queue.base import IngestQueue
 from hub.settings import Settings
 from hub.store.engine import Store
 
-QueueFactory = Callable[[], "asynccontextmanager[IngestQueue[bytes]]"]
+QueueFactory = Callable[[], AbstractAsyncContextManager[IngestQueue[bytes]]]
 
 
 @asynccontextmanager
@@ -109,7 +109,7 @@ async def test_concurrent_appends_are_grouped(queue: IngestQueue[bytes]) -> None
     calls: list[int] = []
     original = queue._append_batch  # type: ignore[attr-defined]
 
-    async def counting(payloads):  # type: ignore[no-untyped-def]
+    async def counting(payloads):
         calls.append(len(payloads))
         return await original(payloads)
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hub.keys import QUEUE
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
 from hub.queue.base import IngestQueue
@@ -58,6 +60,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.long
 async def test_the_cli_lists_shows_without_the_body_and_replays(settings: Settings, tmp_path: Path) -> None:
     msg = InboundMessage(
         channel=Channel.EMAIL,

@@ -13,7 +13,8 @@ from hub.dispatch import inbox
 from hub.keys import INBOX, ROUTER, STORE
 from hub.store.tables import agents, customers, identities
 from tests.conftest import HubClient
-from tests.routing.test_router_service import RULES, Floor, eventually
+from tests.routing.test_router_service import RULES, Floor
+from tests.waits import eventually
 
 
 def _skips(caplog: pytest.LogCaptureFixture, row_id: str) -> int:
@@ -74,7 +75,7 @@ async def test_a_conversation_whose_customer_row_is_bad_is_skipped(
 
     def skipped() -> list[str]:
         return [
-            r.row_id
+            r.__dict__["row_id"]  # an `extra` of the log call
             for r in caplog.records
             if r.name == "contacthub.router" and getattr(r, "row_kind", None) == "conversation"
         ]
@@ -92,5 +93,5 @@ async def test_a_conversation_whose_customer_row_is_bad_is_skipped(
     assert skipped() == [broken]
 
 
-async def _count(pending, n: int) -> bool:  # type: ignore[no-untyped-def]
+async def _count(pending, n: int) -> bool:
     return len(await pending) == n

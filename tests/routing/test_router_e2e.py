@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from hub.keys import QUEUE, STORE
@@ -35,7 +37,7 @@ rules:
     targets: [{queue: service, agents: '"en" in languages'}]
 """
 FULL = {"chat": 3, "email": 8, "sms": 5, "voice": 1}
-AGENTS = {
+AGENTS: dict[str, dict[str, Any]] = {
     "kam": {"languages": ["de"], "teams": ["key_accounts"], "capacity": FULL},
     "english": {"languages": ["en"], "capacity": FULL},
     "german_chat": {"languages": ["de"], "capacity": {"chat": 3}},
@@ -73,7 +75,7 @@ async def make_customers(hub: HubClient, admin: dict[str, str], kam_id: str, n: 
     gold or standard. Each has an email, a phone number and a chat visitor id."""
     made = []
     for i in range(n):
-        body = {
+        body: dict[str, Any] = {
             "name": f"Kunde {i}",
             "language": "de" if i % 2 else "en",
             "identities": [
@@ -128,7 +130,7 @@ async def work(hub: HubClient, headers: dict[str, str], stop: asyncio.Event) -> 
 
 def replay_peaks(rows, channel_of: dict[str, str]) -> Counter:
     """The most each agent held at once per channel, replaying the event log in order."""
-    holding: dict[str, str] = {}  # conversation -> agent
+    holding: dict[str, str | None] = {}  # conversation -> agent
     now: Counter = Counter()
     peak: Counter = Counter()
     for r in rows:
@@ -145,6 +147,7 @@ def replay_peaks(rows, channel_of: dict[str, str]) -> Counter:
     return peak
 
 
+@pytest.mark.long
 async def test_a_burst_of_300_reaches_the_right_agents_within_capacity(hub: HubClient) -> None:
     ids, headers = await setup_floor(hub, RULES)
     names = {v: k for k, v in ids.items()}

@@ -4,7 +4,7 @@ closes that free capacity, SLA breaches, and the queues view."""
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from hub.keys import QUEUE, ROUTER, STORE
 from hub.store.tables import agents, events, messages
 from tests.conftest import HubClient, sign_in, sign_in_all
 from tests.helpers import inbound
+from tests.waits import eventually
 
 RULES = """
 queues:
@@ -29,16 +30,6 @@ rules:
   - name: everyone
     targets: [{queue: service}]
 """
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
-        await asyncio.sleep(0.05)
 
 
 async def waiting_behind_call(hub: HubClient, call_id: str, kind: str) -> str:
@@ -122,7 +113,7 @@ async def test_accept_reject_and_close_move_work_between_agents(hub: HubClient) 
     await floor.agent("ben", capacity={"api": 1})
     await floor.arrive("m1", "m2", "m3")
     offered = {
-        n: await eventually(lambda n=n: floor.mine(n, "offered"), what=f"offer to {n}")
+        n: await eventually(functools.partial(floor.mine, n, "offered"), what=f"offer to {n}")
         for n in ("anna", "ben")
     }
     first = offered["anna"][0]["id"]

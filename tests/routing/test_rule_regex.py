@@ -22,7 +22,8 @@ from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.tables import routing_rules
 from tests.conftest import HubClient, running_hub, sign_in_all
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 EVIL = "(a+)+$"  # exponential for a backtracking engine on "aaa…a!"
 HOSTILE_SUBJECT = "a" * 199 + "!"

@@ -197,7 +197,7 @@ async def test_rules_read_the_message_text_live_as_in_the_simulator(hub: HubClie
     simulator's answer for the same message is what live routing then does."""
     from hub.keys import STORE
     from hub.store.tables import conversations
-    from tests.routing.test_router_service import eventually
+    from tests.waits import eventually
 
     resp = await hub.client.put(
         "/api/v1/routing/rules",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -31,6 +32,7 @@ async def upgrade_to(store: Store, revision: str) -> None:
         await conn.run_sync(run)
 
 
+@pytest.mark.unmigrated
 async def test_0015_removes_the_identities_only_a_typed_claim_made(settings: Settings) -> None:
     store = Store(settings.database)
     now = datetime.now(UTC)

@@ -34,8 +34,7 @@ async def test_typing_joining_reading_and_leaving(hub: HubClient) -> None:
     await visitor.next("started")
     await visitor.say("Hallo")
     conv = await conversation_of(hub, visitor)
-    console = await hub.client.ws_connect("/ws/agent", headers=roles["supervisor"])
-    await asyncio.sleep(0.3)
+    console = await hub.client.ws_connect("/ws/agent", headers=roles["supervisor"])  # subscribed already
 
     await visitor.send(type="typing", on=True)
     typing = await agent_event(console, "conversation.typing")

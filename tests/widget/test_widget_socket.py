@@ -14,6 +14,7 @@ from hub.keys import STORE
 from hub.settings import Settings
 from hub.store.tables import conversations, messages, outbox, widget_feed
 from tests.conftest import HubClient, require_services, running_hub, sign_in_all
+from tests.waits import eventually
 from tests.widget.conftest import Visitor, chat_agent, make_site
 
 
@@ -88,7 +89,15 @@ async def test_a_visitor_chats_resumes_and_reloads_without_loss_or_repeats(hub: 
 
     # while the socket is gone: two more replies; the resumed socket gets just those
     later = [await reply(hub, roles["admin"], conv.id, f"Nachricht {n}") for n in range(2)]
-    await asyncio.sleep(1.5)  # the outbox hands them to the feed
+
+    async def fed_since_shown() -> bool:
+        async with hub.app[STORE].read() as conn:
+            fed = await conn.scalar(
+                sa.select(sa.func.count()).select_from(widget_feed).where(widget_feed.c.seq > shown)
+            )
+        return fed == len(later)
+
+    await eventually(fed_since_shown, what="the outbox to hand both replies to the feed")
     resumed = Visitor(hub, site["key"], visitor.token)
     back = await resumed.connect(last_seq=shown)
     assert [e["id"] for e in back["events"]] == later

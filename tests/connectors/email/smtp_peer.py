@@ -24,7 +24,7 @@ class Peer:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope.mail_from)
-        self.received.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.received.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     def start(self) -> None:
@@ -39,3 +39,11 @@ class Peer:
     @property
     def running(self) -> bool:
         return self.controller is not None
+
+
+def body_text(message: EmailMessage, subtype: str) -> str:
+    """The text of the message's ``text/<subtype>`` body; fails if it has none."""
+    body = message.get_body((subtype,))
+    assert body is not None, f"no text/{subtype} body"
+    text: str = body.get_content()
+    return text

@@ -11,7 +11,7 @@ import ssl
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from email.parser import BytesHeaderParser
 from typing import Any
 
@@ -22,6 +22,7 @@ from connectors.email.settings import MailboxSettings
 from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
 from tests.connectors.email.dovecot import Dovecot
+from tests.waits import eventually
 
 NAME = "support"
 IDLING = "waiting in IDLE"
@@ -110,14 +111,6 @@ def settings_for(server: Dovecot, **overrides: Any) -> MailboxSettings:
     return MailboxSettings(**values)
 
 
-async def until(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 @contextlib.asynccontextmanager
 async def watching(
     server: Dovecot,
@@ -170,7 +163,7 @@ async def test_mails_there_before_start_are_delivered_once_in_order_then_seen(do
     uidvalidity = (await dovecot.status())["UIDVALIDITY"]
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox) as state:
-        await until(lambda: cursors.rows.get(NAME) == (uidvalidity, 3), what="cursor at uid 3")
+        await eventually(lambda: cursors.rows.get(NAME) == (uidvalidity, 3), what="cursor at uid 3")
         assert state.state == "connected"
     assert inbox.ids == mid(1, 2, 3)
     assert inbox.raw[0] == mail(1)
@@ -183,7 +176,7 @@ async def test_after_move_puts_them_in_the_other_folder(dovecot: Dovecot) -> Non
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox, after="move", move_to="Erledigt"):
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
     assert inbox.ids == mid(1, 2)
     assert (await dovecot.status())["MESSAGES"] == 0
     assert (await dovecot.status("Erledigt"))["MESSAGES"] == 2
@@ -194,7 +187,7 @@ async def test_after_leave_leaves_them_unseen(dovecot: Dovecot) -> None:
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox, after="leave"):
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
     assert inbox.ids == mid(1, 2)
     status = await dovecot.status()
     assert (status["MESSAGES"], status["UNSEEN"]) == (2, 2)
@@ -208,12 +201,12 @@ async def test_mail_arriving_during_idle_is_delivered_within_seconds(
 ) -> None:
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox):
-        await until(lambda: idles(caplog_imap) == 1, what="IDLE")
+        await eventually(lambda: idles(caplog_imap) == 1, what="IDLE")
         started = time.monotonic()
         await dovecot.append(mail(1))
-        await until(lambda: len(inbox.raw) == 1, what="the mail")
+        await eventually(lambda: len(inbox.raw) == 1, what="the mail")
         latency = time.monotonic() - started
-        await until(lambda: idles(caplog_imap) == 2, what="IDLE again")
+        await eventually(lambda: idles(caplog_imap) == 2, what="IDLE again")
     print(f"IDLE latency: {latency * 1000:.0f} ms")
     assert latency < 5.0
     assert inbox.ids == mid(1)
@@ -222,9 +215,9 @@ async def test_mail_arriving_during_idle_is_delivered_within_seconds(
 async def test_without_idle_it_polls(dovecot_minimal: Dovecot, caplog_imap: pytest.LogCaptureFixture) -> None:
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot_minimal, cursors, inbox, poll_seconds=0.2) as state:
-        await until(lambda: state.state == "connected", what="connected")
+        await eventually(lambda: state.state == "connected", what="connected")
         await dovecot_minimal.append(mail(1))
-        await until(lambda: len(inbox.raw) == 1, timeout=3, what="the mail")
+        await eventually(lambda: len(inbox.raw) == 1, timeout=3, what="the mail")
     assert inbox.ids == mid(1)
     assert idles(caplog_imap) == 0
     assert any("polling every 0.2s" in r.getMessage() for r in caplog_imap.records)
@@ -236,7 +229,7 @@ async def test_without_move_it_copies_and_expunges(dovecot_minimal: Dovecot) -> 
         await dovecot_minimal.append(mail(n))
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot_minimal, cursors, inbox, after="move", move_to="Erledigt"):
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
     assert inbox.ids == mid(1, 2)
     assert (await dovecot_minimal.status())["MESSAGES"] == 0
     assert (await dovecot_minimal.status("Erledigt"))["MESSAGES"] == 2
@@ -252,13 +245,13 @@ async def test_a_restarted_watcher_delivers_nothing_again(
         await dovecot.append(mail(n))
     cursors, first = Cursors(), Inbox()
     async with watching(dovecot, cursors, first):
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
     second = Inbox()
     caplog_imap.clear()
     async with watching(dovecot, cursors, second):
-        await until(lambda: idles(caplog_imap) == 1, what="IDLE")
+        await eventually(lambda: idles(caplog_imap) == 1, what="IDLE")
         await dovecot.append(mail(3))  # a marker: whatever came before it would be a repeat
-        await until(lambda: len(second.raw) == 1, what="the new mail")
+        await eventually(lambda: len(second.raw) == 1, what="the new mail")
     assert first.ids == mid(1, 2)
     assert second.ids == mid(3)
 
@@ -268,9 +261,9 @@ async def test_a_failed_delivery_takes_the_batch_again_and_skips_nothing(dovecot
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox(fail_calls=(2,))
     async with watching(dovecot, cursors, inbox) as state:
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 3, what="cursor at uid 3")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 3, what="cursor at uid 3")
         # connected once a drain finds nothing new: one more fetch after the cursor moved
-        await until(lambda: state.state == "connected", what="connected again")
+        await eventually(lambda: state.state == "connected", what="connected again")
     # one batch of three, handed over together: mail 2 failed, so all three come again
     # (the hub drops the repeats by Message-ID); the cursor never passed mail 2 before it
     assert inbox.calls == 6
@@ -284,7 +277,7 @@ async def test_a_failing_cursor_store_repeats_the_batch_rather_than_losing_it(do
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(fail_sets=(2,)), Inbox()  # 1: the first cursor; 2: after the batch
     async with watching(dovecot, cursors, inbox) as state:
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 2, what="cursor at uid 2")
     assert sorted(inbox.ids) == sorted(mid(1, 1, 2, 2))
     assert "transient_failure" in state.history
 
@@ -296,15 +289,15 @@ async def test_a_server_crash_loses_nothing_and_repeats_nothing(
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox) as state:
-        await until(lambda: len(inbox.raw) == 2 and idles(caplog_imap) == 1, what="two mails, then IDLE")
+        await eventually(lambda: len(inbox.raw) == 2 and idles(caplog_imap) == 1, what="two mails, then IDLE")
         dovecot.kill()
-        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await eventually(lambda: state.state == "transient_failure", what="transient_failure")
         await asyncio.sleep(0.3)  # it retries against a closed port meanwhile
         await dovecot.start()
         for n in (3, 4):
             await dovecot.append(mail(n))
-        await until(lambda: len(inbox.raw) == 4, timeout=8, what="all four mails")
-        await until(lambda: state.state == "connected", what="connected again")
+        await eventually(lambda: len(inbox.raw) == 4, timeout=8, what="all four mails")
+        await eventually(lambda: state.state == "connected", what="connected again")
     assert inbox.ids == mid(1, 2, 3, 4)
     assert max(Counter(inbox.ids).values()) == 1
     assert state.history[:4] == ["starting", "connected", "transient_failure", "connected"]
@@ -316,11 +309,11 @@ async def test_a_crash_in_the_middle_of_a_batch_repeats_at_most_the_batch_in_han
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox(pause=0.3)
     async with watching(dovecot, cursors, inbox) as state:
-        await until(lambda: inbox.calls == 6, what="the batch in hand")
+        await eventually(lambda: inbox.calls == 6, what="the batch in hand")
         dovecot.kill()  # before the batch is marked seen and the cursor moves
-        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await eventually(lambda: state.state == "transient_failure", what="transient_failure")
         await dovecot.start()
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 6, timeout=8, what="cursor at uid 6")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 6, timeout=8, what="cursor at uid 6")
     assert sorted(set(inbox.ids)) == sorted(mid(*range(1, 7)))
     assert len(inbox.ids) - len(set(inbox.ids)) <= 6
     assert await dovecot.count_seen() == 6
@@ -333,7 +326,7 @@ async def test_a_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> Non
     old = (await dovecot.status("Anfragen"))["UIDVALIDITY"]
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox, folder="Anfragen"):
-        await until(lambda: cursors.rows.get(NAME) == (old, 2), what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME) == (old, 2), what="cursor at uid 2")
     # the folder is recreated (a restore, a migration): its UIDs start again at 1
     await dovecot.delete("Anfragen")
     await dovecot.create("Anfragen")
@@ -342,7 +335,7 @@ async def test_a_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> Non
     new = (await dovecot.status("Anfragen"))["UIDVALIDITY"]
     assert new != old
     async with watching(dovecot, cursors, inbox, folder="Anfragen"):
-        await until(lambda: cursors.rows.get(NAME) == (new, 3), what="cursor at the new uid 3")
+        await eventually(lambda: cursors.rows.get(NAME) == (new, 3), what="cursor at the new uid 3")
     assert inbox.ids == mid(1, 2, 1, 2, 3)  # repeats are fine: the hub dedupes on Message-ID
 
 
@@ -353,7 +346,7 @@ async def test_a_stored_uidvalidity_that_differs_reads_the_folder_again(dovecot:
     cursors, inbox = Cursors(), Inbox()
     cursors.rows[NAME] = (uidvalidity - 1, 99)
     async with watching(dovecot, cursors, inbox):
-        await until(lambda: cursors.rows.get(NAME) == (uidvalidity, 2), what="cursor at uid 2")
+        await eventually(lambda: cursors.rows.get(NAME) == (uidvalidity, 2), what="cursor at uid 2")
     assert inbox.ids == mid(1, 2)
 
 
@@ -365,7 +358,7 @@ async def test_a_wrong_password_is_bad_credentials_and_retried_slowly(dovecot: D
     # Dovecot answers a failed LOGIN after about 0.5 s; a client that retried at once
     # would log in 5 times in 2.5 s, one that waits the 1 s cap about twice
     async with watching(dovecot, cursors, inbox, password="wrong", backoff_cap_s=1.0) as state:
-        await until(lambda: state.state == "bad_credentials", what="bad_credentials")
+        await eventually(lambda: state.state == "bad_credentials", what="bad_credentials")
         await asyncio.sleep(2.0)
         assert state.state == "bad_credentials"
         assert state.detail is not None and "AUTHENTICATIONFAILED" in state.detail
@@ -378,7 +371,7 @@ async def test_a_wrong_password_is_bad_credentials_and_retried_slowly(dovecot: D
 async def test_an_unreachable_server_is_a_transient_failure(dovecot: Dovecot) -> None:
     await dovecot.stop()
     async with watching(dovecot, Cursors(), Inbox()) as state:
-        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await eventually(lambda: state.state == "transient_failure", what="transient_failure")
         assert state.detail is not None and "Connect" in state.detail
 
 
@@ -390,9 +383,9 @@ def test_after_move_needs_a_folder() -> None:
 
 async def test_cancelling_logs_out_politely(dovecot: Dovecot) -> None:
     async with watching(dovecot, Cursors(), Inbox()) as state:
-        await until(lambda: state.state == "connected", what="connected")
+        await eventually(lambda: state.state == "connected", what="connected")
         await asyncio.sleep(0.1)  # into IDLE
-    await until(lambda: "Disconnected: Logged out" in dovecot.log.read_text(), timeout=3, what="LOGOUT")
+    await eventually(lambda: "Disconnected: Logged out" in dovecot.log.read_text(), timeout=3, what="LOGOUT")
     assert state.state == "stopped"
 
 
@@ -406,7 +399,7 @@ async def test_tls_and_starttls(dovecot_tls: Dovecot, security: str) -> None:
     port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot_tls, cursors, inbox, ssl_context=trust, security=security, port=port):
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1, what="cursor at uid 1")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1, what="cursor at uid 1")
     assert inbox.ids == mid(1)
     assert "TLS" in dovecot_tls.log.read_text()
 
@@ -417,7 +410,7 @@ async def test_an_untrusted_certificate_is_refused(dovecot_tls: Dovecot, securit
     port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
     inbox = Inbox()
     async with watching(dovecot_tls, Cursors(), inbox, security=security, port=port) as state:
-        await until(lambda: state.state == "transient_failure", what="transient_failure")
+        await eventually(lambda: state.state == "transient_failure", what="transient_failure")
         assert state.detail is not None and "CERTIFICATE_VERIFY_FAILED" in state.detail
     assert inbox.raw == []
 
@@ -427,7 +420,7 @@ async def test_mail_that_comes_while_a_batch_is_fetched_is_not_left_waiting(dove
     comes before the next IDLE) is fetched at once, not after the IDLE timeout."""
     cursors, inbox = Cursors(), Inbox(pause=0.01)  # the hub takes a while per mail
     async with watching(dovecot, cursors, inbox):
-        await until(lambda: NAME in cursors.rows, what="the watcher is up")
+        await eventually(lambda: NAME in cursors.rows, what="the watcher is up")
 
         async def burst(start: int) -> None:
             async with dovecot.session() as imap:
@@ -435,7 +428,7 @@ async def test_mail_that_comes_while_a_batch_is_fetched_is_not_left_waiting(dove
                     assert (await imap.append(mail(n), mailbox="INBOX")).result == "OK"
 
         await asyncio.gather(*(burst(k) for k in range(4)))
-        await until(lambda: len(inbox.raw) >= 400, timeout=20, what="all 400 delivered")
+        await eventually(lambda: len(inbox.raw) >= 400, timeout=20, what="all 400 delivered")
     assert sorted(Counter(inbox.ids).values()) == [1] * 400, "each once"
 
 
@@ -472,10 +465,10 @@ async def drain_traced(server: Dovecot, folder: str, size: int) -> tuple[Tally, 
     try:
         tracemalloc.reset_peak()
         async with watching(server, cursors, tally, folder=folder, after="leave") as state:  # type: ignore[arg-type]
-            await until(
+            await eventually(
                 lambda: cursors.rows.get(NAME, (0, 0))[1] >= size, timeout=240, what=f"all {size} mails"
             )
-            await until(lambda: state.state == "connected", what="connected")
+            await eventually(lambda: state.state == "connected", what="connected")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -483,6 +476,7 @@ async def drain_traced(server: Dovecot, folder: str, size: int) -> tuple[Tally, 
     return tally, peak
 
 
+@pytest.mark.long
 async def test_a_mailbox_of_ten_thousand_drains_completely_with_flat_memory(dovecot: Dovecot) -> None:
     """aioimaplib 2.0 parses a response with one level of recursion per line: the
     former ``UID FETCH 1:* (UID RFC822.SIZE)`` hit the recursion limit at about 2,000
@@ -510,8 +504,8 @@ async def test_a_folder_whose_old_mails_went_away_is_read_past_the_gap(dovecot: 
             assert (await imap.expunge()).result == "OK"
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox, after="leave") as state:
-        await until(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1_200, what="cursor at uid 1200")
-        await until(lambda: state.state == "connected", what="connected")
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1_200, what="cursor at uid 1200")
+        await eventually(lambda: state.state == "connected", what="connected")
         await dovecot.append(mail(5_000))  # after the gap, mail still comes in
-        await until(lambda: len(inbox.raw) == 102, what="the new mail")
+        await eventually(lambda: len(inbox.raw) == 102, what="the new mail")
     assert inbox.ids == mid(1, *range(1_101, 1_201), 5_000)

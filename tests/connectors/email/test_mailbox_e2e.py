@@ -24,7 +24,7 @@ from hub.store.tables import messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
 from tests.connectors.email.attachment_mix import attachment_mix
 from tests.connectors.email.dovecot import Dovecot
-from tests.connectors.email.smtp_peer import Peer
+from tests.connectors.email.smtp_peer import Peer, body_text
 from tests.connectors.email.test_smtp_threading import DOMAIN, mail, received
 
 
@@ -218,7 +218,7 @@ async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
     async with running_hub(settings) as hub:
         await dovecot.append(mail("new-1@firma.example", "Frage zum Tarif"))
         [sent] = await received(peer, 1)
-        assert sent.get_body(("plain",)).get_content().strip() == thanks
+        assert body_text(sent, "plain").strip() == thanks
         assert sent["Auto-Submitted"] == "auto-replied" and sent["In-Reply-To"] == "<new-1@firma.example>"
         assert peer.envelopes[-1] == "<>", "the null reverse-path: nothing answers it"
         first = await stored(hub, "new-1@firma.example")
@@ -241,6 +241,7 @@ async def test_an_auto_reply_goes_once_and_never_to_automatic_mail(
     await drop_backend(settings)
 
 
+@pytest.mark.long
 async def test_a_mailbox_of_ten_thousand_is_drained_completely(
     backend: str, tmp_path: Path, dovecot: Dovecot, peer: Peer
 ) -> None:

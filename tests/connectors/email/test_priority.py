@@ -13,7 +13,8 @@ from hub.errors import ConfigError
 from hub.routing.rules import parse_rules
 from tests.conftest import HubClient
 from tests.connectors.email.test_smtp_threading import arrive, mail
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 RULES = """
 queues:

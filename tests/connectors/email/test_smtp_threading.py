@@ -21,11 +21,11 @@ from hub.keys import BLOBS, QUEUE, STORE
 from hub.settings import Settings
 from hub.store.tables import conversations, events, messages, outbox
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in_all
-from tests.connectors.email.smtp_peer import Peer
-from tests.routing.test_router_service import eventually
+from tests.connectors.email.smtp_peer import Peer, body_text
+from tests.waits import eventually
 
 DOMAIN = "hub.nordlicht.example"
-MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")  # type: ignore[arg-type]
+MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")
 
 
 @pytest.fixture
@@ -104,8 +104,8 @@ async def test_a_reply_is_threaded_and_the_answer_comes_back(mail_hub: HubClient
     assert sent["To"] == "kunde@firma.example" and "service@nordlicht.example" in sent["From"]
     assert peer.envelopes == ["service@nordlicht.example"], "an agent's reply has a bounce address"
     assert sent["Auto-Submitted"] is None
-    assert sent.get_body(("plain",)).get_content().strip() == "Danke, wir haben den Stand übernommen."
-    assert "<p>Danke" in sent.get_body(("html",)).get_content()
+    assert body_text(sent, "plain").strip() == "Danke, wir haben den Stand übernommen."
+    assert "<p>Danke" in body_text(sent, "html")
 
     # Outlook: a changed subject, only In-Reply-To: joins the conversation
     answer = await arrive(
@@ -216,7 +216,7 @@ async def test_the_out_of_hours_reply_goes_once_on_the_channel_and_shows_on_the_
     [sent] = await received(peer, 1)
     assert sent["To"] == "kunde@firma.example"
     assert sent["Auto-Submitted"] == "auto-replied" and peer.envelopes == ["<>"]
-    assert "ab Montag 8 Uhr" in sent.get_body(("plain",)).get_content()
+    assert "ab Montag 8 Uhr" in body_text(sent, "plain")
 
     # the customer writes again in the same conversation, and a shop's robot writes
     again = await arrive(

@@ -20,7 +20,7 @@ from hub.keys import BLOBS, QUEUE, STORE
 from hub.store.tables import messages
 from tests.conftest import HubClient, sign_in_all
 
-MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")  # type: ignore[arg-type]
+MAILBOX = MailboxSettings(host="127.0.0.1", user="service@nordlicht.example", password="x")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 REPLY = "Hier das Foto vom Zähler.\n\nAm 2. Mai schrieb Service:\n> Bitte schicken Sie ein Foto.\n"
 
@@ -37,7 +37,8 @@ def reply_with_photo() -> bytes:
         "<blockquote>Bitte schicken Sie ein Foto.</blockquote>",
         subtype="html",
     )
-    html = msg.get_payload()[1]
+    html = msg.get_body(("html",))  # the alternative just added
+    assert html is not None
     html.add_related(PNG, "image", "png", cid="<zaehler.png@firma.example>", filename="zaehler.png")
     msg.add_attachment(b"%PDF-1.4", "application", "pdf", filename="vertrag.pdf")
     return msg.as_bytes()

@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import BaseTestServer, TestServer
 from PIL import Image, ImageDraw
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
@@ -91,7 +91,7 @@ class FakeGateway:
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[FakeGateway, TestServer]]:
+async def gateway() -> AsyncIterator[tuple[FakeGateway, BaseTestServer]]:
     fake = FakeGateway()
     async with TestServer(fake.app) as server:
         yield fake, server
@@ -122,7 +122,7 @@ def fax_settings(gateway_url: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def fax_hub(
-    backend: str, tmp_path: Path, gateway: tuple[FakeGateway, TestServer]
+    backend: str, tmp_path: Path, gateway: tuple[FakeGateway, BaseTestServer]
 ) -> AsyncIterator[HubClient]:
     url = str(gateway[1].make_url("")).rstrip("/")
     settings = make_settings(tmp_path, backend, **fax_settings(url))

@@ -30,7 +30,8 @@ from tests.connectors.fax.conftest import (
     phaxio_signature,
     sinch_auth,
 )
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 RULES = """
 queues:

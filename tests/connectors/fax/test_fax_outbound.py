@@ -22,7 +22,8 @@ from tests.connectors.fax.conftest import (
     phaxio_received,
 )
 from tests.connectors.fax.test_fax_inbound import fax_message
-from tests.routing.test_router_service import Floor, eventually
+from tests.routing.test_router_service import Floor
+from tests.waits import eventually
 
 RULES = "queues: {service: {reservation_timeout: 60}}\nrules: [{name: all, targets: [{queue: service}]}]\n"
 

@@ -14,13 +14,14 @@ import pytest
 from connectors.base import FilePart, ReceivedFax
 from connectors.email.fax_gateway import gateway_fax, number_from_subject
 from connectors.email.payloads import parse_mail
-from connectors.email.settings import FaxGatewayMailbox, FaxLetterhead
+from connectors.email.settings import FaxGatewayMailbox
 from connectors.fax.generic import check_generic, generic_signature, parse_generic
 from connectors.fax.letterhead import NotAPdf, combine, letter_pdf
 from connectors.fax.payloads import fax_address, fax_job, fax_subject, finished
 from connectors.fax.phaxio import parse_phaxio, phaxio_signature
 from connectors.fax.provider import StatusReport
 from connectors.fax.render import render, sniff
+from connectors.fax.settings import FaxLetterhead
 from connectors.fax.sinch import basic_auth_valid, parse_sinch
 from hub.errors import Forbidden, Ignored, InputError, PayloadRejected
 from hub.model import AddressKind, Attachment, MessageKind

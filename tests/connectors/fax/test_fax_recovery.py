@@ -24,7 +24,7 @@ from hub.store.blobs import FolderBlobStore
 from hub.store.engine import Store
 from tests.conftest import drop_backend, make_settings
 from tests.connectors.fax.conftest import CUSTOMER_FAX, german_pdf
-from tests.routing.test_router_service import eventually
+from tests.waits import eventually
 
 
 @pytest.fixture
@@ -100,6 +100,7 @@ async def test_a_failing_job_is_retried_then_dead_lettered(parts: tuple[Settings
         document=FilePart("file", "f", "", b"%PDF"),
     )
     job = await accept_fax(ctx, fax)
+    assert isinstance(ctx.blobs, FolderBlobStore)
     await ctx.blobs.delete(job.attachments[0].sha256)  # erased before it was prepared
     preparer = FaxPreparer(ctx, ocr_off="off", state=ctx.services.state("fax:ocr"))
     for _ in range(settings.queue.dead_letter_after):
