@@ -16,7 +16,8 @@ from hub.keys import TOKENS
 from hub.settings import Settings
 from hub.store.times import utc
 from tests.conftest import HubClient
-from tests.routing.test_router_service import RULES, Floor, eventually
+from tests.routing.test_router_service import RULES, Floor
+from tests.waits import eventually
 
 AHEAD = timedelta(days=400)  # far enough that no system-clock stamp can pass for it
 
