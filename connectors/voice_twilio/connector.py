@@ -29,111 +29,125 @@ from hub.routespec import TEXT, Handler, RouteSpec, form_schema
 XML = "application/xml"
 
 
+# the fields of Twilio's voice webhooks the hub reads (one schema: each sends a subset)
+CALL_FORM = form_schema(
+    "CallSid",
+    "AccountSid",
+    "From",
+    "To",
+    "Direction",
+    "CallStatus",
+    "CallDuration",
+    "Digits",
+    "DialCallStatus",
+    "RecordingUrl",
+    "RecordingSid",
+    "RecordingDuration",
+    "TranscriptionText",
+    "TranscriptionStatus",
+)
+
+
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
-    webhooks = TwilioWebhooks(ctx.settings)
-    if webhooks.public_url is None or not webhooks.accounts:
-        raise ConfigError("connectors.twilio: set public_url and at least one account for voice")
-    region = ctx.settings.phone.default_region
-    accepted = ctx.metrics.accepted.labels("voice")
+    calls = CallFlow(ctx)
+    return [
+        _spec("", calls.incoming, "Twilio: a call comes in (greeting and menu)", "TwiML"),
+        _spec("/menu", calls.menu, "Twilio: the caller's menu choice (dial an agent, or voicemail)", "TwiML"),
+        _spec("/dialed", calls.dialed, "Twilio: the agent's leg ended (voicemail if unanswered)", "TwiML"),
+        _spec("/recorded", calls.recorded, "Twilio: a voicemail was recorded (routed)", "TwiML"),
+        _spec("/transcribed", calls.transcribed, "Twilio: a voicemail's transcription", "Recorded"),
+        _spec("/status", calls.status, "Twilio: call status (answered, ended, missed)", "Recorded"),
+    ]
 
-    async def append(msg: InboundMessage | None) -> None:
-        if msg is not None:
-            await ctx.queue.append(msg)
-            accepted.inc()
 
-    def xml(text: str) -> web.Response:
-        return web.Response(text=text, content_type=XML)
-
-    def language(request: web.Request) -> str:
-        return request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
-
-    async def incoming(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        await append(payloads.new_call(form, region=region, received_at=ctx.clock()))
-        return xml(twiml.greeting(twiml.language_of(form.get("From", ""))))
-
-    async def menu(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        department, lang = twiml.choice(form.get("Digits", ""), language(request))
-        if department is None:
-            return xml(twiml.greeting(lang))
-        caller = payloads.caller(form, region)
-        call_sid = payloads.call_sid(form)
-        target = await ctx.call_target(caller, department, lang, ctx.clock(), call_sid)
-        if target.address is not None:
-            await append(
-                payloads.dialing(form, department, target.agent_id, region=region, received_at=ctx.clock())
-            )
-            return xml(twiml.dial(target.address, lang, target.ring_timeout_s))
-        return xml(twiml.voicemail(lang, target.kind))
-
-    async def dialed(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        if form.get("CallSid"):
-            await ctx.end_call(form["CallSid"])
-        if form.get("DialCallStatus") == "completed":
-            return xml(twiml.hang_up())
-        return xml(twiml.voicemail(language(request), "busy"))
-
-    async def recorded(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        await append(payloads.voicemail(form, region=region, received_at=ctx.clock()))
-        return xml(twiml.goodbye(language(request)))
-
-    async def transcribed(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        await append(payloads.transcription(form, region=region, received_at=ctx.clock()))
-        return web.Response(status=204)
-
-    async def status(request: web.Request) -> web.Response:
-        form, _ = await webhooks.verified(request)
-        if (over := payloads.call_over(form)) is not None:
-            await ctx.end_call(over)
-        await append(payloads.status_event(form, region=region, received_at=ctx.clock()))
-        return web.Response(status=204)
-
-    # the fields of Twilio's voice webhooks the hub reads (one schema: each sends a subset)
-    call_form = form_schema(
-        "CallSid",
-        "AccountSid",
-        "From",
-        "To",
-        "Direction",
-        "CallStatus",
-        "CallDuration",
-        "Digits",
-        "DialCallStatus",
-        "RecordingUrl",
-        "RecordingSid",
-        "RecordingDuration",
-        "TranscriptionText",
-        "TranscriptionStatus",
+def _spec(path: str, handler: Handler, summary: str, ok: str) -> RouteSpec:
+    return RouteSpec(
+        "POST",
+        f"{twiml.BASE}{path}",
+        handler,
+        summary,
+        "signed",
+        tag="channels",
+        request_media="application/x-www-form-urlencoded",
+        request_schema=CALL_FORM,
+        query={"lang": TEXT},
+        responses={
+            200: ok,
+            204: "Recorded",
+            403: "Signature missing or wrong",
+            422: "A field is missing",
+        },
     )
 
-    def spec(path: str, handler: Handler, summary: str, ok: str) -> RouteSpec:
-        return RouteSpec(
-            "POST",
-            f"{twiml.BASE}{path}",
-            handler,
-            summary,
-            "signed",
-            tag="channels",
-            request_media="application/x-www-form-urlencoded",
-            request_schema=call_form,
-            query={"lang": TEXT},
-            responses={
-                200: ok,
-                204: "Recorded",
-                403: "Signature missing or wrong",
-                422: "A field is missing",
-            },
-        )
 
-    return [
-        spec("", incoming, "Twilio: a call comes in (greeting and menu)", "TwiML"),
-        spec("/menu", menu, "Twilio: the caller's menu choice (dial an agent, or voicemail)", "TwiML"),
-        spec("/dialed", dialed, "Twilio: the agent's leg ended (voicemail if unanswered)", "TwiML"),
-        spec("/recorded", recorded, "Twilio: a voicemail was recorded (routed)", "TwiML"),
-        spec("/transcribed", transcribed, "Twilio: a voicemail's transcription", "Recorded"),
-        spec("/status", status, "Twilio: call status (answered, ended, missed)", "Recorded"),
-    ]
+def _xml(text: str) -> web.Response:
+    return web.Response(text=text, content_type=XML)
+
+
+def _language(request: web.Request) -> str:
+    """The prompts' language the call flow carries in its URLs; English for none or an unknown one."""
+    return request.query.get("lang", "en") if request.query.get("lang") in twiml.TEXT else "en"
+
+
+class CallFlow:
+    """The webhooks' handlers: each verifies Twilio's signature, then answers TwiML or 204."""
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.webhooks = TwilioWebhooks(ctx.settings)
+        if self.webhooks.public_url is None or not self.webhooks.accounts:
+            raise ConfigError("connectors.twilio: set public_url and at least one account for voice")
+        self.region = ctx.settings.phone.default_region
+        self.accepted = ctx.metrics.accepted.labels("voice")
+
+    async def _append(self, msg: InboundMessage | None) -> None:
+        if msg is not None:
+            await self.ctx.queue.append(msg)
+            self.accepted.inc()
+
+    async def incoming(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        await self._append(payloads.new_call(form, region=self.region, received_at=self.ctx.clock()))
+        return _xml(twiml.greeting(twiml.language_of(form.get("From", ""))))
+
+    async def menu(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        department, lang = twiml.choice(form.get("Digits", ""), _language(request))
+        if department is None:
+            return _xml(twiml.greeting(lang))
+        caller = payloads.caller(form, self.region)
+        call_sid = payloads.call_sid(form)
+        target = await self.ctx.call_target(caller, department, lang, self.ctx.clock(), call_sid)
+        if target.address is not None:
+            await self._append(
+                payloads.dialing(
+                    form, department, target.agent_id, region=self.region, received_at=self.ctx.clock()
+                )
+            )
+            return _xml(twiml.dial(target.address, lang, target.ring_timeout_s))
+        return _xml(twiml.voicemail(lang, target.kind))
+
+    async def dialed(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        if form.get("CallSid"):
+            await self.ctx.end_call(form["CallSid"])
+        if form.get("DialCallStatus") == "completed":
+            return _xml(twiml.hang_up())
+        return _xml(twiml.voicemail(_language(request), "busy"))
+
+    async def recorded(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        await self._append(payloads.voicemail(form, region=self.region, received_at=self.ctx.clock()))
+        return _xml(twiml.goodbye(_language(request)))
+
+    async def transcribed(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        await self._append(payloads.transcription(form, region=self.region, received_at=self.ctx.clock()))
+        return web.Response(status=204)
+
+    async def status(self, request: web.Request) -> web.Response:
+        form, _ = await self.webhooks.verified(request)
+        if (over := payloads.call_over(form)) is not None:
+            await self.ctx.end_call(over)
+        await self._append(payloads.status_event(form, region=self.region, received_at=self.ctx.clock()))
+        return web.Response(status=204)
