@@ -30,7 +30,7 @@ from hub.auth.visibility import hidden, scope_of
 from hub.clock import Clock
 from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError
-from hub.model import Role
+from hub.model import ConversationState, ConversationStatus, Role
 from hub.routing.rules import RuleSet
 from hub.store import search_index
 from hub.store.engine import Store
@@ -69,7 +69,7 @@ async def _current(conn: AsyncConnection, conv_id: str, who: Principal, rules: R
 
 
 def _why_not_offered(row: Any, agent_id: str, now: datetime) -> str:
-    if row.status != "open":
+    if row.status != ConversationStatus.OPEN:
         return "the conversation is closed"
     if row.assignee_id is not None:
         return "the conversation is already assigned to another agent"
@@ -97,13 +97,13 @@ async def accept(store: Store, rules: RuleSet, conv_id: str, who: Principal, clo
     now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
-        if row.assignee_id == who.agent_id and row.status == "open":
+        if row.assignee_id == who.agent_id and row.status == ConversationStatus.OPEN:
             return {"id": conv_id, "assignee_id": who.agent_id}  # accepted already
         result = await conn.execute(
             sa.update(conversations)
             .where(
                 c.id == conv_id,
-                c.status == "open",
+                c.status == ConversationStatus.OPEN,
                 c.assignee_id.is_(None),
                 c.offered_to == who.agent_id,
                 c.offer_expires_at > now,
@@ -129,17 +129,22 @@ async def reject(
         route["rejected_by"] = sorted({*route.get("rejected_by", ()), who.agent_id})
         result = await conn.execute(
             sa.update(conversations)
-            .where(c.id == conv_id, c.status == "open", c.assignee_id.is_(None), c.offered_to == who.agent_id)
+            .where(
+                c.id == conv_id,
+                c.status == ConversationStatus.OPEN,
+                c.assignee_id.is_(None),
+                c.offered_to == who.agent_id,
+            )
             .values(offered_to=None, offer_expires_at=None, route=route, needs_routing=True)
         )
         if result.rowcount != 1:
             raise Conflict(_why_not_offered(row, who.agent_id, now))
         await _event(conn, who, "conversation.rejected", row, agent_id=who.agent_id, reason=reason)
-    return {"id": conv_id, "status": "waiting"}
+    return {"id": conv_id, "status": ConversationState.WAITING}
 
 
 def _may_handle(row: Any, who: Principal) -> None:
-    if row.status != "open":
+    if row.status != ConversationStatus.OPEN:
         raise Conflict("the conversation is closed already")
     if who.role == Role.AGENT and row.assignee_id != who.agent_id:
         raise Forbidden("only the assigned agent or a supervisor may do this")
@@ -152,13 +157,19 @@ async def close(store: Store, rules: RuleSet, conv_id: str, who: Principal, cloc
         _may_handle(row, who)
         result = await conn.execute(
             sa.update(conversations)
-            .where(c.id == conv_id, c.status == "open")
-            .values(status="closed", closed_at=now, open_key=None, offered_to=None, offer_expires_at=None)
+            .where(c.id == conv_id, c.status == ConversationStatus.OPEN)
+            .values(
+                status=ConversationStatus.CLOSED,
+                closed_at=now,
+                open_key=None,
+                offered_to=None,
+                offer_expires_at=None,
+            )
         )
         if result.rowcount != 1:
             raise Conflict("the conversation is closed already")
         await _event(conn, who, "conversation.closed", row, agent_id=row.assignee_id)
-    return {"id": conv_id, "status": "closed", "closed_at": iso(now)}
+    return {"id": conv_id, "status": ConversationStatus.CLOSED, "closed_at": iso(now)}
 
 
 async def add_note(
@@ -252,7 +263,7 @@ async def transfer(
         }
         result = await conn.execute(
             sa.update(conversations)
-            .where(c.id == conv_id, c.status == "open")
+            .where(c.id == conv_id, c.status == ConversationStatus.OPEN)
             .values(
                 assignee_id=None,
                 assigned_at=None,
@@ -276,7 +287,7 @@ async def transfer(
         )
         if note and note.strip():
             await _note(conn, who, row, note, False, (), now)
-    return {"id": conv_id, "status": "waiting", "queue": target_queue, "agent_id": agent_id}
+    return {"id": conv_id, "status": ConversationState.WAITING, "queue": target_queue, "agent_id": agent_id}
 
 
 async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal, clock: Clock) -> dict[str, Any]:
@@ -289,7 +300,7 @@ async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal, clo
     now = clock()
     async with store.write() as conn:
         row = await _current(conn, conv_id, who, rules)
-        if row.status == "open":
+        if row.status == ConversationStatus.OPEN:
             raise Conflict("the conversation is open already")
         open_key = f"{row.customer_id}|{row.channel}|{row.thread_key}"
         newer = await conn.scalar(sa.select(c.id).where(c.open_key == open_key))
@@ -297,9 +308,9 @@ async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal, clo
             raise Conflict(f"a newer conversation on this thread is open ({newer}); continue there")
         result = await conn.execute(
             sa.update(conversations)
-            .where(c.id == conv_id, c.status == "closed")
+            .where(c.id == conv_id, c.status == ConversationStatus.CLOSED)
             .values(
-                status="open",
+                status=ConversationStatus.OPEN,
                 open_key=open_key,
                 closed_at=None,
                 assignee_id=who.agent_id,
@@ -315,7 +326,7 @@ async def reopen(store: Store, rules: RuleSet, conv_id: str, who: Principal, clo
             conn, who, "conversation.reopened", row, agent_id=who.agent_id, from_agent=row.assignee_id
         )
         await _event(conn, who, "conversation.assigned", row, agent_id=who.agent_id, via="reopen")
-    return {"id": conv_id, "status": "open", "assignee_id": who.agent_id}
+    return {"id": conv_id, "status": ConversationStatus.OPEN, "assignee_id": who.agent_id}
 
 
 async def snooze(

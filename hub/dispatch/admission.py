@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.dispatch.facts import message_facts, waiting_conversation
 from hub.dispatch.view import DispatchView
+from hub.model import ConversationStatus
 from hub.routing.decide import routed
 from hub.routing.hours import BusinessHours
 from hub.store.repos.routing import FirstMessage, RoutingConversation
@@ -24,7 +25,7 @@ from hub.store.times import iso, utc, utc_or_none
 def is_newcomer(row: RoutingConversation, view: DispatchView) -> bool:
     """Open, neither offered nor assigned, and not waiting in the view yet."""
     return (
-        row.status == "open"
+        row.status == ConversationStatus.OPEN
         and row.assignee_id is None
         and row.offered_to is None
         and row.id not in view.line
@@ -40,7 +41,7 @@ def take_in(
 ) -> dict[str, Any]:
     """The view in line with this record (closed: gone; assigned or offered: a hold;
     waiting: admitted); the changes to write are returned."""
-    if row.status != "open":
+    if row.status != ConversationStatus.OPEN:
         view.forget(row.id, now)
     elif row.assignee_id is not None:
         view.hold(row.id, row.assignee_id, row.channel)
