@@ -10,6 +10,7 @@ is declared with ``loop_scope="session"``."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import uuid
@@ -50,6 +51,23 @@ rules:
 """
 PASSWORD = "correct horse battery"
 E2E = pytest.mark.asyncio(loop_scope="session")
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuses to run an async browser test outside the session's loop: it would wait
+    forever on the shared browser, which belongs to another loop."""
+    stray = [
+        item.nodeid
+        for item in items
+        if item.path.is_relative_to(HERE)
+        and getattr(item, "obj", None) is not None
+        and inspect.iscoroutinefunction(item.obj)
+        and (mark := item.get_closest_marker("asyncio")) is not None
+        and mark.kwargs.get("loop_scope") != "session"
+    ]
+    if stray:
+        raise pytest.UsageError(f"browser tests without `pytestmark = E2E`: {', '.join(stray)}")
 
 
 def _need_browser() -> None:

@@ -11,7 +11,9 @@ from typing import Any
 
 from hub.keys import QUEUE
 from hub.model import Address, AddressKind, Channel, InboundMessage, MessageKind, ThreadHint
-from tests.e2e.conftest import LiveHub, sign_in
+from tests.e2e.conftest import E2E, LiveHub, sign_in
+
+pytestmark = E2E
 
 
 def arriving(
