@@ -61,8 +61,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.nodeid
         for item in items
         if item.path.is_relative_to(HERE)
-        and getattr(item, "obj", None) is not None
-        and inspect.iscoroutinefunction(item.obj)
+        and inspect.iscoroutinefunction(getattr(item, "obj", None))
         and (mark := item.get_closest_marker("asyncio")) is not None
         and mark.kwargs.get("loop_scope") != "session"
     ]
