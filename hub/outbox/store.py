@@ -80,25 +80,27 @@ async def mark_sent(
     now: datetime,
 ) -> None:
     """Every part is accepted. Reports that came in for parts while the rest were still
-    being sent count now (a reply whose parts all arrived is delivered at once)."""
+    being sent count now (a reply whose parts all arrived is delivered at once), with the
+    error code a failure report brought (a fast gateway may report before we record)."""
     row = (
         await conn.execute(
-            sa.select(o.details).where(o.id == item_id, o.status == "sending").with_for_update()
+            sa.select(o.details, o.error_code).where(o.id == item_id, o.status == "sending").with_for_update()
         )
     ).one_or_none()
     if row is None:
         return
     merged = {**(row.details or {}), **details}
+    status = _overall(dict(merged.get("parts") or {}), provider_ids, "sent")
     await conn.execute(
         sa.update(outbox)
         .where(o.id == item_id, o.status == "sending")
         .values(
-            status=_overall(dict(merged.get("parts") or {}), provider_ids, "sent"),
+            status=status,
             provider_ids=list(provider_ids),
             details=merged,
             claimed_until=None,
             error=None,
-            error_code=None,
+            error_code=row.error_code if status in ("failed", "undelivered") else None,
             updated_at=now,
         )
     )
