@@ -19,6 +19,7 @@ from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind, Role
 from hub.store import search_index
+from hub.store.consents import replace_consent
 from hub.store.search_terms import prefix_match, replace_terms
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
@@ -334,25 +335,15 @@ class CustomerRecords:
             raise InputError(f"purpose: one of {', '.join(PURPOSES)}", field="purpose")
         await load_customer(conn, customer_id)
         now = datetime.now(UTC)
-        key = (
-            (consents.c.customer_id == customer_id)
-            & (consents.c.channel == channel)
-            & (consents.c.purpose == purpose)
+        await replace_consent(
+            conn,
+            customer_id=customer_id,
+            channel=channel,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+            now=now,
         )
-        result = await conn.execute(
-            sa.update(consents).where(key).values(granted=granted, source=source, updated_at=now)
-        )
-        if not result.rowcount:
-            await conn.execute(
-                sa.insert(consents).values(
-                    customer_id=customer_id,
-                    channel=channel,
-                    purpose=purpose,
-                    granted=granted,
-                    source=source,
-                    updated_at=now,
-                )
-            )
         await audit.record(
             conn,
             actor=actor,
