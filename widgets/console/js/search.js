@@ -113,7 +113,9 @@ export class Search {
     const who = item.customer.name || item.customer.organisation || t("side.customer");
     return h("li", { id: `hit-${i}`, role: "option", class: "hit", "aria-selected": "false", dataset: { conversation: item.conversation_id || "" },
       onclick: () => this.choose(i), onmousedown: (e) => e.preventDefault() },
-      h("div", { class: "hit-head" }, item.channel ? channelBadge(item.channel) : h("span", { class: "badge" }, t(`search.kind_${item.kind}`)),
+      h("div", { class: "hit-head" }, item.channel ? channelBadge(item.channel) : null,
+        // a conversation's own words (its tags, department, subject) say so: no message opens
+        !item.channel || item.kind === "conversation" ? h("span", { class: "badge" }, t(`search.kind_${item.kind}`)) : null,
         " ", h("strong", {}, who), " ", h("time", { datetime: item.at }, formatTime(item.at))),
       h("div", { class: "hit-snippet" }, snippetNodes(item.snippet || "")));
   }
