@@ -120,6 +120,8 @@ const STRINGS = {
     "views.title": "Saved views", "views.save_title": "Save this search as a view", "views.name": "Name",
     "views.share": "Who sees it", "views.private": "Only me", "views.team": "Team {team}", "views.saved": "View {name} saved",
     "views.count": "matches", "views.delete": "Delete view {name}", "key.search": "Search",
+    "views.edit": "Edit view {name}", "views.edit_title": "Edit view {name}", "views.changed": "View {name} changed",
+    "views.replace": "Save the current search over it: {search}", "views.replace_none": "Save the current search over it (search something first)",
   },
   de: {
     "app.title": "ContactHub-Konsole",
@@ -240,6 +242,8 @@ const STRINGS = {
     "views.title": "Gespeicherte Ansichten", "views.save_title": "Diese Suche als Ansicht speichern", "views.name": "Name",
     "views.share": "Wer sie sieht", "views.private": "Nur ich", "views.team": "Team {team}", "views.saved": "Ansicht {name} gespeichert",
     "views.count": "Treffer", "views.delete": "Ansicht {name} löschen", "key.search": "Suchen",
+    "views.edit": "Ansicht {name} bearbeiten", "views.edit_title": "Ansicht {name} bearbeiten", "views.changed": "Ansicht {name} geändert",
+    "views.replace": "Die aktuelle Suche darin speichern: {search}", "views.replace_none": "Die aktuelle Suche darin speichern (erst etwas suchen)",
   },
 };
 
