@@ -7,6 +7,7 @@ rebuilt by ``contacthub reindex-search``; found only by who may open the convers
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +16,11 @@ import sqlalchemy as sa
 
 from hub.customers.privacy import apply_retention
 from hub.keys import STORE
+from hub.model import ConversationStatus, ThreadHint
 from hub.settings import Settings
 from hub.store import search_index
 from hub.store.engine import Store
+from hub.store.ingest_batch import store_batch
 from hub.store.tables import conversations, search_docs
 from tests.conftest import HubClient
 from tests.routing.test_router_service import Floor
@@ -162,3 +165,22 @@ async def test_a_subject_no_message_carries_is_found_until_retention(store: Stor
     async with store.read() as conn:
         routes = dict((await conn.execute(sa.select(conversations.c.id, conversations.c.route))).all())
     assert routes[convs["sms"]] == {"language": "de"} and routes[convs["mail"]] == {"department": "Vertrieb"}
+
+
+async def test_a_reopened_conversation_is_routed_afresh_and_leaves_the_index(store: Store) -> None:
+    convs = await ingest(store, message("first", "Hallo"))
+    conv = convs["first"]
+    await _set_route(store, conv, {"department": "Vertrieb", "tags": ["Stammkunde"]})
+    assert [h.conversation_id for h in await find(store, "Stammkunden")] == [conv]
+    answer = replace(
+        message("again", "Noch eine Frage"), thread_hint=ThreadHint(key="again", conversation=conv[:8])
+    )
+    async with store.write() as conn:
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.id == conv)
+            .values(status=ConversationStatus.CLOSED, open_key=None, closed_at=T0)
+        )
+        result = await store_batch(conn, [answer], T0 + timedelta(hours=1), reopen_within=timedelta(days=7))
+    assert [s.conversation_id for s in result.stored] == [conv]
+    assert await find(store, "Vertrieb") == [] and await find(store, "Stammkunde") == []
