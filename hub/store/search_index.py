@@ -200,6 +200,12 @@ def conversation_texts(route: Any, carried: Iterable[str] = ()) -> tuple[str, ..
     return tuple(t for t in (", ".join(tags), department, subject) if isinstance(t, str) and t)
 
 
+def indexes_route(route: Any) -> bool:
+    """Whether a route gives its conversation a document of its own beside its messages':
+    tags or a department (its subject is its first message's, indexed with it)."""
+    return isinstance(route, dict) and bool(route.get("tags") or route.get("department"))
+
+
 def conversation_doc(row: Any, carried: Iterable[str] = ()) -> Doc | None:
     """The document of a conversation row (``id``, ``customer_id``, ``channel``,
     ``opened_at``, ``route``, ``language``: the customer's), or None when there is
