@@ -21,6 +21,7 @@ from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
+from hub.web.reports import report_routes
 from hub.web.routing import routing_routes
 from hub.web.saved_views import saved_view_routes
 from hub.web.search import search_routes
@@ -44,6 +45,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *search_routes(),
         *saved_view_routes(),
         *supervisor_routes(),
+        *report_routes(),
         *canned_routes(),
         *channel_routes(),
         *channel_settings_routes(),
