@@ -25,8 +25,8 @@ from tests.reports.history import (
     small_history,
     write_agents,
     write_all,
-    write_records,
     write_recorded,
+    write_records,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
