@@ -43,7 +43,8 @@ def _values(name: str, raw: str) -> tuple[str, ...]:
     values = tuple(v.strip() for v in raw.split(","))
     if len(values) > MAX_VALUES or any(not v or len(v) > MAX_VALUE or "\x00" in v for v in values):
         raise InputError(
-            f"{name}: up to {MAX_VALUES} values separated by commas, none empty or over {MAX_VALUE} characters",
+            f"{name}: up to {MAX_VALUES} values separated by commas,"
+            f" none empty or over {MAX_VALUE} characters",
             field=name,
         )
     return values
@@ -95,17 +96,19 @@ def _consent(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def parse_filter(params: Mapping[str, str]) -> CustomerFilter:
-    """The filter in ``params``; names not in ``FILTERS`` are the caller's to refuse."""
+_LIST_FIELDS = {
+    "tier": "tiers",
+    "key_account_manager": "key_account_managers",
+    "contract": "contracts",
+    "payment_terms": "payment_terms",
+    "tag": "conversation_tags",
+}
+
+
+def _read(params: Mapping[str, str]) -> dict[str, Any]:
+    """Each filter parameter read on its own."""
     got: dict[str, Any] = {}
-    lists = {
-        "tier": "tiers",
-        "key_account_manager": "key_account_managers",
-        "contract": "contracts",
-        "payment_terms": "payment_terms",
-        "tag": "conversation_tags",
-    }
-    for name, field in lists.items():
+    for name, field in _LIST_FIELDS.items():
         if name in params:
             got[field] = _values(name, params[name])
     if "language" in params:
@@ -114,19 +117,21 @@ def parse_filter(params: Mapping[str, str]) -> CustomerFilter:
             raise InputError("language: codes such as de, en or de-AT", field="language")
     if "consent" in params:
         got["consents"] = _consent(params["consent"])
-    for name in FLAGS:
-        if name in params:
-            got[name] = _flag(name, params[name])
-    for name in TIMES:
-        if name in params:
-            got[name] = parse_time(name, params[name])
-    for name in AMOUNTS:
-        if name in params:
-            got[name] = _amount(name, params[name])
+    readers = [(FLAGS, _flag), (TIMES, parse_time), (AMOUNTS, _amount)]
+    for names, reader in readers:
+        for name in names:
+            if name in params:
+                got[name] = reader(name, params[name])
     if "currency" in params:
         if not _CURRENCY.fullmatch(params["currency"]):
             raise InputError("currency: a code such as EUR", field="currency")
         got["currency"] = params["currency"]
+    return got
+
+
+def parse_filter(params: Mapping[str, str]) -> CustomerFilter:
+    """The filter in ``params``; names not in ``FILTERS`` are the caller's to refuse."""
+    got = _read(params)
     if ("revenue_min" in got or "revenue_max" in got) and "currency" not in got:
         field = "revenue_min" if "revenue_min" in got else "revenue_max"
         raise InputError(

@@ -1,13 +1,13 @@
 """A small fixed set of customers for the customer list, segment and KAM tests, written
 straight into the tables (as the record service, ingest and agents leave them).
 
-| id | name        | tier     | key acct (KAM) | language | revenue_12m | contracts        | terms   | created    |
-|----|-------------|----------|----------------|----------|-------------|------------------|---------|------------|
-| k1 | Anna Adler  | gold     | yes (agent)    | de       | 120000 EUR  | Premium, Support | 30 days | 2026-01-10 |
-| k2 | bernd Bauer | silver   | no             | en       | 50000 EUR   | Support          | 14 days | 2026-02-01 |
-| k3 | Carla Conti | standard | no             | de       | 9000 USD    | –                | –       | 2026-03-01 |
-| k4 | Dora Dietz  | standard | no             | de-AT    | –           | –                | –       | 2026-03-02 |
-| k5 | (erased)    | standard | no             | de       | –           | –                | –       | 2026-01-01 |
+| id | name        | tier     | key acct (KAM) | lang  | revenue_12m | contracts        | terms   | created |
+|----|-------------|----------|----------------|-------|-------------|------------------|---------|---------|
+| k1 | Anna Adler  | gold     | yes (agent)    | de    | 120000 EUR  | Premium, Support | 30 days | 01-10   |
+| k2 | bernd Bauer | silver   | no             | en    | 50000 EUR   | Support          | 14 days | 02-01   |
+| k3 | Carla Conti | standard | no             | de    | 9000 USD    | –                | –       | 03-01   |
+| k4 | Dora Dietz  | standard | no             | de-AT | –           | –                | –       | 03-02   |
+| k5 | (erased)    | standard | no             | de    | –           | –                | –       | 01-01   |
 
 Conversations (all held by an agent nobody else is teamed with, on a queue no target
 serves, so the plain agent sees none of them: only k1, as its key account manager):

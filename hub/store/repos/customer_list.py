@@ -145,27 +145,38 @@ def _has_tagged_conversation(conn: AsyncConnection, tags: Sequence[str]) -> sa.C
     )
 
 
-def where(conn: AsyncConnection, f: CustomerFilter, visible: Visible) -> list[sa.ColumnElement[bool]]:
-    """The filter as WHERE clauses on ``customers`` (erased customers never match)."""
-    parts: list[sa.ColumnElement[bool]] = [cu.erased_at.is_(None), visible(cu.id)]
+def _record_parts(f: CustomerFilter) -> list[sa.ColumnElement[bool]]:
+    """The clauses on the customer's own columns and attributes."""
+    parts: list[sa.ColumnElement[bool]] = []
     if f.customer_ids is not None:
         parts.append(cu.id.in_(list(f.customer_ids)))
-    if f.tiers:
-        parts.append(cu.tier.in_(list(f.tiers)))
+    for column, values in ((cu.tier, f.tiers), (cu.key_account_manager_id, f.key_account_managers)):
+        if values:
+            parts.append(column.in_(list(values)))
+    if f.languages:
+        parts.append(cu.language.in_(list(f.languages)))
     if f.key_account is not None:
         parts.append(cu.key_account.is_(f.key_account))
-    if f.key_account_managers:
-        parts.append(cu.key_account_manager_id.in_(list(f.key_account_managers)))
     if f.currency is not None:
         parts.append(revenue_currency() == f.currency)
     if f.revenue_min is not None:
         parts.append(revenue_amount() >= f.revenue_min)
     if f.revenue_max is not None:
         parts.append(revenue_amount() <= f.revenue_max)
-    if f.contracts:
-        parts.append(_has_contract(conn, f.contracts))
     if f.payment_terms:
         parts.append(_attribute("payment_terms").as_string().in_(list(f.payment_terms)))
+    if f.created_after is not None:
+        parts.append(cu.created_at >= f.created_after)
+    if f.created_before is not None:
+        parts.append(cu.created_at < f.created_before)
+    return parts
+
+
+def _related_parts(conn: AsyncConnection, f: CustomerFilter) -> list[sa.ColumnElement[bool]]:
+    """The clauses on the customer's contracts, conversations and consent."""
+    parts: list[sa.ColumnElement[bool]] = []
+    if f.contracts:
+        parts.append(_has_contract(conn, f.contracts))
     if f.last_contact_after is not None:
         parts.append(last_contact() >= f.last_contact_after)
     if f.last_contact_before is not None:
@@ -175,20 +186,19 @@ def where(conn: AsyncConnection, f: CustomerFilter, visible: Visible) -> list[sa
         parts.append(has_open if f.open_conversations else ~has_open)
     if f.conversation_tags:
         parts.append(_has_tagged_conversation(conn, f.conversation_tags))
+    k = consents.c
     for channel, purpose in f.consents:
-        k = consents.c
         parts.append(
             sa.exists().where(
                 k.customer_id == cu.id, k.channel == channel, k.purpose == purpose, k.granted.is_(True)
             )
         )
-    if f.languages:
-        parts.append(cu.language.in_(list(f.languages)))
-    if f.created_after is not None:
-        parts.append(cu.created_at >= f.created_after)
-    if f.created_before is not None:
-        parts.append(cu.created_at < f.created_before)
     return parts
+
+
+def where(conn: AsyncConnection, f: CustomerFilter, visible: Visible) -> list[sa.ColumnElement[bool]]:
+    """The filter as WHERE clauses on ``customers`` (erased customers never match)."""
+    return [cu.erased_at.is_(None), visible(cu.id), *_record_parts(f), *_related_parts(conn, f)]
 
 
 def _sort_value(key: SortKey) -> sa.ColumnElement[Any]:
