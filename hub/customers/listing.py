@@ -246,3 +246,54 @@ async def list_page(
         encode_cursor(sort, Position(value=rows[-1].sort_value, customer_id=rows[-1].id)) if more else None
     )
     return {"items": [listed(r) for r in rows], "next_cursor": cursor}
+
+
+SEGMENT_PARAMS = frozenset((*FILTERS, "q"))
+
+
+def check_segment_filters(filters: Mapping[str, str]) -> None:
+    """A segment's filter holds the list's filter parameters (and ``q``), each valid."""
+    for name, value in filters.items():
+        if name not in SEGMENT_PARAMS:
+            raise InputError(
+                f"filters: unknown filter {name[:40]!r}; known: {', '.join(sorted(SEGMENT_PARAMS))}",
+                field="filters",
+            )
+        if not value.strip():
+            raise InputError(f"filters: {name} is empty", field="filters")
+    parse_filter(filters)
+
+
+def _members_query(
+    records: CustomerRecords, filters: Mapping[str, str], only: tuple[str, ...] | None
+) -> tuple[CustomerFilter, list[Any]]:
+    chosen = parse_filter(filters)
+    if only is not None:
+        chosen = CustomerFilter(**{**_fields(chosen), "customer_ids": only})
+    extra = [records.matching(filters["q"], repo.cu.id)] if "q" in filters else []
+    return chosen, extra
+
+
+def _fields(f: CustomerFilter) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in f.__dataclass_fields__}
+
+
+async def segment_count(
+    conn: AsyncConnection, records: CustomerRecords, scope: Scope, filters: Mapping[str, str]
+) -> int:
+    """How many customers ``scope`` may see match a segment's filter, now."""
+    chosen, extra = _members_query(records, filters, None)
+    return await repo.count(conn, chosen, scope.customer_clause, extra)
+
+
+async def segment_members(
+    conn: AsyncConnection,
+    records: CustomerRecords,
+    scope: Scope,
+    filters: Mapping[str, str],
+    only: tuple[str, ...] | None = None,
+) -> list[str]:
+    """The ids of the customers ``scope`` may see that match a segment's filter (and are
+    among ``only``, when given)."""
+    chosen, extra = _members_query(records, filters, only)
+    return await repo.ids(conn, chosen, scope.customer_clause, extra)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.reports import buckets, series
+from hub.reports import buckets, live, series
 from hub.reports.buckets import Bucket
 from hub.reports.measures import MEASURES, Kind, stored_measures
 from hub.store.engine import Store
@@ -44,6 +44,9 @@ class ReportQuery:
     zone: ZoneInfo
     group_by: str | None = None
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # only these customers' conversations (a segment, a KAM's accounts): computed from
+    # their events (``hub.reports.live``), not read from the rollups
+    customers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +94,30 @@ def _grouper(q: ReportQuery, teams: Mapping[str, Sequence[str]]) -> tuple[series
     return series.by_dimension(column), (column,)
 
 
+async def _rows(
+    store: Store,
+    measures: Sequence[str],
+    start: datetime,
+    end: datetime,
+    by: Sequence[str],
+    filters: Mapping[str, Sequence[str | bool]],
+    customers: Sequence[str] | None,
+) -> list[repo.RollupRow]:
+    if customers is not None:
+        rows = await live.customer_rollups(store, customers, start, end)
+        return live.summed(rows, measures, by=by, filters=filters)
+    async with store.read() as conn:
+        return await repo.rollups(conn, measures, start, end, by=by, filters=filters)
+
+
 async def report(store: Store, q: ReportQuery) -> Report:
     kind = MEASURES[q.measure]
     needs_teams = q.group_by == "team" or "team" in q.filters
     teams = await _teams(store) if needs_teams else {}
     group_of, by = _grouper(q, teams)
-    async with store.read() as conn:
-        rows = await repo.rollups(
-            conn, stored_measures(q.measure), q.start, q.end, by=by, filters=_rollup_filters(q.filters, teams)
-        )
+    rows = await _rows(
+        store, stored_measures(q.measure), q.start, q.end, by, _rollup_filters(q.filters, teams), q.customers
+    )
 
     def key_of(hour: datetime) -> datetime | date:
         return buckets.bucket_key(hour, q.bucket, q.zone)
@@ -143,14 +161,14 @@ async def tier_fairness(
     promises: Mapping[str, Mapping[str, int]],
     floor_of: Mapping[str, float],
     default_floor: float,
+    customers: Sequence[str] | None = None,
 ) -> list[TierService]:
     """Per tier (``tiers`` in their order, then any other tier seen), side by side: the
     first-response promise, its attainment, the median, p90 and longest first response,
     the longest wait before an agent took a conversation, and the breaches; a tier
-    whose attainment is below its floor is flagged."""
+    whose attainment is below its floor is flagged. Of ``customers`` only, when given."""
     measures = ("sla_met", "sla_missed", "sla_breaches", "first_response_time", "wait_before_accept")
-    async with store.read() as conn:
-        rows = await repo.rollups(conn, measures, start, end, by=("tier",))
+    rows = await _rows(store, measures, start, end, ("tier",), {}, customers)
     cells: dict[tuple[str, str], series.Cell] = {}
     for row in rows:
         cells.setdefault((row.tier, row.measure), series.Cell()).add(row)

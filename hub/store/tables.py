@@ -498,6 +498,22 @@ saved_views = sa.Table(
     sa.Index(None, "team"),
 )
 
+# Segments (hub/web/segments.py): a customer filter by name (the customer list's
+# parameters, name -> text), the owner's alone (team NULL) or shared with one of their teams.
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("team", sa.String(100)),
+    sa.Column("filters", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(None, "owner_id"),
+    sa.Index(None, "team"),
+)
+
 # Reports (hub/reports): per UTC hour, base measure and combination of dimensions, the
 # count, sum and largest value of what was measured, split by ``bin`` (a duration's
 # histogram bin, hub/reports/bins.py; 0 for counts). An unknown dimension is '' (not

@@ -1,5 +1,7 @@
 """Reports over the API: one measure over a range, bucketed and grouped, as JSON or CSV;
-and tier fairness. Supervisors and admins only.
+and tier fairness. Supervisors and admins; a key account manager (an agent who manages
+at least one customer) of their own accounts only, other agents not at all
+(``hub.customers.segment_access``). ``segment=<id>``: of that segment's customers.
 
 Every query parameter is read strictly: an unknown parameter, a time that is not ISO
 8601, a time zone that is not an IANA name, a bucket, grouping, filter or measure that
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -17,14 +20,17 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from aiohttp import web
 
+from hub.auth.visibility import scope_of
+from hub.customers.segment_access import report_customers
 from hub.errors import InputError, NotFound
-from hub.keys import ROUTING, SETTINGS, STORE
+from hub.keys import RECORDS, ROUTING, SETTINGS, STORE
 from hub.reports import export
 from hub.reports.buckets import Bucket
 from hub.reports.measures import MEASURES
 from hub.reports.service import FILTERS, GROUPS, Report, ReportQuery, report, tier_fairness
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
+from hub.web.middleware import AGENT
 
 MAX_RANGE = timedelta(days=3660)
 MAX_HOURLY_RANGE = timedelta(days=93)
@@ -33,8 +39,8 @@ MAX_VALUE = 200  # characters of one value
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
 _COMMON = ("from", "to", "tz", "format", "lang")
-_REPORT_PARAMS = frozenset((*_COMMON, "bucket", "group_by", *FILTERS))
-_FAIRNESS_PARAMS = frozenset(("from", "to", "tz"))
+_REPORT_PARAMS = frozenset((*_COMMON, "bucket", "group_by", "segment", *FILTERS))
+_FAIRNESS_PARAMS = frozenset(("from", "to", "tz", "segment"))
 HOUR = timedelta(hours=1)
 
 
@@ -43,7 +49,7 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def _only(request: web.Request, allowed: frozenset[str]) -> None:
+def only_params(request: web.Request, allowed: frozenset[str]) -> None:
     for name in request.query:
         if name not in allowed:
             raise InputError(
@@ -54,7 +60,7 @@ def _only(request: web.Request, allowed: frozenset[str]) -> None:
             raise InputError(f"{name}: give it once (several values: separate them by commas)", field=name)
 
 
-def _zone(request: web.Request) -> ZoneInfo:
+def report_zone(request: web.Request) -> ZoneInfo:
     name = request.query.get("tz") or request.app[SETTINGS].reports.timezone
     if name not in _zones():
         raise InputError("tz: an IANA time zone such as Europe/Berlin", field="tz")
@@ -90,7 +96,7 @@ def _time(request: web.Request, name: str, zone: ZoneInfo) -> datetime:
     return _ceil_hour(at.astimezone(UTC))
 
 
-def _range(request: web.Request, zone: ZoneInfo) -> tuple[datetime, datetime]:
+def report_range(request: web.Request, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start, end = _time(request, "from", zone), _time(request, "to", zone)
     if end <= start:
         raise InputError("to: after from (by an hour at least)", field="to")
@@ -152,6 +158,7 @@ def _json(r: Report) -> dict[str, Any]:
         "tz": q.zone.key,
         "group_by": q.group_by,
         "filters": {k: list(v) for k, v in q.filters.items()},
+        "customers": None if q.customers is None else len(q.customers),
         "rows": [{"start": start, "group": group, **values} for start, group, values in r.series.rows],
         "totals": [{"group": group, **values} for group, values in r.series.totals],
     }
@@ -173,13 +180,25 @@ def _csv(r: Report, lang: str) -> web.Response:
     )
 
 
+async def _customers(request: web.Request) -> tuple[str, ...] | None:
+    """Whose conversations the report counts: everyone's for supervisors and admins, a
+    key account manager's own accounts (else 403); of those, a segment's members."""
+    who = request[AGENT]
+    segment = request.query.get("segment")
+    if segment is not None and not segment:
+        raise InputError("segment: the id of one of your segments", field="segment")
+    async with request.app[STORE].read() as conn:
+        scope = await scope_of(conn, who, request.app[ROUTING].rules)
+        return await report_customers(conn, request.app[RECORDS], who, scope, segment)
+
+
 async def get_report(request: web.Request) -> web.Response:
     measure = request.match_info["measure"]
     if measure not in MEASURES:
         raise NotFound(f"no measure {measure[:60]!r}; measures are {', '.join(MEASURES)}")
-    _only(request, _REPORT_PARAMS)
-    zone = _zone(request)
-    start, end = _range(request, zone)
+    only_params(request, _REPORT_PARAMS)
+    zone = report_zone(request)
+    start, end = report_range(request, zone)
     bucket = Bucket(_choice(request, "bucket", tuple(b.value for b in Bucket), None) or Bucket.DAY)
     if bucket is Bucket.HOUR and end - start > MAX_HOURLY_RANGE:
         raise InputError(
@@ -195,20 +214,27 @@ async def get_report(request: web.Request) -> web.Response:
         filters=_filters(request),
     )
     wants_csv, lang = _wants_csv(request), _lang(request)
-    found = await report(request.app[STORE], query)
+    found = await report(request.app[STORE], replace(query, customers=await _customers(request)))
     return _csv(found, lang) if wants_csv else json_response(_json(found))
 
 
 async def get_tier_fairness(request: web.Request) -> web.Response:
-    _only(request, _FAIRNESS_PARAMS)
-    zone = _zone(request)
-    start, end = _range(request, zone)
+    only_params(request, _FAIRNESS_PARAMS)
+    zone = report_zone(request)
+    start, end = report_range(request, zone)
     rules = request.app[ROUTING].rules
     settings = request.app[SETTINGS].reports
     tiers = sorted(rules.tier_priority, key=lambda t: -rules.tier_priority[t])
     promises = {t: rules.sla_first_response_s.get(t, {}) for t in tiers}
     found = await tier_fairness(
-        request.app[STORE], start, end, tiers, promises, settings.fairness_floors, settings.fairness_floor
+        request.app[STORE],
+        start,
+        end,
+        tiers,
+        promises,
+        settings.fairness_floors,
+        settings.fairness_floor,
+        await _customers(request),
     )
     warnings = [
         f"{t.tier}: SLA attainment {t.attainment:.1%} is below the floor of {t.floor:.0%}"
@@ -281,7 +307,7 @@ _FAIRNESS_SCHEMA: Mapping[str, Any] = {
         "warnings": {"type": "array", "items": {"type": "string"}},
     },
 }
-_RANGE_QUERY = {"from": TEXT, "to": TEXT, "tz": TEXT}
+_RANGE_QUERY = {"from": TEXT, "to": TEXT, "tz": TEXT, "segment": TEXT}
 
 
 def report_routes() -> list[RouteSpec]:
@@ -293,8 +319,9 @@ def report_routes() -> list[RouteSpec]:
             "GET",
             "/api/v1/reports/tier-fairness",
             get_tier_fairness,
-            "Per tier side by side: SLA promise, attainment, median and p90 first response, longest waits",
-            "supervisor",
+            "Per tier side by side: SLA promise, attainment, median and p90 first response, longest waits"
+            " (supervisors and admins; a key account manager: of their accounts)",
+            "agent",
             tag="reports",
             query=_RANGE_QUERY,
             response_schema=_FAIRNESS_SCHEMA,
@@ -304,8 +331,9 @@ def report_routes() -> list[RouteSpec]:
             "GET",
             "/api/v1/reports/{measure}",
             get_report,
-            "One measure over a range, bucketed in a time zone, grouped and filtered (JSON or CSV)",
-            "supervisor",
+            "One measure over a range, bucketed in a time zone, grouped and filtered (JSON or CSV);"
+            " supervisors and admins, a key account manager of their accounts",
+            "agent",
             tag="reports",
             query={
                 **_RANGE_QUERY,

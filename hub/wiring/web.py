@@ -25,6 +25,7 @@ from hub.web.reports import report_routes
 from hub.web.routing import routing_routes
 from hub.web.saved_views import saved_view_routes
 from hub.web.search import search_routes
+from hub.web.segments import segment_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
@@ -46,6 +47,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *saved_view_routes(),
         *supervisor_routes(),
         *report_routes(),
+        *segment_routes(),
         *canned_routes(),
         *channel_routes(),
         *channel_settings_routes(),

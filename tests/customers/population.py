@@ -42,7 +42,7 @@ def day(month: int, dd: int, hh: int = 0, mm: int = 0) -> datetime:
 
 
 def _customer(cid: str, name: str | None, tier: str, created: datetime, **extra: Any) -> dict[str, Any]:
-    row = {
+    row: dict[str, Any] = {
         "id": cid,
         "name": name,
         "organisation": None,

@@ -135,9 +135,31 @@ def _as_time(value: Any) -> datetime:
     return utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
-async def events_between(conn: AsyncConnection, start: datetime, end: datetime) -> list[ReportEvent]:
-    """The counted events recorded from ``start`` up to ``end``, oldest first."""
+def _chunks(customer_ids: Sequence[str] | None) -> list[Sequence[str] | None]:
+    """All customers (None), or the given ones a chunk at a time."""
+    if customer_ids is None:
+        return [None]
+    return [customer_ids[i : i + CHUNK] for i in range(0, len(customer_ids), CHUNK)]
+
+
+async def events_between(
+    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+) -> list[ReportEvent]:
+    """The counted events recorded from ``start`` up to ``end``, oldest first; of the
+    conversations of ``customer_ids`` only, when given (a segment's, a KAM's accounts)."""
+    found: list[ReportEvent] = []
+    for chunk in _chunks(customer_ids):
+        found += await _events_between(conn, start, end, chunk)
+    if customer_ids is not None and len(customer_ids) > CHUNK:
+        found.sort(key=lambda ev: (ev.at, ev.id))
+    return found
+
+
+async def _events_between(
+    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None
+) -> list[ReportEvent]:
     e = events.c
+    of_customers = sa.true() if customer_ids is None else any_of(conn, c.customer_id, customer_ids)
     rows = await conn.execute(
         sa.select(
             e.id,
@@ -164,6 +186,7 @@ async def events_between(conn: AsyncConnection, start: datetime, end: datetime) 
             e.subject_type == "conversation",
             e.at >= start,
             e.at < end,
+            of_customers,
         )
         .order_by(e.at, e.id)
     )
@@ -222,10 +245,23 @@ async def milestones(
     return found
 
 
-async def message_volume(conn: AsyncConnection, start: datetime, end: datetime) -> list[MessageVolume]:
+async def message_volume(
+    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+) -> list[MessageVolume]:
     """Messages stored from ``start`` up to ``end``, counted per hour, direction and
-    dimensions (the agent of an agent's reply; '' for the rest)."""
+    dimensions (the agent of an agent's reply; '' for the rest); of ``customer_ids``
+    only, when given."""
+    found: list[MessageVolume] = []
+    for chunk in _chunks(customer_ids):
+        found += await _message_volume(conn, start, end, chunk)
+    return found
+
+
+async def _message_volume(
+    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None
+) -> list[MessageVolume]:
     m = messages.c
+    of_customers = sa.true() if customer_ids is None else any_of(conn, m.customer_id, customer_ids)
     hour = _hour_of(conn, m.stored_at).label("hour")
     agent = sa.case((m.sender_kind == "agent", m.sender_value), else_="").label("agent_id")
     columns = (
@@ -243,7 +279,7 @@ async def message_volume(conn: AsyncConnection, start: datetime, end: datetime) 
         .select_from(messages)
         .outerjoin(conversations, c.id == m.conversation_id)
         .outerjoin(customers, customers.c.id == m.customer_id)
-        .where(m.stored_at >= start, m.stored_at < end)
+        .where(m.stored_at >= start, m.stored_at < end, of_customers)
         .group_by(*columns)
     )
     return [
