@@ -163,11 +163,14 @@ async def main(out: Path) -> None:
     print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
 
 
-async def reports(app: web.Application, browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path) -> None:
+async def reports(
+    app: web.Application, browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path
+) -> None:
     """The reports page: messages in by channel per day this week, tier fairness, a segment."""
     await rebuild(app[STORE], datetime.now(UTC))  # not waiting for the refresh step
     url = f"{base}/console/#/reports"
-    page = await signed_in(browser, url, locale, creds, "sofia.weber@demo.contacthub", {"width": 1360, "height": 2200})
+    viewport = {"width": 1360, "height": 2200}
+    page = await signed_in(browser, url, locale, creds, "sofia.weber@demo.contacthub", viewport)
     await page.wait_for_selector(".fairness-row")
     if not await page.locator(".segment").count():
         await page.fill(".customer-form input[name=tier]", "gold")

@@ -72,7 +72,9 @@ async def test_reports_page(browser: Any, live_hub: LiveHub) -> None:
             const me = await (await fetch('/api/v1/me')).json();
             const resp = await fetch('/api/v1/customers/import', {
                 method: 'POST',
-                headers: {'Content-Type': 'text/csv', 'X-CSRF-Token': me.csrf_token, Accept: 'application/json'},
+                headers: {
+                    'Content-Type': 'text/csv', 'X-CSRF-Token': me.csrf_token, Accept: 'application/json',
+                },
                 body: 'name,email,language\\nJean Dupont,jean@example.fr,fr\\n',
             });
             return resp.status;
