@@ -231,35 +231,46 @@ async def page(
     extra: Sequence[sa.ColumnElement[bool]] = (),
 ) -> list[ListedCustomer]:
     """Up to ``limit`` customers matching ``f`` (and ``extra``, e.g. a search), in
-    ``sort`` order, after ``after``."""
+    ``sort`` order, after ``after``. The page is chosen first, by id and sort value
+    alone; the last contact and open conversations are read for its rows only (a
+    database evaluates the select list before sorting: for every match, else)."""
     value = _sort_value(sort.key).label("sort_value")
     parts = [*where(conn, f, visible), *extra]
     if after is not None:
         parts.append(_after(_sort_value(sort.key), sort, after))
     direction = value.desc() if sort.descending else value.asc()
-    stmt = (
-        sa.select(
-            cu.id,
-            cu.name,
-            cu.organisation,
-            cu.tier,
-            cu.key_account,
-            cu.key_account_manager_id,
-            cu.language,
-            cu.attributes,
-            cu.created_at,
-            last_contact().label("last_contact_at"),
-            _open_count().label("open_conversations"),
-            value,
+    chosen = (
+        await conn.execute(
+            sa.select(cu.id, value)
+            .where(*parts)
+            .order_by(sa.case((value.is_(None), 1), else_=0), direction, cu.id)
+            .limit(limit)
         )
-        .where(*parts)
-        .order_by(sa.case((value.is_(None), 1), else_=0), direction, cu.id)
-        .limit(limit)
-    )
+    ).all()
+    if not chosen:
+        return []
+    details = {
+        row.id: row
+        for row in await conn.execute(
+            sa.select(
+                cu.id,
+                cu.name,
+                cu.organisation,
+                cu.tier,
+                cu.key_account,
+                cu.key_account_manager_id,
+                cu.language,
+                cu.attributes,
+                cu.created_at,
+                last_contact().label("last_contact_at"),
+                _open_count().label("open_conversations"),
+            ).where(cu.id.in_([row.id for row in chosen]))
+        )
+    }
     found = []
-    for row in await conn.execute(stmt):
+    for customer_id, sort_value in chosen:
+        row = details[customer_id]
         attributes = row.attributes if isinstance(row.attributes, dict) else {}
-        sort_value = row.sort_value
         if sort.key in (SortKey.CREATED, SortKey.LAST_CONTACT):
             sort_value = utc_or_none(_as_time(sort_value))
         found.append(
