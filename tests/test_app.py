@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.app import create_app
 from hub.settings import Settings
 from tests.conftest import HubClient, make_settings
+from tests.waits import eventually
 
 
 async def test_health_and_readiness(hub: HubClient) -> None:
@@ -37,8 +38,15 @@ async def test_readiness_fails_clearly_when_the_queue_is_unreachable(tmp_path: P
 async def test_metrics_report_ingest_and_queue(hub: HubClient) -> None:
     body = {"external_id": "m1", "from": {"kind": "email", "value": "a@example.com"}, "text": "x"}
     assert (await hub.post_message(body)).status == 202
-    await hub.wait_stored(1)
-    text = await (await hub.client.get("/metrics")).text()
+    stored = 'contacthub_ingest_stored_total{channel="api"} 1.0'
+
+    async def counted() -> str | None:
+        # the worker counts a message once its transaction has committed: the row can be
+        # seen a moment before the counter moves
+        text = await (await hub.client.get("/metrics")).text()
+        return text if stored in text else None
+
+    text = await eventually(counted, what="the stored message counted")
     assert 'contacthub_ingest_accepted_total{channel="api"} 1.0' in text
     assert 'contacthub_ingest_stored_total{channel="api"} 1.0' in text
     assert 'contacthub_queue_depth{queue="ingest"}' in text

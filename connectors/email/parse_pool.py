@@ -37,9 +37,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from connectors.base import RunsInBackground
 from connectors.email.payloads import ParsedMail, degraded_mail, parse_mail
+
+if TYPE_CHECKING:  # the parser's processes start from this module: they need no hub
+    from connectors.base import RunsInBackground
 
 log = logging.getLogger("contacthub.email")
 

@@ -227,17 +227,29 @@ _ROUTE_PERSONAL = ("subject", "text", "recipient")
 
 
 async def _erase_route_facts(conn: AsyncConnection, customer_id: str) -> None:
+    await _drop_route_facts(conn, conversations.c.customer_id == customer_id)
+
+
+async def _drop_route_facts(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[str]:
+    """Take the first message's copies out of the routing state of the conversations
+    ``where`` selects; returns the ids of those that had any."""
+    route = conversations.c.route
     rows = await conn.execute(
-        sa.select(conversations.c.id, conversations.c.route).where(
-            conversations.c.customer_id == customer_id, conversations.c.route.is_not(None)
+        sa.select(conversations.c.id, route).where(
+            where,
+            route.is_not(None),
+            sa.or_(*(route[key].as_string().is_not(None) for key in _ROUTE_PERSONAL)),
         )
     )
-    for conv_id, route in rows.all():
-        if any(key in route for key in _ROUTE_PERSONAL):
-            kept = {k: v for k, v in route.items() if k not in _ROUTE_PERSONAL}
+    changed: list[str] = []
+    for conv_id, facts in rows.all():
+        if isinstance(facts, dict) and any(key in facts for key in _ROUTE_PERSONAL):
+            kept = {k: v for k, v in facts.items() if k not in _ROUTE_PERSONAL}
             await conn.execute(
                 sa.update(conversations).where(conversations.c.id == conv_id).values(route=kept)
             )
+            changed.append(conv_id)
+    return changed
 
 
 async def _erase_widget_data(conn: AsyncConnection, customer_id: str) -> set[str]:
@@ -264,8 +276,9 @@ async def _erase_widget_data(conn: AsyncConnection, customer_id: str) -> set[str
 
 
 async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tuple[int, list[str]]:
-    """Blank the bodies of messages older than ``days``; return how many, and the
-    attachment hashes no longer used by any message."""
+    """Blank the bodies of messages older than ``days`` (and the routing state's copy of
+    a conversation's first message); return how many, and the attachment hashes no
+    longer used by any message."""
     cutoff = now - timedelta(days=days)
     old = sa.select(messages.c.id).where(messages.c.received_at < cutoff)
     hashes = set(
@@ -281,6 +294,11 @@ async def apply_retention(conn: AsyncConnection, now: datetime, days: int) -> tu
     )
     await _blank_body_meta(conn, unblanked)
     await search_index.forget_messages(conn, old)
+    # the routing state's copy of a conversation's first message (its subject, which
+    # search finds where no message carries it any more) goes with that message's body
+    await search_index.refresh_conversations(
+        conn, await _drop_route_facts(conn, conversations.c.opened_at < cutoff)
+    )
     result = await conn.execute(
         sa.update(messages).where(*unblanked).values(text="", html=None, subject=None)
     )

@@ -2,7 +2,8 @@
 
 The tags live in the conversation's routing state beside the department, so the rules'
 tags and the agents' are one list. A change is one locked read-modify-write of that
-state (the router writes it too), audited on the customer's timeline.
+state (the router writes it too), audited on the customer's timeline, and re-indexed
+for search in the same transaction (``search_index.refresh_conversations``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub.auth.visibility import hidden, scope_of
 from hub.customers import audit
 from hub.errors import InputError
 from hub.routing.rules import RuleSet
+from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.tables import conversations
 
@@ -68,6 +70,7 @@ async def set_tags(
         if added or removed:
             route["tags"] = after
             await conn.execute(sa.update(conversations).where(c.id == conv_id).values(route=route))
+            await search_index.refresh_conversations(conn, [conv_id])
             await audit.record(
                 conn,
                 actor=who.actor,

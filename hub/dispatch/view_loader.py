@@ -23,6 +23,7 @@ from hub.dispatch.lease import fence
 from hub.dispatch.rules_config import RoutingConfig
 from hub.dispatch.view import DispatchView, Hold
 from hub.routing.types import AgentState
+from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.repos import routing as repo
 from hub.store.repos.routing import FirstMessage, RoutingAgent, RoutingConversation
@@ -132,3 +133,18 @@ class ViewLoader:
                 await fence(conn, token)
                 await repo.lock_conversations(conn, [u["id"] for u in updates])
                 await repo.update_conversations(conn, sorted(updates, key=lambda u: str(u["id"])))
+                # a new route brings the department and tags the rules set: searchable (a
+                # route that has and had neither leaves nothing to index: most of them)
+                before = {r.id: r.route for r in rows}
+                await search_index.refresh_conversations(
+                    conn,
+                    [
+                        u["id"]
+                        for u in updates
+                        if "route" in u
+                        and (
+                            search_index.indexes_route(u["route"])
+                            or search_index.indexes_route(before.get(u["id"]))
+                        )
+                    ],
+                )

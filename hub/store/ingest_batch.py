@@ -434,6 +434,8 @@ async def _reopen_recent(
             ],
         )
         reopened[str(want["open_key"])] = row.id
+    # routed afresh: its tags and department are gone, from the index too
+    await search_index.refresh_conversations(conn, reopened.values())
     return reopened
 
 

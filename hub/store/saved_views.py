@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -85,6 +85,31 @@ async def create(
 async def get(conn: AsyncConnection, view_id: str) -> SavedView | None:
     row = (await conn.execute(sa.select(saved_views).where(v.id == view_id))).one_or_none()
     return _record(row) if row is not None else None
+
+
+async def update(
+    conn: AsyncConnection,
+    view: SavedView,
+    *,
+    name: str,
+    q: str,
+    filters: Mapping[str, Sequence[str]],
+    team: str | None,
+) -> SavedView:
+    """Write the view's name, words, filters and team; the view as it is now."""
+    kept = {k: list(x) for k, x in filters.items()}
+    await conn.execute(
+        sa.update(saved_views).where(v.id == view.id).values(name=name, q=q, filters=kept, team=team)
+    )
+    return replace(view, name=name, q=q, filters=kept, team=team)
+
+
+async def get_for(conn: AsyncConnection, view_id: str, agent_id: str) -> SavedView | None:
+    """The view if the agent may see it (their own, or shared with a team of theirs)."""
+    view = await get(conn, view_id)
+    if view is None or view.owner_id == agent_id or view.team in await teams_of(conn, agent_id):
+        return view
+    return None
 
 
 async def delete(conn: AsyncConnection, view_id: str) -> None:

@@ -1,7 +1,8 @@
 """The search index: one repository over SQLite FTS5 and PostgreSQL full-text search.
 
 A document is a message (subject, text, an email's full text, its files' names), an
-internal note, or a customer (name, organisation, identities). Its terms come from
+internal note, a customer (name, organisation, identities), or a conversation (its
+tags, its department, and its subject where no message carries it). Its terms come from
 ``hub.text.index_terms`` (the same code at indexing and query time on both backends):
 
 - SQLite: ``search_docs.raw/de/en`` are the external content of the FTS5 table
@@ -48,6 +49,8 @@ MAX_CANDIDATES = 100_000
 # facets count at most this many matches (``Facets.capped`` says when there were more)
 FACET_CAP = 1000
 # what only one backend has, beside the tables: kept out of the schema comparison
+# conversations re-indexed per statement (a retention run may hand over many)
+REFRESH_CHUNK = 1000
 BACKEND_OBJECTS = frozenset({"search_fts", "terms", "search_docs_terms"})
 
 _fts = sa.table("search_fts", sa.column("rowid", sa.Integer))
@@ -68,6 +71,7 @@ class DocKind(StrEnum):
     MESSAGE = "message"
     NOTE = "note"
     CUSTOMER = "customer"
+    CONVERSATION = "conversation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,79 @@ def note_doc(event_id: int, conversation_id: str, customer_id: str, text: str, a
         at=at,
         terms=streams([text]),
     )
+
+
+def conversation_texts(route: Any, carried: Iterable[str] = ()) -> tuple[str, ...]:
+    """What of a conversation's routing state is searchable: its tags, its department,
+    and the subject copied from its first message unless a message in ``carried`` (the
+    subjects its messages still have) starts with it, which is indexed with that message
+    already (a hit there is better: it opens at the message)."""
+    if not isinstance(route, dict):
+        return ()
+    tags = [t for t in route.get("tags") or () if isinstance(t, str) and t]
+    department = route.get("department")
+    subject = route.get("subject")
+    if not isinstance(subject, str) or any(s.startswith(subject) for s in carried):
+        subject = None
+    return tuple(t for t in (", ".join(tags), department, subject) if isinstance(t, str) and t)
+
+
+def indexes_route(route: Any) -> bool:
+    """Whether a route gives its conversation a document of its own beside its messages':
+    tags or a department (its subject is its first message's, indexed with it)."""
+    return isinstance(route, dict) and bool(route.get("tags") or route.get("department"))
+
+
+def conversation_doc(row: Any, carried: Iterable[str] = ()) -> Doc | None:
+    """The document of a conversation row (``id``, ``customer_id``, ``channel``,
+    ``opened_at``, ``route``, ``language``: the customer's), or None when there is
+    nothing of it to find. The route's language (the first message's) comes first."""
+    texts = conversation_texts(row.route, carried)
+    if not texts:
+        return None
+    route = row.route if isinstance(row.route, dict) else {}
+    language = route.get("language") if isinstance(route.get("language"), str) else None
+    return Doc(
+        source=f"v:{row.id}",
+        kind=DocKind.CONVERSATION,
+        customer_id=row.customer_id,
+        conversation_id=row.id,
+        channel=row.channel,
+        at=row.opened_at,
+        terms=streams(texts, language or row.language),
+    )
+
+
+async def refresh_conversations(conn: AsyncConnection, conversation_ids: Iterable[str]) -> None:
+    """Index the conversations' tags, departments and subjects afresh, in the caller's
+    transaction: every writer of a conversation's tags or department calls it. A
+    conversation of an erased customer, or with nothing to find, keeps no document."""
+    ids = sorted(set(conversation_ids))
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        await _refresh_conversations(conn, ids[start : start + REFRESH_CHUNK])
+
+
+async def _refresh_conversations(conn: AsyncConnection, ids: Sequence[str]) -> None:
+    rows = (
+        await conn.execute(
+            sa.select(c.id, c.customer_id, c.channel, c.opened_at, c.route, cu.language, cu.erased_at)
+            .join(customers, cu.id == c.customer_id)
+            .where(any_of(conn, c.id, ids))
+        )
+    ).all()
+    with_subject = [r.id for r in rows if isinstance(r.route, dict) and r.route.get("subject")]
+    carried: dict[str, list[str]] = {}
+    if with_subject:
+        m = messages.c
+        for found in await conn.execute(
+            sa.select(m.conversation_id, m.subject)
+            .where(any_of(conn, m.conversation_id, with_subject), m.subject.is_not(None))
+            .distinct()
+        ):
+            carried.setdefault(found.conversation_id, []).append(found.subject)
+    await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [f"v:{i}" for i in ids])))
+    docs = [conversation_doc(r, carried.get(r.id, ())) for r in rows if r.erased_at is None]
+    await put(conn, [doc for doc in docs if doc is not None], fresh=True)
 
 
 async def put(conn: AsyncConnection, docs: Sequence[Doc], *, fresh: bool = False) -> None:
@@ -574,6 +651,10 @@ async def _texts(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, tuple[
         ):
             text = (note.data or {}).get("text")
             found[f"n:{note.id}"] = (text,) if isinstance(text, str) else ()
+    conversation_ids = [r.conversation_id for r in rows if r.kind == DocKind.CONVERSATION.value]
+    if conversation_ids:
+        for conv in await conn.execute(sa.select(c.id, c.route).where(c.id.in_(conversation_ids))):
+            found[f"v:{conv.id}"] = conversation_texts(conv.route)
     customer_ids = [r.customer_id for r in rows if r.kind == DocKind.CUSTOMER.value]
     if customer_ids:
         values: dict[str, list[str]] = {}
@@ -596,9 +677,9 @@ REBUILD_CHUNK = 1000
 
 
 async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: None) -> int:
-    """Index every message, note and customer afresh, a chunk per transaction (after the
-    upgrade to schema 0018, for what was stored before). Erased customers' rows stay out.
-    Returns the number of documents."""
+    """Index every message, note, conversation and customer afresh, a chunk per
+    transaction (after the upgrade to schema 0018, for what was stored before). Erased
+    customers' rows stay out. Returns the number of documents looked at."""
     done = 0
     m = messages.c
     last = ""
@@ -657,6 +738,8 @@ async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: N
         after = notes[-1].id
         done += len(notes)
         progress(done)
+    done += await _rebuild_conversations(store, lambda more: progress(done + more))
+    progress(done)
     last = ""
     while True:
         async with store.write() as conn:
@@ -670,3 +753,26 @@ async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: N
         done += len(ids)
         progress(done)
     return done
+
+
+async def _rebuild_conversations(store: Store, progress: Callable[[int], None]) -> int:
+    """Index every routed conversation's tags, department and subject afresh; returns
+    how many conversations were looked at."""
+    done = 0
+    last = ""
+    while True:
+        async with store.write() as conn:
+            ids = list(
+                await conn.scalars(
+                    sa.select(c.id)
+                    .where(c.id > last, c.route.is_not(None))
+                    .order_by(c.id)
+                    .limit(REBUILD_CHUNK)
+                )
+            )
+            if not ids:
+                return done
+            await refresh_conversations(conn, ids)
+        last = ids[-1]
+        done += len(ids)
+        progress(done)

@@ -466,7 +466,8 @@ search_docs = sa.Table(
     "search_docs",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    # "m:<message id>", "n:<event id>" or "c:<customer id>": a document is indexed once
+    # "m:<message id>", "n:<event id>", "c:<customer id>" or "v:<conversation id>" (its
+    # tags and department): a document is indexed once
     sa.Column("source", sa.String(60), nullable=False, unique=True),
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("customer_id", sa.String(36), nullable=False),

@@ -1,6 +1,13 @@
 """Saved views: a search (words and filters) saved by name, private or shared with one
 of the owner's teams; the console's inbox sidebar lists them with a live count
-(``GET /api/v1/search/count``)."""
+(``GET /api/v1/search/count``).
+
+Who may do what: an agent sees their own views and their teams' shared ones (any other
+id is 404, as if there were none). The owner edits and deletes their view, and alone
+decides whom it is shared with (``team``). A supervisor or an admin in the team may
+also rename, re-word and delete a view shared with it (a team's views are the team's
+to keep tidy); an agent who is not the owner may only use it (403).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from hub.errors import InputError, NotFound
+from hub.errors import Forbidden, InputError, NotFound
 from hub.keys import STORE
 from hub.model import Role
 from hub.request_body import json_response, read_json_object
@@ -25,23 +32,74 @@ from hub.web.search import LISTS, MAX_VALUE, MAX_VALUES
 FILTERS = (*LISTS, "key_account", "from", "to")
 
 
+Name = Annotated[str, Field(min_length=1, max_length=80)]
+Words = Annotated[str, Field(max_length=MAX_QUERY)]
+ViewFilters = dict[str, list[Annotated[str, Field(max_length=MAX_VALUE)]]]
+Team = Annotated[
+    str | None, NULLABLE, Field(max_length=100, description="shared with this team; null: private")
+]
+
+
+def _known(value: ViewFilters) -> ViewFilters:
+    """The filters as ``GET /api/v1/search`` takes them, so that a saved view always runs."""
+    for name, values in value.items():
+        if name not in FILTERS:
+            raise ValueError(f"unknown filter {name[:40]!r}; known: {', '.join(FILTERS)}")
+        if len(values) > MAX_VALUES:
+            raise ValueError(f"{name}: at most {MAX_VALUES} values")
+        if name in ("from", "to", "key_account") and len(values) > 1:
+            raise ValueError(f"{name}: one value")
+        for v in values:
+            if name == "key_account" and v not in ("true", "false"):
+                raise ValueError("key_account: true or false")
+            if name in ("from", "to") and not _is_time(v):
+                raise ValueError(f"{name}: an ISO 8601 time with its offset, e.g. 2026-12-01T00:00:00+00:00")
+    return value
+
+
+def _is_time(raw: str) -> bool:
+    try:
+        return datetime.fromisoformat(raw).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _name(raw: str) -> str:
+    name = raw.strip()
+    if not name:
+        raise InputError("name: give some text", field="name")
+    return name
+
+
+def _searchable(q: str, filters: ViewFilters) -> None:
+    """Refused now (422 on q), not each time the sidebar counts: a query that does not
+    parse, or one with nothing to find (no word and no filter, or a -word alone)."""
+    query = parse(q)
+    if not query and (query.excluded or not any(filters.values())):
+        raise InputError("q: give a word to find or a filter (a -word alone finds nothing)", field="q")
+
+
 class ViewIn(RequestModel):
-    name: str = Field(min_length=1, max_length=80)
-    q: str = Field("", max_length=MAX_QUERY)
-    filters: dict[str, list[Annotated[str, Field(max_length=MAX_VALUE)]]] = Field(default_factory=dict)
-    team: Annotated[str | None, NULLABLE] = Field(
-        None, max_length=100, description="shared with this team; none: private"
-    )
+    name: Name
+    q: Words = ""
+    filters: ViewFilters = Field(default_factory=dict)
+    team: Team = None
+
+    _filters = field_validator("filters")(_known)
+
+
+class ViewPatch(RequestModel):
+    """The fields to change; those left out stay. ``team: null`` makes the view private."""
+
+    name: Name | None = None
+    q: Words | None = None
+    filters: ViewFilters | None = None
+    team: Team = None
 
     @field_validator("filters")
     @classmethod
-    def _known(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, values in value.items():
-            if name not in FILTERS:
-                raise ValueError(f"unknown filter {name[:40]!r}; known: {', '.join(FILTERS)}")
-            if len(values) > MAX_VALUES:
-                raise ValueError(f"{name}: at most {MAX_VALUES} values")
-        return value
+    def _filters(cls, value: ViewFilters | None) -> ViewFilters | None:
+        return None if value is None else _known(value)
 
 
 def _public(view: saved_views.SavedView) -> dict[str, Any]:
@@ -68,7 +126,8 @@ async def list_views(request: web.Request) -> web.Response:
 async def create_view(request: web.Request) -> web.Response:
     who = request[AGENT]
     body = validated(ViewIn, await read_json_object(request, 16_384))
-    parse(body.q)  # refused now (422 on q), not each time the sidebar counts
+    name = _name(body.name)
+    _searchable(body.q, body.filters)
     async with request.app[STORE].write() as conn:
         if body.team is not None and body.team not in await saved_views.teams_of(conn, who.agent_id):
             raise InputError("team: share only with a team you are in", field="team")
@@ -78,7 +137,7 @@ async def create_view(request: web.Request) -> web.Response:
             )
         view = await saved_views.create(
             conn,
-            name=body.name.strip() or body.name,
+            name=name,
             owner_id=who.agent_id,
             team=body.team,
             q=body.q,
@@ -88,13 +147,39 @@ async def create_view(request: web.Request) -> web.Response:
     return json_response(_public(view), status=201)
 
 
+async def update_view(request: web.Request) -> web.Response:
+    who = request[AGENT]
+    view_id = request.match_info["id"]
+    body = validated(ViewPatch, await read_json_object(request, 16_384))
+    given = body.model_fields_set
+    if not given:
+        raise InputError("give name, q, filters or team to change", field="(body)")
+    async with request.app[STORE].write() as conn:
+        view = await saved_views.get_for(conn, view_id, who.agent_id)
+        if view is None:  # someone else's private view reads as no view
+            raise NotFound(f"no saved view with id {view_id}")
+        if view.owner_id != who.agent_id:
+            who.require(Role.SUPERVISOR)  # a view shared with the team: its owner's or a supervisor's
+            if "team" in given and body.team != view.team:
+                raise Forbidden("only its owner shares or unshares a view")
+        name = _name(body.name) if body.name is not None else view.name
+        q = body.q if body.q is not None else view.q
+        filters = body.filters if body.filters is not None else {k: list(x) for k, x in view.filters.items()}
+        _searchable(q, filters)
+        team = body.team if "team" in given else view.team
+        sharing = team != view.team and team is not None
+        if sharing and team not in await saved_views.teams_of(conn, who.agent_id):
+            raise InputError("team: share only with a team you are in", field="team")
+        updated = await saved_views.update(conn, view, name=name, q=q, filters=filters, team=team)
+    return json_response(_public(updated))
+
+
 async def delete_view(request: web.Request) -> web.Response:
     who = request[AGENT]
     view_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        view = await saved_views.get(conn, view_id)
-        teams = await saved_views.teams_of(conn, who.agent_id)
-        if view is None or (view.owner_id != who.agent_id and view.team not in teams):
+        view = await saved_views.get_for(conn, view_id, who.agent_id)
+        if view is None:  # someone else's private view reads as no view
             raise NotFound(f"no saved view with id {view_id}")
         if view.owner_id != who.agent_id:
             who.require(Role.SUPERVISOR)  # a shared view is its owner's, or a supervisor's to remove
@@ -124,6 +209,24 @@ def saved_view_routes() -> list[RouteSpec]:
             tag="search",
             request_schema=ViewIn.model_json_schema(),
             responses={201: "Saved", 422: "A bad name, query, filter or team", **common},
+        ),
+        RouteSpec(
+            "PATCH",
+            f"{base}/{{id}}",
+            update_view,
+            "Change a saved view: rename it, save other words or filters over it, share it with"
+            " one of your teams or make it private (team: null). Its owner; a view shared with"
+            " your team also a supervisor or admin, who may not change whom it is shared with",
+            "agent",
+            tag="search",
+            request_schema=ViewPatch.model_json_schema(),
+            responses={
+                200: "The view as it is now",
+                403: "Shared by someone else (an agent), or sharing changed by someone not its owner",
+                404: "No such view (or someone else's private one)",
+                422: "A bad name, query, filter or team, or nothing to change",
+                **common,
+            },
         ),
         RouteSpec(
             "DELETE",

@@ -118,8 +118,9 @@ def search_routes() -> list[RouteSpec]:
             "GET",
             "/api/v1/search",
             search,
-            'Search messages, notes and customers (words, "phrases", -exclude, prefix*), narrowed by'
-            " filters, with facet counts; only what the caller may open; audited as a read",
+            "Search messages, notes, conversations (by tag, department, subject) and customers"
+            ' (words, "phrases", -exclude, prefix*), narrowed by filters, with facet counts; only'
+            " what the caller may open; audited as a read",
             "agent",
             tag="search",
             query={

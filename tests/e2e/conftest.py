@@ -131,7 +131,15 @@ async def live_hub(tmp_path: Path, reply_sink: tuple[str, Replies]) -> AsyncIter
     (tmp_path / "routing.yaml").write_text(RULES)
     url, replies = reply_sink
     settings = make_settings(
-        tmp_path, "embedded", **{"connectors.api.reply_url": url, "connectors.api.reply_secret": "e2e-secret"}
+        tmp_path,
+        "embedded",
+        **{
+            "connectors.api.reply_url": url,
+            "connectors.api.reply_secret": "e2e-secret",
+            # the tests publish the warnings they look for; a real one (gold's promise is
+            # 5 minutes, the default warning too) would come at a moment of its own
+            "routing.sla_warning_seconds": 60,
+        },
     )
     app = create_app(settings, migrate=True)
     server = TestServer(app, host="127.0.0.1")

@@ -96,6 +96,21 @@ async def test_quoted_text_and_inline_images(live_hub: LiveHub, browser: Any) ->
     )
     assert loaded == 24, "the inline image did not load inside the sandboxed frame"
 
+    # a live event for the conversation renders it again: what the agent opened stays open
+    await toggle.click()
+    await sofia.eval_on_selector("iframe.html-part", "frame => { frame.dataset.before = 'event'; }")
+    conv_id = (await sofia.evaluate("location.hash")).removeprefix("#/c/")
+    await sofia.evaluate(
+        "async (id) => { const { post } = await import('/console/js/api.js');"
+        " await post(`/api/v1/conversations/${id}/notes`, { text: 'Foto ist angekommen' }); }",
+        conv_id,
+    )
+    await sofia.wait_for_selector(".note-text >> text=Foto ist angekommen")
+    assert await sofia.get_attribute("iframe.html-part", "data-before") == "event", "the frame was rebuilt"
+    assert await sofia.eval_on_selector(".msg details", "d => d.open"), "the HTML part closed"
+    assert "> Bitte ein Foto schicken." in await sofia.inner_text(".msg-text"), "the quoted text hid"
+    assert await frame.locator("img").evaluate("img => img.naturalWidth") == 24
+
 
 async def test_an_urgent_mail_shows_a_priority_badge(live_hub: LiveHub, browser: Any) -> None:
     msg = EmailMessage()

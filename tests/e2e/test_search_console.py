@@ -1,7 +1,8 @@
 """Search in the console, in real Chromium: a word in an email, an SMS and a fax's OCR
 text gives three hits with the word marked; one opens at its message; the search saved
 as a view shows in the sidebar, and its count goes up when a new matching message
-arrives."""
+arrives. The owner edits the view (a new name, the current search saved over it); a
+conversation's tag finds the conversation, which opens from the hit."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.keys import QUEUE
+import sqlalchemy as sa
+
+from hub.keys import QUEUE, STORE
 from hub.model import Address, AddressKind, Channel, InboundMessage, MessageKind, ThreadHint
+from hub.store.tables import messages
 from tests.e2e.conftest import E2E, LiveHub, sign_in
 
 pytestmark = E2E
@@ -102,3 +106,36 @@ async def test_search_open_a_hit_save_it_and_watch_the_count(live_hub: LiveHub, 
     )
     await page.wait_for_function("document.querySelector('#saved-views .count')?.textContent === '4'")
     assert await count.inner_text() == "4"
+
+    # the owner edits the view: a new name, and the search now on screen saved over it
+    await page.fill("#search", "Bestellung")
+    await page.wait_for_function("document.querySelectorAll('#search-results .hit').length === 1")
+    await page.keyboard.press("Escape")
+    await page.click("#saved-views button[data-edit]")
+    assert await page.input_value("#view-name") == "Lieferscheine"
+    await page.fill("#view-name", "Bestellungen")
+    await page.check("#view-replace")
+    await page.click("#view-save")
+    await page.wait_for_function(
+        "document.querySelector('#saved-views .view')?.textContent === 'Bestellungen 1'"
+    )
+    assert await page.locator("#saved-views .view").count() == 1
+
+    # a tag on the SMS's conversation finds the conversation, umlaut spelt out; Enter opens it
+    async with live_hub.app[STORE].read() as conn:
+        conv = await conn.scalar(
+            sa.select(messages.c.conversation_id).where(messages.c.external_id == "sms-1")
+        )
+    await page.evaluate(
+        "async (id) => (await import('/console/js/api.js')).post(`/api/v1/conversations/${id}/tags`,"
+        " { tag: 'Rückruf' })",
+        conv,
+    )
+    await page.fill("#search", "Rueckruf")
+    hit = page.locator("#search-results .hit", has=page.locator("mark", has_text="Rückruf"))
+    await hit.wait_for()
+    assert await page.locator("#search-results .hit").count() == 1
+    assert await hit.locator(".badge").all_inner_texts() in (["SMS", "Gespräch"], ["SMS", "Conversation"])
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(f"location.hash === '#/c/{conv}'")

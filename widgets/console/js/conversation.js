@@ -70,13 +70,22 @@ export class ConversationView {
     this.pending = setTimeout(() => { this.pending = null; this.load(); }, 120);
   }
 
+  // A live event renders the view again. For the conversation on screen the timeline
+  // stays in the page and only its changed items are rebuilt: an opened HTML part (an
+  // iframe, which leaving the page would reload), shown quoted text and the scroll
+  // position survive the event.
   render(items) {
     const conv = this.conv;
     const rich = new Map(conv.messages.map((m) => [m.id, m]));
     const all = [...items, ...this.older].reverse(); // oldest first
+    const same = this.rendered === conv.id && this.list?.isConnected;
+    if (!same) {
+      this.list = h("ol", { class: "timeline" });
+      this.rendered_items = new Map();
+    }
+    this.list.setAttribute("aria-label", t("conv.timeline", { name: this.customer.name || "" }));
+    const grew = this.syncTimeline(all, rich);
     this.presence = h("p", { class: "presence-line", id: "presence-line", "aria-live": "polite" });
-    this.list = h("ol", { class: "timeline", "aria-label": t("conv.timeline", { name: this.customer.name || "" }) },
-      all.map((item) => this.item(item, rich)));
     const header = h("header", { class: "conv-header" },
       h("h2", {}, channelBadge(conv.channel), " ", h("span", { class: "customer-name" }, this.customer.name || this.customer.identities[0]?.value || t("common.none")),
         " ", tierBadge(this.customer.tier), " ", priorityBadge(conv.priority)),
@@ -85,13 +94,46 @@ export class ConversationView {
       this.presence,
       h("div", { class: "conv-actions" }, this.actions()));
     const older = this.cursor ? h("button", { type: "button", class: "link", onclick: () => this.loadOlder() }, t("conv.older")) : null;
+    const composer = conv.status === "open" ? this.composer.el : null;
+    const sidebar = new Sidebar(this.customer, { onSaved: () => this.refresh(), timeline: all, onGone: () => { this.onChange(); location.hash = "#/inbox"; } }).el;
     const kept = this.keepInputs();
-    replace(this.root,
-      h("div", { class: "conv-main" }, header, older, this.list, conv.status === "open" ? this.composer.el : null),
-      new Sidebar(this.customer, { onSaved: () => this.refresh(), timeline: all, onGone: () => { this.onChange(); location.hash = "#/inbox"; } }).el);
+    if (same) {
+      const main = this.list.parentElement;
+      for (const el of [...main.children]) if (el !== this.list) el.remove();
+      this.list.before(...[header, older].filter(Boolean));
+      if (composer) this.list.after(composer);
+      for (const el of [...this.root.children]) if (el !== main) el.remove();
+      main.after(sidebar);
+    } else {
+      replace(this.root, h("div", { class: "conv-main" }, header, older, this.list, composer), sidebar);
+    }
     this.renderPresence();
-    if (!kept.focused) this.list.lastElementChild?.scrollIntoView({ block: "end" });
+    if (!kept.focused && grew) this.list.lastElementChild?.scrollIntoView({ block: "end" });
     kept.restore();
+  }
+
+  // The timeline's items in order, each rebuilt only when what it shows changed; true
+  // when its last item is new (the view then scrolls to it).
+  syncTimeline(all, rich) {
+    const before = this.rendered_items;
+    const after = new Map();
+    const last = this.list.lastElementChild;
+    const nodes = all.map((item) => {
+      const key = `${item.type}:${item.id}`; // messages and events have ids of their own
+      // a chat message shows which of its claims are the customer's identities now
+      const shown = JSON.stringify([item, rich.get(item.id) ?? null, this.customer.identities]);
+      const kept = before.get(key);
+      const node = kept && kept.shown === shown ? kept.node : this.item(item, rich);
+      after.set(key, { node, shown });
+      return node;
+    });
+    const wanted = new Set(nodes);
+    for (const el of [...this.list.children]) if (!wanted.has(el)) el.remove();
+    nodes.forEach((node, i) => {
+      if (this.list.children[i] !== node) this.list.insertBefore(node, this.list.children[i] ?? null);
+    });
+    this.rendered_items = after;
+    return !last || this.list.lastElementChild !== last;
   }
 
   // A live event re-renders the view: what the agent was typing into the tag and the

@@ -114,7 +114,7 @@ const STRINGS = {
     "search.placeholder": "Search  /", "search.label": "Search conversations, notes and customers",
     "search.results": "Search results", "search.facets": "Narrow the search", "search.none": "Nothing found.",
     "search.count": "{n} hits", "search.save": "Save view", "search.kind_customer": "Customer", "search.kind_note": "Note",
-    "search.kind_message": "Message",
+    "search.kind_message": "Message", "search.kind_conversation": "Conversation",
     "search.facet_channel": "Channel", "search.facet_status": "Status", "search.facet_tier": "Tier", "search.facet_queue": "Queue",
     "search.facet_department": "Department", "search.facet_tag": "Tag", "search.facet_key_account": "Key account",
     "views.title": "Saved views", "views.save_title": "Save this search as a view", "views.name": "Name",
@@ -147,6 +147,8 @@ const STRINGS = {
     "rep.c.col.last_contact": "Last contact", "rep.c.col.open": "Open", "rep.seg.title": "Segments",
     "rep.seg.name": "Segment name", "rep.seg.save": "Save as segment", "rep.seg.saved": "Segment {name} saved",
     "rep.seg.all": "all customers", "rep.seg.refresh": "Count again", "rep.seg.none": "No segments yet.",
+    "views.edit": "Edit view {name}", "views.edit_title": "Edit view {name}", "views.changed": "View {name} changed",
+    "views.replace": "Save the current search over it: {search}", "views.replace_none": "Save the current search over it (search something first)",
   },
   de: {
     "app.title": "ContactHub-Konsole",
@@ -261,7 +263,7 @@ const STRINGS = {
     "search.placeholder": "Suchen  /", "search.label": "Gespräche, Notizen und Kunden durchsuchen",
     "search.results": "Suchergebnisse", "search.facets": "Suche eingrenzen", "search.none": "Nichts gefunden.",
     "search.count": "{n} Treffer", "search.save": "Ansicht speichern", "search.kind_customer": "Kunde", "search.kind_note": "Notiz",
-    "search.kind_message": "Nachricht",
+    "search.kind_message": "Nachricht", "search.kind_conversation": "Gespräch",
     "search.facet_channel": "Kanal", "search.facet_status": "Status", "search.facet_tier": "Stufe", "search.facet_queue": "Warteschlange",
     "search.facet_department": "Abteilung", "search.facet_tag": "Tag", "search.facet_key_account": "Key Account",
     "views.title": "Gespeicherte Ansichten", "views.save_title": "Diese Suche als Ansicht speichern", "views.name": "Name",
@@ -296,6 +298,8 @@ const STRINGS = {
     "rep.c.col.open": "Offen", "rep.seg.title": "Segmente", "rep.seg.name": "Name des Segments",
     "rep.seg.save": "Als Segment speichern", "rep.seg.saved": "Segment {name} gespeichert", "rep.seg.all": "alle Kunden",
     "rep.seg.refresh": "Neu zählen", "rep.seg.none": "Noch keine Segmente.",
+    "views.edit": "Ansicht {name} bearbeiten", "views.edit_title": "Ansicht {name} bearbeiten", "views.changed": "Ansicht {name} geändert",
+    "views.replace": "Die aktuelle Suche darin speichern: {search}", "views.replace_none": "Die aktuelle Suche darin speichern (erst etwas suchen)",
   },
 };
 

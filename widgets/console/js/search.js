@@ -1,8 +1,9 @@
 // Search on every page: a box in the header ("/" focuses it), results as you type
 // (debounced), matched words marked, facets to narrow by, arrow keys through the hits;
 // a hit opens its conversation at the message. A search can be saved as a view: the
-// inbox sidebar lists the views with a live count.
-import { get, post, del } from "./api.js";
+// inbox sidebar lists the views with a live count; its owner renames one, shares it or
+// saves the current search over it.
+import { get, post, patch, del } from "./api.js";
 import { h, replace, announce, toast } from "./dom.js";
 import { t, formatTime } from "./i18n.js";
 import { state } from "./state.js";
@@ -113,7 +114,9 @@ export class Search {
     const who = item.customer.name || item.customer.organisation || t("side.customer");
     return h("li", { id: `hit-${i}`, role: "option", class: "hit", "aria-selected": "false", dataset: { conversation: item.conversation_id || "" },
       onclick: () => this.choose(i), onmousedown: (e) => e.preventDefault() },
-      h("div", { class: "hit-head" }, item.channel ? channelBadge(item.channel) : h("span", { class: "badge" }, t(`search.kind_${item.kind}`)),
+      h("div", { class: "hit-head" }, item.channel ? channelBadge(item.channel) : null,
+        // a conversation's own words (its tags, department, subject) say so: no message opens
+        !item.channel || item.kind === "conversation" ? h("span", { class: "badge" }, t(`search.kind_${item.kind}`)) : null,
         " ", h("strong", {}, who), " ", h("time", { datetime: item.at }, formatTime(item.at))),
       h("div", { class: "hit-snippet" }, snippetNodes(item.snippet || "")));
   }
@@ -158,6 +161,7 @@ export class Search {
       clearTimeout(this.timer);
       if (this.active >= 0) this.choose(this.active); else this.run();
     } else if (e.key === "Escape") {
+      e.preventDefault(); // closes the panel; Chromium would also empty a search box, and the search is kept
       this.close();
     }
   }
@@ -169,23 +173,46 @@ export class Search {
     this.open(item.conversation_id, item.message_id);
   }
 
+  // The words and filters on screen, as a saved view holds them.
+  current() {
+    return { q: this.input.value.trim(), filters: Object.fromEntries(Object.entries(this.filters).map(([k, v]) => [k, [...v]])) };
+  }
+
   saveDialog() {
-    const name = h("input", { id: "view-name", required: true, maxlength: 80, value: this.input.value.trim() });
-    const teams = state.agents.get(state.me.id)?.teams || [];
+    this.viewDialog(null);
+  }
+
+  // Save the search as a new view, or (``view``) change one of the agent's views: its
+  // name, whom it is shared with, and, if asked, the current search saved over its own.
+  viewDialog(view) {
+    const now = this.current();
+    const name = h("input", { id: "view-name", required: true, maxlength: 80, value: view ? view.name : now.q });
+    const teams = [...new Set([...(state.agents.get(state.me.id)?.teams || []), ...(view?.team ? [view.team] : [])])];
     const team = h("select", { id: "view-team" }, h("option", { value: "" }, t("views.private")),
-      teams.map((tm) => h("option", { value: tm }, t("views.team", { team: tm }))));
+      teams.map((tm) => h("option", { value: tm, selected: view?.team === tm }, t("views.team", { team: tm }))));
+    const searching = Boolean(now.q || Object.keys(now.filters).length);
+    const over = h("input", { type: "checkbox", id: "view-replace", disabled: !searching });
+    const described = [now.q, ...Object.entries(now.filters).map(([k, v]) => `${t(`search.facet_${k}`)}: ${v.join(", ")}`)]
+      .filter(Boolean).join(" · ");
     const dlg = h("dialog", { id: "save-view", "aria-labelledby": "save-view-title" },
       h("form", { method: "dialog", onsubmit: async (e) => {
         e.preventDefault();
         try {
-          await post("/api/v1/saved-views", { name: name.value, q: this.input.value.trim(), filters: this.filters, team: team.value || null });
+          if (view) {
+            const change = { name: name.value, team: team.value || null };
+            if (over.checked) Object.assign(change, now);
+            await patch(`/api/v1/saved-views/${view.id}`, change);
+          } else {
+            await post("/api/v1/saved-views", { name: name.value, ...now, team: team.value || null });
+          }
           dlg.close();
-          announce(t("views.saved", { name: name.value }));
+          announce(t(view ? "views.changed" : "views.saved", { name: name.value.trim() }));
           document.dispatchEvent(new CustomEvent("views-changed"));
         } catch (err) { toast(err.message, "error"); }
       } },
-      h("h2", { id: "save-view-title" }, t("views.save_title")),
+      h("h2", { id: "save-view-title" }, view ? t("views.edit_title", { name: view.name }) : t("views.save_title")),
       h("label", {}, t("views.name"), " ", name), h("label", {}, t("views.share"), " ", team),
+      view ? h("label", { class: "check" }, over, " ", searching ? t("views.replace", { search: described }) : t("views.replace_none")) : null,
       h("div", { class: "actions" }, h("button", { type: "submit", id: "view-save" }, t("common.save")),
         h("button", { type: "button", onclick: () => dlg.close() }, t("common.cancel")))));
     dlg.addEventListener("close", () => dlg.remove());
@@ -218,6 +245,8 @@ export class SavedViews {
         h("button", { type: "button", class: "view", dataset: { view: v.id }, onclick: () => this.search.show(v) },
           v.name, v.team ? h("span", { class: "muted" }, ` · ${v.team}`) : null, " ",
           h("span", { class: "count", id: `view-count-${v.id}`, "aria-label": t("views.count") }, "…")),
+        v.owner_id === state.me.id ? h("button", { type: "button", class: "link", dataset: { edit: v.id }, "aria-label": t("views.edit", { name: v.name }),
+          title: t("views.edit", { name: v.name }), onclick: () => this.search.viewDialog(v) }, "✎") : null,
         v.owner_id === state.me.id ? h("button", { type: "button", class: "link", "aria-label": t("views.delete", { name: v.name }),
           onclick: async () => { await del(`/api/v1/saved-views/${v.id}`).catch((err) => toast(err.message, "error")); this.load(); } }, "×") : null)))]
       : []);
