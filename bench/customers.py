@@ -1,7 +1,8 @@
 """Customer benchmark: import 100,000 rows, then search them through the HTTP API.
 
 For each backend it prints the import time and rows/s (new rows, then the same rows
-again as updates), and the search latency (p50/p99) per kind of query.
+again as updates), the search latency (p50/p99) per kind of query, and the customer
+list's (filters, sorts, the next page) and a segment's count (median and max of 20).
 
     .venv/bin/python bench/customers.py [-n 100000] [--backend embedded|scaleout|both]
 """
@@ -93,8 +94,45 @@ async def run(backend: str, n: int) -> None:
                     f"search {label:<20} p50 {pct(times, 50):5.1f} ms  p99 {pct(times, 99):5.1f} ms  "
                     f"({hits}/200 found)"
                 )
+            await bench_list(client, roles["supervisor"])
     finally:
         await drop_backend(settings)
+
+
+async def timed(
+    client: TestClient, url: str, headers: dict[str, str], params: dict[str, str], runs: int
+) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        resp = await client.get(url, params=params, headers=headers)
+        assert resp.status == 200, await resp.text()
+        await resp.read()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def bench_list(client: TestClient, headers: dict[str, str], runs: int = 20) -> None:
+    """The customer list without a search word (a supervisor: every customer), and a
+    segment's live count."""
+    first = await (await client.get("/api/v1/customers", params={"limit": "50"}, headers=headers)).json()
+    lists = {
+        "by name, first page": {"limit": "50"},
+        "by name, next page": {"limit": "50", "cursor": first["next_cursor"]},
+        "revenue >= 100k EUR, by revenue": {"currency": "EUR", "revenue_min": "100000", "sort": "-revenue"},
+        "by last contact": {"sort": "-last_contact"},
+        "tier standard, created": {"tier": "standard", "sort": "-created"},
+    }
+    for label, params in lists.items():
+        times = await timed(client, "/api/v1/customers", headers, params, runs)
+        print(f"list {label:<32} p50 {statistics.median(times):6.1f} ms  max {max(times):6.1f} ms")
+    body = {"name": "big", "filters": {"currency": "EUR", "revenue_min": "100000"}}
+    segment = await (await client.post("/api/v1/segments", json=body, headers=headers)).json()
+    times = await timed(client, f"/api/v1/segments/{segment['id']}", headers, {}, runs)
+    print(
+        f"segment count ({segment['count']} of them){'':<8} "
+        f"p50 {statistics.median(times):6.1f} ms  max {max(times):6.1f} ms"
+    )
 
 
 async def main() -> None:

@@ -3,7 +3,7 @@
 Each area's wiring is in ``hub.wiring``. Resources open and close in pairs in
 ``cleanup_ctx``, in this order, and close in reverse: store -> admin configuration -> call
 targets -> Redis -> bus -> queues -> HTTP session -> widget -> ingest workers -> router ->
-outbox -> connectors' background loops (mailbox watchers) -> retention. On shutdown the
+outbox -> connectors' background loops (mailbox watchers) -> retention -> report rollups. On shutdown the
 server first stops accepting, then the workers finish their batch, then in-flight appends
 drain, then connections close.
 """
@@ -43,6 +43,7 @@ from hub.wiring.dispatch import calls_ctx, router_ctx
 from hub.wiring.ingest import workers_ctx
 from hub.wiring.outbox import outbox_ctx
 from hub.wiring.queues import bus_ctx, queues_ctx, redis_ctx
+from hub.wiring.reports import reports_ctx
 from hub.wiring.retention import retention_ctx
 from hub.wiring.store import config_ctx, store_ctx
 from hub.wiring.web import hub_routes, register
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             outbox_ctx,
             background_ctx,
             retention_ctx,
+            reports_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

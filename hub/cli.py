@@ -264,6 +264,18 @@ def cmd_reindex_search(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_reports(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from hub.reports.refresh import rebuild
+
+    async def work(store: Any) -> None:
+        hours = await rebuild(store, datetime.now(UTC))
+        print(f"report rollups rebuilt: {hours} hours")
+
+    _with_store(args, work)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from hub.simulator import Simulator
 
@@ -452,6 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reindex.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     reindex.set_defaults(func=cmd_reindex_search)
+
+    reports = sub.add_parser("reports", help="the report rollups")
+    reports.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    reports_sub = reports.add_subparsers(dest="reports_command", required=True)
+    reports_sub.add_parser(
+        "rebuild", help="recompute every hour from the stored events (after an import of history)"
+    )
+    reports.set_defaults(func=cmd_reports)
 
     simulate = sub.add_parser(
         "simulate",

@@ -45,6 +45,8 @@ class RouteSpec:
     request_media: str = "application/json"
     responses: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
     response_schema: Mapping[str, Any] | None = None
+    response_text: tuple[str, ...] = ()
+    """Other media types the success answer may come as (e.g. ``text/csv``), as text."""
     query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The query parameters the handler reads: name to JSON schema (all optional)."""
     totp_setup: bool = False

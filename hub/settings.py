@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -127,6 +128,39 @@ class RetentionSettings(Section):
     interval_minutes: int = Field(60, ge=1)
 
 
+class ReportSettings(Section):
+    timezone: str = "UTC"
+    """The hub's time zone (an IANA name such as Europe/Berlin): reports bucket days,
+    weeks and months in it unless the caller names another."""
+    refresh_seconds: float = Field(20.0, ge=0)
+    """How often this process brings the report rollups up to date; 0: never (another
+    process does)."""
+    settle_seconds: float = Field(600.0, ge=0)
+    """How long after an hour ends it is recomputed once more, for transactions that
+    committed late."""
+    fairness_floor: float = Field(0.9, ge=0, le=1)
+    """Tier fairness warns when a tier's SLA attainment is below this share."""
+    fairness_floors: dict[str, float] = Field(default_factory=dict)
+    """The floor per tier where it differs, e.g. ``{standard = 0.85}``."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Europe/Berlin") from exc
+        return value
+
+    @field_validator("fairness_floors")
+    @classmethod
+    def _floors(cls, value: dict[str, float]) -> dict[str, float]:
+        for tier, floor in value.items():
+            if not 0 <= floor <= 1:
+                raise ValueError(f"{tier}: a share from 0 to 1")
+        return value
+
+
 class ConnectorSettings(Section):
     api: ApiConnectorSettings = ApiConnectorSettings()
     email: EmailSettings = EmailSettings()
@@ -156,6 +190,7 @@ class Settings(BaseSettings):
     customers: CustomerSettings = CustomerSettings()
     retention: RetentionSettings = RetentionSettings()
     routing: RoutingSettings = RoutingSettings()
+    reports: ReportSettings = ReportSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -6,7 +6,7 @@ Starts a hub of its own (embedded backend, a temporary folder), seeds the demo d
 (`contacthub demo`), lets a few customers write through the API channel, and drives
 Debian's Chromium with Playwright: the inbox, a conversation (tagged), the customer panel
 with the record actions, the console on a phone, "My key accounts", the supervisor view,
-the chat widget on the demo website, and the admin pages' rules editor.
+the reports page, the chat widget on the demo website, and the admin pages' rules editor.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from hub.app import create_app
 from hub.demo import seed_demo
 from hub.keys import QUEUE, RECORDS, STORE
 from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
+from hub.reports.refresh import rebuild
 from hub.settings import load_settings
 from hub.store.tables import agents
 
@@ -150,6 +151,7 @@ async def main(out: Path) -> None:
                     await sofia.wait_for_selector(".queue-row")
                     await sofia.wait_for_timeout(800)
                     await sofia.screenshot(path=str(out / f"supervisor-{lang}.png"))
+                    await reports(app, browser, base, locale, creds, out / f"reports-{lang}.png")
                     await widget_chat(browser, base, locale, anna, out / f"widget-{lang}.png")
                     await admin_rules(browser, base, locale, creds, out / f"admin-rules-{lang}.png")
                     for page in pages.values():
@@ -159,6 +161,34 @@ async def main(out: Path) -> None:
         await server.close()
         await sink_server.close()
     print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.png')))} to {out}")
+
+
+async def reports(
+    app: web.Application, browser: Any, base: str, locale: str, creds: dict[str, Any], path: Path
+) -> None:
+    """The reports page: messages in by channel per day this week, tier fairness, a segment."""
+    await rebuild(app[STORE], datetime.now(UTC))  # not waiting for the refresh step
+    url = f"{base}/console/#/reports"
+    viewport = {"width": 1360, "height": 2200}
+    page = await signed_in(browser, url, locale, creds, "sofia.weber@demo.contacthub", viewport)
+    await page.wait_for_selector(".fairness-row")
+    if not await page.locator(".segment").count():
+        await page.fill(".customer-form input[name=tier]", "gold")
+        await page.fill("#segment-name", "Gold")
+        await page.click("#segment-save")
+        await page.wait_for_selector(".segment")
+    await page.select_option("select[name=measure]", "messages_in")
+    today = datetime.now(UTC).date()
+    await page.fill("input[name=from]", (today - timedelta(days=6)).isoformat())
+    await page.fill("input[name=to]", (today + timedelta(days=1)).isoformat())
+    await page.select_option("select[name=group_by]", "channel")
+    await page.select_option("select[name=chart]", "bar")
+    await page.click("#rep-show")
+    await page.wait_for_selector(".report-chart")
+    await page.wait_for_timeout(800)  # the toast of the saved segment fades
+    await page.evaluate("document.getElementById('main').scrollTo(0, 0)")
+    await page.screenshot(path=str(path))
+    await page.context.close()
 
 
 async def signed_in(browser: Any, url: str, locale: str, creds: dict[str, Any], email: str,

@@ -313,6 +313,7 @@ def _seed(hub: ServedHub) -> dict[str, str]:
         admin.post(url + "/widget/sites", json={"name": "Fuzz", "allowed_origins": ["https://a.example"]})
     )
     api_token = created(admin.post(url + "/tokens", json={"name": "seeded"}))
+    segment = created(admin.post(url + "/segments", json={"name": "Fuzz", "filters": {"tier": "gold"}}))
     agent_id = next(
         a["id"] for a in admin.get(url + "/agents", timeout=30).json()["items"] if a["role"] == "agent"
     )
@@ -324,6 +325,7 @@ def _seed(hub: ServedHub) -> dict[str, str]:
         "/canned-responses/{id}": canned["id"],
         "/widget/sites/{key}": site["key"],
         "/tokens/{id}": api_token["id"],
+        "/segments/{id}": segment["id"],
         "/agents/{id}": agent_id,
         "name": "email",
         "version": "1",

@@ -354,6 +354,40 @@ class CustomerRecords:
             data={"channel": channel, "purpose": purpose, "granted": granted, "source": source},
         )
 
+    def _exact_identities(self, q: str) -> set[tuple[str, str]]:
+        exact: set[tuple[str, str]] = {("external", q), ("chat_visitor", q)}
+        if "@" in q:
+            exact.add(("email", q.lower()))
+        digits = sum(ch.isdigit() for ch in q)
+        if digits >= 5 and digits >= len(q.replace(" ", "")) // 2:
+            try:
+                phone = normalise_address(AddressKind.PHONE, q, default_region=self.region).value
+                exact |= {("phone", phone), ("fax", phone)}
+            except InputError:
+                pass
+        return exact
+
+    def matching(self, q: str, customer_id: Any) -> sa.ColumnElement[bool]:
+        """A WHERE clause: the customer ``customer_id`` (a column) matches the search
+        words ``q`` as ``search`` finds them (an identity or external id, or every word
+        a prefix of their name or organisation), for the customer list's ``q``."""
+        q = q.strip()
+        if not q:
+            raise InputError("q: give something to search for, or leave it out", field="q")
+        ident = identities.alias("q_identity")
+        exact = sa.or_(
+            *[(ident.c.kind == k) & (ident.c.value == v) for k, v in sorted(self._exact_identities(q))]
+        )
+        parts: list[sa.ColumnElement[bool]] = [sa.exists().where(ident.c.customer_id == customer_id, exact)]
+        words = words_of_query(q)
+        if words:
+            names = []
+            for word in words:
+                term = search_terms.alias()
+                names.append(sa.exists().where(term.c.customer_id == customer_id, prefix_match(word, term)))
+            parts.append(sa.and_(*names))
+        return sa.or_(*parts)
+
     async def search(
         self,
         conn: AsyncConnection,
@@ -368,16 +402,7 @@ class CustomerRecords:
         q = q.strip()
         if not q:
             raise InputError("q: give something to search for", field="q")
-        exact: set[tuple[str, str]] = {("external", q), ("chat_visitor", q)}
-        if "@" in q:
-            exact.add(("email", q.lower()))
-        digits = sum(ch.isdigit() for ch in q)
-        if digits >= 5 and digits >= len(q.replace(" ", "")) // 2:
-            try:
-                phone = normalise_address(AddressKind.PHONE, q, default_region=self.region).value
-                exact |= {("phone", phone), ("fax", phone)}
-            except InputError:
-                pass
+        exact = self._exact_identities(q)
         # Each (kind, value) as its own equality: both databases answer from the unique index.
         match = sa.or_(*[(identities.c.kind == k) & (identities.c.value == v) for k, v in sorted(exact)])
         found: list[str] = list(

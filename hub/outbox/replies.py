@@ -155,6 +155,7 @@ async def reply(
             subject_id=conv.id,
             customer_id=conv.customer_id,
             data={"message_id": reply_id, "channel": channel},
+            at=now,  # the reply's time: reports know the first response by it
         )
     if delivered is not None:
         delivered[1]()  # committed: announce it

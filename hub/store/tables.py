@@ -178,6 +178,7 @@ messages = sa.Table(
     sa.UniqueConstraint("channel", "external_id"),
     sa.Index(None, "conversation_id", "received_at"),
     sa.Index(None, "customer_id", "received_at"),
+    sa.Index(None, "stored_at"),  # reports: the messages stored in an hour (hub/reports)
 )
 
 attachments = sa.Table(
@@ -496,4 +497,55 @@ saved_views = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Index(None, "owner_id"),
     sa.Index(None, "team"),
+)
+
+# Segments (hub/web/segments.py): a customer filter by name (the customer list's
+# parameters, name -> text), the owner's alone (team NULL) or shared with one of their teams.
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("team", sa.String(100)),
+    sa.Column("filters", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(None, "owner_id"),
+    sa.Index(None, "team"),
+)
+
+# Reports (hub/reports): per UTC hour, base measure and combination of dimensions, the
+# count, sum and largest value of what was measured, split by ``bin`` (a duration's
+# histogram bin, hub/reports/bins.py; 0 for counts). An unknown dimension is '' (not
+# NULL, so the key stays unique). Rows of an hour are replaced as a whole when the hour
+# is recomputed (hub/reports/refresh.py); nothing else writes them.
+report_rollups = sa.Table(
+    "report_rollups",
+    metadata,
+    sa.Column("hour", TS, nullable=False),
+    sa.Column("measure", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("tier", sa.String(40), nullable=False),
+    sa.Column("queue", sa.String(60), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("agent_id", sa.String(36), nullable=False),
+    sa.Column("key_account", sa.Boolean, nullable=False),
+    sa.Column("bin", sa.Integer, nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("peak", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint(
+        "measure", "hour", "channel", "tier", "queue", "department", "agent_id", "key_account", "bin"
+    ),
+    sa.Index(None, "hour"),
+)
+
+# How far the rollups are complete: every hour before ``done_until`` was recomputed after
+# it ended (with a margin for late commits); the refresh starts from there.
+report_state = sa.Table(
+    "report_state",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("done_until", TS, nullable=False),
 )

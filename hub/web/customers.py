@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hub.auth.visibility import Scope, may_see_customer, scope_of
-from hub.customers import audit, merge, privacy
+from hub.customers import audit, listing, merge, privacy
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of, role_to_change
 from hub.customers.timeline import timeline
@@ -115,8 +115,26 @@ async def _visible(conn: Connection, request: web.Request, customer_id: str) -> 
     return scope
 
 
+def _single(request: web.Request) -> dict[str, str]:
+    """The query as name -> value; a name given twice is a 422."""
+    for name in set(request.query):
+        if len(request.query.getall(name)) > 1:
+            raise InputError(f"{name}: give it once (several values: separate them by commas)", field=name)
+    return dict(request.query)
+
+
 async def search(request: web.Request) -> web.Response:
-    limit = int_query(request, "limit", 20, 100)
+    """With only ``q`` (and ``limit``): the search, exact identities first. Anything else:
+    the customer list, filtered, sorted and paged (``hub.customers.listing``)."""
+    params = _single(request)
+    if set(params) - {"q", "limit"} or "q" not in params:
+        limit = int_query(request, "limit", 50, 200)
+        params.pop("limit", None)
+        async with request.app[STORE].read() as conn:
+            scope = await _scope(conn, request)
+            page = await listing.list_page(conn, request.app[RECORDS], scope, params, limit)
+        return json_response(page)
+    limit = int_query(request, "limit", 20, 200)
     async with request.app[STORE].read() as conn:
         scope = await _scope(conn, request)
         found = await request.app[RECORDS].search(
@@ -389,11 +407,18 @@ def customer_routes() -> list[RouteSpec]:
             "GET",
             c,
             search,
-            "Search by name, organisation, any identity or external id",
+            "List customers: with only q, search by name, organisation, any identity or external id;"
+            " with filters, sort or cursor (q optional), a filtered, sorted page",
             "agent",
             tag=tag,
-            query={"q": TEXT, "limit": limit(100)},
-            responses={200: "Matches", 422: "No query"},
+            query={
+                "q": TEXT,
+                "limit": limit(200),
+                "sort": {"enum": list(listing.SORTS)},
+                "cursor": TEXT,
+                **{name: TEXT for name in listing.FILTERS},
+            },
+            responses={200: "Matches, or a page and the next cursor", 422: "A bad parameter"},
         ),
         RouteSpec(
             "POST",

@@ -160,6 +160,8 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
                 }
             elif response_schema is not None:
                 response["content"] = {"application/json": {"schema": response_schema}}
+                for media in spec.response_text:
+                    response["content"][media] = {"schema": {"type": "string"}}
             op["responses"][str(status)] = response
         paths.setdefault(_template(spec.path), {})[spec.method.lower()] = op
     return {

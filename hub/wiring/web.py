@@ -21,9 +21,11 @@ from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
+from hub.web.reports import report_routes
 from hub.web.routing import routing_routes
 from hub.web.saved_views import saved_view_routes
 from hub.web.search import search_routes
+from hub.web.segments import segment_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
@@ -44,6 +46,8 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *search_routes(),
         *saved_view_routes(),
         *supervisor_routes(),
+        *report_routes(),
+        *segment_routes(),
         *canned_routes(),
         *channel_routes(),
         *channel_settings_routes(),

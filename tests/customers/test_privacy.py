@@ -223,6 +223,7 @@ def _example(path: str) -> str:
         .replace("{key}", "some-site")
         .replace("{name}", "twilio")
         .replace("{version}", "1")
+        .replace("{measure}", "conversations_opened")
     )
 
 

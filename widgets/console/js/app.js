@@ -13,10 +13,11 @@ import { KeyAccountsView } from "./keyaccounts.js";
 import { Notifier } from "./notify.js";
 import { loadTags } from "./tags.js";
 import { Search, SavedViews } from "./search.js";
+import { ReportsView } from "./reports.js";
 
 const live = new LiveFeed();
 const NARROW = window.matchMedia("(max-width: 900px)");
-let inbox, conversation, supervisor, keyAccounts, notifier, search, savedViews;
+let inbox, conversation, supervisor, reports, keyAccounts, notifier, search, savedViews;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -68,6 +69,7 @@ function layout() {
   const nav = h("nav", { "aria-label": "main" },
     h("a", { href: "#/inbox", id: "nav-inbox" }, t("nav.inbox")),
     isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null,
+    isSupervisor() ? h("a", { href: "#/reports", id: "nav-reports" }, t("nav.reports")) : null,
     h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
@@ -89,6 +91,7 @@ function layout() {
   inbox = new Inbox(inboxBody, { open: (id) => { location.hash = `#/c/${id}`; }, onOffers: offersChanged });
   conversation = new ConversationView(h("div", { class: "conversation" }), { live, onChange: () => inbox.refresh() });
   supervisor = new SupervisorView(h("div", { class: "supervisor" }));
+  reports = new ReportsView(h("div", { class: "reports-view" }));
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
 }
 
@@ -113,7 +116,7 @@ function route() {
   const hash = location.hash || "#/inbox";
   const match = hash.match(/^#\/c\/([\w-]+)(?:\/m\/([\w-]+))?$/);
   document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
-    : hash === "#/key-accounts" ? "key-accounts" : "inbox";
+    : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : "inbox";
   if (match) {
     replace(main, conversation.root);
     conversation.show(match[1]).then(() => { if (match[2]) showMessage(match[2]); });
@@ -123,6 +126,10 @@ function route() {
     replace(main, keyAccounts.root);
     keyAccounts.load().catch((err) => toast(err.message, "error"));
     if (NARROW.matches) main.scrollIntoView({ block: "start" });
+  } else if (hash === "#/reports" && isSupervisor()) {
+    conversation.leave();
+    replace(main, reports.root);
+    reports.load().catch((err) => toast(err.message, "error"));
   } else if (hash === "#/supervisor" && isSupervisor()) {
     conversation.leave();
     replace(main, supervisor.root);

@@ -1,0 +1,80 @@
+"""Reports about a set of customers (a segment's members, a key account manager's
+accounts), computed from the stored events of those customers when asked.
+
+The rollups have no customer dimension (one would multiply their rows by the number of
+customers), so a report restricted to customers is not read from them: the same pure
+``rollup_rows`` runs over the events and messages of those customers' conversations in
+the range, and the result is summed as ``repos.reports.rollups`` sums stored rows. The
+cost grows with those customers' activity in the range, not with the whole hub's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from hub.reports.measures import needs_history, rollup_rows
+from hub.store.engine import Store
+from hub.store.repos import reports as repo
+from hub.store.repos.reports import RollupRow
+
+
+async def customer_rollups(
+    store: Store, customer_ids: Sequence[str], start: datetime, end: datetime
+) -> list[RollupRow]:
+    """What the rollups of the hours from ``start`` up to ``end`` would hold if only
+    these customers' conversations had happened."""
+    ids = sorted(set(customer_ids))
+    async with store.read() as conn:
+        events = await repo.events_between(conn, start, end, ids)
+        later = [e for e in events if needs_history(e)]
+        steps = await repo.milestones(
+            conn, {e.conversation_id for e in later}, {e.customer_id for e in later if e.customer_id}, end
+        )
+        volume = await repo.message_volume(conn, start, end, ids)
+    history: dict[str, list[repo.Milestone]] = {}
+    for step in steps:
+        history.setdefault(step.conversation_id, []).append(step)
+    return rollup_rows(events, history, volume)
+
+
+def summed(
+    rows: Sequence[RollupRow],
+    measures: Sequence[str],
+    *,
+    by: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str | bool]] | None = None,
+) -> list[RollupRow]:
+    """``rows`` of ``measures`` whose dimensions match ``filters``, summed per hour,
+    measure, bin and the dimensions ``by`` (the others ''), as the store sums them."""
+    for name in (*by, *(filters or {})):
+        if name not in repo.DIMENSIONS:
+            raise ValueError(f"not a rollup dimension: {name}")
+    wanted = set(measures)
+    sums: dict[tuple[object, ...], list[float]] = {}
+    for row in rows:
+        if row.measure not in wanted:
+            continue
+        if any(getattr(row, name) not in values for name, values in (filters or {}).items()):
+            continue
+        key = (row.hour, row.measure, row.bin, *(getattr(row, name) for name in by))
+        cell = sums.setdefault(key, [0, 0.0, row.peak])
+        cell[0] += row.n
+        cell[1] += row.total
+        cell[2] = max(cell[2], row.peak)
+    found = []
+    for key, (n, total, peak) in sums.items():
+        hour, measure, bin_, *dims = key
+        assert isinstance(hour, datetime) and isinstance(measure, str) and isinstance(bin_, int)
+        found.append(
+            RollupRow(
+                hour=hour,
+                measure=measure,
+                bin=bin_,
+                n=int(n),
+                total=total,
+                peak=peak,
+                **dict(zip(by, dims, strict=True)),  # type: ignore[arg-type]
+            )
+        )
+    return found
