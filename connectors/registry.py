@@ -1,4 +1,6 @@
-"""Every connector, listed explicitly (no import-time discovery)."""
+"""Every connector, listed explicitly (no import-time discovery). A SPEC imports its
+connector's modules only when the app wires it: importing this list stays cheap, and a
+hub loads the connectors it has enabled (each process start pays for what it imports)."""
 
 from connectors.api.spec import SPEC as API
 from connectors.base import ConnectorSpec

@@ -69,6 +69,17 @@ def test_broken_toml_and_missing_file_are_reported(tmp_path: Path) -> None:
         load_settings(tmp_path / "absent.toml", environ={})
 
 
+def test_the_app_loads_a_connector_only_when_it_wires_it() -> None:
+    """Each hub process pays for what it imports at start: the connector list names every
+    connector, but their modules (and libraries such as the fax's PDF renderer) load when
+    the app wires an enabled one."""
+    probe = "import sys, hub.app; print(' '.join(m for m in sys.modules if m.startswith('connectors')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    inside = {m for m in out.split() if m.count(".") >= 2 and not m.startswith("connectors.lib.")}
+    assert inside, out  # the probe saw the connectors' SPECs
+    assert {m for m in inside if not m.endswith((".spec", ".settings"))} == set(), inside
+
+
 def test_the_settings_load_no_connector_code() -> None:
     """Each connector owns its settings, and the root settings compose them: reading them
     must not import a connector's I/O (nor its SPEC, which imports the settings back)."""

@@ -1,13 +1,23 @@
-"""The api connector's SPEC: how the app enables and wires it."""
+"""The api connector's SPEC: how the app enables and wires it.
 
-from connectors.api.connector import routes
-from connectors.api.sender import ApiReplySender
+Its modules are imported when the app wires it, so a hub loads only the connectors it
+has enabled (see connectors/registry.py)."""
+
 from connectors.base import ConnectorContext, ConnectorSpec, Sender
 from hub.model import Channel
+from hub.routespec import RouteSpec
 from hub.settings import Settings
 
 
+def _routes(ctx: ConnectorContext) -> list[RouteSpec]:
+    from connectors.api.connector import routes
+
+    return routes(ctx)
+
+
 def _sender(ctx: ConnectorContext) -> Sender:
+    from connectors.api.sender import ApiReplySender
+
     return ApiReplySender(ctx)
 
 
@@ -19,7 +29,7 @@ SPEC = ConnectorSpec(
     name="api",
     channel=Channel.API,
     enabled=_enabled,
-    routes=routes,
+    routes=_routes,
     sender=_sender,
     sends=lambda settings: settings.connectors.api.reply_url is not None,
 )

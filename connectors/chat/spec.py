@@ -1,13 +1,17 @@
-"""The chat connector's SPEC: how the app enables and wires it."""
+"""The chat connector's SPEC: how the app enables and wires it.
+
+Its modules are imported when the app wires it, so a hub loads only the connectors it
+has enabled (see connectors/registry.py)."""
 
 from connectors.base import ConnectorContext, ConnectorSpec, Sender
-from connectors.chat.sender import ChatSender
 from hub.model import Channel
 from hub.routespec import RouteSpec
 from hub.settings import Settings
 
 
 def _sender(ctx: ConnectorContext) -> Sender:
+    from connectors.chat.sender import ChatSender
+
     return ChatSender(ctx)
 
 

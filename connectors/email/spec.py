@@ -1,14 +1,13 @@
-"""The email connector's SPEC: how the app enables and wires it."""
+"""The email connector's SPEC: how the app enables and wires it.
+
+Its modules are imported when the app wires it, so a hub loads only the connectors it
+has enabled (see connectors/registry.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from connectors.base import ConnectorContext, ConnectorSpec, RunsInBackground, Sender
-from connectors.email.delivery import deliverer
-from connectors.email.parse_pool import MailParser, default_workers
-from connectors.email.sender import SmtpSender
-from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
 from hub.model import Channel
 from hub.routespec import RouteSpec
@@ -16,6 +15,10 @@ from hub.settings import Settings
 
 
 def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
+    from connectors.email.delivery import deliverer
+    from connectors.email.parse_pool import MailParser, default_workers
+    from connectors.email.watcher import MailboxWatcher
+
     for name, box in ctx.settings.connectors.email.mailboxes.items():
         if box.fax_gateway is not None and not ctx.settings.connectors.fax.enabled:
             raise ConfigError(f"connectors.email.mailboxes.{name}.fax_gateway: enable connectors.fax too")
@@ -36,6 +39,8 @@ def _watchers(ctx: ConnectorContext) -> Sequence[RunsInBackground]:
 
 
 def _sender(ctx: ConnectorContext) -> Sender:
+    from connectors.email.sender import SmtpSender
+
     return SmtpSender(ctx, ctx.services.state("email:smtp"))
 
 
