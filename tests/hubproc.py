@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
+
+from tests.waits import eventually
 
 
 def free_port() -> int:
@@ -45,33 +45,38 @@ class HubProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
+        proc = self.proc
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()}")
+
+            async def healthy() -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"hub exited with {proc.returncode}:\n{self.log.read_text()}")
                 try:
                     async with session.get(self.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            return
+                        return resp.status == 200
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"hub did not answer /healthz in {timeout}s:\n{self.log.read_text()}")
+                    return False
+
+            await eventually(
+                healthy,
+                timeout=timeout,
+                interval=0.05,
+                what=lambda: f"/healthz of the hub in {self.workdir}:\n{self.log.read_text()}",
+            )
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
 
     async def wait_exit(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError("hub did not exit in time")
-            await asyncio.sleep(0.05)
-        return self.proc.returncode
+        proc = self.proc
+        assert proc is not None
+        try:
+            await eventually(lambda: proc.poll() is not None, timeout=timeout, what="the hub to exit")
+        except AssertionError:
+            proc.kill()
+            raise
+        return proc.returncode
 
     def stop(self) -> None:
         """Kill the hub; then, unless a failure is already on its way out, fail if it

@@ -6,6 +6,7 @@ Every message that got a 202 is stored exactly once after a restart, on both bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from hub.store.tables import messages
 from hub.tokens import TokenService
 from tests.conftest import drop_backend, make_settings
 from tests.hubproc import HubProcess
+from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 TOTAL = 5000
@@ -82,12 +84,18 @@ async def _stored(settings: Settings, ids: list[str]) -> dict[str, int]:
 
 
 async def _wait_stored(settings: Settings, ids: list[str], timeout: float = 90) -> dict[str, int]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    """What of ``ids`` is stored, once all are or ``timeout`` passed: the caller's asserts
+    then say what was lost or doubled, which says more than a timeout would."""
+    found: dict[str, int] = {}
+
+    async def all_stored() -> bool:
+        nonlocal found
         found = await _stored(settings, ids)
-        if len(found) >= len(ids) or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.25)
+        return len(found) >= len(ids)
+
+    with contextlib.suppress(AssertionError):
+        await eventually(all_stored, timeout=timeout, interval=0.25)
+    return found
 
 
 async def test_sigkill_mid_run_loses_and_duplicates_nothing(proc_settings: Settings, tmp_path: Path) -> None:

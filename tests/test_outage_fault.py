@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from hub.tokens import TokenService
 from tests.conftest import make_settings
 from tests.hubproc import HubProcess, free_port
 from tests.test_redis_restart import PrivateRedis
+from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 BACK_WITHIN_S = 5  # what was accepted is stored this soon after the service returns
@@ -143,7 +143,7 @@ class Load:
                             break
                 except (aiohttp.ClientError, TimeoutError):
                     self.statuses[0] += 1
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # a provider's retry pace, not a wait for anything
 
 
 async def _stored(settings: Settings) -> Counter[str]:
@@ -157,27 +157,34 @@ async def _stored(settings: Settings) -> Counter[str]:
 
 
 async def _all_stored(settings: Settings, wanted: list[str], what: str) -> None:
-    deadline = time.monotonic() + BACK_WITHIN_S
-    while True:
+    missing: list[str] = []
+
+    async def none_missing() -> bool:
+        nonlocal missing
         try:
             stored = await _stored(settings)
             missing = [e for e in wanted if e not in stored]
         except Exception as exc:  # the store itself still coming up
             missing = [repr(exc)]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: {len(missing)} accepted messages not stored, e.g. {missing[:5]}")
-        await asyncio.sleep(0.2)
+        return not missing
+
+    await eventually(
+        none_missing,
+        timeout=BACK_WITHIN_S,
+        interval=0.2,
+        what=lambda: f"{what}: {len(missing)} accepted messages not stored, e.g. {missing[:5]}",
+    )
 
 
 async def _grow(load: Load, by: int) -> None:
     """Let the load run until ``by`` more messages were accepted (or some retries failed)."""
     target = len(load.accepted) + by
-    deadline = time.monotonic() + 60
-    while len(load.accepted) < target:
-        assert time.monotonic() < deadline, f"the load stalled: {load.statuses}"
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: len(load.accepted) >= target,
+        timeout=60,
+        interval=0.05,
+        what=lambda: f"{by} more accepted; the load stalled: {load.statuses}",
+    )
 
 
 @pytest.fixture
@@ -228,10 +235,12 @@ async def test_postgres_stopped_and_crashed_and_redis_restarted_under_load(
 
         await asyncio.to_thread(private_redis.kill)
         refused = load.statuses[503]
-        deadline = time.monotonic() + 30
-        while load.statuses[503] < refused + 5:  # the load meets the outage: answered 503
-            assert time.monotonic() < deadline, f"no 503 while Redis was down: {load.statuses}"
-            await asyncio.sleep(0.05)
+        await eventually(  # the load meets the outage: answered 503
+            lambda: load.statuses[503] >= refused + 5,
+            timeout=30,
+            interval=0.05,
+            what=lambda: f"503s while Redis was down: {load.statuses}",
+        )
         await asyncio.to_thread(private_redis.start)
         await _grow(load, 100)
         await _all_stored(settings, list(load.accepted), "after Redis restarted")

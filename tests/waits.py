@@ -15,10 +15,14 @@ from typing import Any
 
 
 async def eventually(
-    check: Callable[[], Any], timeout: float = 20, what: str = "", interval: float = 0.02
+    check: Callable[[], Any],
+    timeout: float = 20,
+    what: str | Callable[[], str] = "",
+    interval: float = 0.02,
 ) -> Any:
     """Call ``check`` (plain or async) until it returns something truthy, and return
-    that; fail after ``timeout`` seconds, naming ``what`` it waited for."""
+    that; fail after ``timeout`` seconds, naming ``what`` it waited for (a callable is
+    asked at that moment, so it can say how far things got)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -26,5 +30,9 @@ async def eventually(
             value = await value
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
+        assert time.monotonic() < deadline, f"timed out waiting for {_said(what) or check}"
         await asyncio.sleep(interval)
+
+
+def _said(what: str | Callable[[], str]) -> str:
+    return what() if callable(what) else what

@@ -6,13 +6,13 @@ goes on. Every conversation is assigned exactly once, within capacity.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,6 +28,7 @@ from hub.tokens import TokenService
 from tests.conftest import drop_backend, make_settings, require_services
 from tests.hubproc import HubProcess
 from tests.routing.test_router_e2e import replay_peaks
+from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 RULES = """
@@ -84,6 +85,10 @@ async def _active(session: aiohttp.ClientSession, hub: HubProcess) -> bool:
         return False
 
 
+async def _either_active(session: aiohttp.ClientSession, *hubs: HubProcess) -> bool:
+    return any([await _active(session, hub) for hub in hubs])
+
+
 async def _send(session: aiohttp.ClientSession, url: str, token: str, ids: range) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     for i in ids:
@@ -119,10 +124,12 @@ async def test_the_standby_takes_over_and_nothing_is_lost_or_assigned_twice(
         try:
             await first.start()
             await second.start()
-            deadline = time.monotonic() + 20
-            while not (await _active(session, first) or await _active(session, second)):
-                assert time.monotonic() < deadline, "no router became active"
-                await asyncio.sleep(0.2)
+            await eventually(
+                lambda: _either_active(session, first, second),
+                timeout=20,
+                interval=0.2,
+                what="a router to become active",
+            )
             leader, standby = (first, second) if await _active(session, first) else (second, first)
             assert not await _active(session, standby), "exactly one router is active"
 
@@ -140,28 +147,40 @@ async def test_the_standby_takes_over_and_nothing_is_lost_or_assigned_twice(
             await _send(session, leader.url, token, range(TOTAL // 2))
             store = Store(scaleout.database)
             try:
-                deadline = time.monotonic() + 30
-                while await _count_assigned(store) < 2 * CAPACITY:
-                    assert time.monotonic() < deadline, "the leader assigned nothing"
-                    await asyncio.sleep(0.1)
+                await eventually(
+                    lambda: _assigned_at_least(store, 2 * CAPACITY),
+                    timeout=30,
+                    interval=0.1,
+                    what="the leader to assign up to capacity",
+                )
                 leader.signal(signal.SIGKILL)
                 await leader.wait_exit()
                 killed = time.monotonic()
-                while not await _active(session, standby):
-                    assert time.monotonic() - killed < 20, "the standby did not take over"
-                    await asyncio.sleep(0.1)
+                await eventually(
+                    lambda: _active(session, standby),
+                    timeout=20,
+                    interval=0.1,
+                    what="the standby to take over",
+                )
                 takeover = time.monotonic() - killed
                 await _send(session, standby.url, token, range(TOTAL // 2, TOTAL))
 
-                deadline = time.monotonic() + 90
-                while True:
+                convs: list[Any] = []
+
+                async def all_closed() -> bool:
+                    """Agents close what they were given; the router gives them the rest."""
+                    nonlocal convs
                     await _close_assigned(session, standby.url, cookie)
                     async with store.read() as conn:
-                        convs = (await conn.execute(sa.select(conversations))).all()
-                    if len(convs) == TOTAL and all(c.status == "closed" for c in convs):
-                        break
-                    assert time.monotonic() < deadline, f"{sum(c.status == 'open' for c in convs)} still open"
-                    await asyncio.sleep(0.2)
+                        convs = list((await conn.execute(sa.select(conversations))).all())
+                    return len(convs) == TOTAL and all(c.status == "closed" for c in convs)
+
+                await eventually(
+                    all_closed,
+                    timeout=90,
+                    interval=0.2,
+                    what=lambda: f"all closed; {sum(c.status == 'open' for c in convs)} still open",
+                )
                 async with store.read() as conn:
                     log = (
                         await conn.execute(
@@ -182,6 +201,10 @@ async def test_the_standby_takes_over_and_nothing_is_lost_or_assigned_twice(
     assert max(peaks.values()) == CAPACITY, "capacity was used and never exceeded"
     tokens = {r.data["router_token"] for r in log if r.action == "conversation.assigned"}
     assert len(tokens) == 2, "both the first leader and its successor assigned"
+
+
+async def _assigned_at_least(store: Store, count: int) -> bool:
+    return await _count_assigned(store) >= count
 
 
 async def _count_assigned(store: Store) -> int:
@@ -214,9 +237,9 @@ async def test_a_router_behind_a_newer_token_cannot_write(scaleout: Settings, ki
         assert await old.acquire() == t1 and await old.renew(t1)
         async with store.write() as conn:
             await fence(conn, t1)
-        await asyncio.sleep(1.2)  # old stops renewing: its lease expires
-        t2 = await new.acquire()
-        assert t2 is not None and t2 > t1
+        # old stops renewing: once its lease expires, new gets it
+        t2 = await eventually(new.acquire, timeout=10, interval=0.1, what="the old lease to expire")
+        assert t2 > t1
         assert not await old.renew(t1)
         async with store.write() as conn:
             await fence(conn, t2)
