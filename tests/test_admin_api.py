@@ -17,6 +17,7 @@ from hub.settings import load_settings
 from hub.store.tables import channel_settings
 from hub.web.middleware import SPEC
 from tests.conftest import HubClient, sign_in, sign_in_all
+from tests.waits import eventually
 
 GOOD = """
 queues:
@@ -306,11 +307,12 @@ async def test_tiers_are_edited_checked_against_the_rules_and_customers_re_tiere
     resp = await hub.client.put("/api/v1/tiers", json=tiers, headers=admin)
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["version"] == 1
-    for _ in range(200):  # re-tiered in the background
+
+    async def retiered() -> Any:  # in the background
         body = await (await hub.client.get("/api/v1/tiers", headers=roles["supervisor"])).json()
-        if not body["retier"]["running"]:
-            break
-        await asyncio.sleep(0.05)
+        return None if body["retier"]["running"] else body
+
+    body = await eventually(retiered, what="the re-tiering to end")
     assert body["retier"]["changed"] == 1 and body["version"] == 1
     async with hub.app[STORE].read() as conn:
         assert await conn.scalar(sa.select(customers.c.tier).where(customers.c.id == big)) == "platinum"

@@ -130,8 +130,9 @@ async def test_events_reach_sockets_on_every_process(settings: Settings, backend
     require_services()
     async with running_hub(settings) as first, running_hub(settings) as second:
         roles = await sign_in_all(second)
+        # no wait: the socket subscribes before its handshake ends, and each hub listens
+        # to Redis before it serves (hub/web/agent_socket.py, hub/realtime/redis_bus.py)
         ws = await second.client.ws_connect("/ws/agent", headers=roles["supervisor"])
-        await asyncio.sleep(0.3)
         first.app[BUS].publish("sla.breached", {"conversation_id": "c-far", "kind": "first_response"})
         [event] = await receive(ws, 1)
         assert event["data"]["conversation_id"] == "c-far"

@@ -13,6 +13,7 @@ from hub.keys import QUEUE, STORE
 from hub.model import message_id
 from hub.store.tables import customers, identities, messages
 from tests.conftest import HubClient
+from tests.waits import eventually
 
 
 def body(ext: str, value: str = "0171 1234567", kind: str = "phone", **extra: object) -> dict:
@@ -41,12 +42,16 @@ async def test_accepts_and_stores_with_normalised_sender(hub: HubClient) -> None
     assert (ident.kind, ident.value, ident.customer_id) == ("phone", "+491711234567", row.customer_id)
 
 
+async def _drained(hub: HubClient) -> bool:
+    return await hub.app[QUEUE].depth() == 0
+
+
 async def test_same_external_id_gets_same_id_and_is_stored_once(hub: HubClient) -> None:
     first = await (await hub.post_message(body("dup"))).json()
     second = await (await hub.post_message(body("dup", value="+49 (0)171-1234567"))).json()
     assert first == second
     assert await hub.wait_stored(1) == 1
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: the repeat must not be stored meanwhile
     assert await hub.wait_stored(2, timeout=0.2) == 1
 
 
@@ -64,10 +69,9 @@ async def test_ten_thousand_with_a_thousand_repeats_stores_nine_thousand(hub: Hu
     statuses = await asyncio.gather(*(send(i, e) for i, e in enumerate(ids)))
     assert set(statuses) == {202}
     assert await hub.wait_stored(9000, timeout=120) == 9000
-    for _ in range(40):  # let the repeats reach the worker too
-        if await hub.app[QUEUE].depth() == 0:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(  # the repeats reach the worker too
+        lambda: _drained(hub), what="the queue drained"
+    )
     async with hub.app[STORE].read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(messages)) == 9000
         assert await conn.scalar(sa.select(sa.func.count()).select_from(customers)) == 500
@@ -177,10 +181,10 @@ async def test_logs_carry_ids_but_no_body_or_full_address(hub: HubClient, caplog
     assert resp.status == 202
     await hub.wait_stored(1)
     await hub.post_message(body("log-1", value="jane.doe@example.com", kind="email"))
-    for _ in range(40):
-        if any(getattr(r, "decision", None) == "duplicate" for r in caplog.records):
-            break
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: any(getattr(r, "decision", None) == "duplicate" for r in caplog.records),
+        what="the duplicate's log line",
+    )
     lines = [r for r in caplog.records if r.name.startswith("contacthub")]
     request_lines = [r for r in lines if r.getMessage() == "request"]
     ingest_lines = [r for r in lines if r.getMessage() == "ingested"]

@@ -11,6 +11,7 @@ from typing import Any
 from hub.dispatch.lease import Lease, RedisLease, StoreLease, run_while_holding
 from hub.keys import REDIS, STORE
 from tests.conftest import HubClient
+from tests.waits import eventually
 
 
 def lease(hub: HubClient, holder: str) -> Lease:
@@ -34,18 +35,15 @@ async def test_one_process_at_a_time_and_a_take_over(hub: HubClient) -> None:
         return loop
 
     first = asyncio.create_task(run_while_holding(lease(hub, "a"), work("a"), "email:service"))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: running == ["a"], what="the first to run")
     second = asyncio.create_task(run_while_holding(lease(hub, "b"), work("b"), "email:service"))
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # a window, not a wait: the second must not start meanwhile
     assert running == ["a"], "the second waits while the first holds the lease"
     first.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await first
-    async with asyncio.timeout(2):  # released on the way out: no wait for it to lapse
-        while True:
-            if running == ["b"]:
-                break
-            await asyncio.sleep(0.05)
+    # released on the way out: no wait for it to lapse
+    await eventually(lambda: running == ["b"], timeout=2, what="the second to take over")
     second.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await second

@@ -4,10 +4,10 @@ while the store went away is recorded when it is back, and sent once."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,6 +21,7 @@ from hub.store.tables import outbox
 from tests.conftest import drop_backend, make_settings, require_services
 from tests.helpers import inbound
 from tests.pgproxy import PgProxy
+from tests.waits import eventually
 
 
 class DownDuringSend:
@@ -75,18 +76,17 @@ async def test_a_reply_sent_while_the_store_was_down_is_recorded_and_sent_once(t
         )
         task = asyncio.create_task(worker.run())
         try:
-            deadline = time.monotonic() + 30
-            while proxy.refused < 3:  # the result waits while the store is down
-                assert time.monotonic() < deadline, "the worker never met the outage"
-                await asyncio.sleep(0.02)
+            # the result waits while the store is down
+            await eventually(lambda: proxy.refused >= 3, timeout=30, what="the worker to meet the outage")
             proxy.pass_through()
-            while True:  # recorded long before the claim (60 s) could lapse and send it again
+
+            async def sent() -> Any:
                 async with store.read() as conn:
                     row = (await conn.execute(sa.select(outbox).where(outbox.c.id == reply_id))).one()
-                if row.status == "sent":
-                    break
-                assert time.monotonic() < deadline, f"the reply is still {row.status}"
-                await asyncio.sleep(0.05)
+                return row if row.status == "sent" else None
+
+            # recorded long before the claim (60 s) could lapse and send it again
+            row = await eventually(sent, timeout=30, interval=0.05, what="the reply recorded as sent")
         finally:
             worker.stop()
             await asyncio.wait_for(task, 30)

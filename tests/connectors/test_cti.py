@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -72,7 +73,7 @@ async def test_an_answered_call_is_a_timeline_entry_and_pops_the_screen(cti: Hub
     ]
     assert len({m.conversation_id for m in found}) == 1 and found[0].sender_value == CALLER
     conv = await conversation(cti, found[0].conversation_id)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # a window, not a wait: an answered call must not be routed meanwhile
     assert (await conversation(cti, conv.id)).route is None, "an answered call is not routed work"
     # two ingest workers may store the answer before the ring: compare as sets
     pops = [await asyncio.wait_for(popped.queue.get(), 5) for _ in range(2)]
@@ -91,11 +92,12 @@ async def test_an_unanswered_call_becomes_a_routed_missed_call(cti: HubClient) -
     await event(cti, event="hangup", cause="noAnswer", **call)
     found = await rows(cti, 2)
     assert found[-1].kind == "missed_call" and found[-1].text == "Missed call"
-    for _ in range(100):
+
+    async def routed() -> Any:
         conv = await conversation(cti, found[-1].conversation_id)
-        if conv.queue is not None:
-            break
-        await asyncio.sleep(0.05)
+        return conv if conv.queue is not None else None
+
+    conv = await eventually(routed, what="the missed call routed")
     assert conv.queue == "service" and conv.first_response_due is not None, "routed like any message"
 
 
@@ -112,7 +114,7 @@ async def test_blocked_callers_are_rejected_and_a_wrong_token_gets_403(cti: HubC
     assert status == 403
     status, problem = await event(cti, event="ring", direction="in", callId="c-5", **{"from": CALLER})
     assert status == 422 and problem["field"] == "event"
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: nothing may be stored meanwhile
     assert await rows(cti, 0) == []
 
 
@@ -134,8 +136,8 @@ async def test_screen_pops_reach_the_queue_and_the_agent_the_pbx_names(cti: HubC
     await floor.agent("ana", available=False, departments=["service"], phone="+4930123450")
     await floor.agent("sam", available=False, departments=["sales"])
     ana = await cti.client.ws_connect("/ws/agent", headers=floor.headers["ana"])
+    # no wait: each socket is subscribed once its handshake is done (hub/web/agent_socket.py)
     sam = await cti.client.ws_connect("/ws/agent", headers=floor.headers["sam"])
-    await asyncio.sleep(0.2)
 
     async def pops(ws: aiohttp.ClientWebSocketResponse, want: int) -> list[tuple[str, str | None]]:
         """The call events that arrive: ``want`` of them, then none more for a moment."""
@@ -205,5 +207,5 @@ async def test_a_call_the_pbx_says_an_agent_took_holds_their_voice_line_until_ha
     await rows(cti, 6)
     await event(cti, event="answer", user="ana", **late)
     await rows(cti, 7)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: nobody may be held meanwhile
     assert await held() == []

@@ -72,7 +72,7 @@ async def test_forged_unsigned_and_foreign_webhooks_get_403_and_store_nothing(sm
         "/webhooks/twilio/sms", data={**tampered, "Body": "geheim"}, headers={"X-Twilio-Signature": signature}
     )
     assert resp.status == 403
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: nothing may be stored meanwhile
     assert await stored(sms, 0) == []
     assert "geheim" not in caplog.text, "a refused body is never logged"
 
@@ -106,7 +106,7 @@ async def test_a_webhook_setting_signs_with_its_shared_key_and_algorithm(sms: Hu
     resp = await signed_post(sms, path, other, token=secret, algorithm="HMAC_SHA256", headers=setting)
     assert resp.status == 403
     assert await status("SM-k8") == 200, "without the header: the auth token, as before"
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: no third may be stored meanwhile
     assert sorted(r.external_id for r in await stored(sms, 2)) == ["SM-k1", "SM-k8"]
 
 
@@ -114,7 +114,7 @@ async def test_the_same_message_sid_sixteen_times_is_stored_once(sms: HubClient)
     results = await asyncio.gather(*(post(sms, sms_params("SM-dup")) for _ in range(16)))
     assert {r.status for r in results} == {200}
     await stored(sms, 1)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # a window, not a wait: no second copy may be stored meanwhile
     assert len(await stored(sms, 1)) == 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,10 +80,7 @@ async def test_erasure_leaves_no_trace(hub: HubClient, roles) -> None:
     # a payload the worker could not read, now in the dead-letter store, holds the email too
     queue = hub.app[QUEUE]
     await queue._append_batch([b'{"unreadable": "' + ERASE_EMAIL.encode() + b'"'])  # raw bytes
-    for _ in range(100):
-        if await queue.dead_count():
-            break
-        await asyncio.sleep(0.05)
+    await eventually(queue.dead_count, what="the payload dead-lettered")
     assert await queue.dead_count() == 1
     before = await dump(hub)
     assert ERASE_EMAIL in before and ERASE_PHONE in before and ERASE_TEXT in before

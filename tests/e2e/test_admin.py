@@ -156,7 +156,7 @@ async def test_a_rule_is_refused_while_wrong_simulated_saved_routed_and_rolled_b
     assert await page.get_attribute("#rule-0-when", "aria-invalid") == "true"
     assert await page.is_disabled("#rules-save"), "an invalid draft cannot be saved"
     await page.click("#rules-save", force=True)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # a window, not a wait: nothing may be saved meanwhile
     assert admin_hub.app[ROUTING].version == before, "nothing was saved"
 
     # fixed: valid, and the simulator shows the draft rule matching a platinum SMS

@@ -14,6 +14,7 @@ from hub.queue import open_queue
 from hub.queue.base import IngestQueue
 from hub.settings import Settings
 from hub.store.engine import Store
+from tests.waits import eventually
 
 QueueFactory = Callable[[], AbstractAsyncContextManager[IngestQueue[bytes]]]
 
@@ -71,7 +72,7 @@ async def test_a_claimed_entry_goes_to_one_consumer_only(queue: IngestQueue[byte
 
 async def test_claim_waits_for_an_append(queue: IngestQueue[bytes]) -> None:
     waiting = asyncio.create_task(queue.claim("c", 10, 3000))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a window, not a wait: the claim must still be waiting after it
     assert not waiting.done()
     started = time.monotonic()
     await queue.append(b"late")
@@ -99,8 +100,7 @@ async def test_a_crashed_consumers_entries_are_reclaimed(queue: IngestQueue[byte
     assert len(await queue.claim("crashed", 10, 100)) == 1  # never acked
     assert await queue.claim("healthy", 10, 50) == []
     assert await queue.reclaim_stale(60_000) == 0  # not idle long enough yet
-    await asyncio.sleep(0.3)
-    assert await queue.reclaim_stale(200) == 1
+    assert await eventually(lambda: queue.reclaim_stale(200), what="idle for 200 ms") == 1
     claimed = await queue.claim("healthy", 10, 200)
     assert [c.payload for c in claimed] == [b"orphan"]
 

@@ -3,10 +3,8 @@ as an operator would; readiness warns and a metric counts while any exist."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from hub.settings import Settings
 from tests.conftest import HubClient
 from tests.helpers import T0
 from tests.queue.test_contract import opened
+from tests.waits import eventually
 
 SECRET = "Meine Kontonummer ist DE02 1203 0000 0000 2020 51"
 
@@ -113,10 +112,7 @@ async def test_readiness_warns_and_the_metric_counts_while_dead_letters_exist(
 
     async with opened(settings, "ingest") as raw:
         await raw.append(b"not a message")  # the hub's workers retry it, then dead-letter it
-    deadline = time.monotonic() + 60
-    while await queue.dead_count() < 1:
-        assert time.monotonic() < deadline, "never dead-lettered"
-        await asyncio.sleep(0.05)
+    await eventually(queue.dead_count, timeout=60, what="the entry dead-lettered")
     resp = await hub.client.get("/readyz")
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ok"

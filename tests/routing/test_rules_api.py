@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from hub.keys import ROUTING, SETTINGS
 from tests.conftest import HubClient, sign_in, sign_in_all
+from tests.waits import eventually
 
 VIP_RULES = """
 queues:
@@ -99,13 +100,10 @@ async def test_rules_as_json(hub: HubClient, roles) -> None:
 async def test_the_rules_file_is_reloaded_and_a_bad_one_refused(hub: HubClient, roles) -> None:
     path = hub.app[SETTINGS].routing.rules_file
     path.write_text(VIP_RULES)
-    for _ in range(50):
-        if hub.app[ROUTING].version == 2:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(lambda: hub.app[ROUTING].version == 2, what="the rules file reloaded")
     assert hub.app[ROUTING].rules.rules[0].name == "platinum sms"
     path.write_text(VIP_RULES.replace("queue: vip", "queue: nowhere"))
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # a window, not a wait: reloads pass (every 0.2 s) and refuse it
     assert hub.app[ROUTING].version == 2  # refused; the running rules stay
 
 
@@ -197,7 +195,6 @@ async def test_rules_read_the_message_text_live_as_in_the_simulator(hub: HubClie
     simulator's answer for the same message is what live routing then does."""
     from hub.keys import STORE
     from hub.store.tables import conversations
-    from tests.waits import eventually
 
     resp = await hub.client.put(
         "/api/v1/routing/rules",

@@ -71,7 +71,7 @@ async def test_a_visitor_chats_resumes_and_reloads_without_loss_or_repeats(hub: 
     again = await visitor.say("Hallo, mein Zähler läuft rückwärts", client_id="client-0001")  # a resend
     assert again["message_id"] == first["message_id"] and again["seq"] == first["seq"]
     conv = await conversation_of(hub, visitor)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # a window, not a wait: the resend must not be stored meanwhile
     async with hub.app[STORE].read() as conn:
         stored = await conn.scalar(
             sa.select(sa.func.count()).select_from(messages).where(messages.c.conversation_id == conv.id)

@@ -292,7 +292,7 @@ async def test_a_server_crash_loses_nothing_and_repeats_nothing(
         await eventually(lambda: len(inbox.raw) == 2 and idles(caplog_imap) == 1, what="two mails, then IDLE")
         dovecot.kill()
         await eventually(lambda: state.state == "transient_failure", what="transient_failure")
-        await asyncio.sleep(0.3)  # it retries against a closed port meanwhile
+        await asyncio.sleep(0.3)  # a window, not a wait: it retries against a closed port meanwhile
         await dovecot.start()
         for n in (3, 4):
             await dovecot.append(mail(n))
