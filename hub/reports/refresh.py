@@ -27,6 +27,7 @@ from hub.clock import Clock
 from hub.reports.measures import needs_history, rollup_rows
 from hub.store.engine import Store
 from hub.store.repos import reports as repo
+from hub.transient import OutageNotice
 
 log = logging.getLogger("contacthub.reports")
 HOUR = timedelta(hours=1)
@@ -90,10 +91,15 @@ async def rebuild(store: Store, now: datetime) -> int:
 
 
 async def run_refresh(store: Store, clock: Clock, every_seconds: float, settle: timedelta) -> None:
-    """The step, until cancelled. A failed run is logged and tried again next time."""
+    """The step, until cancelled. A failed run is tried again next time: an outage of the
+    store is one warning when it starts and one line when it ends, anything else an error."""
+    outage = OutageNotice(log, "report rollups: refresh")
     while True:
         try:
             await refresh(store, clock(), settle)
-        except Exception:
-            log.exception("report rollups: refresh failed; trying again in %.0fs", every_seconds)
+        except Exception as exc:
+            if not outage.failed(exc):
+                log.exception("report rollups: refresh failed; trying again in %.0fs", every_seconds)
+        else:
+            outage.succeeded()
         await asyncio.sleep(every_seconds)
