@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -24,6 +24,7 @@ from hub.errors import InputError
 from hub.store.repos import customer_list as repo
 from hub.store.repos.customer_list import CustomerFilter, ListedCustomer, Position, Sort, SortKey
 from hub.store.times import iso
+from hub.text.moments import moment
 
 LISTS = ("tier", "key_account_manager", "contract", "payment_terms", "tag", "language", "consent")
 FLAGS = ("key_account", "open_conversations")
@@ -35,8 +36,6 @@ MAX_VALUE = 200
 _AMOUNT = re.compile(r"-?\d{1,15}(\.\d{1,6})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _LANGUAGE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
 
 
 def _values(name: str, raw: str) -> tuple[str, ...]:
@@ -58,22 +57,7 @@ def _flag(name: str, raw: str) -> bool:
 
 def parse_time(name: str, raw: str) -> datetime:
     """A date (its midnight, UTC) or an ISO 8601 time (without an offset: UTC)."""
-    try:
-        if _DATE.fullmatch(raw):
-            day = date.fromisoformat(raw)
-            at = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        elif _TIME.fullmatch(raw):
-            at = datetime.fromisoformat(raw)
-            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        else:
-            raise ValueError(raw)
-    except ValueError as exc:
-        raise InputError(
-            f"{name}: a date (2026-03-29) or an ISO 8601 time, not {raw[:40]!r}", field=name
-        ) from exc
-    if not 1970 <= at.year <= 2200:
-        raise InputError(f"{name}: a year from 1970 to 2200", field=name)
-    return at
+    return moment(name, raw).astimezone(UTC)
 
 
 def _amount(name: str, raw: str) -> float:

@@ -10,10 +10,9 @@ does not exist: each a 422 naming the parameter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -30,14 +29,13 @@ from hub.reports.measures import MEASURES
 from hub.reports.service import FILTERS, GROUPS, Report, ReportQuery, report, tier_fairness
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
+from hub.text.moments import moment
 from hub.web.middleware import AGENT
 
 MAX_RANGE = timedelta(days=3660)
 MAX_HOURLY_RANGE = timedelta(days=93)
 MAX_VALUES = 50  # values of one filter
 MAX_VALUE = 200  # characters of one value
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
 _COMMON = ("from", "to", "tz", "format", "lang")
 _REPORT_PARAMS = frozenset((*_COMMON, "bucket", "group_by", "segment", *FILTERS))
 _FAIRNESS_PARAMS = frozenset(("from", "to", "tz", "segment"))
@@ -78,21 +76,7 @@ def _time(request: web.Request, name: str, zone: ZoneInfo) -> datetime:
     raw = request.query.get(name)
     if not raw:
         raise InputError(f"{name}: required, a date (2026-03-29) or an ISO 8601 time", field=name)
-    try:
-        if _DATE.fullmatch(raw):
-            day = date.fromisoformat(raw)
-            at = datetime(day.year, day.month, day.day, tzinfo=zone)
-        elif _TIME.fullmatch(raw):
-            at = datetime.fromisoformat(raw)
-            at = at.replace(tzinfo=zone) if at.tzinfo is None else at
-        else:
-            raise ValueError(raw)
-    except ValueError as exc:
-        raise InputError(
-            f"{name}: a date (2026-03-29) or an ISO 8601 time, not {raw[:40]!r}", field=name
-        ) from exc
-    if not 1970 <= at.year <= 2200:
-        raise InputError(f"{name}: a year from 1970 to 2200", field=name)
+    at = moment(name, raw, zone)
     return _ceil_hour(at.astimezone(UTC))
 
 
