@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
+from hub.store.ingest_batch import StoredMessage
+from hub.store.tables import outbox
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -28,3 +34,29 @@ def inbound(
         text=text,
         received_at=T0 + timedelta(seconds=seconds),
     )
+
+
+async def queued_reply(
+    conn: AsyncConnection, stored: StoredMessage, now: datetime, channel: str, recipient: str, text: str
+) -> str:
+    """An outbox row for a reply in ``stored``'s conversation, queued and due now; its id."""
+    reply_id = str(uuid.uuid4())
+    await conn.execute(
+        sa.insert(outbox).values(
+            id=reply_id,
+            conversation_id=stored.conversation_id,
+            customer_id=stored.customer_id,
+            channel=channel,
+            sender=None,
+            recipient=recipient,
+            text=text,
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            provider_ids=[],
+            details={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return reply_id

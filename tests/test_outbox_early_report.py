@@ -4,7 +4,6 @@ the send is recorded: neither the status nor the error code it brought."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -14,30 +13,13 @@ from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.ingest_batch import store_batch
 from hub.store.tables import outbox
-from tests.helpers import inbound
+from tests.helpers import inbound, queued_reply
 
 
 async def _sending_reply(store: Store, now: datetime) -> str:
     async with store.write() as conn:
         stored = (await store_batch(conn, [inbound("m1")], now)).stored[0]
-        reply_id = str(uuid.uuid4())
-        await conn.execute(
-            sa.insert(outbox).values(
-                id=reply_id,
-                conversation_id=stored.conversation_id,
-                customer_id=stored.customer_id,
-                channel="fax",
-                recipient="+4930901820",
-                text="Anbei unser Angebot.",
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                provider_ids=[],
-                details={},
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        reply_id = await queued_reply(conn, stored, now, "fax", "+4930901820", "Anbei unser Angebot.")
         (claimed,) = await outbox_store.claim(conn, now, 10)
         assert claimed.id == reply_id and claimed.status == "sending"
     return reply_id

@@ -4,7 +4,6 @@ while the store went away is recorded when it is back, and sent once."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from hub.store.engine import Store
 from hub.store.ingest_batch import store_batch
 from hub.store.tables import outbox
 from tests.conftest import drop_backend, make_settings, require_services
-from tests.helpers import inbound
+from tests.helpers import inbound, queued_reply
 from tests.pgproxy import PgProxy
 from tests.waits import eventually
 
@@ -51,25 +50,7 @@ async def test_a_reply_sent_while_the_store_was_down_is_recorded_and_sent_once(t
         now = datetime.now(UTC)
         async with store.write() as conn:
             stored = (await store_batch(conn, [inbound("m1")], now)).stored[0]
-            reply_id = str(uuid.uuid4())
-            await conn.execute(
-                sa.insert(outbox).values(
-                    id=reply_id,
-                    conversation_id=stored.conversation_id,
-                    customer_id=stored.customer_id,
-                    channel="sms",
-                    sender=None,
-                    recipient="+4915112345678",
-                    text="Hallo",
-                    status="queued",
-                    attempts=0,
-                    next_attempt_at=now,
-                    provider_ids=[],
-                    details={},
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            reply_id = await queued_reply(conn, stored, now, "sms", "+4915112345678", "Hallo")
         provider = DownDuringSend(proxy)
         worker = OutboxWorker(
             store=store, senders={"sms": provider}, bus=InProcessBus(), metrics=Metrics(), poll_s=0.05
