@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from hub.queue.base import IngestQueue
 from hub.queue.redis_streams import RedisStreamQueue
@@ -29,6 +31,8 @@ def open_queue(
             raise ValueError("queue.backend is redis but no Redis client was opened")
         return RedisStreamQueue(
             redis,
+            # claims are never repeated by the client itself: see RedisStreamQueue
+            aioredis.Redis.from_url(settings.url, retry=Retry(NoBackoff(), 0)),
             stream,
             encode,
             key_prefix=settings.key_prefix,

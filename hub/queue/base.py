@@ -56,16 +56,45 @@ class IngestQueue(Protocol[T_contra]):
 
 
 class GroupedQueue(Generic[T]):
-    """Encodes items and groups concurrent appends; subclasses write a batch at once."""
+    """Encodes items and groups concurrent appends; subclasses write a batch at once.
+
+    It also makes a failed claim safe to repeat. A claim that raised may have been done by
+    the server all the same, its answer lost with the connection (Redis killed, PostgreSQL
+    crashed, between the claim's write and its reply): its entries are then claimed by the
+    consumer that never saw them and would wait for the stale-entry takeover, minutes
+    late. So after a failed claim, the consumer's next claim returns its own unacknowledged
+    entries first; a worker holds no batch when it claims, so these are exactly the lost ones.
+    """
 
     def __init__(self, encode: Callable[[T], bytes], max_batch: int) -> None:
         self._encode = encode
         self._max_batch = max_batch
         self._pending: list[tuple[bytes, asyncio.Future[str]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._unsure: set[str] = set()  # consumers whose last claim raised
 
     async def _append_batch(self, payloads: Sequence[bytes]) -> list[str]:
         raise NotImplementedError
+
+    async def _claim_new(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+        """Up to ``max_items`` entries no one has claimed, waiting up to ``block_ms`` for one."""
+        raise NotImplementedError
+
+    async def _claimed_by(self, consumer: str, max_items: int) -> list[Claimed]:
+        """Entries ``consumer`` claimed and has not acknowledged (nor handed back)."""
+        raise NotImplementedError
+
+    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+        try:
+            if consumer in self._unsure:
+                lost = await self._claimed_by(consumer, max_items)
+                self._unsure.discard(consumer)
+                if lost:
+                    return lost
+            return await self._claim_new(consumer, max_items, block_ms)
+        except BaseException:  # a cancelled claim too: the server may have done it
+            self._unsure.add(consumer)
+            raise
 
     async def append(self, item: T) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -6,6 +6,11 @@ reads it with a plain ``XREADGROUP >``; a crashed consumer's entries are taken o
 with XAUTOCLAIM first, which makes the take-over atomic among several reclaimers.
 Durability is Redis's: run it with ``appendonly yes`` for accepted messages to survive
 a Redis restart.
+
+Claims go through a client of their own that never repeats a command: an XREADGROUP
+whose answer was lost with its connection has still claimed its entries, and the client
+repeating it would hide that. The failure reaches ``GroupedQueue.claim`` instead, which
+reads the consumer's own pending entries next (XREADGROUP from id 0).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class RedisStreamQueue(GroupedQueue[T]):
     def __init__(
         self,
         client: aioredis.Redis,
+        claims: aioredis.Redis,
         stream: str,
         encode: Callable[[T], bytes],
         *,
@@ -52,6 +58,7 @@ class RedisStreamQueue(GroupedQueue[T]):
     ) -> None:
         super().__init__(encode, max_batch)
         self._redis = client
+        self._claims = claims  # without retries: see the module doc
         self.key = f"{key_prefix}stream:{stream}"
         self.dead_key = f"{key_prefix}dead:{stream}"
         self._dead_after = dead_letter_after
@@ -73,15 +80,26 @@ class RedisStreamQueue(GroupedQueue[T]):
         ids = await self._append_many(keys=[self.key], args=list(payloads))
         return [_text(i) for i in ids]
 
-    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+    async def _claim_new(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+        return await self._read(consumer, ">", max_items, block=max(block_ms, 1))
+
+    async def _claimed_by(self, consumer: str, max_items: int) -> list[Claimed]:
+        return await self._read(consumer, "0", max_items, block=None)
+
+    async def _read(self, consumer: str, after: str, max_items: int, block: int | None) -> list[Claimed]:
         await self._ensure_group()
-        reply: Any = await self._redis.xreadgroup(
-            GROUP, consumer, {self.key: ">"}, count=max_items, block=max(block_ms, 1)
+        reply: Any = await self._claims.xreadgroup(
+            GROUP, consumer, {self.key: after}, count=max_items, block=block
         )
-        claimed = []
+        claimed, gone = [], []
         for _stream, entries in reply or ():
             for entry_id, fields in entries:
+                if not fields:  # deleted while pending (read from id 0 only)
+                    gone.append(entry_id)
+                    continue
                 claimed.append(Claimed(_text(entry_id), fields[b"p"], int(fields[b"a"])))
+        if gone:
+            await self._redis.xack(self.key, GROUP, *gone)
         return claimed
 
     async def ack(self, ids: Sequence[str]) -> None:
@@ -179,6 +197,7 @@ class RedisStreamQueue(GroupedQueue[T]):
 
     async def close(self) -> None:
         await self.drain()
+        await self._claims.aclose()
 
 
 def _text(value: bytes | str) -> str:

@@ -72,7 +72,7 @@ class SqlQueue(GroupedQueue[T]):
         self._arrived.set()
         return ids
 
-    async def claim(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
+    async def _claim_new(self, consumer: str, max_items: int, block_ms: int) -> list[Claimed]:
         deadline = time.monotonic() + block_ms / 1000
         while True:
             self._arrived.clear()
@@ -86,22 +86,29 @@ class SqlQueue(GroupedQueue[T]):
                 pass
 
     async def _claim_now(self, consumer: str, max_items: int) -> list[Claimed]:
-        free = (
+        return await self._take(consumer, q.c.consumer.is_(None), max_items)
+
+    async def _claimed_by(self, consumer: str, max_items: int) -> list[Claimed]:
+        return await self._take(consumer, q.c.consumer == consumer, max_items)
+
+    async def _take(self, consumer: str, which: sa.ColumnElement[bool], max_items: int) -> list[Claimed]:
+        """Claim (or claim again) for ``consumer`` up to ``max_items`` entries ``which`` picks."""
+        rows = (
             sa.select(q.c.id)
-            .where(q.c.stream == self._stream, q.c.consumer.is_(None))
+            .where(q.c.stream == self._stream, which)
             .order_by(q.c.id)
             .limit(max_items)
             .with_for_update(skip_locked=True)
         )
         stmt = (
             sa.update(q)
-            .where(q.c.id.in_(free.scalar_subquery()))
+            .where(q.c.id.in_(rows.scalar_subquery()))
             .values(consumer=consumer, claimed_at=time.time())
             .returning(q.c.id, q.c.payload, q.c.attempts)
         )
         async with self._store.write() as conn:
-            rows = sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
-        return [Claimed(str(r.id), r.payload.encode(), r.attempts) for r in rows]
+            found = sorted((await conn.execute(stmt)).all(), key=lambda r: r.id)
+        return [Claimed(str(r.id), r.payload.encode(), r.attempts) for r in found]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:

@@ -105,6 +105,58 @@ async def test_a_crashed_consumers_entries_are_reclaimed(queue: IngestQueue[byte
     assert [c.payload for c in claimed] == [b"orphan"]
 
 
+async def test_after_a_failed_claim_the_entries_it_may_have_taken_come_first(
+    queue: IngestQueue[bytes], settings: Settings
+) -> None:
+    """A claim the server did while its answer was lost (the connection broke, the worker
+    was stopped): the failure is all the worker sees. Its next claim returns what that
+    claim took, instead of leaving it for the stale-entry takeover minutes later."""
+    for payload in (b"one", b"two"):
+        await queue.append(payload)
+    async with opened(settings) as elsewhere:  # the lost answer: taken for "c", never seen
+        assert len(await elsewhere.claim("c", 10, 100)) == 2
+    assert await queue.claim("c", 10, 50) == []  # no failure seen: only new entries
+    failing = asyncio.create_task(queue.claim("c", 10, 5000))
+    await asyncio.sleep(0.1)  # a window, not a wait: the claim is blocked when it breaks
+    failing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await failing
+    recovered = await queue.claim("c", 10, 100)
+    assert [c.payload for c in recovered] == [b"one", b"two"]
+    assert [c.attempts for c in recovered] == [0, 0]
+    await queue.ack([c.id for c in recovered])
+    assert await queue.claim("c", 10, 50) == []
+    assert await queue.depth() == 0
+
+
+@pytest.mark.parametrize("backend", ["scaleout"])
+async def test_a_claim_whose_redis_connection_breaks_fails_and_the_next_returns_what_it_took(
+    queue: IngestQueue[bytes], settings: Settings
+) -> None:
+    """The client repeats a command whose connection broke (appends need that); a repeated
+    XREADGROUP would take new entries and hide the answer that was lost, so a claim fails."""
+    await queue.append(b"taken")
+    async with opened(settings) as elsewhere:
+        assert len(await elsewhere.claim("c", 10, 100)) == 1  # its answer "lost"
+    blocked = asyncio.create_task(queue.claim("c", 10, 5000))
+    admin = aioredis.Redis.from_url(settings.queue.url)
+    try:
+        await eventually(
+            lambda: _blocked_on(admin),
+            what="the claim blocked in XREADGROUP",
+        )
+        await admin.client_kill_filter(_type="normal", skipme=True)
+    finally:
+        await admin.aclose()
+    with pytest.raises(aioredis.ConnectionError):
+        await asyncio.wait_for(blocked, 10)
+    assert [c.payload for c in await queue.claim("c", 10, 100)] == [b"taken"]
+
+
+async def _blocked_on(admin: aioredis.Redis) -> bool:
+    return any("b" in c.get("flags", "") for c in await admin.client_list(_type="normal"))
+
+
 async def test_concurrent_appends_are_grouped(queue: IngestQueue[bytes]) -> None:
     calls: list[int] = []
     original = queue._append_batch  # type: ignore[attr-defined]
