@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.customers.privacy import apply_retention
-from hub.keys import STORE
+from hub.keys import QUEUE, STORE
 from hub.model import ConversationStatus, ThreadHint
 from hub.settings import Settings
 from hub.store import search_index
@@ -23,6 +23,7 @@ from hub.store.engine import Store
 from hub.store.ingest_batch import store_batch
 from hub.store.tables import conversations, search_docs
 from tests.conftest import HubClient
+from tests.helpers import inbound
 from tests.routing.test_router_service import Floor
 from tests.test_search import T0, find, ingest, message
 from tests.waits import eventually
@@ -167,7 +168,7 @@ async def test_a_subject_no_message_carries_is_found_until_retention(store: Stor
     assert routes[convs["sms"]] == {"language": "de"} and routes[convs["mail"]] == {"department": "Vertrieb"}
 
 
-async def test_a_reopened_conversation_is_routed_afresh_and_leaves_the_index(store: Store) -> None:
+async def test_a_reopened_conversation_keeps_its_tags_in_the_index_not_its_department(store: Store) -> None:
     convs = await ingest(store, message("first", "Hallo"))
     conv = convs["first"]
     await _set_route(store, conv, {"department": "Vertrieb", "tags": ["Stammkunde"]})
@@ -183,4 +184,31 @@ async def test_a_reopened_conversation_is_routed_afresh_and_leaves_the_index(sto
         )
         result = await store_batch(conn, [answer], T0 + timedelta(hours=1), reopen_within=timedelta(days=7))
     assert [s.conversation_id for s in result.stored] == [conv]
-    assert await find(store, "Vertrieb") == [] and await find(store, "Stammkunde") == []
+    assert await find(store, "Vertrieb") == []
+    assert [h.conversation_id for h in await find(store, "Stammkunde")] == [conv]
+    async with store.read() as conn:
+        route = await conn.scalar(sa.select(conversations.c.route).where(conversations.c.id == conv))
+    assert route == {"tags": ["Stammkunde"]}  # routed afresh: the rules decide the rest
+
+
+async def test_an_agents_tags_outlive_the_customers_reopening(hub: HubClient) -> None:
+    """The customer writes again after the close: the conversation is routed afresh (the
+    rules' tag and department again) and keeps the tag the agent gave it."""
+    floor = await Floor(hub).start(RULES)
+    await floor.agent("anna", departments=["service"], teams=["blue"])
+    await hub.app[QUEUE].append(inbound("r1", "r@example.com", thread="order-7"))
+    [offer] = await eventually(lambda: floor.mine("anna", "offered"), what="an offer to anna")
+    conv = offer["id"]
+    assert (await floor.act("anna", conv, "accept")).status == 200
+    resp = await hub.client.post(
+        f"/api/v1/conversations/{conv}/tags", json={"tag": "Rückruf"}, headers=floor.headers["anna"]
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await floor.act("anna", conv, "close")).status == 200
+
+    answer = inbound("r2", "r@example.com", thread="order-7", text="Noch was")
+    await hub.app[QUEUE].append(replace(answer, thread_hint=ThreadHint(key="reply", conversation=conv[:8])))
+    [again] = await eventually(lambda: floor.mine("anna", "offered"), what="the reopened one offered")
+    assert again["id"] == conv and again["queue"] == "service"
+    assert again["tags"] == ["Stammkunde", "Rückruf"] and again["department"] == "Buchhaltung"
+    assert await _conversation_hits(floor, "anna", "Rueckruf") == [conv]

@@ -8,6 +8,7 @@ caller skips it (``hub/dispatch/bad_rows.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -49,7 +50,7 @@ def take_in(
             return _next_due(view, row)
     elif row.offered_to is not None:
         view.hold(row.id, row.offered_to, row.channel, utc_or_none(row.offer_expires_at))
-    elif row.id not in view.line and (row.route is not None or row.needs_routing):
+    elif row.id not in view.line and (not unrouted(row.route) or row.needs_routing):
         # (a conversation of call events only, never routed, is no work for anyone)
         return _admit(view, row, first, last_agent)
     return {}
@@ -61,15 +62,15 @@ def _admit(
     """A conversation waits. A newcomer gets its route (facts, rule actions), its
     queue and its first-response due time; the changes to write are returned."""
     rules = view.rules
-    fresh = row.route is None
-    route = dict(row.route) if not fresh else _new_route(row, first)
+    fresh = unrouted(row.route)
+    route = dict(row.route) if not fresh else {**_new_route(row, first), **(row.route or {})}
     conv = waiting_conversation(row, route, last_agent)
     rule, _index, target = routed(conv, rules)
     if fresh and "set_department" in rule.actions:
         route["department"] = rule.actions["set_department"]
         conv = replace(conv, department=route["department"])
     if fresh and "tag" in rule.actions:
-        route["tags"] = [rule.actions["tag"]]
+        route["tags"] = list(dict.fromkeys([*(route.get("tags") or []), rule.actions["tag"]]))
     update: dict[str, Any] = {}
     if fresh and "set_priority" in rule.actions:
         update["priority"] = PRIORITIES[rule.actions["set_priority"]]
@@ -81,6 +82,12 @@ def _admit(
         seconds = rules.first_response_s(row.tier, row.channel)
         update["first_response_due"] = _due(rules.queues[target.queue].hours, utc(row.opened_at), seconds)
     return update
+
+
+def unrouted(route: Mapping[str, Any] | None) -> bool:
+    """Whether a conversation is still to be routed: no route yet, or only the tags a
+    reopen kept (``hub.store.ingest_batch``)."""
+    return route is None or "waiting_since" not in route
 
 
 def _next_due(view: DispatchView, row: RoutingConversation) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock
-from hub.dispatch.admission import is_newcomer, take_in
+from hub.dispatch.admission import is_newcomer, take_in, unrouted
 from hub.dispatch.bad_rows import ROW_ERRORS, BadRows, checked_agent_state
 from hub.dispatch.facts import RULE_TEXT_CHARS
 from hub.dispatch.lease import fence
@@ -110,13 +110,13 @@ class ViewLoader:
         now = self._clock()
         self.follow_rules(view)  # saved while this step waited for work
         fresh = [r for r in rows if is_newcomer(r, view)]
-        unrouted = [r.id for r in fresh if r.route is None]
+        to_route = [r.id for r in fresh if unrouted(r.route)]
         customers = {r.customer_id for r in fresh} if view.rules.prefer_last_agent else set()
         facts: dict[str, FirstMessage] = {}
         last_agents: dict[str, str] = {}
-        if unrouted or customers:
+        if to_route or customers:
             async with self._store.read() as conn:
-                facts = await repo.first_inbound_messages(conn, unrouted, RULE_TEXT_CHARS)
+                facts = await repo.first_inbound_messages(conn, to_route, RULE_TEXT_CHARS)
                 last_agents = await repo.last_agents(conn, customers)
         updates: list[dict[str, Any]] = []
         for row in rows:

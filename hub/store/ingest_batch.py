@@ -380,13 +380,14 @@ async def _reopen_recent(
 ) -> dict[str, str]:
     """Reopen the latest conversation of each wanted thread that was closed after
     ``since``; returns their ids by open key. A reopened conversation is routed afresh
-    (no route, no holder) and says so on the timeline."""
+    (no holder, a route that keeps only the tags, which agents may have set) and says so
+    on the timeline."""
     c = conversations.c
     reopened: dict[str, str] = {}
     for want in sorted(wanted, key=lambda w: str(w["open_key"])):
         row = (
             await conn.execute(
-                sa.select(c.id, c.closed_at)
+                sa.select(c.id, c.closed_at, c.route)
                 .where(
                     c.customer_id == want["customer_id"],
                     c.channel == want["channel"],
@@ -411,7 +412,7 @@ async def _reopen_recent(
                 assigned_at=None,
                 offered_to=None,
                 offer_expires_at=None,
-                route=None,
+                route=_kept_on_reopen(row.route),
                 snoozed_until=None,
                 snoozed_at=None,
                 breached=None,  # a new wait: a new promise
@@ -434,9 +435,17 @@ async def _reopen_recent(
             ],
         )
         reopened[str(want["open_key"])] = row.id
-    # routed afresh: its tags and department are gone, from the index too
+    # routed afresh: its department is gone, from the index too
     await search_index.refresh_conversations(conn, reopened.values())
     return reopened
+
+
+def _kept_on_reopen(route: Any) -> dict[str, Any] | None:
+    """What of a conversation's routing state outlives a reopen: its tags, which may be an
+    agent's work. A route without ``waiting_since`` counts as none for the router
+    (``hub.dispatch.admission.unrouted``)."""
+    tags = route.get("tags") if isinstance(route, dict) else None
+    return {"tags": tags} if tags else None
 
 
 async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], now: datetime) -> None:
