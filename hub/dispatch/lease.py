@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.store.bulk import insert_rows
 from hub.store.engine import Store
 from hub.store.tables import router_fence
+from hub.tasks import raise_if_cancelled, stop
 
 NAME = "router"
 log = logging.getLogger("contacthub.lease")
@@ -178,9 +179,11 @@ async def run_while_holding(lease: Lease, work: Callable[[], Coroutine[Any, Any,
     """Run ``work`` only while this process holds ``lease`` (until cancelled): wait for the
     lease, start the work, renew every third of the lease's time, and stop the work at
     once when a renewal fails, so that two processes never run it together for longer
-    than the lease lasts."""
+    than the lease lasts. A cancel ends it even when it lands while the work is being
+    stopped, or inside a lease call that swallows it (``hub.tasks``)."""
     every = lease.ttl_s / 3
     while True:
+        raise_if_cancelled()
         try:
             token = await lease.acquire()
         except Exception as exc:  # the store or Redis is away: look again soon
@@ -194,6 +197,7 @@ async def run_while_holding(lease: Lease, work: Callable[[], Coroutine[Any, Any,
         try:
             while not task.done():
                 await asyncio.sleep(every)
+                raise_if_cancelled()
                 try:
                     held = await lease.renew(token)
                 except Exception as exc:
@@ -203,12 +207,15 @@ async def run_while_holding(lease: Lease, work: Callable[[], Coroutine[Any, Any,
                     log.warning("%s: lease lost; stopping", what)
                     break
         finally:  # also when cancelled: the next holder need not wait for the lease to lapse
-            task.cancel()
             try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # the work must never end by itself: a bug, said loudly
-                log.exception("%s stopped with an error; it starts again once the lease is held", what)
-            with contextlib.suppress(Exception):
-                await lease.release(token)
+                await stop(task)
+            finally:
+                if not task.cancelled() and (failed := task.exception()) is not None:
+                    # the work must never end by itself: a bug, said loudly
+                    log.error(
+                        "%s stopped with an error; it starts again once the lease is held",
+                        what,
+                        exc_info=failed,
+                    )
+                with contextlib.suppress(Exception):
+                    await lease.release(token)

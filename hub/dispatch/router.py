@@ -37,6 +37,7 @@ from hub.metrics import Metrics
 from hub.queue.base import Claimed
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
+from hub.tasks import raise_if_cancelled, stop
 from hub.transient import classify
 
 log = logging.getLogger("contacthub.router")
@@ -141,9 +142,7 @@ class Router:
                     await self._inbox.ack([e.id for e in entries])
             await self._lease.release(token)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await stop(keeper)  # a cancel of the router meanwhile is not lost
 
     async def _next_hints(self, view: DispatchView) -> list[Claimed]:
         """The inbox's next hints; none as soon as the router is told to stop, so that a
@@ -167,6 +166,7 @@ class Router:
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(self._lease.ttl_s / 3)
+            raise_if_cancelled()  # a renewal may have swallowed the cancel that stops it
             try:
                 if not await self._lease.renew(token):
                     return
