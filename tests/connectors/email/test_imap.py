@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorState
+from connectors.email import watcher as watcher_module
 from connectors.email.settings import MailboxSettings
 from connectors.email.watcher import MailboxWatcher
 from hub.errors import ConfigError
@@ -270,6 +271,33 @@ async def test_a_failed_delivery_takes_the_batch_again_and_skips_nothing(dovecot
     assert sorted(inbox.ids[-3:]) == mid(1, 2, 3) and mid(2)[0] not in inbox.ids[:-3]
     assert await dovecot.count_seen() == 3
     assert state.history[-3:] == ["transient_failure", "connected", "stopped"]
+
+
+async def test_a_delivery_failing_while_the_next_batch_is_fetched_skips_nothing(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of three: the second batch's delivery (overlapping the third's fetch) fails
+    at its second mail. The cursor stays after the first batch, the rest comes again, in
+    order, and every mail is delivered; none but the failed batch's are repeated."""
+    monkeypatch.setattr(watcher_module, "BATCH_MAILS", 3)
+    for n in range(1, 11):
+        await dovecot.append(mail(n))
+    cursors, inbox = Cursors(), Inbox(fail_calls=(5,))
+    moves: list[int] = []
+    original_set = cursors.set
+
+    async def recording_set(mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        await original_set(mailbox, uidvalidity, last_uid)
+        moves.append(last_uid)
+
+    cursors.set = recording_set  # type: ignore[method-assign]
+    async with watching(dovecot, cursors, inbox, after="leave") as state:
+        await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 10, what="cursor at uid 10")
+    assert sorted(set(inbox.ids)) == sorted(mid(*range(1, 11)))
+    repeated = [m for m, k in Counter(inbox.ids).items() if k > 1]
+    assert set(repeated) <= set(mid(4, 6)), repeated  # only the failed batch's (mail 5 failed)
+    assert moves == [0, 3, 6, 9, 10], "the cursor waited after the first batch for the retry"
+    assert "transient_failure" in state.history
 
 
 async def test_a_failing_cursor_store_repeats_the_batch_rather_than_losing_it(dovecot: Dovecot) -> None:
