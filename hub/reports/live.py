@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from hub.reports.measures import needs_history, rollup_rows
+from hub.reports.refresh import rows_of
 from hub.store.engine import Store
 from hub.store.repos import reports as repo
 from hub.store.repos.reports import RollupRow
@@ -24,18 +24,8 @@ async def customer_rollups(
 ) -> list[RollupRow]:
     """What the rollups of the hours from ``start`` up to ``end`` would hold if only
     these customers' conversations had happened."""
-    ids = sorted(set(customer_ids))
     async with store.read() as conn:
-        events = await repo.events_between(conn, start, end, ids)
-        later = [e for e in events if needs_history(e)]
-        steps = await repo.milestones(
-            conn, {e.conversation_id for e in later}, {e.customer_id for e in later if e.customer_id}, end
-        )
-        volume = await repo.message_volume(conn, start, end, ids)
-    history: dict[str, list[repo.Milestone]] = {}
-    for step in steps:
-        history.setdefault(step.conversation_id, []).append(step)
-    return rollup_rows(events, history, volume)
+        return await rows_of(conn, start, end, sorted(set(customer_ids)))
 
 
 def summed(

@@ -41,7 +41,13 @@ COUNTS = (
     "sla_missed",
     "sla_breaches",
 )
-DURATIONS = ("first_response_time", "resolution_time", "handling_time", "wait_before_accept")
+DURATIONS = (
+    "first_response_time",
+    "next_response_time",
+    "resolution_time",
+    "handling_time",
+    "wait_before_accept",
+)
 # ratio -> (numerator, the counts whose sum is the denominator)
 RATIOS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "sla_attainment": ("sla_met", ("sla_met", "sla_missed")),
@@ -159,16 +165,33 @@ def needs_history(event: ReportEvent) -> bool:
     )
 
 
+def is_later_response(event: ReportEvent) -> bool:
+    """A reply or call-back after the conversation's first response: its time counts
+    from when the customer wrote again (``_responded``)."""
+    return (
+        event.action in ("message.replied", "conversation.called_back")
+        and event.first_response_at is not None
+        and event.first_response_at < event.at
+    )
+
+
 def contribute(
-    rollup: Rollup, events: Iterable[ReportEvent], history: Mapping[str, Sequence[Milestone]]
+    rollup: Rollup,
+    events: Iterable[ReportEvent],
+    history: Mapping[str, Sequence[Milestone]],
+    wrote: Mapping[str, Sequence[datetime]],
 ) -> None:
     """Add what each event counts for (``history``: each conversation's milestones,
-    oldest first, including those after the event)."""
+    oldest first, including those after the event; ``wrote``: when the customer wrote
+    in the conversations of later responses, oldest first)."""
     for event in events:
-        _contribute(rollup, event, history.get(event.conversation_id, ()))
+        steps = history.get(event.conversation_id, ())
+        _contribute(rollup, event, steps, wrote.get(event.conversation_id, ()))
 
 
-def _contribute(rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone]) -> None:
+def _contribute(
+    rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone], wrote: Sequence[datetime]
+) -> None:
     data = e.data
     if e.action == "conversation.opened":
         rollup.add("conversations_opened", e)
@@ -189,7 +212,7 @@ def _contribute(rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone]) -> N
     elif e.action == "conversation.closed":
         _closed(rollup, e, steps)
     elif e.action in ("message.replied", "conversation.called_back"):
-        _responded(rollup, e, steps)
+        _responded(rollup, e, steps, wrote)
 
 
 def _queue(data: Mapping[str, object], e: ReportEvent) -> str:
@@ -238,10 +261,14 @@ def _closed_unanswered_late(e: ReportEvent, closed_at: datetime) -> bool:
     return not answered and due is not None and due < closed_at
 
 
-def _responded(rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone]) -> None:
+def _responded(rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone], wrote: Sequence[datetime]) -> None:
     """The first response (the reply or call-back whose time is the conversation's first
     response time), and whether it kept the promise; a promise counted as missed when
-    the conversation was closed unanswered is not counted again."""
+    the conversation was closed unanswered is not counted again. A later response is a
+    next response when the customer wrote after the one before it."""
+    if is_later_response(e):
+        _next_response(rollup, e, steps, wrote)
+        return
     if e.first_response_at is None or e.first_response_at != e.at or e.opened_at is None:
         return
     agent = _agent_of_actor(e.actor)
@@ -255,12 +282,30 @@ def _responded(rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone]) -> No
     rollup.add("sla_met" if e.at <= e.first_response_due else "sla_missed", e, agent=agent)
 
 
+def _next_response(
+    rollup: Rollup, e: ReportEvent, steps: Sequence[Milestone], wrote: Sequence[datetime]
+) -> None:
+    """From the customer's first message after the previous response (reply or
+    call-back) to this one; nothing when the customer had not written since."""
+    answered = [
+        s.at for s in steps if s.action in ("message.replied", "conversation.called_back") and s.at < e.at
+    ]
+    previous = max([*answered, e.first_response_at or e.at])
+    since = next((t for t in wrote if previous < t <= e.at), None)
+    if since is not None:
+        agent = _agent_of_actor(e.actor)
+        rollup.add("next_response_time", e, agent=agent, seconds=_seconds(e.at, since))
+
+
 def rollup_rows(
-    events: Sequence[ReportEvent], history: Mapping[str, Sequence[Milestone]], volume: Iterable[MessageVolume]
+    events: Sequence[ReportEvent],
+    history: Mapping[str, Sequence[Milestone]],
+    volume: Iterable[MessageVolume],
+    wrote: Mapping[str, Sequence[datetime]],
 ) -> list[RollupRow]:
     """The rollup rows of a span of hours: what its events and stored messages count."""
     rollup = Rollup()
-    contribute(rollup, events, history)
+    contribute(rollup, events, history, wrote)
     for v in volume:
         rollup.add_volume(v)
     return rollup.rows()

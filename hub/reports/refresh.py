@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from hub.clock import Clock
-from hub.reports.measures import needs_history, rollup_rows
+from hub.reports.measures import is_later_response, needs_history, rollup_rows
 from hub.store.engine import Store
 from hub.store.repos import reports as repo
 from hub.transient import OutageNotice
@@ -42,19 +45,28 @@ async def recompute(store: Store, start: datetime, end: datetime) -> None:
     """Replace the rollup rows of the hours from ``start`` up to ``end`` (whole hours)."""
     async with store.write() as conn:
         await repo.lock(conn)
-        events = await repo.events_between(conn, start, end)
-        later = [e for e in events if needs_history(e)]
-        steps = await repo.milestones(
-            conn,
-            {e.conversation_id for e in later},
-            {e.customer_id for e in later if e.customer_id},
-            end,
-        )
-        history: dict[str, list[repo.Milestone]] = {}
-        for step in steps:
-            history.setdefault(step.conversation_id, []).append(step)
-        volume = await repo.message_volume(conn, start, end)
-        await repo.replace_hours(conn, start, end, rollup_rows(events, history, volume))
+        await repo.replace_hours(conn, start, end, await rows_of(conn, start, end))
+
+
+async def rows_of(
+    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+) -> list[repo.RollupRow]:
+    """The rollup rows of the hours from ``start`` up to ``end``: what the events and
+    messages recorded then count (of ``customer_ids`` only, when given), read with what
+    the measures need to know of the conversations' earlier steps."""
+    events = await repo.events_between(conn, start, end, customer_ids)
+    later = [e for e in events if needs_history(e)]
+    steps = await repo.milestones(
+        conn, {e.conversation_id for e in later}, {e.customer_id for e in later if e.customer_id}, end
+    )
+    history: dict[str, list[repo.Milestone]] = {}
+    for step in steps:
+        history.setdefault(step.conversation_id, []).append(step)
+    wrote = await repo.customer_messages(
+        conn, {e.conversation_id for e in events if is_later_response(e)}, end
+    )
+    volume = await repo.message_volume(conn, start, end, customer_ids)
+    return rollup_rows(events, history, volume, wrote)
 
 
 async def _recompute_span(store: Store, start: datetime, end: datetime) -> int:

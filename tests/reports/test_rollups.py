@@ -19,9 +19,14 @@ from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.tables import events, report_rollups
 from tests.reports.history import (
+    History,
     X,
     Y,
     at,
+    conversation,
+    customer,
+    event,
+    message,
     small_history,
     write_agents,
     write_all,
@@ -111,6 +116,45 @@ async def test_every_measure_of_a_fixed_history(store: Store) -> None:
     assert await total("sla_attainment") == {"numerator": 1, "denominator": 3, "value": 0.3333}
     assert await total("reopen_rate") == {"numerator": 1, "denominator": 3, "value": 0.3333}
     assert await total("transfers_per_conversation") == {"numerator": 1, "denominator": 3, "value": 0.3333}
+
+
+async def test_next_response_time_counts_from_when_the_customer_wrote_again(store: Store) -> None:
+    """D: X answers at 09:10 (the first response), again at 09:20 (the customer had not
+    written: no next response); the customer writes at 09:30 and 09:35, Y answers at
+    09:50 (1200 s from 09:30); Y calls back at 10:00 unasked (nothing); the customer
+    writes at 10:05, X answers at 10:06 (60 s)."""
+    d, cid = "conv-d", "c4"
+    h = History(
+        customers=[customer(cid, "standard")],
+        conversations=[
+            conversation(d, cid, "email", at(9, 0), first_response_at=at(9, 10), first_response_due=at(9, 30))
+        ],
+    )
+    h.events = [
+        event(at(9, 0), "conversation.opened", d, cid, "system:ingest"),
+        event(at(9, 10), "message.replied", d, cid, f"agent:{X}", channel="email"),
+        event(at(9, 20), "message.replied", d, cid, f"agent:{X}", channel="email"),
+        event(at(9, 50), "message.replied", d, cid, f"agent:{Y}", channel="email"),
+        event(at(10, 0), "conversation.called_back", d, cid, f"agent:{Y}", text="called"),
+        event(at(10, 6), "message.replied", d, cid, f"agent:{X}", channel="email"),
+    ]
+    h.messages = [
+        message(f"m-d{n}", d, cid, "email", when)
+        for n, when in enumerate([at(9, 0), at(9, 30), at(9, 35), at(10, 5)])
+    ]
+    async with store.write() as conn:
+        await write_all(conn, h)
+    await rebuild(store, at(12, 0))
+    assert (await figures(store, "next_response_time"))[""] == {
+        "count": 2,
+        "mean": 630.0,
+        "median": 60,
+        "p90": 1200,
+        "max": 1200.0,
+    }
+    by_agent = await figures(store, "next_response_time", "agent")
+    assert {k: v["max"] for k, v in by_agent.items()} == {X: 60.0, Y: 1200.0}
+    assert (await figures(store, "first_response_time"))[""]["count"] == 1
 
 
 async def test_dimensions_and_filters(store: Store) -> None:

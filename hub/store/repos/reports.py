@@ -48,6 +48,8 @@ MILESTONE_ACTIONS = (
     "conversation.transferred",
     "conversation.reopened",
     "conversation.closed",
+    "message.replied",
+    "conversation.called_back",
 )
 DIMENSIONS = ("channel", "tier", "queue", "department", "agent_id", "key_account")
 
@@ -76,7 +78,8 @@ class ReportEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Milestone:
-    """An earlier step of a conversation: assigned, transferred, reopened, closed."""
+    """An earlier step of a conversation: assigned, transferred, reopened, closed, or
+    answered (a reply, a call-back)."""
 
     conversation_id: str
     at: datetime
@@ -215,8 +218,8 @@ async def _events_between(
 async def milestones(
     conn: AsyncConnection, conversation_ids: Iterable[str], customer_ids: Iterable[str], until: datetime
 ) -> list[Milestone]:
-    """The assignments, transfers, reopenings and closings of these conversations before
-    ``until``, oldest first. Found through their customers (events are indexed by
+    """The assignments, transfers, reopenings, closings and answers of these conversations
+    before ``until``, oldest first. Found through their customers (events are indexed by
     customer and time); the lapsed offers that carry no customer are not among them."""
     wanted = set(conversation_ids)
     ids = sorted(set(customer_ids))
@@ -242,6 +245,29 @@ async def milestones(
             if row.subject_id in wanted
         ]
     found.sort(key=lambda m: m.at)
+    return found
+
+
+async def customer_messages(
+    conn: AsyncConnection, conversation_ids: Iterable[str], until: datetime
+) -> dict[str, list[datetime]]:
+    """When the customer wrote in each of these conversations before ``until`` (their
+    inbound messages' times, oldest first): what a next response answers."""
+    ids = sorted(set(conversation_ids))
+    found: dict[str, list[datetime]] = {}
+    m = messages.c
+    for start in range(0, len(ids), CHUNK):
+        rows = await conn.execute(
+            sa.select(m.conversation_id, m.received_at)
+            .where(
+                any_of(conn, m.conversation_id, ids[start : start + CHUNK]),
+                m.direction == "in",
+                m.received_at < until,
+            )
+            .order_by(m.conversation_id, m.received_at)
+        )
+        for row in rows:
+            found.setdefault(row.conversation_id, []).append(utc(row.received_at))
     return found
 
 

@@ -9,7 +9,7 @@ import { t, language } from "./i18n.js";
 
 export const MEASURES = [
   "conversations_opened", "messages_in", "messages_out", "conversations_closed", "first_response_time",
-  "resolution_time", "handling_time", "wait_before_accept", "sla_attainment", "sla_met", "sla_missed",
+  "next_response_time", "resolution_time", "handling_time", "wait_before_accept", "sla_attainment", "sla_met", "sla_missed",
   "sla_breaches", "offers", "offers_rejected", "offers_missed", "reopens", "reopen_rate", "transfers",
   "transfers_per_conversation",
 ];
