@@ -10,7 +10,7 @@ does not exist: each a 422 naming the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -26,7 +26,7 @@ from hub.keys import RECORDS, ROUTING, SETTINGS, STORE
 from hub.reports import export
 from hub.reports.buckets import Bucket
 from hub.reports.measures import MEASURES
-from hub.reports.service import FILTERS, GROUPS, Report, ReportQuery, report, tier_fairness
+from hub.reports.service import FILTERS, GROUPS, Report, ReportQuery, TierService, report, tier_fairness
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
 from hub.text.moments import moment
@@ -38,7 +38,20 @@ MAX_VALUES = 50  # values of one filter
 MAX_VALUE = 200  # characters of one value
 _COMMON = ("from", "to", "tz", "format", "lang")
 _REPORT_PARAMS = frozenset((*_COMMON, "bucket", "group_by", "segment", *FILTERS))
-_FAIRNESS_PARAMS = frozenset(("from", "to", "tz", "segment"))
+_FAIRNESS_PARAMS = frozenset((*_COMMON, "segment"))
+_FAIRNESS_COLUMNS = (
+    "tier",
+    "promise",
+    "sla_met",
+    "sla_missed",
+    "attainment",
+    "first_response_median",
+    "first_response_p90",
+    "longest_wait",
+    "breaches",
+    "floor",
+    "below_floor",
+)
 HOUR = timedelta(hours=1)
 
 
@@ -148,6 +161,37 @@ def _json(r: Report) -> dict[str, Any]:
     }
 
 
+def _csv_response(text: str, name: str, lang: str) -> web.Response:
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Language": lang},
+    )
+
+
+def _fairness_csv(found: Sequence[TierService], start: datetime, lang: str) -> web.Response:
+    rows = (
+        [
+            t.tier,
+            "; ".join(f"{channel}={seconds}" for channel, seconds in sorted(t.promise_s.items())),
+            t.sla_met,
+            t.sla_missed,
+            t.attainment,
+            t.first_response.get("median"),
+            t.first_response.get("p90"),
+            t.longest_wait_before_accept_s,
+            t.breaches,
+            t.floor,
+            t.below_floor,
+        ]
+        for t in found
+    )
+    return _csv_response(
+        export.to_csv(_FAIRNESS_COLUMNS, rows, lang), f"tier-fairness-{start:%Y%m%d}.csv", lang
+    )
+
+
 def _csv(r: Report, lang: str) -> web.Response:
     figure_names = list(r.series.totals[0][1]) if r.series.totals else ["count"]
     columns = ["start", *([r.query.group_by] if r.query.group_by else []), *figure_names]
@@ -156,12 +200,7 @@ def _csv(r: Report, lang: str) -> web.Response:
         for start, group, values in r.series.rows
     )
     name = f"{r.query.measure}-{r.query.start:%Y%m%d}.csv"
-    return web.Response(
-        text=export.to_csv(columns, rows, lang),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Language": lang},
-    )
+    return _csv_response(export.to_csv(columns, rows, lang), name, lang)
 
 
 async def _customers(request: web.Request) -> tuple[str, ...] | None:
@@ -210,6 +249,7 @@ async def get_tier_fairness(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS].reports
     tiers = sorted(rules.tier_priority, key=lambda t: -rules.tier_priority[t])
     promises = {t: rules.sla_first_response_s.get(t, {}) for t in tiers}
+    wants_csv, lang = _wants_csv(request), _lang(request)
     found = await tier_fairness(
         request.app[STORE],
         start,
@@ -220,6 +260,8 @@ async def get_tier_fairness(request: web.Request) -> web.Response:
         settings.fairness_floor,
         await _customers(request),
     )
+    if wants_csv:
+        return _fairness_csv(found, start, lang)
     warnings = [
         f"{t.tier}: SLA attainment {t.attainment:.1%} is below the floor of {t.floor:.0%}"
         for t in found
@@ -304,12 +346,21 @@ def report_routes() -> list[RouteSpec]:
             "/api/v1/reports/tier-fairness",
             get_tier_fairness,
             "Per tier side by side: SLA promise, attainment, median and p90 first response, longest waits"
-            " (supervisors and admins; a key account manager: of their accounts)",
+            " (JSON or CSV; supervisors and admins; a key account manager: of their accounts)",
             "agent",
             tag="reports",
-            query=_RANGE_QUERY,
+            query={
+                **_RANGE_QUERY,
+                "format": {"enum": ["json", "csv"]},
+                "lang": {"enum": list(export.LANGUAGES)},
+            },
             response_schema=_FAIRNESS_SCHEMA,
-            responses={200: "Tiers, highest priority first", 422: "Bad parameter", **common},
+            response_text=("text/csv",),
+            responses={
+                200: "Tiers, highest priority first (JSON, or CSV with format=csv or Accept: text/csv)",
+                422: "Bad parameter",
+                **common,
+            },
         ),
         RouteSpec(
             "GET",

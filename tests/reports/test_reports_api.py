@@ -247,4 +247,17 @@ async def test_tier_fairness_api(hub: HubClient) -> None:
     assert tiers["standard"]["attainment"] == 0.0 and tiers["standard"]["below_floor"] is True
     assert tiers["standard"]["longest_wait_before_accept_s"] == 300.0 and tiers["standard"]["breaches"] == 1
     assert body["warnings"] == ["standard: SLA attainment 0.0% is below the floor of 90%"]
+    # the same as CSV, one row per tier, the header in the caller's language
+    resp = await hub.client.get(url + "&format=csv&lang=de", headers=headers["supervisor"])
+    assert resp.status == 200 and resp.content_type == "text/csv", await resp.text()
+    lines = (await resp.text()).split("\r\n")
+    assert lines[0].startswith(
+        "Kundenstufe,Zusage erste Antwort (s),SLA eingehalten,SLA verfehlt,SLA-Erfüllung,"
+    )
+    rows = {line.split(",")[0]: line.split(",") for line in lines[1:] if line}
+    assert list(rows) == list(tiers)
+    assert rows["standard"][2:5] == ["0", "2", "0.0"] and rows["standard"][-1] == "True"
+    assert rows["gold"][5] == "300" and rows["gold"][4] == "1.0"
+    english = await hub.client.get(url, headers={**headers["supervisor"], "Accept": "text/csv"})
+    assert (await english.text()).startswith("Tier,First-response promise (s),SLA met,")
     assert (await hub.client.get(url + "&bucket=day", headers=headers["supervisor"])).status == 422
