@@ -55,11 +55,19 @@ async def test_reports_page(browser: Any, live_hub: LiveHub) -> None:
     assert await page.locator(".fairness-row.late[data-tier=standard]").count() == 1
     assert "standard" in (await cells(page, ".warnings li"))[0]
 
-    # the CSV link asks for the same report
+    # the CSV links ask for the same report and the same tiers
     href = await page.get_attribute("#rep-csv", "href")
     resp = await page.request.get(live_hub.url + href)
     assert resp.ok and resp.headers["content-type"].startswith("text/csv")
     assert "gold" in await resp.text()
+    href = await page.get_attribute("#fair-csv", "href")
+    resp = await page.request.get(live_hub.url + href)
+    assert resp.ok and resp.headers["content-type"].startswith("text/csv")
+    assert [line.split(",")[0] for line in (await resp.text()).splitlines()[1:]] == [
+        "platinum",
+        "gold",
+        "standard",
+    ]
 
     # a segment of French speakers: none yet; one imported, counted again
     await page.fill(".customer-form input[name=language]", "fr")

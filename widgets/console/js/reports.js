@@ -109,8 +109,10 @@ export class ReportsView {
   // --- tier fairness -----------------------------------------------------------------
   async showFairness() {
     const p = this.params;
+    const url = (format) => `/api/v1/reports/tier-fairness?${query({ from: p.from, to: p.to, segment: p.segment,
+      format, lang: format ? language() : "" })}`;
     let body;
-    try { body = await get(`/api/v1/reports/tier-fairness?${query({ from: p.from, to: p.to, segment: p.segment })}`); }
+    try { body = await get(url()); }
     catch (err) { replace(this.fairnessEl, h("p", { role: "alert" }, err.message)); return; }
     const columns = ["tier", "promise", "attainment", "met", "missed", "median", "p90", "longest_wait", "breaches"];
     const rows = body.tiers.map((tier) => h("tr", { class: `fairness-row${tier.below_floor ? " late" : ""}`, dataset: { tier: tier.tier } },
@@ -124,6 +126,7 @@ export class ReportsView {
       h("td", { class: "num" }, number(tier.breaches))));
     replace(this.fairnessEl,
       attainmentChart(body.tiers),
+      h("p", {}, h("a", { href: url("csv"), download: "", id: "fair-csv" }, t("rep.csv"))),
       h("div", { class: "table-scroll" }, h("table", { class: "fairness" },
         h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, t(`rep.fair.${c}`))))), h("tbody", {}, rows))),
       body.warnings.length ? h("ul", { class: "plain warnings", role: "status" }, body.warnings.map((w) => h("li", { class: "late" }, w))) : null);
