@@ -1,14 +1,18 @@
 """The reports page in real Chromium: the tier-fairness view and a chart's table show the
 numbers of the fixed history (tests/reports/history.py: gold answered in 300 s, standard
 in 1,800 s and late), the CSV link downloads them, and a saved segment's count grows when
-a matching customer is imported."""
+a matching customer is imported. A key account manager sees the figures of their
+accounts."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from hub.keys import STORE
 from hub.reports.refresh import rebuild
+from hub.store.tables import customers
 from tests.e2e.conftest import E2E, LiveHub, sign_in
 from tests.reports.history import at, small_history, write_all
 
@@ -94,3 +98,37 @@ async def test_reports_page(browser: Any, live_hub: LiveHub) -> None:
     # the list with the segment's filter shows the customer
     await page.click(".segment[data-name=French] button.link")
     await page.wait_for_selector(".customer-row th:text('Jean Dupont')")
+
+
+async def test_a_key_account_manager_sees_the_reports_of_their_accounts(
+    browser: Any, live_hub: LiveHub
+) -> None:
+    """Anna manages the gold key account of the fixed history: the Reports link shows for
+    her, and its figures are of that account only; Ben, who manages none, has no link."""
+    async with live_hub.app[STORE].write() as conn:
+        await write_all(conn, small_history())
+        await conn.execute(
+            sa.update(customers)
+            .where(customers.c.id == "c1")
+            .values(key_account_manager_id=live_hub.agents["anna@e2e.example"])
+        )
+    await rebuild(live_hub.app[STORE], at(12, 0))
+
+    ben = await sign_in(browser, live_hub, "ben@e2e.example")
+    await ben.wait_for_selector("#nav-key-accounts[data-checked='1']", state="attached")
+    assert await ben.is_hidden("#nav-reports")
+
+    page = await sign_in(browser, live_hub, "anna@e2e.example")
+    await page.wait_for_selector("#nav-key-accounts[data-checked='1']", state="attached")
+    await page.click("#nav-reports")
+    await page.wait_for_selector("#rep-scope")
+    await page.select_option("select[name=measure]", "first_response_time")
+    await page.fill("input[name=from]", "2026-03-02")
+    await page.fill("input[name=to]", "2026-03-03")
+    await page.select_option("select[name=group_by]", "tier")
+    await page.click("#rep-show")
+    await page.wait_for_selector(".report-table th:text('gold')")
+    assert await cells(page, ".report-table tbody th") == ["gold"]
+    assert await cells(page, ".report-table td[data-figure=median]") == ["300"]
+    await page.wait_for_selector(".fairness-row[data-tier=gold] td[data-figure=attainment]:text('100%')")
+    assert await cells(page, ".fairness-row[data-tier=standard] td[data-figure=attainment]") != ["0%"]

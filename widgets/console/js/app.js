@@ -37,7 +37,11 @@ async function boot() {
   KeyAccountsView.count().then((n) => {
     const link = document.getElementById("nav-key-accounts");
     link.hidden = n === 0;
+    // a key account manager sees the reports of their accounts (the hub narrows them)
+    state.keyAccountManager = n > 0;
+    document.getElementById("nav-reports").hidden = !mayReport();
     link.dataset.checked = "1"; // asked the hub (the browser tests wait for it)
+    if (location.hash === "#/reports") route();
   });
   live.addEventListener("event", (e) => onEvent(e.detail));
   live.addEventListener("status", (e) => setLive(e.detail));
@@ -58,6 +62,11 @@ async function loadAgents() {
 async function loadCanned() { state.canned = (await get("/api/v1/canned-responses")).items; }
 async function loadQueues() { state.queues = (await get("/api/v1/queues")).items; }
 
+// supervisors and admins: every customer's figures; a key account manager: their accounts'
+function mayReport() {
+  return isSupervisor() || Boolean(state.keyAccountManager);
+}
+
 function layout() {
   // a hit opens its conversation at the message found
   search = new Search({ open: (id, messageId) => { location.hash = messageId ? `#/c/${id}/m/${messageId}` : `#/c/${id}`; } });
@@ -69,7 +78,7 @@ function layout() {
   const nav = h("nav", { "aria-label": "main" },
     h("a", { href: "#/inbox", id: "nav-inbox" }, t("nav.inbox")),
     isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null,
-    isSupervisor() ? h("a", { href: "#/reports", id: "nav-reports" }, t("nav.reports")) : null,
+    h("a", { href: "#/reports", id: "nav-reports", hidden: !mayReport() }, t("nav.reports")),
     h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
@@ -126,7 +135,7 @@ function route() {
     replace(main, keyAccounts.root);
     keyAccounts.load().catch((err) => toast(err.message, "error"));
     if (NARROW.matches) main.scrollIntoView({ block: "start" });
-  } else if (hash === "#/reports" && isSupervisor()) {
+  } else if (hash === "#/reports" && mayReport()) {
     conversation.leave();
     replace(main, reports.root);
     reports.load().catch((err) => toast(err.message, "error"));

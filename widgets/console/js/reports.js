@@ -1,4 +1,4 @@
-// The reports page (supervisors and admins): one measure over a range as a line or bar
+// The reports page (supervisors and admins; a key account manager: their accounts'): one measure over a range as a line or bar
 // chart with its table and a CSV download; tier fairness side by side; the customer list
 // with filters, and saved segments with their live counts.
 // Charts are drawn here as SVG, as the supervisor view's are: no charting library fits
@@ -6,6 +6,7 @@
 import { get, post, del } from "./api.js";
 import { h, replace, svg, toast } from "./dom.js";
 import { t, language } from "./i18n.js";
+import { isSupervisor } from "./state.js";
 
 export const MEASURES = [
   "conversations_opened", "messages_in", "messages_out", "conversations_closed", "first_response_time",
@@ -55,7 +56,8 @@ export class ReportsView {
     this.segmentsEl = h("div", { class: "segments-body" });
     this.customersEl = h("div", { class: "customers-body" });
     replace(this.root, h("div", { class: "reports" },
-      h("section", { class: "card", "aria-labelledby": "rep-title" }, h("h2", { id: "rep-title" }, t("rep.title")), this.reportForm(), this.reportEl),
+      h("section", { class: "card", "aria-labelledby": "rep-title" }, h("h2", { id: "rep-title" }, t("rep.title")),
+        isSupervisor() ? null : h("p", { class: "hint", id: "rep-scope" }, t("rep.kam_scope")), this.reportForm(), this.reportEl),
       h("section", { class: "card", "aria-labelledby": "fair-title" }, h("h2", { id: "fair-title" }, t("rep.fairness")), this.fairnessEl),
       h("section", { class: "card", "aria-labelledby": "cust-title" }, h("h2", { id: "cust-title" }, t("rep.customers")),
         this.customerForm(), this.segmentsEl, this.customersEl)));
