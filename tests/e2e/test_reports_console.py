@@ -26,6 +26,15 @@ async def cells(page: Any, selector: str) -> list[str]:
     return texts
 
 
+async def first_response_by_tier(page: Any) -> None:
+    """Ask for the first response per tier on the history's day."""
+    await page.select_option("select[name=measure]", "first_response_time")
+    await page.fill("input[name=from]", "2026-03-02")
+    await page.fill("input[name=to]", "2026-03-03")
+    await page.select_option("select[name=group_by]", "tier")
+    await page.click("#rep-show")
+
+
 async def test_reports_page(browser: Any, live_hub: LiveHub) -> None:
     async with live_hub.app[STORE].write() as conn:
         await write_all(conn, small_history())
@@ -34,11 +43,7 @@ async def test_reports_page(browser: Any, live_hub: LiveHub) -> None:
     page = await sign_in(browser, live_hub, "sofia@e2e.example")
     await page.click("#nav-reports")
     await page.wait_for_selector(".fairness-row")
-    await page.select_option("select[name=measure]", "first_response_time")
-    await page.fill("input[name=from]", "2026-03-02")
-    await page.fill("input[name=to]", "2026-03-03")
-    await page.select_option("select[name=group_by]", "tier")
-    await page.click("#rep-show")
+    await first_response_by_tier(page)
 
     # the chart (an SVG with its legend) and its table: the first response per tier
     await page.wait_for_selector(".report-table th:text('standard')")
@@ -122,11 +127,7 @@ async def test_a_key_account_manager_sees_the_reports_of_their_accounts(
     await page.wait_for_selector("#nav-key-accounts[data-checked='1']", state="attached")
     await page.click("#nav-reports")
     await page.wait_for_selector("#rep-scope")
-    await page.select_option("select[name=measure]", "first_response_time")
-    await page.fill("input[name=from]", "2026-03-02")
-    await page.fill("input[name=to]", "2026-03-03")
-    await page.select_option("select[name=group_by]", "tier")
-    await page.click("#rep-show")
+    await first_response_by_tier(page)
     await page.wait_for_selector(".report-table th:text('gold')")
     assert await cells(page, ".report-table tbody th") == ["gold"]
     assert await cells(page, ".report-table td[data-figure=median]") == ["300"]
