@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
+from hub.outbox import store as outbox_store
 from hub.store.ingest_batch import StoredMessage
-from hub.store.tables import outbox
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -41,22 +40,15 @@ async def queued_reply(
 ) -> str:
     """An outbox row for a reply in ``stored``'s conversation, queued and due now; its id."""
     reply_id = str(uuid.uuid4())
-    await conn.execute(
-        sa.insert(outbox).values(
-            id=reply_id,
-            conversation_id=stored.conversation_id,
-            customer_id=stored.customer_id,
-            channel=channel,
-            sender=None,
-            recipient=recipient,
-            text=text,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            provider_ids=[],
-            details={},
-            created_at=now,
-            updated_at=now,
-        )
+    await outbox_store.enqueue(
+        conn,
+        reply_id=reply_id,
+        conversation_id=stored.conversation_id,
+        customer_id=stored.customer_id,
+        channel=channel,
+        sender=None,
+        recipient=recipient,
+        text=text,
+        now=now,
     )
     return reply_id

@@ -26,6 +26,7 @@ from hub.clock import Clock
 from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError, NotFound
 from hub.model import Attachment, Channel, ConversationStatus, Role
+from hub.outbox import store as outbox_store
 from hub.routing.rules import RuleSet
 from hub.store import search_index
 from hub.store.engine import Store
@@ -119,23 +120,17 @@ async def reply(
         delivered = None
         if in_store and channel in in_store:
             delivered = await in_store[channel](conn, reply_id, files, now)
-        await conn.execute(
-            sa.insert(outbox).values(
-                id=reply_id,
-                conversation_id=conv.id,
-                customer_id=conv.customer_id,
-                channel=channel,
-                sender=sender,
-                recipient=recipient,
-                text=text,
-                status="queued" if delivered is None else "sent",
-                attempts=0 if delivered is None else 1,
-                next_attempt_at=now,
-                provider_ids=[] if delivered is None else [delivered[0]],
-                details={},
-                created_at=now,
-                updated_at=now,
-            )
+        await outbox_store.enqueue(
+            conn,
+            reply_id=reply_id,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            channel=channel,
+            sender=sender,
+            recipient=recipient,
+            text=text,
+            now=now,
+            sent_as=None if delivered is None else delivered[0],
         )
         await conn.execute(
             sa.update(conversations)

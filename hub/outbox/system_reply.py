@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import InputError
+from hub.outbox import store as outbox_store
 from hub.outbox.replies import consent_withdrawn, reply_addresses
-from hub.store.tables import conversations, messages, outbox
+from hub.store.tables import conversations, messages
 
 
 def is_automatic(meta: Mapping[str, Any]) -> bool:
@@ -63,23 +64,17 @@ async def queue_system_reply(
             stored_at=now,
         )
     )
-    await conn.execute(
-        sa.insert(outbox).values(
-            id=reply_id,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            channel=channel,
-            sender=sender,
-            recipient=recipient,
-            text=text,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            provider_ids=[],
-            details={"auto_reply": True, reason: True},
-            created_at=now,
-            updated_at=now,
-        )
+    await outbox_store.enqueue(
+        conn,
+        reply_id=reply_id,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        channel=channel,
+        sender=sender,
+        recipient=recipient,
+        text=text,
+        now=now,
+        details={"auto_reply": True, reason: True},
     )
     return reply_id
 
