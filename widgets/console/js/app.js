@@ -41,7 +41,7 @@ async function boot() {
     state.keyAccountManager = n > 0;
     document.getElementById("nav-reports").hidden = !mayReport();
     link.dataset.checked = "1"; // asked the hub (the browser tests wait for it)
-    if (location.hash === "#/reports") route();
+    if (state.keyAccountManager && !isSupervisor() && location.hash === "#/reports") route(); // opened before we knew
   });
   live.addEventListener("event", (e) => onEvent(e.detail));
   live.addEventListener("status", (e) => setLive(e.detail));
