@@ -239,7 +239,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 # Fixtures that start Chromium or Dovecot: their tests are marked so that `make test-fast`
 # can leave them out (``-m "not browser and not dovecot"``).
 BROWSER_FIXTURES = {"browser", "chromium", "shared_chromium"}
-DOVECOT_FIXTURES = {"dovecot", "dovecot_minimal", "dovecot_tls"}
+DOVECOT_FIXTURES = {"dovecot", "dovecot_minimal", "dovecot_tls", "private_dovecot"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these marks

@@ -35,6 +35,11 @@ class WriteGate:
         self._first: deque[asyncio.Future[None]] = deque()
         self._others: deque[asyncio.Future[None]] = deque()
 
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """How many wait for the gate: (appends, transactions)."""
+        return sum(not w.done() for w in self._first), sum(not w.done() for w in self._others)
+
     @asynccontextmanager
     async def hold(self, *, first: bool = False) -> AsyncIterator[None]:
         """Hold the gate for the block; ``first``: ahead of the ordinary waiters."""

@@ -163,7 +163,6 @@ async def test_in_hours_the_routers_agent_is_dialled_and_no_answer_goes_to_voice
     )
 
     await floor.presence("phone_agent", "away")
-    await asyncio.sleep(0.1)
     busy = await twiml(sms, "/webhooks/twilio/voice/menu?lang=en", call(Digits="1"))
     assert "<Dial" not in busy and "Sorry, nobody is free" in busy
 

@@ -21,6 +21,7 @@ from hub.queue.sqlite_append import HELPER, SqliteAppender
 from hub.store.engine import Store
 from hub.transient import is_transient
 from tests.conftest import make_settings
+from tests.waits import eventually
 
 
 @pytest.fixture
@@ -66,21 +67,26 @@ async def test_an_append_goes_between_the_stores_transactions(store: Store) -> N
     release = asyncio.Event()
     seen: list[int] = []
 
+    holding = asyncio.Event()
+
     async def holds_the_lock() -> None:
         async with store.write():
+            holding.set()
             await release.wait()
 
     async def counts_entries() -> None:
         async with store.write() as conn:
             seen.append((await conn.execute(sa.text("SELECT count(*) FROM queue_entries"))).scalar_one())
 
+    gate = store.write_gate
+    assert gate is not None
     try:
         tasks = [asyncio.create_task(holds_the_lock())]
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(holding.wait(), 10)
         tasks.append(asyncio.create_task(counts_entries()))  # waits for the first
-        await asyncio.sleep(0.05)
+        await eventually(lambda: gate.waiting == (0, 1), what="the second transaction waiting")
         append = asyncio.create_task(queue.append(b"urgent"))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: gate.waiting == (1, 1), what="the append waiting")
         assert not append.done()  # not past the transaction that holds the lock
         release.set()
         await asyncio.wait_for(asyncio.gather(append, *tasks), 10)

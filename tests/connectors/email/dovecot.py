@@ -1,17 +1,22 @@
-"""A private Dovecot for the email tests: a real IMAP server with IDLE, MOVE and UIDPLUS.
+"""A Dovecot of the tests' own: a real IMAP server with IDLE, MOVE and UIDPLUS.
 
 Everything lives in one temp folder (config, maildir, runtime sockets, state, log) and
 the server listens on a free loopback port, so the system's Dovecot is never touched.
-``kill()`` SIGKILLs the whole process group to simulate a crash; ``start()`` again brings
-it back on the same port with the same mail. Mail goes in by IMAP APPEND, as a real
-delivery would, or (``deliver_files``, for thousands) as files in the maildir, as a
-local delivery agent writes them.
+Any user logs in with ``PASSWORD``, so one server holds many mailboxes: a test worker
+starts each kind of server once (``Servers``) and gives each test a mailbox of its own
+(``mailbox``). A test that crashes or stops the server has one of its own: ``kill()``
+SIGKILLs the whole process group to simulate a crash; ``start()`` again brings it back
+on the same port with the same mail. Mail goes in by IMAP APPEND, as a real delivery
+would, or (``deliver_files``, for thousands) as files in the maildir, as a local
+delivery agent writes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import itertools
 import os
 import pwd
 import re
@@ -47,9 +52,9 @@ def require_dovecot() -> None:
 
 
 class Dovecot:
-    """One Dovecot instance in ``root``. ``capabilities`` replaces the advertised list;
-    ``tls`` adds a self-signed certificate (``cert``), STARTTLS on ``port`` and
-    implicit TLS on ``tls_port``."""
+    """One Dovecot instance in ``root``, as seen by its ``user``. ``capabilities``
+    replaces the advertised list; ``tls`` adds a self-signed certificate (``cert``),
+    STARTTLS on ``port`` and implicit TLS on ``tls_port``."""
 
     def __init__(self, root: Path, *, capabilities: str | None = None, tls: bool = False) -> None:
         self.root = root
@@ -64,11 +69,24 @@ class Dovecot:
         self._conf = root / "dovecot.conf"
         self._proc: subprocess.Popen[bytes] | None = None
         self._file_clock = 0  # one second per deliver_files call: later calls sort after
+        self.shared = False
+
+    def mailbox(self, user: str) -> Dovecot:
+        """The same server as another user sees it: a mailbox of its own, empty until
+        mail goes in. Such a view cannot stop the server the others use."""
+        view = copy.copy(self)
+        view.user, view.shared, view._file_clock = user, True, 0
+        return view
+
+    def _own(self) -> None:
+        if self.shared:
+            raise RuntimeError("a shared Dovecot: take a private one (fixture private_dovecot) to stop it")
 
     # --- the process --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start (or restart after ``kill``) and wait until it greets; raise if it cannot."""
+        self._own()
         if not self._conf.exists():
             self._configure()
         # runtime sockets and pid file are per run: a crash leaves stale ones behind
@@ -86,6 +104,7 @@ class Dovecot:
 
     async def stop(self) -> None:
         """Shut down cleanly (SIGTERM to the master), then make sure no child is left."""
+        self._own()
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -100,6 +119,7 @@ class Dovecot:
 
     def kill(self) -> None:
         """SIGKILL the master and all its children at once, as a crash would."""
+        self._own()
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -148,8 +168,6 @@ class Dovecot:
             folder.mkdir(mode=0o755, exist_ok=True)
             folder.chmod(0o755)  # every parent must be traversable for the dovecot user
         shutil.chown(mail, "dovecot", "dovecot")
-        passwd = self.root / "passwd"
-        passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
         lines = [
             "protocols = imap",
             "listen = 127.0.0.1",
@@ -167,7 +185,8 @@ class Dovecot:
             "default_internal_group = dovecot",
             "first_valid_uid = 100",  # Debian's dovecot user is below the default 500
             f"mail_location = maildir:{mail}/%u",
-            f"passdb {{\n  driver = passwd-file\n  args = {passwd}\n}}",
+            # every user has the one password: a mailbox per test needs no account made
+            f"passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}",
             f"userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={mail}/%u\n}}",
             "service imap-login {",
             f"  inet_listener imap {{\n    port = {self.port}\n  }}",
@@ -257,9 +276,46 @@ class Dovecot:
         status = await self.status(folder)
         return status["MESSAGES"] - status["UNSEEN"]
 
+    def log_lines(self) -> list[str]:
+        """The server's log lines about this user (others share the server)."""
+        if not self.log.exists():
+            return []
+        mark = (f"({self.user})", f"({self.user},", f"user=<{self.user}>")
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if any(m in line for m in mark)]
+
     def failed_logins(self) -> int:
-        """Logins the server refused so far (from its log)."""
-        return self.log.read_text(errors="replace").count("Password mismatch") if self.log.exists() else 0
+        """This user's logins the server refused so far (from its log)."""
+        return sum("Password mismatch" in line for line in self.log_lines())
+
+    def remove_mail(self) -> None:
+        """Delete this user's maildir (a test's mailbox when the test is done)."""
+        shutil.rmtree(self.root / "mail" / self.user, ignore_errors=True)
+
+
+class Servers:
+    """A test worker's Dovecots, one of each kind (keyword options), each started when
+    a test first asks for it and killed at the end of the session."""
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple[tuple[str, Any], ...], Dovecot] = {}
+        self._users = itertools.count(1)
+
+    async def mailbox(self, **options: Any) -> Dovecot:
+        """A fresh mailbox on the server of this kind."""
+        require_dovecot()
+        key = tuple(sorted(options.items()))
+        if key not in self._servers:
+            server = Dovecot(Path(tempfile.mkdtemp(prefix="contacthub-dovecot-")), **options)
+            await server.start()
+            self._servers[key] = server
+        return self._servers[key].mailbox(f"agent-{next(self._users)}-{os.getpid()}@example.com")
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.kill()
+            shutil.rmtree(server.root, ignore_errors=True)
+        self._servers.clear()
 
 
 @contextlib.asynccontextmanager

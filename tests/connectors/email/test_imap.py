@@ -311,8 +311,9 @@ async def test_a_failing_cursor_store_repeats_the_batch_rather_than_losing_it(do
 
 
 async def test_a_server_crash_loses_nothing_and_repeats_nothing(
-    dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture
+    private_dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture
 ) -> None:
+    dovecot = private_dovecot
     for n in (1, 2):
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox()
@@ -332,7 +333,10 @@ async def test_a_server_crash_loses_nothing_and_repeats_nothing(
     assert await dovecot.count_seen() == 4
 
 
-async def test_a_crash_in_the_middle_of_a_batch_repeats_at_most_the_batch_in_hand(dovecot: Dovecot) -> None:
+async def test_a_crash_in_the_middle_of_a_batch_repeats_at_most_the_batch_in_hand(
+    private_dovecot: Dovecot,
+) -> None:
+    dovecot = private_dovecot
     for n in range(1, 7):
         await dovecot.append(mail(n))
     cursors, inbox = Cursors(), Inbox(pause=0.3)
@@ -396,9 +400,9 @@ async def test_a_wrong_password_is_bad_credentials_and_retried_slowly(dovecot: D
     assert inbox.calls == 0
 
 
-async def test_an_unreachable_server_is_a_transient_failure(dovecot: Dovecot) -> None:
-    await dovecot.stop()
-    async with watching(dovecot, Cursors(), Inbox()) as state:
+async def test_an_unreachable_server_is_a_transient_failure(private_dovecot: Dovecot) -> None:
+    await private_dovecot.stop()
+    async with watching(private_dovecot, Cursors(), Inbox()) as state:
         await eventually(lambda: state.state == "transient_failure", what="transient_failure")
         assert state.detail is not None and "Connect" in state.detail
 
@@ -409,11 +413,13 @@ def test_after_move_needs_a_folder() -> None:
         MailboxWatcher(NAME, settings, deliver=Inbox(), cursors=Cursors(), state=ConnectorState())
 
 
-async def test_cancelling_logs_out_politely(dovecot: Dovecot) -> None:
+async def test_cancelling_logs_out_politely(dovecot: Dovecot, caplog_imap: pytest.LogCaptureFixture) -> None:
+    def logged_out() -> bool:
+        return any("Disconnected: Logged out" in line for line in dovecot.log_lines())
+
     async with watching(dovecot, Cursors(), Inbox()) as state:
-        await eventually(lambda: state.state == "connected", what="connected")
-        await asyncio.sleep(0.1)  # into IDLE
-    await eventually(lambda: "Disconnected: Logged out" in dovecot.log.read_text(), timeout=3, what="LOGOUT")
+        await eventually(lambda: idles(caplog_imap) == 1, what="IDLE")
+    await eventually(logged_out, timeout=3, what="LOGOUT")
     assert state.state == "stopped"
 
 
@@ -429,7 +435,7 @@ async def test_tls_and_starttls(dovecot_tls: Dovecot, security: str) -> None:
     async with watching(dovecot_tls, cursors, inbox, ssl_context=trust, security=security, port=port):
         await eventually(lambda: cursors.rows.get(NAME, (0, 0))[1] == 1, what="cursor at uid 1")
     assert inbox.ids == mid(1)
-    assert "TLS" in dovecot_tls.log.read_text()
+    assert any("Login:" in line and "TLS" in line for line in dovecot_tls.log_lines())
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])
