@@ -149,16 +149,14 @@ class Router:
         shutdown does not wait out the blocking read. A hint claimed but not read then is
         taken over by the next active router; the sweep finds its conversation anyway."""
         claim = asyncio.ensure_future(self._inbox.claim(self._consumer, 500, self._wait_ms(view)))
-        stop = asyncio.ensure_future(self._stopping.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({claim, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({claim, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.cancel()
+            stopping.cancel()
         if claim.done():
             return claim.result()
-        claim.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await claim
+        await stop(claim)  # a cancel of the router meanwhile is not lost
         return []
 
     async def _keep(self, token: int) -> None:

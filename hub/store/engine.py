@@ -10,8 +10,9 @@ waiting transactions, and SQLite's lock orders it with writers in other processe
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,26 @@ SQLITE_PRAGMAS = (
 )
 
 
+class RollbackOnClose(sqlite3.Connection):
+    """A SQLite connection that rolls back an open transaction before it closes.
+
+    A task cancelled between a statement's first step and its fetch (``UPDATE ...
+    RETURNING`` in a queue claim, say) leaves a cursor with an unfinished statement; the
+    pool then closes its connection. SQLite cannot close a connection while a statement
+    of it is unfinished: it keeps it as a "zombie", with its transaction and the write
+    lock, until that cursor is garbage, which may be never (a cancelled task's traceback
+    holds it). Every later writer then waited out ``busy_timeout`` (30 s); a shutdown
+    that cancelled the router's claim hung that long (tests/test_crash.py). A ROLLBACK
+    first ends the transaction and aborts the unfinished statement, so the close frees
+    the lock at once."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with suppress(sqlite3.Error):  # closing anyway: SQLite rolls back what it can
+                self.rollback()
+        super().close()
+
+
 class Store:
     """Owns the engine. ``dialect`` is ``"sqlite"`` or ``"postgresql"``."""
 
@@ -60,7 +81,7 @@ class Store:
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
                 self.sqlite_file = url.database
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": 30, "factory": RollbackOnClose}
         elif self.dialect == "postgresql":
             kwargs["pool_size"] = settings.pool_size
             kwargs["pool_pre_ping"] = True
