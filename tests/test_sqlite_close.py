@@ -9,11 +9,12 @@ next writer waited out the 30 s busy timeout (a shutdown under load hung that lo
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from hub.store.engine import Store
+from hub.store.engine import RollbackOnClose, Store
 from tests.conftest import make_settings
 
 
@@ -34,3 +35,10 @@ async def test_a_connection_closed_in_mid_statement_keeps_no_write_lock(tmp_path
         del unfinished
     finally:
         await store.close()
+
+
+def test_a_second_close_is_harmless(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", factory=RollbackOnClose)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.close()
+    conn.close()  # as sqlite3's own: no ProgrammingError from asking a closed database

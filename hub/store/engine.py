@@ -61,8 +61,10 @@ class RollbackOnClose(sqlite3.Connection):
     the lock at once."""
 
     def close(self) -> None:
-        if self.in_transaction:
-            with suppress(sqlite3.Error):  # closing anyway: SQLite rolls back what it can
+        # closing anyway: SQLite rolls back what it can; and a second close is a no-op,
+        # where in_transaction would raise ProgrammingError (a closed database)
+        with suppress(sqlite3.Error):
+            if self.in_transaction:
                 self.rollback()
         super().close()
 

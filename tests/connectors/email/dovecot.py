@@ -307,7 +307,11 @@ class Servers:
         key = tuple(sorted(options.items()))
         if key not in self._servers:
             server = Dovecot(Path(tempfile.mkdtemp(prefix="contacthub-dovecot-")), **options)
-            await server.start()
+            try:
+                await server.start()
+            except BaseException:
+                shutil.rmtree(server.root, ignore_errors=True)
+                raise
             self._servers[key] = server
         return self._servers[key].mailbox(f"agent-{next(self._users)}-{os.getpid()}@example.com")
 
