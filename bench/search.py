@@ -142,7 +142,7 @@ async def _no_index(*_: Any, **__: Any) -> None:
 
 async def ingest(store: Store, n: int, customers: int) -> dict[str, float]:
     """Store everything; batches alternate between indexing on and off, timed apart."""
-    on_index, on_customers = search_index.index_messages, search_index.refresh_customers
+    on_index, on_customers = search_index.index_messages, search_index.index_new_customers
     rates: dict[bool, list[float]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}
     batch: list[InboundMessage] = []
@@ -150,7 +150,7 @@ async def ingest(store: Store, n: int, customers: int) -> dict[str, float]:
 
     async def flush(indexing: bool) -> None:
         search_index.index_messages = on_index if indexing else _no_index  # type: ignore[assignment]
-        search_index.refresh_customers = on_customers if indexing else _no_index  # type: ignore[assignment]
+        search_index.index_new_customers = on_customers if indexing else _no_index  # type: ignore[assignment]
         started, used = time.perf_counter(), time.process_time()
         async with store.write() as conn:
             await ingest_batch.store_batch(conn, batch, datetime.now(UTC))
@@ -167,7 +167,7 @@ async def ingest(store: Store, n: int, customers: int) -> dict[str, float]:
         if batch:
             await flush(True)
     finally:
-        search_index.index_messages, search_index.refresh_customers = on_index, on_customers
+        search_index.index_messages, search_index.index_new_customers = on_index, on_customers
     on, off = statistics.median(rates[True]), statistics.median(rates[False])
     cpu_on, cpu_off = statistics.median(cpu[True]), statistics.median(cpu[False])
     return {
@@ -231,11 +231,14 @@ async def queries(store: Store, rounds: int) -> None:
                         scope.clause(conversations), scope.customer_clause(search_docs.c.customer_id)
                     )
                     started = time.perf_counter()
-                    found, _more = await search_index.search(
+                    found, _more, _ = await search_index.search(
                         conn, parse(q), filters, visible, offset=0, limit=20
                     )
                     page.append((time.perf_counter() - started) * 1000)
-                    await search_index.facets(conn, parse(q), filters, visible)
+                    started = time.perf_counter()
+                    await search_index.search(
+                        conn, parse(q), filters, visible, offset=0, limit=20, with_facets=True
+                    )
                     faceted.append((time.perf_counter() - started) * 1000)
                     hits = len(found)
             print(

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from hub.auth.visibility import Scope, everything
 from hub.customers.privacy import apply_retention
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
 from hub.settings import Settings
 from hub.store import search_index
-from hub.store.engine import Store
+from hub.store.engine import Store, _alembic_config
 from hub.store.ingest_batch import store_batch
 from hub.store.search_index import Filters, Hit
 from hub.store.tables import conversations, customers, search_docs
@@ -80,7 +81,9 @@ async def find(store: Store, q: str, scope: Scope | None = None, **filters: Any)
         visible = search_index.visibility(
             scope.clause(conversations), scope.customer_clause(search_docs.c.customer_id)
         )
-        hits, _ = await search_index.search(conn, parse(q), Filters(**filters), visible, offset=0, limit=100)
+        hits, _, _ = await search_index.search(
+            conn, parse(q), Filters(**filters), visible, offset=0, limit=100
+        )
     return hits
 
 
@@ -230,6 +233,11 @@ async def test_each_filter_and_the_facets(store: Store, corpus: dict[str, str]) 
 
     async with store.read() as conn:
         facets = await search_index.facets(conn, parse("Rechnung"), Filters(), sa.true())
+        # a search counts the same facets on its own walk of the index
+        _, _, counted = await search_index.search(
+            conn, parse("Rechnung"), Filters(), sa.true(), offset=0, limit=1, with_facets=True
+        )
+    assert counted == facets
     assert facets.counts["channel"] == {"email": 2}
     assert facets.counts["status"] == {"closed": 1, "open": 1}
     assert facets.counts["queue"] == {"billing": 1}
@@ -328,6 +336,29 @@ async def test_reindexing_finds_what_was_stored_before(store: Store, corpus: dic
     assert await search_index.rebuild(store) == 8 + 6  # messages and customers
     assert eid(await find(store, "Rechnungen"), corpus) == {"rechnung", "storniert"}
     assert [h.kind for h in await find(store, "Kowalski")] == ["customer"]
+
+
+async def test_the_keys_migration_keeps_every_document(store: Store, corpus: dict[str, str]) -> None:
+    """Migration 0021 rebuilds SQLite's search_docs and search_fts with rowids kept;
+    down to 0020 and up again, every document is found, by its words and by its keys."""
+    if store.dialect == "postgresql":
+        pytest.skip("0021 changes the SQLite index only")
+    ben = (await find(store, "Kowalski"))[0].customer_id
+    before = {h.message_id for h in await find(store, "Rechnung")}
+    for revision in ("0020", "head"):
+        async with store.write() as conn:
+            await conn.run_sync(migrate_to, revision)
+        assert {h.message_id for h in await find(store, "Rechnung")} == before
+    assert eid(await find(store, "Rechnung", customer=(ben,)), corpus) == {"storniert"}
+    async with store.write() as conn:  # the keys find a customer's documents again
+        await search_index.forget_customer(conn, ben)
+    assert eid(await find(store, "Rechnung"), corpus) == {"rechnung"}
+
+
+def migrate_to(sync: Any, revision: str) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = sync
+    (command.upgrade if revision == "head" else command.downgrade)(config, revision)
 
 
 async def test_filters_that_leave_few_candidates_still_fill_the_page(

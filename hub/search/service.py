@@ -91,8 +91,9 @@ async def search(
     query = parsed(q, filters)
     offset = read_cursor(cursor)
     visible = await _visible(conn, who, rules)
-    hits, more = await search_index.search(conn, query, filters, visible, offset=offset, limit=limit)
-    facets = await search_index.facets(conn, query, filters, visible) if with_facets else None
+    hits, more, facets = await search_index.search(
+        conn, query, filters, visible, offset=offset, limit=limit, with_facets=with_facets
+    )
     wanted, prefixes = query.highlight_terms()
     return Found(
         items=[_item(h, wanted, prefixes) for h in hits],
@@ -137,7 +138,7 @@ async def conversation_ids(
     found: dict[str, None] = {}
     offset = 0
     while len(found) < limit and offset <= MAX_OFFSET:
-        hits, more = await search_index.search(conn, query, filters, visible, offset=offset, limit=200)
+        hits, more, _ = await search_index.search(conn, query, filters, visible, offset=offset, limit=200)
         found.update((h.conversation_id, None) for h in hits if h.conversation_id)
         if not more:
             break

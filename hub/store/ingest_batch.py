@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.model import ROUTABLE_KINDS, Address, ConversationStatus, InboundMessage, message_id
+from hub.model import ROUTABLE_KINDS, Address, AddressKind, ConversationStatus, InboundMessage, message_id
 from hub.sanitize import clean_html
 from hub.store import search_index
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
@@ -79,7 +79,7 @@ async def store_batch(
     fresh, ids, duplicates, already = await _drop_duplicates(conn, batch)
     if not fresh:
         return BatchResult([], duplicates, already)
-    owners, created = await _resolve_customers(conn, fresh, now, default_tier)
+    owners, created, languages = await _resolve_customers(conn, fresh, now, default_tier)
     own_keys = [m.thread_hint.key for m in fresh]
     fresh = await follow_threads(conn, fresh, owners)
     # the conversations a message's hints led to (not merely its own thread key)
@@ -169,8 +169,25 @@ async def store_batch(
             for a in msg.attachments
         ]
     await insert_rows(conn, attachments, attachment_rows)
-    await search_index.refresh_customers(conn, created)
-    await search_index.index_messages(conn, [r for r in rows if r["id"] in stored_ids], attachment_rows)
+    first: dict[str, InboundMessage] = {}  # a created customer's name is its first message's
+    for msg in fresh:
+        if owners[msg.sender] in created:
+            first.setdefault(owners[msg.sender], msg)
+    await search_index.index_new_customers(
+        conn,
+        [
+            (
+                customer_id,
+                msg.sender_name,
+                None if msg.sender.kind is AddressKind.CHAT_VISITOR else msg.sender.value,
+                now,
+            )
+            for customer_id, msg in first.items()
+        ],
+    )
+    await search_index.index_messages(
+        conn, [r for r in rows if r["id"] in stored_ids], attachment_rows, languages
+    )
     if touched:
         rank_of = sa.bindparam("rank", type_=sa.SmallInteger)
         later = sa.func.greatest if is_pg(conn) else sa.func.max
@@ -247,29 +264,40 @@ async def _drop_duplicates(
     return [msg for msg, _ in kept], [mid for _, mid in kept], duplicates, already
 
 
-async def _owners_of(conn: AsyncConnection, addresses: Sequence[Address]) -> dict[Address, str]:
+async def _owners_of(
+    conn: AsyncConnection, addresses: Sequence[Address]
+) -> tuple[dict[Address, str], dict[str, str | None]]:
+    """Who owns each known address, and those customers' languages (the search index
+    stems their messages by it)."""
     if not addresses:
-        return {}
+        return {}, {}
     pairs = [(a.kind.value, a.value) for a in addresses]
     result = await conn.execute(
-        sa.select(identities.c.kind, identities.c.value, identities.c.customer_id).where(
-            pairs_in(conn, identities.c.kind, identities.c.value, pairs)
-        )
+        sa.select(identities.c.kind, identities.c.value, identities.c.customer_id, customers.c.language)
+        .join(customers, customers.c.id == identities.c.customer_id)
+        .where(pairs_in(conn, identities.c.kind, identities.c.value, pairs))
     )
     wanted = {(a.kind.value, a.value): a for a in addresses}
-    return {wanted[(r.kind, r.value)]: r.customer_id for r in result}
+    owners: dict[Address, str] = {}
+    languages: dict[str, str | None] = {}
+    for r in result:
+        owners[wanted[(r.kind, r.value)]] = r.customer_id
+        languages[r.customer_id] = r.language
+    return owners, languages
 
 
 async def _resolve_customers(
     conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, default_tier: str
-) -> tuple[dict[Address, str], set[str]]:
+) -> tuple[dict[Address, str], set[str], dict[str, str | None]]:
+    """Each sender's customer (created for senders nobody knows), the ids created, and the
+    languages of the customers found."""
     names: dict[Address, str | None] = {}
     for msg in batch:
         names.setdefault(msg.sender, msg.sender_name)
-    owners = await _owners_of(conn, list(names))
+    owners, languages = await _owners_of(conn, list(names))
     missing = sorted((a for a in names if a not in owners), key=lambda a: (a.kind, a.value))
     if not missing:
-        return owners, set()
+        return owners, set(), languages
     new_ids = {a: str(uuid.uuid4()) for a in missing}
     await insert_rows(
         conn,
@@ -309,8 +337,10 @@ async def _resolve_customers(
         await conn.execute(
             sa.delete(customers).where(any_of(conn, customers.c.id, [new_ids[a] for a in lost]))
         )
-        owners.update(await _owners_of(conn, lost))
-    return owners, created
+        theirs, their_languages = await _owners_of(conn, lost)
+        owners.update(theirs)
+        languages.update(their_languages)
+    return owners, created, languages
 
 
 def _open_key(customer_id: str, msg: InboundMessage) -> str:

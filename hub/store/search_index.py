@@ -6,7 +6,11 @@ tags, its department, and its subject where no message carries it). Its terms co
 ``hub.text.index_terms`` (the same code at indexing and query time on both backends):
 
 - SQLite: ``search_docs.raw/de/en`` are the external content of the FTS5 table
-  ``search_fts`` (triggers keep it in step); ranked by ``bm25``.
+  ``search_fts`` (``put`` inserts into both; triggers follow deletes and updates);
+  ranked by ``bm25``. search_docs has no B-tree beside ``at``: a document is found by
+  its customer, conversation or source through the FTS5 column ``keys`` (``_keyed``),
+  as B-trees over random ids cost a page written per document at every commit
+  (migration 0021).
 - PostgreSQL: the column ``search_docs.terms`` is a tsvector written from the same
   terms (``raw`` at positions from 1, ``de`` from DE_AT, ``en`` from EN_AT, so that a
   phrase never spans two streams) and GIN-indexed; ranked by ``ts_rank_cd``.
@@ -28,13 +32,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.bulk import any_of, is_pg
 from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, events, identities, messages, search_docs
-from hub.text.index_terms import Streams, streams
+from hub.text.index_terms import MAX_WORDS, Streams, streams
 from hub.text.search_query import Query, fts5_match, tsquery
 
 d = search_docs.c
@@ -48,10 +52,12 @@ CANDIDATES = 1000
 MAX_CANDIDATES = 100_000
 # facets count at most this many matches (``Facets.capped`` says when there were more)
 FACET_CAP = 1000
-# what only one backend has, beside the tables: kept out of the schema comparison
 # conversations re-indexed per statement (a retention run may hand over many)
 REFRESH_CHUNK = 1000
-BACKEND_OBJECTS = frozenset({"search_fts", "terms", "search_docs_terms"})
+# what only one backend has, beside the tables: kept out of the schema comparison
+BACKEND_OBJECTS = frozenset({"search_fts", "terms", "search_docs_terms", "keys"})
+# what only PostgreSQL's search_docs has (SQLite finds documents through ``keys``)
+PG_ONLY = frozenset({"uq_search_docs_source", "ix_search_docs_customer_id", "ix_search_docs_conversation_id"})
 
 _fts = sa.table("search_fts", sa.column("rowid", sa.Integer))
 _FTS: sa.ColumnElement[Any] = sa.literal_column("search_fts")
@@ -61,6 +67,10 @@ _pg_docs = sa.table(
     sa.column("terms", TSVECTOR),
 )
 _pg_terms = sa.literal_column("search_docs.terms", TSVECTOR)
+_SQLITE_FTS_INSERT = (
+    "INSERT INTO search_fts (rowid, raw, de, en, keys)"
+    " SELECT id, raw, de, en, keys FROM search_docs WHERE id > ?"
+)
 _SQLITE_INSERT = (
     "INSERT INTO search_docs (source, kind, customer_id, conversation_id, message_id, channel, at,"
     " raw, de, en) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -154,16 +164,22 @@ def message_texts(subject: str | None, text: str, meta: Any, files: Iterable[str
 
 
 async def index_messages(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Any]]
+    conn: AsyncConnection,
+    rows: Sequence[Mapping[str, Any]],
+    files: Sequence[Mapping[str, Any]],
+    languages: Mapping[str, str | None] | None = None,
 ) -> None:
     """Index freshly stored messages (``messages`` rows as inserted, and their
-    ``attachments`` rows), each in its customer's language."""
+    ``attachments`` rows), each in its customer's language (``languages`` by customer,
+    when the caller has them; a customer missing there has none)."""
     if not rows:
         return
     names: dict[str, list[str]] = {}
     for f in files:
         names.setdefault(f["message_id"], []).append(f["filename"])
-    language = await languages_of(conn, (r["customer_id"] for r in rows))
+    language = (
+        languages if languages is not None else await languages_of(conn, (r["customer_id"] for r in rows))
+    )
     await put(
         conn,
         [
@@ -253,7 +269,7 @@ async def _refresh_conversations(conn: AsyncConnection, ids: Sequence[str]) -> N
             .distinct()
         ):
             carried.setdefault(found.conversation_id, []).append(found.subject)
-    await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [f"v:{i}" for i in ids])))
+    await _delete(conn, d.source, [f"v:{i}" for i in ids])
     docs = [conversation_doc(r, carried.get(r.id, ())) for r in rows if r.erased_at is None]
     await put(conn, [doc for doc in docs if doc is not None], fresh=True)
 
@@ -264,35 +280,34 @@ async def put(conn: AsyncConnection, docs: Sequence[Doc], *, fresh: bool = False
     if not docs:
         return
     if not fresh:
-        await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [doc.source for doc in docs])))
-    rows = [
-        {
-            "source": doc.source,
-            "kind": doc.kind.value,
-            "customer_id": doc.customer_id,
-            "conversation_id": doc.conversation_id,
-            "message_id": doc.message_id,
-            "channel": doc.channel,
-            "at": doc.at,
-        }
-        for doc in docs
-    ]
+        await _delete(conn, d.source, [doc.source for doc in docs])
     if is_pg(conn):
-        for row, doc in zip(rows, docs, strict=True):
-            row["terms"] = tsvector_text(doc.terms)
+        # one statement of arrays, as hub.store.bulk.insert_rows: its text does not
+        # depend on the number of documents, so it is prepared once
+        values = {
+            "source": [doc.source for doc in docs],
+            "kind": [doc.kind.value for doc in docs],
+            "customer_id": [doc.customer_id for doc in docs],
+            "conversation_id": [doc.conversation_id for doc in docs],
+            "message_id": [doc.message_id for doc in docs],
+            "channel": [doc.channel for doc in docs],
+            "at": [doc.at for doc in docs],
+        }
+        arrays = [
+            sa.func.unnest(sa.bindparam(None, column, type_=ARRAY(search_docs.c[name].type)))
+            for name, column in values.items()
+        ]
+        vectors = sa.bindparam(None, [tsvector_text(doc.terms) for doc in docs], type_=ARRAY(sa.Text))
         await conn.execute(
-            sa.insert(_pg_docs).values(
-                {
-                    **{name: sa.bindparam(name) for name in rows[0] if name != "terms"},
-                    "terms": sa.cast(sa.bindparam("terms"), TSVECTOR),
-                }
-            ),
-            rows,
+            sa.insert(_pg_docs).from_select(
+                [*values, "terms"], sa.select(*arrays, sa.cast(sa.func.unnest(vectors), TSVECTOR))
+            )
         )
     else:
         # straight to the driver: per row this is a tenth of what a compiled insert
         # costs, and indexing is on the ingest path (bench/search.py)
         stamp = search_docs.c.at.type.bind_processor(conn.dialect) or str
+        before = await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(d.id), 0)))
         await conn.exec_driver_sql(
             _SQLITE_INSERT,
             [
@@ -311,15 +326,57 @@ async def put(conn: AsyncConnection, docs: Sequence[Doc], *, fresh: bool = False
                 for doc in docs
             ],
         )
+        # the new rows have the ids after ``before`` (this transaction is the only writer,
+        # and SQLite gives max(id) + 1): one statement hands them to FTS5, where a trigger
+        # per row cost five times the FTS5 insert itself (migration 0021)
+        await conn.exec_driver_sql(_SQLITE_FTS_INSERT, (before,))
+
+
+_KEYS = {"source": "doc", "customer_id": "customer", "conversation_id": "conversation"}
+# keys looked up per FTS5 statement (an OR of this many tokens)
+KEYED_CHUNK = 500
+
+
+def _keyed(conn: AsyncConnection, column: sa.Column[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """Documents whose ``column`` (source, customer_id or conversation_id) is one of
+    ``values``: on PostgreSQL through the column's B-tree, on SQLite through the FTS5
+    ``keys`` column (the column is compared too, so the result is exact)."""
+    if not values:
+        return sa.false()
+    exact = any_of(conn, column, values)
+    if is_pg(conn):
+        return exact
+    found = sa.select(_fts.c.rowid).where(_FTS.op("MATCH")(_key_match(column, values)))
+    return sa.and_(d.id.in_(found), exact)
+
+
+def _key_match(column: sa.Column[Any], values: Sequence[str]) -> str:
+    """The FTS5 expression for documents whose ``column`` is one of ``values``."""
+    tokens = " OR ".join('"' + f"{_KEYS[column.name]}:{v}".replace('"', '""') + '"' for v in values)
+    return f"keys : ({tokens})"
+
+
+async def _delete(conn: AsyncConnection, column: sa.Column[Any], values: Sequence[str]) -> None:
+    for start in range(0, len(values), KEYED_CHUNK):
+        await conn.execute(
+            sa.delete(search_docs).where(_keyed(conn, column, values[start : start + KEYED_CHUNK]))
+        )
+
+
+# the positions of a stream's words, as text; MAX_WORDS keeps a stream inside its range
+_AT = {start: [str(i) for i in range(start, start + MAX_WORDS)] for start in (1, DE_AT, EN_AT)}
 
 
 def tsvector_text(terms: Streams) -> str:
-    """The tsvector literal of a document's streams: each term with its positions."""
-    positions: dict[str, list[int]] = {}
-    for start, stream in ((1, terms.raw), (DE_AT, terms.de), (EN_AT, terms.en)):
-        for offset, term in enumerate(stream.split()):
-            positions.setdefault(term, []).append(start + offset)
-    return " ".join(f"'{term}':{','.join(map(str, at))}" for term, at in positions.items())
+    """The tsvector literal of a document's streams: each term with its positions
+    (``rechnung:4,5503``). Terms are letters and digits, so they need no quotes; merged
+    here, as PostgreSQL merging repeated terms costs more than this does."""
+    at: dict[str, str] = {}
+    for stream, positions in ((terms.raw, _AT[1]), (terms.de, _AT[DE_AT]), (terms.en, _AT[EN_AT])):
+        for term, position in zip(stream.split(), positions, strict=False):  # positions: more
+            known = at.get(term)
+            at[term] = position if known is None else f"{known},{position}"
+    return " ".join(map(":".join, at.items()))
 
 
 async def languages_of(conn: AsyncConnection, customer_ids: Iterable[str]) -> dict[str, str | None]:
@@ -350,21 +407,38 @@ async def refresh_customers(conn: AsyncConnection, customer_ids: Iterable[str]) 
         )
     ):
         values.setdefault(r.customer_id, []).append(r.value)
-    await conn.execute(sa.delete(search_docs).where(any_of(conn, d.source, [f"c:{i}" for i in ids])))
+    await _delete(conn, d.source, [f"c:{i}" for i in ids])
     await put(
         conn,
         [
-            Doc(
-                source=f"c:{r.id}",
-                kind=DocKind.CUSTOMER,
-                customer_id=r.id,
-                at=r.created_at,
-                terms=streams([r.name, r.organisation, *values.get(r.id, ())], r.language),
-            )
+            customer_doc(r.id, r.created_at, [r.name, r.organisation, *values.get(r.id, ())], r.language)
             for r in rows
             if r.erased_at is None
         ],
+        fresh=True,
     )
+
+
+def customer_doc(
+    customer_id: str, created_at: datetime, texts: Iterable[str | None], language: str | None
+) -> Doc:
+    """The document of a customer: ``texts`` are its name, organisation and identities
+    (not a chat visitor's, which is a random token)."""
+    return Doc(
+        source=f"c:{customer_id}",
+        kind=DocKind.CUSTOMER,
+        customer_id=customer_id,
+        at=created_at,
+        terms=streams(texts, language),
+    )
+
+
+async def index_new_customers(
+    conn: AsyncConnection, created: Sequence[tuple[str, str | None, str | None, datetime]]
+) -> None:
+    """Index customers ingest has just created: (id, name, identity or None, created at)
+    each, with no language yet."""
+    await put(conn, [customer_doc(i, at, [name, value], None) for i, name, value, at in created], fresh=True)
 
 
 async def move_documents(
@@ -376,7 +450,11 @@ async def move_documents(
 ) -> None:
     """A merge (all of ``customer_id``'s documents) or an unmerge (those of
     ``conversation_ids``) moves documents to ``to_customer``; customer documents stay."""
-    where = d.customer_id == customer_id if customer_id else d.conversation_id.in_(list(conversation_ids))
+    where = (
+        _keyed(conn, d.customer_id, [customer_id])
+        if customer_id
+        else _keyed(conn, d.conversation_id, conversation_ids)
+    )
     await conn.execute(
         sa.update(search_docs).where(where, d.kind != DocKind.CUSTOMER.value).values(customer_id=to_customer)
     )
@@ -385,7 +463,7 @@ async def move_documents(
 async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
     """Erasure: every document of the customer leaves the index, and on SQLite the FTS5
     index is rewritten, so its old pages (zeroed by ``secure_delete``) keep no term."""
-    await conn.execute(sa.delete(search_docs).where(d.customer_id == customer_id))
+    await _delete(conn, d.customer_id, [customer_id])
     if not is_pg(conn):
         await conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
 
@@ -399,16 +477,22 @@ async def forget_messages(conn: AsyncConnection, message_ids: sa.Select[Any]) ->
 
 # --- searching -------------------------------------------------------------------
 def _source(
-    conn: AsyncConnection, query: Query, candidates: int | None = None, filters: Filters | None = None
+    conn: AsyncConnection,
+    query: Query,
+    candidates: int | None = None,
+    filters: Filters | None = None,
+    bounds: tuple[int, int] | None = None,
 ) -> tuple[sa.FromClause, list[Any], Any]:
     """The FROM clause, the WHERE parts for the words, and the rank expression.
 
     With ``candidates``, the words pick that many documents before anything is joined
-    (the joins, filters and visibility then run on those only): on SQLite the best by
-    ``bm25`` (FTS5 keeps the top ones, in C), on PostgreSQL the latest (an index walk
-    on ``at``: ``ts_rank_cd`` reads every vector it ranks, so it ranks only those).
-    The filters on the document itself (channel, customer, dates) narrow the candidates."""
-    own = _doc_filters(filters) if filters else []
+    (the joins, filters and visibility then run on those only): the latest that match,
+    ranked among themselves. Ranking every match first would read every match (a common
+    word is in a third of all documents): FTS5 walks its rowids backwards and PostgreSQL
+    the ``at`` index, and both stop at ``candidates``. The filters on the document itself
+    (channel, customer, dates) narrow the candidates; on SQLite, ``bounds`` (the rowids of
+    a date range: ``_rowid_bounds``) keep the walk inside the range."""
+    own = _doc_filters(conn, filters) if filters else []
     joined = search_docs.outerjoin(conversations, c.id == d.conversation_id).join(
         customers, cu.id == d.customer_id
     )
@@ -426,18 +510,59 @@ def _source(
             .subquery("picked")
         )
         return picked.join(joined, d.id == picked.c.doc_id), [], picked.c.score
+    match = fts5_match(query)
+    if filters and filters.customer:  # the customer's documents by their keys, in the same walk
+        match = f"({match}) AND {_key_match(d.customer_id, filters.customer)}"
+    walk = [_FTS.op("MATCH")(match)]
+    if bounds is not None:
+        walk.append(_fts.c.rowid.between(*bounds))
     if candidates is None:
         matched = _fts.join(joined, d.id == _fts.c.rowid)
-        return matched, [_FTS.op("MATCH")(fts5_match(query))], -sa.func.bm25(_FTS)
-    best = (
+        return matched, walk, -sa.func.bm25(_FTS)
+    latest = (
         sa.select(_fts.c.rowid.label("doc_id"), sa.literal_column("search_fts.rank").label("score"))
         .select_from(_fts.join(search_docs, d.id == _fts.c.rowid) if own else _fts)
-        .where(_FTS.op("MATCH")(fts5_match(query)), *own)
-        .order_by(sa.literal_column("search_fts.rank"))
+        .where(*walk, *own)
+        .order_by(_fts.c.rowid.desc())
         .limit(candidates)
-        .subquery("best")
+        .subquery("latest")
     )
-    return best.join(joined, d.id == best.c.doc_id), [], -best.c.score
+    return latest.join(joined, d.id == latest.c.doc_id), [], -latest.c.score
+
+
+async def _plan_for_search(conn: AsyncConnection) -> None:
+    """On PostgreSQL, for the rest of this (read) transaction: plan each statement for
+    its own words, and join without hashing. A plan cached for any words guesses a few
+    thousand matches and reads all 250,000 of a common word's to sort them by date
+    (820 ms at 1,000,000 messages, bench/search.py), where the words' own plan walks the
+    ``at`` index backwards and stops at the candidates (15 ms). And the planner, unable
+    to estimate the visibility rule's ORs, hashed every conversation to join a thousand
+    documents to theirs (159 ms) instead of looking them up by key (24 ms)."""
+    if is_pg(conn):
+        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        await conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+
+
+# a date range of at most this many documents bounds the FTS5 walk by their rowids
+BOUNDED_RANGE = 100_000
+
+
+async def _rowid_bounds(conn: AsyncConnection, filters: Filters) -> tuple[int, int] | None:
+    """On SQLite, the lowest and the highest rowid of the documents in the filters' date
+    range, read off the ``at`` index, when the range holds at most BOUNDED_RANGE of them.
+    Rowids follow the order of indexing, not of ``at`` (mail may arrive late), so the
+    bounds only narrow the walk; ``at`` is still compared. Without them, a range long ago
+    is found by walking every later match."""
+    if is_pg(conn) or (filters.since is None and filters.until is None):
+        return None
+    inner = sa.select(d.id).where(*_doc_filters(conn, Filters(since=filters.since, until=filters.until)))
+    ids = inner.limit(BOUNDED_RANGE + 1).subquery()
+    found, low, high = (
+        await conn.execute(sa.select(sa.func.count(), sa.func.min(ids.c.id), sa.func.max(ids.c.id)))
+    ).one()
+    if found > BOUNDED_RANGE:
+        return None
+    return (low, high) if found else (0, -1)
 
 
 def _department() -> sa.ColumnElement[Any]:
@@ -445,12 +570,12 @@ def _department() -> sa.ColumnElement[Any]:
     return department
 
 
-def _doc_filters(f: Filters) -> list[sa.ColumnElement[bool]]:
+def _doc_filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
     parts: list[sa.ColumnElement[bool]] = []
     if f.channel:
         parts.append(d.channel.in_(list(f.channel)))
-    if f.customer:
-        parts.append(d.customer_id.in_(list(f.customer)))
+    if f.customer and is_pg(conn):  # SQLite: in the MATCH (``_source``)
+        parts.append(any_of(conn, d.customer_id, f.customer))
     if f.since is not None:
         parts.append(d.at >= f.since)
     if f.until is not None:
@@ -466,11 +591,12 @@ def _filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
         (c.queue, f.queue),
         (c.status, f.status),
         (c.assignee_id, f.assignee),
-        (d.customer_id, f.customer),
         (_department(), f.department),
     ):
         if values:
             parts.append(column.in_(list(values)))
+    if f.customer:
+        parts.append(_keyed(conn, d.customer_id, f.customer))
     if f.tag:
         parts.append(sa.or_(*(_has_tag(conn, t) for t in f.tag)))
     if f.key_account is not None:
@@ -507,19 +633,37 @@ async def search(
     *,
     offset: int,
     limit: int,
-) -> tuple[list[Hit], bool]:
-    """A page of hits, best first (latest first without words), and whether more follow.
+    with_facets: bool = False,
+) -> tuple[list[Hit], bool, Facets | None]:
+    """A page of hits, best first (latest first without words), whether more follow,
+    and (``with_facets``) the facets.
 
-    The words first pick CANDIDATES documents (see ``_source``); when the filters and
-    the visibility rule leave too few of them for the page, ten times as many, and in
-    the end all."""
-    candidates: int | None = max(CANDIDATES, 2 * (offset + limit + 1)) if query else None
-    while True:
-        rows = await _page(conn, query, filters, visible, offset, limit, candidates)
-        if len(rows) > limit or candidates is None:
+    The words first pick CANDIDATES documents (see ``_source``); those the filters and
+    the visibility rule leave are fetched once, ranked here and counted for the facets
+    (one walk of the index for both). When they are too few for the page, ten times as
+    many are picked, and in the end every match, ranked by the database."""
+    await _plan_for_search(conn)
+    if not query:
+        rows = await _page(conn, query, filters, visible, offset, limit, None)
+        found = await facets(conn, query, filters, visible) if with_facets else None
+        return await _hits(conn, rows, limit), len(rows) > limit, found
+    bounds = await _rowid_bounds(conn, filters)
+    candidates: int | None = max(CANDIDATES, 2 * (offset + limit + 1), FACET_CAP + 1 if with_facets else 0)
+    first: Sequence[Any] | None = None
+    while candidates is not None:
+        rows = await _candidates(conn, query, filters, visible, candidates, bounds, with_facets)
+        first = rows if first is None else first
+        if len(rows) > offset + limit:
+            rows = sorted(rows, key=lambda r: (r.rank, r.id), reverse=True)[offset : offset + limit + 1]
             break
         candidates = candidates * 10 if candidates * 10 <= MAX_CANDIDATES else None
-    more = len(rows) > limit
+    else:
+        rows = await _page(conn, query, filters, visible, offset, limit, bounds)
+    found = _facet_counts(first[: FACET_CAP + 1]) if with_facets and first is not None else None
+    return await _hits(conn, rows, limit), len(rows) > limit, found
+
+
+async def _hits(conn: AsyncConnection, rows: Sequence[Any], limit: int) -> list[Hit]:
     rows = rows[:limit]
     texts = await _texts(conn, rows)
     return [
@@ -538,7 +682,33 @@ async def search(
             texts=texts.get(r.source, ()),
         )
         for r in rows
-    ], more
+    ]
+
+
+# what a hit shows, and what the facets count
+_HIT = (d.id, d.kind, d.customer_id, d.conversation_id, d.message_id, d.channel, d.at, d.source)
+_HIT_CUSTOMER = (cu.name, cu.organisation, cu.tier, cu.key_account)
+_FACETED = (c.status, c.queue, c.assignee_id, c.route)
+
+
+async def _candidates(
+    conn: AsyncConnection,
+    query: Query,
+    filters: Filters,
+    visible: sa.ColumnElement[bool],
+    candidates: int,
+    bounds: tuple[int, int] | None,
+    with_facets: bool,
+) -> Sequence[Any]:
+    """The ``candidates`` latest matches that the filters and the visibility rule
+    leave, latest first, with their rank (and what the facets count)."""
+    source, matches, rank = _source(conn, query, candidates, filters, bounds)
+    stmt = (
+        sa.select(*_HIT, rank.label("rank"), *_HIT_CUSTOMER, *(_FACETED if with_facets else ()))
+        .select_from(source)
+        .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
+    )
+    return (await conn.execute(stmt)).all()
 
 
 async def _page(
@@ -548,24 +718,13 @@ async def _page(
     visible: sa.ColumnElement[bool],
     offset: int,
     limit: int,
-    candidates: int | None,
+    bounds: tuple[int, int] | None,
 ) -> Sequence[Any]:
-    source, matches, rank = _source(conn, query, candidates, filters)
+    """A page ranked by the database: every match by rank, or without words every
+    document, latest first."""
+    source, matches, rank = _source(conn, query, None, filters, bounds)
     stmt = (
-        sa.select(
-            d.kind,
-            d.customer_id,
-            d.conversation_id,
-            d.message_id,
-            d.channel,
-            d.at,
-            d.source,
-            rank.label("rank"),
-            cu.name,
-            cu.organisation,
-            cu.tier,
-            cu.key_account,
-        )
+        sa.select(*_HIT, rank.label("rank"), *_HIT_CUSTOMER)
         .select_from(source)
         .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
         .offset(offset)
@@ -578,9 +737,11 @@ async def _page(
 async def count(
     conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool], cap: int
 ) -> int:
-    """How many documents match, counted up to ``cap`` (among the MAX_CANDIDATES the
-    words pick first)."""
-    source, matches, _ = _source(conn, query, MAX_CANDIDATES if query else None, filters)
+    """How many documents match, counted up to ``cap``: the matches stream past the
+    filters until ``cap`` of them pass, nothing is ranked."""
+    await _plan_for_search(conn)
+    bounds = await _rowid_bounds(conn, filters) if query else None
+    source, matches, _ = _source(conn, query, None, filters, bounds)
     inner = (
         sa.select(d.id)
         .select_from(source)
@@ -595,17 +756,23 @@ async def facets(
     conn: AsyncConnection, query: Query, filters: Filters, visible: sa.ColumnElement[bool]
 ) -> Facets:
     """Counts per value of each filter over the matches (of the FACET_CAP documents the
-    words pick first: see ``_source``)."""
-    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None, filters)
+    words pick first: see ``_source``; ``search`` counts them on its own walk)."""
+    await _plan_for_search(conn)
+    bounds = await _rowid_bounds(conn, filters) if query else None
+    source, matches, _ = _source(conn, query, FACET_CAP + 1 if query else None, filters, bounds)
     rows = (
         await conn.execute(
-            sa.select(d.channel, c.status, c.queue, c.assignee_id, c.route, cu.tier, cu.key_account)
+            sa.select(d.channel, *_FACETED, cu.tier, cu.key_account)
             .select_from(source)
             .where(*matches, *_filters(conn, filters), visible, cu.erased_at.is_(None))
             .limit(FACET_CAP + 1)
         )
     ).all()
-    capped = len(rows) > FACET_CAP
+    return _facet_counts(rows)
+
+
+def _facet_counts(rows: Sequence[Any]) -> Facets:
+    """The facets of up to FACET_CAP + 1 rows (capped when there are more than FACET_CAP)."""
     counts: dict[str, Counter[str]] = {
         name: Counter() for name in ("channel", "status", "queue", "assignee", "department", "tag", "tier")
     }
@@ -626,7 +793,9 @@ async def facets(
         for tag in route.get("tags") or ():
             if isinstance(tag, str):
                 counts["tag"][tag] += 1
-    return Facets({name: dict(counter.most_common(50)) for name, counter in counts.items()}, capped)
+    return Facets(
+        {name: dict(counter.most_common(50)) for name, counter in counts.items()}, len(rows) > FACET_CAP
+    )
 
 
 async def _texts(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, tuple[str, ...]]:

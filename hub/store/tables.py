@@ -458,10 +458,11 @@ call_holds = sa.Table(
 
 # The search index (hub/store/search_index.py): one row per searchable document (a
 # message, an internal note, a customer's names and identities), with its terms. On
-# SQLite ``raw``/``de``/``en`` are the external content of the FTS5 table ``search_fts``
-# (kept in step by triggers); on PostgreSQL they stay NULL and the terms are the
-# ``terms`` tsvector column with its GIN index. Neither of those two is declared here:
-# they are each one backend's (``search_index.BACKEND_OBJECTS``).
+# SQLite ``raw``/``de``/``en`` are the external content of the FTS5 table ``search_fts``,
+# which also indexes a generated ``keys`` column in place of the B-trees on source,
+# customer and conversation (``search_index.PG_ONLY``); on PostgreSQL they stay NULL and
+# the terms are the ``terms`` tsvector column with its GIN index. Neither is declared
+# here: they are each one backend's (``search_index.BACKEND_OBJECTS``).
 search_docs = sa.Table(
     "search_docs",
     metadata,

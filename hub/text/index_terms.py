@@ -89,12 +89,19 @@ def languages_for(language: str | None) -> tuple[str, ...]:
 
 def streams(texts: Iterable[str | None], language: str | None = None) -> Streams:
     """The three streams of a document made of ``texts`` (e.g. subject, body, file names)."""
-    every = [terms_of(w) for text in texts if text for w in words(text)][:MAX_WORDS]
+    found: list[str] = []
+    for text in texts:
+        if text:
+            found += words(text)
+    if not found:
+        return Streams("", "", "")
+    # on the ingest path: one C-level pass (map, zip) per document, not one per word
+    raw, de, en = zip(*map(terms_of, found[:MAX_WORDS]), strict=True)
     kept = languages_for(language)
     return Streams(
-        raw=" ".join(t[0] for t in every),
-        de=" ".join(t[1] for t in every) if "de" in kept else "",
-        en=" ".join(t[2] for t in every) if "en" in kept else "",
+        raw=" ".join(raw),
+        de=" ".join(de) if "de" in kept else "",
+        en=" ".join(en) if "en" in kept else "",
     )
 
 
