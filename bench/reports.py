@@ -68,7 +68,7 @@ MEASURES = [
     "sla_attainment",
     "reopen_rate",
 ]
-GROUPS = [None, "channel", "tier", "queue", "agent", "team", "key_account", "weekday"]
+GROUPS = [None, "channel", "tier", "queue", "agent", "team", "key_account", "weekday", "business_hours"]
 CHUNK = 5000
 REFRESH_SECONDS = 20  # reports.refresh_seconds, the default
 

@@ -55,6 +55,19 @@ def hours(start: datetime, end: datetime) -> Iterator[datetime]:
         at += HOUR
 
 
+def offsets(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets (seconds) over the UTC hours from ``start`` up to ``end``:
+    each with the first hour it holds from, oldest first (one per change of the clocks),
+    so the store can sum the hours of each local day (``repos.reports.rollups``)."""
+    found: list[tuple[datetime, int]] = []
+    for hour in hours(start, end):
+        offset = hour.astimezone(zone).utcoffset()
+        seconds = int(offset.total_seconds()) if offset is not None else 0
+        if not found or found[-1][1] != seconds:
+            found.append((hour, seconds))
+    return found
+
+
 def hour_of_day(hour: datetime, zone: ZoneInfo) -> int:
     return hour.astimezone(zone).hour
 

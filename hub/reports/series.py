@@ -126,5 +126,14 @@ def by_time(part: Callable[[datetime], int]) -> Grouper:
     return group
 
 
+def by_business_hours(is_open: Callable[[str, datetime], bool]) -> Grouper:
+    """ "open" or "closed": whether the row's queue was open at the start of its hour."""
+
+    def group(row: RollupRow) -> Sequence[str]:
+        return ["open" if is_open(row.queue, row.hour) else "closed"]
+
+    return group
+
+
 def one_group(_row: RollupRow) -> Sequence[str]:
     return [""]

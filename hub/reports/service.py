@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 from hub.reports import buckets, live, series
 from hub.reports.buckets import Bucket
 from hub.reports.measures import MEASURES, Kind, stored_measures
+from hub.routing.hours import ALWAYS_OPEN, BusinessHours
 from hub.store.engine import Store
 from hub.store.repos import agents as agent_repo
 from hub.store.repos import reports as repo
 
 # what a report may be grouped by: the rollups' dimensions (``agent`` is ``agent_id``),
-# a team (through its agents), and the local hour of the day or day of the week
+# a team (through its agents), the local hour of the day or day of the week, and
+# whether the conversation's queue was open then (its business hours: "open", "closed")
 ROLLUP_GROUPS = {
     "channel": "channel",
     "tier": "tier",
@@ -31,7 +33,7 @@ ROLLUP_GROUPS = {
     "agent": "agent_id",
     "key_account": "key_account",
 }
-GROUPS = (*ROLLUP_GROUPS, "team", "hour_of_day", "weekday")
+GROUPS = (*ROLLUP_GROUPS, "team", "hour_of_day", "weekday", "business_hours")
 FILTERS = (*ROLLUP_GROUPS, "team")
 
 
@@ -47,6 +49,9 @@ class ReportQuery:
     # only these customers' conversations (a segment, a KAM's accounts): computed from
     # their events (``hub.reports.live``), not read from the rollups
     customers: tuple[str, ...] | None = None
+    # each queue's business hours (the routing rules'), for ``business_hours``; a queue
+    # not named here is open around the clock
+    hours: Mapping[str, BusinessHours] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,10 @@ def _grouper(q: ReportQuery, teams: Mapping[str, Sequence[str]]) -> tuple[series
         return series.by_time(lambda h: buckets.hour_of_day(h, q.zone)), ()
     if q.group_by == "weekday":
         return series.by_time(lambda h: buckets.weekday(h, q.zone)), ()
+    if q.group_by == "business_hours":
+        return series.by_business_hours(lambda queue, hour: q.hours.get(queue, ALWAYS_OPEN).is_open(hour)), (
+            "queue",
+        )
     column = ROLLUP_GROUPS[q.group_by]
     return series.by_dimension(column), (column,)
 
@@ -102,12 +111,20 @@ async def _rows(
     by: Sequence[str],
     filters: Mapping[str, Sequence[str | bool]],
     customers: Sequence[str] | None,
+    *,
+    per: str = "hour",
+    zone: ZoneInfo | None = None,
 ) -> list[repo.RollupRow]:
+    """The rollup rows, summed ``per`` hour, local day, week or month of ``zone``, or
+    over the whole range (``repo.rollups``): no finer than the report needs."""
     if customers is not None:
         rows = await live.customer_rollups(store, customers, start, end)
         return live.summed(rows, measures, by=by, filters=filters)
+    offsets = buckets.offsets(start, end, zone) if zone and per in ("day", "week", "month") else []
     async with store.read() as conn:
-        return await repo.rollups(conn, measures, start, end, by=by, filters=filters)
+        return await repo.rollups(
+            conn, measures, start, end, by=by, filters=filters, per=per, offsets=offsets
+        )
 
 
 async def report(store: Store, q: ReportQuery) -> Report:
@@ -115,8 +132,22 @@ async def report(store: Store, q: ReportQuery) -> Report:
     needs_teams = q.group_by == "team" or "team" in q.filters
     teams = await _teams(store) if needs_teams else {}
     group_of, by = _grouper(q, teams)
+    # summed in the store per bucket; per local day where a weekday groups them, per
+    # hour where the hour of the day does
+    if q.bucket is Bucket.HOUR or q.group_by in ("hour_of_day", "business_hours"):
+        per = "hour"
+    else:
+        per = "day" if q.group_by == "weekday" else q.bucket.value
     rows = await _rows(
-        store, stored_measures(q.measure), q.start, q.end, by, _rollup_filters(q.filters, teams), q.customers
+        store,
+        stored_measures(q.measure),
+        q.start,
+        q.end,
+        by,
+        _rollup_filters(q.filters, teams),
+        q.customers,
+        per=per,
+        zone=q.zone,
     )
 
     def key_of(hour: datetime) -> datetime | date:
@@ -168,7 +199,7 @@ async def tier_fairness(
     the longest wait before an agent took a conversation, and the breaches; a tier
     whose attainment is below its floor is flagged. Of ``customers`` only, when given."""
     measures = ("sla_met", "sla_missed", "sla_breaches", "first_response_time", "wait_before_accept")
-    rows = await _rows(store, measures, start, end, ("tier",), {}, customers)
+    rows = await _rows(store, measures, start, end, ("tier",), {}, customers, per="whole")
     cells: dict[tuple[str, str], series.Cell] = {}
     for row in rows:
         cells.setdefault((row.tier, row.measure), series.Cell()).add(row)

@@ -235,6 +235,7 @@ async def get_report(request: web.Request) -> web.Response:
         zone=zone,
         group_by=_choice(request, "group_by", GROUPS, None),
         filters=_filters(request),
+        hours={name: queue.hours for name, queue in request.app[ROUTING].rules.queues.items()},
     )
     wants_csv, lang = _wants_csv(request), _lang(request)
     found = await report(request.app[STORE], replace(query, customers=await _customers(request)))

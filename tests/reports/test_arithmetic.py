@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.reports.bins import bin_of, lower_edge, percentile
-from hub.reports.buckets import Bucket, bucket_key, bucket_label
+from hub.reports.buckets import Bucket, bucket_key, bucket_label, offsets
 from hub.reports.export import language, to_csv
 
 
@@ -55,6 +55,19 @@ def test_buckets_in_berlin() -> None:
     assert bucket_label(bucket_key(datetime(2026, 4, 1, 5, tzinfo=UTC), Bucket.WEEK, berlin), berlin) == (
         "2026-03-30T00:00:00+02:00"
     )
+
+
+def test_the_offsets_of_a_range_change_with_the_clocks() -> None:
+    """What the store sums local days by: Berlin's offset from each change on."""
+    berlin, kolkata = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Kolkata")
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    assert offsets(start, end, berlin) == [
+        (start, 3600),
+        (datetime(2026, 3, 29, 1, tzinfo=UTC), 7200),  # 02:00 CET became 03:00 CEST
+        (datetime(2026, 10, 25, 1, tzinfo=UTC), 3600),  # 03:00 CEST became 02:00 CET
+    ]
+    assert offsets(start, end, kolkata) == [(start, 19800)]
+    assert offsets(start, start, berlin) == []
 
 
 def test_language_from_the_query_or_accept_language() -> None:

@@ -204,6 +204,29 @@ async def test_days_across_the_change_to_summer_time(hub: HubClient) -> None:
         ("2026-03-23T00:00:00+01:00", 3),
         ("2026-03-30T00:00:00+02:00", 1),
     ]
+    # the store sums a month, and the days of a weekday grouping, in local time too
+    months = await (
+        await hub.client.get(
+            "/api/v1/reports/conversations_opened?from=2026-03-01&to=2026-05-01&bucket=month&group_by=weekday",
+            headers=headers["admin"],
+        )
+    ).json()
+    assert [(r["start"], r["group"], r["count"]) for r in months["rows"] if r["count"]] == [
+        ("2026-03-01T00:00:00+01:00", "1", 1),  # Monday the 30th, 00:30 CEST
+        ("2026-03-01T00:00:00+01:00", "6", 1),
+        ("2026-03-01T00:00:00+01:00", "7", 2),
+    ]
+    assert {r["start"] for r in months["rows"]} == {"2026-03-01T00:00:00+01:00", "2026-04-01T00:00:00+02:00"}
+    months = await (
+        await hub.client.get(
+            "/api/v1/reports/conversations_opened?from=2026-03-01&to=2026-05-01&bucket=month",
+            headers=headers["admin"],
+        )
+    ).json()
+    assert [(r["start"], r["count"]) for r in months["rows"]] == [
+        ("2026-03-01T00:00:00+01:00", 4),
+        ("2026-04-01T00:00:00+02:00", 0),
+    ]
 
 
 async def test_hours_across_the_change_back_to_winter_time(hub: HubClient) -> None:
@@ -232,6 +255,56 @@ async def test_hours_across_the_change_back_to_winter_time(hub: HubClient) -> No
         )
     ).json()
     assert [(t["group"], t["count"]) for t in days["totals"]] == [("2", 3)]
+
+
+async def test_business_hours_split_a_report(backend: str, tmp_path: Path) -> None:
+    """Grouped by business hours: whether the conversation's queue was open when it was
+    counted (Monday 2 March 2026, Berlin; service opens 08:00-18:00, sales never does;
+    a queue the rules do not name is open around the clock)."""
+    (tmp_path / "routing.yaml").write_text(
+        "queues:\n"
+        "  service: {hours: {timezone: Europe/Berlin, open: {mon-fri: ['08:00-18:00']}}}\n"
+        "  sales: {hours: {timezone: Europe/Berlin, open: {}}}\n"
+        "rules:\n"
+        "  - {name: all, targets: [{queue: service}]}\n"
+    )
+    settings = make_settings(
+        tmp_path, backend, **{"reports.refresh_seconds": 0, "reports.timezone": "Europe/Berlin"}
+    )
+    try:
+        async with running_hub(settings) as hub:
+            headers = await sign_in_all(hub)
+            # 06:30 and 09:30 CET in service (the history's queue), 10:30 in sales
+            await _opened_at(hub, [at(5, 30), at(8, 30)])
+            async with hub.app[STORE].write() as conn:
+                await conn.execute(
+                    sa.insert(conversations).values(
+                        **{**conversation("conv-sales", "c9", "sms", at(9, 30)), "queue": "sales"}
+                    )
+                )
+                await conn.execute(
+                    sa.insert(events).values(
+                        **event(at(9, 30), "conversation.opened", "conv-sales", "c9", "system:ingest")
+                    )
+                )
+            await rebuild(hub.app[STORE], at(12, 0))
+            body = await (
+                await hub.client.get(
+                    "/api/v1/reports/conversations_opened?from=2026-03-02&to=2026-03-03&group_by=business_hours",
+                    headers=headers["supervisor"],
+                )
+            ).json()
+            assert [(t["group"], t["count"]) for t in body["totals"]] == [("closed", 2), ("open", 1)]
+            csv_text = await (
+                await hub.client.get(
+                    "/api/v1/reports/conversations_opened?from=2026-03-02&to=2026-03-03"
+                    "&group_by=business_hours&format=csv&lang=de",
+                    headers=headers["supervisor"],
+                )
+            ).text()
+            assert csv_text.splitlines()[0].split(",")[:2] == ["Beginn", "Geschäftszeit"]
+    finally:
+        await drop_backend(settings)
 
 
 async def test_tier_fairness_api(hub: HubClient) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +53,8 @@ MILESTONE_ACTIONS = (
     "conversation.called_back",
 )
 DIMENSIONS = ("channel", "tier", "queue", "department", "agent_id", "key_account")
+# what ``rollups`` sums over: an hour, a local day, week or month, or the whole range
+SPANS = ("hour", "day", "week", "month", "whole")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -395,40 +398,77 @@ async def rollups(
     *,
     by: Sequence[str] = (),
     filters: Mapping[str, Sequence[str | bool]] | None = None,
+    per: str = "hour",
+    offsets: Sequence[tuple[datetime, int]] = (),
 ) -> list[RollupRow]:
     """The rollup rows of ``measures`` in the hours from ``start`` up to ``end`` whose
     dimensions match ``filters`` (dimension to allowed values), summed per hour,
-    measure, bin and the dimensions ``by``."""
+    measure, bin and the dimensions ``by``.
+
+    Coarser, so that a year is not read back hour by hour: ``per`` a local ``day``,
+    ``week`` (from Monday) or ``month`` of the zone whose UTC offsets in seconds are
+    ``offsets`` (each from its time on, oldest first), or over the ``whole`` range. A
+    row's ``hour`` is then the earliest hour it sums, which lies in its day, week or month."""
     for name in (*by, *(filters or {})):
         if name not in DIMENSIONS:
             raise ValueError(f"not a rollup dimension: {name}")
-    keys = [r.hour, r.measure, r.bin, *(r[name] for name in by)]
-    query = (
-        sa.select(
-            *keys,
-            sa.func.sum(r.n).label("n"),
-            sa.func.sum(r.total).label("total"),
-            sa.func.max(r.peak).label("peak"),
-        )
-        .where(r.measure.in_(list(measures)), r.hour >= start, r.hour < end)
-        .group_by(*keys)
+    if per not in SPANS:
+        raise ValueError(f"not a span of rollups: {per}")
+    dims = [r[name] for name in by]
+    if per == "whole":
+        span: sa.ColumnElement[Any] = sa.literal("")
+    elif per == "hour" or not offsets:
+        span = r.hour
+    else:
+        span = _local_start(conn, per, offsets)
+    inner = sa.select(r.hour, span.label("span"), r.measure, r.bin, *dims, r.n, r.total, r.peak).where(
+        r.measure.in_(list(measures)), r.hour >= start, r.hour < end
     )
     for name, values in (filters or {}).items():
-        query = query.where(r[name].in_(list(values)))
+        inner = inner.where(r[name].in_(list(values)))
+    rows = inner.subquery()
+    keys = [rows.c.span, rows.c.measure, rows.c.bin, *(rows.c[name] for name in by)]
+    query = sa.select(
+        sa.func.min(rows.c.hour).label("hour"),
+        *keys,
+        sa.func.sum(rows.c.n).label("n"),
+        sa.func.sum(rows.c.total).label("total"),
+        sa.func.max(rows.c.peak).label("peak"),
+    ).group_by(*keys)
     found = []
     for row in await conn.execute(query):
-        dims = {name: row._mapping[name] for name in by}
-        if "key_account" in dims:
-            dims["key_account"] = bool(dims["key_account"])
+        dimensions = {name: row._mapping[name] for name in by}
+        if "key_account" in dimensions:
+            dimensions["key_account"] = bool(dimensions["key_account"])
         found.append(
             RollupRow(
-                hour=utc(row.hour),
+                hour=_as_time(row.hour),
                 measure=row.measure,
                 bin=row.bin,
                 n=int(row.n),
                 total=float(row.total),
                 peak=float(row.peak),
-                **dims,
+                **dimensions,
             )
         )
     return found
+
+
+def _local_start(
+    conn: AsyncConnection, per: str, offsets: Sequence[tuple[datetime, int]]
+) -> sa.ColumnElement[Any]:
+    """The local date ('YYYY-MM-DD') on which the day, week or month of a rollup hour
+    starts, under the zone's offset at that hour."""
+
+    def start(offset: int) -> sa.ColumnElement[Any]:
+        if is_pg(conn):
+            local = sa.func.timezone("UTC", r.hour) + sa.func.make_interval(0, 0, 0, 0, 0, 0, offset)
+            return sa.func.to_char(sa.func.date_trunc(per, local), "YYYY-MM-DD")
+        shift = f"{offset:+d} seconds"
+        if per == "week":  # back to the Monday on or before
+            return sa.func.date(r.hour, shift, "-6 days", "weekday 1")
+        return sa.func.strftime("%Y-%m-01" if per == "month" else "%Y-%m-%d", r.hour, shift)
+
+    later = [(r.hour < until, start(offset)) for (_, offset), (until, _) in pairwise(offsets)]
+    last = start(offsets[-1][1])
+    return sa.case(*later, else_=last) if later else last
