@@ -185,15 +185,15 @@ async def rebuild(store: Store) -> None:
     m = messages.c
     async with store.write() as conn:
         await conn.execute(sa.delete(search_docs).where(search_docs.c.kind == "message"))
-    done, last, started, used = 0, "", time.perf_counter(), time.process_time()
+    done, after, started, used = 0, None, time.perf_counter(), time.process_time()
     while True:
         async with store.write() as conn:
             rows = (
                 await conn.execute(
                     sa.select(m.id, m.conversation_id, m.customer_id, m.channel, m.received_at)
-                    .add_columns(m.subject, m.text, m.meta)
-                    .where(m.id > last)
-                    .order_by(m.id)
+                    .add_columns(m.subject, m.text, m.meta, m.stored_at)
+                    .where(*search_index.stored_after(after))
+                    .order_by(m.stored_at, m.id)
                     .limit(2000)
                 )
             ).all()
@@ -201,9 +201,13 @@ async def rebuild(store: Store) -> None:
                 break
             await search_index.put(conn, [search_index.message_doc(r) for r in rows])
         done += len(rows)
-        last = rows[-1].id
+        after = (rows[-1].stored_at, rows[-1].id)
     wall, cpu = time.perf_counter() - started, time.process_time() - used
     print(f"  index build: {done / wall:,.0f} documents/s ({done / cpu:,.0f} per CPU second of this process)")
+    if store.dialect == "postgresql":  # what autovacuum does after a million deletes
+        async with store.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM search_docs")
 
 
 def pct(values: list[float], q: int) -> float:

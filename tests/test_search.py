@@ -15,7 +15,16 @@ from alembic import command
 
 from hub.auth.visibility import Scope, everything
 from hub.customers.privacy import apply_retention
-from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, MessageKind, ThreadHint
+from hub.model import (
+    Address,
+    AddressKind,
+    Attachment,
+    Channel,
+    InboundMessage,
+    MessageKind,
+    ThreadHint,
+    message_id,
+)
 from hub.settings import Settings
 from hub.store import search_index
 from hub.store.engine import Store, _alembic_config
@@ -353,6 +362,25 @@ async def test_the_keys_migration_keeps_every_document(store: Store, corpus: dic
     async with store.write() as conn:  # the keys find a customer's documents again
         await search_index.forget_customer(conn, ben)
     assert eid(await find(store, "Rechnung"), corpus) == {"rechnung"}
+
+
+async def test_reindexing_keeps_the_order_messages_were_stored_in(store: Store) -> None:
+    """The search walks the index latest first by rowid, so a rebuild indexes messages
+    in the order they were stored, not in the order of their (random) ids."""
+    first, second = sorted((f"order-{n}" for n in range(2)), key=lambda e: message_id(Channel.EMAIL, e))[::-1]
+    for ext, stored in ((first, T0), (second, T0 + timedelta(hours=1))):  # the later id sorts first
+        async with store.write() as conn:
+            await store_batch(conn, [message(ext, "Rechnung")], stored)
+    assert await search_index.rebuild(store) > 0
+    async with store.read() as conn:
+        indexed = list(
+            await conn.scalars(
+                sa.select(search_docs.c.message_id)
+                .where(search_docs.c.kind == "message")
+                .order_by(search_docs.c.id)
+            )
+        )
+    assert indexed == [message_id(Channel.EMAIL, first), message_id(Channel.EMAIL, second)]
 
 
 def migrate_to(sync: Any, revision: str) -> None:

@@ -1,8 +1,8 @@
 """Reports about a set of customers (a segment's members, a key account manager's
-accounts), computed from the stored events of those customers when asked.
+accounts) or of tagged conversations, computed from their stored events when asked.
 
-The rollups have no customer dimension (one would multiply their rows by the number of
-customers), so a report restricted to customers is not read from them: the same pure
+The rollups have no customer or tag dimension (one would multiply their rows by the
+number of customers; a conversation has several tags), so such a report is not read from them: the same pure
 ``rollup_rows`` runs over the events and messages of those customers' conversations in
 the range, and the result is summed as ``repos.reports.rollups`` sums stored rows. The
 cost grows with those customers' activity in the range, not with the whole hub's.
@@ -19,13 +19,20 @@ from hub.store.repos import reports as repo
 from hub.store.repos.reports import RollupRow
 
 
-async def customer_rollups(
-    store: Store, customer_ids: Sequence[str], start: datetime, end: datetime
+async def computed(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    *,
+    customer_ids: Sequence[str] | None = None,
+    tags: Sequence[str] = (),
 ) -> list[RollupRow]:
     """What the rollups of the hours from ``start`` up to ``end`` would hold if only
-    these customers' conversations had happened."""
+    these customers' conversations (all, when None), and of those only the ones tagged
+    with one of ``tags`` (any, when none), had happened."""
+    customers = None if customer_ids is None else sorted(set(customer_ids))
     async with store.read() as conn:
-        return await rows_of(conn, start, end, sorted(set(customer_ids)))
+        return await rows_of(conn, start, end, customers, tags)
 
 
 def summed(

@@ -49,12 +49,17 @@ async def recompute(store: Store, start: datetime, end: datetime) -> None:
 
 
 async def rows_of(
-    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    customer_ids: Sequence[str] | None = None,
+    tags: Sequence[str] = (),
 ) -> list[repo.RollupRow]:
     """The rollup rows of the hours from ``start`` up to ``end``: what the events and
-    messages recorded then count (of ``customer_ids`` only, when given), read with what
-    the measures need to know of the conversations' earlier steps."""
-    events = await repo.events_between(conn, start, end, customer_ids)
+    messages recorded then count (of ``customer_ids`` only, and of conversations tagged
+    with one of ``tags``, when given), read with what the measures need to know of the
+    conversations' earlier steps."""
+    events = await repo.events_between(conn, start, end, customer_ids, tags)
     later = [e for e in events if needs_history(e)]
     steps = await repo.milestones(
         conn, {e.conversation_id for e in later}, {e.customer_id for e in later if e.customer_id}, end
@@ -65,7 +70,7 @@ async def rows_of(
     wrote = await repo.customer_messages(
         conn, {e.conversation_id for e in events if is_later_response(e)}, end
     )
-    volume = await repo.message_volume(conn, start, end, customer_ids)
+    volume = await repo.message_volume(conn, start, end, customer_ids, tags)
     return rollup_rows(events, history, volume, wrote)
 
 

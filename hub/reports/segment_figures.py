@@ -63,7 +63,9 @@ async def figures(store: Store, members: Sequence[str], start: datetime, end: da
         convs = await repo.member_conversations(conn, members, start, end)
     in_window = [c for c in convs if start <= c.opened_at < end]
     complaints = sum(1 for c in in_window if COMPLAINT_TAG in c.tags)
-    rows = live.summed(await live.customer_rollups(store, members, start, end), ("sla_met", "sla_missed"))
+    rows = live.summed(
+        await live.computed(store, start, end, customer_ids=members), ("sla_met", "sla_missed")
+    )
     met = sum(r.n for r in rows if r.measure == "sla_met")
     missed = sum(r.n for r in rows if r.measure == "sla_missed")
     return SegmentFigures(

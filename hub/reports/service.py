@@ -24,7 +24,9 @@ from hub.store.repos import reports as repo
 
 # what a report may be grouped by: the rollups' dimensions (``agent`` is ``agent_id``),
 # a team (through its agents), the local hour of the day or day of the week, and
-# whether the conversation's queue was open then (its business hours: "open", "closed")
+# whether the conversation's queue was open then (its business hours: "open", "closed"),
+# and a conversation's tag (counted once under each of its tags; computed from the events,
+# as the rollups have no tags: ``hub.reports.live``)
 ROLLUP_GROUPS = {
     "channel": "channel",
     "tier": "tier",
@@ -33,8 +35,10 @@ ROLLUP_GROUPS = {
     "agent": "agent_id",
     "key_account": "key_account",
 }
-GROUPS = (*ROLLUP_GROUPS, "team", "hour_of_day", "weekday", "business_hours")
-FILTERS = (*ROLLUP_GROUPS, "team")
+GROUPS = (*ROLLUP_GROUPS, "team", "hour_of_day", "weekday", "business_hours", "tag")
+FILTERS = (*ROLLUP_GROUPS, "team", "tag")
+# grouped by tag without naming tags: the most used ones
+TAG_GROUPS = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +75,8 @@ def _rollup_filters(
 ) -> dict[str, Sequence[str | bool]]:
     chosen: dict[str, Sequence[str | bool]] = {}
     for name, values in filters.items():
+        if name == "tag":  # not a rollup dimension: ``_rows`` computes these
+            continue
         if name == "team":
             members = sorted(agent for agent, of in teams.items() if set(of) & set(values))
             chosen["agent_id"] = [a for a in chosen.get("agent_id", members) if a in members]
@@ -114,11 +120,13 @@ async def _rows(
     *,
     per: str = "hour",
     zone: ZoneInfo | None = None,
+    tags: Sequence[str] = (),
 ) -> list[repo.RollupRow]:
     """The rollup rows, summed ``per`` hour, local day, week or month of ``zone``, or
-    over the whole range (``repo.rollups``): no finer than the report needs."""
-    if customers is not None:
-        rows = await live.customer_rollups(store, customers, start, end)
+    over the whole range (``repo.rollups``): no finer than the report needs. Of some
+    customers or tags, computed from their events (``live``)."""
+    if customers is not None or tags:
+        rows = await live.computed(store, start, end, customer_ids=customers, tags=tags)
         return live.summed(rows, measures, by=by, filters=filters)
     offsets = buckets.offsets(start, end, zone) if zone and per in ("day", "week", "month") else []
     async with store.read() as conn:
@@ -131,6 +139,8 @@ async def report(store: Store, q: ReportQuery) -> Report:
     kind = MEASURES[q.measure]
     needs_teams = q.group_by == "team" or "team" in q.filters
     teams = await _teams(store) if needs_teams else {}
+    if q.group_by == "tag":
+        return await _by_tag(store, q, teams)
     group_of, by = _grouper(q, teams)
     # summed in the store per bucket; per local day where a weekday groups them, per
     # hour where the hour of the day does
@@ -148,7 +158,32 @@ async def report(store: Store, q: ReportQuery) -> Report:
         q.customers,
         per=per,
         zone=q.zone,
+        tags=q.filters.get("tag", ()),
     )
+    return _report(q, kind, rows, group_of)
+
+
+async def _by_tag(store: Store, q: ReportQuery, teams: Mapping[str, Sequence[str]]) -> Report:
+    """The report once per tag (those the filter names, else the TAG_GROUPS most used):
+    a conversation with two tags counts under each."""
+    tags = q.filters.get("tag")
+    if not tags:
+        async with store.read() as conn:
+            tags = tuple(await repo.tags_in_use(conn, TAG_GROUPS))
+    rows: list[repo.RollupRow] = []
+    tag_of: dict[int, str] = {}
+    filters = _rollup_filters(q.filters, teams)
+    for tag in tags:
+        found = await _rows(
+            store, stored_measures(q.measure), q.start, q.end, (), filters, q.customers, tags=(tag,)
+        )
+        tag_of.update((id(row), tag) for row in found)
+        rows += found
+    return _report(q, MEASURES[q.measure], rows, lambda row: [tag_of[id(row)]])  # ids: rows live on
+
+
+def _report(q: ReportQuery, kind: Kind, rows: Sequence[repo.RollupRow], group_of: series.Grouper) -> Report:
+    """The rows into the report's buckets and groups."""
 
     def key_of(hour: datetime) -> datetime | date:
         return buckets.bucket_key(hour, q.bucket, q.zone)

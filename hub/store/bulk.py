@@ -31,6 +31,19 @@ def any_of(conn: AsyncConnection, column: sa.Column[Any], values: Sequence[Any])
     return column.in_(list(values))
 
 
+def json_items(conn: AsyncConnection, column: Any, key: str) -> Any:
+    """The text elements of the JSON array ``column[key]``, as a table (``value``)."""
+    if is_pg(conn):
+        return sa.func.jsonb_array_elements_text(column.op("->")(key)).table_valued("value")
+    return sa.func.json_each(column, f"$.{key}").table_valued("value")
+
+
+def holds_any(conn: AsyncConnection, column: Any, key: str, values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """Whether the JSON array ``column[key]`` holds one of ``values`` (e.g. a tag)."""
+    items = json_items(conn, column, key)
+    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value.in_(list(values))))
+
+
 def pairs_in(
     conn: AsyncConnection, a: sa.Column[Any], b: sa.Column[Any], pairs: Sequence[tuple[Any, Any]]
 ) -> sa.ColumnElement[bool]:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.bulk import any_of, is_pg
+from hub.store.bulk import any_of, holds_any, is_pg
 from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, events, identities, messages, search_docs
 from hub.text.index_terms import MAX_WORDS, Streams, streams
@@ -598,7 +598,7 @@ def _filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
     if f.customer:
         parts.append(_keyed(conn, d.customer_id, f.customer))
     if f.tag:
-        parts.append(sa.or_(*(_has_tag(conn, t) for t in f.tag)))
+        parts.append(holds_any(conn, c.route, "tags", f.tag))
     if f.key_account is not None:
         parts.append(cu.key_account.is_(f.key_account))
     if f.since is not None:
@@ -606,14 +606,6 @@ def _filters(conn: AsyncConnection, f: Filters) -> list[sa.ColumnElement[bool]]:
     if f.until is not None:
         parts.append(d.at < f.until)
     return parts
-
-
-def _has_tag(conn: AsyncConnection, tag: str) -> sa.ColumnElement[bool]:
-    if is_pg(conn):
-        items = sa.func.jsonb_array_elements_text(c.route.op("->")("tags")).table_valued("value")
-    else:
-        items = sa.func.json_each(c.route, "$.tags").table_valued("value")
-    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value == tag))
 
 
 def visibility(shown_conversation: sa.ColumnElement[bool], shown_customer: sa.ColumnElement[bool]) -> Any:
@@ -851,16 +843,16 @@ async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: N
     customers' rows stay out. Returns the number of documents looked at."""
     done = 0
     m = messages.c
-    last = ""
+    stored: tuple[datetime, str] | None = None
     while True:
         async with store.write() as conn:
             rows = (
                 await conn.execute(
                     sa.select(m.id, m.conversation_id, m.customer_id, m.channel, m.received_at, m.subject)
-                    .add_columns(m.text, m.meta, cu.language)
+                    .add_columns(m.text, m.meta, m.stored_at, cu.language)
                     .join(customers, cu.id == m.customer_id)
-                    .where(m.id > last, cu.erased_at.is_(None))
-                    .order_by(m.id)
+                    .where(cu.erased_at.is_(None), *stored_after(stored))
+                    .order_by(m.stored_at, m.id)
                     .limit(REBUILD_CHUNK)
                 )
             ).all()
@@ -874,7 +866,7 @@ async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: N
             ):
                 names.setdefault(f.message_id, []).append(f.filename)
             await put(conn, [message_doc(r, names.get(r.id, ()), r.language) for r in rows])
-        last = rows[-1].id
+        stored = (rows[-1].stored_at, rows[-1].id)
         done += len(rows)
         progress(done)
     e = events.c
@@ -922,6 +914,17 @@ async def rebuild(store: Store, progress: Callable[[int], None] = lambda done: N
         done += len(ids)
         progress(done)
     return done
+
+
+def stored_after(after: tuple[datetime, str] | None) -> list[sa.ColumnElement[bool]]:
+    """Messages stored after ``after`` (stored_at, id) in the order ingest indexed them:
+    a rebuild in that order keeps the documents' rowids in time order, which the search
+    walks latest first (``_source``); message ids are random."""
+    if after is None:
+        return []
+    m = messages.c
+    at, last = after
+    return [m.stored_at >= at, sa.or_(m.stored_at > at, m.id > last)]
 
 
 async def _rebuild_conversations(store: Store, progress: Callable[[int], None]) -> int:

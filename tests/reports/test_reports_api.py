@@ -307,6 +307,27 @@ async def test_business_hours_split_a_report(backend: str, tmp_path: Path) -> No
         await drop_backend(settings)
 
 
+async def test_tags_filter_and_group_a_report(hub: HubClient) -> None:
+    """Tags are not in the rollups: a report by tag or of a tag is computed from the
+    conversations' events; a conversation with two tags counts under each."""
+    headers = await sign_in_all(hub)
+    await _opened_at(hub, [at(9, 0), at(10, 0), at(11, 0)])
+    async with hub.app[STORE].write() as conn:
+        for conv, tags in (("conv-dst-0", ["mahnung", "vip"]), ("conv-dst-1", ["mahnung"])):
+            await conn.execute(
+                sa.update(conversations).where(conversations.c.id == conv).values(route={"tags": tags})
+            )
+    base = "/api/v1/reports/conversations_opened?from=2026-03-02&to=2026-03-03"
+    grouped = await (await hub.client.get(f"{base}&group_by=tag", headers=headers["supervisor"])).json()
+    assert [(t["group"], t["count"]) for t in grouped["totals"]] == [("mahnung", 2), ("vip", 1)]
+    only = await (await hub.client.get(f"{base}&tag=vip,none", headers=headers["supervisor"])).json()
+    assert [t["count"] for t in only["totals"]] == [1]
+    both = await (
+        await hub.client.get(f"{base}&tag=mahnung&group_by=channel", headers=headers["supervisor"])
+    ).json()
+    assert [(t["group"], t["count"]) for t in both["totals"]] == [("sms", 2)]
+
+
 async def test_tier_fairness_api(hub: HubClient) -> None:
     headers = await _history(hub)
     url = "/api/v1/reports/tier-fairness?from=2026-03-02&to=2026-03-03"

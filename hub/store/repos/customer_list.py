@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ConversationStatus
-from hub.store.bulk import is_pg
+from hub.store.bulk import holds_any
 from hub.store.tables import consents, conversations, customers
 from hub.store.times import utc_or_none
 
@@ -120,28 +120,16 @@ def _open_count() -> sa.ScalarSelect[Any]:
     )
 
 
-def _json_items(conn: AsyncConnection, column: Any, key: str) -> Any:
-    """The text elements of the JSON array ``column[key]`` as a table."""
-    if is_pg(conn):
-        return sa.func.jsonb_array_elements_text(column.op("->")(key)).table_valued("value")
-    return sa.func.json_each(column, f"$.{key}").table_valued("value")
-
-
 def _has_contract(conn: AsyncConnection, names: Sequence[str]) -> sa.ColumnElement[bool]:
-    items = _json_items(conn, cu.attributes, "contracts")
-    return sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value.in_(list(names))))
+    return holds_any(conn, cu.attributes, "contracts", names)
 
 
 def _has_tagged_conversation(conn: AsyncConnection, tags: Sequence[str]) -> sa.ColumnElement[bool]:
     tagged = conversations.alias("tagged")
-    items = _json_items(conn, tagged.c.route, "tags")
     return sa.exists(
         sa.select(sa.literal(1))
         .select_from(tagged)
-        .where(
-            tagged.c.customer_id == cu.id,
-            sa.exists(sa.select(sa.literal(1)).select_from(items).where(items.c.value.in_(list(tags)))),
-        )
+        .where(tagged.c.customer_id == cu.id, holds_any(conn, tagged.c.route, "tags", tags))
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.bulk import any_of, insert_rows, is_pg
+from hub.store.bulk import any_of, holds_any, insert_rows, is_pg, json_items
 from hub.store.tables import conversations, customers, events, messages, report_rollups, report_state
 from hub.store.times import utc, utc_or_none
 
@@ -149,23 +149,39 @@ def _chunks(customer_ids: Sequence[str] | None) -> list[Sequence[str] | None]:
 
 
 async def events_between(
-    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    customer_ids: Sequence[str] | None = None,
+    tags: Sequence[str] = (),
 ) -> list[ReportEvent]:
     """The counted events recorded from ``start`` up to ``end``, oldest first; of the
-    conversations of ``customer_ids`` only, when given (a segment's, a KAM's accounts)."""
+    conversations of ``customer_ids`` only, when given (a segment's, a KAM's accounts),
+    and of those tagged with one of ``tags``, when given."""
     found: list[ReportEvent] = []
     for chunk in _chunks(customer_ids):
-        found += await _events_between(conn, start, end, chunk)
+        found += await _events_between(conn, start, end, chunk, tags)
     if customer_ids is not None and len(customer_ids) > CHUNK:
         found.sort(key=lambda ev: (ev.at, ev.id))
     return found
 
 
+def _of(conn: AsyncConnection, customer: Any, customer_ids: Sequence[str] | None, tags: Sequence[str]) -> Any:
+    """The conversations of ``customer_ids`` (all when None), tagged with one of ``tags``
+    (any when none)."""
+    of_customers = sa.true() if customer_ids is None else any_of(conn, customer, customer_ids)
+    return sa.and_(of_customers, holds_any(conn, c.route, "tags", tags)) if tags else of_customers
+
+
 async def _events_between(
-    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    customer_ids: Sequence[str] | None,
+    tags: Sequence[str],
 ) -> list[ReportEvent]:
     e = events.c
-    of_customers = sa.true() if customer_ids is None else any_of(conn, c.customer_id, customer_ids)
+    of_customers = _of(conn, c.customer_id, customer_ids, tags)
     rows = await conn.execute(
         sa.select(
             e.id,
@@ -275,22 +291,30 @@ async def customer_messages(
 
 
 async def message_volume(
-    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None = None
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    customer_ids: Sequence[str] | None = None,
+    tags: Sequence[str] = (),
 ) -> list[MessageVolume]:
     """Messages stored from ``start`` up to ``end``, counted per hour, direction and
     dimensions (the agent of an agent's reply; '' for the rest); of ``customer_ids``
-    only, when given."""
+    only, when given, and of conversations tagged with one of ``tags``, when given."""
     found: list[MessageVolume] = []
     for chunk in _chunks(customer_ids):
-        found += await _message_volume(conn, start, end, chunk)
+        found += await _message_volume(conn, start, end, chunk, tags)
     return found
 
 
 async def _message_volume(
-    conn: AsyncConnection, start: datetime, end: datetime, customer_ids: Sequence[str] | None
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    customer_ids: Sequence[str] | None,
+    tags: Sequence[str],
 ) -> list[MessageVolume]:
     m = messages.c
-    of_customers = sa.true() if customer_ids is None else any_of(conn, m.customer_id, customer_ids)
+    of_customers = _of(conn, m.customer_id, customer_ids, tags)
     hour = _hour_of(conn, m.stored_at).label("hour")
     agent = sa.case((m.sender_kind == "agent", m.sender_value), else_="").label("agent_id")
     columns = (
@@ -325,6 +349,20 @@ async def _message_volume(
         )
         for row in rows
     ]
+
+
+async def tags_in_use(conn: AsyncConnection, limit: int) -> list[str]:
+    """The ``limit`` tags most conversations carry, most used first."""
+    items = json_items(conn, c.route, "tags")
+    rows = await conn.execute(
+        sa.select(items.c.value, sa.func.count().label("n"))
+        .select_from(conversations)
+        .join(items, sa.true())
+        .group_by(items.c.value)
+        .order_by(sa.desc("n"), items.c.value)
+        .limit(limit)
+    )
+    return [str(row.value) for row in rows]
 
 
 async def earliest_source(conn: AsyncConnection) -> datetime | None:

@@ -14,7 +14,7 @@ export const MEASURES = [
   "sla_breaches", "offers", "offers_rejected", "offers_missed", "reopens", "reopen_rate", "transfers",
   "transfers_per_conversation",
 ];
-const GROUPS = ["", "channel", "tier", "queue", "department", "agent", "team", "key_account", "hour_of_day", "weekday", "business_hours"];
+const GROUPS = ["", "channel", "tier", "queue", "department", "agent", "team", "key_account", "hour_of_day", "weekday", "business_hours", "tag"];
 const BUCKETS = ["hour", "day", "week", "month"];
 const PALETTE = ["#3a6ea5", "#c99a06", "#4c9a2a", "#d45087", "#7a5195", "#b5651d", "#6b7280", "#2a9d8f", "#e76f51"];
 // what a chart plots of each kind of measure
