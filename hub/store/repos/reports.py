@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -495,17 +495,17 @@ async def rollups(
 def _local_start(
     conn: AsyncConnection, per: str, offsets: Sequence[tuple[datetime, int]]
 ) -> sa.ColumnElement[Any]:
-    """The local date ('YYYY-MM-DD') on which the day, week or month of a rollup hour
-    starts, under the zone's offset at that hour."""
+    """The local start of the day, week or month of a rollup hour, under the zone's
+    offset at that hour (PostgreSQL: a timestamp; SQLite: its date as text)."""
 
     def start(offset: int) -> sa.ColumnElement[Any]:
         if is_pg(conn):
-            local = sa.func.timezone("UTC", r.hour) + sa.func.make_interval(0, 0, 0, 0, 0, 0, offset)
-            return sa.func.to_char(sa.func.date_trunc(per, local), "YYYY-MM-DD")
-        shift = f"{offset:+d} seconds"
+            shift = sa.literal(timedelta(seconds=offset), sa.Interval())
+            return sa.func.date_trunc(per, sa.func.timezone("UTC", r.hour) + shift)
+        modifier = f"{offset:+d} seconds"
         if per == "week":  # back to the Monday on or before
-            return sa.func.date(r.hour, shift, "-6 days", "weekday 1")
-        return sa.func.strftime("%Y-%m-01" if per == "month" else "%Y-%m-%d", r.hour, shift)
+            return sa.func.date(r.hour, modifier, "-6 days", "weekday 1")
+        return sa.func.strftime("%Y-%m-01" if per == "month" else "%Y-%m-%d", r.hour, modifier)
 
     later = [(r.hour < until, start(offset)) for (_, offset), (until, _) in pairwise(offsets)]
     last = start(offsets[-1][1])
