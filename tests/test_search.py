@@ -338,6 +338,20 @@ async def test_hostile_queries_parse_and_run(store: Store, corpus: dict[str, str
         await find(store, q + " Rechnung")
 
 
+async def test_hostile_customer_filters_find_nothing(store: Store, corpus: dict[str, str]) -> None:
+    """On SQLite a customer filter becomes an FTS5 string: no value may break it. (A NUL
+    never reaches PostgreSQL: the API refuses it first, ``middleware.storable_params``.)"""
+    values = ['"', '" OR "', "a) OR (b", "*", "NEAR(a b)", "", "keys : x", "\u202e"]
+    for value in values if store.dialect == "postgresql" else [*values, "x\x00y"]:
+        assert await find(store, "Rechnung", customer=(value,)) == []
+        assert await find(store, "", customer=(value,)) == []
+        async with store.read() as conn:
+            assert (
+                await search_index.count(conn, parse("Rechnung"), Filters(customer=(value,)), sa.true(), 10)
+                == 0
+            )
+
+
 async def test_reindexing_finds_what_was_stored_before(store: Store, corpus: dict[str, str]) -> None:
     async with store.write() as conn:
         await conn.execute(sa.delete(search_docs))

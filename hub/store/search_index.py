@@ -351,8 +351,12 @@ def _keyed(conn: AsyncConnection, column: sa.Column[Any], values: Sequence[str])
 
 
 def _key_match(column: sa.Column[Any], values: Sequence[str]) -> str:
-    """The FTS5 expression for documents whose ``column`` is one of ``values``."""
-    tokens = " OR ".join('"' + f"{_KEYS[column.name]}:{v}".replace('"', '""') + '"' for v in values)
+    """The FTS5 expression for documents whose ``column`` is one of ``values``: each a
+    quoted string (quotes doubled; a NUL, which would end FTS5's string, dropped: the
+    column's own comparison keeps the result exact)."""
+    tokens = " OR ".join(
+        '"' + f"{_KEYS[column.name]}:{v}".replace('"', '""').replace("\x00", "") + '"' for v in values
+    )
     return f"keys : ({tokens})"
 
 
