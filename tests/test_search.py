@@ -176,6 +176,7 @@ async def test_every_kind_of_text_is_found(store: Store, corpus: dict[str, str])
     assert eid(await find(store, "offene"), corpus) == {"rechnung"}  # a subject
     found = await find(store, "Kowalski")  # a customer's name
     assert [h.kind for h in found] == ["customer"] and found[0].customer_name == "Ben Kowalski"
+    assert await find(store, '"visitor 1"') == []  # not a chat visitor's random token
     assert [h.kind for h in await find(store, "+4930111")] == ["customer"]  # an identity
 
 

@@ -2,10 +2,11 @@
 accounts) or of tagged conversations, computed from their stored events when asked.
 
 The rollups have no customer or tag dimension (one would multiply their rows by the
-number of customers; a conversation has several tags), so such a report is not read from them: the same pure
-``rollup_rows`` runs over the events and messages of those customers' conversations in
-the range, and the result is summed as ``repos.reports.rollups`` sums stored rows. The
-cost grows with those customers' activity in the range, not with the whole hub's.
+number of customers; a conversation has several tags), so such a report is not read
+from them: the same pure ``rollup_rows`` runs over the events and messages of those
+conversations in the range, and the result is summed as ``repos.reports.rollups`` sums
+stored rows. The cost grows with those conversations' activity in the range, not with
+the whole hub's.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.model import ROUTABLE_KINDS, Address, AddressKind, ConversationStatus, InboundMessage, message_id
+from hub.model import ROUTABLE_KINDS, Address, ConversationStatus, InboundMessage, message_id
 from hub.sanitize import clean_html
 from hub.store import search_index
 from hub.store.bulk import any_of, insert_rows, is_pg, pairs_in
@@ -169,21 +169,8 @@ async def store_batch(
             for a in msg.attachments
         ]
     await insert_rows(conn, attachments, attachment_rows)
-    first: dict[str, InboundMessage] = {}  # a created customer's name is its first message's
-    for msg in fresh:
-        if owners[msg.sender] in created:
-            first.setdefault(owners[msg.sender], msg)
     await search_index.index_new_customers(
-        conn,
-        [
-            (
-                customer_id,
-                msg.sender_name,
-                None if msg.sender.kind is AddressKind.CHAT_VISITOR else msg.sender.value,
-                now,
-            )
-            for customer_id, msg in first.items()
-        ],
+        conn, [(customer_id, name, a.kind.value, a.value, now) for customer_id, (name, a) in created.items()]
     )
     await search_index.index_messages(
         conn, [r for r in rows if r["id"] in stored_ids], attachment_rows, languages
@@ -288,16 +275,16 @@ async def _owners_of(
 
 async def _resolve_customers(
     conn: AsyncConnection, batch: Sequence[InboundMessage], now: datetime, default_tier: str
-) -> tuple[dict[Address, str], set[str], dict[str, str | None]]:
-    """Each sender's customer (created for senders nobody knows), the ids created, and the
-    languages of the customers found."""
+) -> tuple[dict[Address, str], dict[str, tuple[str | None, Address]], dict[str, str | None]]:
+    """Each sender's customer (created for senders nobody knows), the customers created
+    (id to name and address), and the languages of the customers found."""
     names: dict[Address, str | None] = {}
     for msg in batch:
         names.setdefault(msg.sender, msg.sender_name)
     owners, languages = await _owners_of(conn, list(names))
     missing = sorted((a for a in names if a not in owners), key=lambda a: (a.kind, a.value))
     if not missing:
-        return owners, set(), languages
+        return owners, {}, languages
     new_ids = {a: str(uuid.uuid4()) for a in missing}
     await insert_rows(
         conn,
@@ -326,7 +313,7 @@ async def _resolve_customers(
     )
     won_pairs = {(r.kind, r.value) for r in won}
     lost = [a for a in missing if (a.kind.value, a.value) not in won_pairs]
-    created = {new_ids[a] for a in missing if a not in lost}
+    created = {new_ids[a]: (names[a], a) for a in missing if a not in lost}
     for a in missing:
         if a not in lost:
             owners[a] = new_ids[a]

@@ -52,6 +52,8 @@ CANDIDATES = 1000
 MAX_CANDIDATES = 100_000
 # facets count at most this many matches (``Facets.capped`` says when there were more)
 FACET_CAP = 1000
+# identities not indexed with their customer: a chat visitor's is a random token
+UNSEARCHABLE_IDENTITIES = ("chat_visitor",)
 # conversations re-indexed per statement (a retention run may hand over many)
 REFRESH_CHUNK = 1000
 # what only one backend has, beside the tables: kept out of the schema comparison
@@ -407,7 +409,7 @@ async def refresh_customers(conn: AsyncConnection, customer_ids: Iterable[str]) 
     values: dict[str, list[str]] = {}
     for r in await conn.execute(
         sa.select(identities.c.customer_id, identities.c.value).where(
-            any_of(conn, identities.c.customer_id, ids), identities.c.kind != "chat_visitor"
+            any_of(conn, identities.c.customer_id, ids), identities.c.kind.not_in(UNSEARCHABLE_IDENTITIES)
         )
     ):
         values.setdefault(r.customer_id, []).append(r.value)
@@ -438,11 +440,18 @@ def customer_doc(
 
 
 async def index_new_customers(
-    conn: AsyncConnection, created: Sequence[tuple[str, str | None, str | None, datetime]]
+    conn: AsyncConnection, created: Sequence[tuple[str, str | None, str, str, datetime]]
 ) -> None:
-    """Index customers ingest has just created: (id, name, identity or None, created at)
-    each, with no language yet."""
-    await put(conn, [customer_doc(i, at, [name, value], None) for i, name, value, at in created], fresh=True)
+    """Index customers ingest has just created: (id, name, identity kind, identity value,
+    created at) each, with no language yet."""
+    await put(
+        conn,
+        [
+            customer_doc(i, at, [name, None if kind in UNSEARCHABLE_IDENTITIES else value], None)
+            for i, name, kind, value, at in created
+        ],
+        fresh=True,
+    )
 
 
 async def move_documents(
@@ -825,7 +834,7 @@ async def _texts(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, tuple[
         values: dict[str, list[str]] = {}
         for ident in await conn.execute(
             sa.select(identities.c.customer_id, identities.c.value).where(
-                identities.c.customer_id.in_(customer_ids), identities.c.kind != "chat_visitor"
+                identities.c.customer_id.in_(customer_ids), identities.c.kind.not_in(UNSEARCHABLE_IDENTITIES)
             )
         ):
             values.setdefault(ident.customer_id, []).append(ident.value)
