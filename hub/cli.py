@@ -265,12 +265,15 @@ def cmd_reindex_search(args: argparse.Namespace) -> None:
 
 
 def cmd_reports(args: argparse.Namespace) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from hub.reports.refresh import rebuild
 
+    # up to the settle margin, as the hub's refresh: what is recorded later it counts
+    settle = timedelta(seconds=_settings(args).reports.settle_seconds)
+
     async def work(store: Any) -> None:
-        hours = await rebuild(store, datetime.now(UTC))
+        hours = await rebuild(store, datetime.now(UTC), settle)
         print(f"report rollups rebuilt: {hours} hours")
 
     _with_store(args, work)

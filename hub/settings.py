@@ -135,9 +135,9 @@ class ReportSettings(Section):
     refresh_seconds: float = Field(20.0, ge=0)
     """How often this process brings the report rollups up to date; 0: never (another
     process does)."""
-    settle_seconds: float = Field(600.0, ge=0)
-    """How long after an hour ends it is recomputed once more, for transactions that
-    committed late."""
+    settle_seconds: float = Field(30.0, ge=0)
+    """The rollups count what was recorded this long ago (and earlier), for transactions
+    that commit a little later than the time they recorded."""
     fairness_floor: float = Field(0.9, ge=0, le=1)
     """Tier fairness warns when a tier's SLA attainment is below this share."""
     fairness_floors: dict[str, float] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ lists and multi-row VALUES, which SQLite parses cheaply in-process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,10 +61,13 @@ async def insert_rows(
     rows: Sequence[dict[str, Any]],
     *,
     skip_conflicts_on: Sequence[str] | None = None,
+    on_conflict: Callable[[Any], Any] | None = None,
     returning: Sequence[sa.Column[Any]] = (),
 ) -> list[sa.Row[Any]]:
-    """Insert many rows in one statement; optionally skip rows that hit a unique key and
-    return columns of the rows actually inserted."""
+    """Insert many rows in one statement; optionally skip rows that hit a unique key, or
+    settle them by ``on_conflict`` (given the dialect's insert statement, it returns the
+    statement with its ``on_conflict_do_update``), and return columns of the rows
+    actually inserted."""
     if not rows:
         return []
     columns = list(rows[0])
@@ -76,6 +79,8 @@ async def insert_rows(
         stmt: Any = postgresql.insert(table).from_select(columns, sa.select(*arrays))
         if skip_conflicts_on is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
+        if on_conflict is not None:
+            stmt = on_conflict(stmt)
         if returning:
             stmt = stmt.returning(*returning)
             return list(await conn.execute(stmt))
@@ -84,6 +89,8 @@ async def insert_rows(
     stmt = sqlite.insert(table)
     if skip_conflicts_on is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
+    if on_conflict is not None:
+        stmt = on_conflict(stmt)
     if returning:
         return list(await conn.execute(stmt.returning(*returning), rows))
     await conn.execute(stmt, rows)

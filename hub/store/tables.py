@@ -519,8 +519,8 @@ segments = sa.Table(
 # Reports (hub/reports): per UTC hour, base measure and combination of dimensions, the
 # count, sum and largest value of what was measured, split by ``bin`` (a duration's
 # histogram bin, hub/reports/bins.py; 0 for counts). An unknown dimension is '' (not
-# NULL, so the key stays unique). Rows of an hour are replaced as a whole when the hour
-# is recomputed (hub/reports/refresh.py); nothing else writes them.
+# NULL, so the key stays unique). The refresh step adds to them what was recorded since
+# its last run (hub/reports/refresh.py); nothing else writes them.
 report_rollups = sa.Table(
     "report_rollups",
     metadata,
@@ -542,8 +542,8 @@ report_rollups = sa.Table(
     sa.Index(None, "hour"),
 )
 
-# How far the rollups are complete: every hour before ``done_until`` was recomputed after
-# it ended (with a margin for late commits); the refresh starts from there.
+# How far the rollups are complete: what was recorded before ``done_until`` is counted;
+# the refresh goes on from there.
 report_state = sa.Table(
     "report_state",
     metadata,

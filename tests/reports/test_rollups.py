@@ -5,6 +5,7 @@ stored events."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -283,6 +284,18 @@ async def test_refreshed_rollups_equal_a_rebuild(store: Store) -> None:
     assert await _rollup_rows(store) == refreshed
     async with store.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(events)) == len(h.events)
+
+
+async def test_runs_at_once_count_each_event_once(store: Store) -> None:
+    """Hub processes run the step at the same time (on PostgreSQL each on its own
+    connection): the spans they add do not overlap, whatever the order they run in."""
+    async with store.write() as conn:
+        await write_all(conn, small_history())
+    await asyncio.gather(*(refresh(store, at(12, 0) - timedelta(minutes=m), SETTLE) for m in (0, 70, 0, 140)))
+    refreshed = await _rollup_rows(store)
+    await rebuild(store, at(12, 0) - SETTLE)
+    assert await _rollup_rows(store) == refreshed
+    assert (await figures(store, "conversations_opened"))[""]["count"] == 3
 
 
 async def test_an_event_recorded_with_an_old_time_waits_for_the_rebuild(store: Store) -> None:

@@ -1,6 +1,6 @@
 """The reports' reads and writes (``hub/reports``): the stored events and messages of a
 span of hours with the dimensions of their conversation and customer, the rollup rows
-that replace an hour's, what a report reads back, and how far the rollups are done.
+added to the stored ones, what a report reads back, and how far the rollups are done.
 
 Nothing here decides what an event counts as; ``hub.reports.measures`` does, from these
 records. Dimensions are read as they are now (the customer's tier, the conversation's
@@ -26,6 +26,7 @@ c = conversations.c
 r = report_rollups.c
 CHUNK = 5000
 STATE = "rollups"
+_KEY = [column.name for column in report_rollups.primary_key.columns]
 # one advisory lock key for the refresh (PostgreSQL): hub processes recompute in turn
 _LOCK_KEY = 0x7265706F7274  # "report"
 
@@ -235,11 +236,16 @@ async def _events_between(
 
 
 async def milestones(
-    conn: AsyncConnection, conversation_ids: Iterable[str], customer_ids: Iterable[str], until: datetime
+    conn: AsyncConnection,
+    conversation_ids: Iterable[str],
+    customer_ids: Iterable[str],
+    until: datetime,
+    since: datetime | None = None,
 ) -> list[Milestone]:
     """The assignments, transfers, reopenings, closings and answers of these conversations
-    before ``until``, oldest first. Found through their customers (events are indexed by
-    customer and time); the lapsed offers that carry no customer are not among them."""
+    from ``since`` (when none was opened earlier) up to ``until``, oldest first. Found
+    through their customers (events are indexed by customer and time); the lapsed offers
+    that carry no customer are not among them."""
     wanted = set(conversation_ids)
     ids = sorted(set(customer_ids))
     found: list[Milestone] = []
@@ -250,6 +256,7 @@ async def milestones(
                 any_of(conn, e.customer_id, ids[start : start + CHUNK]),
                 e.action.in_(MILESTONE_ACTIONS),
                 e.at < until,
+                e.at >= since if since is not None else sa.true(),
             )
         )
         found += [
@@ -382,11 +389,18 @@ async def lock(conn: AsyncConnection) -> None:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
-async def replace_hours(
-    conn: AsyncConnection, start: datetime, end: datetime, rows: Sequence[RollupRow]
-) -> None:
-    """The rollup rows of the hours from ``start`` up to ``end`` become ``rows``."""
-    await conn.execute(sa.delete(report_rollups).where(r.hour >= start, r.hour < end))
+async def add_rows(conn: AsyncConnection, rows: Sequence[RollupRow]) -> None:
+    """Add ``rows`` to the stored rollups: counts and sums add up, the peak is the larger
+    of the two."""
+    larger = sa.func.greatest if is_pg(conn) else sa.func.max
+
+    def adding(stmt: Any) -> Any:
+        new = stmt.excluded
+        return stmt.on_conflict_do_update(
+            index_elements=_KEY,
+            set_={"n": r.n + new.n, "total": r.total + new.total, "peak": larger(r.peak, new.peak)},
+        )
+
     await insert_rows(
         conn,
         report_rollups,
@@ -407,6 +421,7 @@ async def replace_hours(
             }
             for row in rows
         ],
+        on_conflict=adding,
     )
 
 
