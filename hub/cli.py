@@ -188,8 +188,8 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     from hub.tokens import TokenService
 
     async def work(store: Any) -> None:
-        info, token = await TokenService(store).create(args.name, args.scope)
-        print(f"token {info.id} ({info.name}, scope {info.scope}); shown once, keep it safe:")
+        info, token = await TokenService(store).create(args.name, args.scope or ["ingest"])
+        print(f"token {info.id} ({info.name}, scopes {' '.join(info.scopes)}); shown once, keep it safe:")
         print(token)
 
     _with_store(args, work)
@@ -503,12 +503,19 @@ def build_parser() -> argparse.ArgumentParser:
     dead_replay.add_argument("--all", action="store_true", help="every dead letter of the queue")
     dead.set_defaults(func=cmd_dead_letters)
 
+    from hub.tokens import SCOPES
+
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create an API token and print it once")
     create.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     create.add_argument("--name", default="integration")
-    create.add_argument("--scope", default="ingest", choices=["ingest"])
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=list(SCOPES),
+        help="what it may do (repeat for several; default ingest)",
+    )
     create.set_defaults(func=cmd_token_create)
     return parser
 

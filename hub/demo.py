@@ -17,7 +17,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from connectors.lib.twilio.settings import TwilioAccount, TwilioSettings
 from hub.auth.sessions import hash_password
 from hub.channel_settings import load_saved, save
+from hub.customers import contracts
 from hub.customers.records import CustomerRecords
 from hub.customers.tiers import TierRules
 from hub.dispatch.rules_config import RoutingConfig
@@ -54,9 +55,13 @@ CUSTOMERS: list[dict[str, Any]] = [
             "key_account": True,
             "language": "de",
             "payment_terms": "30 Tage netto, 2 % Skonto binnen 10 Tagen",
-            "contracts": ["Wartungsvertrag Wärmepumpen 2026", "Rahmenvertrag Strom 2025–2027"],
             "revenue": {"revenue_12m": {"amount": 250000, "currency": "EUR"}},
         },
+        # (name, days from today to its start and end, notice days, value per interval, interval)
+        "contracts": [
+            ("Wartungsvertrag Wärmepumpen", -245, 120, 90, 1450.0, "month"),
+            ("Rahmenvertrag Strom", -700, 760, 180, 198000.0, "year"),
+        ],
         "identities": [("email", "einkauf@mueller-maschinenbau.example"), ("phone", "+4989123456")],
     },
     {
@@ -202,7 +207,24 @@ async def seed_demo(
                     fields["key_account_manager_id"] = await conn.scalar(
                         sa.select(agents.c.id).where(agents.c.email == KEY_ACCOUNT_MANAGER)
                     )
-                await records.create(conn, fields, customer["identities"], "system:demo")
+                customer_id = await records.create(conn, fields, customer["identities"], "system:demo")
+                for name, starts, ends, notice, value, interval in customer.get("contracts", ()):
+                    await contracts.add(
+                        conn,
+                        customer_id,
+                        {
+                            "name": name,
+                            "starts_on": now.date() + timedelta(days=starts),
+                            "ends_on": now.date() + timedelta(days=ends),
+                            "notice_days": notice,
+                            "value": value,
+                            "currency": "EUR",
+                            "billing_interval": interval,
+                            "status": "active",
+                        },
+                        "system:demo",
+                        now,
+                    )
         if (
             site_key
             and await conn.scalar(sa.select(widget_sites.c.key).where(widget_sites.c.key == site_key)) is None
@@ -219,7 +241,7 @@ async def seed_demo(
                 )
             )
     if creds["api_token"] is None:
-        _, creds["api_token"] = await TokenService(store).create("demo", "ingest")
+        _, creds["api_token"] = await TokenService(store).create("demo", ["ingest"])
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     credentials_file.write_text(json.dumps(creds, indent=2))
     os.chmod(credentials_file, 0o600)

@@ -51,3 +51,5 @@ class RouteSpec:
     """The query parameters the handler reads: name to JSON schema (all optional)."""
     totp_setup: bool = False
     """A session that must set up two-factor authentication first may call it (enrolment)."""
+    scope: str = "ingest"
+    """For ``token`` access: the scope the token must carry (hub/tokens.py)."""

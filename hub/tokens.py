@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,14 +26,18 @@ from hub.untrusted import secrets_equal
 
 PREFIX = "cht_"
 CACHE_SECONDS = 30.0
-SCOPES = {"ingest": "the API channel: inject inbound messages (POST /api/v1/messages)"}
+# what a token may do; it carries one or more (stored space-separated, as OAuth writes them)
+SCOPES = {
+    "ingest": "the API channel: inject inbound messages (POST /api/v1/messages)",
+    "contracts:write": "upsert contracts by their external reference (PUT /api/v1/contracts)",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     id: str
     name: str
-    scope: str
+    scopes: tuple[str, ...]
 
 
 def _digest(token: str) -> str:
@@ -44,16 +49,16 @@ class TokenService:
         self._store = store
         self._cache: dict[str, tuple[TokenInfo, float]] = {}
 
-    async def create(self, name: str, scope: str = "ingest") -> tuple[TokenInfo, str]:
+    async def create(self, name: str, scopes: Sequence[str] = ("ingest",)) -> tuple[TokenInfo, str]:
         token = PREFIX + secrets.token_urlsafe(32)
-        info = TokenInfo(str(uuid.uuid4()), name, scope)
+        info = TokenInfo(str(uuid.uuid4()), name, tuple(dict.fromkeys(scopes)))
         async with self._store.write() as conn:
             await conn.execute(
                 sa.insert(api_tokens).values(
                     id=info.id,
                     name=name,
                     token_hash=_digest(token),
-                    scope=scope,
+                    scope=" ".join(info.scopes),
                     created_at=datetime.now(UTC),
                 )
             )
@@ -76,7 +81,7 @@ class TokenService:
         # compare_digest keeps the check constant-time even though the lookup is by hash
         if row is None or row.revoked_at is not None or not secrets_equal(digest, row.token_hash):
             raise Unauthenticated("the API token is unknown or revoked")
-        info = TokenInfo(row.id, row.name, row.scope)
+        info = TokenInfo(row.id, row.name, tuple(row.scope.split()))
         self._cache[digest] = (info, time.monotonic() + CACHE_SECONDS)
         # "last used" is as fresh as the cache: one write per token and process every 30 s
         try:
@@ -108,7 +113,7 @@ class TokenService:
                 {
                     "id": r.id,
                     "name": r.name,
-                    "scope": r.scope,
+                    "scopes": r.scope.split(),
                     "created_at": iso(r.created_at),
                     "last_used_at": iso(r.last_used_at),
                     "revoked_at": iso(r.revoked_at),

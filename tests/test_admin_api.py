@@ -110,9 +110,10 @@ async def test_each_version_shows_what_it_changed(hub: HubClient, roles) -> None
 
 async def test_api_tokens_are_shown_once_record_their_use_and_can_be_revoked(hub: HubClient, roles) -> None:
     admin = roles["admin"]
-    resp = await hub.client.post("/api/v1/tokens", json={"name": "shop", "scope": "ingest"}, headers=admin)
+    resp = await hub.client.post("/api/v1/tokens", json={"name": "shop", "scopes": ["ingest"]}, headers=admin)
     assert resp.status == 201
     made = await resp.json()
+    assert made["scopes"] == ["ingest"]
     assert made["token"].startswith("cht_")
     listed = await (await hub.client.get("/api/v1/tokens", headers=admin)).text()
     assert made["token"] not in listed and "token_hash" not in listed
@@ -126,8 +127,38 @@ async def test_api_tokens_are_shown_once_record_their_use_and_can_be_revoked(hub
     assert (await hub.client.delete(f"/api/v1/tokens/{made['id']}", headers=admin)).status == 204
     assert (await hub.client.post("/api/v1/messages", json=message, headers=bearer)).status == 401
     assert (await hub.client.delete(f"/api/v1/tokens/{made['id']}", headers=admin)).status == 404
-    resp = await hub.client.post("/api/v1/tokens", json={"name": "x", "scope": "everything"}, headers=admin)
-    assert resp.status == 422 and (await resp.json())["field"] == "scope"
+    for scopes in (["everything"], [], "ingest"):
+        resp = await hub.client.post("/api/v1/tokens", json={"name": "x", "scopes": scopes}, headers=admin)
+        assert resp.status == 422 and (await resp.json())["field"].startswith("scopes"), scopes
+
+
+async def test_a_token_reaches_only_the_routes_of_its_scopes(hub: HubClient, roles) -> None:
+    admin = roles["admin"]
+
+    async def token(*scopes: str) -> dict[str, str]:
+        resp = await hub.client.post(
+            "/api/v1/tokens", json={"name": "t", "scopes": list(scopes)}, headers=admin
+        )
+        made = await resp.json()
+        assert made["scopes"] == list(scopes)
+        return {"Authorization": f"Bearer {made['token']}"}
+
+    ingest, contracts, both = (
+        await token("ingest"),
+        await token("contracts:write"),
+        await token("ingest", "contracts:write"),
+    )
+    message = {"external_id": "scoped-1", "sender": {"kind": "email", "value": "a@b.example"}, "text": "hi"}
+    upsert = {"items": [{"external_ref": "x-1", "customer_id": "nobody", "name": "Plan"}]}
+    resp = await hub.client.put("/api/v1/contracts", json=upsert, headers=ingest)
+    assert resp.status == 403 and "contracts:write" in (await resp.json())["detail"]
+    assert (await hub.client.post("/api/v1/messages", json=message, headers=contracts)).status == 403
+    assert (await hub.client.put("/api/v1/contracts", json=upsert, headers=contracts)).status == 200
+    assert (await hub.client.post("/api/v1/messages", json=message, headers=both)).status == 202
+    assert (await hub.client.put("/api/v1/contracts", json=upsert, headers=both)).status == 200
+    listed = (await (await hub.client.get("/api/v1/tokens", headers=admin)).json())["items"]
+    mine = sorted(tuple(t["scopes"]) for t in listed if t["name"] == "t")
+    assert mine == [("contracts:write",), ("ingest",), ("ingest", "contracts:write")]
 
 
 async def test_an_invited_agent_sets_a_password_once_and_signs_in(hub: HubClient, roles) -> None:

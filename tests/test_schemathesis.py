@@ -166,9 +166,10 @@ async def _credentials(app: Any, caller: str) -> tuple[dict[str, str], dict[str,
     from hub.auth.sessions import COOKIE
     from hub.keys import SESSIONS, STORE, TOKENS
     from hub.store.tables import agents
+    from hub.tokens import SCOPES
 
-    if caller == "token":
-        _, token = await app[TOKENS].create(f"fuzz-{uuid.uuid4().hex[:8]}")
+    if caller == "token":  # every scope: each token route is reached, not refused
+        _, token = await app[TOKENS].create(f"fuzz-{uuid.uuid4().hex[:8]}", list(SCOPES))
         return {"Authorization": f"Bearer {token}"}, {}
     email = f"{caller}@fuzz.example"
     async with app[STORE].write() as conn:

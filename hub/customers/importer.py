@@ -28,6 +28,7 @@ from hub.errors import InputError
 from hub.store import search_index
 from hub.store.bulk import insert_rows, pairs_in
 from hub.store.engine import Store
+from hub.store.repos import contracts as contract_repo
 from hub.store.search_terms import all_rows
 from hub.store.tables import agents, customers, identities, search_terms
 from hub.untrusted import finite_number, nul_at
@@ -47,6 +48,7 @@ FIELD_COLUMNS = {
     "contracts",
 }
 _CURRENCY = re.compile(r"[A-Z]{3}")
+MAX_CONTRACT_NAME = 300  # as the contract routes take it
 _TRUE = {"1", "true", "yes", "ja", "y", "x"}
 _FALSE = {"0", "false", "no", "nein", "n", ""}
 
@@ -129,15 +131,21 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
         fields["key_account"] = flag in _TRUE
     if (revenue := _revenue(raw, records)) is not None:
         fields["revenue"] = revenue
-    contracts = raw.get("contracts")
-    if isinstance(contracts, list):
+    if contracts := _contract_names(raw.get("contracts")):
         fields["contracts"] = contracts
-    elif contracts:
-        fields["contracts"] = [c.strip() for c in str(contracts).split(";") if c.strip()]
     if custom := _custom(raw):
         fields["custom"] = custom
     manager = raw.get("key_account_manager")
     return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+
+
+def _contract_names(value: object) -> list[str]:
+    """Contract names: a JSON list, or text separated by ``;``."""
+    names = value if isinstance(value, list) else str(value or "").split(";")
+    found = [str(name).strip() for name in names if str(name).strip()]
+    if any(len(name) > MAX_CONTRACT_NAME for name in found):
+        raise InputError(f"contracts: a name over {MAX_CONTRACT_NAME} characters")
+    return found
 
 
 def _identities(raw: Mapping[str, Any], records: CustomerRecords) -> list[tuple[str, str]]:
@@ -270,6 +278,7 @@ class CustomerImporter:
         new: dict[str, dict[str, Any]] = {}
         updates: dict[str, dict[str, Any]] = {}
         new_identities: list[dict[str, Any]] = []
+        contract_names: dict[str, list[str]] = {}
         tier_events: list[tuple[str, str, str, dict[str, Any]]] = []
         for row in rows:
             found = {owners[p] for p in row.identities if p in owners}
@@ -310,6 +319,8 @@ class CustomerImporter:
                     "created_at": now,
                 }
                 report.created += 1
+            if "contracts" in fields:  # records of their own (hub/store/repos/contracts.py)
+                contract_names.setdefault(cid, []).extend(fields.pop("contracts"))
             merged = _apply_fields(base, fields, now)
             if not merged["tier_pinned"]:
                 decision = self._records.tiers.decide(
@@ -346,6 +357,7 @@ class CustomerImporter:
             all_rows((cid, v["name"], v["organisation"]) for cid, v in {**new, **updates}.items()),
         )
         await search_index.refresh_customers(conn, [*new, *updates])
+        await contract_repo.add_names(conn, contract_names, now)
         for cid, before, after, reason in tier_events:
             await audit.record(
                 conn,
@@ -379,7 +391,7 @@ def _columns(row: sa.Row[Any]) -> dict[str, Any]:
 def _apply_fields(base: dict[str, Any], fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     merged = {**base, "attributes": dict(base["attributes"]), "updated_at": now}
     for key, value in fields.items():
-        if key in ("contracts", "payment_terms", "custom"):
+        if key in ("payment_terms", "custom"):
             merged["attributes"][key] = value
         elif key == "revenue":
             merged["attributes"]["revenue"] = {**(merged["attributes"].get("revenue") or {}), **value}

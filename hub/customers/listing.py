@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -30,11 +30,13 @@ LISTS = ("tier", "key_account_manager", "contract", "payment_terms", "tag", "lan
 FLAGS = ("key_account", "open_conversations")
 TIMES = ("last_contact_after", "last_contact_before", "created_after", "created_before")
 AMOUNTS = ("revenue_min", "revenue_max")
-FILTERS = (*LISTS, *FLAGS, *TIMES, *AMOUNTS, "currency")
+DAYS = ("contract_ends_before",)
+FILTERS = (*LISTS, *FLAGS, *TIMES, *AMOUNTS, *DAYS, "currency")
 MAX_VALUES = 50
 MAX_VALUE = 200
 _AMOUNT = re.compile(r"-?\d{1,15}(\.\d{1,6})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANGUAGE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
 
 
@@ -58,6 +60,15 @@ def _flag(name: str, raw: str) -> bool:
 def parse_time(name: str, raw: str) -> datetime:
     """A date (its midnight, UTC) or an ISO 8601 time (without an offset: UTC)."""
     return moment(name, raw).astimezone(UTC)
+
+
+def _day(name: str, raw: str) -> date:
+    try:
+        if not _DAY.fullmatch(raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InputError(f"{name}: a day such as 2027-03-31", field=name) from None
 
 
 def _amount(name: str, raw: str) -> float:
@@ -101,7 +112,7 @@ def _read(params: Mapping[str, str]) -> dict[str, Any]:
             raise InputError("language: codes such as de, en or de-AT", field="language")
     if "consent" in params:
         got["consents"] = _consent(params["consent"])
-    readers = [(FLAGS, _flag), (TIMES, parse_time), (AMOUNTS, _amount)]
+    readers = [(FLAGS, _flag), (TIMES, parse_time), (AMOUNTS, _amount), (DAYS, _day)]
     for names, reader in readers:
         for name in names:
             if name in params:

@@ -2,7 +2,7 @@
 
 Conflict rule (documented in the README): the surviving record (the one merged into)
 keeps each value it has; the other record fills only the gaps. ``key_account`` is true if
-either was. Contracts are joined. For consent, a withdrawal on either side wins. Every
+either was. The other's contracts move to the survivor. For consent, a withdrawal on either side wins. Every
 value the other record loses is kept in the ``customer.merged`` event, with the ids of
 everything moved, so ``unmerge`` can put both records back as they were.
 """
@@ -19,6 +19,7 @@ from hub.customers import audit
 from hub.customers.records import CustomerRecords, load_customer
 from hub.errors import Conflict, InputError, NotFound
 from hub.store import search_index
+from hub.store.repos import contracts as contract_repo
 from hub.store.search_terms import replace_terms
 from hub.store.tables import (
     consents,
@@ -59,10 +60,6 @@ def merged_values(target: dict[str, Any], other: dict[str, Any]) -> tuple[dict[s
         changes["payment_terms"] = o_attr["payment_terms"]
     elif o_attr.get("payment_terms") not in (None, t_attr.get("payment_terms")):
         conflicts.append("payment_terms")
-    contracts = list(t_attr.get("contracts") or [])
-    extra = [c for c in (o_attr.get("contracts") or []) if c not in contracts]
-    if extra:
-        changes["contracts"] = contracts + extra
     return changes, sorted(conflicts)
 
 
@@ -94,6 +91,7 @@ async def merge(
     moved_events = list(
         (await conn.execute(sa.select(events.c.id).where(events.c.customer_id == other_id))).scalars()
     )
+    moved_contracts = [c.id for c in await contract_repo.of_customer(conn, other_id)]
     target_consents = [
         _row(r) for r in await conn.execute(sa.select(consents).where(consents.c.customer_id == target_id))
     ]
@@ -156,6 +154,7 @@ async def merge(
                 )
                 .values(granted=False, source=consent["source"])
             )
+    await contract_repo.move(conn, moved_contracts, target_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == other_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == other_id))
     await conn.execute(sa.delete(customers).where(customers.c.id == other_id))
@@ -181,6 +180,7 @@ async def merge(
             "identities": moved_identities,
             "conversations": moved_convs,
             "events": moved_events,
+            "contracts": moved_contracts,
             "target_consents": target_consents,
             "other_consents": other_consents,
         },
@@ -233,6 +233,7 @@ async def unmerge(
         sa.update(messages).where(messages.c.conversation_id.in_(conv_ids)).values(customer_id=other_id)
     )
     await conn.execute(sa.update(events).where(events.c.id.in_(data["events"])).values(customer_id=other_id))
+    await contract_repo.move(conn, data.get("contracts", []), other_id)  # none in merges before 0022
     await conn.execute(sa.delete(consents).where(consents.c.customer_id.in_([target_id, other_id])))
     for consent in [*data["target_consents"], *data["other_consents"]]:
         await conn.execute(

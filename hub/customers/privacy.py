@@ -25,6 +25,7 @@ from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
 from hub.model import ConversationStatus
 from hub.store import search_index
+from hub.store.repos import contracts as contract_repo
 from hub.store.tables import (
     attachments,
     consents,
@@ -190,6 +191,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == customer_id))
     await search_index.forget_customer(conn, customer_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
+    await contract_repo.forget_customer(conn, customer_id)
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
     )

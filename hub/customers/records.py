@@ -14,12 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers import audit
+from hub.customers import audit, contracts
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
 from hub.model import AddressKind, Role
 from hub.store import search_index
 from hub.store.consents import replace_consent
+from hub.store.repos import contracts as contract_repo
 from hub.store.search_terms import prefix_match, replace_terms
 from hub.store.tables import agents, consents, conversations, customers, identities, search_terms
 from hub.store.times import iso
@@ -29,9 +30,10 @@ from hub.text.words import words_of_query
 CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
-ATTRIBUTE_FIELDS = ("contracts", "payment_terms", "revenue", "custom")
-# The key account and commercial fields: only supervisors and admins set them.
-SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "contracts", "payment_terms"})
+ATTRIBUTE_FIELDS = ("payment_terms", "revenue", "custom")
+# The key account and commercial fields: only supervisors and admins set them (and the
+# contracts, which have routes of their own: hub/web/contracts.py).
+SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "payment_terms"})
 
 
 def role_to_change(fields: Collection[str]) -> Role:
@@ -50,8 +52,10 @@ async def record_of(
     conn: AsyncConnection, customer_id: str, shown: sa.ColumnElement[bool] | None = None
 ) -> dict[str, Any]:
     """The whole record as the API shows it; of the recent conversations, those ``shown``
-    allows (the caller's ``Scope.clause()``; all when None)."""
+    allows (the caller's ``Scope.clause()``; all when None). The days to a contract's
+    notice deadline count from today in UTC."""
     row = await load_customer(conn, customer_id)
+    today = datetime.now(UTC).date()
     idents = (
         await conn.execute(
             sa.select(identities).where(identities.c.customer_id == customer_id).order_by(identities.c.id)
@@ -79,6 +83,7 @@ async def record_of(
         "tier_reason": row.tier_reason,
         "tier_pinned": row.tier_pinned,
         **{f: row.attributes.get(f) for f in ATTRIBUTE_FIELDS},
+        "contracts": [contracts.public(c, today) for c in await contract_repo.of_customer(conn, customer_id)],
         "identities": [
             {"id": i.id, "kind": i.kind, "value": i.value, "undeliverable": i.undeliverable} for i in idents
         ],

@@ -11,7 +11,7 @@ waiting transactions, and SQLite's lock orders it with writers in other processe
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,14 @@ class Store:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self) -> None:
-        """Apply every Alembic migration (creates the PostgreSQL schema if needed)."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations up to ``revision``, every one by default (creates
+        the PostgreSQL schema if needed)."""
         if self.dialect == "postgresql" and self.schema:
             async with self.engine.begin() as conn:
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         async with self.write() as conn:
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(alembic_step, command.upgrade, revision)
 
     async def require_schema(self) -> None:
         """Raise ConfigError, saying what to run, unless the database is at the newest
@@ -167,10 +168,11 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def _upgrade(connection: SyncConnection) -> None:
+def alembic_step(connection: SyncConnection, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run an Alembic command (upgrade, downgrade) to ``revision`` on ``connection``."""
     cfg = _alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    step(cfg, revision)
 
 
 def _current_revision(connection: SyncConnection) -> str | None:

@@ -43,6 +43,28 @@ customers = sa.Table(
     sa.Column("erased_at", TS),
 )
 
+# A customer's contracts (hub/customers/contracts.py), many per customer. ``external_ref``
+# is the ERP's or CRM's key, by which an integration upserts them (unique when given).
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),  # the product or the contract's name
+    sa.Column("starts_on", sa.Date),
+    sa.Column("ends_on", sa.Date),  # none: until cancelled
+    sa.Column("notice_days", sa.Integer),  # notice must be given this many days before ends_on
+    sa.Column("value", sa.Float),  # per billing interval, in ``currency``
+    sa.Column("currency", sa.String(3)),
+    sa.Column("billing_interval", sa.String(10)),  # month, quarter, year, once
+    sa.Column("status", sa.String(10), nullable=False),  # active, cancelled, ended
+    sa.Column("external_ref", sa.String(200), unique=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "ends_on"),
+)
+
 # Words of names and organisations, lower-cased: prefix search without a full scan.
 search_terms = sa.Table(
     "search_terms",
@@ -267,7 +289,7 @@ api_tokens = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("scope", sa.String(40), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=False),  # its scopes, space-separated (hub/tokens.py)
     sa.Column("created_at", TS, nullable=False),
     sa.Column("last_used_at", TS),
     sa.Column("revoked_at", TS),

@@ -3,6 +3,8 @@ is in that one response only) and revoke."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
@@ -18,7 +20,9 @@ from hub.web.middleware import AGENT
 class TokenIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="what uses it, e.g. 'shop backend'")
-    scope: str = Field("ingest", pattern="^(" + "|".join(SCOPES) + ")$")
+    scopes: list[Literal[tuple(SCOPES)]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["ingest"], min_length=1, max_length=len(SCOPES), description="what it may do"
+    )
 
 
 async def list_tokens(request: web.Request) -> web.Response:
@@ -27,9 +31,11 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     body = validated(TokenIn, await read_json_object(request, 4096))
-    info, token = await request.app[TOKENS].create(body.name, body.scope)
+    info, token = await request.app[TOKENS].create(body.name, body.scopes)
     await _audit(request, "token.created", info.id)
-    return json_response({"id": info.id, "name": info.name, "scope": info.scope, "token": token}, status=201)
+    return json_response(
+        {"id": info.id, "name": info.name, "scopes": list(info.scopes), "token": token}, status=201
+    )
 
 
 async def revoke_token(request: web.Request) -> web.Response:

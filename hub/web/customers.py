@@ -47,7 +47,6 @@ class CustomerFields(RequestModel):
     language: Annotated[str | None, NULLABLE] = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     key_account: bool | None = None
     key_account_manager_id: Annotated[str | None, NULLABLE] = None
-    contracts: Annotated[list[str] | None, NULLABLE] = None
     payment_terms: Annotated[str | None, NULLABLE] = Field(None, max_length=200)
     revenue: Annotated[dict[str, Money] | None, NULLABLE] = Field(
         None, description="e.g. {'revenue_12m': {amount, currency}}"
@@ -108,7 +107,7 @@ async def _scope(conn: Connection, request: web.Request) -> Scope:
     return await scope_of(conn, request[AGENT], request.app[ROUTING].rules)
 
 
-async def _visible(conn: Connection, request: web.Request, customer_id: str) -> Scope:
+async def visible_scope(conn: Connection, request: web.Request, customer_id: str) -> Scope:
     """The caller's scope, once it is clear they may see the customer (else NotFound)."""
     scope = await _scope(conn, request)
     await may_see_customer(conn, scope, customer_id)
@@ -160,7 +159,7 @@ async def create(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        scope = await _visible(conn, request, customer_id)
+        scope = await visible_scope(conn, request, customer_id)
         record = await record_of(conn, customer_id, scope.clause())
         await audit.record(
             conn,
@@ -181,7 +180,7 @@ async def patch(request: web.Request) -> web.Response:
     who.require(role_to_change(changes))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        scope = await _visible(conn, request, customer_id)
+        scope = await visible_scope(conn, request, customer_id)
         await request.app[RECORDS].update(conn, customer_id, changes, who.actor)
         record = await record_of(conn, customer_id, scope.clause())
     return json_response(record)
@@ -191,7 +190,7 @@ async def add_identity(request: web.Request) -> web.Response:
     body = validated(IdentityIn, await read_json_object(request, 4096))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        scope = await _visible(conn, request, customer_id)
+        scope = await visible_scope(conn, request, customer_id)
         await request.app[RECORDS].add_identity(
             conn, customer_id, body.kind, body.value, request[AGENT].actor
         )
@@ -213,7 +212,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 50, 500)
     async with request.app[STORE].write() as conn:
         await record_of(conn, customer_id)  # 404 for unknown or erased
-        scope = await _visible(conn, request, customer_id)
+        scope = await visible_scope(conn, request, customer_id)
         page = await timeline(conn, customer_id, before=request.query.get("before"), limit=limit, scope=scope)
         await audit.record(
             conn,
@@ -267,7 +266,7 @@ async def set_consent(request: web.Request) -> web.Response:
     body = validated(ConsentIn, await read_json_object(request, 4096))
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        scope = await _visible(conn, request, customer_id)
+        scope = await visible_scope(conn, request, customer_id)
         await request.app[RECORDS].set_consent(
             conn, customer_id, body.channel, body.purpose, body.granted, body.source, request[AGENT].actor
         )
@@ -278,7 +277,7 @@ async def set_consent(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
-        document = await privacy.export(conn, customer_id, await _visible(conn, request, customer_id))
+        document = await privacy.export(conn, customer_id, await visible_scope(conn, request, customer_id))
         await audit.record(
             conn,
             actor=request[AGENT].actor,

@@ -20,6 +20,7 @@ from hub.auth.csrf import HEADER as CSRF_HEADER
 from hub.auth.csrf import UNSAFE_METHODS, check_csrf
 from hub.auth.sessions import COOKIE, Principal
 from hub.errors import (
+    Forbidden,
     HubError,
     NotFound,
     PayloadRejected,
@@ -176,7 +177,12 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-        request[TOKEN] = await request.app[TOKENS].verify(token.strip())
+        info = await request.app[TOKENS].verify(token.strip())
+        if spec.scope not in info.scopes:
+            raise Forbidden(
+                f"this API token lacks the scope {spec.scope}; an admin can create one that has it"
+            )
+        request[TOKEN] = info
         return await handler(request)
     session = request.cookies.get(COOKIE)
     if not session:

@@ -17,6 +17,7 @@ from hub.web.canned import canned_routes
 from hub.web.channel_settings import channel_settings_routes
 from hub.web.channels import channel_routes
 from hub.web.console import console_routes
+from hub.web.contracts import contract_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
@@ -49,6 +50,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *report_routes(),
         *segment_routes(),
         *canned_routes(),
+        *contract_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

@@ -1,10 +1,10 @@
 """A small fixed set of customers for the customer list, segment and KAM tests, written
 straight into the tables (as the record service, ingest and agents leave them).
 
-| id | name        | tier     | key acct (KAM) | lang  | revenue_12m | contracts        | terms   | created |
+| id | name        | tier     | key acct (KAM) | lang  | revenue_12m | contracts (end)  | terms   | created |
 |----|-------------|----------|----------------|-------|-------------|------------------|---------|---------|
-| k1 | Anna Adler  | gold     | yes (agent)    | de    | 120000 EUR  | Premium, Support | 30 days | 01-10   |
-| k2 | bernd Bauer | silver   | no             | en    | 50000 EUR   | Support          | 14 days | 02-01   |
+| k1 | Anna Adler  | gold     | yes (agent)    | de    | 120000 EUR  | Premium (2026-06-30), Support (–) | 30 days | 01-10 |
+| k2 | bernd Bauer | silver   | no             | en    | 50000 EUR   | Support (2027-03-31); Premium cancelled (2026-05-31) | 14 days | 02-01 |
 | k3 | Carla Conti | standard | no             | de    | 9000 USD    | –                | –       | 03-01   |
 | k4 | Dora Dietz  | standard | no             | de-AT | –           | –                | –       | 03-02   |
 | k5 | (erased)    | standard | no             | de    | –           | –                | –       | 01-01   |
@@ -25,14 +25,14 @@ Consent: k1 email:marketing granted; k2 email:marketing refused, sms:service gra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.search_terms import replace_terms
-from hub.store.tables import agents, consents, conversations, customers, events
+from hub.store.tables import agents, consents, contracts, conversations, customers, events
 
 HOLDER = "agent-holder"
 
@@ -56,6 +56,18 @@ def _customer(cid: str, name: str | None, tier: str, created: datetime, **extra:
         "erased_at": None,
     }
     return {**row, **extra}
+
+
+def _contract(cid: str, customer: str, name: str, status: str, ends: date | None) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "customer_id": customer,
+        "name": name,
+        "status": status,
+        "ends_on": ends,
+        "created_at": day(1, 1),
+        "updated_at": day(1, 1),
+    }
 
 
 def _conversation(
@@ -105,7 +117,6 @@ async def write_population(conn: AsyncConnection, kam_id: str) -> None:
             key_account_manager_id=kam_id,
             attributes={
                 "revenue": {"revenue_12m": {"amount": 120000, "currency": "EUR"}},
-                "contracts": ["Premium", "Support"],
                 "payment_terms": "30 days",
             },
         ),
@@ -117,7 +128,6 @@ async def write_population(conn: AsyncConnection, kam_id: str) -> None:
             language="en",
             attributes={
                 "revenue": {"revenue_12m": {"amount": 50000, "currency": "EUR"}},
-                "contracts": ["Support"],
                 "payment_terms": "14 days",
             },
         ),
@@ -132,6 +142,15 @@ async def write_population(conn: AsyncConnection, kam_id: str) -> None:
         _customer("k5", None, "standard", day(1, 1), erased_at=day(3, 3)),
     ]
     await conn.execute(sa.insert(customers), rows)
+    await conn.execute(
+        sa.insert(contracts),
+        [
+            _contract("c1", "k1", "Premium", "active", date(2026, 6, 30)),
+            _contract("c2", "k1", "Support", "active", None),
+            _contract("c3", "k2", "Support", "active", date(2027, 3, 31)),
+            _contract("c4", "k2", "Premium", "cancelled", date(2026, 5, 31)),
+        ],
+    )
     for row in rows[:4]:  # the name search's words
         await replace_terms(conn, row["id"], row["name"], None)
     convs = [

@@ -55,7 +55,11 @@ FILTERS: list[tuple[dict[str, str], list[str]]] = [
     ({"currency": "EUR", "revenue_min": "50000.01", "revenue_max": "120000"}, ["k1"]),
     ({"currency": "USD"}, ["k3"]),
     ({"contract": "Support"}, ["k1", "k2"]),
-    ({"contract": "Premium"}, ["k1"]),
+    ({"contract": "Premium"}, ["k1"]),  # k2's is cancelled
+    ({"contract_ends_before": "2026-12-31"}, ["k1"]),
+    ({"contract_ends_before": "2027-04-01"}, ["k1", "k2"]),
+    ({"contract_ends_before": "2026-06-30"}, []),  # before: not on
+    ({"contract": "Support", "contract_ends_before": "2026-12-31"}, []),  # one contract meets both
     ({"payment_terms": "14 days"}, ["k2"]),
     ({"last_contact_after": "2026-03-01"}, ["k1", "k4"]),
     ({"last_contact_before": "2026-03-01"}, ["k2"]),  # k3 has had no contact: it matches neither
@@ -167,7 +171,8 @@ BAD = [
     ({"tier": "gold,,silver"}, "tier"),
     ({"sort": "revenue_12m"}, "sort"),
     ({"cursor": "not-a-cursor"}, "cursor"),
-    ({"contract_ends_before": "2026-12-31"}, "contract_ends_before"),
+    ({"contract_ends_before": "31.12.2026"}, "contract_ends_before"),
+    ({"contract_ends_before": "2026-02-30"}, "contract_ends_before"),
     ({"nonsense": "1"}, "nonsense"),
     ({"q": " ", "tier": "gold"}, "q"),
 ]

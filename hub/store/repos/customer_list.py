@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ConversationStatus
 from hub.store.bulk import holds_any
-from hub.store.tables import consents, conversations, customers
+from hub.store.repos.contracts import held
+from hub.store.tables import consents, contracts, conversations, customers
 from hub.store.times import utc_or_none
 
 cu = customers.c
@@ -48,7 +49,8 @@ class CustomerFilter:
     revenue_min: float | None = None
     revenue_max: float | None = None
     currency: str | None = None
-    contracts: tuple[str, ...] = ()
+    contracts: tuple[str, ...] = ()  # an active contract of one of these names
+    contract_ends_before: date | None = None  # an active contract ending before this day
     payment_terms: tuple[str, ...] = ()
     last_contact_after: datetime | None = None
     last_contact_before: datetime | None = None
@@ -85,7 +87,7 @@ class ListedCustomer:
     key_account_manager_id: str | None
     language: str | None
     revenue: Mapping[str, Any] | None
-    contracts: Sequence[str] | None
+    contracts: Sequence[str]  # the names of its active contracts
     payment_terms: str | None
     last_contact_at: datetime | None
     open_conversations: int
@@ -120,8 +122,15 @@ def _open_count() -> sa.ScalarSelect[Any]:
     )
 
 
-def _has_contract(conn: AsyncConnection, names: Sequence[str]) -> sa.ColumnElement[bool]:
-    return holds_any(conn, cu.attributes, "contracts", names)
+def _has_contract(f: CustomerFilter) -> sa.ColumnElement[bool]:
+    """An active contract that meets the name and the end filters (the same contract)."""
+    k = contracts.c
+    conditions = [k.status == "active"]
+    if f.contracts:
+        conditions.append(k.name.in_(list(f.contracts)))
+    if f.contract_ends_before is not None:
+        conditions.append(k.ends_on < f.contract_ends_before)
+    return held(cu.id, *conditions)
 
 
 def _has_tagged_conversation(conn: AsyncConnection, tags: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -163,8 +172,8 @@ def _record_parts(f: CustomerFilter) -> list[sa.ColumnElement[bool]]:
 def _related_parts(conn: AsyncConnection, f: CustomerFilter) -> list[sa.ColumnElement[bool]]:
     """The clauses on the customer's contracts, conversations and consent."""
     parts: list[sa.ColumnElement[bool]] = []
-    if f.contracts:
-        parts.append(_has_contract(conn, f.contracts))
+    if f.contracts or f.contract_ends_before is not None:
+        parts.append(_has_contract(f))
     if f.last_contact_after is not None:
         parts.append(last_contact() >= f.last_contact_after)
     if f.last_contact_before is not None:
@@ -255,6 +264,7 @@ async def page(
             ).where(cu.id.in_([row.id for row in chosen]))
         )
     }
+    held_names = await _active_contracts(conn, [row.id for row in chosen])
     found = []
     for customer_id, sort_value in chosen:
         row = details[customer_id]
@@ -271,7 +281,7 @@ async def page(
                 key_account_manager_id=row.key_account_manager_id,
                 language=row.language,
                 revenue=attributes.get("revenue"),
-                contracts=attributes.get("contracts"),
+                contracts=held_names.get(row.id, []),
                 payment_terms=attributes.get("payment_terms"),
                 last_contact_at=utc_or_none(_as_time(row.last_contact_at)),
                 open_conversations=int(row.open_conversations or 0),
@@ -280,6 +290,20 @@ async def page(
             )
         )
     return found
+
+
+async def _active_contracts(conn: AsyncConnection, customer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The names of these customers' active contracts, soonest end first."""
+    k = contracts.c
+    names: dict[str, list[str]] = {}
+    rows = await conn.execute(
+        sa.select(k.customer_id, k.name)
+        .where(k.customer_id.in_(list(customer_ids)), k.status == "active")
+        .order_by(k.customer_id, k.ends_on.is_(None), k.ends_on, k.name)
+    )
+    for row in rows:
+        names.setdefault(row.customer_id, []).append(row.name)
+    return names
 
 
 def _as_time(value: Any) -> datetime | None:

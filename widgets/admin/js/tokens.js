@@ -1,12 +1,13 @@
-// API tokens: create one with a scope (shown once), see when each was last used, revoke.
+// API tokens: create one with its scopes (shown once), see when each was last used, revoke.
 import { get, post, api } from "/console/js/api.js";
 import { h, replace, toast } from "/console/js/dom.js";
 import { t } from "./i18n.js";
-import { field, input, select, showErrors, clearErrors, errorsOf, shownOnce, when } from "./ui.js";
+import { field, input, checkbox, showErrors, clearErrors, errorsOf, shownOnce, when } from "./ui.js";
 
 export async function render(root, _params, created) {
   const { items, scopes } = await get("/api/v1/tokens");
-  const q = { name: "", scope: Object.keys(scopes)[0] };
+  const q = { name: "", scopes: [Object.keys(scopes)[0]] };
+  const toggle = (scope, on) => { q.scopes = on ? [...q.scopes, scope] : q.scopes.filter((s) => s !== scope); };
   const general = h("div");
   const form = h("form", { class: "card", id: "token-form", onsubmit: async (e) => {
     e.preventDefault();
@@ -18,14 +19,15 @@ export async function render(root, _params, created) {
   } },
   h("div", { class: "grid" },
     field(t("tokens.name"), input("", (v) => { q.name = v; }, { required: true, id: "token-name", placeholder: t("tokens.name_hint") }), { path: "name" }),
-    field(t("tokens.scope"), select(Object.entries(scopes).map(([s, what]) => [s, `${s} – ${what}`]), q.scope, (v) => { q.scope = v; }, { id: "token-scope" }), { path: "scope" })),
+    field(t("tokens.scope"), h("div", { id: "token-scopes" }, Object.entries(scopes).map(([s, what]) =>
+      checkbox(`${s} – ${what}`, q.scopes.includes(s), (on) => toggle(s, on), { value: s }))), { path: "scopes" })),
   general, h("button", { class: "primary", type: "submit", id: "token-create" }, t("tokens.create")));
   replace(root,
     h("h1", {}, t("tokens.title")), created || null, form,
     h("table", { class: "list", id: "tokens" },
       h("thead", {}, h("tr", {}, ["name", "scope", "created", "last_used", "status", ""].map((c) => h("th", {}, c && t(`tokens.${c}`))))),
       h("tbody", {}, items.map((tk) => h("tr", { id: `token-${tk.id}` },
-        h("td", {}, tk.name), h("td", {}, tk.scope), h("td", {}, when(tk.created_at)),
+        h("td", {}, tk.name), h("td", {}, tk.scopes.join(", ")), h("td", {}, when(tk.created_at)),
         h("td", {}, tk.last_used_at ? when(tk.last_used_at) : t("tokens.never")),
         h("td", {}, tk.revoked_at ? t("tokens.revoked_at", { at: when(tk.revoked_at) }) : t("tokens.active")),
         h("td", {}, tk.revoked_at ? null : h("button", { type: "button", onclick: async () => {

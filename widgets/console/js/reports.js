@@ -147,6 +147,8 @@ export class ReportsView {
       field("revenue_min", t("rep.c.revenue_min"), { size: 8, inputmode: "decimal" }),
       field("revenue_max", t("rep.c.revenue_max"), { size: 8, inputmode: "decimal" }),
       field("consent", t("side.consent"), { size: 14, placeholder: "email:marketing" }),
+      field("contract", t("side.contracts"), { size: 12 }),
+      field("contract_ends_before", t("rep.c.contract_ends_before"), { type: "date" }),
       select("sort", [["name", t("side.name")], ["-revenue", t("side.revenue")], ["-last_contact", t("ka.last_contact")], ["-created", t("rep.c.created")]], t("rep.c.sort"), "name"),
       h("button", { type: "submit", id: "cust-filter" }, t("tags.apply")),
       h("span", { class: "save-segment" },

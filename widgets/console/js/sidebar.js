@@ -5,7 +5,7 @@
 // Each action shows only to the roles the API allows it (the API decides in the end).
 import { get, patch, post, put, del } from "./api.js";
 import { h, replace, toast, announce } from "./dom.js";
-import { t, formatTime, formatNumber } from "./i18n.js";
+import { t, formatTime, formatNumber, language } from "./i18n.js";
 import { agentName, atLeast, isSupervisor } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
 import { channelName, identityKind, purposeName, statusName } from "./events.js";
@@ -35,7 +35,6 @@ export class Sidebar {
       this.row("tier_reason", reason(c.tier_reason)),
       this.row("key_account", t(c.key_account ? "common.yes" : "common.no")),
       this.row("kam", c.key_account_manager_id ? agentName(c.key_account_manager_id) : t("common.none")),
-      this.row("contracts", (c.contracts || []).join(", ") || t("common.none")),
       this.editable("payment_terms", c.payment_terms, !isSupervisor()),
       this.row("revenue", revenue(c.revenue)),
     ];
@@ -48,6 +47,11 @@ export class Sidebar {
         atLeast("supervisor") ? [" ", h("button", { type: "button", class: "link remove-identity",
           "aria-label": t("cust.remove_identity", { value: i.value }), onclick: () => this.removeIdentity(i) }, "×")] : null))),
       this.identityForm(),
+      h("h3", {}, t("side.contracts")),
+      c.contracts.length
+        ? h("ul", { class: "plain contracts", id: "contracts" }, c.contracts.map((k) => this.contract(k)))
+        : h("p", { class: "muted" }, t("common.none")),
+      isSupervisor() ? this.contractForm() : null,
       h("h3", {}, t("side.consent")),
       c.consent.length
         ? h("ul", { class: "plain consents" }, c.consent.map((x) => h("li", {}, `${channelName(x.channel)} · ${purposeName(x.purpose)}: `,
@@ -105,6 +109,58 @@ export class Sidebar {
       toast(t("error.generic", { detail: err.message }), "error");
       return false;
     }
+  }
+
+  contract(k) {
+    const period = [k.starts_on, k.ends_on].map((d) => (d ? formatDay(d) : "…")).join(" – ");
+    const value = k.value != null
+      ? ` · ${formatNumber(k.value, { style: "currency", currency: k.currency, maximumFractionDigits: 0 })}${k.billing_interval ? ` / ${t(`contract.${k.billing_interval}`)}` : ""}` : "";
+    let notice = null;
+    if (k.days_to_notice != null) {
+      notice = h("strong", { class: k.days_to_notice < 0 ? "late" : k.days_to_notice <= 30 ? "soon" : "ok" },
+        k.days_to_notice < 0 ? t("contract.notice_passed", { date: formatDay(k.notice_by) })
+          : t("contract.notice_in", { days: k.days_to_notice, date: formatDay(k.notice_by) }));
+    }
+    return h("li", { "data-contract": k.id },
+      h("span", { class: "value" }, k.name), " ", h("span", { class: "muted" }, `${t(`contract.${k.status}`)} · ${period}${value}`),
+      notice ? [h("br"), notice] : null,
+      isSupervisor() ? [" ", h("button", { type: "button", class: "link remove-contract", "aria-label": t("contract.remove", { name: k.name }),
+        onclick: () => this.removeContract(k) }, "×")] : null);
+  }
+
+  contractForm() {
+    const input = (name, attrs) => h("input", { name, id: `contract-${name}`, "aria-label": t(`contract.${name}`), placeholder: t(`contract.${name}`), ...attrs });
+    const fields = {
+      name: input("name", { required: true, maxlength: 300 }),
+      starts_on: input("starts_on", { type: "date" }),
+      ends_on: input("ends_on", { type: "date" }),
+      notice_days: input("notice_days", { type: "number", min: 0, max: 3650, step: 1 }),
+      value: input("value", { type: "number", min: 0, step: "0.01" }),
+      currency: input("currency", { maxlength: 3, pattern: "[A-Z]{3}", value: "EUR" }),
+    };
+    const interval = h("select", { name: "billing_interval", id: "contract-billing_interval", "aria-label": t("contract.billing_interval") },
+      ["month", "quarter", "year", "once"].map((i) => h("option", { value: i }, t(`contract.${i}`))));
+    return h("form", { class: "side-form", id: "contract-form", onsubmit: (e) => {
+      e.preventDefault();
+      const body = { name: fields.name.value.trim() };
+      for (const key of ["starts_on", "ends_on"]) if (fields[key].value) body[key] = fields[key].value;
+      if (fields.notice_days.value) body.notice_days = Number.parseInt(fields.notice_days.value, 10);
+      if (fields.value.value) {
+        Object.assign(body, { value: Number(fields.value.value), currency: fields.currency.value.trim(), billing_interval: interval.value });
+      }
+      this.change(async () => {
+        await post(`/api/v1/customers/${this.customer.id}/contracts`, body);
+        return get(`/api/v1/customers/${this.customer.id}`);
+      }, t("contract.added"));
+    } }, Object.values(fields), interval, h("button", { type: "submit", id: "contract-add" }, t("contract.add")));
+  }
+
+  removeContract(k) {
+    if (!confirm(t("contract.remove_confirm", { name: k.name }))) return;
+    this.change(async () => {
+      await del(`/api/v1/contracts/${k.id}`);
+      return get(`/api/v1/customers/${this.customer.id}`);
+    }, t("contract.removed"));
   }
 
   identityForm() {
@@ -234,6 +290,10 @@ function reason(why) {
     return t("side.pinned_by", { who: who.startsWith("agent:") ? agentName(who.slice(6)) : who });
   }
   return why.rule ? `${why.rule}` : JSON.stringify(why);
+}
+
+function formatDay(day) {
+  return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
 }
 
 function revenue(values) {

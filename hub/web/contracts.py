@@ -1,0 +1,235 @@
+"""Contract routes: a customer's contracts for whoever may see the customer; supervisors
+and admins add, change and remove them; an ERP or CRM upserts them in batches by their
+external reference with an API token of scope ``contracts:write``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from hub.customers import contracts as service
+from hub.errors import InputError
+from hub.keys import STORE
+from hub.request_body import json_response, read_json_object
+from hub.routespec import RouteSpec
+from hub.store.repos import contracts as repo
+from hub.validation import NULLABLE, RequestModel, validated
+from hub.web.customers import visible_scope
+from hub.web.middleware import AGENT, TOKEN
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_text(value: Any) -> Any:
+    """A day as JSON gives it: ``YYYY-MM-DD`` text only (not a number of seconds)."""
+    if value is not None and not (isinstance(value, str) and _DAY.fullmatch(value)):
+        raise ValueError("a day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
+
+
+class ContractFields(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=300, description="the product or contract")
+    starts_on: Annotated[Day | None, NULLABLE] = None
+    ends_on: Annotated[Day | None, NULLABLE] = Field(None, description="none: until cancelled")
+    notice_days: Annotated[int | None, NULLABLE] = Field(
+        None, strict=True, ge=0, le=3650, description="notice is due this many days before the end"
+    )
+    value: Annotated[float | None, NULLABLE] = Field(
+        None, strict=True, ge=0, le=1e15, allow_inf_nan=False, description="per billing interval"
+    )
+    currency: Annotated[str | None, NULLABLE] = Field(None, pattern=r"^[A-Z]{3}$")
+    billing_interval: Annotated[Literal["month", "quarter", "year", "once"] | None, NULLABLE] = None
+    status: Literal["active", "cancelled", "ended"] | None = None
+    external_ref: Annotated[str | None, NULLABLE] = Field(
+        None, min_length=1, max_length=200, description="the ERP's or CRM's key"
+    )
+
+
+class ContractIn(ContractFields):
+    name: str = Field(min_length=1, max_length=300, description="the product or contract")
+    status: Literal["active", "cancelled", "ended"] = "active"
+
+
+class UpsertItem(ContractIn):
+    external_ref: str = Field(min_length=1, max_length=200, description="the ERP's or CRM's key")
+    customer_id: str | None = Field(None, max_length=36)
+    customer_external_id: str | None = Field(
+        None, min_length=1, max_length=320, description="the customer's external identity"
+    )
+
+
+class UpsertIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=service.BATCH)
+
+
+def _fields(body: ContractFields) -> dict[str, Any]:
+    return {name: getattr(body, name) for name in repo.WRITABLE if name in body.model_fields_set}
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def list_contracts(request: web.Request) -> web.Response:
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].read() as conn:
+        await visible_scope(conn, request, customer_id)
+        found = await repo.of_customer(conn, customer_id)
+    return json_response({"items": [service.public(c, _today()) for c in found]})
+
+
+async def add_contract(request: web.Request) -> web.Response:
+    body = validated(ContractIn, await read_json_object(request, 16_384))
+    customer_id = request.match_info["id"]
+    async with request.app[STORE].write() as conn:
+        await visible_scope(conn, request, customer_id)
+        fields = {**_fields(body), "name": body.name, "status": body.status}
+        contract = await service.add(conn, customer_id, fields, request[AGENT].actor, datetime.now(UTC))
+    return json_response(service.public(contract, _today()), status=201)
+
+
+async def change_contract(request: web.Request) -> web.Response:
+    body = validated(ContractFields, await read_json_object(request, 16_384))
+    async with request.app[STORE].write() as conn:
+        contract = await service.change(
+            conn, request.match_info["id"], _fields(body), request[AGENT].actor, datetime.now(UTC)
+        )
+    return json_response(service.public(contract, _today()))
+
+
+async def remove_contract(request: web.Request) -> web.Response:
+    async with request.app[STORE].write() as conn:
+        await service.remove(conn, request.match_info["id"], request[AGENT].actor)
+    return web.Response(status=204)
+
+
+async def upsert_contracts(request: web.Request) -> web.Response:
+    """Each item validated alone, so that one bad item is one error in the results."""
+    body = validated(UpsertIn, await read_json_object(request, 4 * 1024 * 1024))
+    valid: list[tuple[int, dict[str, Any]]] = []
+    results: dict[int, dict[str, Any]] = {}
+    for index, raw in enumerate(body.items):
+        try:
+            item = validated(UpsertItem, raw)
+            if (item.customer_id is None) == (item.customer_external_id is None):
+                raise InputError(
+                    "customer_id: name the customer by customer_id or by customer_external_id (one of them)",
+                    field="customer_id",
+                )
+        except InputError as exc:
+            results[index] = {"index": index, "status": "error", "error": str(exc), "field": exc.field}
+            continue
+        fields = {
+            **_fields(item),
+            "name": item.name,
+            "status": item.status,
+            "external_ref": item.external_ref,
+        }
+        valid.append(
+            (
+                index,
+                {
+                    **fields,
+                    "customer_id": item.customer_id,
+                    "customer_external_id": item.customer_external_id,
+                },
+            )
+        )
+    token = request[TOKEN]
+    async with request.app[STORE].write() as conn:
+        done = await service.upsert(conn, [item for _, item in valid], f"token:{token.id}", datetime.now(UTC))
+    for (index, _), result in zip(valid, done, strict=True):
+        results[index] = {
+            "index": index,
+            "status": result.status,
+            **({"id": result.id} if result.id else {}),
+            **({"error": result.error, "field": result.field} if result.error else {}),
+        }
+    items = [results[i] for i in range(len(body.items))]
+    counts = {
+        s: sum(1 for r in items if r["status"] == s) for s in ("created", "updated", "unchanged", "error")
+    }
+    return json_response({"items": items, **counts})
+
+
+def contract_routes() -> list[RouteSpec]:
+    common = {401: "Not signed in", 403: "Role too low"}
+    one = "/api/v1/contracts/{id}"
+    return [
+        RouteSpec(
+            "GET",
+            "/api/v1/customers/{id}/contracts",
+            list_contracts,
+            "A customer's contracts, active first, with their notice deadlines",
+            "agent",
+            tag="customers",
+            responses={200: "Contracts", 404: "No such customer", **common},
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/customers/{id}/contracts",
+            add_contract,
+            "Add a contract to a customer",
+            "supervisor",
+            tag="customers",
+            request_schema=ContractIn.model_json_schema(),
+            responses={
+                201: "Added",
+                404: "No such customer",
+                409: "External reference taken",
+                422: "Invalid field",
+                **common,
+            },
+        ),
+        RouteSpec(
+            "PATCH",
+            one,
+            change_contract,
+            "Change a contract",
+            "supervisor",
+            tag="customers",
+            request_schema=ContractFields.model_json_schema(),
+            responses={
+                200: "Changed",
+                404: "No such contract",
+                409: "External reference taken",
+                422: "Invalid field",
+                **common,
+            },
+        ),
+        RouteSpec(
+            "DELETE",
+            one,
+            remove_contract,
+            "Remove a contract",
+            "supervisor",
+            tag="customers",
+            responses={204: "Removed", 404: "No such contract", **common},
+        ),
+        RouteSpec(
+            "PUT",
+            "/api/v1/contracts",
+            upsert_contracts,
+            "Upsert up to 1,000 contracts by their external reference (API token, scope contracts:write);"
+            " a result per item: created, updated, unchanged or error",
+            "token",
+            scope="contracts:write",
+            tag="integration",
+            request_schema=UpsertIn.model_json_schema(),
+            responses={
+                200: "A result per item, in order, and the counts",
+                401: "No valid token",
+                403: "The token lacks the scope",
+                422: "Not a list of 1 to 1,000 items",
+            },
+        ),
+    ]
