@@ -1,13 +1,16 @@
 """A small fixed set of customers for the customer list, segment and KAM tests, written
 straight into the tables (as the record service, ingest and agents leave them).
 
-| id | name        | tier     | key acct (KAM) | lang  | revenue_12m | contracts (end)  | terms   | created |
+| id | name        | tier     | key acct (KAM) | lang  | revenue_12m | contracts        | terms   | created |
 |----|-------------|----------|----------------|-------|-------------|------------------|---------|---------|
-| k1 | Anna Adler  | gold     | yes (agent)    | de    | 120000 EUR  | Premium (2026-06-30), Support (–) | 30 days | 01-10 |
-| k2 | bernd Bauer | silver   | no             | en    | 50000 EUR   | Support (2027-03-31); Premium cancelled (2026-05-31) | 14 days | 02-01 |
+| k1 | Anna Adler  | gold     | yes (agent)    | de    | 120000 EUR  | Premium, Support | 30 days | 01-10 |
+| k2 | bernd Bauer | silver   | no             | en    | 50000 EUR   | Support          | 14 days | 02-01 |
 | k3 | Carla Conti | standard | no             | de    | 9000 USD    | –                | –       | 03-01   |
 | k4 | Dora Dietz  | standard | no             | de-AT | –           | –                | –       | 03-02   |
 | k5 | (erased)    | standard | no             | de    | –           | –                | –       | 01-01   |
+
+Contracts: k1 Premium ends 2026-06-30, Support has no end; k2 Support ends 2027-03-31,
+and k2 also has a cancelled Premium (ended 2026-05-31).
 
 Conversations (all held by an agent nobody else is teamed with, on a queue no target
 serves, so the plain agent sees none of them: only k1, as its key account manager):
