@@ -96,7 +96,7 @@ async def test_a_supervisor_keeps_contracts_with_their_notice_deadlines(hub: Hub
     assert sorted(actions) == ["contract.added", "contract.added", "contract.changed", "contract.removed"]
 
 
-BAD = [
+BAD: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),
     ({}, "name"),
     ({"name": None}, "name"),
@@ -131,11 +131,12 @@ async def test_contract_fields_are_checked(hub: HubClient, roles) -> None:
         await add(hub, sup, cid, {"name": "Gas", "starts_on": "2026-03-01", "external_ref": "R-1"})
     ).json()
     one = f"/api/v1/contracts/{made['id']}"
-    for body, field in [
+    patches: list[tuple[dict[str, Any], str]] = [
         ({"name": None}, "name"),
         ({"ends_on": "2026-02-28"}, "ends_on"),
         ({"value": 5}, "currency"),
-    ]:
+    ]
+    for body, field in patches:
         resp = await hub.client.patch(one, json=body, headers=sup)
         assert resp.status == 422 and (await resp.json())["field"] == field, body
     resp = await add(hub, sup, cid, {"name": "Strom", "external_ref": "R-1"})
@@ -155,9 +156,20 @@ async def test_an_erp_upserts_contracts_by_reference(hub: HubClient, roles) -> N
     async def upsert(items: list[dict[str, Any]]) -> Any:
         return await hub.client.put("/api/v1/contracts", json={"items": items}, headers=erp)
 
-    strom = {"external_ref": "V-1", "customer_external_id": "ERP-1001", "name": "Strom", "notice_days": 30}
-    gas = {"external_ref": "V-2", "customer_id": bert, "name": "Gas", "value": 80, "currency": "EUR"}
-    batch = [
+    strom: dict[str, Any] = {
+        "external_ref": "V-1",
+        "customer_external_id": "ERP-1001",
+        "name": "Strom",
+        "notice_days": 30,
+    }
+    gas: dict[str, Any] = {
+        "external_ref": "V-2",
+        "customer_id": bert,
+        "name": "Gas",
+        "value": 80,
+        "currency": "EUR",
+    }
+    batch: list[dict[str, Any]] = [
         strom,
         gas,
         {"external_ref": "V-3", "customer_external_id": "ERP-404", "name": "Wasser"},
