@@ -45,6 +45,7 @@ from hub.wiring.outbox import outbox_ctx
 from hub.wiring.queues import bus_ctx, queues_ctx, redis_ctx
 from hub.wiring.reports import reports_ctx
 from hub.wiring.retention import retention_ctx
+from hub.wiring.revenue import revenue_ctx
 from hub.wiring.store import config_ctx, store_ctx
 from hub.wiring.web import hub_routes, register
 from hub.wiring.widget import widget_ctx
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             background_ctx,
             retention_ctx,
             reports_ctx,
+            revenue_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

@@ -30,6 +30,7 @@ CACHE_SECONDS = 30.0
 SCOPES = {
     "ingest": "the API channel: inject inbound messages (POST /api/v1/messages)",
     "contracts:write": "upsert contracts by their external reference (PUT /api/v1/contracts)",
+    "revenue:write": "upsert revenue per customer and month by external reference (PUT /api/v1/revenue)",
 }
 
 

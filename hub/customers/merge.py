@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers import audit
+from hub.customers import audit, revenue
 from hub.customers.records import CustomerRecords, load_customer
 from hub.errors import Conflict, InputError, NotFound
 from hub.store import search_index
 from hub.store.repos import contracts as contract_repo
+from hub.store.repos import revenue as revenue_repo
 from hub.store.search_terms import replace_terms
 from hub.store.tables import (
     consents,
@@ -155,6 +156,7 @@ async def merge(
                 .values(granted=False, source=consent["source"])
             )
     await contract_repo.move(conn, moved_contracts, target_id)
+    moved_revenue = await revenue_repo.move(conn, other_id, target_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == other_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == other_id))
     await conn.execute(sa.delete(customers).where(customers.c.id == other_id))
@@ -162,6 +164,8 @@ async def merge(
 
     changes, conflicts = merged_values(target, other)
     await records.update(conn, target_id, changes, actor)
+    if moved_revenue:  # the survivor's figures now count the other's periods too
+        await revenue.rederive(conn, records, [target_id], datetime.now(UTC).date())
     await search_index.refresh_customers(conn, [target_id, other_id])
     return await audit.record(
         conn,
@@ -181,6 +185,7 @@ async def merge(
             "conversations": moved_convs,
             "events": moved_events,
             "contracts": moved_contracts,
+            "revenue_periods": moved_revenue,
             "target_consents": target_consents,
             "other_consents": other_consents,
         },
@@ -234,6 +239,7 @@ async def unmerge(
     )
     await conn.execute(sa.update(events).where(events.c.id.in_(data["events"])).values(customer_id=other_id))
     await contract_repo.move(conn, data.get("contracts", []), other_id)  # none in merges before 0022
+    await revenue_repo.reassign(conn, data.get("revenue_periods", []), other_id)  # nor before 0023
     await conn.execute(sa.delete(consents).where(consents.c.customer_id.in_([target_id, other_id])))
     for consent in [*data["target_consents"], *data["other_consents"]]:
         await conn.execute(
@@ -260,6 +266,8 @@ async def unmerge(
             updated_at=datetime.now(UTC),
         )
     )
+    if data.get("revenue_periods"):  # both records' figures from their own periods again
+        await revenue.rederive(conn, records, [target_id, other_id], datetime.now(UTC).date())
     await replace_terms(conn, target_id, before["name"], before["organisation"])
     await replace_terms(conn, other_id, other["name"], other["organisation"])
     await search_index.move_documents(conn, other_id, conversation_ids=conv_ids)

@@ -26,6 +26,7 @@ from hub.customers.timeline import timeline
 from hub.model import ConversationStatus
 from hub.store import search_index
 from hub.store.repos import contracts as contract_repo
+from hub.store.repos import revenue as revenue_repo
 from hub.store.tables import (
     attachments,
     consents,
@@ -192,6 +193,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await search_index.forget_customer(conn, customer_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == customer_id))
     await contract_repo.forget_customer(conn, customer_id)
+    await revenue_repo.forget_customer(conn, customer_id)
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
     )

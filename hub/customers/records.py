@@ -30,7 +30,9 @@ from hub.text.words import words_of_query
 CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
-ATTRIBUTE_FIELDS = ("payment_terms", "revenue", "custom")
+# ``revenue_trend`` and ``revenue_as_of`` are derived from revenue periods
+# (hub/customers/revenue.py), never typed in
+ATTRIBUTE_FIELDS = ("payment_terms", "revenue", "revenue_trend", "revenue_as_of", "custom")
 # The key account and commercial fields: only supervisors and admins set them (and the
 # contracts, which have routes of their own: hub/web/contracts.py).
 SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "payment_terms"})

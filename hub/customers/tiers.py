@@ -2,7 +2,7 @@
 beyond ``load_tier_rules`` reading the file.
 
 Each condition is a ``rule-engine`` expression over the customer's tier inputs
-(``key_account``, ``revenue_12m``, ``revenue``, ``organisation``, ``language``,
+(``key_account``, ``revenue_12m``, ``revenue_trend``, ``revenue``, ``organisation``, ``language``,
 ``custom``). Conditions are type-checked when the file loads: a syntax error or an
 unknown name is refused with the tier and the position. The last tier has no condition
 and catches everyone else, so nobody is without a tier.
@@ -32,6 +32,7 @@ _TYPES = rule_engine.type_resolver_from_dict(
     {
         "key_account": rule_engine.DataType.BOOLEAN,
         "revenue_12m": rule_engine.DataType.FLOAT,
+        "revenue_trend": rule_engine.DataType.FLOAT,
         "revenue": rule_engine.DataType.MAPPING(rule_engine.DataType.STRING, rule_engine.DataType.FLOAT),
         "organisation": rule_engine.DataType.STRING,
         "language": rule_engine.DataType.STRING,
@@ -97,6 +98,8 @@ class TierRules:
         return {
             "key_account": bool(key_account),
             "revenue_12m": revenue.get("revenue_12m", 0.0),
+            # the last 12 months against the 12 before (hub/customers/revenue.py); 0 unknown
+            "revenue_trend": float(attributes.get("revenue_trend") or 0.0),
             "revenue": revenue,
             "organisation": organisation or "",
             "language": language or "",

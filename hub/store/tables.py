@@ -65,6 +65,23 @@ contracts = sa.Table(
     sa.Index(None, "ends_on"),
 )
 
+# A customer's revenue per month and currency (hub/customers/revenue.py), as an ERP books
+# it: each row one source (``external_ref``, unique), several may fall in one month. The
+# tier rules read figures derived from them (the last 12 complete months, the trend).
+revenue_periods = sa.Table(
+    "revenue_periods",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("month", sa.Date, nullable=False),  # its first day
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.Float, nullable=False),  # a credit note is negative
+    sa.Column("external_ref", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(None, "customer_id", "month"),
+)
+
 # Words of names and organisations, lower-cased: prefix search without a full scan.
 search_terms = sa.Table(
     "search_terms",

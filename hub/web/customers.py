@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from hub.auth.visibility import Scope, may_see_customer, scope_of
-from hub.customers import audit, listing, merge, privacy
+from hub.customers import audit, listing, merge, privacy, revenue
 from hub.customers.importer import CustomerImporter
 from hub.customers.records import CustomerRecords, record_of, role_to_change
 from hub.customers.timeline import timeline
@@ -181,6 +181,7 @@ async def patch(request: web.Request) -> web.Response:
     customer_id = request.match_info["id"]
     async with request.app[STORE].write() as conn:
         scope = await visible_scope(conn, request, customer_id)
+        changes = await revenue.with_derived(conn, customer_id, changes)
         await request.app[RECORDS].update(conn, customer_id, changes, who.actor)
         record = await record_of(conn, customer_id, scope.clause())
     return json_response(record)

@@ -23,6 +23,7 @@ from hub.web.customers import customer_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
 from hub.web.reports import report_routes
+from hub.web.revenue import revenue_routes
 from hub.web.routing import routing_routes
 from hub.web.saved_views import saved_view_routes
 from hub.web.search import search_routes
@@ -51,6 +52,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *segment_routes(),
         *canned_routes(),
         *contract_routes(),
+        *revenue_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

@@ -4,7 +4,7 @@
 // and withdrawn, the tier pinned, merges made and undone, the data exported or erased.
 // Each action shows only to the roles the API allows it (the API decides in the end).
 import { get, patch, post, put, del } from "./api.js";
-import { h, replace, toast, announce } from "./dom.js";
+import { h, replace, svg, toast, announce } from "./dom.js";
 import { t, formatTime, formatNumber, language } from "./i18n.js";
 import { agentName, atLeast, isSupervisor } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
@@ -22,6 +22,7 @@ export class Sidebar {
     this.timeline = timeline;
     this.onGone = onGone;
     this.el = h("aside", { class: "sidebar", "aria-label": t("side.customer") }, this.content());
+    this.loadRevenue();
   }
 
   content() {
@@ -36,7 +37,7 @@ export class Sidebar {
       this.row("key_account", t(c.key_account ? "common.yes" : "common.no")),
       this.row("kam", c.key_account_manager_id ? agentName(c.key_account_manager_id) : t("common.none")),
       this.editable("payment_terms", c.payment_terms, !isSupervisor()),
-      this.row("revenue", revenue(c.revenue)),
+      this.row("revenue", [revenue(c.revenue), this.revenueTrend = h("div", { class: "revenue-trend", id: "revenue-trend" })]),
     ];
     return [
       h("h2", {}, t("side.customer")),
@@ -94,7 +95,28 @@ export class Sidebar {
     input.focus();
   }
 
-  rerender() { replace(this.el, this.content()); }
+  rerender() { replace(this.el, this.content()); this.loadRevenue(); }
+
+  // The last 24 months as a sparkline, with the trend (when the ERP sends revenue periods).
+  async loadRevenue() {
+    const target = this.revenueTrend;
+    let history;
+    try { history = await get(`/api/v1/customers/${this.customer.id}/revenue`); } catch { return; }
+    if (!history.months.length) return;
+    const values = history.months.map((m) => m.amount);
+    const top = Math.max(...values, 0), bottom = Math.min(...values, 0), span = top - bottom || 1;
+    const W = 120, H = 24, step = W / (values.length - 1);
+    const points = values.map((v, i) => `${(i * step).toFixed(1)},${(H - ((v - bottom) / span) * H).toFixed(1)}`).join(" ");
+    const first = history.months[0].month, last = history.months[history.months.length - 1].month;
+    const label = t("side.revenue_months", { from: first, to: last, currency: history.currency });
+    const trend = history.trend == null ? null
+      : h("span", { class: history.trend < 0 ? "late" : "ok" }, t("side.revenue_trend", { pct: formatNumber(history.trend, { style: "percent", signDisplay: "always", maximumFractionDigits: 0 }) }));
+    replace(target,
+      svg("svg", { class: "sparkline", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label },
+        svg("title", {}, `${label}: ${values.map((v) => formatNumber(v, { maximumFractionDigits: 0 })).join(", ")}`),
+        svg("polyline", { points, fill: "none", stroke: "currentColor", "stroke-width": 1.5 })),
+      " ", trend);
+  }
 
   // Run a call that answers with the record; show it again, or say what went wrong.
   async change(call, done) {
