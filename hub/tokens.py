@@ -29,8 +29,11 @@ CACHE_SECONDS = 30.0
 # what a token may do; it carries one or more (stored space-separated, as OAuth writes them)
 SCOPES = {
     "ingest": "the API channel: inject inbound messages (POST /api/v1/messages)",
+    "customers:read": "read a customer's record by its external id (GET /api/v1/integration/customers/…)",
+    "customers:write": "upsert customers and their identities by external id (PUT /api/v1/customers)",
     "contracts:write": "upsert contracts by their external reference (PUT /api/v1/contracts)",
     "revenue:write": "upsert revenue per customer and month by external reference (PUT /api/v1/revenue)",
+    "events:read": "read what happened since a cursor (GET /api/v1/integration/events)",
 }
 
 

@@ -14,7 +14,7 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +58,9 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # line -> (created, updated or unchanged; the customer's id): the integration API's
+    # result per item (hub/web/integration.py)
+    outcomes: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -210,8 +213,21 @@ class CustomerImporter:
     async def run(
         self, text: str, fmt: str, actor: str, progress: Callable[[int, int], None] | None = None
     ) -> ImportReport:
+        return await self.rows(list(read_rows(text, fmt)), actor, progress)
+
+    async def rows(
+        self,
+        rows: Sequence[tuple[int, Mapping[str, Any] | str]],
+        actor: str,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        one_external_id: bool = False,
+    ) -> ImportReport:
+        """Rows as a file's lines give them (line, the row or why it cannot be read),
+        stored a batch per transaction; the integration API hands its items here, with
+        ``one_external_id``: a row whose identities belong to a customer with another
+        external id is refused, not given a second one."""
         report = ImportReport()
-        rows = list(read_rows(text, fmt))
         total = len(rows)
         for start in range(0, total, BATCH):
             chunk = rows[start : start + BATCH]
@@ -225,7 +241,7 @@ class CustomerImporter:
                 except InputError as exc:
                     report.rejected.append({"line": line, "reason": exc.detail})
             async with self._store.write() as conn:
-                await self._apply(conn, parsed, report, actor)
+                await self._apply(conn, parsed, report, actor, one_external_id)
             if progress:
                 progress(min(start + BATCH, total), total)
         async with self._store.write() as conn:
@@ -241,7 +257,12 @@ class CustomerImporter:
         return report
 
     async def _apply(
-        self, conn: AsyncConnection, rows: list[ImportRow], report: ImportReport, actor: str
+        self,
+        conn: AsyncConnection,
+        rows: list[ImportRow],
+        report: ImportReport,
+        actor: str,
+        one_external_id: bool = False,
     ) -> None:
         now = datetime.now(UTC)
         pairs = sorted({p for r in rows for p in r.identities})
@@ -275,6 +296,7 @@ class CustomerImporter:
             if existing_ids
             else {}
         )
+        externals = await _external_ids(conn, existing_ids) if one_external_id else None
         new: dict[str, dict[str, Any]] = {}
         updates: dict[str, dict[str, Any]] = {}
         new_identities: list[dict[str, Any]] = []
@@ -291,6 +313,9 @@ class CustomerImporter:
                     }
                 )
                 continue
+            if externals is not None and (other := _other_external(row, found, externals)):
+                report.rejected.append({"line": row.line, "reason": other})
+                continue
             fields = dict(row.fields)
             if row.manager_email:
                 if row.manager_email not in managers:
@@ -303,6 +328,7 @@ class CustomerImporter:
                 cid = found.pop()
                 base = updates.get(cid) or new.get(cid) or _columns(current[cid])
                 report.updated += cid not in new
+                outcome = "updated"
             else:
                 cid = str(uuid.uuid4())
                 base = {
@@ -319,6 +345,7 @@ class CustomerImporter:
                     "created_at": now,
                 }
                 report.created += 1
+                outcome = "created"
             if "contracts" in fields:  # records of their own (hub/store/repos/contracts.py)
                 contract_names.setdefault(cid, []).extend(fields.pop("contracts"))
             merged = _apply_fields(base, fields, now)
@@ -335,12 +362,12 @@ class CustomerImporter:
                     tier_events.append((cid, current[cid].tier, decision.tier, decision.reason))
                 merged["tier"], merged["tier_reason"] = decision.tier, decision.reason
             (updates if cid in current else new)[cid] = merged
-            for pair in row.identities:
-                if pair not in owners:
-                    owners[pair] = cid
-                    new_identities.append(
-                        {"customer_id": cid, "kind": pair[0], "value": pair[1], "created_at": now}
-                    )
+            added = _claim(row.identities, cid, owners, new_identities, now)
+            if externals is not None:
+                externals.setdefault(cid, set()).update(v for k, v in row.identities if k == "external")
+            if outcome == "updated" and not added and _same(base, merged):
+                outcome = "unchanged"  # unless a contract name is new (below)
+            report.outcomes[row.line] = (outcome, cid)
         await insert_rows(conn, customers, list(new.values()))
         await insert_rows(conn, identities, new_identities)
         if updates:
@@ -357,7 +384,14 @@ class CustomerImporter:
             all_rows((cid, v["name"], v["organisation"]) for cid, v in {**new, **updates}.items()),
         )
         await search_index.refresh_customers(conn, [*new, *updates])
-        await contract_repo.add_names(conn, contract_names, now)
+        contracted = await contract_repo.add_names(conn, contract_names, now)
+        report.outcomes.update(
+            [
+                (line, ("updated", cid))
+                for line, (outcome, cid) in report.outcomes.items()
+                if outcome == "unchanged" and cid in contracted
+            ]
+        )
         for cid, before, after, reason in tier_events:
             await audit.record(
                 conn,
@@ -382,6 +416,58 @@ _UPDATED = (
     "tier_reason",
     "updated_at",
 )
+
+
+async def _external_ids(conn: AsyncConnection, customer_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The external ids each of these customers has."""
+    found: dict[str, set[str]] = {}
+    if customer_ids:
+        rows = await conn.execute(
+            sa.select(identities.c.customer_id, identities.c.value).where(
+                identities.c.kind == "external", identities.c.customer_id.in_(list(customer_ids))
+            )
+        )
+        for r in rows:
+            found.setdefault(r.customer_id, set()).add(r.value)
+    return found
+
+
+def _other_external(row: ImportRow, found: set[str], externals: Mapping[str, set[str]]) -> str | None:
+    """Why a row keyed by its external id may not update the customer its other
+    identities found (that customer has another external id), or None."""
+    if not found:
+        return None
+    customer_id = next(iter(found))
+    theirs = externals.get(customer_id, set())
+    mine = {value for kind, value in row.identities if kind == "external"}
+    if theirs and not mine & theirs:
+        return (
+            f"its identities belong to customer {customer_id}, whose external id is"
+            f" {sorted(theirs)[0]!r}: one customer, one external id here"
+        )
+    return None
+
+
+def _claim(
+    pairs: Sequence[tuple[str, str]],
+    cid: str,
+    owners: dict[tuple[str, str], str],
+    new_identities: list[dict[str, Any]],
+    now: datetime,
+) -> bool:
+    """The row's identities no customer has yet become ``cid``'s; whether there were any."""
+    added = False
+    for pair in pairs:
+        if pair not in owners:
+            owners[pair] = cid
+            new_identities.append({"customer_id": cid, "kind": pair[0], "value": pair[1], "created_at": now})
+            added = True
+    return added
+
+
+def _same(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a row's fields leave the customer as it was (the time of the change aside)."""
+    return all(before.get(k) == after.get(k) for k in after if k != "updated_at")
 
 
 def _columns(row: sa.Row[Any]) -> dict[str, Any]:

@@ -220,6 +220,7 @@ def _example(path: str) -> str:
         .replace("{name}", "twilio")
         .replace("{version}", "1")
         .replace("{measure}", "conversations_opened")
+        .replace("{external_id}", "ERP-1")
     )
 
 

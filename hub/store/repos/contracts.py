@@ -141,29 +141,36 @@ def held(customer_id: Any, *conditions: sa.ColumnElement[bool]) -> sa.ColumnElem
     return sa.exists(sa.select(k.id).where(k.customer_id == customer_id, *conditions))
 
 
-async def add_names(conn: AsyncConnection, names: Mapping[str, Sequence[str]], now: datetime) -> int:
+async def add_names(conn: AsyncConnection, names: Mapping[str, Sequence[str]], now: datetime) -> set[str]:
     """Active contracts of only a name (an import's ``contracts`` column), for each
-    customer the names it holds no contract of yet; how many were added."""
+    customer the names it holds no contract of yet; the customers that got one."""
     if not names:
-        return 0
+        return set()
     held_now = {
         (r.customer_id, r.name)
         for r in await conn.execute(
             sa.select(k.customer_id, k.name).where(any_of(conn, k.customer_id, sorted(names)))
         )
     }
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "customer_id": customer_id,
-            "name": name,
-            "status": "active",
-            "created_at": now,
-            "updated_at": now,
-        }
+    missing = [
+        (customer_id, name)
         for customer_id, wanted in names.items()
         for name in dict.fromkeys(wanted)
         if (customer_id, name) not in held_now
     ]
-    await insert_rows(conn, contracts, rows)
-    return len(rows)
+    await insert_rows(
+        conn,
+        contracts,
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "customer_id": customer_id,
+                "name": name,
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for customer_id, name in missing
+        ],
+    )
+    return {customer_id for customer_id, _ in missing}

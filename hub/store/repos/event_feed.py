@@ -1,0 +1,71 @@
+"""The events an integration may read (``GET /api/v1/integration/events``): what happened
+to conversations, messages, customers, their contracts, tiers, identities and consent,
+in the order they were recorded. Audit reads, sign-ins, settings and tokens are not in
+it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.store.tables import events
+from hub.store.times import utc
+
+e = events.c
+FEED = (
+    "conversation.",
+    "message.",
+    "customer.",
+    "contract.",
+    "tier.",
+    "identity.",
+    "consent.",
+    "sla.",
+    "health.",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEvent:
+    id: int
+    at: datetime
+    action: str
+    actor: str
+    subject_type: str
+    subject_id: str
+    customer_id: str | None
+    data: Any
+
+
+async def after(
+    conn: AsyncConnection, after_id: int, until: datetime, limit: int, prefixes: Sequence[str] = FEED
+) -> list[FeedEvent]:
+    """Up to ``limit`` events after the id ``after_id``, recorded before ``until``, whose
+    action starts with one of ``prefixes`` (each one of FEED), oldest first."""
+    wanted = [p for p in prefixes if p in FEED] or list(FEED)
+    rows = await conn.execute(
+        sa.select(events)
+        .where(
+            e.id > after_id, e.at < until, sa.or_(*(e.action.startswith(p, autoescape=True) for p in wanted))
+        )
+        .order_by(e.id)
+        .limit(limit)
+    )
+    return [
+        FeedEvent(
+            id=r.id,
+            at=utc(r.at),
+            action=r.action,
+            actor=r.actor,
+            subject_type=r.subject_type,
+            subject_id=r.subject_id,
+            customer_id=r.customer_id,
+            data=r.data or {},
+        )
+        for r in rows
+    ]
