@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.customers import audit
-from hub.errors import Conflict, HubError, InputError, NotFound
+from hub.customers.batches import Upserted, another_customers, upsert_each
+from hub.errors import Conflict, InputError, NotFound
 from hub.store.repos import contracts as repo
 from hub.store.repos import customers as customer_repo
 from hub.store.repos.contracts import Contract
-
-# contracts upserted per request
-BATCH = 1000
 
 
 def notice_by(contract: Contract) -> date | None:
@@ -98,61 +95,28 @@ async def remove(conn: AsyncConnection, contract_id: str, actor: str) -> None:
     await _record(conn, "contract.removed", contract, actor, {"name": contract.name})
 
 
-@dataclass(frozen=True, slots=True)
-class Upserted:
-    """One item of a batch: ``created``, ``updated``, ``unchanged`` or ``error``."""
-
-    index: int
-    status: str
-    id: str | None = None
-    error: str | None = None
-    field: str | None = None
-
-
 async def upsert(
     conn: AsyncConnection, items: Sequence[Mapping[str, Any]], actor: str, now: datetime
 ) -> list[Upserted]:
-    """Each item by its ``external_ref``: created, changed where it differs, or left as it
-    is; its customer named by ``customer_id`` or by an ``external`` identity
-    (``customer_external_id``). An item that cannot be stored is an error of its own;
-    the others are stored."""
-    if len(items) > BATCH:
-        raise InputError(f"items: at most {BATCH} per request", field="items")
+    """Each item by its ``external_ref`` (``hub.customers.batches``): created, changed
+    where it differs, or left as it is."""
     known = await repo.by_refs(conn, [item["external_ref"] for item in items])
-    owners = await customer_repo.by_external_id(
-        conn, [item["customer_external_id"] for item in items if item.get("customer_external_id")]
-    )
-    results = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
+
+    async def store_one(item: Mapping[str, Any], customer_id: str) -> tuple[str, str]:
         ref = item["external_ref"]
         fields = {name: item[name] for name in repo.WRITABLE if name in item}
-        try:
-            if ref in seen:
-                raise InputError("external_ref: given twice in this batch", field="external_ref")
-            seen.add(ref)
-            customer_id = item.get("customer_id") or owners.get(item.get("customer_external_id") or "")
-            if customer_id is None:
-                raise InputError(
-                    f"customer_external_id: no customer has the external id {item['customer_external_id']!r}",
-                    field="customer_external_id",
-                )
-            existing = known.get(ref)
-            if existing is None:
-                contract = await add(conn, customer_id, {"status": "active", **fields}, actor, now)
-                known[ref] = contract
-                results.append(Upserted(index, "created", contract.id))
-                continue
-            if existing.customer_id != customer_id:
-                raise InputError(
-                    f"external_ref: {ref!r} is a contract of another customer", field="external_ref"
-                )
+        existing = known.get(ref)
+        if existing is None:
+            contract = await add(conn, customer_id, {"status": "active", **fields}, actor, now)
+            status = "created"
+        elif existing.customer_id != customer_id:
+            raise another_customers(ref, "a contract")
+        else:
             contract = await change(conn, existing.id, fields, actor, now)
-            known[ref] = contract
-            results.append(Upserted(index, "updated" if contract != existing else "unchanged", contract.id))
-        except HubError as exc:  # this item's own: the batch goes on
-            results.append(Upserted(index, "error", error=str(exc), field=exc.field))
-    return results
+            status = "updated" if contract != existing else "unchanged"
+        return status, contract.id
+
+    return await upsert_each(conn, items, store_one)
 
 
 async def _get(conn: AsyncConnection, contract_id: str) -> Contract:

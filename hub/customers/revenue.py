@@ -15,6 +15,7 @@ They are derived again when a period of the customer arrives and when a month en
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.customers.batches import Upserted, another_customers, upsert_each
 from hub.customers.records import CustomerRecords, load_customer
 from hub.customers.tiers import TierRules
-from hub.errors import Conflict, HubError, InputError
-from hub.store.repos import customers as customer_repo
+from hub.errors import Conflict, InputError
 from hub.store.repos import revenue as repo
 from hub.store.repos.revenue import Period
 
-BATCH = 1000
+log = logging.getLogger("contacthub.revenue")
 HISTORY = 24  # months the panel shows
 ACTOR = "system:revenue"
 
@@ -102,14 +103,20 @@ async def rederive(
     as_of = month_of(today).strftime("%Y-%m")
     for customer_id in ids:
         row = await load_customer(conn, customer_id)
-        derived = derive(periods.get(customer_id, ()), today, records.tiers)
-        figure = {"amount": derived.last_12m, "currency": derived.currency, "source": "periods"}
-        changes = {
-            "revenue": {**(row.attributes.get("revenue") or {}), "revenue_12m": figure},
-            "revenue_trend": derived.trend,
-            "revenue_as_of": as_of,
-        }
-        await records.update(conn, customer_id, changes, ACTOR)
+        try:
+            derived = derive(periods.get(customer_id, ()), today, records.tiers)
+            figure = {"amount": derived.last_12m, "currency": derived.currency, "source": "periods"}
+            changes = {
+                "revenue": {**(row.attributes.get("revenue") or {}), "revenue_12m": figure},
+                "revenue_trend": derived.trend,
+                "revenue_as_of": as_of,
+            }
+            await records.update(conn, customer_id, changes, ACTOR)  # refuses before it writes
+        except InputError as exc:
+            # a currency the tier rules no longer convert: the figures stay as they were
+            # (not tried again each hour, nor holding up the customers after it)
+            log.warning("revenue figures of customer %s not derived: %s", customer_id, exc.detail)
+            await records.update(conn, customer_id, {"revenue_as_of": as_of}, ACTOR)
 
 
 async def with_derived(conn: AsyncConnection, customer_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,78 +136,39 @@ async def with_derived(conn: AsyncConnection, customer_id: str, changes: Mapping
     return {**changes, "revenue": {**typed, **kept}}
 
 
-@dataclass(frozen=True, slots=True)
-class Upserted:
-    index: int
-    status: str  # created, updated, unchanged, error
-    id: str | None = None
-    error: str | None = None
-    field: str | None = None
-
-
 async def upsert(
     conn: AsyncConnection,
     records: CustomerRecords,
-    items: Sequence[Mapping[str, object]],
+    items: Sequence[Mapping[str, Any]],
     now: datetime,
 ) -> list[Upserted]:
-    """Each period by its ``external_ref``: created, changed, or left; its customer named
-    by ``customer_id`` or an ``external`` identity. Then the touched customers' figures
-    are derived again. An item that cannot be stored is an error of its own."""
-    if len(items) > BATCH:
-        raise InputError(f"items: at most {BATCH} per request", field="items")
+    """Each period by its ``external_ref`` (``hub.customers.batches``): created, changed,
+    or left; then the touched customers' figures are derived again."""
     known = await repo.by_refs(conn, [str(item["external_ref"]) for item in items])
-    owners = await customer_repo.by_external_id(
-        conn, [str(item["customer_external_id"]) for item in items if item.get("customer_external_id")]
-    )
-    results: list[Upserted] = []
     touched: set[str] = set()
-    seen: set[str] = set()
-    for index, item in enumerate(items):
+
+    async def store_one(item: Mapping[str, Any], customer_id: str) -> tuple[str, str]:
         ref = str(item["external_ref"])
-        try:
-            if ref in seen:
-                raise InputError("external_ref: given twice in this batch", field="external_ref")
-            seen.add(ref)
-            customer_id = await _customer(conn, item, owners)
-            _convertible(records.tiers, str(item["currency"]))
-            values = {"month": item["month"], "currency": item["currency"], "amount": item["amount"]}
-            existing = known.get(ref)
-            if existing is None:
-                period_id = await repo.insert_one(
-                    conn, {**values, "customer_id": customer_id, "external_ref": ref}, now
-                )
-                results.append(Upserted(index, "created", period_id))
-            elif existing.customer_id != customer_id:
-                raise InputError(
-                    f"external_ref: {ref!r} is a period of another customer", field="external_ref"
-                )
-            elif (existing.month, existing.currency, existing.amount) == tuple(values.values()):
-                results.append(Upserted(index, "unchanged", existing.id))
-                continue
-            else:
-                await repo.update(conn, existing.id, values, now)
-                results.append(Upserted(index, "updated", existing.id))
-            touched.add(customer_id)
-        except HubError as exc:  # this item's own: the batch goes on
-            results.append(Upserted(index, "error", error=str(exc), field=exc.field))
+        _convertible(records.tiers, str(item["currency"]))
+        values = {"month": item["month"], "currency": item["currency"], "amount": item["amount"]}
+        existing = known.get(ref)
+        if existing is not None and existing.customer_id != customer_id:
+            raise another_customers(ref, "a period")
+        if existing is not None and (existing.month, existing.currency, existing.amount) == tuple(
+            values.values()
+        ):
+            return "unchanged", existing.id
+        touched.add(customer_id)
+        if existing is None:
+            return "created", await repo.insert_one(
+                conn, {**values, "customer_id": customer_id, "external_ref": ref}, now
+            )
+        await repo.update(conn, existing.id, values, now)
+        return "updated", existing.id
+
+    results = await upsert_each(conn, items, store_one)
     await rederive(conn, records, touched, now.date())
     return results
-
-
-async def _customer(conn: AsyncConnection, item: Mapping[str, object], owners: Mapping[str, str]) -> str:
-    if item.get("customer_external_id"):
-        found = owners.get(str(item["customer_external_id"]))
-        if found is None:
-            raise InputError(
-                f"customer_external_id: no customer has the external id {item['customer_external_id']!r}",
-                field="customer_external_id",
-            )
-        return found
-    customer_id = str(item["customer_id"])
-    if not await customer_repo.is_live(conn, customer_id):
-        raise InputError(f"customer_id: no customer with id {customer_id}", field="customer_id")
-    return customer_id
 
 
 def _convertible(tiers: TierRules, currency: str) -> None:

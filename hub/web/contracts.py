@@ -12,12 +12,12 @@ from aiohttp import web
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from hub.customers import contracts as service
-from hub.errors import InputError
 from hub.keys import STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.repos import contracts as repo
 from hub.validation import NULLABLE, RequestModel, validated
+from hub.web.batches import CustomerItem, answer, read_items, schema
 from hub.web.customers import visible_scope
 from hub.web.middleware import AGENT, TOKEN
 
@@ -58,17 +58,8 @@ class ContractIn(ContractFields):
     status: Literal["active", "cancelled", "ended"] = "active"
 
 
-class UpsertItem(ContractIn):
-    external_ref: str = Field(min_length=1, max_length=200, description="the ERP's or CRM's key")
-    customer_id: str | None = Field(None, max_length=36)
-    customer_external_id: str | None = Field(
-        None, min_length=1, max_length=320, description="the customer's external identity"
-    )
-
-
-class UpsertIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=service.BATCH)
+class UpsertItem(CustomerItem, ContractIn):  # CustomerItem first: external_ref is required
+    pass
 
 
 def _fields(body: ContractFields) -> dict[str, Any]:
@@ -113,52 +104,21 @@ async def remove_contract(request: web.Request) -> web.Response:
 
 
 async def upsert_contracts(request: web.Request) -> web.Response:
-    """Each item validated alone, so that one bad item is one error in the results."""
-    body = validated(UpsertIn, await read_json_object(request, 4 * 1024 * 1024))
-    valid: list[tuple[int, dict[str, Any]]] = []
-    results: dict[int, dict[str, Any]] = {}
-    for index, raw in enumerate(body.items):
-        try:
-            item = validated(UpsertItem, raw)
-            if (item.customer_id is None) == (item.customer_external_id is None):
-                raise InputError(
-                    "customer_id: name the customer by customer_id or by customer_external_id (one of them)",
-                    field="customer_id",
-                )
-        except InputError as exc:
-            results[index] = {"index": index, "status": "error", "error": str(exc), "field": exc.field}
-            continue
-        fields = {
+    count, valid, refused = await read_items(request, UpsertItem)
+    items = [
+        {
             **_fields(item),
             "name": item.name,
             "status": item.status,
             "external_ref": item.external_ref,
+            "customer_id": item.customer_id,
+            "customer_external_id": item.customer_external_id,
         }
-        valid.append(
-            (
-                index,
-                {
-                    **fields,
-                    "customer_id": item.customer_id,
-                    "customer_external_id": item.customer_external_id,
-                },
-            )
-        )
-    token = request[TOKEN]
+        for _, item in valid
+    ]
     async with request.app[STORE].write() as conn:
-        done = await service.upsert(conn, [item for _, item in valid], f"token:{token.id}", datetime.now(UTC))
-    for (index, _), result in zip(valid, done, strict=True):
-        results[index] = {
-            "index": index,
-            "status": result.status,
-            **({"id": result.id} if result.id else {}),
-            **({"error": result.error, "field": result.field} if result.error else {}),
-        }
-    items = [results[i] for i in range(len(body.items))]
-    counts = {
-        s: sum(1 for r in items if r["status"] == s) for s in ("created", "updated", "unchanged", "error")
-    }
-    return json_response({"items": items, **counts})
+        done = await service.upsert(conn, items, f"token:{request[TOKEN].id}", datetime.now(UTC))
+    return answer(count, [index for index, _ in valid], done, refused)
 
 
 def contract_routes() -> list[RouteSpec]:
@@ -224,7 +184,7 @@ def contract_routes() -> list[RouteSpec]:
             "token",
             scope="contracts:write",
             tag="integration",
-            request_schema=UpsertIn.model_json_schema(),
+            request_schema=schema(UpsertItem),
             responses={
                 200: "A result per item, in order, and the counts",
                 401: "No valid token",

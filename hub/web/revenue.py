@@ -5,39 +5,28 @@ the ERP's upsert of revenue periods by external reference with an API token of s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from hub.customers import revenue as service
-from hub.errors import InputError
 from hub.keys import RECORDS, STORE
-from hub.request_body import json_response, read_json_object
+from hub.request_body import json_response
 from hub.routespec import RouteSpec
-from hub.validation import RequestModel, validated
+from hub.web.batches import CustomerItem, answer, read_items, schema
 from hub.web.customers import visible_scope
 
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
-class PeriodIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
+class PeriodIn(CustomerItem):
     external_ref: str = Field(min_length=1, max_length=200, description="the ERP's key of this booking")
-    customer_id: str | None = Field(None, max_length=36)
-    customer_external_id: str | None = Field(
-        None, min_length=1, max_length=320, description="the customer's external identity"
-    )
     month: str = Field(pattern=_MONTH, description="YYYY-MM")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     amount: Annotated[float, Field(strict=True, ge=-1e15, le=1e15, allow_inf_nan=False)] = Field(
         description="booked in that month; a credit note is negative"
     )
-
-
-class UpsertIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=service.BATCH)
 
 
 async def customer_revenue(request: web.Request) -> web.Response:
@@ -49,37 +38,13 @@ async def customer_revenue(request: web.Request) -> web.Response:
 
 
 async def upsert_revenue(request: web.Request) -> web.Response:
-    """Each item validated alone, so that one bad item is one error in the results."""
-    body = validated(UpsertIn, await read_json_object(request, 4 * 1024 * 1024))
-    valid: list[tuple[int, dict[str, Any]]] = []
-    results: dict[int, dict[str, Any]] = {}
-    for index, raw in enumerate(body.items):
-        try:
-            item = validated(PeriodIn, raw)
-            if (item.customer_id is None) == (item.customer_external_id is None):
-                raise InputError(
-                    "customer_id: name the customer by customer_id or by customer_external_id (one of them)",
-                    field="customer_id",
-                )
-        except InputError as exc:
-            results[index] = {"index": index, "status": "error", "error": str(exc), "field": exc.field}
-            continue
-        month = datetime.strptime(item.month, "%Y-%m").date()
-        valid.append((index, {**item.model_dump(), "month": month}))
+    count, valid, refused = await read_items(request, PeriodIn)
+    items = [
+        {**item.model_dump(), "month": datetime.strptime(item.month, "%Y-%m").date()} for _, item in valid
+    ]
     async with request.app[STORE].write() as conn:
-        done = await service.upsert(
-            conn, request.app[RECORDS], [item for _, item in valid], datetime.now(UTC)
-        )
-    for (index, _), result in zip(valid, done, strict=True):
-        results[index] = {
-            "index": index,
-            "status": result.status,
-            **({"id": result.id} if result.id else {}),
-            **({"error": result.error, "field": result.field} if result.error else {}),
-        }
-    items = [results[i] for i in range(len(body.items))]
-    statuses = ("created", "updated", "unchanged", "error")
-    return json_response({"items": items, **{s: sum(1 for r in items if r["status"] == s) for s in statuses}})
+        done = await service.upsert(conn, request.app[RECORDS], items, datetime.now(UTC))
+    return answer(count, [index for index, _ in valid], done, refused)
 
 
 def revenue_routes() -> list[RouteSpec]:
@@ -102,7 +67,7 @@ def revenue_routes() -> list[RouteSpec]:
             "token",
             scope="revenue:write",
             tag="integration",
-            request_schema=UpsertIn.model_json_schema(),
+            request_schema=schema(PeriodIn),
             responses={
                 200: "A result per item, in order, and the counts",
                 401: "No valid token",

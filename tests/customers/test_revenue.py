@@ -241,3 +241,39 @@ async def test_periods_follow_a_merge_and_leave_with_an_erasure(hub: HubClient, 
     async with hub.app[STORE].read() as conn:
         owners = (await conn.execute(sa.select(revenue_periods.c.customer_id))).scalars().all()
     assert owners == [keeper]
+
+
+async def test_a_currency_the_rules_no_longer_convert_holds_up_nobody(hub: HubClient, roles) -> None:
+    """The month roll derives each customer on its own: one whose bookings the tier rules
+    can no longer convert keeps its figures, and the customers after it are derived."""
+    sup = roles["supervisor"]
+    pounds = await customer(hub, sup, "Pounds Ltd", "ERP-7")
+    euros = await customer(hub, sup, "Euro GmbH", "ERP-8")
+    await (await erp(hub))(
+        [
+            {
+                "external_ref": "P-1",
+                "customer_id": pounds,
+                "month": month(1),
+                "currency": "GBP",
+                "amount": 100,
+            },
+            {
+                "external_ref": "P-2",
+                "customer_id": euros,
+                "month": month(1),
+                "currency": "EUR",
+                "amount": 20000,
+            },
+        ]
+    )
+    records = hub.app[RECORDS]
+    records.tiers = parse_tier_rules(DEFAULT_TIERS.replace("GBP: 1.17, ", ""), "without pounds")
+    next_month = datetime.combine(add_months(THIS, 1), datetime.min.time(), UTC)
+    assert await roll_all(hub.app[STORE], records, next_month) == 2
+    assert await roll_all(hub.app[STORE], records, next_month) == 0  # not tried again each hour
+    kept = await (await hub.client.get(f"/api/v1/customers/{pounds}", headers=sup)).json()
+    assert kept["revenue"]["revenue_12m"] == {"amount": 100.0, "currency": "GBP", "source": "periods"}
+    moved = await (await hub.client.get(f"/api/v1/customers/{euros}", headers=sup)).json()
+    assert moved["revenue"]["revenue_12m"]["amount"] == 20000  # month(1) is still in the window
+    assert moved["revenue_as_of"] == add_months(THIS, 1).strftime("%Y-%m")
