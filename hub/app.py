@@ -48,6 +48,7 @@ from hub.wiring.retention import retention_ctx
 from hub.wiring.revenue import revenue_ctx
 from hub.wiring.store import config_ctx, store_ctx
 from hub.wiring.web import hub_routes, register
+from hub.wiring.webhooks import webhooks_ctx
 from hub.wiring.widget import widget_ctx
 
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             retention_ctx,
             reports_ctx,
             revenue_ctx,
+            webhooks_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

@@ -170,6 +170,12 @@ class ConnectorSettings(Section):
     fax: FaxSettings = FaxSettings()
 
 
+class WebhookSettings(Section):
+    interval_seconds: float = Field(2.0, ge=0)
+    """How often this process delivers what the webhooks want; 0: never (another process
+    does)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -191,6 +197,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     routing: RoutingSettings = RoutingSettings()
     reports: ReportSettings = ReportSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

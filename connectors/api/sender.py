@@ -10,20 +10,15 @@ network errors are retried by the outbox.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import time
 
 import aiohttp
 import orjson
 
 from connectors.base import ConnectorContext, Outbound, SendFailed, Sent
+from hub.signing import SIGNATURE, TIMESTAMP, sign
 
 RETRIED = {408, 425, 429}
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 class ApiReplySender:
@@ -59,8 +54,8 @@ class ApiReplySender:
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            "X-ContactHub-Timestamp": timestamp,
-            "X-ContactHub-Signature": sign(self._secret, timestamp, body),
+            TIMESTAMP: timestamp,
+            SIGNATURE: sign(self._secret, timestamp, body),
         }
         try:
             async with self._ctx.http.post(

@@ -589,3 +589,40 @@ report_state = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("done_until", TS, nullable=False),
 )
+
+
+# Outgoing webhooks (hub/webhooks): a URL an admin registered, the events it wants, the
+# key that signs each delivery, and how far it has been delivered: the id of the last
+# event and the (stored_at, id) of the last inbound message it was sent. A delivery is
+# tried again, later each time, until the receiver takes it; nothing is skipped.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", JSON, nullable=False),  # event names (hub/webhooks/events.py)
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("event_cursor", sa.BigInteger, nullable=False),
+    sa.Column("message_cursor_at", TS),
+    sa.Column("message_cursor_id", sa.String(36)),
+    sa.Column("failures", sa.Integer, nullable=False),  # in a row, since the last success
+    sa.Column("next_attempt_at", TS, nullable=False),  # also a claim: a process delivering it
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# Each delivery tried, for the admin pages: kept for WEBHOOK_ATTEMPTS_KEPT days.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(36), sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),  # events and messages in it
+    sa.Column("status", sa.Integer),  # the receiver's HTTP status; none: not reached
+    sa.Column("error", sa.Text),
+    sa.Column("ms", sa.Integer, nullable=False),
+    sa.Index(None, "webhook_id", "at"),
+)

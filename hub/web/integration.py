@@ -5,7 +5,7 @@ modules (hub/web/contracts.py, hub/web/revenue.py). Every read is audited as the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,10 +22,6 @@ from hub.store.repos import customers as customer_repo
 from hub.store.repos import event_feed
 from hub.validation import RequestModel, validated
 from hub.web.middleware import TOKEN
-
-# an event is in the feed once it is this old: a transaction that recorded it has
-# committed by then, so a cursor never passes an event that is still to appear
-EVENT_SETTLE = timedelta(seconds=10)
 
 
 class UpsertIn(RequestModel):
@@ -88,7 +84,7 @@ async def read_events(request: web.Request) -> web.Response:
             f"actions: {unknown[0]!r} is not one of {', '.join(event_feed.FEED)}", field="actions"
         )
     async with request.app[STORE].write() as conn:
-        found = await event_feed.after(conn, after, datetime.now(UTC) - EVENT_SETTLE, count, kinds)
+        found = await event_feed.after(conn, after, datetime.now(UTC) - event_feed.SETTLE, count, kinds)
         if found:
             await audit.record(
                 conn,

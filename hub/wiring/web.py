@@ -32,6 +32,7 @@ from hub.web.segments import segment_routes
 from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
+from hub.web.webhooks import webhook_routes
 from hub.web.widget_public import widget_public_routes
 from hub.web.widget_sites import widget_site_routes
 from hub.web.widget_socket import widget_socket_routes
@@ -55,6 +56,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *contract_routes(),
         *revenue_routes(),
         *integration_routes(),
+        *webhook_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

@@ -279,6 +279,7 @@ async def test_every_admin_page_opens_in_german_and_shows_secrets_only_as_set(
         ("sites", "#sites"),
         ("canned", "#canned"),
         ("tokens", "#tokens"),
+        ("webhooks", "#webhooks"),
         ("audit", "#audit-form"),
         ("import", "#import-form"),
     ]:
@@ -326,4 +327,29 @@ async def test_a_widget_site_made_in_the_pages_shows_its_secret_once_and_a_live_
     assert await page.inner_text("#import-counts") == "1 created, 0 updated, 1 rejected."
     rejected = await page.inner_text("#import-rejected")
     assert "3" in rejected and "email" in rejected.lower()
+    assert page.errors == []
+
+
+async def test_a_webhook_registered_in_the_pages_shows_its_secret_once_and_pauses(
+    admin_hub: AdminHub, chromium: Any
+) -> None:
+    page = await admin_page(chromium, admin_hub)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.click("#nav-webhooks")
+    await page.fill("#webhook-name", "CRM")
+    await page.fill("#webhook-url", "ftp://crm.example/hooks")
+    await page.check("#webhook-events input[value='conversation.closed']")
+    await page.click("#webhook-create")
+    await page.wait_for_selector("#webhook-form [aria-invalid=true]")  # the URL, named where it was typed
+    await page.fill("#webhook-url", "https://crm.example/hooks")
+    await page.click("#webhook-create")
+    secret = await page.inner_text(".shown-once code.once")
+    assert len(secret) >= 40
+    row = "#webhooks tbody tr:has-text('CRM')"
+    assert "conversation.closed" in await page.inner_text(row)
+    await page.click(f"{row} button.pause")
+    await page.wait_for_selector(f"{row} >> text=paused")
+    assert secret not in await page.content()  # shown once: gone after the page is drawn again
+    await page.click(f"{row} a")
+    await page.wait_for_selector("text=No attempts yet.")
     assert page.errors == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,9 @@ from hub.store.tables import events
 from hub.store.times import utc
 
 e = events.c
+# an event is read once it is this old: a transaction that recorded it has committed by
+# then, so a cursor never passes an event that is still to appear
+SETTLE = timedelta(seconds=10)
 FEED = (
     "conversation.",
     "message.",
@@ -43,18 +46,24 @@ class FeedEvent:
 
 
 async def after(
-    conn: AsyncConnection, after_id: int, until: datetime, limit: int, prefixes: Sequence[str] = FEED
+    conn: AsyncConnection,
+    after_id: int,
+    until: datetime,
+    limit: int,
+    prefixes: Sequence[str] = FEED,
+    actions: Sequence[str] = (),
 ) -> list[FeedEvent]:
     """Up to ``limit`` events after the id ``after_id``, recorded before ``until``, whose
-    action starts with one of ``prefixes`` (each one of FEED), oldest first."""
-    wanted = [p for p in prefixes if p in FEED] or list(FEED)
+    action starts with one of ``prefixes`` (each one of FEED) or, when ``actions`` are
+    given, is one of them; oldest first."""
+    chosen: sa.ColumnElement[bool]
+    if actions:
+        chosen = e.action.in_([x for x in actions if x.startswith(FEED)])
+    else:
+        wanted = [p for p in prefixes if p in FEED] or list(FEED)
+        chosen = sa.or_(*(e.action.startswith(p, autoescape=True) for p in wanted))
     rows = await conn.execute(
-        sa.select(events)
-        .where(
-            e.id > after_id, e.at < until, sa.or_(*(e.action.startswith(p, autoescape=True) for p in wanted))
-        )
-        .order_by(e.id)
-        .limit(limit)
+        sa.select(events).where(e.id > after_id, e.at < until, chosen).order_by(e.id).limit(limit)
     )
     return [
         FeedEvent(

@@ -11,6 +11,7 @@ const PAGES = {
   sites: () => import("./sites.js"),
   canned: () => import("./canned.js"),
   tokens: () => import("./tokens.js"),
+  webhooks: () => import("./webhooks.js"),
   audit: () => import("./audit.js"),
   import: () => import("./import.js"),
 };
