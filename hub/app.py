@@ -40,6 +40,7 @@ from hub.web.agent_socket import close_sockets
 from hub.web.middleware import SPEC, access, errors, request_context, storable_params
 from hub.wiring.connectors import background_ctx, connector_context, http_ctx, wire_connectors
 from hub.wiring.dispatch import calls_ctx, router_ctx
+from hub.wiring.health import health_ctx
 from hub.wiring.ingest import workers_ctx
 from hub.wiring.outbox import outbox_ctx
 from hub.wiring.queues import bus_ctx, queues_ctx, redis_ctx
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             reports_ctx,
             revenue_ctx,
             webhooks_ctx,
+            health_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

@@ -279,6 +279,24 @@ def cmd_reports(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_health(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from hub.customers.health_config import rules_in_force
+    from hub.customers.health_run import recompute_all
+
+    async def work(store: Any) -> None:
+        done = await recompute_all(
+            store,
+            await rules_in_force(store),
+            datetime.now(UTC),
+            lambda n: print(f"  {n} customers", flush=True),
+        )
+        print(f"customer health recomputed: {done} customers")
+
+    _with_store(args, work)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from hub.simulator import Simulator
 
@@ -475,6 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="recompute every hour from the stored events (after an import of history)"
     )
     reports.set_defaults(func=cmd_reports)
+
+    health = sub.add_parser("health", help="customer health")
+    health.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    health_sub = health.add_subparsers(dest="health_command", required=True)
+    health_sub.add_parser("recompute", help="compute every customer's health now (after changing its rules)")
+    health.set_defaults(func=cmd_health)
 
     simulate = sub.add_parser(
         "simulate",

@@ -12,6 +12,7 @@ from aiohttp import web
 from connectors.base import ConnectorContext, Services
 from hub.auth.sessions import SessionService
 from hub.clock import Clock
+from hub.customers.health_config import HealthConfig
 from hub.customers.records import CustomerRecords
 from hub.customers.tier_config import TierConfig
 from hub.dispatch.call_target import CallTargets
@@ -48,6 +49,7 @@ SESSIONS = web.AppKey("sessions", SessionService)
 RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
 TIERS = web.AppKey("tiers", TierConfig)
+HEALTH = web.AppKey("health", HealthConfig)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

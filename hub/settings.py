@@ -176,6 +176,12 @@ class WebhookSettings(Section):
     does)."""
 
 
+class HealthSettings(Section):
+    step_seconds: float = Field(30.0, ge=0)
+    """How often this process recomputes the customers whose signals changed (and, once a
+    day, everyone); 0: never (another process does)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -198,6 +204,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     reports: ReportSettings = ReportSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    health: HealthSettings = HealthSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

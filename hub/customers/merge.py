@@ -20,6 +20,7 @@ from hub.customers.records import CustomerRecords, load_customer
 from hub.errors import Conflict, InputError, NotFound
 from hub.store import search_index
 from hub.store.repos import contracts as contract_repo
+from hub.store.repos import health as health_repo
 from hub.store.repos import revenue as revenue_repo
 from hub.store.search_terms import replace_terms
 from hub.store.tables import (
@@ -159,6 +160,7 @@ async def merge(
     moved_revenue = await revenue_repo.move(conn, other_id, target_id)
     await conn.execute(sa.delete(consents).where(consents.c.customer_id == other_id))
     await conn.execute(sa.delete(search_terms).where(search_terms.c.customer_id == other_id))
+    await health_repo.forget_customer(conn, other_id)  # the survivor's is computed again (its events)
     await conn.execute(sa.delete(customers).where(customers.c.id == other_id))
     await search_index.move_documents(conn, target_id, customer_id=other_id)
 

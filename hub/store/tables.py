@@ -626,3 +626,42 @@ webhook_attempts = sa.Table(
     sa.Column("ms", sa.Integer, nullable=False),
     sa.Index(None, "webhook_id", "at"),
 )
+
+
+# Each customer's health (hub/customers/health.py): the score, its level and the lines
+# that explain it, as last computed; ``base_score`` is the score a week or more ago
+# (``base_at``), so the early-warning list can show who is falling fastest.
+customer_health = sa.Table(
+    "customer_health",
+    metadata,
+    sa.Column("customer_id", sa.String(36), sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("lines", JSON, nullable=False),
+    sa.Column("computed_at", TS, nullable=False),
+    sa.Column("base_score", sa.Integer, nullable=False),
+    sa.Column("base_at", TS, nullable=False),
+    sa.Index(None, "level", "score"),
+)
+
+# Every version of the health rules ever saved (hub/customers/health_config.py); the
+# highest version is in force.
+health_rules = sa.Table(
+    "health_rules",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# How far the health step has looked (``events``: the last event id it read) and when all
+# customers were last recomputed (``full``).
+health_state = sa.Table(
+    "health_state",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("at", TS, nullable=False),
+)

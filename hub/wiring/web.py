@@ -20,6 +20,7 @@ from hub.web.console import console_routes
 from hub.web.contracts import contract_routes
 from hub.web.conversations import conversation_routes
 from hub.web.customers import customer_routes
+from hub.web.health import health_routes
 from hub.web.integration import integration_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
@@ -57,6 +58,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *revenue_routes(),
         *integration_routes(),
         *webhook_routes(),
+        *health_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),
