@@ -14,6 +14,7 @@ NOT_ON_TIMELINES = (
     "agent.",
     "channel.",
     "tiers.",
+    "health.rules_",
     "customers.",
     "retention.",
     "routing.rules_saved",

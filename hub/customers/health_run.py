@@ -11,6 +11,7 @@ heaviest reasons.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,18 +41,35 @@ def line_json(line: Line) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A customer whose level changed: for the live notice to its key account manager."""
+
+    customer_id: str
+    name: str | None
+    key_account_manager_id: str | None
+    before: str
+    after: str
+    score: int
+    reasons: list[dict[str, Any]]
+
+
+Announce = Callable[[Changed], None]
+
+
 async def recompute(
     conn: AsyncConnection, rules: HealthRules, customer_ids: Sequence[str], now: datetime
-) -> int:
-    """These customers' health at ``now``, stored; a level that changed is an event. How
-    many changed level."""
+) -> list[Changed]:
+    """These customers' health at ``now``, stored; a level that changed is an event (and
+    is returned, to announce once the transaction is committed)."""
     ids = sorted(set(customer_ids))
     if not ids:
-        return 0
+        return []
     await repo.lock(conn)  # hub processes in turn: a change of level is said once
     signals = await repo.signals_of(conn, ids, now, rules.weights)
     before = await repo.stored(conn, ids)
-    rows, changed = [], 0
+    rows: list[dict[str, Any]] = []
+    changed: list[Changed] = []
     for customer_id in ids:
         health = score(signals[customer_id], now, rules)
         old = before.get(customer_id)
@@ -73,7 +91,8 @@ async def recompute(
             }
         )
         if old is not None and old.level != health.level:
-            changed += 1
+            reasons = [line_json(line) for line in health.lines[:3]]
+            changed.append(Changed(customer_id, None, None, old.level, health.level, health.score, reasons))
             await audit.record(
                 conn,
                 actor=ACTOR,
@@ -86,30 +105,41 @@ async def recompute(
                     "to": health.level,
                     "score_before": old.score,
                     "score": health.score,
-                    "reasons": [line_json(line) for line in health.lines[:3]],
+                    "reasons": reasons,
                 },
                 at=now,
             )
     await repo.write(conn, rows)
-    return changed
+    if not changed:
+        return []
+    who = await repo.names_and_managers(conn, [c.customer_id for c in changed])
+    return [
+        replace(c, name=who[c.customer_id][0], key_account_manager_id=who[c.customer_id][1]) for c in changed
+    ]
 
 
-async def step(store: Store, rules: HealthRules, now: datetime) -> int:
+async def step(store: Store, rules: HealthRules, now: datetime, announce: Announce = lambda _: None) -> int:
     """Recompute the customers whose signal-bearing events were recorded since the last
-    step; how many customers."""
+    step; how many customers. Each change of level is announced after the commit."""
     async with store.write() as conn:
         last = await repo.state(conn, "events")
         if last is None:  # the first step: from now on (the full run covers the past)
             await repo.set_state(conn, "events", await repo.last_event_id(conn), now)
             return 0
         customers, read = await repo.touched_since(conn, last[0], now - SETTLE, EVENTS_PER_STEP)
-        await recompute(conn, rules, customers, now)
+        changed = await recompute(conn, rules, customers, now)
         await repo.set_state(conn, "events", read, now)
+    for change in changed:
+        announce(change)
     return len(customers)
 
 
 async def recompute_all(
-    store: Store, rules: HealthRules, now: datetime, progress: Callable[[int], None] = lambda done: None
+    store: Store,
+    rules: HealthRules,
+    now: datetime,
+    progress: Callable[[int], None] = lambda done: None,
+    announce: Announce = lambda _: None,
 ) -> int:
     """Every customer's health, CHUNK customers per transaction; how many."""
     done, after = 0, ""
@@ -120,7 +150,9 @@ async def recompute_all(
                 last = await repo.state(conn, "events")
                 await repo.set_state(conn, "full", last[0] if last else 0, now)
                 return done
-            await recompute(conn, rules, ids, now)
+            changed = await recompute(conn, rules, ids, now)
+        for change in changed:
+            announce(change)
         done += len(ids)
         after = ids[-1]
         progress(done)

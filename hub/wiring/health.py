@@ -13,7 +13,8 @@ from aiohttp import web
 from hub.clock import Clock
 from hub.customers import health_run
 from hub.customers.health_config import HealthConfig
-from hub.keys import CLOCK, HEALTH, SETTINGS, STORE
+from hub.keys import BUS, CLOCK, HEALTH, SETTINGS, STORE
+from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.transient import OutageNotice
 from hub.wiring.tasks import cancel
@@ -28,22 +29,45 @@ async def health_ctx(app: web.Application) -> AsyncIterator[None]:
     app[HEALTH] = config
     tasks = [asyncio.create_task(config.watch(app[SETTINGS].routing.reload_seconds))]
     if app[SETTINGS].health.step_seconds:
-        tasks.append(
-            asyncio.create_task(run_steps(app[STORE], config, app[CLOCK], app[SETTINGS].health.step_seconds))
-        )
+        announce = announcer(app[BUS])
+        every = app[SETTINGS].health.step_seconds
+        tasks.append(asyncio.create_task(run_steps(app[STORE], config, app[CLOCK], every, announce)))
     yield
     await cancel(tasks)
 
 
-async def run_steps(store: Store, config: HealthConfig, clock: Clock, every_seconds: float) -> None:
+def announcer(bus: InProcessBus) -> health_run.Announce:
+    """A change of level, live in the consoles: to the customer's key account manager
+    (``agent_id``) and to supervisors and admins, who see every event."""
+
+    def announce(change: health_run.Changed) -> None:
+        bus.publish(
+            "health.changed",
+            {
+                "customer_id": change.customer_id,
+                "name": change.name,
+                "agent_id": change.key_account_manager_id,
+                "from": change.before,
+                "to": change.after,
+                "score": change.score,
+                "reasons": change.reasons,
+            },
+        )
+
+    return announce
+
+
+async def run_steps(
+    store: Store, config: HealthConfig, clock: Clock, every_seconds: float, announce: health_run.Announce
+) -> None:
     """The step until cancelled, and the full run when one is due; a failed round is
     tried again next time."""
     outage = OutageNotice(log, "customer health")
     while True:
         try:
-            await health_run.step(store, config.rules, clock())
+            await health_run.step(store, config.rules, clock(), announce)
             if await health_run.full_run_due(store, clock()):
-                done = await health_run.recompute_all(store, config.rules, clock())
+                done = await health_run.recompute_all(store, config.rules, clock(), announce=announce)
                 log.info("customer health recomputed for %d customers", done)
         except Exception as exc:
             if not outage.failed(exc):

@@ -57,6 +57,9 @@ async def test_the_panel_shows_contracts_and_revenue_and_a_supervisor_keeps_cont
     conv_id = await offered_and_accepted(anna)
     await anna.wait_for_selector("#contracts li:has-text('Strom Gewerbe') >> text=notice due in 10 days")
     assert await anna.locator("#contract-form").count() == 0  # agents see contracts, supervisors keep them
+    # the health in the panel: the notice deadline within 45 days takes 10 points
+    await anna.wait_for_selector("#customer-health .health-level >> text=90 · good")
+    assert "Notice deadline near: Strom Gewerbe" in await anna.inner_text("#customer-health .reasons")
     await anna.wait_for_selector("#revenue-trend svg.sparkline polyline")
     label = await anna.get_attribute("#revenue-trend svg.sparkline", "aria-label")
     assert label is not None and "(EUR)" in label

@@ -305,6 +305,17 @@ async def last_event_id(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(e.id), 0))) or 0)
 
 
+async def names_and_managers(
+    conn: AsyncConnection, customer_ids: Sequence[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """Each customer's name and key account manager."""
+    cu = customers.c
+    rows = await conn.execute(
+        sa.select(cu.id, cu.name, cu.key_account_manager_id).where(any_of(conn, cu.id, list(customer_ids)))
+    )
+    return {r.id: (r.name, r.key_account_manager_id) for r in rows}
+
+
 async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
     await conn.execute(sa.delete(customer_health).where(h.customer_id == customer_id))
 

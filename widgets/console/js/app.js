@@ -10,6 +10,7 @@ import { SupervisorView } from "./supervisor.js";
 import { showLogin } from "./login.js";
 import { installShortcuts } from "./shortcuts.js";
 import { KeyAccountsView } from "./keyaccounts.js";
+import { WatchlistView } from "./health.js";
 import { Notifier } from "./notify.js";
 import { loadTags } from "./tags.js";
 import { Search, SavedViews } from "./search.js";
@@ -17,7 +18,7 @@ import { ReportsView } from "./reports.js";
 
 const live = new LiveFeed();
 const NARROW = window.matchMedia("(max-width: 900px)");
-let inbox, conversation, supervisor, reports, keyAccounts, notifier, search, savedViews;
+let inbox, conversation, supervisor, reports, keyAccounts, watchlist, notifier, search, savedViews;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -40,8 +41,9 @@ async function boot() {
     // a key account manager sees the reports of their accounts (the hub narrows them)
     state.keyAccountManager = n > 0;
     document.getElementById("nav-reports").hidden = !mayReport();
+    document.getElementById("nav-health").hidden = !mayReport();
     link.dataset.checked = "1"; // asked the hub (the browser tests wait for it)
-    if (state.keyAccountManager && !isSupervisor() && location.hash === "#/reports") route(); // opened before we knew
+    if (state.keyAccountManager && !isSupervisor() && ["#/reports", "#/health"].includes(location.hash)) route(); // opened before we knew
   });
   live.addEventListener("event", (e) => onEvent(e.detail));
   live.addEventListener("status", (e) => setLive(e.detail));
@@ -79,7 +81,8 @@ function layout() {
     h("a", { href: "#/inbox", id: "nav-inbox" }, t("nav.inbox")),
     isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null,
     h("a", { href: "#/reports", id: "nav-reports", hidden: !mayReport() }, t("nav.reports")),
-    h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")));
+    h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")),
+    h("a", { href: "#/health", id: "nav-health", hidden: !mayReport() }, t("nav.health")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
     h("strong", { class: "brand" }, "ContactHub"), nav, search.root,
@@ -102,6 +105,7 @@ function layout() {
   supervisor = new SupervisorView(h("div", { class: "supervisor" }));
   reports = new ReportsView(h("div", { class: "reports-view" }));
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
+  watchlist = new WatchlistView(h("div", { class: "watchlist-view" }));
 }
 
 // An icon drawn here: no emoji font or image file needed.
@@ -125,7 +129,7 @@ function route() {
   const hash = location.hash || "#/inbox";
   const match = hash.match(/^#\/c\/([\w-]+)(?:\/m\/([\w-]+))?$/);
   document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
-    : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : "inbox";
+    : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : hash === "#/health" ? "health" : "inbox";
   if (match) {
     replace(main, conversation.root);
     conversation.show(match[1]).then(() => { if (match[2]) showMessage(match[2]); });
@@ -135,6 +139,10 @@ function route() {
     replace(main, keyAccounts.root);
     keyAccounts.load().catch((err) => toast(err.message, "error"));
     if (NARROW.matches) main.scrollIntoView({ block: "start" });
+  } else if (hash === "#/health" && mayReport()) {
+    conversation.leave();
+    replace(main, watchlist.root);
+    watchlist.load().catch((err) => toast(err.message, "error"));
   } else if (hash === "#/reports" && mayReport()) {
     conversation.leave();
     replace(main, reports.root);
@@ -208,6 +216,16 @@ function onEvent(event) {
       }
       break;
     }
+    case "health.changed":
+      if (d.to === "at_risk" && (d.agent_id === state.me.id || isSupervisor())) {
+        const text = t("notice.at_risk", { name: d.name || "" });
+        announce(text);
+        toast(text, "error");
+        notifier.alert("health", text, (d.reasons || []).map((r) => t(`health.signal.${r.signal}`, { name: r.detail?.name || "", trend: "" })).join(" · "), "#/health");
+      }
+      if (document.body.dataset.view === "health") watchlist.refresh();
+      if (conversation?.customer?.id === d.customer_id) conversation.refresh();
+      return;
     default:
   }
   inbox.refresh();

@@ -30,6 +30,9 @@ export function eventLabel(action, data = {}) {
   };
   if (action === "consent.changed") return t(data.granted ? "event.consent.granted" : "event.consent.withdrawn", vars);
   if (action === "tier.changed" && data.to) return t("event.tier.changed_to", vars);
+  if (action === "health.changed") {
+    return t("event.health.changed", { from: t(`health.level.${data.from}`), to: t(`health.level.${data.to}`), score: data.score ?? "" });
+  }
   if (action === "sla.breached" && data.kind) return `${t("event.sla.breached")} (${t(`breach.${data.kind}`)})`;
   const key = `event.${action}`;
   return KNOWN(key) ? t(key, vars) : t("event.other", { action: action.replace(/[._]/g, " ") });

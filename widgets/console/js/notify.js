@@ -9,7 +9,7 @@ import { h } from "./dom.js";
 import { t, language } from "./i18n.js";
 import { state } from "./state.js";
 
-export const KINDS = ["offers", "mentions", "sla"];
+export const KINDS = ["offers", "mentions", "sla", "health"];
 const OFF = { desktop: false, sound: false };
 
 let audio = null;

@@ -10,6 +10,7 @@ import { agentName, atLeast, isSupervisor } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
 import { channelName, identityKind, purposeName, statusName } from "./events.js";
 import { modal } from "./modal.js";
+import { levelBadge, reasonLine } from "./health.js";
 
 const IDENTITY_KINDS = ["email", "phone", "fax", "chat_visitor", "external"];
 const CONSENT_CHANNELS = ["email", "sms", "voice", "fax", "chat", "api"];
@@ -23,6 +24,7 @@ export class Sidebar {
     this.onGone = onGone;
     this.el = h("aside", { class: "sidebar", "aria-label": t("side.customer") }, this.content());
     this.loadRevenue();
+    this.loadHealth();
   }
 
   content() {
@@ -38,6 +40,7 @@ export class Sidebar {
       this.row("kam", c.key_account_manager_id ? agentName(c.key_account_manager_id) : t("common.none")),
       this.editable("payment_terms", c.payment_terms, !isSupervisor()),
       this.row("revenue", [revenue(c.revenue), this.revenueTrend = h("div", { class: "revenue-trend", id: "revenue-trend" })]),
+      this.row("health", this.healthEl = h("div", { class: "health", id: "customer-health" }, h("span", { class: "muted" }, "…"))),
     ];
     return [
       h("h2", {}, t("side.customer")),
@@ -95,7 +98,17 @@ export class Sidebar {
     input.focus();
   }
 
-  rerender() { replace(this.el, this.content()); this.loadRevenue(); }
+  rerender() { replace(this.el, this.content()); this.loadRevenue(); this.loadHealth(); }
+
+  // The score, its level, what it lost in a week, and each line of its explanation.
+  async loadHealth() {
+    const target = this.healthEl;
+    let health;
+    try { health = await get(`/api/v1/customers/${this.customer.id}/health`); } catch { replace(target, t("common.none")); return; }
+    replace(target, levelBadge(health.level, health.score),
+      health.fall ? h("span", { class: "late" }, ` ${t("health.fall", { n: health.fall })}`) : null,
+      health.lines.length ? h("ul", { class: "plain reasons" }, health.lines.map(reasonLine)) : h("p", { class: "muted" }, t("health.no_reasons")));
+  }
 
   // The last 24 months as a sparkline, with the trend (when the ERP sends revenue periods).
   async loadRevenue() {

@@ -1,0 +1,53 @@
+// Customer health in the console: the early-warning list (customers at risk or on watch,
+// the most revenue at stake first; a key account manager sees their accounts) and the
+// lines that explain a score, each with a link to what caused it.
+import { get } from "./api.js";
+import { h, replace, toast } from "./dom.js";
+import { t, formatNumber } from "./i18n.js";
+import { tierBadge } from "./inbox.js";
+
+// One line of a score's explanation: the signal, its points, when, and its link.
+export function reasonLine(line) {
+  const what = t(`health.signal.${line.signal}`, { name: line.detail?.name || "", trend: line.detail?.trend != null ? formatNumber(line.detail.trend, { style: "percent" }) : "" });
+  const when = new Date(line.at).toLocaleDateString(document.documentElement.lang || "en");
+  const link = line.link?.conversation_id ? h("a", { href: `#/c/${line.link.conversation_id}` }, what) : what;
+  return h("li", { class: "reason", dataset: { signal: line.signal } },
+    h("span", { class: "points" }, formatNumber(line.points, { maximumFractionDigits: 1, signDisplay: "always" })), " ", link,
+    " ", h("span", { class: "muted" }, when));
+}
+
+export function levelBadge(level, score) {
+  return h("span", { class: `health-level ${level}`, title: t("health.score", { score }) }, `${score} · ${t(`health.level.${level}`)}`);
+}
+
+export class WatchlistView {
+  constructor(root) {
+    this.root = root;
+    this.pending = null;
+  }
+
+  async load() {
+    const { items } = await get("/api/v1/health/watchlist?level=at_risk,watch");
+    const rows = items.map((w) => h("tr", { class: "watch-row", dataset: { id: w.customer.id, level: w.level } },
+      h("th", { scope: "row" }, h("span", { class: "account-name" }, w.customer.organisation || w.customer.name || t("common.none")), " ", tierBadge(w.customer.tier)),
+      h("td", {}, levelBadge(w.level, w.score), w.fall ? h("span", { class: "late" }, ` ${t("health.fall", { n: w.fall })}`) : null),
+      h("td", {}, h("ul", { class: "plain reasons" }, w.reasons.map(reasonLine))),
+      h("td", { class: "num" }, formatNumber(w.revenue_at_stake.amount, { style: "currency", currency: w.revenue_at_stake.currency, maximumFractionDigits: 0 })),
+      h("td", { class: "num" }, w.days_since_contact == null ? t("common.none") : String(w.days_since_contact))));
+    replace(this.root, h("section", { class: "card", "aria-labelledby": "watch-title" },
+      h("h2", { id: "watch-title" }, t("health.title")),
+      items.length
+        ? h("div", { class: "table-scroll" }, h("table", { class: "watchlist", id: "watchlist" },
+          h("thead", {}, h("tr", {}, ["customer", "health", "reasons", "at_stake", "since_contact"].map((k) => h("th", { scope: "col" }, t(`health.col.${k}`))))),
+          h("tbody", {}, rows)))
+        : h("p", { class: "muted" }, t("health.none"))));
+  }
+
+  refresh() {
+    if (this.pending) return;
+    this.pending = setTimeout(async () => {
+      this.pending = null;
+      try { await this.load(); } catch (err) { toast(err.message, "error"); }
+    }, 300);
+  }
+}
