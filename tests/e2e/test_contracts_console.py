@@ -81,3 +81,8 @@ async def test_the_panel_shows_contracts_and_revenue_and_a_supervisor_keeps_cont
     await sara.wait_for_selector("#contracts li:has-text('Strom Gewerbe')", state="detached")
     await sara.wait_for_selector(".event-label >> text=Vertrag entfernt: Strom Gewerbe")
     await sara.wait_for_selector(".event-label >> text=Vertrag hinzugefügt: Wartung Wärmepumpe")
+
+    # anna had the panel open before: now it says what changed since
+    await anna.reload()
+    await anna.wait_for_selector("#changed-since >> text=Contract removed: Strom Gewerbe")
+    assert "Contract added: Wartung Wärmepumpe" in await anna.inner_text("#changed-since")

@@ -6,12 +6,14 @@
 import { get, patch, post, put, del } from "./api.js";
 import { h, replace, svg, toast, announce } from "./dom.js";
 import { t, formatTime, formatNumber, language } from "./i18n.js";
-import { agentName, atLeast, isSupervisor } from "./state.js";
+import { agentName, atLeast, isSupervisor, state } from "./state.js";
 import { channelBadge, tierBadge } from "./inbox.js";
-import { channelName, identityKind, purposeName, statusName } from "./events.js";
+import { channelName, eventLabel, identityKind, purposeName, statusName } from "./events.js";
 import { modal } from "./modal.js";
 import { levelBadge, reasonLine } from "./health.js";
 
+// per customer: when this agent had the panel open before this page was loaded
+const previousVisit = new Map();
 const IDENTITY_KINDS = ["email", "phone", "fax", "chat_visitor", "external"];
 const CONSENT_CHANNELS = ["email", "sms", "voice", "fax", "chat", "api"];
 const PURPOSES = ["service", "marketing"];
@@ -44,6 +46,7 @@ export class Sidebar {
     ];
     return [
       h("h2", {}, t("side.customer")),
+      this.changedSince(),
       h("dl", { class: "fields" }, rows),
       h("h3", {}, t("side.identities")),
       h("ul", { class: "plain identities" }, c.identities.map((i) => h("li", {},
@@ -99,6 +102,25 @@ export class Sidebar {
   }
 
   rerender() { replace(this.el, this.content()); this.loadRevenue(); this.loadHealth(); }
+
+  // What happened to this customer since this agent last had the panel open (this
+  // browser remembers when): tier, health, contracts, revenue, merges, consent.
+  changedSince() {
+    const key = `contacthub.seen.${state.me?.id}.${this.customer.id}`;
+    if (!previousVisit.has(key)) { // once per page: the panel is drawn again on every change
+      previousVisit.set(key, localStorage.getItem(key));
+      localStorage.setItem(key, new Date().toISOString());
+    }
+    const last = previousVisit.get(key);
+    if (!last) return null;
+    const since = new Date(last);
+    const news = this.timeline.filter((i) => i.type === "event" && new Date(i.at) > since
+      && !String(i.action).startsWith("conversation.") && i.action !== "message.replied");
+    if (!news.length) return null;
+    return h("section", { class: "changed-since", id: "changed-since", "aria-label": t("side.changed_since", { at: formatTime(last) }) },
+      h("h3", {}, t("side.changed_since", { at: formatTime(last) })),
+      h("ul", { class: "plain" }, news.slice(0, 8).map((i) => h("li", {}, eventLabel(i.action, i.data || {}), " ", h("span", { class: "muted" }, formatTime(i.at))))));
+  }
 
   // The score, its level, what it lost in a week, and each line of its explanation.
   async loadHealth() {
