@@ -22,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.customers import audit
+from hub.customers import audit, contracts, revenue
+from hub.customers.inputs import BookingIn, ContractRecordIn
 from hub.customers.records import CustomerRecords
 from hub.errors import InputError
 from hub.store import search_index
@@ -32,6 +33,7 @@ from hub.store.repos import contracts as contract_repo
 from hub.store.search_terms import all_rows
 from hub.store.tables import agents, customers, identities, search_terms
 from hub.untrusted import finite_number, nul_at
+from hub.validation import validated
 
 BATCH = 1000
 ANALYZE_AFTER = 5000  # rows; a large import changes the tables enough to re-plan queries
@@ -61,6 +63,8 @@ class ImportReport:
     # line -> (created, updated or unchanged; the customer's id): the integration API's
     # result per item (hub/web/integration.py)
     outcomes: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # a row's contract or booking that could not be stored (its customer was): line, reason
+    item_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class ImportReport:
             "updated": self.updated,
             "rejected_count": len(self.rejected),
             "rejected": self.rejected[:1000],
+            "item_errors": self.item_errors[:1000],
         }
 
 
@@ -77,6 +82,9 @@ class ImportRow:
     identities: list[tuple[str, str]]
     fields: dict[str, Any]
     manager_email: str | None
+    # JSON lines only: contracts with their reference, and revenue bookings
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    bookings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -134,12 +142,48 @@ def parse_row(line: int, raw: Mapping[str, Any], records: CustomerRecords) -> Im
         fields["key_account"] = flag in _TRUE
     if (revenue := _revenue(raw, records)) is not None:
         fields["revenue"] = revenue
-    if contracts := _contract_names(raw.get("contracts")):
-        fields["contracts"] = contracts
+    listed = raw.get("contracts")
+    records_given = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+    if names := _contract_names(
+        [c for c in listed if not isinstance(c, dict)] if isinstance(listed, list) else listed
+    ):
+        fields["contracts"] = names
     if custom := _custom(raw):
         fields["custom"] = custom
     manager = raw.get("key_account_manager")
-    return ImportRow(line, idents, fields, str(manager).strip().lower() if manager else None)
+    return ImportRow(
+        line,
+        idents,
+        fields,
+        str(manager).strip().lower() if manager else None,
+        contracts=[_record(ContractRecordIn, c, f"contracts[{i}]") for i, c in enumerate(records_given)],
+        bookings=[_booking(b, f"revenue_periods[{i}]") for i, b in enumerate(_list(raw, "revenue_periods"))],
+    )
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{key}: a list (JSON lines only)")
+    return value
+
+
+def _record(model: type[ContractRecordIn] | type[BookingIn], value: Any, where: str) -> dict[str, Any]:
+    """A contract or booking of a row, checked as the API checks it."""
+    try:
+        item = validated(model, value)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.detail}") from exc
+    return item.model_dump(exclude_unset=isinstance(item, ContractRecordIn)) | {
+        "external_ref": item.external_ref
+    }
+
+
+def _booking(value: Any, where: str) -> dict[str, Any]:
+    booking = _record(BookingIn, value, where)
+    return {**booking, "month": datetime.strptime(booking["month"], "%Y-%m").date()}
 
 
 def _contract_names(value: object) -> list[str]:
@@ -256,6 +300,33 @@ class CustomerImporter:
             )
         return report
 
+    async def _keep_records(
+        self,
+        conn: AsyncConnection,
+        kept: Sequence[tuple[int, str, dict[str, Any]]],
+        report: ImportReport,
+        actor: str,
+        now: datetime,
+    ) -> set[str]:
+        """The rows' contracts and bookings, by their references, once their customers
+        are stored; one that cannot be stored is an item error. The customers changed."""
+        changed: set[str] = set()
+        for kind in ("contracts", "revenue_periods"):
+            items = [(line, item) for line, of, item in kept if of == kind]
+            if not items:
+                continue
+            values = [item for _, item in items]
+            if kind == "contracts":
+                done = await contracts.upsert(conn, values, actor, now)
+            else:
+                done = await revenue.upsert(conn, self._records, values, now)
+            for (line, item), result in zip(items, done, strict=True):
+                if result.status == "error":
+                    report.item_errors.append({"line": line, "reason": f"{kind}: {result.error}"})
+                elif result.status != "unchanged":
+                    changed.add(item["customer_id"])
+        return changed
+
     async def _apply(
         self,
         conn: AsyncConnection,
@@ -301,6 +372,7 @@ class CustomerImporter:
         updates: dict[str, dict[str, Any]] = {}
         new_identities: list[dict[str, Any]] = []
         contract_names: dict[str, list[str]] = {}
+        kept: list[tuple[int, str, dict[str, Any]]] = []  # a row's contracts and bookings
         tier_events: list[tuple[str, str, str, dict[str, Any]]] = []
         for row in rows:
             found = {owners[p] for p in row.identities if p in owners}
@@ -346,6 +418,8 @@ class CustomerImporter:
                 }
                 report.created += 1
                 outcome = "created"
+            kept.extend((row.line, "contracts", {**item, "customer_id": cid}) for item in row.contracts)
+            kept.extend((row.line, "revenue_periods", {**item, "customer_id": cid}) for item in row.bookings)
             if "contracts" in fields:  # records of their own (hub/store/repos/contracts.py)
                 contract_names.setdefault(cid, []).extend(fields.pop("contracts"))
             merged = _apply_fields(base, fields, now)
@@ -385,6 +459,7 @@ class CustomerImporter:
         )
         await search_index.refresh_customers(conn, [*new, *updates])
         contracted = await contract_repo.add_names(conn, contract_names, now)
+        contracted |= await self._keep_records(conn, kept, report, actor, now)
         report.outcomes.update(
             [
                 (line, ("updated", cid))

@@ -4,61 +4,24 @@ external reference with an API token of scope ``contracts:write``."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BeforeValidator, ConfigDict, Field
 
 from hub.customers import contracts as service
+from hub.customers.inputs import ContractFields, ContractIn, ContractRecordIn
 from hub.keys import STORE
 from hub.request_body import json_response, read_json_object
 from hub.routespec import RouteSpec
 from hub.store.repos import contracts as repo
-from hub.validation import NULLABLE, RequestModel, validated
+from hub.validation import validated
 from hub.web.batches import CustomerItem, answer, read_items, schema
 from hub.web.customers import visible_scope
 from hub.web.middleware import AGENT, TOKEN
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-
-def _day_text(value: Any) -> Any:
-    """A day as JSON gives it: ``YYYY-MM-DD`` text only (not a number of seconds)."""
-    if value is not None and not (isinstance(value, str) and _DAY.fullmatch(value)):
-        raise ValueError("a day as YYYY-MM-DD")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_day_text)]
-
-
-class ContractFields(RequestModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=300, description="the product or contract")
-    starts_on: Annotated[Day | None, NULLABLE] = None
-    ends_on: Annotated[Day | None, NULLABLE] = Field(None, description="none: until cancelled")
-    notice_days: Annotated[int | None, NULLABLE] = Field(
-        None, strict=True, ge=0, le=3650, description="notice is due this many days before the end"
-    )
-    value: Annotated[float | None, NULLABLE] = Field(
-        None, strict=True, ge=0, le=1e15, allow_inf_nan=False, description="per billing interval"
-    )
-    currency: Annotated[str | None, NULLABLE] = Field(None, pattern=r"^[A-Z]{3}$")
-    billing_interval: Annotated[Literal["month", "quarter", "year", "once"] | None, NULLABLE] = None
-    status: Literal["active", "cancelled", "ended"] | None = None
-    external_ref: Annotated[str | None, NULLABLE] = Field(
-        None, min_length=1, max_length=200, description="the ERP's or CRM's key"
-    )
-
-
-class ContractIn(ContractFields):
-    name: str = Field(min_length=1, max_length=300, description="the product or contract")
-    status: Literal["active", "cancelled", "ended"] = "active"
-
-
-class UpsertItem(CustomerItem, ContractIn):  # CustomerItem first: external_ref is required
+class UpsertItem(CustomerItem, ContractRecordIn):
     pass
 
 

@@ -5,28 +5,20 @@ the ERP's upsert of revenue periods by external reference with an API token of s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from aiohttp import web
-from pydantic import Field
 
 from hub.customers import revenue as service
+from hub.customers.inputs import BookingIn
 from hub.keys import RECORDS, STORE
 from hub.request_body import json_response
 from hub.routespec import RouteSpec
 from hub.web.batches import CustomerItem, answer, read_items, schema
 from hub.web.customers import visible_scope
 
-_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
-
-class PeriodIn(CustomerItem):
-    external_ref: str = Field(min_length=1, max_length=200, description="the ERP's key of this booking")
-    month: str = Field(pattern=_MONTH, description="YYYY-MM")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    amount: Annotated[float, Field(strict=True, ge=-1e15, le=1e15, allow_inf_nan=False)] = Field(
-        description="booked in that month; a credit note is negative"
-    )
+class PeriodIn(CustomerItem, BookingIn):
+    pass
 
 
 async def customer_revenue(request: web.Request) -> web.Response:

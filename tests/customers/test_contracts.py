@@ -5,6 +5,7 @@ from an import's ``contracts`` column."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -261,3 +262,49 @@ async def test_an_import_learns_contracts_once(hub: HubClient, roles) -> None:
     )
     report = await resp.json()
     assert report["created"] == 0 and "contracts" in report["rejected"][0]["reason"]
+
+
+async def test_a_json_lines_import_keeps_contracts_and_bookings_by_reference(hub: HubClient, roles) -> None:
+    sup = roles["supervisor"]
+    month = (TODAY.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")  # last month
+    row: dict[str, Any] = {
+        "external_id": "ERP-77",
+        "name": "Import GmbH",
+        "contracts": [
+            "Wartung",
+            {"external_ref": "C-77", "name": "Strom", "ends_on": "2027-12-31", "notice_days": 90},
+        ],
+        "revenue_periods": [
+            {"external_ref": "B-77-1", "month": month, "currency": "EUR", "amount": 30000},
+            {"external_ref": "B-77-2", "month": month, "currency": "JPY", "amount": 5},
+        ],
+    }
+    bad = {
+        "external_id": "ERP-78",
+        "contracts": [{"external_ref": "C-78", "name": "Gas", "ends_on": "morgen"}],
+    }
+
+    async def post(*rows: dict[str, Any]) -> dict[str, Any]:
+        body = "\n".join(json.dumps(r) for r in rows).encode()
+        resp = await hub.client.post(
+            "/api/v1/customers/import", data=body, headers={**sup, "Content-Type": "application/x-ndjson"}
+        )
+        assert resp.status == 200, await resp.text()
+        report: dict[str, Any] = await resp.json()
+        return report
+
+    report = await post(row, bad)
+    assert report["created"] == 1 and report["rejected"][0]["line"] == 2
+    assert "contracts[0].ends_on" in report["rejected"][0]["reason"]
+    assert len(report["item_errors"]) == 1 and "JPY" in report["item_errors"][0]["reason"]
+    found = await (await hub.client.get("/api/v1/customers", params={"q": "ERP-77"}, headers=sup)).json()
+    cid = found["items"][0]["id"]
+    shown = await record(hub, sup, cid)
+    assert sorted((c["name"], c["external_ref"]) for c in shown["contracts"]) == [
+        ("Strom", "C-77"),
+        ("Wartung", None),
+    ]
+    assert shown["revenue"]["revenue_12m"]["amount"] == 30000 and shown["tier"] == "gold"
+    again = await post(row)
+    assert again["updated"] == 1 and len(again["item_errors"]) == 1  # the same; the JPY booking again refused
+    assert len((await record(hub, sup, cid))["contracts"]) == 2
