@@ -106,3 +106,10 @@ async def test_a_kam_sees_their_account_move_to_at_risk_live(live_hub: LiveHub, 
     assert await reason.inner_text() == "Beschwerde"
     assert await reason.get_attribute("href") == f"#/c/{conv_id}"
     assert "80.000" in await anna.inner_text(row)  # the revenue at stake
+    # filtered by tier: a key account is platinum, not standard
+    await anna.fill("#watch-tier", "standard")
+    await anna.click("#watch-apply")
+    await anna.wait_for_selector(row, state="detached")
+    await anna.fill("#watch-tier", "platinum")
+    await anna.click("#watch-apply")
+    await anna.wait_for_selector(row)

@@ -27,7 +27,13 @@ export class WatchlistView {
   }
 
   async load() {
-    const { items } = await get("/api/v1/health/watchlist?level=at_risk,watch");
+    this.filters = this.filters || { level: "at_risk,watch", tier: "", segment: "" };
+    const params = new URLSearchParams(Object.entries(this.filters).filter(([, v]) => v));
+    const [{ items }, segments] = await Promise.all([
+      get(`/api/v1/health/watchlist?${params}`),
+      this.segments ? Promise.resolve(this.segments) : get("/api/v1/segments").then((b) => b.items).catch(() => []),
+    ]);
+    this.segments = segments;
     const rows = items.map((w) => h("tr", { class: "watch-row", dataset: { id: w.customer.id, level: w.level } },
       h("th", { scope: "row" }, h("span", { class: "account-name" }, w.customer.organisation || w.customer.name || t("common.none")), " ", tierBadge(w.customer.tier)),
       h("td", {}, levelBadge(w.level, w.score), w.fall ? h("span", { class: "late" }, ` ${t("health.fall", { n: w.fall })}`) : null),
@@ -36,11 +42,28 @@ export class WatchlistView {
       h("td", { class: "num" }, w.days_since_contact == null ? t("common.none") : String(w.days_since_contact))));
     replace(this.root, h("section", { class: "card", "aria-labelledby": "watch-title" },
       h("h2", { id: "watch-title" }, t("health.title")),
+      this.filterForm(),
       items.length
         ? h("div", { class: "table-scroll" }, h("table", { class: "watchlist", id: "watchlist" },
           h("thead", {}, h("tr", {}, ["customer", "health", "reasons", "at_stake", "since_contact"].map((k) => h("th", { scope: "col" }, t(`health.col.${k}`))))),
           h("tbody", {}, rows)))
         : h("p", { class: "muted" }, t("health.none"))));
+  }
+
+  // Which levels, tiers (comma-separated) and segment the list shows.
+  filterForm() {
+    const f = this.filters;
+    const level = h("select", { name: "level", id: "watch-level", "aria-label": t("health.col.health") },
+      [["at_risk,watch", `${t("health.level.at_risk")} + ${t("health.level.watch")}`], ["at_risk", t("health.level.at_risk")], ["watch", t("health.level.watch")]]
+        .map(([v, label]) => h("option", { value: v, selected: v === f.level }, label)));
+    const tier = h("input", { name: "tier", id: "watch-tier", value: f.tier, size: 12, placeholder: t("rep.c.tier"), "aria-label": t("rep.c.tier") });
+    const segment = h("select", { name: "segment", id: "watch-segment", "aria-label": t("rep.seg.title") },
+      h("option", { value: "" }, t("rep.seg.all")), this.segments.map((sg) => h("option", { value: sg.id, selected: sg.id === f.segment }, sg.name)));
+    return h("form", { class: "watch-filters", onsubmit: (e) => {
+      e.preventDefault();
+      this.filters = { level: level.value, tier: tier.value.trim(), segment: segment.value };
+      this.load().catch((err) => toast(err.message, "error"));
+    } }, level, " ", tier, " ", segment, " ", h("button", { type: "submit", id: "watch-apply" }, t("tags.apply")));
   }
 
   refresh() {
