@@ -180,6 +180,10 @@ class HealthSettings(Section):
     step_seconds: float = Field(30.0, ge=0)
     """How often this process recomputes the customers whose signals changed (and, once a
     day, everyone); 0: never (another process does)."""
+    digest_hour: int | None = Field(7, ge=0, le=23)
+    """From this hour (the hub's time zone, ``reports.timezone``) the day's digest goes to
+    key account managers who were away when an account went at risk (by the email
+    connector's SMTP); none: no digest."""
 
 
 class Settings(BaseSettings):

@@ -50,6 +50,7 @@ class Changed:
     key_account_manager_id: str | None
     before: str
     after: str
+    score_before: int
     score: int
     reasons: list[dict[str, Any]]
 
@@ -92,30 +93,37 @@ async def recompute(
         )
         if old is not None and old.level != health.level:
             reasons = [line_json(line) for line in health.lines[:3]]
-            changed.append(Changed(customer_id, None, None, old.level, health.level, health.score, reasons))
-            await audit.record(
-                conn,
-                actor=ACTOR,
-                action="health.changed",
-                subject_type="customer",
-                subject_id=customer_id,
-                customer_id=customer_id,
-                data={
-                    "from": old.level,
-                    "to": health.level,
-                    "score_before": old.score,
-                    "score": health.score,
-                    "reasons": reasons,
-                },
-                at=now,
+            changed.append(
+                Changed(customer_id, None, None, old.level, health.level, old.score, health.score, reasons)
             )
     await repo.write(conn, rows)
     if not changed:
         return []
-    who = await repo.names_and_managers(conn, [c.customer_id for c in changed])
-    return [
-        replace(c, name=who[c.customer_id][0], key_account_manager_id=who[c.customer_id][1]) for c in changed
-    ]
+    who = await repo.managers_of(conn, [c.customer_id for c in changed])
+    said = []
+    for change in changed:
+        name, manager, present = who[change.customer_id]
+        change = replace(change, name=name, key_account_manager_id=manager)
+        await audit.record(
+            conn,
+            actor=ACTOR,
+            action="health.changed",
+            subject_type="customer",
+            subject_id=change.customer_id,
+            customer_id=change.customer_id,
+            data={
+                "from": change.before,
+                "to": change.after,
+                "score_before": change.score_before,
+                "score": change.score,
+                "reasons": change.reasons,
+                # the manager was not in the console to see the live notice: the digest says it
+                "manager_away": manager is not None and not present,
+            },
+            at=now,
+        )
+        said.append(change)
+    return said
 
 
 async def step(store: Store, rules: HealthRules, now: datetime, announce: Announce = lambda _: None) -> int:

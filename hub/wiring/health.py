@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from connectors.email.notices import mailer_of
 from hub.clock import Clock
-from hub.customers import health_run
+from hub.customers import health_digest, health_run
 from hub.customers.health_config import HealthConfig
 from hub.keys import BUS, CLOCK, HEALTH, SETTINGS, STORE
 from hub.realtime.bus import InProcessBus
+from hub.settings import Settings
 from hub.store.engine import Store
 from hub.transient import OutageNotice
 from hub.wiring.tasks import cancel
@@ -28,10 +32,12 @@ async def health_ctx(app: web.Application) -> AsyncIterator[None]:
     await config.refresh()
     app[HEALTH] = config
     tasks = [asyncio.create_task(config.watch(app[SETTINGS].routing.reload_seconds))]
-    if app[SETTINGS].health.step_seconds:
+    settings = app[SETTINGS]
+    if settings.health.step_seconds:
         announce = announcer(app[BUS])
-        every = app[SETTINGS].health.step_seconds
-        tasks.append(asyncio.create_task(run_steps(app[STORE], config, app[CLOCK], every, announce)))
+        digest = digester(app[STORE], settings)
+        every = settings.health.step_seconds
+        tasks.append(asyncio.create_task(run_steps(app[STORE], config, app[CLOCK], every, announce, digest)))
     yield
     await cancel(tasks)
 
@@ -57,8 +63,25 @@ def announcer(bus: InProcessBus) -> health_run.Announce:
     return announce
 
 
+def digester(store: Store, settings: Settings) -> Callable[[datetime], Awaitable[int]] | None:
+    """The daily digest, when there is an hour for it and mail can go out."""
+    mailer = mailer_of(settings.connectors.email)
+    hour = settings.health.digest_hour
+    if mailer is None or hour is None:
+        if hour is not None:
+            log.info("customer health: no daily digest, as the email connector cannot send (no SMTP)")
+        return None
+    zone = ZoneInfo(settings.reports.timezone)
+    return lambda now: health_digest.send_digests(store, mailer, now, zone, hour)
+
+
 async def run_steps(
-    store: Store, config: HealthConfig, clock: Clock, every_seconds: float, announce: health_run.Announce
+    store: Store,
+    config: HealthConfig,
+    clock: Clock,
+    every_seconds: float,
+    announce: health_run.Announce,
+    digest: Callable[[datetime], Awaitable[int]] | None = None,
 ) -> None:
     """The step until cancelled, and the full run when one is due; a failed round is
     tried again next time."""
@@ -69,6 +92,8 @@ async def run_steps(
             if await health_run.full_run_due(store, clock()):
                 done = await health_run.recompute_all(store, config.rules, clock(), announce=announce)
                 log.info("customer health recomputed for %d customers", done)
+            if digest is not None and (sent := await digest(clock())):
+                log.info("customer health: %d daily digests sent", sent)
         except Exception as exc:
             if not outage.failed(exc):
                 log.exception("customer health: a step failed; trying again in %.0fs", every_seconds)

@@ -5,8 +5,9 @@ list and its roles, the rules saved as versions, erasure."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -244,3 +245,55 @@ async def test_health_rules_are_versions_only_admins_save(hub: HubClient, roles)
     shown = await (await hub.client.get("/api/v1/health/rules", headers=roles["supervisor"])).json()
     assert shown["version"] == 1 and "after_days: 2" in shown["text"]
     assert (await hub.client.get("/api/v1/health/rules", headers=roles["agent"])).status == 403
+
+
+async def test_a_manager_who_was_away_gets_one_digest_a_day(hub: HubClient, roles) -> None:
+    """By a real SMTP peer: the accounts that went at risk while their manager was away,
+    once a day from the digest hour; a mail that cannot go out is tried again."""
+    from connectors.email.notices import mailer_of
+    from connectors.email.settings import EmailSettings
+    from hub.customers.health_digest import send_digests
+    from tests.connectors.email.smtp_peer import Peer
+
+    kam = await agent_id(hub, "agent@test.example")  # offline: not in the console
+    now = datetime.now(UTC)
+    store = hub.app[STORE]
+    async with store.write() as conn:
+        await conn.execute(sa.insert(customers), [_customer("d-a", 50000, kam)])
+    rules = parse_health_rules(
+        "signals: {complaint: {points: -70, half_life_days: 30, window_days: 120, tags: [complaint]}}", "t"
+    )
+    await health_run.recompute_all(store, rules, now)
+    async with store.write() as conn:
+        await conn.execute(sa.insert(conversations), [_conversation("dv-1", "d-a", now, ["complaint"])])
+        assert [c.after for c in await health_run.recompute(conn, rules, ["d-a"], now)] == ["at_risk"]
+
+    peer = Peer()
+    peer.start()
+    try:
+        settings = EmailSettings.model_validate(
+            {
+                "enabled": True,
+                "from_address": "hub@firma.example",
+                "smtp": {"host": "127.0.0.1", "port": peer.port, "security": "none"},
+            }
+        )
+        mailer = mailer_of(settings)
+        assert mailer is not None
+        berlin = ZoneInfo("Europe/Berlin")
+        morning = datetime.combine(now.astimezone(berlin).date() + timedelta(days=1), time(8), berlin)
+        assert await send_digests(store, mailer, morning.replace(hour=6), berlin, 7) == 0  # before the hour
+        peer.stop()
+        with pytest.raises(OSError):
+            await send_digests(store, mailer, morning, berlin, 7)  # the server is down
+        peer.start()
+        assert await send_digests(store, mailer, morning, berlin, 7) == 1  # the day was given back
+        assert await send_digests(store, mailer, morning + timedelta(hours=3), berlin, 7) == 0  # once a day
+        assert await send_digests(store, mailer, morning + timedelta(days=1), berlin, 7) == 0  # nothing new
+    finally:
+        if peer.running:
+            peer.stop()
+    [mail] = peer.received
+    assert mail["To"] == "agent@test.example" and mail["Auto-Submitted"] == "auto-generated"
+    text = mail.get_content()
+    assert "Kunde d-a" in text and "-70" in text

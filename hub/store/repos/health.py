@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ConversationStatus
 from hub.store.bulk import any_of, holds_any, is_pg
-from hub.store.tables import contracts, conversations, customer_health, customers, events, health_state
+from hub.store.tables import (
+    agents,
+    contracts,
+    conversations,
+    customer_health,
+    customers,
+    events,
+    health_state,
+)
 from hub.store.times import utc, utc_or_none
 
 c = conversations.c
@@ -295,6 +303,10 @@ async def set_state(conn: AsyncConnection, name: str, event_id: int, at: datetim
         await conn.execute(sa.insert(health_state).values(name=name, event_id=event_id, at=at))
 
 
+async def clear_state(conn: AsyncConnection, name: str) -> None:
+    await conn.execute(sa.delete(health_state).where(health_state.c.name == name))
+
+
 async def lock(conn: AsyncConnection) -> None:
     """Take the health step's turn for this transaction (PostgreSQL; SQLite has one writer)."""
     if is_pg(conn):
@@ -305,15 +317,70 @@ async def last_event_id(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(e.id), 0))) or 0)
 
 
-async def names_and_managers(
+async def managers_of(
     conn: AsyncConnection, customer_ids: Sequence[str]
-) -> dict[str, tuple[str | None, str | None]]:
-    """Each customer's name and key account manager."""
-    cu = customers.c
+) -> dict[str, tuple[str | None, str | None, bool]]:
+    """Each customer's name, key account manager, and whether the manager is available
+    in the console now."""
+    cu, ag = customers.c, agents.c
     rows = await conn.execute(
-        sa.select(cu.id, cu.name, cu.key_account_manager_id).where(any_of(conn, cu.id, list(customer_ids)))
+        sa.select(cu.id, cu.name, cu.key_account_manager_id, ag.presence)
+        .select_from(customers.outerjoin(agents, ag.id == cu.key_account_manager_id))
+        .where(any_of(conn, cu.id, list(customer_ids)))
     )
-    return {r.id: (r.name, r.key_account_manager_id) for r in rows}
+    return {r.id: (r.name, r.key_account_manager_id, r.presence == "available") for r in rows}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WentAtRisk:
+    """An account that went at risk while its manager was away: a line of their digest."""
+
+    manager_id: str
+    manager_email: str
+    manager_name: str
+    manager_languages: list[str]
+    customer_id: str
+    customer_name: str | None
+    at: datetime
+    score: int
+    reasons: list[dict[str, Any]]
+
+
+async def went_at_risk(conn: AsyncConnection, since: datetime, until: datetime) -> list[WentAtRisk]:
+    """The accounts that went at risk from ``since`` up to ``until`` while their key
+    account manager was away, oldest first."""
+    cu, ag = customers.c, agents.c
+    rows = await conn.execute(
+        sa.select(
+            e.at, e.customer_id, e.data, cu.name, ag.id, ag.email, ag.name.label("agent_name"), ag.languages
+        )
+        .select_from(
+            events.join(customers, cu.id == e.customer_id).join(agents, ag.id == cu.key_account_manager_id)
+        )
+        .where(
+            e.action == "health.changed",
+            e.at >= since,
+            e.at < until,
+            e.data["to"].as_string() == "at_risk",
+            e.data["manager_away"].as_boolean().is_(True),
+            ag.active.is_(True),
+        )
+        .order_by(e.at, e.id)
+    )
+    return [
+        WentAtRisk(
+            manager_id=r.id,
+            manager_email=r.email,
+            manager_name=r.agent_name,
+            manager_languages=list(r.languages or []),
+            customer_id=r.customer_id,
+            customer_name=r.name,
+            at=utc(r.at),
+            score=int((r.data or {}).get("score", 0)),
+            reasons=list((r.data or {}).get("reasons") or []),
+        )
+        for r in rows
+    ]
 
 
 async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
