@@ -68,6 +68,8 @@ async def test_an_erp_upserts_customers_by_external_id(hub: HubClient) -> None:
     }
     assert (await hub.client.get("/api/v1/integration/customers/ERP-404", headers=reader)).status == 404
     assert (await hub.client.get("/api/v1/integration/customers/ERP-1", headers=writer)).status == 403
+    revenue_only = await bearer(hub, "revenue:write")  # the example: it cannot read customers
+    assert (await hub.client.get("/api/v1/integration/customers/ERP-1", headers=revenue_only)).status == 403
     assert (await hub.client.put("/api/v1/customers", json={"items": [acme]}, headers=reader)).status == 403
     async with hub.app[STORE].read() as conn:
         reads = (

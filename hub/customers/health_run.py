@@ -63,10 +63,10 @@ async def recompute(
 ) -> list[Changed]:
     """These customers' health at ``now``, stored; a level that changed is an event (and
     is returned, to announce once the transaction is committed)."""
-    ids = sorted(set(customer_ids))
+    await repo.lock(conn)  # hub processes in turn: a change of level is said once
+    ids = await repo.only_live(conn, sorted(set(customer_ids)))  # erased or merged away: none
     if not ids:
         return []
-    await repo.lock(conn)  # hub processes in turn: a change of level is said once
     signals = await repo.signals_of(conn, ids, now, rules.weights)
     before = await repo.stored(conn, ids)
     rows: list[dict[str, Any]] = []

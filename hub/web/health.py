@@ -12,7 +12,7 @@ from aiohttp import web
 from hub.auth.visibility import scope_of
 from hub.customers import audit, health_run
 from hub.customers.segment_access import report_customers
-from hub.errors import InputError
+from hub.errors import InputError, NotFound
 from hub.keys import HEALTH, RECORDS, ROUTING, STORE
 from hub.request_body import int_query, json_response
 from hub.routespec import TEXT, RouteSpec, limit
@@ -43,7 +43,9 @@ async def customer_health(request: web.Request) -> web.Response:
         found = (await repo.stored(conn, [customer_id])).get(customer_id)
         if found is None:
             await health_run.recompute(conn, request.app[HEALTH].rules, [customer_id], datetime.now(UTC))
-            found = (await repo.stored(conn, [customer_id]))[customer_id]
+            found = (await repo.stored(conn, [customer_id])).get(customer_id)
+        if found is None:  # the rule let the caller look, but there is no such customer
+            raise NotFound(f"no customer with id {customer_id}")
     return json_response(_health(found))
 
 

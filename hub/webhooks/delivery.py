@@ -158,6 +158,8 @@ async def _deliver(store: Store, http: aiohttp.ClientSession, hook: Webhook, now
         error = f"the receiver is not reachable: {exc!r}"[:500]
     ms = int((time.monotonic() - started) * 1000)
     async with store.write() as conn:
+        if await repo.get(conn, hook.id) is None:  # removed while it was being delivered
+            return 0
         await repo.record_attempt(conn, hook.id, now, len(page.items), status, error, ms)
         if error is None:  # due again at once: more may be waiting
             await repo.delivered(conn, hook.id, page.event_cursor, page.message_cursor, now)

@@ -245,6 +245,11 @@ async def test_health_rules_are_versions_only_admins_save(hub: HubClient, roles)
     shown = await (await hub.client.get("/api/v1/health/rules", headers=roles["supervisor"])).json()
     assert shown["version"] == 1 and "after_days: 2" in shown["text"]
     assert (await hub.client.get("/api/v1/health/rules", headers=roles["agent"])).status == 403
+    # a supervisor may look at any customer; one that does not exist is a 404, never a 500
+    resp = await hub.client.get(
+        "/api/v1/customers/00000000-0000-0000-0000-000000000000/health", headers=roles["supervisor"]
+    )
+    assert resp.status == 404
 
 
 async def test_a_manager_who_was_away_gets_one_digest_a_day(hub: HubClient, roles) -> None:

@@ -262,6 +262,20 @@ async def write(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> Non
     await conn.execute(stmt, list(rows))
 
 
+async def only_live(conn: AsyncConnection, customer_ids: Sequence[str]) -> list[str]:
+    """Those of these customers that exist and were not erased, in id order."""
+    found: list[str] = []
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = list(customer_ids[start : start + CHUNK])
+        rows = await conn.execute(
+            sa.select(customers.c.id).where(
+                any_of(conn, customers.c.id, chunk), customers.c.erased_at.is_(None)
+            )
+        )
+        found += [r.id for r in rows]
+    return sorted(found)
+
+
 async def live_customers(conn: AsyncConnection, after: str, limit: int) -> list[str]:
     """Up to ``limit`` customers (not erased) with ids after ``after``, in id order."""
     rows = await conn.execute(
