@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from connectors.email.notices import mailer_of
 from hub.clock import Clock
 from hub.customers import health_digest, health_run
 from hub.customers.health_config import HealthConfig
@@ -65,8 +64,13 @@ def announcer(bus: InProcessBus) -> health_run.Announce:
 
 def digester(store: Store, settings: Settings) -> Callable[[datetime], Awaitable[int]] | None:
     """The daily digest, when there is an hour for it and mail can go out."""
-    mailer = mailer_of(settings.connectors.email)
     hour = settings.health.digest_hour
+    mailer = None
+    if hour is not None and settings.connectors.email.enabled:
+        # the connector's code loads only when it is on (tests/test_settings.py)
+        from connectors.email.notices import mailer_of
+
+        mailer = mailer_of(settings.connectors.email)
     if mailer is None or hour is None:
         if hour is not None:
             log.info("customer health: no daily digest, as the email connector cannot send (no SMTP)")
