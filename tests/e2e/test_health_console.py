@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hub.customers import health_run
 from hub.keys import BUS, HEALTH, QUEUE, RECORDS, ROUTING, STORE
 from hub.model import AddressKind, Channel
-from hub.store.tables import conversations
+from hub.store.tables import conversations, messages
 from hub.wiring.health import announcer
 from tests.e2e.conftest import E2E, LiveHub, sign_in
 from tests.e2e.test_search_console import arriving
@@ -104,7 +104,9 @@ async def test_a_kam_sees_their_account_move_to_at_risk_live(live_hub: LiveHub, 
     assert "gefährdet" in await anna.inner_text(f"{row} .health-level")
     reason = anna.locator(f"{row} li.reason[data-signal='complaint'] a")
     assert await reason.inner_text() == "Beschwerde"
-    assert await reason.get_attribute("href") == f"#/c/{conv_id}"
+    async with live_hub.app[STORE].read() as conn:
+        message_id = await conn.scalar(sa.select(messages.c.id).where(messages.c.external_id == "risk-1"))
+    assert await reason.get_attribute("href") == f"#/c/{conv_id}/m/{message_id}"  # the SMS itself
     assert "80.000" in await anna.inner_text(row)  # the revenue at stake
     # filtered by tier: a key account is platinum, not standard
     await anna.fill("#watch-tier", "standard")

@@ -23,6 +23,7 @@ from hub.store.tables import (
     customers,
     events,
     health_state,
+    messages,
 )
 from hub.store.times import utc, utc_or_none
 
@@ -106,16 +107,24 @@ async def _signals(
         return now - timedelta(days=window) if window is not None else datetime.min.replace(tzinfo=now.tzinfo)
 
     if "complaint" in w and w["complaint"].tags:
+        m = messages.c
+        first = (  # the customer's message that opened it: what the line links to
+            sa.select(m.id)
+            .where(m.conversation_id == c.id, m.direction == "in")
+            .order_by(m.received_at, m.id)
+            .limit(1)
+            .scalar_subquery()
+        )
         rows = await conn.execute(
-            sa.select(c.id, c.customer_id, c.opened_at).where(
+            sa.select(c.id, c.customer_id, c.opened_at, first.label("message_id")).where(
                 any_of(conn, c.customer_id, ids),
                 c.opened_at >= since("complaint"),
                 holds_any(conn, c.route, "tags", list(w["complaint"].tags)),
             )
         )
-        found += [
-            (r.customer_id, Signal("complaint", utc(r.opened_at), {"conversation_id": r.id})) for r in rows
-        ]
+        for r in rows:
+            link = {"conversation_id": r.id} | ({"message_id": r.message_id} if r.message_id else {})
+            found.append((r.customer_id, Signal("complaint", utc(r.opened_at), link)))
     for kind, action, actor in (
         ("sla_breach", "sla.breached", None),
         ("reopened", "conversation.reopened", "system:ingest"),

@@ -10,7 +10,9 @@ import { tierBadge } from "./inbox.js";
 export function reasonLine(line) {
   const what = t(`health.signal.${line.signal}`, { name: line.detail?.name || "", trend: line.detail?.trend != null ? formatNumber(line.detail.trend, { style: "percent" }) : "" });
   const when = new Date(line.at).toLocaleDateString(document.documentElement.lang || "en");
-  const link = line.link?.conversation_id ? h("a", { href: `#/c/${line.link.conversation_id}` }, what) : what;
+  const conv = line.link?.conversation_id;
+  const href = conv && (line.link.message_id ? `#/c/${conv}/m/${line.link.message_id}` : `#/c/${conv}`);
+  const link = href ? h("a", { href }, what) : what;
   return h("li", { class: "reason", dataset: { signal: line.signal } },
     h("span", { class: "points" }, formatNumber(line.points, { maximumFractionDigits: 1, signDisplay: "always" })), " ", link,
     " ", h("span", { class: "muted" }, when));
