@@ -289,16 +289,22 @@ router_fence = sa.Table(
     sa.Column("expires_at", TS),
 )
 
+def _config_versions(name: str) -> sa.Table:
+    """The versions of a text an admin edits (``hub.versioned_config``): each one saved,
+    with who saved it and why; the highest is in force."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("author", sa.String(100), nullable=False),
+        sa.Column("comment", sa.Text),
+        sa.Column("created_at", TS, nullable=False),
+    )
+
+
 # Every version of the routing rules ever saved; the highest version is live.
-routing_rules = sa.Table(
-    "routing_rules",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("author", sa.String(100), nullable=False),
-    sa.Column("comment", sa.Text),
-    sa.Column("created_at", TS, nullable=False),
-)
+routing_rules = _config_versions("routing_rules")
 
 api_tokens = sa.Table(
     "api_tokens",
@@ -458,15 +464,7 @@ channel_settings = sa.Table(
 )
 
 # Every version of the tier rules saved in the admin pages; the highest is in force (else the file).
-tier_rules = sa.Table(
-    "tier_rules",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("author", sa.String(100), nullable=False),
-    sa.Column("comment", sa.Text),
-    sa.Column("created_at", TS, nullable=False),
-)
+tier_rules = _config_versions("tier_rules")
 
 # One-time links by which an agent sets their own password; only a SHA-256 is stored.
 agent_invitations = sa.Table(
@@ -646,15 +644,7 @@ customer_health = sa.Table(
 
 # Every version of the health rules ever saved (hub/customers/health_config.py); the
 # highest version is in force.
-health_rules = sa.Table(
-    "health_rules",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("author", sa.String(100), nullable=False),
-    sa.Column("comment", sa.Text),
-    sa.Column("created_at", TS, nullable=False),
-)
+health_rules = _config_versions("health_rules")
 
 # How far the health step has looked (``events``: the last event id it read) and when all
 # customers were last recomputed (``full``).

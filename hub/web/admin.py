@@ -4,18 +4,15 @@ besides the rest of the API: the tiers in force (an agent's key accounts: hub/we
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from hub.customers import audit
-from hub.errors import InputError
 from hub.keys import STORE, TIERS
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
 from hub.web.console import static_files
 from hub.web.middleware import AGENT
-from hub.web.routing import rules_text
+from hub.web.routing import draft_errors, rules_text
 
 
 async def to_admin(request: web.Request) -> web.StreamResponse:
@@ -38,14 +35,7 @@ async def list_tiers(request: web.Request) -> web.Response:
 
 async def validate_tiers(request: web.Request) -> web.Response:
     """Check draft tiers without saving: ``valid`` and the errors with path and position."""
-    text = await rules_text(request)
-    errors: list[dict[str, Any]] = []
-    try:
-        request.app[TIERS].check(text)
-    except InputError as exc:
-        errors = getattr(exc, "errors", None) or [
-            {"field": exc.field, "position": None, "message": exc.detail}
-        ]
+    errors = draft_errors(request.app[TIERS].check, await rules_text(request))
     return json_response({"valid": not errors, "errors": errors})
 
 

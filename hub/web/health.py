@@ -19,7 +19,7 @@ from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.repos import health as repo
 from hub.web.customers import visible_scope
 from hub.web.middleware import AGENT
-from hub.web.routing import rules_text
+from hub.web.routing import draft_errors, rules_text
 
 LEVELS = ("at_risk", "watch", "good")
 
@@ -110,14 +110,7 @@ async def get_rules(request: web.Request) -> web.Response:
 
 
 async def validate_rules(request: web.Request) -> web.Response:
-    text = await rules_text(request)
-    errors: list[dict[str, Any]] = []
-    try:
-        request.app[HEALTH].check(text)
-    except InputError as exc:
-        errors = getattr(exc, "errors", None) or [
-            {"field": exc.field, "position": None, "message": exc.detail}
-        ]
+    errors = draft_errors(request.app[HEALTH].check, await rules_text(request))
     return json_response({"valid": not errors, "errors": errors})
 
 

@@ -4,6 +4,7 @@ their diffs, rollback, simulate."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,16 @@ async def rules_text(request: web.Request) -> str:
     raise UnsupportedMediaType("send the rules as application/yaml or application/json")
 
 
+def draft_errors(check: Callable[[str], object], text: str) -> list[dict[str, Any]]:
+    """What is wrong with a draft (routing, tier or health rules), as an editor marks it:
+    each error's path, position and message; none when it checks."""
+    try:
+        check(text)
+    except InputError as exc:
+        return getattr(exc, "errors", None) or [{"field": exc.field, "position": None, "message": exc.detail}]
+    return []
+
+
 async def put_rules(request: web.Request) -> web.Response:
     text = await rules_text(request)
     who = request[AGENT]
@@ -92,13 +103,7 @@ async def validate_draft(request: web.Request) -> web.Response:
     the path and position an editor marks; the diff against the live rules either way."""
     text = await rules_text(request)
     config = request.app[ROUTING]
-    errors: list[dict[str, Any]] = []
-    try:
-        config.parse(text, "draft")
-    except InputError as exc:
-        errors = getattr(exc, "errors", None) or [
-            {"field": exc.field, "position": None, "message": exc.detail}
-        ]
+    errors = draft_errors(lambda draft: config.parse(draft, "draft"), text)
     return json_response(
         {
             "valid": not errors,
