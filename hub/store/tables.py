@@ -289,6 +289,7 @@ router_fence = sa.Table(
     sa.Column("expires_at", TS),
 )
 
+
 def _config_versions(name: str) -> sa.Table:
     """The versions of a text an admin edits (``hub.versioned_config``): each one saved,
     with who saved it and why; the highest is in force."""
