@@ -29,6 +29,7 @@ from connectors.fax.phaxio import parse_phaxio
 from connectors.fax.provider import StatusReport
 from connectors.fax.sinch import parse_sinch
 from connectors.sms_twilio.payloads import media_of, parse_sms
+from hub.customers.health import DEFAULT_HEALTH, HealthRules, parse_health_rules
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
 from hub.routing.rules import RuleSet, parse_rules
@@ -344,8 +345,8 @@ VALID_RULES: dict[str, Any] = {
 }
 
 
-def _mutated_rules() -> st.SearchStrategy[str]:
-    """The valid file with one value anywhere replaced by an arbitrary one, so the
+def _mutated(base: Any) -> st.SearchStrategy[str]:
+    """A valid document with one value anywhere replaced by an arbitrary one, so the
     validator's inner checks run, not only its first."""
     scalar = st.none() | st.booleans() | st.integers() | st.floats() | text
     value = st.recursive(
@@ -365,7 +366,7 @@ def _mutated_rules() -> st.SearchStrategy[str]:
         return found
 
     def replace(path: tuple[Any, ...], new: Any) -> str:
-        doc: Any = orjson.loads(orjson.dumps(VALID_RULES))
+        doc: Any = orjson.loads(orjson.dumps(base))
         if not path:
             return yaml.safe_dump(new)
         node = doc
@@ -374,7 +375,7 @@ def _mutated_rules() -> st.SearchStrategy[str]:
         node[path[-1]] = new
         return yaml.safe_dump(doc, allow_unicode=True)
 
-    return st.tuples(st.sampled_from(paths(VALID_RULES)), value).map(lambda pv: replace(*pv))
+    return st.tuples(st.sampled_from(paths(base)), value).map(lambda pv: replace(*pv))
 
 
 def test_the_unmutated_rules_file_is_valid() -> None:
@@ -383,10 +384,22 @@ def test_the_unmutated_rules_file_is_valid() -> None:
 
 
 @FEW
-@given(source=text | _mutated_rules())
+@given(source=text | _mutated(VALID_RULES))
 def test_parse_rules_returns_rules_or_a_config_error(source: str) -> None:
     try:
         rules = parse_rules(source, {"gold": 1, "standard": 2})
     except ConfigError:
         return
     assert isinstance(rules, RuleSet)
+
+
+@FEW
+@given(source=text | _mutated(yaml.safe_load(DEFAULT_HEALTH)))
+def test_parse_health_rules_returns_rules_or_a_config_error(source: str) -> None:
+    """The health rules an admin saves: the weights or a refusal naming the path."""
+    try:
+        rules = parse_health_rules(source, "test")
+    except ConfigError as refused:
+        assert refused.field, refused
+        return
+    assert isinstance(rules, HealthRules) and rules.at_risk <= rules.watch
