@@ -9,7 +9,10 @@ in touch, how often to complain, how well they were served, and what is open now
   rule or an agent); ``complaint_rate``: complaints over conversations;
 - ``sla_attainment``: the reports' measure of that name for the members' conversations
   in the window (first responses within their due time, of those due);
-- ``open_conversations``: the members' conversations open now, whenever opened.
+- ``open_conversations``: the members' conversations open now, whenever opened;
+- ``health_mean``: the members' mean health score as last computed (none before any
+  was), ``at_risk`` and ``on_watch``: how many members are at those levels now
+  (hub/customers/health.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime
 
 from hub.reports import live
 from hub.store.engine import Store
+from hub.store.repos import health as health_repo
 from hub.store.repos import segments as repo
 
 COMPLAINT_TAG = "complaint"
@@ -37,6 +41,9 @@ class SegmentFigures:
     sla_missed: int
     sla_attainment: float | None
     open_conversations: int
+    health_mean: float | None
+    at_risk: int
+    on_watch: int
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -61,6 +68,7 @@ async def figures(store: Store, members: Sequence[str], start: datetime, end: da
     async with store.read() as conn:
         revenues = await repo.revenues(conn, members)
         convs = await repo.member_conversations(conn, members, start, end)
+        health = list((await health_repo.stored(conn, members)).values())
     in_window = [c for c in convs if start <= c.opened_at < end]
     complaints = sum(1 for c in in_window if COMPLAINT_TAG in c.tags)
     rows = live.summed(
@@ -79,4 +87,7 @@ async def figures(store: Store, members: Sequence[str], start: datetime, end: da
         sla_missed=missed,
         sla_attainment=_share(met, met + missed),
         open_conversations=sum(1 for c in convs if c.open),
+        health_mean=round(sum(h.score for h in health) / len(health), 1) if health else None,
+        at_risk=sum(1 for h in health if h.level == "at_risk"),
+        on_watch=sum(1 for h in health if h.level == "watch"),
     )

@@ -77,6 +77,9 @@ def _figures(f: SegmentFigures) -> dict[str, Any]:
         "sla_missed": f.sla_missed,
         "sla_attainment": f.sla_attainment,
         "open_conversations": f.open_conversations,
+        "health_mean": f.health_mean,
+        "at_risk": f.at_risk,
+        "on_watch": f.on_watch,
     }
 
 

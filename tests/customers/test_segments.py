@@ -250,3 +250,27 @@ async def test_key_account_manager_sees_own_accounts_only(
         resp = await hub.client.get(path, params=WINDOW, headers=kam)
         assert resp.status == 403, path
     assert (await hub.client.get(url, params=WINDOW, headers=sup)).status == 200
+
+
+async def test_figures_say_how_healthy_the_members_are(
+    hub: HubClient,
+    roles: dict[str, dict[str, str]],  # noqa: F811
+) -> None:
+    """The population's health now (its conversations are from March): k1 and k4 each
+    have a conversation open for months (-10) and no contact for over 120 days (-15): 75;
+    k2 no contact (-15): 85; k3 was never in touch: 100."""
+    from datetime import UTC, datetime
+
+    from hub.customers import health_run
+    from hub.customers.health import DEFAULT_RULES
+    from hub.keys import STORE
+
+    sup = roles["supervisor"]
+    everyone = await create(hub, sup, name="Everyone")
+    before = await get_json(hub, f"{URL}/{everyone['id']}/figures", sup, **WINDOW)
+    assert (before["health_mean"], before["at_risk"], before["on_watch"]) == (None, 0, 0)  # none computed yet
+    await health_run.recompute_all(hub.app[STORE], DEFAULT_RULES, datetime.now(UTC))
+    after = await get_json(hub, f"{URL}/{everyone['id']}/figures", sup, **WINDOW)
+    assert (after["health_mean"], after["at_risk"], after["on_watch"]) == (83.8, 0, 0)
+    key = await create(hub, sup, name="Key", filters={"key_account": "true"})
+    assert (await get_json(hub, f"{URL}/{key['id']}/figures", sup, **WINDOW))["health_mean"] == 75.0
