@@ -178,3 +178,45 @@ def test_a_missing_file_behind_an_error_is_no_outage() -> None:
     except NotFound as wrapped:
         assert not is_transient(wrapped)
     assert is_transient(ConnectionRefusedError(111, "refused"))
+
+
+@pytest.mark.hub_errors_expected
+async def test_a_repeated_task_outlives_its_failures(caplog: pytest.LogCaptureFixture) -> None:
+    """``hub.wiring.tasks.every`` (the rollups, revenue, webhooks and health loops): an
+    outage is one warning when it starts and one when it ends; another failure is an
+    error with its traceback; the loop goes on after both until it is cancelled."""
+    import logging
+
+    from hub.wiring.tasks import every
+
+    outcomes: list[BaseException | None] = [
+        ConnectionRefusedError("down"),
+        ConnectionRefusedError("still down"),
+        None,
+        ValueError("a bug"),
+        None,
+    ]
+    done = asyncio.Event()
+    rounds: list[int] = []
+
+    async def work() -> None:
+        rounds.append(1)
+        if len(rounds) == len(outcomes):
+            done.set()
+        outcome = outcomes[min(len(rounds), len(outcomes)) - 1]
+        if outcome is not None:
+            raise outcome
+
+    logger = logging.getLogger("contacthub.test.every")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        task = asyncio.create_task(every(0, "the test loop", work, logger))
+        await asyncio.wait_for(done.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    said = [(r.levelname, r.getMessage().split(":")[0], r.exc_info is not None) for r in caplog.records]
+    assert said == [
+        ("WARNING", "the test loop", False),  # the outage starts
+        ("WARNING", "the test loop", False),  # and ends
+        ("ERROR", "the test loop failed; trying again in 0s", True),
+    ]

@@ -28,6 +28,7 @@ from hub.customers.batches import Upserted, another_customers, upsert_each
 from hub.customers.records import CustomerRecords, load_customer
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError
+from hub.store.engine import Store
 from hub.store.repos import revenue as repo
 from hub.store.repos.revenue import Period
 
@@ -187,3 +188,15 @@ async def roll(conn: AsyncConnection, records: CustomerRecords, today: date, lim
     behind = await repo.behind(conn, month_of(today).strftime("%Y-%m"), limit)
     await rederive(conn, records, behind, today)
     return len(behind)
+
+
+async def roll_all(store: Store, records: CustomerRecords, now: datetime) -> int:
+    """Every customer's figures as of this month, ``roll`` after ``roll``, each in its own
+    transaction; how many were derived again."""
+    done = 0
+    while True:
+        async with store.write() as conn:
+            count = await roll(conn, records, now.date())
+        if not count:
+            return done
+        done += count

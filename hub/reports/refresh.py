@@ -20,7 +20,6 @@ margin) is only counted by the rebuild.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Sequence
@@ -28,11 +27,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.clock import Clock
 from hub.reports.measures import is_later_response, needs_history, rollup_rows
 from hub.store.engine import Store
 from hub.store.repos import reports as repo
-from hub.transient import OutageNotice
 
 log = logging.getLogger("contacthub.reports")
 HOUR = timedelta(hours=1)
@@ -101,18 +98,3 @@ async def rebuild(store: Store, now: datetime, settle: timedelta = timedelta(0))
         await repo.lock(conn)
         await repo.clear(conn)
     return await refresh(store, now, settle)
-
-
-async def run_refresh(store: Store, clock: Clock, every_seconds: float, settle: timedelta) -> None:
-    """The step, until cancelled. A failed run is tried again next time: an outage of the
-    store is one warning when it starts and one line when it ends, anything else an error."""
-    outage = OutageNotice(log, "report rollups: refresh")
-    while True:
-        try:
-            await refresh(store, clock(), settle)
-        except Exception as exc:
-            if not outage.failed(exc):
-                log.exception("report rollups: refresh failed; trying again in %.0fs", every_seconds)
-        else:
-            outage.succeeded()
-        await asyncio.sleep(every_seconds)

@@ -117,20 +117,26 @@ async def next_page(store: Store, hook: Webhook, until: datetime) -> Page:
 
 
 async def deliver_due(store: Store, http: aiohttp.ClientSession, now: datetime) -> int:
-    """One round: every webhook due at ``now`` gets its next page (one per process: a
-    webhook is claimed first); how many items were delivered."""
-    async with store.write() as conn:
-        due = await repo.claim_due(conn, now, HOLD)
+    """One round: every webhook due at ``now`` with something new gets its next page (one
+    process delivers it: the webhook is claimed first); how many items were delivered.
+    A webhook with nothing new costs a read, never a write."""
+    async with store.read() as conn:
+        due = await repo.due(conn, now)
     delivered = 0
     for hook in due:
-        delivered += await _deliver(store, http, hook, now)
+        if (await next_page(store, hook, now - SETTLE)).items:
+            delivered += await _deliver(store, http, hook, now)
     return delivered
 
 
-async def _deliver(store: Store, http: aiohttp.ClientSession, hook: Webhook, now: datetime) -> int:
-    page = await next_page(store, hook, now - SETTLE)
-    if not page.items:
-        async with store.write() as conn:  # nothing new: due again next round
+async def _deliver(store: Store, http: aiohttp.ClientSession, seen: Webhook, now: datetime) -> int:
+    async with store.write() as conn:
+        hook = await repo.claim(conn, seen, now, HOLD)
+    if hook is None:
+        return 0
+    page = await next_page(store, hook, now - SETTLE)  # from the cursors as claimed
+    if not page.items:  # another process delivered it meanwhile
+        async with store.write() as conn:
             await repo.put_off(conn, hook.id, hook.failures, now)
         return 0
     body = orjson.dumps({"webhook": hook.id, "attempt": hook.failures + 1, "items": page.items})

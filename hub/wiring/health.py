@@ -12,15 +12,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from hub.clock import Clock
 from hub.customers import health_digest, health_run
 from hub.customers.health_config import HealthConfig
 from hub.keys import BUS, CLOCK, HEALTH, SETTINGS, STORE
 from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
 from hub.store.engine import Store
-from hub.transient import OutageNotice
-from hub.wiring.tasks import cancel
+from hub.wiring.tasks import cancel, every
 
 log = logging.getLogger("contacthub.health")
 STEP_SECONDS = 30.0
@@ -33,10 +31,19 @@ async def health_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(config.watch(app[SETTINGS].routing.reload_seconds))]
     settings = app[SETTINGS]
     if settings.health.step_seconds:
-        announce = announcer(app[BUS])
-        digest = digester(app[STORE], settings)
-        every = settings.health.step_seconds
-        tasks.append(asyncio.create_task(run_steps(app[STORE], config, app[CLOCK], every, announce, digest)))
+        store, clock = app[STORE], app[CLOCK]
+        announce, digest = announcer(app[BUS]), digester(store, settings)
+
+        async def run() -> None:
+            """The step, the full run when one is due, and the digest when it is."""
+            await health_run.step(store, config.rules, clock(), announce)
+            if await health_run.full_run_due(store, clock()):
+                done = await health_run.recompute_all(store, config.rules, clock(), announce=announce)
+                log.info("customer health recomputed for %d customers", done)
+            if digest is not None and (sent := await digest(clock())):
+                log.info("customer health: %d daily digests sent", sent)
+
+        tasks.append(asyncio.create_task(every(settings.health.step_seconds, "customer health", run, log)))
     yield
     await cancel(tasks)
 
@@ -77,30 +84,3 @@ def digester(store: Store, settings: Settings) -> Callable[[datetime], Awaitable
         return None
     zone = ZoneInfo(settings.reports.timezone)
     return lambda now: health_digest.send_digests(store, mailer, now, zone, hour)
-
-
-async def run_steps(
-    store: Store,
-    config: HealthConfig,
-    clock: Clock,
-    every_seconds: float,
-    announce: health_run.Announce,
-    digest: Callable[[datetime], Awaitable[int]] | None = None,
-) -> None:
-    """The step until cancelled, and the full run when one is due; a failed round is
-    tried again next time."""
-    outage = OutageNotice(log, "customer health")
-    while True:
-        try:
-            await health_run.step(store, config.rules, clock(), announce)
-            if await health_run.full_run_due(store, clock()):
-                done = await health_run.recompute_all(store, config.rules, clock(), announce=announce)
-                log.info("customer health recomputed for %d customers", done)
-            if digest is not None and (sent := await digest(clock())):
-                log.info("customer health: %d daily digests sent", sent)
-        except Exception as exc:
-            if not outage.failed(exc):
-                log.exception("customer health: a step failed; trying again in %.0fs", every_seconds)
-        else:
-            outage.succeeded()
-        await asyncio.sleep(every_seconds)

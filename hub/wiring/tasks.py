@@ -7,11 +7,13 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from hub.dispatch.lease import Lease, RedisLease, StoreLease
 from hub.keys import REDIS, SETTINGS, STORE
+from hub.transient import OutageNotice
 
 log = logging.getLogger("contacthub.app")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # names this process to queues and leases
@@ -41,3 +43,21 @@ async def cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def every(
+    seconds: float, what: str, work: Callable[[], Awaitable[None]], logger: logging.Logger
+) -> None:
+    """``work`` now and then every ``seconds``, until cancelled. A failed round is tried
+    again next time: an outage of the store is one warning when it starts and one line
+    when it ends, anything else an error with its traceback."""
+    outage = OutageNotice(logger, what)
+    while True:
+        try:
+            await work()
+        except Exception as exc:
+            if not outage.failed(exc):
+                logger.exception("%s failed; trying again in %.0fs", what, seconds)
+        else:
+            outage.succeeded()
+        await asyncio.sleep(seconds)

@@ -7,18 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-import aiohttp
 from aiohttp import web
 
-from hub.clock import Clock
 from hub.keys import CLOCK, HTTP, SETTINGS, STORE
-from hub.store.engine import Store
 from hub.store.repos import webhooks as repo
-from hub.transient import OutageNotice
 from hub.webhooks.delivery import deliver_due
-from hub.wiring.tasks import cancel
+from hub.wiring.tasks import cancel, every
 
 log = logging.getLogger("contacthub.webhooks")
 ATTEMPTS_KEPT = timedelta(days=7)
@@ -26,28 +22,17 @@ PRUNE_EVERY = timedelta(hours=1)
 
 
 async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
-    every = app[SETTINGS].webhooks.interval_seconds
-    tasks = [asyncio.create_task(run_deliveries(app[STORE], app[HTTP], app[CLOCK], every))] if every else []
+    seconds = app[SETTINGS].webhooks.interval_seconds
+    store, http, clock = app[STORE], app[HTTP], app[CLOCK]
+    pruned: list[datetime] = []  # when this process last pruned the attempts
+
+    async def run() -> None:
+        await deliver_due(store, http, clock())
+        if not pruned or clock() - pruned[-1] >= PRUNE_EVERY:
+            async with store.write() as conn:
+                await repo.prune_attempts(conn, clock() - ATTEMPTS_KEPT)
+            pruned[:] = [clock()]
+
+    tasks = [asyncio.create_task(every(seconds, "webhooks: deliveries", run, log))] if seconds else []
     yield
     await cancel(tasks)
-
-
-async def run_deliveries(
-    store: Store, http: aiohttp.ClientSession, clock: Clock, every_seconds: float
-) -> None:
-    """Rounds of deliveries until cancelled; a failed round is tried again next time."""
-    outage = OutageNotice(log, "webhooks: deliveries")
-    rounds, prune_rounds = 0, max(int(PRUNE_EVERY.total_seconds() / every_seconds), 1)
-    while True:
-        try:
-            await deliver_due(store, http, clock())
-            if rounds % prune_rounds == 0:
-                async with store.write() as conn:
-                    await repo.prune_attempts(conn, clock() - ATTEMPTS_KEPT)
-        except Exception as exc:
-            if not outage.failed(exc):
-                log.exception("webhooks: a round of deliveries failed; trying again in %.0fs", every_seconds)
-        else:
-            outage.succeeded()
-        rounds += 1
-        await asyncio.sleep(every_seconds)

@@ -38,7 +38,8 @@ def test_a_score_is_the_faded_sum_of_its_signals() -> None:
         ("sla_breach", -4.0, {"conversation_id": "v1"}),
     ]
     cancelled = Signal("contract_cancelled", NOW, {"contract_id": "k1"}, {"name": "Strom"})
-    assert (score([*signals, cancelled], NOW, DEFAULT_RULES).score, "watch") == (46, "watch")
+    with_cancelled = score([*signals, cancelled], NOW, DEFAULT_RULES)
+    assert (with_cancelled.score, with_cancelled.level) == (46, "watch")
     worse = score([*signals, cancelled, Signal("waiting", NOW, {})], NOW, DEFAULT_RULES)
     assert (worse.score, worse.level) == (36, "at_risk")
     assert score([Signal("silence", NOW)] * 9, NOW, DEFAULT_RULES).score == 0  # never below 0

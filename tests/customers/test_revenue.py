@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.customers.revenue import Derived, add_months, derive, month_of
+from hub.customers.revenue import add_months, derive, month_of, roll_all
 from hub.customers.tiers import DEFAULT_TIERS, parse_tier_rules
 from hub.keys import RECORDS, STORE, TOKENS
 from hub.store.repos.revenue import Period
 from hub.store.tables import revenue_periods
-from hub.wiring.revenue import roll_all
 from tests.conftest import HubClient, sign_in_all
 
 TIERS = parse_tier_rules(DEFAULT_TIERS, "built-in tiers")  # EUR, with rates for GBP, USD and CHF
@@ -67,7 +66,9 @@ def test_periods_in_several_currencies_count_in_the_tier_currency() -> None:
 def test_months_are_counted_across_years() -> None:
     assert add_months(date(2026, 12, 1), 1) == date(2027, 1, 1)
     assert add_months(date(2026, 1, 1), -13) == date(2024, 12, 1)
-    assert isinstance(derive([], date(2026, 1, 31), TIERS), Derived)
+    none = derive([], date(2026, 1, 31), TIERS)  # no bookings: nothing, in the rules' currency
+    assert (none.currency, none.last_12m, none.trend) == ("EUR", 0.0, None)
+    assert none.months[0] == (date(2024, 1, 1), 0.0) and none.months[-1] == (date(2025, 12, 1), 0.0)
 
 
 @pytest.fixture

@@ -120,19 +120,22 @@ async def delete(conn: AsyncConnection, webhook_id: str) -> bool:
     return bool(result.rowcount)
 
 
-async def claim_due(conn: AsyncConnection, now: datetime, hold: timedelta) -> list[Webhook]:
-    """The active webhooks due at ``now``, each claimed for ``hold`` (another process
-    passes them by meanwhile; should this one die, the claim runs out)."""
-    claimed = []
-    for row in await conn.execute(sa.select(webhooks).where(w.active.is_(True), w.next_attempt_at <= now)):
-        taken = await conn.execute(
-            sa.update(webhooks)
-            .where(w.id == row.id, w.next_attempt_at == row.next_attempt_at)
-            .values(next_attempt_at=now + hold)
-        )
-        if taken.rowcount:
-            claimed.append(_webhook(row))
-    return claimed
+async def due(conn: AsyncConnection, now: datetime) -> list[Webhook]:
+    """The active webhooks due at ``now`` (a read: nothing is claimed)."""
+    rows = await conn.execute(sa.select(webhooks).where(w.active.is_(True), w.next_attempt_at <= now))
+    return [_webhook(r) for r in rows]
+
+
+async def claim(conn: AsyncConnection, hook: Webhook, now: datetime, hold: timedelta) -> Webhook | None:
+    """The webhook as it is now, claimed for ``hold`` (another process passes it by
+    meanwhile; should this one die, the claim runs out); None when another process
+    claimed it, or changed it, since ``hook`` was read."""
+    taken = await conn.execute(
+        sa.update(webhooks)
+        .where(w.id == hook.id, w.active.is_(True), w.next_attempt_at == hook.next_attempt_at)
+        .values(next_attempt_at=now + hold)
+    )
+    return await get(conn, hook.id) if taken.rowcount else None
 
 
 async def delivered(
