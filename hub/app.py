@@ -38,6 +38,7 @@ from hub.settings import Settings
 from hub.store.blobs import FolderBlobStore
 from hub.web.agent_socket import close_sockets
 from hub.web.middleware import SPEC, access, errors, request_context, storable_params
+from hub.wiring.automation import automation_ctx
 from hub.wiring.connectors import background_ctx, connector_context, http_ctx, wire_connectors
 from hub.wiring.dispatch import calls_ctx, router_ctx
 from hub.wiring.health import health_ctx
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             revenue_ctx,
             webhooks_ctx,
             health_ctx,
+            automation_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

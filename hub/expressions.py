@@ -68,7 +68,7 @@ def compile_expression(
         raise ConfigError(f"{where}: {exc.message}{at}: {text!r}", field=field, position=pos) from exc
     except rule_engine.errors.EngineError as exc:
         raise ConfigError(f"{where}: {exc.message}: {text!r}", field=field) from exc
-    for node in _nodes(rule.statement):
+    for node in nodes(rule.statement):
         if isinstance(node, FuzzyComparisonExpression) and not isinstance(node.right, StringExpression):
             raise ConfigError(
                 f"{where}: the pattern right of a regex operator must be a literal string: {text!r}",
@@ -82,7 +82,7 @@ def _reason(error: BaseException | None) -> str:
     return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
 
 
-def _nodes(root: object) -> Iterator[object]:
+def nodes(root: object) -> Iterator[object]:
     """Every AST node under ``root`` (rule-engine keeps them in slots, attributes, and
     the tuples of literal arrays and mappings)."""
     stack, seen = [root], set()

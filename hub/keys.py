@@ -11,6 +11,8 @@ from aiohttp import web
 
 from connectors.base import ConnectorContext, Services
 from hub.auth.sessions import SessionService
+from hub.automation.config import AutomationConfig
+from hub.automation.runner import Runner as AutomationRunner
 from hub.clock import Clock
 from hub.customers.health_config import HealthConfig
 from hub.customers.records import CustomerRecords
@@ -50,6 +52,8 @@ RECORDS = web.AppKey("records", CustomerRecords)
 ROUTING = web.AppKey("routing", RoutingConfig)
 TIERS = web.AppKey("tiers", TierConfig)
 HEALTH = web.AppKey("health", HealthConfig)
+AUTOMATIONS = web.AppKey("automations", AutomationConfig)
+AUTOMATION_RUNNER = web.AppKey("automation_runner", AutomationRunner)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -186,6 +186,18 @@ class HealthSettings(Section):
     connector's SMTP); none: no digest."""
 
 
+class AutomationSettings(Section):
+    step_seconds: float = Field(1.0, ge=0)
+    """How often the automations look at what happened (one process at a time runs them,
+    by a lease); 0: never in this process."""
+    timer_seconds: float = Field(30.0, gt=0)
+    """How often the timer triggers (waiting on the customer or on us, the daily
+    schedule) are looked at."""
+    max_actions_per_hour: int = Field(20, ge=1, le=10_000)
+    """At most this many automation actions per conversation in an hour; the first time
+    the limit stops one is on the conversation's timeline."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -209,6 +221,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     webhooks: WebhookSettings = WebhookSettings()
     health: HealthSettings = HealthSettings()
+    automation: AutomationSettings = AutomationSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -18,6 +18,8 @@ NOT_ON_TIMELINES = (
     "customers.",
     "retention.",
     "routing.rules_saved",
+    "automations.saved",
+    "message.received",  # the message itself is on the timeline (hub/customers/timeline.py)
 )
 ACTION = re.compile(
     r"""(?:action\s*=\s*|"action":\s*|_event\(\s*(?:conn,\s*who|now),\s*)"([a-z_]+\.[a-z_.]+)\""""

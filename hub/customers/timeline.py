@@ -54,7 +54,9 @@ async def timeline(
     """A page of the timeline, as ``scope`` may see it (everything when None)."""
     m_stmt = sa.select(messages).where(messages.c.customer_id == customer_id)
     e_stmt = sa.select(events).where(
-        events.c.customer_id == customer_id, sa.not_(events.c.action.startswith(READ_PREFIX))
+        events.c.customer_id == customer_id,
+        sa.not_(events.c.action.startswith(READ_PREFIX)),
+        events.c.action != "message.received",  # the message itself is on the timeline
     )
     if scope is not None:
         m_stmt = m_stmt.where(scope.message_clause(customer_id))

@@ -20,7 +20,7 @@ from hub.dispatch.lease import fence
 from hub.dispatch.view import DispatchView, Outcome
 from hub.dispatch.view_loader import ViewLoader
 from hub.metrics import Metrics
-from hub.outbox.system_reply import queue_out_of_hours_reply
+from hub.outbox.system_reply import queue_hub_reply
 from hub.realtime.bus import InProcessBus
 from hub.routing.types import Escalate, Offer, OutOfHours
 from hub.store.engine import Store
@@ -134,7 +134,7 @@ class DecisionWriter:
         event["customer_id"] = await repo.customer_of(conn, conv_id)  # so the customer's timeline shows it
         told: dict[str, Any] = {"queue": decision.queue, "reply": decision.reply}
         if decision.reply:
-            sent = await queue_out_of_hours_reply(conn, conv_id, decision.reply, self._sends, now)
+            sent = await queue_hub_reply(conn, conv_id, decision.reply, self._sends, now)
             told["reply_id" if sent.message_id else "reply_skipped"] = sent.message_id or sent.skipped
         rows.append({**event, "action": "routing.out_of_hours", "data": told})
         published.append(("routing.out_of_hours", {"conversation_id": conv_id, **told}))

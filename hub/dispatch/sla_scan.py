@@ -1,6 +1,7 @@
 """The router's SLA scan, every few seconds: due times that passed without a response are
 recorded once as breaches (an ``sla.breached`` event, counted, announced); due times close
-ahead are announced once per due time (``sla.warning``), not recorded.
+ahead are warned of once per due time (an ``sla.warning`` event, announced: automations
+follow both).
 
 Both run in fenced transactions; a conversation whose row another transaction holds is
 left for the next scan rather than waited for.
@@ -54,31 +55,32 @@ class SlaScan:
             await fence(conn, token)
             found = await repo.mark_breaches(conn, now)
             await repo.add_events(
-                conn,
-                [
-                    {
-                        "at": now,
-                        "actor": ACTOR,
-                        "action": "sla.breached",
-                        "subject_type": "conversation",
-                        "subject_id": hit.conversation_id,
-                        "customer_id": hit.customer_id,
-                        "reason": None,
-                        "data": _said(hit, hit.assignee_id),
-                    }
-                    for hit in found
-                ],
+                conn, [_event(now, "sla.breached", hit, _said(hit, hit.assignee_id)) for hit in found]
             )
         return found
 
     async def _warn(self, token: int, now: datetime) -> None:
-        """Due times close ahead: each announced once (``sla.warning``), not recorded."""
+        """Due times close ahead: each recorded and announced once (``sla.warning``)."""
         async with self._store.write() as conn:
             await fence(conn, token)
             found = await repo.mark_warnings(conn, now, now + self._warning)
-        for hit in found:
-            data = _said(hit, hit.assignee_id or hit.offered_to)
+            said = [(hit, _said(hit, hit.assignee_id or hit.offered_to)) for hit in found]
+            await repo.add_events(conn, [_event(now, "sla.warning", hit, data) for hit, data in said])
+        for hit, data in said:
             self._bus.publish("sla.warning", {"conversation_id": hit.conversation_id, **data})
+
+
+def _event(now: datetime, action: str, hit: SlaHit, data: dict[str, str | None]) -> dict[str, object]:
+    return {
+        "at": now,
+        "actor": ACTOR,
+        "action": action,
+        "subject_type": "conversation",
+        "subject_id": hit.conversation_id,
+        "customer_id": hit.customer_id,
+        "reason": None,
+        "data": data,
+    }
 
 
 def _said(hit: SlaHit, agent_id: str | None) -> dict[str, str | None]:

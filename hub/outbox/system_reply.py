@@ -1,5 +1,5 @@
-"""Replies the hub sends by itself: a mailbox's auto-reply and a queue's out-of-hours
-reply. Each is an outbound message and an outbox row written in the caller's
+"""Replies the hub sends by itself: a mailbox's auto-reply, a queue's out-of-hours reply
+and an automation's. Each is an outbound message and an outbox row written in the caller's
 transaction, marked automatic (``auto_reply``), so that the sender sends it the RFC 3834
 way (``Auto-Submitted: auto-replied``, an empty envelope sender) and nothing answers it.
 
@@ -80,21 +80,28 @@ async def queue_system_reply(
 
 
 @dataclass(frozen=True, slots=True)
-class OutOfHoursReply:
-    """What became of a conversation's out-of-hours reply: queued (``message_id``) or
-    not, and why not."""
+class HubReply:
+    """What became of a reply the hub sends by itself: queued (``message_id``) or not,
+    and why not."""
 
     message_id: str | None = None
     skipped: str | None = None
 
 
-async def queue_out_of_hours_reply(
-    conn: AsyncConnection, conv_id: str, text: str, sends: Collection[str], now: datetime
-) -> OutOfHoursReply:
-    """The out-of-hours reply on the conversation's own channel, to the address its
-    customer wrote from, unless nothing sends on that channel, the first message was
-    automatic, or the customer withdrew consent on the channel. The caller sends it once
-    per conversation."""
+async def queue_hub_reply(
+    conn: AsyncConnection,
+    conv_id: str,
+    text: str,
+    sends: Collection[str],
+    now: datetime,
+    *,
+    reason: str = "out_of_hours",
+    answering: Mapping[str, Any] | None = None,
+) -> HubReply:
+    """A reply by the hub itself (the out-of-hours reply, an automation's) on the
+    conversation's own channel, to the address its customer wrote from, unless nothing
+    sends on that channel, the message it answers (``answering``: its meta; by default
+    the first) was automatic, or the customer withdrew consent on the channel."""
     conv = (
         await conn.execute(
             sa.select(conversations.c.id, conversations.c.customer_id, conversations.c.channel).where(
@@ -103,24 +110,25 @@ async def queue_out_of_hours_reply(
         )
     ).one_or_none()
     if conv is None:
-        return OutOfHoursReply(skipped="the conversation is gone")
+        return HubReply(skipped="the conversation is gone")
     if conv.channel not in sends:
-        return OutOfHoursReply(skipped=f"no connector sends on {conv.channel}")
-    first_meta = await conn.scalar(
-        sa.select(messages.c.meta)
-        .where(messages.c.conversation_id == conv_id, messages.c.direction == "in")
-        .order_by(messages.c.received_at, messages.c.id)
-        .limit(1)
-    )
-    if is_automatic(first_meta or {}):
-        return OutOfHoursReply(skipped="the sender is automatic")
+        return HubReply(skipped=f"no connector sends on {conv.channel}")
+    if answering is None:
+        answering = await conn.scalar(
+            sa.select(messages.c.meta)
+            .where(messages.c.conversation_id == conv_id, messages.c.direction == "in")
+            .order_by(messages.c.received_at, messages.c.id)
+            .limit(1)
+        )
+    if is_automatic(answering or {}):
+        return HubReply(skipped="the sender is automatic")
     withdrawn = await consent_withdrawn(conn, conv.customer_id, conv.channel)
     if withdrawn is not None:
-        return OutOfHoursReply(skipped=f"the customer withdrew consent ({withdrawn})")
+        return HubReply(skipped=f"the customer withdrew consent ({withdrawn})")
     try:
         sender, recipient = await reply_addresses(conn, conv, conv.channel)
     except InputError as exc:
-        return OutOfHoursReply(skipped=exc.detail)
+        return HubReply(skipped=exc.detail)
     message_id = await queue_system_reply(
         conn,
         conversation_id=conv.id,
@@ -129,7 +137,7 @@ async def queue_out_of_hours_reply(
         sender=sender,
         recipient=recipient,
         text=text,
-        reason="out_of_hours",
+        reason=reason,
         now=now,
     )
-    return OutOfHoursReply(message_id=message_id)
+    return HubReply(message_id=message_id)

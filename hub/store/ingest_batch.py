@@ -472,6 +472,12 @@ async def _log_events(conn: AsyncConnection, stored: Sequence[StoredMessage], no
             rows.append(_event(now, "customer.created", "customer", s.customer_id, s.customer_id))
         if s.conversation_opened:
             rows.append(_event(now, "conversation.opened", "conversation", s.conversation_id, s.customer_id))
+        # what automations (and the integration's feed) follow: in the order stored, with
+        # the ids of the event log, so a reader that keeps its place misses none
+        received = _event(now, "message.received", "message", s.id, s.customer_id)
+        rows.append(
+            {**received, "data": {"conversation_id": s.conversation_id, "channel": s.channel, "kind": s.kind}}
+        )
     seen: set[tuple[str, str]] = set()
     unique = []
     for row in rows:

@@ -647,12 +647,40 @@ customer_health = sa.Table(
 # highest version is in force.
 health_rules = _config_versions("health_rules")
 
-# How far the health step has looked (``events``: the last event id it read) and when all
-# customers were last recomputed (``full``).
-health_state = sa.Table(
-    "health_state",
+# How far a loop that follows the events has come, by name (``hub.store.repos.progress``):
+# the last event id it read and when (``health.events``), or just when it last ran
+# (``health.full``, ``health.digest``, ``automation.events``, ``automation.schedule:NAME``).
+progress = sa.Table(
+    "progress",
     metadata,
-    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("event_id", sa.BigInteger, nullable=False),
     sa.Column("at", TS, nullable=False),
+)
+
+# Every version of the automations ever saved (hub/automation/config.py).
+automations = _config_versions("automations")
+
+# Each time an automation fired (hub/automation/runner.py): on what (``subject_id``, a
+# conversation or a customer) and in which chain of events (``chain``: the event or the
+# timer that started it). One row per automation, chain and subject: a replay after a
+# crash does nothing twice, and an automation acts at most once per chain (loops stop).
+automation_runs = sa.Table(
+    "automation_runs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("automation", sa.String(60), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(40), nullable=False),
+    sa.Column("chain", sa.String(40), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("conversation_id", sa.String(36)),
+    sa.Column("customer_id", sa.String(36)),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # running, done, stopped
+    sa.Column("actions", sa.Integer, nullable=False),  # how many it took (the hourly limit)
+    sa.Column("results", JSON, nullable=False),
+    sa.UniqueConstraint("automation", "chain", "subject_id"),
+    sa.Index(None, "conversation_id", "at"),
+    sa.Index(None, "customer_id"),
 )

@@ -3,7 +3,6 @@ their diffs, rollback, simulate."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,15 +15,15 @@ from pydantic import ConfigDict, Field
 from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor, message_facts
-from hub.errors import InputError, NotFound, UnsupportedMediaType
+from hub.errors import InputError, UnsupportedMediaType
 from hub.keys import CLOCK, ROUTING, STORE
-from hub.request_body import int_path, json_response, read_json_object, read_limited
+from hub.request_body import json_response, read_json_object, read_limited
 from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
-from hub.untrusted import INT64_MAX
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
+from hub.web.versions import diff, version_routes
 
 MAX_RULES_BYTES = 256 * 1024
 
@@ -81,23 +80,6 @@ async def put_rules(request: web.Request) -> web.Response:
     return json_response({"version": version})
 
 
-def _normal(text: str) -> str:
-    """One layout for every version (comments and key quoting aside), so diffs show changes only."""
-    try:
-        return yaml.safe_dump(yaml.safe_load(text), sort_keys=False, allow_unicode=True) if text else ""
-    except yaml.YAMLError:
-        return text
-
-
-def _diff(before: str, after: str, before_name: str, after_name: str) -> str:
-    before, after = _normal(before), _normal(after)
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), before_name, after_name
-        )
-    )
-
-
 async def validate_draft(request: web.Request) -> web.Response:
     """Check a draft without saving it: 200 with ``valid`` and, if not, the errors with
     the path and position an editor marks; the diff against the live rules either way."""
@@ -109,40 +91,9 @@ async def validate_draft(request: web.Request) -> web.Response:
             "valid": not errors,
             "errors": errors,
             "live_version": config.version,
-            "diff": _diff(config.text, text, f"version {config.version} (live)", "draft"),
+            "diff": diff(config.text, text, f"version {config.version} (live)", "draft"),
         }
     )
-
-
-async def get_version(request: web.Request) -> web.Response:
-    """One saved version: its text and what it changed against the version before."""
-    version = int_path(request, "version")
-    text, previous = await request.app[ROUTING].version_texts(version)
-    if text is None:
-        raise NotFound(f"no routing rules version {version}")
-    return json_response(
-        {
-            "version": version,
-            "text": text,
-            "rules": yaml.safe_load(text),
-            "diff": _diff(previous or "", text, f"version {version - 1}", f"version {version}"),
-        }
-    )
-
-
-async def list_versions(request: web.Request) -> web.Response:
-    return json_response({"items": await request.app[ROUTING].versions()})
-
-
-class RollbackIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, le=INT64_MAX)
-
-
-async def rollback(request: web.Request) -> web.Response:
-    body = validated(RollbackIn, await read_json_object(request, 1024))
-    version = await request.app[ROUTING].rollback(body.version, request[AGENT].actor)
-    return json_response({"version": version})
 
 
 class SimCustomer(RequestModel):
@@ -243,15 +194,6 @@ def routing_routes() -> list[RouteSpec]:
             },
         ),
         RouteSpec(
-            "GET",
-            f"{r}/rules/versions",
-            list_versions,
-            "Every saved version: who and when",
-            "supervisor",
-            tag="routing",
-            responses={200: "Versions, newest first", **common},
-        ),
-        RouteSpec(
             "POST",
             f"{r}/rules/validate",
             validate_draft,
@@ -265,25 +207,6 @@ def routing_routes() -> list[RouteSpec]:
                 415: "Not YAML or JSON",
                 **common,
             },
-        ),
-        RouteSpec(
-            "GET",
-            f"{r}/rules/versions/{{version}}",
-            get_version,
-            "One saved version: its text and its diff against the one before",
-            "supervisor",
-            tag="routing",
-            responses={200: "The version", 404: "No such version", 400: "Not a version number", **common},
-        ),
-        RouteSpec(
-            "POST",
-            f"{r}/rules/rollback",
-            rollback,
-            "Put an earlier version back in force",
-            "admin",
-            tag="routing",
-            request_schema=RollbackIn.model_json_schema(),
-            responses={200: "The new version", 404: "No such version", **common},
         ),
         RouteSpec(
             "POST",
@@ -300,4 +223,5 @@ def routing_routes() -> list[RouteSpec]:
                 **common,
             },
         ),
+        *version_routes(f"{r}/rules", ROUTING, "routing rules", "routing", parsed="rules"),
     ]

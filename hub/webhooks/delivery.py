@@ -85,20 +85,22 @@ async def next_page(store: Store, hook: Webhook, until: datetime) -> Page:
     items: list[dict[str, Any]] = []
     event_cursor, message_cursor = hook.event_cursor, hook.message_cursor
     async with store.read() as conn:
-        if wanted:
-            for ev in await event_feed.after(conn, hook.event_cursor, until, PAGE, actions=wanted):
-                items.append(
-                    {
-                        "id": f"e:{ev.id}",
-                        "type": ev.action,
-                        "at": ev.at.isoformat(),
-                        "subject_type": ev.subject_type,
-                        "subject_id": ev.subject_id,
-                        "customer_id": ev.customer_id,
-                        "data": ev.data,
-                    }
-                )
-                event_cursor = ev.id
+        # the events it wants, and the calls automations addressed to it
+        for ev in await event_feed.after(
+            conn, hook.event_cursor, until, PAGE, actions=wanted, addressed_to=hook.id
+        ):
+            items.append(
+                {
+                    "id": f"e:{ev.id}",
+                    "type": ev.action,
+                    "at": ev.at.isoformat(),
+                    "subject_type": ev.subject_type,
+                    "subject_id": ev.subject_id,
+                    "customer_id": ev.customer_id,
+                    "data": ev.data,
+                }
+            )
+            event_cursor = ev.id
         if MESSAGE_RECEIVED in hook.events and message_cursor is not None:
             for msg in await repo.inbound_after(conn, message_cursor, until, PAGE):
                 items.append(

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from hub.customers import health_digest, health_run
 from hub.customers.health_config import HealthConfig
+from hub.customers.health_digest import Mailer
 from hub.keys import BUS, CLOCK, HEALTH, SETTINGS, STORE
 from hub.realtime.bus import InProcessBus
 from hub.settings import Settings
@@ -69,18 +70,25 @@ def announcer(bus: InProcessBus) -> health_run.Announce:
     return announce
 
 
+def notice_mailer(settings: Settings, what: str) -> Mailer | None:
+    """What sends the hub's notices to agents by mail: the email connector's SMTP, when
+    it is on (its code loads only then: tests/test_settings.py)."""
+    if not settings.connectors.email.enabled:
+        log.info("%s: none by mail, as the email connector is off", what)
+        return None
+    from connectors.email.notices import mailer_of
+
+    mailer = mailer_of(settings.connectors.email)
+    if mailer is None:
+        log.info("%s: none by mail, as the email connector cannot send (no SMTP)", what)
+    return mailer
+
+
 def digester(store: Store, settings: Settings) -> Callable[[datetime], Awaitable[int]] | None:
     """The daily digest, when there is an hour for it and mail can go out."""
     hour = settings.health.digest_hour
-    mailer = None
-    if hour is not None and settings.connectors.email.enabled:
-        # the connector's code loads only when it is on (tests/test_settings.py)
-        from connectors.email.notices import mailer_of
-
-        mailer = mailer_of(settings.connectors.email)
+    mailer = notice_mailer(settings, "customer health digest") if hour is not None else None
     if mailer is None or hour is None:
-        if hour is not None:
-            log.info("customer health: no daily digest, as the email connector cannot send (no SMTP)")
         return None
     zone = ZoneInfo(settings.reports.timezone)
     return lambda now: health_digest.send_digests(store, mailer, now, zone, hour)

@@ -13,6 +13,7 @@ from hub.web.agent_socket import socket_routes
 from hub.web.agents import agent_routes
 from hub.web.api_tokens import token_routes
 from hub.web.auth import auth_routes
+from hub.web.automations import automation_routes
 from hub.web.canned import canned_routes
 from hub.web.channel_settings import channel_settings_routes
 from hub.web.channels import channel_routes
@@ -59,6 +60,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *integration_routes(),
         *webhook_routes(),
         *health_routes(),
+        *automation_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

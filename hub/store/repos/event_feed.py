@@ -20,6 +20,7 @@ e = events.c
 # an event is read once it is this old: a transaction that recorded it has committed by
 # then, so a cursor never passes an event that is still to appear
 SETTLE = timedelta(seconds=10)
+ADDRESSED = "automation.webhook"  # an automation's call of one webhook (hub/automation/act.py)
 FEED = (
     "conversation.",
     "message.",
@@ -51,17 +52,21 @@ async def after(
     until: datetime,
     limit: int,
     prefixes: Sequence[str] = FEED,
-    actions: Sequence[str] = (),
+    actions: Sequence[str] | None = None,
+    addressed_to: str | None = None,
 ) -> list[FeedEvent]:
     """Up to ``limit`` events after the id ``after_id``, recorded before ``until``, whose
     action starts with one of ``prefixes`` (each one of FEED) or, when ``actions`` are
-    given, is one of them; oldest first."""
+    given (even none), is one of them; and, for a webhook (``addressed_to``: its id), the calls
+    automations addressed to it (``automation.webhook``); oldest first."""
     chosen: sa.ColumnElement[bool]
-    if actions:
+    if actions is not None:
         chosen = e.action.in_([x for x in actions if x.startswith(FEED)])
     else:
         wanted = [p for p in prefixes if p in FEED] or list(FEED)
         chosen = sa.or_(*(e.action.startswith(p, autoescape=True) for p in wanted))
+    if addressed_to is not None:
+        chosen = sa.or_(chosen, sa.and_(e.action == ADDRESSED, e.data["webhook"].as_string() == addressed_to))
     rows = await conn.execute(
         sa.select(events).where(e.id > after_id, e.at < until, chosen).order_by(e.id).limit(limit)
     )

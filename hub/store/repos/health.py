@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ConversationStatus
 from hub.store.bulk import any_of, holds_any, is_pg
+from hub.store.repos import progress
 from hub.store.tables import (
     agents,
     contracts,
@@ -22,7 +23,6 @@ from hub.store.tables import (
     customer_health,
     customers,
     events,
-    health_state,
     messages,
 )
 from hub.store.times import utc, utc_or_none
@@ -314,20 +314,15 @@ async def touched_since(
 
 
 async def state(conn: AsyncConnection, name: str) -> tuple[int, datetime] | None:
-    row = (await conn.execute(sa.select(health_state).where(health_state.c.name == name))).one_or_none()
-    return None if row is None else (int(row.event_id), utc(row.at))
+    return await progress.get(conn, f"health.{name}")
 
 
 async def set_state(conn: AsyncConnection, name: str, event_id: int, at: datetime) -> None:
-    updated = await conn.execute(
-        sa.update(health_state).where(health_state.c.name == name).values(event_id=event_id, at=at)
-    )
-    if not updated.rowcount:
-        await conn.execute(sa.insert(health_state).values(name=name, event_id=event_id, at=at))
+    await progress.put(conn, f"health.{name}", event_id, at)
 
 
 async def clear_state(conn: AsyncConnection, name: str) -> None:
-    await conn.execute(sa.delete(health_state).where(health_state.c.name == name))
+    await progress.clear(conn, f"health.{name}")
 
 
 async def lock(conn: AsyncConnection) -> None:

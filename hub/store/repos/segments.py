@@ -60,6 +60,12 @@ async def visible_to(conn: AsyncConnection, agent_id: str, teams: Iterable[str])
     return [_record(r) for r in rows]
 
 
+async def every(conn: AsyncConnection) -> list[Segment]:
+    """All segments, by name (what an automation's ``customer.segments`` may name)."""
+    rows = await conn.execute(sa.select(segments).order_by(s.name, s.id))
+    return [_record(r) for r in rows]
+
+
 async def count_owned(conn: AsyncConnection, agent_id: str) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).where(s.owner_id == agent_id)) or 0)
 

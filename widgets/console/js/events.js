@@ -33,6 +33,13 @@ export function eventLabel(action, data = {}) {
   if (action === "health.changed") {
     return t("event.health.changed", { from: t(`health.level.${data.from}`), to: t(`health.level.${data.to}`), score: data.score ?? "" });
   }
+  if (action === "automation.ran") {
+    const done = (data.actions || []).map((a) => (a.result === "done" ? a.action : `${a.action} (${t(`auto.${a.result}`)})`)).join(", ");
+    return t("event.automation.ran", { name: data.name || "", version: data.version ?? "", done });
+  }
+  if (action === "automation.stopped") {
+    return t("event.automation.stopped", { name: data.name || "", why: t(`auto.why.${data.reason === "limit" ? "limit" : "loop"}`) });
+  }
   if (action === "sla.breached" && data.kind) return `${t("event.sla.breached")} (${t(`breach.${data.kind}`)})`;
   const key = `event.${action}`;
   return KNOWN(key) ? t(key, vars) : t("event.other", { action: action.replace(/[._]/g, " ") });
