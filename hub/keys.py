@@ -14,6 +14,8 @@ from hub.auth.sessions import SessionService
 from hub.automation.config import AutomationConfig
 from hub.automation.runner import Runner as AutomationRunner
 from hub.clock import Clock
+from hub.csat.config import CsatConfig
+from hub.csat.surveys import Surveys
 from hub.customers.health_config import HealthConfig
 from hub.customers.records import CustomerRecords
 from hub.customers.tier_config import TierConfig
@@ -54,6 +56,8 @@ TIERS = web.AppKey("tiers", TierConfig)
 HEALTH = web.AppKey("health", HealthConfig)
 AUTOMATIONS = web.AppKey("automations", AutomationConfig)
 AUTOMATION_RUNNER = web.AppKey("automation_runner", AutomationRunner)
+CSAT = web.AppKey("csat", CsatConfig)
+SURVEYS = web.AppKey("surveys", Surveys)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

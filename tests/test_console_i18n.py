@@ -19,6 +19,7 @@ NOT_ON_TIMELINES = (
     "retention.",
     "routing.rules_saved",
     "automations.saved",
+    "csat.settings_",
     "message.received",  # the message itself is on the timeline (hub/customers/timeline.py)
 )
 ACTION = re.compile(

@@ -29,6 +29,8 @@ from connectors.fax.phaxio import parse_phaxio
 from connectors.fax.provider import StatusReport
 from connectors.fax.sinch import parse_sinch
 from connectors.sms_twilio.payloads import media_of, parse_sms
+from hub.automation.rules import Automations, parse_automations
+from hub.csat.config import DEFAULT_CSAT, CsatSettings, parse_csat
 from hub.customers.health import DEFAULT_HEALTH, HealthRules, parse_health_rules
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
@@ -403,3 +405,45 @@ def test_parse_health_rules_returns_rules_or_a_config_error(source: str) -> None
         assert refused.field, refused
         return
     assert isinstance(rules, HealthRules) and rules.at_risk <= rules.watch
+
+
+AUTOMATIONS = {
+    "automations": [
+        {
+            "name": "invoices",
+            "trigger": "message_received",
+            "channel": "email",
+            "when": 'message.text =~~ "(?i)rechnung" and customer.tier != "gold"',
+            "actions": [
+                {"tag": "billing"},
+                {"notify": {"to": "kam", "text": "Rechnung"}},
+                {"snooze": {"hours": 2}},
+            ],
+        },
+        {"name": "chase", "trigger": "waiting_on_us", "minutes": 30, "actions": [{"set_priority": "high"}]},
+        {"name": "morning", "trigger": "schedule", "at": "08:30", "actions": [{"close": True}]},
+    ]
+}
+
+
+@FEW
+@given(source=text | _mutated(AUTOMATIONS))
+def test_parse_automations_returns_automations_or_a_refusal_with_a_path(source: str) -> None:
+    """The automations an admin saves: each any value anywhere replaced, or any text."""
+    try:
+        found = parse_automations(source, "test")
+    except ConfigError as refused:
+        assert refused.field, refused
+        return
+    assert isinstance(found, Automations)
+
+
+@FEW
+@given(source=text | _mutated(yaml.safe_load(DEFAULT_CSAT)))
+def test_parse_csat_returns_settings_or_a_refusal_with_a_path(source: str) -> None:
+    try:
+        found = parse_csat(source)
+    except ConfigError as refused:
+        assert refused.field, refused
+        return
+    assert isinstance(found, CsatSettings) and found.texts

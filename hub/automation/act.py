@@ -21,6 +21,7 @@ from hub.auth.sessions import Principal
 from hub.automation.facts import Subject
 from hub.automation.rules import Action, Automation
 from hub.clock import Clock
+from hub.csat.surveys import Surveys
 from hub.customers import audit
 from hub.customers.health_digest import Mailer
 from hub.dispatch import actions as agent_actions
@@ -43,7 +44,7 @@ log = logging.getLogger("contacthub.automation")
 ROUTING_ACTIONS = frozenset({"set_priority", "set_queue", "assign", "unassign", "close", "snooze"})
 NEEDS_CONVERSATION = frozenset(
     {"reply", "tag", "untag", "set_priority", "set_queue", "set_department", "assign", "unassign", "note"}
-    | {"snooze", "close"}
+    | {"snooze", "close", "csat"}
 )
 
 
@@ -80,6 +81,7 @@ class Acting:
     inbox: Inbox
     sends: Callable[[], Collection[str]]  # the channels something sends on
     mailer: Mailer | None = None
+    surveys: Surveys | None = None
     agents_touched: set[str] = field(default_factory=set)  # assigned to by a run: the router re-reads them
 
 
@@ -307,6 +309,32 @@ async def _notify(acting: Acting, run: Run, action: Action) -> str | None:
     return None
 
 
+async def _csat(acting: Acting, run: Run, action: Action) -> str | None:
+    if acting.surveys is None:
+        return "satisfaction surveys are not set up in this process"
+    return await acting.surveys.send(_conv(run), run.who.actor)
+
+
+async def tell_low_score(
+    acting: Acting, conv_id: str, customer_id: str, score: int, data: Mapping[str, Any]
+) -> None:
+    """A low satisfaction score, live in the console of the customer's key account
+    manager, else of every supervisor."""
+    async with acting.store.read() as conn:
+        row = await repo.customer(conn, customer_id)
+        kam = row.key_account_manager_id if row is not None else None
+        found = await repo.recipients(conn, ids=[kam]) if kam else []
+        if not found:
+            found = await repo.recipients(conn, supervisors=True)
+    comment = str(data.get("comment") or "")
+    text = f"Satisfaction {score}/5" + (f": {comment}" if comment else "")
+    for agent in found:
+        acting.bus.publish(
+            "conversation.mention",
+            {"conversation_id": conv_id, "callback": False, "text": text, "by": "CSAT", "agent_id": agent.id},
+        )
+
+
 async def _webhook(acting: Acting, run: Run, action: Action) -> str | None:
     """An event addressed to the webhook of that name: its delivery (signed, retried with
     growing pauses while the receiver fails) is the webhooks' (hub/webhooks)."""
@@ -352,6 +380,7 @@ _ACTIONS: Mapping[str, Perform] = {
     "notify": _notify,
     "snooze": _snooze,
     "close": _close,
+    "csat": _csat,
     "webhook": _webhook,
 }
 

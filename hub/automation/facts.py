@@ -47,7 +47,7 @@ async def build(
     with_segments: bool,
 ) -> dict[str, Any] | None:
     """The facts, or None if the subject is gone (erased, merged away)."""
-    facts: dict[str, Any] = {"event": subject.trigger}
+    facts: dict[str, Any] = {"event": subject.trigger, "csat": dict(subject.detail.get("csat") or {})}
     conv = None
     customer_id = subject.customer_id
     if subject.conversation_id is not None:

@@ -46,6 +46,7 @@ TRIGGERS: Mapping[str, frozenset[str]] = {
     "waiting_on_us": frozenset({"minutes"}),
     "sla_warning": frozenset(),
     "sla_breached": frozenset(),
+    "csat_received": frozenset(),
     "health_changed": frozenset({"level"}),
     "schedule": frozenset({"at"}),
 }
@@ -63,6 +64,7 @@ CONTEXT = rule_engine.Context(
             "conversation": rule_engine.DataType.MAPPING(_S),
             "message": rule_engine.DataType.MAPPING(_S),
             "customer": rule_engine.DataType.MAPPING(_S),
+            "csat": rule_engine.DataType.MAPPING(_S),  # score and comment, for csat_received
             "business_hours": rule_engine.DataType.BOOLEAN,
             "hour": rule_engine.DataType.FLOAT,  # 0-23, in the hub's time zone
             "weekday": _S,  # mon ... sun
@@ -92,6 +94,7 @@ FIELDS: Mapping[str, frozenset[str]] = {
             "segments",
         }
     ),
+    "csat": frozenset({"score", "comment"}),
 }
 # action -> what its value is: text, a choice, a flag (true), or a mapping
 ACTIONS = (
@@ -107,6 +110,7 @@ ACTIONS = (
     "notify",
     "snooze",
     "close",
+    "csat",
     "webhook",
 )
 MAX_AUTOMATIONS = 200
@@ -314,7 +318,7 @@ def _text(value: Any, where: str, path: str, most: int) -> str:
 
 
 def _action_value(kind: str, value: Any, where: str, path: str) -> Any:
-    if kind in ("unassign", "close"):
+    if kind in ("unassign", "close", "csat"):
         if value is not True:
             raise ConfigError(f"{where}: write '{kind}: true'", field=path)
         return True

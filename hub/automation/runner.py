@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import rule_engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.automation.act import Acting, Run, actor_of, chain_of, perform, tell_router
+from hub.automation.act import Acting, Run, actor_of, chain_of, perform, tell_low_score, tell_router
 from hub.automation.config import AutomationConfig
 from hub.automation.facts import Subject, build
 from hub.automation.rules import Automation
@@ -60,6 +60,7 @@ EVENT_TRIGGERS = {
     "conversation.reopened": "reopened",
     "sla.warning": "sla_warning",
     "sla.breached": "sla_breached",
+    "csat.received": "csat_received",
 }
 
 
@@ -72,6 +73,9 @@ def subjects_of(event: repo.Event, open_conversations: list[str] | None = None) 
         if event.action == "message.received":
             if data.get("kind", "message") == "message" and isinstance(data.get("conversation_id"), str):
                 yield Subject(trigger, event.customer_id, data["conversation_id"], event.subject_id)
+        elif event.action == "csat.received":
+            csat = {"score": data.get("score"), "comment": data.get("comment") or ""}
+            yield Subject(trigger, event.customer_id, event.subject_id, detail={"csat": csat})
         else:
             yield Subject(trigger, event.customer_id, event.subject_id)
     elif event.action == "conversation.tagged":
@@ -150,6 +154,7 @@ class Runner:
         self._zone = zone
         self._limit = max_actions_per_hour
         self._gaps: dict[int, float] = {}  # a missing id -> when it was first missed (monotonic)
+        self.gap_wait_s = GAP_WAIT
         self._seen: set[tuple[str, str, str]] = set()  # timer subjects looked at
 
     async def step(self) -> int:
@@ -184,9 +189,10 @@ class Runner:
 
     def _gap_passed(self, missing: int) -> bool:
         first = self._gaps.setdefault(missing, time.monotonic())
-        return time.monotonic() - first >= GAP_WAIT
+        return time.monotonic() - first >= self.gap_wait_s
 
     async def handle(self, event: repo.Event) -> int:
+        await self._built_in(event)
         triggers = self._config.automations.triggers
         wanted = EVENT_TRIGGERS.get(event.action)
         if wanted is None and event.action == "conversation.tagged":
@@ -209,6 +215,21 @@ class Runner:
                     automation, subject, chain or f"e{event.id}", chain is not None, at=event.at
                 )
         return fired
+
+    async def _built_in(self, event: repo.Event) -> None:
+        """What the hub does on events by itself: the satisfaction survey when a
+        conversation closes (if its queue is surveyed), and a low score told to the key
+        account manager, else the supervisors."""
+        surveys = self._acting.surveys
+        if surveys is None:
+            return
+        if event.action == "conversation.closed" and chain_of(event.actor) is None:
+            if (why := await surveys.send(event.subject_id, "system:csat", on_close=True)) is not None:
+                log.debug("no survey for %s: %s", event.subject_id, why)
+        elif event.action == "csat.received":
+            score = event.data.get("score")
+            if isinstance(score, int) and score <= surveys.config.settings.low_score and event.customer_id:
+                await tell_low_score(self._acting, event.subject_id, event.customer_id, score, event.data)
 
     # --- the timers ---------------------------------------------------------------------
 

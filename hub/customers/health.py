@@ -59,6 +59,11 @@ signals:
   silence:               # no message either way for after_days (after earlier contact)
     points: -15
     after_days: 120
+  low_csat:              # a satisfaction survey answered with at_most stars or fewer
+    points: -10
+    half_life_days: 30
+    window_days: 90
+    at_most: 2
 """
 
 # what each signal may set beside ``points``
@@ -71,6 +76,7 @@ _FIELDS: Mapping[str, frozenset[str]] = {
     "contract_cancelled": frozenset({"half_life_days", "window_days"}),
     "notice_due": frozenset({"within_days"}),
     "silence": frozenset({"after_days"}),
+    "low_csat": frozenset({"half_life_days", "window_days", "at_most"}),
 }
 SIGNALS = tuple(_FIELDS)
 
@@ -83,6 +89,7 @@ class Weight:
     after_days: float | None = None
     within_days: float | None = None
     below: float | None = None
+    at_most: float | None = None
     tags: tuple[str, ...] = ()
 
 
@@ -179,6 +186,8 @@ def _weight(kind: str, raw: Any) -> Weight:
             values[name] = _number(raw[name], f"{path}.{name}", 0.01, 3650)
     if raw.get("below") is not None:
         values["below"] = _number(raw["below"], f"{path}.below", -1, 10)
+    if raw.get("at_most") is not None:
+        values["at_most"] = _number(raw["at_most"], f"{path}.at_most", 1, 5)
     if "tags" in raw:
         tags = raw["tags"]
         if not isinstance(tags, list) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):

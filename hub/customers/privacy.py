@@ -25,6 +25,7 @@ from hub.customers.records import load_customer, record_of
 from hub.customers.timeline import timeline
 from hub.model import ConversationStatus
 from hub.store import search_index
+from hub.store.repos import automation as automation_repo
 from hub.store.repos import contracts as contract_repo
 from hub.store.repos import health as health_repo
 from hub.store.repos import revenue as revenue_repo
@@ -196,6 +197,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await contract_repo.forget_customer(conn, customer_id)
     await revenue_repo.forget_customer(conn, customer_id)
     await health_repo.forget_customer(conn, customer_id)
+    await automation_repo.forget_customer(conn, customer_id)
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
     )

@@ -684,3 +684,30 @@ automation_runs = sa.Table(
     sa.Index(None, "conversation_id", "at"),
     sa.Index(None, "customer_id"),
 )
+
+# The satisfaction surveys' settings, every version saved (hub/csat/config.py).
+csat_settings = _config_versions("csat_settings")
+
+# One satisfaction survey after a conversation (hub/csat/surveys.py): to whom, on which
+# channel, and the answer. ``token_hash`` is the SHA-256 of the one-use link's token
+# (email); a chat survey is answered in the widget, an SMS one by a reply 1 to 5.
+csat_surveys = sa.Table(
+    "csat_surveys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("agent_id", sa.String(36)),  # who held the conversation when it closed
+    sa.Column("queue", sa.String(60)),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("sent_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("answered_at", TS),
+    sa.Column("score", sa.SmallInteger),
+    sa.Column("comment", sa.Text),
+    sa.Index(None, "customer_id", "sent_at"),
+    sa.Index(None, "sent_at"),
+    sa.Index(None, "conversation_id"),
+)

@@ -203,7 +203,7 @@ def _csv(r: Report, lang: str) -> web.Response:
     return _csv_response(export.to_csv(columns, rows, lang), name, lang)
 
 
-async def _customers(request: web.Request) -> tuple[str, ...] | None:
+async def report_scope(request: web.Request) -> tuple[str, ...] | None:
     """Whose conversations the report counts: everyone's for supervisors and admins, a
     key account manager's own accounts (else 403); of those, a segment's members."""
     who = request[AGENT]
@@ -238,7 +238,7 @@ async def get_report(request: web.Request) -> web.Response:
         hours={name: queue.hours for name, queue in request.app[ROUTING].rules.queues.items()},
     )
     wants_csv, lang = _wants_csv(request), _lang(request)
-    found = await report(request.app[STORE], replace(query, customers=await _customers(request)))
+    found = await report(request.app[STORE], replace(query, customers=await report_scope(request)))
     return _csv(found, lang) if wants_csv else json_response(_json(found))
 
 
@@ -259,7 +259,7 @@ async def get_tier_fairness(request: web.Request) -> web.Response:
         promises,
         settings.fairness_floors,
         settings.fairness_floor,
-        await _customers(request),
+        await report_scope(request),
     )
     if wants_csv:
         return _fairness_csv(found, start, lang)

@@ -18,14 +18,15 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from hub.errors import Forbidden
-from hub.keys import BUS, SETTINGS, SOCKETS, WIDGET, WIDGET_FANOUT
+from hub.errors import Conflict, Forbidden, NotFound
+from hub.keys import BUS, SETTINGS, SOCKETS, SURVEYS, WIDGET, WIDGET_FANOUT
 from hub.realtime.budget import FrameBudget
 from hub.routespec import TEXT, RouteSpec
 from hub.web.widget_public import page_allowed
 from hub.widget.fanout import WidgetConn
 from hub.widget.frames import (
     ChatMessage,
+    CsatAnswer,
     FrameRejected,
     Hello,
     LeaveMessage,
@@ -157,6 +158,8 @@ async def _read(
                 await _typing(request, session, frame.on)
             elif isinstance(frame, Read):
                 await _read_up_to(request, session, frame.seq, state)
+            elif isinstance(frame, CsatAnswer):
+                await _csat(request, session, frame)
             if session.customer_id:
                 request.app[WIDGET_FANOUT].attach(conn, session.customer_id)
         except FrameRejected as exc:
@@ -164,6 +167,19 @@ async def _read(
         except Exception:  # the store or queue failed: the message was not acknowledged
             log.exception("widget frame not taken")
             await _error(ws, "unavailable", "not saved; it will be sent again", _frame_id(msg.data))
+
+
+async def _csat(request: web.Request, session: Session, frame: CsatAnswer) -> None:
+    """A survey's answer from the visitor it was put to; what became of it arrives as a
+    ``csat_done`` item of the feed (so every tab of the visitor's hides the stars)."""
+    if not session.customer_id:
+        raise FrameRejected("csat", "no such survey", frame.survey)
+    try:
+        await request.app[SURVEYS].answer_in_chat(
+            frame.survey, session.customer_id, frame.score, frame.comment
+        )
+    except (Conflict, NotFound) as exc:
+        raise FrameRejected("csat", exc.detail, frame.survey) from exc
 
 
 async def _tell_token(ws: web.WebSocketResponse, session: Session) -> None:

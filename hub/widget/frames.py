@@ -84,16 +84,27 @@ class Typing(Frame):
     on: bool = True
 
 
+class CsatAnswer(Frame):
+    """The visitor's answer to a satisfaction survey in the chat: the stars, then
+    (optionally) a comment."""
+
+    type: Literal["csat"]
+    survey: str = Field(min_length=1, max_length=36)
+    score: int | None = Field(None, ge=1, le=5)
+    comment: str | None = Field(None, max_length=2000)
+
+
 class Read(Frame):
     type: Literal["read"]
     seq: int = Field(ge=0, le=INT64_MAX)
 
 
-AnyFrame = Annotated[Hello | Start | ChatMessage | LeaveMessage | Typing | Read, Field(discriminator="type")]
-_FRAMES: TypeAdapter[Hello | Start | ChatMessage | LeaveMessage | Typing | Read] = TypeAdapter(AnyFrame)
+AnyOf = Hello | Start | ChatMessage | LeaveMessage | Typing | Read | CsatAnswer
+AnyFrame = Annotated[AnyOf, Field(discriminator="type")]
+_FRAMES: TypeAdapter[AnyOf] = TypeAdapter(AnyFrame)
 
 
-def parse_frame(raw: str) -> Hello | Start | ChatMessage | LeaveMessage | Typing | Read:
+def parse_frame(raw: str) -> AnyOf:
     if len(raw) > MAX_FRAME:
         raise FrameRejected("bad_frame", f"a frame is at most {MAX_FRAME} bytes")
     try:

@@ -1,5 +1,5 @@
-"""Automations in each hub process: the versions in force (and those another process
-saves), and, in the one process that holds the lease, the runner
+"""Automations and satisfaction surveys in each hub process: the versions in force of
+both (and those another process saves), and, in the one process that holds the lease, the runner
 (hub/automation/runner.py): the events every ``automation.step_seconds``, the timers
 every ``automation.timer_seconds``."""
 
@@ -17,18 +17,22 @@ from hub.automation.act import Acting
 from hub.automation.config import AutomationConfig
 from hub.automation.runner import Runner
 from hub.clock import Clock
+from hub.csat.config import CsatConfig
+from hub.csat.surveys import Surveys
 from hub.dispatch.lease import run_while_holding
 from hub.keys import (
     AUTOMATION_RUNNER,
     AUTOMATIONS,
     BUS,
     CLOCK,
+    CSAT,
     INBOX,
     OUTBOX,
     RECORDS,
     ROUTING,
     SETTINGS,
     STORE,
+    SURVEYS,
 )
 from hub.wiring.health import notice_mailer
 from hub.wiring.tasks import cancel, every, lease_for
@@ -41,7 +45,19 @@ async def automation_ctx(app: web.Application) -> AsyncIterator[None]:
     config = AutomationConfig(app[STORE])
     await config.refresh()
     app[AUTOMATIONS] = config
-    tasks = [asyncio.create_task(config.watch(settings.routing.reload_seconds))]
+    csat = CsatConfig(app[STORE])
+    await csat.refresh()
+    app[CSAT] = csat
+    app[SURVEYS] = Surveys(
+        store=app[STORE],
+        config=csat,
+        bus=app[BUS],
+        clock=app[CLOCK],
+        sends=lambda: app[OUTBOX].channels,
+        public_url=settings.server.public_url,
+    )
+    reload = settings.routing.reload_seconds
+    tasks = [asyncio.create_task(config.watch(reload)), asyncio.create_task(csat.watch(reload))]
     step = settings.automation.step_seconds
     runner = app[AUTOMATION_RUNNER] = make_runner(app, config, app[CLOCK])
     if step:
@@ -74,6 +90,7 @@ def make_runner(app: web.Application, config: AutomationConfig, clock: Clock) ->
             inbox=app[INBOX],
             sends=lambda: app[OUTBOX].channels,
             mailer=notice_mailer(settings, "automation notices"),
+            surveys=app[SURVEYS],
         ),
         config=config,
         records=app[RECORDS],

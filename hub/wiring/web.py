@@ -20,6 +20,7 @@ from hub.web.channels import channel_routes
 from hub.web.console import console_routes
 from hub.web.contracts import contract_routes
 from hub.web.conversations import conversation_routes
+from hub.web.csat import csat_routes
 from hub.web.customers import customer_routes
 from hub.web.health import health_routes
 from hub.web.integration import integration_routes
@@ -52,6 +53,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *search_routes(),
         *saved_view_routes(),
         *supervisor_routes(),
+        *csat_routes(),  # before the reports': /reports/csat is not a measure
         *report_routes(),
         *segment_routes(),
         *canned_routes(),

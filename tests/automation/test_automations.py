@@ -4,6 +4,7 @@ clock, and the dry run against what live runs then do on the same events."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -72,14 +73,20 @@ class Auto:
             )
 
     async def settle(self) -> int:
-        """Run the runner until it finds nothing more to do; how many runs fired."""
+        """Run the runner until it has read every event and finds nothing more to do; how
+        many runs fired. (An id a rolled-back transaction took is waited for briefly.)"""
+        self.runner.gap_wait_s = 0.2
         fired = 0
-        for _ in range(20):
-            now = await self.runner.follow_events()
-            fired += now
-            if not now:
-                return fired
-        raise AssertionError("the automations did not settle in 20 rounds")
+        async with asyncio.timeout(20):
+            while True:
+                now = await self.runner.follow_events()
+                fired += now
+                async with self.hub.app[STORE].read() as conn:
+                    last = await conn.scalar(sa.select(sa.func.max(events.c.id)))
+                    place = await progress.get(conn, "automation.events")
+                if not now and place is not None and place[0] >= (last or 0):
+                    return fired
+                await asyncio.sleep(0.05)
 
     async def events(self, conv_id: str, action: str) -> list[Any]:
         async with self.hub.app[STORE].read() as conn:
@@ -519,3 +526,56 @@ async def test_versions_validate_and_roll_back(auto: Auto) -> None:
     resp = await auto.hub.client.post("/api/v1/automations/rollback", json={"version": first}, headers=admin)
     assert resp.status == 200
     assert [a.name for a in auto.hub.app[AUTOMATIONS].automations.items] == ["a"]
+
+
+async def test_a_low_score_triggers_automations_tells_the_supervisors_and_lowers_health(auto: Auto) -> None:
+    from hub.csat.surveys import record, token_hash
+    from hub.customers import health_run
+    from hub.customers.health import DEFAULT_RULES
+    from hub.keys import BUS
+    from hub.store.repos import csat as csat_repo
+
+    await auto.save(
+        "automations: [{name: unhappy, trigger: csat_received, when: 'csat.score <= 2',"
+        " actions: [{tag: unhappy}]}]"
+    )
+    heard = auto.hub.app[BUS].subscribe("conversation.mention")
+    conv_id = await auto.message("Das war nichts")
+    conv = await auto.conversation(conv_id)
+    now = datetime.now(UTC)
+    async with auto.hub.app[STORE].write() as conn:
+        await csat_repo.add(
+            conn,
+            {
+                "id": "survey-1",
+                "conversation_id": conv_id,
+                "customer_id": conv.customer_id,
+                "agent_id": None,
+                "queue": conv.queue,
+                "channel": "chat",
+                "language": "de",
+                "token_hash": token_hash("t"),
+                "sent_at": now,
+                "expires_at": now + timedelta(days=7),
+            },
+        )
+        survey = await csat_repo.get(conn, "survey-1")
+        assert survey is not None
+        await record(conn, survey, 1, "Zu langsam", now)
+    assert await auto.settle() == 1
+    assert (await auto.conversation(conv_id)).route["tags"] == ["unhappy"]
+    told = await asyncio.wait_for(heard.queue.get(), 5)
+    assert told.data["conversation_id"] == conv_id and told.data["text"] == "Satisfaction 1/5: Zu langsam"
+    bosses = [
+        (await (await auto.hub.client.get("/api/v1/me", headers=auto.roles[r])).json())["id"]
+        for r in ("supervisor", "admin")
+    ]
+    assert told.data["agent_id"] in bosses  # no key account manager: the supervisors and admins
+    async with auto.hub.app[STORE].write() as conn:
+        await health_run.recompute(conn, DEFAULT_RULES, [conv.customer_id], datetime.now(UTC))
+    health = await (
+        await auto.hub.client.get(
+            f"/api/v1/customers/{conv.customer_id}/health", headers=auto.roles["supervisor"]
+        )
+    ).json()
+    assert [(line["signal"], line["detail"]) for line in health["lines"]] == [("low_csat", {"score": 1})]

@@ -196,6 +196,11 @@ PUBLIC = {
     ("GET", "/console/"): "the console page: static, no data until signed in",
     ("GET", "/console/{path}"): "the console's scripts and styles: static",
     ("GET", "/widget/chat.js"): "the chat widget script: static",
+    (
+        "GET",
+        "/csat/{token}",
+    ): "a satisfaction survey's page: the one-use token (only its hash is stored) decides",
+    ("POST", "/csat/{token}"): "a satisfaction survey's answer: the same token; one score, one comment",
     ("GET", "/ws/widget"): "visitors' chat: the site's Origin list and the visitor token decide",
     ("OPTIONS", "/widget/uploads"): "CORS preflight: answers the site's origins only",
     ("POST", "/widget/uploads"): "visitors' files: needs a visitor token",

@@ -280,6 +280,7 @@ async def test_every_admin_page_opens_in_german_and_shows_secrets_only_as_set(
         ("canned", "#canned"),
         ("tokens", "#tokens"),
         ("webhooks", "#webhooks"),
+        ("automations", "#automations-versions"),
         ("audit", "#audit-form"),
         ("import", "#import-form"),
     ]:
@@ -352,4 +353,32 @@ async def test_a_webhook_registered_in_the_pages_shows_its_secret_once_and_pause
     assert secret not in await page.content()  # shown once: gone after the page is drawn again
     await page.click(f"{row} a")
     await page.wait_for_selector("text=No attempts yet.")
+    assert page.errors == []
+
+
+async def test_an_automation_is_checked_while_typed_tried_on_history_and_saved(
+    admin_hub: AdminHub, chromium: Any
+) -> None:
+    from hub.keys import AUTOMATIONS
+
+    page = await admin_page(chromium, admin_hub)
+    await page.click("#nav-automations")
+    await page.wait_for_selector("#automations-text")
+    await page.wait_for_selector("#csat-text")  # the survey settings, on the same page
+    wrong = (
+        "automations:\n- name: vip\n  trigger: closed\n"
+        "  when: 'customer.teir == \"gold\"'\n  actions: [{tag: vip}]\n"
+    )
+    await page.fill("#automations-text", wrong)
+    await page.wait_for_selector("#automations-errors li >> text=automations[0].when")
+    assert "has no field 'teir'" in await page.inner_text("#automations-errors")
+    assert await page.is_disabled("#automations-save")
+    await page.fill("#automations-text", wrong.replace("teir", "tier"))
+    await page.wait_for_selector("#automations-status >> text=Valid")
+    assert "+- name: vip" in await page.inner_text("#automations-diff")
+    await page.click("#automations-try")
+    await page.wait_for_selector("#automations-dry-run >> text=would have acted 0 time(s)")
+    await page.click("#automations-save")
+    await page.wait_for_selector("#automations-status >> text=Version 1 is live")
+    assert [a.name for a in admin_hub.app[AUTOMATIONS].automations.items] == ["vip"]
     assert page.errors == []

@@ -35,6 +35,7 @@ const STRINGS = {
     e_contact_required: "Please give an email address or a phone number.",
     e_bad_upload: "The attachment could not be sent.", tooBig: "{name} is too large (at most {max}).",
     badType: "Files of this type can't be sent: {name}", uploadFailed: "The file could not be uploaded.",
+    stars: "{n} of 5", e_csat: "This survey can't be answered any more.",
   },
   de: {
     open: "Chat öffnen", close: "Chat schließen", unread: "{n} ungelesen", title: "Chat mit {name}",
@@ -56,6 +57,7 @@ const STRINGS = {
     e_bad_upload: "Der Anhang konnte nicht gesendet werden.", tooBig: "{name} ist zu groß (höchstens {max}).",
     badType: "Dateien dieses Typs können nicht gesendet werden: {name}",
     uploadFailed: "Die Datei konnte nicht hochgeladen werden.",
+    stars: "{n} von 5", e_csat: "Diese Umfrage kann nicht mehr beantwortet werden.",
   },
 };
 
@@ -96,6 +98,8 @@ header div{flex:1;min-width:0}
 .msg p{white-space:pre-wrap}
 .msg a{display:block;color:inherit;margin-top:4px}
 .msg img{display:block;max-width:100%;max-height:200px}
+.csat{align-self:stretch}.csat button{font-size:20px;background:none;border:0;cursor:pointer;padding:2px 4px}
+.csat button:focus{outline:2px solid var(--ch-primary)}.csat textarea{width:100%;margin-top:6px}
 .who,.meta{display:block;font-size:12px;font-weight:700}
 .meta{margin-top:3px;font-size:11px;font-weight:400;opacity:.85;text-align:right}
 .sys,.typing,small{font-size:12px;color:#555d6e;font-weight:400}
@@ -702,7 +706,36 @@ function handle(f) {
       offline = !!f.offline;
       reason = f.reason || null;
       return render();
+    case "csat": return showSurvey(f), render();
+    case "csat_done": return surveyDone(f);
     case "error": return onError(f);
+  }
+}
+
+// A satisfaction survey: five stars, then (optionally) a comment; the hub's words.
+const surveys = new Map();
+function showSurvey(ev) {
+  const id = String(ev.survey || "");
+  if (!id || surveys.has(id)) return;
+  const stars = h("div", { role: "group", "aria-label": String(ev.question || "") },
+    [1, 2, 3, 4, 5].map((n) => h("button", { type: "button", tid: `csat-${n}`, "aria-label": t("stars", { n }),
+      onclick: () => send({ type: "csat", survey: id, score: n }) }, "★".repeat(n))));
+  const box = h("div", { class: "msg csat", tid: "csat", "data-from": "agent" }, h("p", {}, String(ev.question || "")), stars);
+  box._seq = typeof ev.seq === "number" ? ev.seq : Number.MAX_SAFE_INTEGER;
+  surveys.set(id, { box, ev });
+  place(box);
+  scrollDown();
+}
+
+function surveyDone(ev) {
+  const s = surveys.get(String(ev.survey || ""));
+  if (!s) return;
+  const { box, ev: asked } = s;
+  box.replaceChildren(h("p", { tid: "csat-thanks" }, String(asked.thanks || "")));
+  if (!ev.commented) {
+    const text = h("textarea", { rows: 3, maxlength: 2000, "aria-label": String(asked.comment || "") });
+    box.append(h("p", {}, String(asked.comment || "")), text,
+      h("button", { type: "button", class: "primary", tid: "csat-send", onclick: () => text.value.trim() && send({ type: "csat", survey: String(ev.survey), comment: text.value.trim() }) }, t("send")));
   }
 }
 
@@ -721,7 +754,11 @@ function welcome(f) {
   reason = f.offline_reason || null;
   agent = f.agent?.name ? { name: String(f.agent.name) } : null;
   prechatDone = !!f.prechat_done;
-  for (const ev of Array.isArray(f.events) ? f.events : []) if (ev && (!ev.type || ev.type === "message")) showEvent(ev, lastSeqSent > 0);
+  for (const ev of Array.isArray(f.events) ? f.events : []) {
+    if (ev && (!ev.type || ev.type === "message")) showEvent(ev, lastSeqSent > 0);
+    else if (ev && ev.type === "csat") showSurvey(ev);
+    else if (ev && ev.type === "csat_done") surveyDone(ev);
+  }
   if (typeof f.seq === "number" && f.seq > maxSeq) maxSeq = f.seq;
   ready = welcomed = everReady = true;
   attempt = 0;

@@ -46,6 +46,7 @@ SIGNAL_ACTIONS = (
     "customer.updated",
     "customer.merged",
     "customer.unmerged",
+    "csat.received",
 )
 
 
@@ -60,6 +61,8 @@ class Weight(Protocol):
     def within_days(self) -> float | None: ...
     @property
     def below(self) -> float | None: ...
+    @property
+    def at_most(self) -> float | None: ...
     @property
     def tags(self) -> tuple[str, ...]: ...
 
@@ -139,6 +142,17 @@ async def _signals(
                 (r.customer_id, Signal(kind, utc(r.at), {"conversation_id": r.subject_id}))
                 for r in await conn.execute(query)
             ]
+    if "low_csat" in w and w["low_csat"].at_most is not None:
+        rows = await conn.execute(
+            sa.select(e.customer_id, e.subject_id, e.at, e.data).where(
+                any_of(conn, e.customer_id, ids), e.action == "csat.received", e.at >= since("low_csat")
+            )
+        )
+        for r in rows:
+            rated = (r.data or {}).get("score")
+            if isinstance(rated, int) and rated <= w["low_csat"].at_most:
+                link = {"conversation_id": r.subject_id}
+                found.append((r.customer_id, Signal("low_csat", utc(r.at), link, {"score": rated})))
     if "waiting" in w and w["waiting"].after_days is not None:
         rows = await conn.execute(
             sa.select(c.id, c.customer_id, c.opened_at).where(

@@ -12,6 +12,7 @@ const PAGES = {
   canned: () => import("./canned.js"),
   tokens: () => import("./tokens.js"),
   webhooks: () => import("./webhooks.js"),
+  automations: () => import("./automations.js"),
   audit: () => import("./audit.js"),
   import: () => import("./import.js"),
 };

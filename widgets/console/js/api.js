@@ -12,15 +12,16 @@ export class ApiError extends Error {
 
 export function setCsrf(token) { csrf = token || ""; }
 
-export async function api(method, path, body) {
+// ``type``: a body other than JSON (a YAML document) is sent as the text it is.
+export async function api(method, path, body, type = "application/json") {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = type;
   let resp;
   try {
     resp = await fetch(path, {
       method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : type === "application/json" ? JSON.stringify(body) : body,
     });
   } catch (err) {
     throw new ApiError(0, { detail: "network" });
@@ -36,6 +37,8 @@ export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
+export const postYaml = (path, text) => api("POST", path, text, "application/yaml");
+export const putYaml = (path, text) => api("PUT", path, text, "application/yaml");
 
 // A file for a reply: the raw bytes, named in the query.
 export async function upload(file) {

@@ -8,7 +8,7 @@ import { tierBadge } from "./inbox.js";
 
 // One line of a score's explanation: the signal, its points, when, and its link.
 export function reasonLine(line) {
-  const what = t(`health.signal.${line.signal}`, { name: line.detail?.name || "", trend: line.detail?.trend != null ? formatNumber(line.detail.trend, { style: "percent" }) : "" });
+  const what = t(`health.signal.${line.signal}`, { name: line.detail?.name || "", score: line.detail?.score ?? "", trend: line.detail?.trend != null ? formatNumber(line.detail.trend, { style: "percent" }) : "" });
   const when = new Date(line.at).toLocaleDateString(document.documentElement.lang || "en");
   const conv = line.link?.conversation_id;
   const href = conv && (line.link.message_id ? `#/c/${conv}/m/${line.link.message_id}` : `#/c/${conv}`);
