@@ -47,6 +47,8 @@ class RouteSpec:
     response_schema: Mapping[str, Any] | None = None
     response_text: tuple[str, ...] = ()
     """Other media types the success answer may come as (e.g. ``text/csv``), as text."""
+    pages: bool = False
+    """A page for people (``response_text`` is ``text/html``): its answers, errors too, are pages."""
     query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The query parameters the handler reads: name to JSON schema (all optional)."""
     totp_setup: bool = False

@@ -43,6 +43,7 @@ from hub.customers.records import CustomerRecords
 from hub.routing.rules import RuleSet
 from hub.store.repos import automation as repo
 from hub.store.repos import progress
+from hub.store.repos.event_feed import FeedEvent
 
 log = logging.getLogger("contacthub.automation")
 CURSOR = "automation.events"
@@ -64,7 +65,7 @@ EVENT_TRIGGERS = {
 }
 
 
-def subjects_of(event: repo.Event, open_conversations: list[str] | None = None) -> Iterator[Subject]:
+def subjects_of(event: FeedEvent, open_conversations: list[str] | None = None) -> Iterator[Subject]:
     """What an event triggers, on what. Pure, but for a change of health: the caller
     hands in the customer's open conversations (each is a subject; none: the customer)."""
     data = event.data
@@ -191,7 +192,7 @@ class Runner:
         first = self._gaps.setdefault(missing, time.monotonic())
         return time.monotonic() - first >= self.gap_wait_s
 
-    async def handle(self, event: repo.Event) -> int:
+    async def handle(self, event: FeedEvent) -> int:
         await self._built_in(event)
         triggers = self._config.automations.triggers
         wanted = EVENT_TRIGGERS.get(event.action)
@@ -216,14 +217,15 @@ class Runner:
                 )
         return fired
 
-    async def _built_in(self, event: repo.Event) -> None:
+    async def _built_in(self, event: FeedEvent) -> None:
         """What the hub does on events by itself: the satisfaction survey when a
         conversation closes (if its queue is surveyed), and a low score told to the key
         account manager, else the supervisors."""
         surveys = self._acting.surveys
         if surveys is None:
             return
-        if event.action == "conversation.closed" and chain_of(event.actor) is None:
+        # not after an SMS answer closed what it had reopened: that would ask again
+        if event.action == "conversation.closed" and event.actor != "system:csat":
             if (why := await surveys.send(event.subject_id, "system:csat", on_close=True)) is not None:
                 log.debug("no survey for %s: %s", event.subject_id, why)
         elif event.action == "csat.received":

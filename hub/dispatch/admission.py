@@ -84,6 +84,27 @@ def _admit(
     return update
 
 
+def settled_route(
+    read: Mapping[str, Any] | None, computed: dict[str, Any], current: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The route to write: the one computed from the row as ``read``, with what others
+    changed since (``current``, under the row's lock): tags an agent or an automation
+    added or removed, a department an automation set. The router's own additions stay."""
+    read, current = read or {}, current or {}
+    if current == read:
+        return computed
+    settled = dict(computed)
+    added = [t for t in computed.get("tags") or () if t not in (read.get("tags") or ())]
+    tags = list(dict.fromkeys([*(current.get("tags") or ()), *added]))
+    if tags:
+        settled["tags"] = tags
+    else:
+        settled.pop("tags", None)
+    if current.get("department") != read.get("department"):
+        settled["department"] = current.get("department") or ""
+    return settled
+
+
 def unrouted(route: Mapping[str, Any] | None) -> bool:
     """Whether a conversation is still to be routed: no route yet, or only the tags a
     reopen kept (``hub.store.ingest_batch``)."""

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock
-from hub.dispatch.admission import is_newcomer, take_in, unrouted
+from hub.dispatch.admission import is_newcomer, settled_route, take_in, unrouted
 from hub.dispatch.bad_rows import ROW_ERRORS, BadRows, checked_agent_state
 from hub.dispatch.facts import RULE_TEXT_CHARS
 from hub.dispatch.lease import fence
@@ -132,10 +132,16 @@ class ViewLoader:
             async with self._store.write() as conn:
                 await fence(conn, token)
                 await repo.lock_conversations(conn, [u["id"] for u in updates])
+                before = {r.id: r.route for r in rows}
+                # what an agent or an automation changed since the rows were read stays
+                routed = [u["id"] for u in updates if "route" in u]
+                current = await repo.routes_of(conn, routed) if routed else {}
+                for u in updates:
+                    if "route" in u:
+                        u["route"] = settled_route(before.get(u["id"]), u["route"], current.get(u["id"]))
                 await repo.update_conversations(conn, sorted(updates, key=lambda u: str(u["id"])))
                 # a new route brings the department and tags the rules set: searchable (a
                 # route that has and had neither leaves nothing to index: most of them)
-                before = {r.id: r.route for r in rows}
                 await search_index.refresh_conversations(
                     conn,
                     [

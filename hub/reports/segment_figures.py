@@ -12,7 +12,10 @@ in touch, how often to complain, how well they were served, and what is open now
 - ``open_conversations``: the members' conversations open now, whenever opened;
 - ``health_mean``: the members' mean health score as last computed (none before any
   was), ``at_risk`` and ``on_watch``: how many members are at those levels now
-  (hub/customers/health.py).
+  (hub/customers/health.py);
+- ``csat_mean`` and ``csat_response_rate``: of the satisfaction surveys sent to the
+  members in the window, the mean score of those answered and the share answered
+  (hub/csat).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import datetime
 
 from hub.reports import live
 from hub.store.engine import Store
+from hub.store.repos import csat as csat_repo
 from hub.store.repos import health as health_repo
 from hub.store.repos import segments as repo
 
@@ -44,6 +48,8 @@ class SegmentFigures:
     health_mean: float | None
     at_risk: int
     on_watch: int
+    csat_mean: float | None
+    csat_response_rate: float | None
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -69,6 +75,8 @@ async def figures(store: Store, members: Sequence[str], start: datetime, end: da
         revenues = await repo.revenues(conn, members)
         convs = await repo.member_conversations(conn, members, start, end)
         health = list((await health_repo.stored(conn, members)).values())
+        surveys = await csat_repo.in_range(conn, start, end, list(members))
+    scores = [f.score for f in surveys if f.score is not None]
     in_window = [c for c in convs if start <= c.opened_at < end]
     complaints = sum(1 for c in in_window if COMPLAINT_TAG in c.tags)
     rows = live.summed(
@@ -90,4 +98,6 @@ async def figures(store: Store, members: Sequence[str], start: datetime, end: da
         health_mean=round(sum(h.score for h in health) / len(health), 1) if health else None,
         at_risk=sum(1 for h in health if h.level == "at_risk"),
         on_watch=sum(1 for h in health if h.level == "watch"),
+        csat_mean=round(sum(scores) / len(scores), 2) if scores else None,
+        csat_response_rate=_share(len(scores), len(surveys)),
     )

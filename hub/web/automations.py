@@ -83,6 +83,14 @@ async def _draft(request: web.Request) -> tuple[str, list[dict[str, Any]]]:
     return text, errors
 
 
+def _refuse(errors: list[dict[str, Any]]) -> None:
+    """422 with every error and its path, as a draft that does not check gets it."""
+    if errors:
+        refused = InputError(errors[0]["message"], field=errors[0]["field"])
+        refused.errors = errors  # type: ignore[attr-defined]
+        raise refused
+
+
 async def validate_draft(request: web.Request) -> web.Response:
     text, errors = await _draft(request)
     config = request.app[AUTOMATIONS]
@@ -98,10 +106,7 @@ async def validate_draft(request: web.Request) -> web.Response:
 
 async def put_automations(request: web.Request) -> web.Response:
     text, errors = await _draft(request)
-    if errors:
-        refused = InputError(errors[0]["message"], field=errors[0]["field"])
-        refused.errors = errors  # type: ignore[attr-defined]
-        raise refused
+    _refuse(errors)
     who = request[AGENT].actor
     version = await request.app[AUTOMATIONS].save(text, who, request.query.get("comment"))
     async with request.app[STORE].write() as conn:
@@ -123,8 +128,7 @@ async def post_dry_run(request: web.Request) -> web.Response:
     config: AutomationConfig = request.app[AUTOMATIONS]
     if request.body_exists:
         text, errors = await _draft(request)
-        if errors:
-            return json_response({"valid": False, "errors": errors}, status=422)
+        _refuse(errors)
         automations = config.check(text)
     else:
         automations = config.automations

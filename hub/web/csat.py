@@ -253,6 +253,8 @@ def csat_routes() -> list[RouteSpec]:
             "public",
             tag="csat",
             responses=page,
+            response_text=("text/html",),
+            pages=True,
         ),
         RouteSpec(
             "POST",
@@ -263,6 +265,8 @@ def csat_routes() -> list[RouteSpec]:
             tag="csat",
             request_media="application/x-www-form-urlencoded",
             request_schema=form_schema("score", "comment"),
+            response_text=("text/html",),
+            pages=True,
             responses={
                 200: "Thanks (HTML)",
                 400: "A score that is not 1 to 5",

@@ -154,14 +154,15 @@ def build_openapi(specs: Sequence[RouteSpec], version: str = "0.1.0") -> dict[st
         response_schema = None if spec.response_schema is None else components.hoist(spec.response_schema)
         for status, description in sorted(_answers(spec).items()):
             response: dict[str, Any] = {"description": description}
+            text = {media: {"schema": {"type": "string"}} for media in spec.response_text}
             if status >= 400:
-                response["content"] = {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                }
+                # a page (HTML) says its errors as a page too
+                problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                response["content"] = problem | (text if spec.pages else {})
             elif response_schema is not None:
-                response["content"] = {"application/json": {"schema": response_schema}}
-                for media in spec.response_text:
-                    response["content"][media] = {"schema": {"type": "string"}}
+                response["content"] = {"application/json": {"schema": response_schema}} | text
+            elif spec.pages:
+                response["content"] = text
             op["responses"][str(status)] = response
         paths.setdefault(_template(spec.path), {})[spec.method.lower()] = op
     return {

@@ -78,6 +78,8 @@ def _figures(f: SegmentFigures) -> dict[str, Any]:
         "sla_attainment": f.sla_attainment,
         "open_conversations": f.open_conversations,
         "health_mean": f.health_mean,
+        "csat_mean": f.csat_mean,
+        "csat_response_rate": f.csat_response_rate,
         "at_risk": f.at_risk,
         "on_watch": f.on_watch,
     }

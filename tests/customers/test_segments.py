@@ -274,3 +274,47 @@ async def test_figures_say_how_healthy_the_members_are(
     assert (after["health_mean"], after["at_risk"], after["on_watch"]) == (83.8, 0, 0)
     key = await create(hub, sup, name="Key", filters={"key_account": "true"})
     assert (await get_json(hub, f"{URL}/{key['id']}/figures", sup, **WINDOW))["health_mean"] == 75.0
+
+
+async def test_figures_say_how_satisfied_the_members_were(
+    hub: HubClient,
+    roles: dict[str, dict[str, str]],  # noqa: F811
+) -> None:
+    """Surveys sent in the window: k1's two (5 stars, one unanswered), k2's one (2 stars);
+    one sent after the window does not count."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.store.tables import csat_surveys
+
+    def survey(sid: str, conv: str, customer: str, sent: datetime, score: int | None) -> dict[str, Any]:
+        return {
+            "id": sid,
+            "conversation_id": conv,
+            "customer_id": customer,
+            "channel": "email",
+            "language": "de",
+            "token_hash": sid * 8,
+            "sent_at": sent,
+            "expires_at": sent + timedelta(days=7),
+            "answered_at": sent if score is not None else None,
+            "score": score,
+        }
+
+    march = datetime(2026, 3, 6, tzinfo=UTC)
+    async with hub.app[STORE].write() as conn:
+        await conn.execute(
+            sa.insert(csat_surveys),
+            [
+                survey("s1", "v1", "k1", march, 5),
+                survey("s2", "v2", "k1", march, None),
+                survey("s3", "v3", "k2", march, 2),
+                survey("s4", "v3", "k2", datetime(2026, 5, 1, tzinfo=UTC), 1),
+            ],
+        )
+    sup = roles["supervisor"]
+    everyone = await create(hub, sup, name="Everyone")
+    found = await get_json(hub, f"{URL}/{everyone['id']}/figures", sup, **WINDOW)
+    assert (found["csat_mean"], found["csat_response_rate"]) == (3.5, 0.6667)
+    gold = await create(hub, sup, name="Gold", filters={"tier": "gold"})
+    found = await get_json(hub, f"{URL}/{gold['id']}/figures", sup, **WINDOW)
+    assert (found["csat_mean"], found["csat_response_rate"]) == (5.0, 0.5)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.model import ConversationStatus
 from hub.store.bulk import is_pg
+from hub.store.repos.event_feed import FeedEvent, feed_event
 from hub.store.tables import (
     PRIORITIES,
     PRIORITY_NAMES,
@@ -30,49 +31,24 @@ from hub.store.tables import (
     events,
     messages,
 )
-from hub.store.times import utc, utc_or_none
+from hub.store.times import utc_or_none
 
 c = conversations.c
 m = messages.c
 r = automation_runs.c
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    id: int
-    at: datetime
-    action: str
-    actor: str
-    subject_type: str
-    subject_id: str
-    customer_id: str | None
-    data: Mapping[str, Any]
-
-
-def _event(e: Any) -> Event:
-    return Event(
-        id=int(e.id),
-        at=utc(e.at),
-        action=e.action,
-        actor=e.actor,
-        subject_type=e.subject_type,
-        subject_id=e.subject_id,
-        customer_id=e.customer_id,
-        data=e.data if isinstance(e.data, dict) else {},
-    )
-
-
-async def events_after(conn: AsyncConnection, after_id: int, limit: int) -> list[Event]:
+async def events_after(conn: AsyncConnection, after_id: int, limit: int) -> list[FeedEvent]:
     """Every event after ``after_id`` (all of them: the reader watches for gaps), oldest first."""
     rows = await conn.execute(
         sa.select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit)
     )
-    return [_event(e) for e in rows]
+    return [feed_event(e) for e in rows]
 
 
 async def events_between(
     conn: AsyncConnection, actions: Sequence[str], since: datetime, until: datetime, after_id: int, limit: int
-) -> list[Event]:
+) -> list[FeedEvent]:
     """The events of ``actions`` recorded in [since, until) after the id ``after_id``, in
     id order (the dry run)."""
     rows = await conn.execute(
@@ -86,7 +62,7 @@ async def events_between(
         .order_by(events.c.id)
         .limit(limit)
     )
-    return [_event(e) for e in rows]
+    return [feed_event(e) for e in rows]
 
 
 async def last_event_id(conn: AsyncConnection) -> int:

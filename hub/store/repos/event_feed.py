@@ -70,16 +70,18 @@ async def after(
     rows = await conn.execute(
         sa.select(events).where(e.id > after_id, e.at < until, chosen).order_by(e.id).limit(limit)
     )
-    return [
-        FeedEvent(
-            id=r.id,
-            at=utc(r.at),
-            action=r.action,
-            actor=r.actor,
-            subject_type=r.subject_type,
-            subject_id=r.subject_id,
-            customer_id=r.customer_id,
-            data=r.data or {},
-        )
-        for r in rows
-    ]
+    return [feed_event(r) for r in rows]
+
+
+def feed_event(r: Any) -> FeedEvent:
+    """An ``events`` row as a record."""
+    return FeedEvent(
+        id=int(r.id),
+        at=utc(r.at),
+        action=r.action,
+        actor=r.actor,
+        subject_type=r.subject_type,
+        subject_id=r.subject_id,
+        customer_id=r.customer_id,
+        data=r.data if isinstance(r.data, dict) else {},
+    )

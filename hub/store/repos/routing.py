@@ -295,6 +295,12 @@ async def take_if_waiting(conn: AsyncConnection, conv_id: str, values: dict[str,
     return customer_id
 
 
+async def routes_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The routes of these conversations as they are now (in the caller's transaction)."""
+    rows = await conn.execute(sa.select(c.id, c.route).where(any_of(conn, c.id, sorted(set(ids)))))
+    return {r.id: dict(r.route) for r in rows if isinstance(r.route, dict)}
+
+
 async def set_route(conn: AsyncConnection, conv_id: str, route: dict[str, Any]) -> None:
     await conn.execute(sa.update(conversations).where(c.id == conv_id).values(route=route))
 
