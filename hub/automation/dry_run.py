@@ -22,7 +22,7 @@ from typing import Any
 
 from hub.automation.facts import Subject
 from hub.automation.rules import Automation, Automations
-from hub.automation.runner import EVENT_TRIGGERS, Env, facts_if_fires, subjects_of
+from hub.automation.runner import EVENT_TRIGGERS, Env, facts_if_fires, subjects_of, waits_due
 from hub.store.engine import Store
 from hub.store.repos import automation as repo
 from hub.store.times import iso
@@ -118,24 +118,18 @@ async def _timers(
     deadline_s: float,
 ) -> bool:
     """The timer triggers, on the conversations open now."""
-    on_us, on_customer = automations.on("waiting_on_us"), automations.on("waiting_on_customer")
     schedules = automations.on("schedule")
-    if not (on_us or on_customer or schedules):
+    if not (automations.triggers & {"waiting_on_us", "waiting_on_customer", "schedule"}):
         return True
     async with store.read() as conn:
         waiting = await repo.waiting(conn)
+    for automation, subject, due in waits_due(automations, waiting, now):
+        if time.monotonic() - started > deadline_s:
+            return False
+        await _consider(store, automation, subject, due, env, items)
     for w in waiting:
         if time.monotonic() - started > deadline_s:
             return False
-        for automation, since, wait in [
-            *((a, w.on_us_since, timedelta(minutes=a.options["minutes"])) for a in on_us),
-            *((a, w.on_customer_since, timedelta(hours=a.options["hours"])) for a in on_customer),
-        ]:
-            if since is not None and now - since >= wait:
-                subject = Subject(
-                    automation.trigger, w.customer_id, w.conversation_id, detail={"since": since}
-                )
-                await _consider(store, automation, subject, since + wait, env, items)
         for automation in schedules:
             await _consider(
                 store, automation, Subject("schedule", w.customer_id, w.conversation_id), now, env, items

@@ -50,7 +50,6 @@ TRIGGERS: Mapping[str, frozenset[str]] = {
     "health_changed": frozenset({"level"}),
     "schedule": frozenset({"at"}),
 }
-TIMERS = ("waiting_on_customer", "waiting_on_us", "schedule")
 CHANNELS = ("email", "sms", "voice", "fax", "chat", "api", "whatsapp")
 HEALTH_LEVELS = ("good", "watch", "at_risk")
 PRIORITIES = ("high", "normal", "low")

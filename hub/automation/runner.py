@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.automation.act import Acting, Run, actor_of, chain_of, perform, tell_low_score, tell_router
 from hub.automation.config import AutomationConfig
 from hub.automation.facts import Subject, build
-from hub.automation.rules import Automation
+from hub.automation.rules import Automation, Automations
 from hub.customers import audit
 from hub.customers.records import CustomerRecords
 from hub.routing.rules import RuleSet
@@ -89,6 +89,26 @@ def subjects_of(event: FeedEvent, open_conversations: list[str] | None = None) -
             yield Subject("health_changed", event.customer_id, conv_id, detail=detail)
         if not open_conversations:
             yield Subject("health_changed", event.customer_id, detail=detail)
+
+
+def waits_due(
+    automations: Automations, waiting: Sequence[repo.Waiting], now: datetime
+) -> Iterator[tuple[Automation, Subject, datetime]]:
+    """The waiting triggers whose time has come at ``now``: each automation, its subject
+    (``detail["since"]``: since when the conversation waits) and when it came due."""
+    on_us, on_customer = automations.on("waiting_on_us"), automations.on("waiting_on_customer")
+    for w in waiting:
+        for automation, since, wait in [
+            *((a, w.on_us_since, timedelta(minutes=a.options["minutes"])) for a in on_us),
+            *((a, w.on_customer_since, timedelta(hours=a.options["hours"])) for a in on_customer),
+        ]:
+            if since is not None and now - since >= wait:
+                detail = {"since": since}
+                yield (
+                    automation,
+                    Subject(automation.trigger, w.customer_id, w.conversation_id, detail=detail),
+                    since + wait,
+                )
 
 
 def options_hold(automation: Automation, subject: Subject, facts: dict[str, Any]) -> bool:
@@ -157,10 +177,6 @@ class Runner:
         self._gaps: dict[int, float] = {}  # a missing id -> when it was first missed (monotonic)
         self.gap_wait_s = GAP_WAIT
         self._seen: set[tuple[str, str, str]] = set()  # timer subjects looked at
-
-    async def step(self) -> int:
-        """One round: the events since the last, then the timers; how many runs fired."""
-        return await self.follow_events() + await self.timers()
 
     # --- the event log ---------------------------------------------------------------
 
@@ -243,17 +259,9 @@ class Runner:
         if on_us or on_customer:
             async with self._store.read() as conn:
                 waiting = await repo.waiting(conn)
-            for w in waiting:
-                for automation, since, wait in [
-                    *((a, w.on_us_since, timedelta(minutes=a.options["minutes"])) for a in on_us),
-                    *((a, w.on_customer_since, timedelta(hours=a.options["hours"])) for a in on_customer),
-                ]:
-                    if since is None or now - since < wait:
-                        continue
-                    subject = Subject(
-                        automation.trigger, w.customer_id, w.conversation_id, detail={"since": since}
-                    )
-                    fired += await self._timer(automation, subject, f"w{int(since.timestamp())}")
+            for automation, subject, _due in waits_due(automations, waiting, now):
+                since = subject.detail["since"]
+                fired += await self._timer(automation, subject, f"w{int(since.timestamp())}")
         for automation in automations.on("schedule"):
             fired += await self._schedule(automation, now)
         return fired

@@ -84,25 +84,21 @@ def _admit(
     return update
 
 
-def settled_route(
-    read: Mapping[str, Any] | None, computed: dict[str, Any], current: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The route to write: the one computed from the row as ``read``, with what others
-    changed since (``current``, under the row's lock): tags an agent or an automation
-    added or removed, a department an automation set. The router's own additions stay."""
-    read, current = read or {}, current or {}
-    if current == read:
-        return computed
-    settled = dict(computed)
-    added = [t for t in computed.get("tags") or () if t not in (read.get("tags") or ())]
-    tags = list(dict.fromkeys([*(current.get("tags") or ()), *added]))
-    if tags:
-        settled["tags"] = tags
-    else:
-        settled.pop("tags", None)
-    if current.get("department") != read.get("department"):
-        settled["department"] = current.get("department") or ""
-    return settled
+def changed_since(row: RoutingConversation, now: Mapping[str, Any] | None) -> bool:
+    """Whether someone changed the conversation after the router read it as ``row`` (an
+    agent's or an automation's tag, transfer or assignment): ``now`` is it as it stands,
+    under its lock. The router then writes nothing of what it worked out, and reads it
+    again."""
+    if now is None:
+        return True
+    read = {
+        "status": row.status,
+        "queue": row.queue,
+        "assignee_id": row.assignee_id,
+        "offered_to": row.offered_to,
+        "route": row.route if isinstance(row.route, dict) else None,
+    }
+    return read != {**now, "route": now["route"] if isinstance(now["route"], dict) else None}
 
 
 def unrouted(route: Mapping[str, Any] | None) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock
-from hub.dispatch.admission import is_newcomer, settled_route, take_in, unrouted
+from hub.dispatch.admission import changed_since, is_newcomer, take_in, unrouted
 from hub.dispatch.bad_rows import ROW_ERRORS, BadRows, checked_agent_state
 from hub.dispatch.facts import RULE_TEXT_CHARS
 from hub.dispatch.lease import fence
@@ -132,13 +132,13 @@ class ViewLoader:
             async with self._store.write() as conn:
                 await fence(conn, token)
                 await repo.lock_conversations(conn, [u["id"] for u in updates])
+                read = {r.id: r for r in rows}
                 before = {r.id: r.route for r in rows}
-                # what an agent or an automation changed since the rows were read stays
-                routed = [u["id"] for u in updates if "route" in u]
-                current = await repo.routes_of(conn, routed) if routed else {}
-                for u in updates:
-                    if "route" in u:
-                        u["route"] = settled_route(before.get(u["id"]), u["route"], current.get(u["id"]))
+                # a row someone changed since it was read (an automation acting on the
+                # message that opened it) is not written over: it is read again below
+                current = await repo.placements(conn, [u["id"] for u in updates])
+                stale = {u["id"] for u in updates if changed_since(read[u["id"]], current.get(u["id"]))}
+                updates = [u for u in updates if u["id"] not in stale]
                 await repo.update_conversations(conn, sorted(updates, key=lambda u: str(u["id"])))
                 # a new route brings the department and tags the rules set: searchable (a
                 # route that has and had neither leaves nothing to index: most of them)
@@ -154,3 +154,7 @@ class ViewLoader:
                         )
                     ],
                 )
+            if stale:  # in the view as it was read: filed again as it is now
+                for conv_id in stale:
+                    view.forget(conv_id, now)
+                await self.refresh(view, token, stale, set())

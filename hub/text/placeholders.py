@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-KNOWN = ("customer.name", "customer.organisation", "agent.name", "conversation.id")
 
 
 def fill(body: str, values: Mapping[str, str]) -> str:

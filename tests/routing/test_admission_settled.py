@@ -1,29 +1,40 @@
-"""What the router writes for a newcomer keeps what an agent or an automation changed
-after the router read the row (regression: an automation's tag on a message's arrival
-was lost when the router's first route, computed earlier, was written over it)."""
+"""The router writes nothing of what it worked out for a conversation someone changed
+after it read the row (regression: an automation that moved a new conversation to
+another queue, or tagged it, on its first message was written over by the router's
+first route, computed from the row as it was before)."""
 
-from hub.dispatch.admission import settled_route
+from types import SimpleNamespace
+from typing import Any
+
+from hub.dispatch.admission import changed_since
 
 
-def test_nothing_changed_meanwhile_writes_the_computed_route() -> None:
-    computed = {"waiting_since": "t", "tags": ["vip"], "department": "sales"}
-    assert settled_route({"tags": []}, computed, {"tags": []}) is computed
+def _row(**changes: Any) -> Any:
+    read = {"status": "open", "queue": None, "assignee_id": None, "offered_to": None, "route": None}
+    return SimpleNamespace(**{**read, **changes})
 
 
-def test_tags_and_a_department_set_meanwhile_stay_beside_the_rules() -> None:
-    read = {"tags": ["old"]}
-    computed = {"waiting_since": "t", "tags": ["old", "vip"], "department": "sales"}
-    current = {"tags": ["old", "billing"], "department": "billing"}
-    assert settled_route(read, computed, current) == {
-        "waiting_since": "t",
-        "tags": ["old", "billing", "vip"],
-        "department": "billing",
+def _now(**changes: Any) -> dict[str, Any]:
+    return {
+        "status": "open",
+        "queue": None,
+        "assignee_id": None,
+        "offered_to": None,
+        "route": None,
+        **changes,
     }
 
 
-def test_a_tag_removed_meanwhile_stays_removed() -> None:
-    read = {"tags": ["old"]}
-    computed = {"waiting_since": "t", "tags": ["old"]}
-    assert settled_route(read, computed, {"tags": []}) == {"waiting_since": "t"}
-    fresh = settled_route(None, {"waiting_since": "t"}, {"tags": ["x"]})
-    assert fresh == {"waiting_since": "t", "tags": ["x"]}
+def test_a_row_as_it_was_read_is_not_changed() -> None:
+    assert not changed_since(_row(route={"tags": ["a"]}), _now(route={"tags": ["a"]}))
+
+
+def test_a_queue_tags_an_assignment_or_a_close_since_are_changes() -> None:
+    for now in (
+        _now(queue="billing"),
+        _now(route={"tags": ["vip"]}),
+        _now(assignee_id="agent-1"),
+        _now(status="closed"),
+        None,  # gone (erased)
+    ):
+        assert changed_since(_row(), now), now

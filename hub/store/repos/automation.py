@@ -108,13 +108,6 @@ async def limited_since(conn: AsyncConnection, conversation_id: str, since: date
     return found is not None
 
 
-async def runs_of(conn: AsyncConnection, conversation_id: str) -> list[Mapping[str, Any]]:
-    rows = await conn.execute(
-        sa.select(automation_runs).where(r.conversation_id == conversation_id).order_by(r.id)
-    )
-    return [dict(row._mapping) for row in rows]
-
-
 async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
     """Erasure: the runs name the customer's conversations and what was said to them."""
     await conn.execute(sa.delete(automation_runs).where(r.customer_id == customer_id))

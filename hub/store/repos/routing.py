@@ -295,10 +295,24 @@ async def take_if_waiting(conn: AsyncConnection, conv_id: str, values: dict[str,
     return customer_id
 
 
-async def routes_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The routes of these conversations as they are now (in the caller's transaction)."""
-    rows = await conn.execute(sa.select(c.id, c.route).where(any_of(conn, c.id, sorted(set(ids)))))
-    return {r.id: dict(r.route) for r in rows if isinstance(r.route, dict)}
+async def placements(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Where these conversations stand now (in the caller's transaction): status, queue,
+    assignee, offer and route."""
+    rows = await conn.execute(
+        sa.select(c.id, c.status, c.queue, c.assignee_id, c.offered_to, c.route).where(
+            any_of(conn, c.id, sorted(set(ids)))
+        )
+    )
+    return {
+        r.id: {
+            "status": r.status,
+            "queue": r.queue,
+            "assignee_id": r.assignee_id,
+            "offered_to": r.offered_to,
+            "route": r.route,
+        }
+        for r in rows
+    }
 
 
 async def set_route(conn: AsyncConnection, conv_id: str, route: dict[str, Any]) -> None:
