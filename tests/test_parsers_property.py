@@ -287,7 +287,10 @@ def _frames() -> st.SearchStrategy[str]:
         max_leaves=6,
     )
     frame = st.fixed_dictionaries(
-        {"type": st.sampled_from(["hello", "start", "message", "leave_message", "typing", "read"]) | text},
+        {
+            "type": st.sampled_from(["hello", "start", "message", "leave_message", "typing", "read", "csat"])
+            | text
+        },
         optional={
             name: value
             for name in (
@@ -305,6 +308,9 @@ def _frames() -> st.SearchStrategy[str]:
                 "last_seq",
                 "seq",
                 "typing",
+                "survey",
+                "score",
+                "comment",
             )
         },
     )

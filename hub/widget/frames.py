@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from hub.model import Address, AddressKind, Attachment, Channel, InboundMessage, ThreadHint
 from hub.untrusted import INT64_MAX, nul_at
@@ -90,7 +90,7 @@ class CsatAnswer(Frame):
 
     type: Literal["csat"]
     survey: str = Field(min_length=1, max_length=36)
-    score: int | None = Field(None, ge=1, le=5)
+    score: StrictInt | None = Field(None, ge=1, le=5)  # a number: not "4", not true
     comment: str | None = Field(None, max_length=2000)
 
 

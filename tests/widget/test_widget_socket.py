@@ -284,3 +284,19 @@ async def test_a_reply_through_one_process_reaches_a_visitor_on_another(
             got = await visitor.next("message")
         assert got["id"] == reply_id
         await visitor.close()
+
+
+def test_a_survey_score_in_a_frame_is_a_number_from_1_to_5() -> None:
+    """Regression: a score of true or "4" was taken as 1 or 4 (numbers are parsed strictly)."""
+    from hub.widget.frames import CsatAnswer, FrameRejected, parse_frame
+
+    assert parse_frame('{"type": "csat", "survey": "s", "score": 4}') == CsatAnswer(
+        type="csat", survey="s", score=4
+    )
+    for score in ("true", '"4"', "4.0", "0", "6"):
+        try:
+            parse_frame(f'{{"type": "csat", "survey": "s", "score": {score}}}')
+        except FrameRejected as refused:
+            assert refused.code == "bad_frame" and "score" in refused.detail
+        else:
+            raise AssertionError(f"score {score} taken")
