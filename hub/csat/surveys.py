@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import Clock
 from hub.csat.config import CsatConfig
 from hub.customers import audit
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, InputError, NotFound
 from hub.model import Channel, InboundMessage, message_id
 from hub.outbox.replies import consent_withdrawn
 from hub.outbox.system_reply import is_automatic, queue_hub_reply
@@ -183,7 +183,9 @@ async def record(
         raise Conflict("give the score first")
     if survey.expires_at <= now and score is not None:
         raise Conflict("this survey has expired")
-    comment = comment.strip()[:MAX_COMMENT] if comment and comment.strip() else None
+    comment = comment.strip() if comment and comment.strip() else None
+    if comment is not None and len(comment) > MAX_COMMENT:  # refused, not cut: nothing said is lost
+        raise InputError(f"comment: at most {MAX_COMMENT} characters", field="comment")
     if score is None and comment is None:
         raise Conflict("the comment is empty")
     if not await repo.answer(conn, survey.id, score, comment, now):

@@ -272,6 +272,7 @@ def csat_routes() -> list[RouteSpec]:
                 400: "A score that is not 1 to 5",
                 404: "Unknown link (HTML)",
                 409: "Answered already, or expired (HTML)",
+                422: "A comment over 2,000 characters",
                 413: "Too large",
                 415: "Not a form",
             },

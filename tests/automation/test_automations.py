@@ -545,6 +545,7 @@ async def test_a_low_score_triggers_automations_tells_the_supervisors_and_lowers
     from hub.csat.surveys import record, token_hash
     from hub.customers import health_run
     from hub.customers.health import DEFAULT_RULES
+    from hub.errors import InputError
     from hub.keys import BUS
     from hub.store.repos import csat as csat_repo
 
@@ -574,6 +575,9 @@ async def test_a_low_score_triggers_automations_tells_the_supervisors_and_lowers
         )
         survey = await csat_repo.get(conn, "survey-1")
         assert survey is not None
+        with pytest.raises(InputError) as too_long:  # refused whole, never cut short
+            await record(conn, survey, 1, "x" * 2001, now)
+        assert too_long.value.field == "comment"
         await record(conn, survey, 1, "Zu langsam", now)
     assert await auto.settle() == 1
     assert (await auto.conversation(conv_id)).route["tags"] == ["unhappy"]
