@@ -89,8 +89,11 @@ async def test_quoted_text_and_inline_images(live_hub: LiveHub, browser: Any) ->
 
     await sofia.click(".msg details summary")
     frame = sofia.frame_locator("iframe.html-part")
-    await frame.locator("img").wait_for(timeout=5000)
-    loaded = await frame.locator("img").evaluate(
+    # the frame first shows the part as stored, then again with the image inlined as a data:
+    # URL; only the second document is the one to measure (the first one goes away under us)
+    inlined = frame.locator("img[src^='data:']")
+    await inlined.wait_for(timeout=5000)
+    loaded = await inlined.evaluate(
         "img => img.complete ? img.naturalWidth"
         " : new Promise(r => { img.onload = () => r(img.naturalWidth); img.onerror = () => r(-1); })"
     )
@@ -109,7 +112,7 @@ async def test_quoted_text_and_inline_images(live_hub: LiveHub, browser: Any) ->
     assert await sofia.get_attribute("iframe.html-part", "data-before") == "event", "the frame was rebuilt"
     assert await sofia.eval_on_selector(".msg details", "d => d.open"), "the HTML part closed"
     assert "> Bitte ein Foto schicken." in await sofia.inner_text(".msg-text"), "the quoted text hid"
-    assert await frame.locator("img").evaluate("img => img.naturalWidth") == 24
+    assert await inlined.evaluate("img => img.naturalWidth") == 24
 
 
 async def test_an_urgent_mail_shows_a_priority_badge(live_hub: LiveHub, browser: Any) -> None:
