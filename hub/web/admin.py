@@ -12,7 +12,7 @@ from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
 from hub.web.console import static_files
 from hub.web.middleware import AGENT
-from hub.web.routing import draft_errors, rules_text
+from hub.web.versions import draft_errors, rules_text
 
 
 async def to_admin(request: web.Request) -> web.StreamResponse:

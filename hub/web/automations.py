@@ -22,8 +22,7 @@ from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.repos import automation as repo
 from hub.store.repos import webhooks as webhooks_repo
 from hub.web.middleware import AGENT
-from hub.web.routing import draft_errors, rules_text
-from hub.web.versions import diff, version_routes
+from hub.web.versions import diff, draft_errors, rules_text, version_routes
 
 BASE = "/api/v1/automations"
 

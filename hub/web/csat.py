@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from hub.csat.surveys import Surveys
-from hub.customers import audit
 from hub.errors import Conflict, InputError, NotFound
 from hub.keys import CSAT, STORE, SURVEYS
 from hub.request_body import json_response, read_form
@@ -20,10 +19,8 @@ from hub.routespec import TEXT, RouteSpec, form_schema
 from hub.store.repos import csat as repo
 from hub.store.repos.csat import Survey
 from hub.untrusted import strict_int
-from hub.web.middleware import AGENT
 from hub.web.reports import only_params, report_range, report_scope, report_zone
-from hub.web.routing import draft_errors, rules_text
-from hub.web.versions import version_routes
+from hub.web.versions import config_routes
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
@@ -166,32 +163,6 @@ async def answer_survey(request: web.Request) -> web.Response:
 # --- settings and report -------------------------------------------------------------
 
 
-async def get_settings(request: web.Request) -> web.Response:
-    config = request.app[CSAT]
-    return json_response({"version": config.version, "text": config.text})
-
-
-async def validate_settings(request: web.Request) -> web.Response:
-    errors = draft_errors(request.app[CSAT].check, await rules_text(request))
-    return json_response({"valid": not errors, "errors": errors})
-
-
-async def put_settings(request: web.Request) -> web.Response:
-    text = await rules_text(request)
-    who = request[AGENT].actor
-    version = await request.app[CSAT].save(text, who, request.query.get("comment"))
-    async with request.app[STORE].write() as conn:
-        await audit.record(
-            conn,
-            actor=who,
-            action="csat.settings_saved",
-            subject_type="csat_settings",
-            subject_id=str(version),
-            customer_id=None,
-        )
-    return json_response({"version": version})
-
-
 async def get_report(request: web.Request) -> web.Response:
     """Surveys sent in the range, by one dimension: how many were answered, the mean score,
     how many were low (at or below the settings' ``low_score``)."""
@@ -242,7 +213,6 @@ async def get_report(request: web.Request) -> web.Response:
 
 def csat_routes() -> list[RouteSpec]:
     common = {401: "Not signed in", 403: "Role too low"}
-    yaml_body = {"type": "string"}
     page = {200: "The page (HTML)", 404: "Unknown link (HTML)", 410: "Expired (HTML)"}
     return [
         RouteSpec(
@@ -277,39 +247,9 @@ def csat_routes() -> list[RouteSpec]:
                 415: "Not a form",
             },
         ),
-        RouteSpec(
-            "GET",
-            "/api/v1/csat/settings",
-            get_settings,
-            "The satisfaction survey settings in force (YAML) and their version",
-            "supervisor",
-            tag="csat",
-            responses={200: "The settings", **common},
+        *config_routes(
+            "/api/v1/csat/settings", CSAT, "satisfaction survey settings", "csat", "csat.settings_saved"
         ),
-        RouteSpec(
-            "POST",
-            "/api/v1/csat/settings/validate",
-            validate_settings,
-            "Check satisfaction survey settings without saving them",
-            "admin",
-            tag="csat",
-            request_media="application/yaml",
-            request_schema=yaml_body,
-            responses={200: "valid, and the errors with their path", 415: "Not YAML or JSON", **common},
-        ),
-        RouteSpec(
-            "PUT",
-            "/api/v1/csat/settings",
-            put_settings,
-            "Save satisfaction survey settings (a new version in force)",
-            "admin",
-            tag="csat",
-            query={"comment": TEXT},
-            request_media="application/yaml",
-            request_schema=yaml_body,
-            responses={200: "The version", 415: "Not YAML or JSON", 422: "Invalid, with the path", **common},
-        ),
-        *version_routes("/api/v1/csat/settings", CSAT, "satisfaction survey settings", "csat"),
         RouteSpec(
             "GET",
             "/api/v1/reports/csat",

@@ -19,7 +19,7 @@ from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.repos import health as repo
 from hub.web.customers import visible_scope
 from hub.web.middleware import AGENT
-from hub.web.routing import draft_errors, rules_text
+from hub.web.versions import config_routes
 
 LEVELS = ("at_risk", "watch", "good")
 
@@ -102,37 +102,8 @@ async def watchlist(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-async def get_rules(request: web.Request) -> web.Response:
-    config = request.app[HEALTH]
-    return json_response(
-        {"version": config.version, "text": config.text, "versions": await config.versions()}
-    )
-
-
-async def validate_rules(request: web.Request) -> web.Response:
-    errors = draft_errors(request.app[HEALTH].check, await rules_text(request))
-    return json_response({"valid": not errors, "errors": errors})
-
-
-async def put_rules(request: web.Request) -> web.Response:
-    text = await rules_text(request)
-    who = request[AGENT].actor
-    version = await request.app[HEALTH].save(text, who, request.query.get("comment"))
-    async with request.app[STORE].write() as conn:
-        await audit.record(
-            conn,
-            actor=who,
-            action="health.rules_saved",
-            subject_type="health_rules",
-            subject_id=str(version),
-            customer_id=None,
-        )
-    return json_response({"version": version})
-
-
 def health_routes() -> list[RouteSpec]:
     common = {401: "Not signed in", 403: "Role too low"}
-    yaml_body = {"type": "string"}
     return [
         RouteSpec(
             "GET",
@@ -160,36 +131,12 @@ def health_routes() -> list[RouteSpec]:
                 **common,
             },
         ),
-        RouteSpec(
-            "GET",
+        *config_routes(
             "/api/v1/health/rules",
-            get_rules,
-            "The health rules in force (YAML) and their versions",
-            "supervisor",
-            tag="admin",
-            responses={200: "The rules", **common},
-        ),
-        RouteSpec(
-            "POST",
-            "/api/v1/health/rules/validate",
-            validate_rules,
-            "Check health rules without saving them",
+            HEALTH,
+            "health rules",
             "admin",
-            tag="admin",
-            request_media="application/yaml",
-            request_schema=yaml_body,
-            responses={200: "valid, and the errors with their path", **common},
-        ),
-        RouteSpec(
-            "PUT",
-            "/api/v1/health/rules",
-            put_rules,
-            "Save health rules (a new version in force; scores follow at the next full run or"
-            " `contacthub health recompute`)",
-            "admin",
-            tag="admin",
-            request_media="application/yaml",
-            request_schema=yaml_body,
-            responses={200: "The version", 422: "Invalid rules, with the path", **common},
+            "health.rules_saved",
+            "; scores follow at the next full run or `contacthub health recompute`",
         ),
     ]

@@ -3,11 +3,9 @@ their diffs, rollback, simulate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 import yaml
 from aiohttp import web
 from pydantic import ConfigDict, Field
@@ -15,17 +13,14 @@ from pydantic import ConfigDict, Field
 from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor, message_facts
-from hub.errors import InputError, UnsupportedMediaType
 from hub.keys import CLOCK, ROUTING, STORE
-from hub.request_body import json_response, read_json_object, read_limited
+from hub.request_body import json_response, read_json_object
 from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
-from hub.web.versions import diff, version_routes
-
-MAX_RULES_BYTES = 256 * 1024
+from hub.web.versions import MAX_RULES_BYTES, diff, draft_errors, rules_text, version_routes
 
 
 async def get_rules(request: web.Request) -> web.Response:
@@ -35,31 +30,6 @@ async def get_rules(request: web.Request) -> web.Response:
     return json_response(
         {"version": config.version, "text": config.text, "rules": yaml.safe_load(config.text)}
     )
-
-
-async def rules_text(request: web.Request) -> str:
-    """A YAML or JSON document from the body (JSON is re-written as YAML)."""
-    ctype = request.content_type
-    raw = await read_limited(request, MAX_RULES_BYTES, "the rules")
-    if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
-        return raw.decode("utf-8", errors="replace")
-    if ctype == "application/json":
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"the body is not valid JSON: {exc}", field="rules") from exc
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-    raise UnsupportedMediaType("send the rules as application/yaml or application/json")
-
-
-def draft_errors(check: Callable[[str], object], text: str) -> list[dict[str, Any]]:
-    """What is wrong with a draft (routing, tier or health rules), as an editor marks it:
-    each error's path, position and message; none when it checks."""
-    try:
-        check(text)
-    except InputError as exc:
-        return getattr(exc, "errors", None) or [{"field": exc.field, "position": None, "message": exc.detail}]
-    return []
 
 
 async def put_rules(request: web.Request) -> web.Response:
