@@ -44,6 +44,7 @@ from hub.wiring.dispatch import calls_ctx, router_ctx
 from hub.wiring.health import health_ctx
 from hub.wiring.ingest import workers_ctx
 from hub.wiring.outbox import outbox_ctx
+from hub.wiring.outreach import outreach_ctx
 from hub.wiring.queues import bus_ctx, queues_ctx, redis_ctx
 from hub.wiring.reports import reports_ctx
 from hub.wiring.retention import retention_ctx
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
             webhooks_ctx,
             health_ctx,
             automation_ctx,
+            outreach_ctx,
         ]
     )
     for spec in [*hub_routes(settings), *wire_connectors(ctx)]:

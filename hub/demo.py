@@ -1,5 +1,6 @@
 """Demo data: agents in every department, customers across tiers (one a key account
-with its manager, contracts, payment terms and revenue), routing rules that show tier
+with its manager, contracts, payment terms and revenue; one who consented to offers, so
+sales and marketing can start a conversation under the contact policy), routing rules that show tier
 routing at work, an API token, and a Twilio account for ``contacthub simulate``.
 Idempotent.
 
@@ -70,6 +71,7 @@ CUSTOMERS: list[dict[str, Any]] = [
             "organisation": "Harbour Logistics Ltd",
             "language": "en",
             "revenue": {"revenue_12m": {"amount": 42000, "currency": "GBP"}},
+            "time_zone": "Europe/London",
         },
         "identities": [("email", "ops@harbour-logistics.example"), ("fax", "+442071234567")],
     },
@@ -80,6 +82,8 @@ CUSTOMERS: list[dict[str, Any]] = [
             "revenue": {"revenue_12m": {"amount": 300, "currency": "EUR"}},
         },
         "identities": [("email", "erika@example.com"), ("phone", "+491711234567")],
+        # (channel, purpose): she signed up for offers; marketing may write to her
+        "consents": [("email", "marketing"), ("sms", "marketing")],
     },
 ]
 DEMO_NUMBER = "+494012345678"  # Nordlicht Energie's number, in Hamburg
@@ -208,6 +212,10 @@ async def seed_demo(
                         sa.select(agents.c.id).where(agents.c.email == KEY_ACCOUNT_MANAGER)
                     )
                 customer_id = await records.create(conn, fields, customer["identities"], "system:demo")
+                for channel, purpose in customer.get("consents", ()):
+                    await records.set_consent(
+                        conn, customer_id, channel, purpose, True, "demo: newsletter form", "system:demo"
+                    )
                 for name, starts, ends, notice, value, interval in customer.get("contracts", ()):
                     await contracts.add(
                         conn,

@@ -27,6 +27,8 @@ from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
+from hub.outreach.config import ContactPolicyConfig
+from hub.outreach.start import Outreach
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
 from hub.routespec import RouteSpec
@@ -58,6 +60,8 @@ AUTOMATIONS = web.AppKey("automations", AutomationConfig)
 AUTOMATION_RUNNER = web.AppKey("automation_runner", AutomationRunner)
 CSAT = web.AppKey("csat", CsatConfig)
 SURVEYS = web.AppKey("surveys", Surveys)
+CONTACT_POLICY = web.AppKey("contact_policy", ContactPolicyConfig)
+OUTREACH = web.AppKey("outreach", Outreach)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

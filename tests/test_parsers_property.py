@@ -34,6 +34,7 @@ from hub.csat.config import DEFAULT_CSAT, CsatSettings, parse_csat
 from hub.customers.health import DEFAULT_HEALTH, HealthRules, parse_health_rules
 from hub.errors import ConfigError, Ignored, InputError, PayloadRejected
 from hub.model import InboundMessage
+from hub.outreach.policy import CONDITIONS, DEFAULT_POLICY, Policy, parse_policy
 from hub.routing.rules import RuleSet, parse_rules
 from hub.widget.frames import FrameRejected, parse_frame
 
@@ -453,3 +454,15 @@ def test_parse_csat_returns_settings_or_a_refusal_with_a_path(source: str) -> No
         assert refused.field, refused
         return
     assert isinstance(found, CsatSettings) and found.texts
+
+
+@FEW
+@given(source=text | _mutated(yaml.safe_load(DEFAULT_POLICY)))
+def test_parse_policy_returns_a_policy_or_a_refusal_with_a_path(source: str) -> None:
+    """The contact policy an admin saves: any value anywhere replaced, or any text."""
+    try:
+        found = parse_policy(source)
+    except ConfigError as refused:
+        assert refused.field, refused
+        return
+    assert isinstance(found, Policy) and all(r.kind in CONDITIONS for r in found.rules)

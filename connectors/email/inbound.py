@@ -63,7 +63,7 @@ async def to_inbound(
 
 def our_addresses(email: EmailSettings) -> frozenset[str]:
     """Every address the hub sends from or receives at: mail from them is never auto-answered."""
-    boxes = (box.address or (box.user if "@" in box.user else None) for box in email.mailboxes.values())
+    boxes = (box.reply_address() for box in email.mailboxes.values())
     return frozenset(a.lower() for a in (*boxes, email.from_address) if a)
 
 
@@ -120,7 +120,7 @@ def inbound_message(
     message_id = parsed.message_id or f"sha256-{hashlib.sha256(raw).hexdigest()}@contacthub.invalid"
     references = tuple(dict.fromkeys((*parsed.references, *parsed.in_reply_to)))
     tag = TAG.search(parsed.subject or "")
-    to = settings.address or (settings.user if "@" in settings.user else None)
+    to = settings.reply_address()
     meta = {
         "mailbox": mailbox,
         "department": settings.department or "",

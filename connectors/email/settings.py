@@ -60,6 +60,10 @@ class MailboxSettings(Section):
     fax_gateway: FaxGatewayMailbox | None = None
     """Mail here from an email-to-fax gateway becomes a fax (needs ``connectors.fax``)."""
 
+    def reply_address(self) -> str | None:
+        """Our address here: ``address``, else the user if it is an address."""
+        return self.address or (self.user if "@" in self.user else None)
+
 
 class SmtpSettings(Section):
     host: str = "127.0.0.1"

@@ -21,6 +21,7 @@ from hub.errors import Conflict, InputError, NotFound
 from hub.store import search_index
 from hub.store.repos import contracts as contract_repo
 from hub.store.repos import health as health_repo
+from hub.store.repos import outreach as outreach_repo
 from hub.store.repos import revenue as revenue_repo
 from hub.store.search_terms import replace_terms
 from hub.store.tables import (
@@ -124,6 +125,7 @@ async def merge(
     await conn.execute(
         sa.update(events).where(events.c.customer_id == other_id).values(customer_id=target_id)
     )
+    await outreach_repo.move_contacts(conn, other_id, target_id)  # the policy counts them for the survivor
     await conn.execute(  # the chat widget shows the survivor's history on either browser
         sa.update(widget_feed).where(widget_feed.c.customer_id == other_id).values(customer_id=target_id)
     )
@@ -240,6 +242,7 @@ async def unmerge(
         sa.update(messages).where(messages.c.conversation_id.in_(conv_ids)).values(customer_id=other_id)
     )
     await conn.execute(sa.update(events).where(events.c.id.in_(data["events"])).values(customer_id=other_id))
+    await outreach_repo.return_contacts(conn, conv_ids, other_id)
     await contract_repo.move(conn, data.get("contracts", []), other_id)  # none in merges before 0022
     await revenue_repo.reassign(conn, data.get("revenue_periods", []), other_id)  # nor before 0023
     await conn.execute(sa.delete(consents).where(consents.c.customer_id.in_([target_id, other_id])))

@@ -32,7 +32,7 @@ PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
 # ``revenue_trend`` and ``revenue_as_of`` are derived from revenue periods
 # (hub/customers/revenue.py), never typed in
-ATTRIBUTE_FIELDS = ("payment_terms", "revenue", "revenue_trend", "revenue_as_of", "custom")
+ATTRIBUTE_FIELDS = ("payment_terms", "revenue", "revenue_trend", "revenue_as_of", "custom", "time_zone")
 # The key account and commercial fields: only supervisors and admins set them (and the
 # contracts, which have routes of their own: hub/web/contracts.py).
 SENSITIVE = frozenset({"key_account", "key_account_manager_id", "revenue", "payment_terms"})

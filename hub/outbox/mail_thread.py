@@ -29,6 +29,11 @@ def reply_subject(subject: str | None, ref: str) -> str:
     return f"Re: {base} [#{ref}]" if base else f"[#{ref}]"
 
 
+def first_subject(subject: str, ref: str) -> str:
+    """The subject of a conversation's first mail when we start it: ``<subject> [#ref]``. Pure."""
+    return f"{subject.strip()} [#{ref}]"
+
+
 def our_message_id(reply_id: str, domain: str) -> str:
     return f"<{reply_id}@{domain}>"
 
@@ -53,10 +58,16 @@ async def mail_thread(conn: AsyncConnection, outbox_row: Any, domain: str) -> Ma
         if r.id != outbox_row.id
     ]
     theirs = [r for r in rows if r.direction == "in"]
-    subject = next((r.subject for r in reversed(theirs) if r.subject), None)
+    ref = conversation_ref(outbox_row.conversation_id)
+    latest = next((r.subject for r in reversed(theirs) if r.subject), None)
+    ours = next((r for r in rows if r.direction == "out"), None)  # the first: ours, if we started
+    if latest is None and ours is not None and ours.id == outbox_row.id and ours.subject:
+        subject = first_subject(ours.subject, ref)
+    else:
+        subject = reply_subject(latest or (ours.subject if ours else None), ref)
     agent = next((r.sender_name for r in rows if r.id == outbox_row.id), None)
     return MailThread(
-        subject=reply_subject(subject, conversation_ref(outbox_row.conversation_id)),
+        subject=subject,
         in_reply_to=f"<{theirs[-1].external_id}>" if theirs else None,
         references=tuple(ids[-MAX_REFERENCES:]),
         message_id=our_message_id(outbox_row.id, domain),

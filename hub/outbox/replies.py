@@ -38,7 +38,14 @@ from hub.store.times import iso
 InStore = Callable[
     [AsyncConnection, str, Sequence[Attachment], datetime], Awaitable[tuple[str, Callable[[], None]]]
 ]
-ADDRESS_KIND = {"sms": "phone", "voice": "phone", "email": "email", "fax": "fax", "chat": "chat_visitor"}
+ADDRESS_KIND = {
+    "sms": "phone",
+    "voice": "phone",
+    "email": "email",
+    "fax": "fax",
+    "chat": "chat_visitor",
+    "api": "api",
+}
 MAX_TEXT = 20_000
 
 
@@ -73,64 +80,21 @@ async def reply(
         if conv.status != ConversationStatus.OPEN:
             raise Conflict("the conversation is closed; reopen it to reply")
         channel = channel or conv.channel
-        if channel not in senders:
-            raise InputError(
-                f"replies on {channel} are not possible: no connector sends on it", field="channel"
-            )
-        if files and channel not in file_channels:
-            able = ", ".join(sorted(file_channels)) or "none yet"
-            raise InputError(
-                f"replies on {channel} cannot carry files (channels that can: {able})", field="attachments"
-            )
+        check_channel("replies", channel, senders, bool(files), file_channels)
         sender, recipient = await reply_addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
-        reply_id = str(uuid.uuid4())
-        reply = {
-            "id": reply_id,
-            "conversation_id": conv.id,
-            "customer_id": conv.customer_id,
-            "channel": channel,
-            "external_id": f"outbox:{reply_id}",
-            "direction": "out",
-            "kind": "message",
-            "sender_kind": "agent",
-            "sender_value": who.agent_id,
-            "sender_name": who.name,
-            "recipient": recipient,
-            "subject": None,
-            "text": text,
-            "meta": {},
-            "received_at": now,
-            "stored_at": now,
-        }
-        await conn.execute(sa.insert(messages).values(**reply))
-        file_rows = [
-            {
-                "message_id": reply_id,
-                "sha256": f.sha256,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "size": f.size,
-            }
-            for f in files
-        ]
-        if file_rows:
-            await conn.execute(sa.insert(attachments), file_rows)
-        await search_index.index_messages(conn, [reply], file_rows)
-        delivered = None
-        if in_store and channel in in_store:
-            delivered = await in_store[channel](conn, reply_id, files, now)
-        await outbox_store.enqueue(
+        reply_id, delivered = await store_outbound(
             conn,
-            reply_id=reply_id,
             conversation_id=conv.id,
             customer_id=conv.customer_id,
             channel=channel,
+            who=who,
+            text=text,
             sender=sender,
             recipient=recipient,
-            text=text,
             now=now,
-            sent_as=None if delivered is None else delivered[0],
+            files=files,
+            in_store=in_store,
         )
         await conn.execute(
             sa.update(conversations)
@@ -161,6 +125,91 @@ async def reply(
         "status": "queued" if delivered is None else "sent",
         "at": iso(now),
     }
+
+
+def check_channel(
+    what: str, channel: str, senders: Collection[str], with_files: bool, file_channels: Collection[str]
+) -> None:
+    """InputError unless a connector sends on ``channel`` (and carries files, if any)."""
+    if channel not in senders:
+        raise InputError(f"{what} on {channel} are not possible: no connector sends on it", field="channel")
+    if with_files and channel not in file_channels:
+        able = ", ".join(sorted(file_channels)) or "none yet"
+        raise InputError(
+            f"{what} on {channel} cannot carry files (channels that can: {able})", field="attachments"
+        )
+
+
+async def store_outbound(
+    conn: AsyncConnection,
+    *,
+    conversation_id: str,
+    customer_id: str,
+    channel: str,
+    who: Principal,
+    text: str,
+    sender: str | None,
+    recipient: str,
+    now: datetime,
+    subject: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    files: Sequence[Attachment] = (),
+    in_store: Mapping[str, InStore] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> tuple[str, tuple[str, Callable[[], None]] | None]:
+    """An agent's outbound message, its files, its search document and its outbox row
+    (sent at once where the channel delivers ``in_store``): its id, and what the in-store
+    delivery announces once committed."""
+    reply_id = str(uuid.uuid4())
+    row = {
+        "id": reply_id,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "channel": channel,
+        "external_id": f"outbox:{reply_id}",
+        "direction": "out",
+        "kind": "message",
+        "sender_kind": "agent",
+        "sender_value": who.agent_id,
+        "sender_name": who.name,
+        "recipient": recipient,
+        "subject": subject,
+        "text": text,
+        "meta": dict(meta or {}),
+        "received_at": now,
+        "stored_at": now,
+    }
+    await conn.execute(sa.insert(messages).values(**row))
+    file_rows = [
+        {
+            "message_id": reply_id,
+            "sha256": f.sha256,
+            "filename": f.filename,
+            "content_type": f.content_type,
+            "size": f.size,
+        }
+        for f in files
+    ]
+    if file_rows:
+        await conn.execute(sa.insert(attachments), file_rows)
+    await search_index.index_messages(conn, [row], file_rows)
+    delivered = None
+    if in_store and channel in in_store:
+        delivered = await in_store[channel](conn, reply_id, files, now)
+    await outbox_store.enqueue(
+        conn,
+        reply_id=reply_id,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        channel=channel,
+        sender=sender,
+        recipient=recipient,
+        text=text,
+        now=now,
+        details=details,
+        sent_as=None if delivered is None else delivered[0],
+    )
+    return reply_id, delivered
 
 
 async def reply_addresses(conn: AsyncConnection, conv: Any, channel: str) -> tuple[str | None, str]:
@@ -207,15 +256,24 @@ async def _check_consent(conn: AsyncConnection, customer_id: str, channel: str) 
 
 async def consent_withdrawn(conn: AsyncConnection, customer_id: str, channel: str) -> str | None:
     """How the customer withdrew service consent on the channel (e.g. ``sms:STOP``), or None."""
-    source = await conn.scalar(
-        sa.select(consents.c.source).where(
-            consents.c.customer_id == customer_id,
-            consents.c.channel == channel,
-            consents.c.purpose == "service",
-            consents.c.granted.is_(False),
+    found = await consent(conn, customer_id, channel, "service")
+    return found[1] if found is not None and not found[0] else None
+
+
+async def consent(
+    conn: AsyncConnection, customer_id: str, channel: str, purpose: str
+) -> tuple[bool, str] | None:
+    """Whether the customer granted or withdrew ``purpose`` on ``channel``, and how; None: neither."""
+    row = (
+        await conn.execute(
+            sa.select(consents.c.granted, consents.c.source).where(
+                consents.c.customer_id == customer_id,
+                consents.c.channel == channel,
+                consents.c.purpose == purpose,
+            )
         )
-    )
-    return str(source) if source is not None else None
+    ).one_or_none()
+    return None if row is None else (bool(row.granted), str(row.source))
 
 
 async def retry(

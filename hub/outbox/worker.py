@@ -23,7 +23,7 @@ from hub.metrics import Metrics
 from hub.model import Attachment, Channel
 from hub.outbox import store as outbox_store
 from hub.outbox.mail_thread import mail_thread
-from hub.outbox.replies import consent_withdrawn
+from hub.outbox.replies import consent, consent_withdrawn
 from hub.realtime.bus import InProcessBus
 from hub.store.engine import Store
 from hub.store.tables import attachments
@@ -146,6 +146,10 @@ class OutboxWorker:
         )
         async with self._store.read() as conn:  # a STOP may have come in since it was queued
             withdrawn = await consent_withdrawn(conn, row.customer_id, item.channel.value)
+            purpose = (row.details or {}).get("purpose", "service")
+            if withdrawn is None and purpose != "service":  # a marketing contact: that consent too
+                state = await consent(conn, row.customer_id, item.channel.value, purpose)
+                withdrawn = state[1] if state is not None and not state[0] else None
         return item, withdrawn
 
     async def _deliver(self, row: Any, item: Outbound, withdrawn: str | None) -> None:

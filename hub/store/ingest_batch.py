@@ -331,7 +331,12 @@ async def _resolve_customers(
 
 
 def _open_key(customer_id: str, msg: InboundMessage) -> str:
-    return f"{customer_id}|{msg.channel.value}|{msg.thread_hint.key or DEFAULT_THREAD}"
+    return open_key(customer_id, msg.channel.value, msg.thread_hint.key or DEFAULT_THREAD)
+
+
+def open_key(customer_id: str, channel: str, thread_key: str) -> str:
+    """What makes a conversation the one open thread of its customer, channel and thread."""
+    return f"{customer_id}|{channel}|{thread_key}"
 
 
 async def _open_conversations(

@@ -711,3 +711,26 @@ csat_surveys = sa.Table(
     sa.Index(None, "sent_at"),
     sa.Index(None, "conversation_id"),
 )
+
+# The contact policy, every version saved (hub/outreach/config.py).
+contact_policy = _config_versions("contact_policy")
+
+# Every contact the hub started with a customer (hub/outreach): a new conversation by an
+# agent, later an automation's or a campaign's first message. The contact policy's
+# frequency caps count them across departments. ``overridden``: the reason a supervisor
+# gave for sending despite a block (also audited).
+outbound_contacts = sa.Table(
+    "outbound_contacts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the message's id
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("conversation_id", sa.String(36), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("overridden", sa.Text),
+    sa.Index(None, "customer_id", "at"),
+    sa.Index(None, "conversation_id"),
+)

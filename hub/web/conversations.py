@@ -191,11 +191,10 @@ class ReplyIn(RequestModel):
     )
 
 
-async def post_reply(request: web.Request) -> web.Response:
-    body = validated(ReplyIn, await read_json_object(request, 256 * 1024))
-    outbox_worker = request.app[OUTBOX]
+async def uploaded_files(request: web.Request, refs: list[FileRef]) -> list[Attachment]:
+    """The uploads a message names, each with its size; InputError names one not uploaded."""
     files = []
-    for n, ref in enumerate(body.attachments):
+    for n, ref in enumerate(refs):
         try:
             size = len(await request.app[BLOBS].get(ref.sha256))
         except NotFound as exc:
@@ -203,6 +202,13 @@ async def post_reply(request: web.Request) -> web.Response:
         files.append(
             Attachment(sha256=ref.sha256, filename=ref.filename, content_type=ref.content_type, size=size)
         )
+    return files
+
+
+async def post_reply(request: web.Request) -> web.Response:
+    body = validated(ReplyIn, await read_json_object(request, 256 * 1024))
+    outbox_worker = request.app[OUTBOX]
+    files = await uploaded_files(request, body.attachments)
     result = await replies.reply(
         request.app[STORE],
         request.app[ROUTING].rules,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from hub.auth.visibility import Scope, may_see_customer, scope_of
 from hub.customers import audit, listing, merge, privacy, revenue
@@ -52,6 +53,19 @@ class CustomerFields(RequestModel):
         None, description="e.g. {'revenue_12m': {amount, currency}}"
     )
     custom: Annotated[dict[str, str | FiniteFloat | bool] | None, NULLABLE] = None
+    time_zone: Annotated[str | None, NULLABLE] = Field(
+        None, max_length=64, description="an IANA zone, e.g. Europe/Berlin: quiet hours are kept in it"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("an IANA time zone such as Europe/Berlin") from None
+        return value
 
 
 class IdentityIn(RequestModel):

@@ -26,6 +26,7 @@ from hub.web.health import health_routes
 from hub.web.integration import integration_routes
 from hub.web.invitations import invitation_routes
 from hub.web.middleware import SPEC
+from hub.web.outreach import outreach_routes
 from hub.web.reports import report_routes
 from hub.web.revenue import revenue_routes
 from hub.web.routing import routing_routes
@@ -63,6 +64,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *webhook_routes(),
         *health_routes(),
         *automation_routes(),
+        *outreach_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

@@ -1,4 +1,4 @@
-// Automations and the satisfaction survey settings: each a YAML document, checked by the
+// Automations, the satisfaction survey settings and the contact policy: each a YAML document, checked by the
 // hub as it is typed (every error with its path, and the diff against the live version),
 // saved as a new version, with the version history (each version's diff, a rollback).
 // Automations also have the dry run: what the draft would have done in the last days.
@@ -10,10 +10,12 @@ import { debounce, when } from "./ui.js";
 export async function render(root) {
   const automations = h("section", { id: "automations", "aria-labelledby": "h-automations" });
   const csat = h("section", { id: "csat", "aria-labelledby": "h-csat" });
-  replace(root, h("h1", {}, t("auto.title")), h("p", { class: "muted" }, t("auto.intro")), automations, csat);
+  const policy = h("section", { id: "policy", "aria-labelledby": "h-policy" });
+  replace(root, h("h1", {}, t("auto.title")), h("p", { class: "muted" }, t("auto.intro")), automations, csat, policy);
   await Promise.all([
     new YamlDocument(automations, { base: "/api/v1/automations", name: "automations", dryRun: true }).load(),
     new YamlDocument(csat, { base: "/api/v1/csat/settings", name: "csat" }).load(),
+    new YamlDocument(policy, { base: "/api/v1/contact-policy", name: "policy" }).load(),
   ]);
 }
 

@@ -11,6 +11,7 @@ import { channelBadge, tierBadge } from "./inbox.js";
 import { channelName, eventLabel, identityKind, purposeName, statusName } from "./events.js";
 import { modal } from "./modal.js";
 import { levelBadge, reasonLine } from "./health.js";
+import { startDialog } from "./outreach.js";
 
 // per customer: when this agent had the panel open before this page was loaded
 const previousVisit = new Map();
@@ -283,13 +284,13 @@ export class Sidebar {
 
   recordActions() {
     const id = this.customer.id;
-    const items = [];
+    const items = [h("button", { type: "button", id: "cust-start", class: "primary",
+      onclick: () => startDialog(this.customer, { onStarted: (c) => { location.hash = `#/c/${c.id}`; } }) }, t("out.start"))];
     if (atLeast("supervisor")) {
       items.push(h("button", { type: "button", id: "cust-merge", onclick: () => this.mergeDialog() }, t("cust.merge")));
       items.push(h("a", { href: `/api/v1/customers/${id}/export`, download: `customer-${id}.json`, id: "cust-export", class: "button-like" }, t("cust.export")));
     }
     if (atLeast("admin")) items.push(h("button", { type: "button", id: "cust-erase", class: "danger", onclick: () => this.eraseDialog() }, t("cust.erase")));
-    if (!items.length) return null;
     return [h("h3", {}, t("cust.actions")), h("div", { class: "record-actions" }, items)];
   }
 

@@ -1,0 +1,155 @@
+"""A sales agent starts a conversation from the customer panel, in real Chromium: an
+offer by email to a customer whose complaint is open in service is blocked before anything
+is written, with the rule and the conflicting conversation; the same customer may be
+written to for service, and the new conversation opens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+import sqlalchemy as sa
+from aiohttp.test_utils import TestServer
+
+from hub.keys import QUEUE, STORE
+from hub.store.tables import consents, conversations, messages
+from hub.store.threads import conversation_ref
+from tests.conftest import drop_backend, make_settings
+from tests.connectors.email.smtp_peer import Peer
+from tests.e2e.conftest import E2E, LiveHub, Replies, _need_browser, add_agent, sign_in
+from tests.helpers import inbound
+from tests.waits import eventually
+
+pytestmark = E2E
+
+
+@dataclass
+class Mailing:
+    hub: LiveHub
+    mail: Peer
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mailing_hub(tmp_path: Path) -> AsyncIterator[Mailing]:
+    _need_browser()
+    from hub.app import create_app
+
+    mail = Peer()
+    mail.start()
+    settings = make_settings(
+        tmp_path,
+        "embedded",
+        **{
+            "connectors.email.enabled": True,
+            "connectors.email.domain": "hub.e2e.example",
+            "connectors.email.from_address": "service@e2e.example",
+            "connectors.email.smtp": {
+                "host": "127.0.0.1",
+                "port": mail.port,
+                "security": "none",
+                "timeout": 5.0,
+            },
+        },
+    )
+    app = create_app(settings, migrate=True)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Mailing(LiveHub(str(server.make_url("")).rstrip("/"), app, "", {}, Replies()), mail)
+    finally:
+        await server.close()
+        mail.stop()
+        await drop_backend(settings)
+
+
+async def call(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """The console's own API client, from the page (the signed-in agent's session)."""
+    return await page.evaluate(
+        "async ([method, path, body]) => { const { api } = await import('/console/js/api.js');"
+        " return api(method, path, body ?? undefined); }",
+        [method, path, body],
+    )
+
+
+async def test_a_sales_offer_is_blocked_by_an_open_complaint(mailing_hub: Mailing, browser: Any) -> None:
+    hub = mailing_hub.hub
+    await add_agent(hub, "sven@e2e.example", "Sven Sales", "agent", departments=["sales"])
+    sven = await sign_in(browser, hub, "sven@e2e.example")
+    # Sven took Karla on as a lead: her record, her consent to offers by email, his first mail
+    karla = await call(
+        sven,
+        "POST",
+        "/api/v1/customers",
+        {"name": "Karla Kunde", "identities": [{"kind": "email", "value": "karla@kunde.example"}]},
+    )
+    async with hub.app[STORE].write() as conn:
+        await conn.execute(
+            sa.insert(consents).values(
+                customer_id=karla["id"],
+                channel="email",
+                purpose="marketing",
+                granted=True,
+                source="form",
+                updated_at=datetime.now(UTC),
+            )
+        )
+    first = await call(
+        sven,
+        "POST",
+        "/api/v1/conversations",
+        {"customer_id": karla["id"], "channel": "email", "subject": "Ihr Angebot", "text": "Wie besprochen."},
+    )
+    # then Karla complains to service, on another channel
+    complaint_msg = inbound(
+        f"complaint-{uuid.uuid4()}", "karla@kunde.example", text="Die Rechnung ist falsch!"
+    )
+    await hub.app[QUEUE].append(complaint_msg)
+
+    async def complaint() -> Any:
+        async with hub.app[STORE].read() as conn:
+            return await conn.scalar(
+                sa.select(messages.c.conversation_id).where(
+                    messages.c.external_id == complaint_msg.external_id
+                )
+            )
+
+    complaint_id = await eventually(complaint, what="the complaint stored")
+
+    await sven.goto(f"{hub.url}/console/#/c/{first['id']}")
+    await sven.click("#cust-start")
+    await sven.wait_for_selector("dialog.start-dialog")
+    await sven.select_option("#out-purpose", "marketing")
+    block = sven.locator("#out-blocks .policy-block")
+    await block.wait_for()
+    said = await block.inner_text()
+    assert f"service conversation #{conversation_ref(complaint_id)} is open since" in said
+    assert "no marketing while service is talking" in said
+    assert await sven.get_attribute("#out-blocks a", "href") == f"#/c/{complaint_id}"
+    assert await sven.is_disabled("#out-send"), "an agent cannot send past the policy"
+    assert await sven.is_hidden("#out-override")
+
+    # for service the way is free: the mail goes, and the new conversation opens
+    await sven.select_option("#out-purpose", "service")
+    await sven.wait_for_selector("#out-blocks:empty", state="attached")
+    assert await sven.is_enabled("#out-send")
+    await sven.fill("#out-subject", "Ihre Rechnung")
+    await sven.fill("#out-text", "Wir sehen uns Ihre Rechnung an.")
+    await sven.click("#out-send")
+    await sven.wait_for_function(f"location.hash.startsWith('#/c/') && location.hash !== '#/c/{first['id']}'")
+    started = (await sven.evaluate("location.hash")).removeprefix("#/c/")
+    await sven.wait_for_selector(".msg-text >> text=Wir sehen uns Ihre Rechnung an.")
+    async with hub.app[STORE].read() as conn:
+        row = (await conn.execute(sa.select(conversations).where(conversations.c.id == started))).one()
+    assert row.route["department"] == "sales" and row.customer_id == karla["id"]
+
+    async def delivered() -> bool:
+        return any(
+            m["Subject"] == f"Ihre Rechnung [#{conversation_ref(started)}]" for m in mailing_hub.mail.received
+        )
+
+    await eventually(delivered, what="the mail at the SMTP peer")
