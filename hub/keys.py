@@ -27,6 +27,7 @@ from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
+from hub.outreach.campaigns import Campaigns
 from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.start import Outreach
 from hub.queue.base import IngestQueue
@@ -62,6 +63,7 @@ CSAT = web.AppKey("csat", CsatConfig)
 SURVEYS = web.AppKey("surveys", Surveys)
 CONTACT_POLICY = web.AppKey("contact_policy", ContactPolicyConfig)
 OUTREACH = web.AppKey("outreach", Outreach)
+CAMPAIGNS = web.AppKey("campaigns", Campaigns)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

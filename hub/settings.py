@@ -198,6 +198,12 @@ class AutomationSettings(Section):
     the limit stops one is on the conversation's timeline."""
 
 
+class CampaignSettings(Section):
+    step_seconds: float = Field(1.0, ge=0)
+    """How often the campaigns take their next recipients (one process at a time, by a
+    lease); 0: never in this process."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -222,6 +228,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     health: HealthSettings = HealthSettings()
     automation: AutomationSettings = AutomationSettings()
+    campaigns: CampaignSettings = CampaignSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -42,13 +42,17 @@ async def queued_reply(
     reply_id = str(uuid.uuid4())
     await outbox_store.enqueue(
         conn,
-        reply_id=reply_id,
-        conversation_id=stored.conversation_id,
-        customer_id=stored.customer_id,
-        channel=channel,
-        sender=None,
-        recipient=recipient,
-        text=text,
-        now=now,
+        [
+            outbox_store.row(
+                reply_id=reply_id,
+                conversation_id=stored.conversation_id,
+                customer_id=stored.customer_id,
+                channel=channel,
+                sender=None,
+                recipient=recipient,
+                text=text,
+                now=now,
+            )
+        ],
     )
     return reply_id

@@ -40,6 +40,7 @@ def reply_message(
     text: str,
     files: Sequence[OutgoingFile] = (),
     auto_reply: bool = False,
+    unsubscribe: str | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["Message-ID"] = thread.message_id
@@ -54,6 +55,9 @@ def reply_message(
     if auto_reply:
         msg["Auto-Submitted"] = "auto-replied"
         msg["X-Auto-Response-Suppress"] = "All"
+    if unsubscribe:  # a campaign's: one click in the mail client withdraws the consent (RFC 8058)
+        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(text_to_html(text), subtype="html")
     for f in files:

@@ -43,6 +43,7 @@ class SmtpSender:
             text=item.text,
             files=files,
             auto_reply=item.auto_reply,
+            unsubscribe=item.unsubscribe,
         )
         smtp = self._smtp
         try:

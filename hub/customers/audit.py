@@ -7,6 +7,7 @@ timeline shows changes and leaves reads out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,13 @@ async def record(
         .returning(events.c.id)
     )
     return int(result.scalar_one())
+
+
+async def record_many(conn: AsyncConnection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Many events at once (each: actor, action, subject_type, subject_id, customer_id,
+    data, at; reason optional), in the caller's transaction."""
+    if entries:
+        await conn.execute(sa.insert(events), [{"reason": None, **entry} for entry in entries])
 
 
 async def query(

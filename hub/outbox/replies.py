@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ ADDRESS_KIND = {
     "email": "email",
     "fax": "fax",
     "chat": "chat_visitor",
-    "api": "api",
+    "api": "external",  # the id the integration knows the customer by
 }
 MAX_TEXT = 20_000
 
@@ -83,19 +84,15 @@ async def reply(
         check_channel("replies", channel, senders, bool(files), file_channels)
         sender, recipient = await reply_addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
-        reply_id, delivered = await store_outbound(
-            conn,
+        item = Outgoing(
             conversation_id=conv.id,
             customer_id=conv.customer_id,
             channel=channel,
-            who=who,
             text=text,
             sender=sender,
             recipient=recipient,
-            now=now,
-            files=files,
-            in_store=in_store,
         )
+        reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store)
         await conn.execute(
             sa.update(conversations)
             .where(conversations.c.id == conv.id)
@@ -140,45 +137,71 @@ def check_channel(
         )
 
 
-async def store_outbound(
-    conn: AsyncConnection,
-    *,
-    conversation_id: str,
-    customer_id: str,
-    channel: str,
-    who: Principal,
-    text: str,
-    sender: str | None,
-    recipient: str,
-    now: datetime,
-    subject: str | None = None,
-    meta: Mapping[str, Any] | None = None,
-    files: Sequence[Attachment] = (),
-    in_store: Mapping[str, InStore] | None = None,
-    details: Mapping[str, Any] | None = None,
-) -> tuple[str, tuple[str, Callable[[], None]] | None]:
-    """An agent's outbound message, its files, its search document and its outbox row
-    (sent at once where the channel delivers ``in_store``): its id, and what the in-store
-    delivery announces once committed."""
-    reply_id = str(uuid.uuid4())
-    row = {
-        "id": reply_id,
-        "conversation_id": conversation_id,
-        "customer_id": customer_id,
-        "channel": channel,
-        "external_id": f"outbox:{reply_id}",
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """A message to store and queue: an agent's reply, the first of a conversation they
+    start, a campaign's (``store_outbound_many``)."""
+
+    conversation_id: str
+    customer_id: str
+    channel: str
+    text: str
+    sender: str | None  # our address; None: the connector's default
+    recipient: str
+    subject: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)  # for the outbox (purpose, unsubscribe)
+
+
+def _message_row(message_id: str, item: Outgoing, who: Principal, now: datetime) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "conversation_id": item.conversation_id,
+        "customer_id": item.customer_id,
+        "channel": item.channel,
+        "external_id": f"outbox:{message_id}",
         "direction": "out",
         "kind": "message",
         "sender_kind": "agent",
         "sender_value": who.agent_id,
         "sender_name": who.name,
-        "recipient": recipient,
-        "subject": subject,
-        "text": text,
-        "meta": dict(meta or {}),
+        "recipient": item.recipient,
+        "subject": item.subject,
+        "text": item.text,
+        "meta": dict(item.meta),
         "received_at": now,
         "stored_at": now,
     }
+
+
+def _outbox_row(message_id: str, item: Outgoing, now: datetime, sent_as: str | None = None) -> dict[str, Any]:
+    return outbox_store.row(
+        reply_id=message_id,
+        conversation_id=item.conversation_id,
+        customer_id=item.customer_id,
+        channel=item.channel,
+        sender=item.sender,
+        recipient=item.recipient,
+        text=item.text,
+        now=now,
+        details=item.details,
+        sent_as=sent_as,
+    )
+
+
+async def store_outbound(
+    conn: AsyncConnection,
+    item: Outgoing,
+    who: Principal,
+    now: datetime,
+    files: Sequence[Attachment] = (),
+    in_store: Mapping[str, InStore] | None = None,
+) -> tuple[str, tuple[str, Callable[[], None]] | None]:
+    """An agent's outbound message, its files, its search document and its outbox row
+    (sent at once where the channel delivers ``in_store``): its id, and what the in-store
+    delivery announces once committed."""
+    reply_id = str(uuid.uuid4())
+    row = _message_row(reply_id, item, who, now)
     await conn.execute(sa.insert(messages).values(**row))
     file_rows = [
         {
@@ -194,22 +217,27 @@ async def store_outbound(
         await conn.execute(sa.insert(attachments), file_rows)
     await search_index.index_messages(conn, [row], file_rows)
     delivered = None
-    if in_store and channel in in_store:
-        delivered = await in_store[channel](conn, reply_id, files, now)
+    if in_store and item.channel in in_store:
+        delivered = await in_store[item.channel](conn, reply_id, files, now)
     await outbox_store.enqueue(
-        conn,
-        reply_id=reply_id,
-        conversation_id=conversation_id,
-        customer_id=customer_id,
-        channel=channel,
-        sender=sender,
-        recipient=recipient,
-        text=text,
-        now=now,
-        details=details,
-        sent_as=None if delivered is None else delivered[0],
+        conn, [_outbox_row(reply_id, item, now, None if delivered is None else delivered[0])]
     )
     return reply_id, delivered
+
+
+async def store_outbound_many(
+    conn: AsyncConnection, items: Sequence[Outgoing], who: Principal, now: datetime
+) -> list[str]:
+    """Many messages at once (no files, none delivered in the store): their ids, in order."""
+    ids = [str(uuid.uuid4()) for _ in items]
+    rows = [_message_row(i, item, who, now) for i, item in zip(ids, items, strict=True)]
+    if rows:
+        await conn.execute(sa.insert(messages), rows)
+        await search_index.index_messages(conn, rows, [])
+        await outbox_store.enqueue(
+            conn, [_outbox_row(i, item, now) for i, item in zip(ids, items, strict=True)]
+        )
+    return ids
 
 
 async def reply_addresses(conn: AsyncConnection, conv: Any, channel: str) -> tuple[str | None, str]:

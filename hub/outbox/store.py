@@ -27,8 +27,7 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(2**attempt, 300))
 
 
-async def enqueue(
-    conn: AsyncConnection,
+def row(
     *,
     reply_id: str,
     conversation_id: str,
@@ -40,27 +39,30 @@ async def enqueue(
     now: datetime,
     details: Mapping[str, Any] | None = None,
     sent_as: str | None = None,
-) -> None:
+) -> dict[str, Any]:
     """An outbox row for a reply, due now; ``sent_as``: the provider id of a reply the
     channel delivered in the same transaction (it is then sent, after one attempt)."""
-    await conn.execute(
-        sa.insert(outbox).values(
-            id=reply_id,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            channel=channel,
-            sender=sender,
-            recipient=recipient,
-            text=text,
-            status="queued" if sent_as is None else "sent",
-            attempts=0 if sent_as is None else 1,
-            next_attempt_at=now,
-            provider_ids=[] if sent_as is None else [sent_as],
-            details=dict(details or {}),
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    return {
+        "id": reply_id,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "channel": channel,
+        "sender": sender,
+        "recipient": recipient,
+        "text": text,
+        "status": "queued" if sent_as is None else "sent",
+        "attempts": 0 if sent_as is None else 1,
+        "next_attempt_at": now,
+        "provider_ids": [] if sent_as is None else [sent_as],
+        "details": dict(details or {}),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def enqueue(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Outbox rows (``row``), in the caller's transaction."""
+    await conn.execute(sa.insert(outbox), list(rows))
 
 
 async def claim(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:

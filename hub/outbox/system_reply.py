@@ -66,15 +66,19 @@ async def queue_system_reply(
     )
     await outbox_store.enqueue(
         conn,
-        reply_id=reply_id,
-        conversation_id=conversation_id,
-        customer_id=customer_id,
-        channel=channel,
-        sender=sender,
-        recipient=recipient,
-        text=text,
-        now=now,
-        details={"auto_reply": True, reason: True},
+        [
+            outbox_store.row(
+                reply_id=reply_id,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                channel=channel,
+                sender=sender,
+                recipient=recipient,
+                text=text,
+                now=now,
+                details={"auto_reply": True, reason: True},
+            )
+        ],
     )
     return reply_id
 

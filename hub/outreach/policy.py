@@ -1,6 +1,6 @@
 """The contact policy: the "one voice" every department speaks with. Checked before every
-message that starts a contact with a customer (an agent's new conversation; later an
-automation's or a campaign's), never before a reply inside an open conversation.
+message that starts a contact with a customer (an agent's new conversation, a campaign's
+message to each recipient), never before a reply inside an open conversation.
 
 An admin writes it as YAML (versioned like the routing rules). Each rule says whom it
 applies to (``purposes``, ``departments``, ``channels``; absent: all) and one condition
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,8 +38,8 @@ DEFAULT_DEPARTMENT = "service"  # a conversation no rule gave a department is th
 
 DEFAULT_POLICY = """\
 # The contact policy: one voice towards the customer. It is checked before every message
-# that starts a contact (a new conversation by an agent, an automation or a campaign),
-# never before a reply inside an open conversation. Each rule applies to the purposes
+# that starts a contact (a new conversation by an agent, a campaign's message), never
+# before a reply inside an open conversation. Each rule applies to the purposes
 # (service, marketing), departments and channels it names (absent: all) and blocks by one
 # condition. A supervisor may send despite a block, with a reason (audited).
 rules:
@@ -253,7 +253,7 @@ def _quiet_hours(rule: Rule, proposed: Proposed, s: Situation) -> Block | None:
         rule.kind,
         f"blocked by “{rule.name}”: it is {local:%H:%M} for the customer ({s.zone.key}); "
         f"{proposed.channel} is quiet from {start:%H:%M} to {end:%H:%M}",
-        until=ends,
+        until=ends.astimezone(UTC),  # stored and compared as UTC, like every time in the hub
     )
 
 

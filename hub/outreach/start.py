@@ -30,7 +30,7 @@ from hub.dispatch import actions as agent_actions
 from hub.dispatch.inbox import Inbox, notify
 from hub.errors import Conflict, Forbidden, InputError
 from hub.model import Attachment, Role
-from hub.outbox.replies import ADDRESS_KIND, InStore, check_channel, consent, store_outbound
+from hub.outbox.replies import ADDRESS_KIND, InStore, Outgoing, check_channel, consent, store_outbound
 from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.policy import (
     DEFAULT_DEPARTMENT,
@@ -131,51 +131,51 @@ class Outreach:
             route = {"department": department, "outbound": {"purpose": start.purpose, "by": who.agent_id}}
             await repo.open_started(
                 conn,
-                {
-                    "id": conv_id,
-                    "customer_id": customer.id,
-                    "channel": start.channel,
-                    "thread_key": thread,
-                    "status": "open",
-                    "open_key": key,
-                    "needs_routing": False,
-                    "message_count": 0 if callback else 1,
-                    "opened_at": now,
-                    "last_message_at": now,
-                    "assignee_id": who.agent_id,
-                    "assigned_at": now,
-                    "route": route,
-                    "first_response_at": None if callback else now,  # we spoke first
-                },
-                {
-                    "id": str(uuid.uuid4()),
-                    "customer_id": customer.id,
-                    "channel": start.channel,
-                    "purpose": start.purpose,
-                    "department": department,
-                    "actor": who.actor,
-                    "at": now,
-                    "overridden": start.override if blocks else None,
-                },
+                [
+                    {
+                        "id": conv_id,
+                        "customer_id": customer.id,
+                        "channel": start.channel,
+                        "thread_key": thread,
+                        "status": "open",
+                        "open_key": key,
+                        "needs_routing": False,
+                        "message_count": 0 if callback else 1,
+                        "opened_at": now,
+                        "last_message_at": now,
+                        "assignee_id": who.agent_id,
+                        "assigned_at": now,
+                        "route": route,
+                        "first_response_at": None if callback else now,  # we spoke first
+                    }
+                ],
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "customer_id": customer.id,
+                        "channel": start.channel,
+                        "purpose": start.purpose,
+                        "department": department,
+                        "actor": who.actor,
+                        "at": now,
+                        "overridden": start.override if blocks else None,
+                    }
+                ],
             )
             message_id, delivered = None, None
             if not callback:
-                message_id, delivered = await store_outbound(
-                    conn,
+                item = Outgoing(
                     conversation_id=conv_id,
                     customer_id=customer.id,
                     channel=start.channel,
-                    who=who,
                     text=start.text,
                     sender=start.sender,
                     recipient=recipient,
-                    now=now,
                     subject=start.subject.strip() if start.subject else None,
                     meta={"purpose": start.purpose, "department": department},
-                    files=start.files,
-                    in_store=self.in_store,
                     details={"purpose": start.purpose},
                 )
+                message_id, delivered = await store_outbound(conn, item, who, now, start.files, self.in_store)
             await search_index.refresh_conversations(conn, [conv_id])
             data = {
                 "channel": start.channel,
@@ -241,16 +241,9 @@ class Outreach:
     ) -> list[Block]:
         policy = self.policy.policy
         since = now - timedelta(days=policy.lookback_days())
-        past = await repo.conversations_since(conn, customer.id, since)
-        situation = Situation(
-            zone=customer_zone(customer, self.zone),
-            key_account=customer.key_account,
-            manager_id=customer.manager_id,
-            manager_name=customer.manager_name,
-            open=[_fact(p) for p in past if p.closed_at is None],
-            closed=[_fact(p) for p in past if p.closed_at is not None],
-            contacts=await repo.contacts_since(conn, customer.id, since),
-        )
+        past = (await repo.conversations_since(conn, [customer.id], since)).get(customer.id, [])
+        contacts = (await repo.contacts_since(conn, [customer.id], since)).get(customer.id, [])
+        situation = situation_of(customer, past, contacts, self.zone)
         proposed = Proposed(
             channel=start.channel,
             purpose=start.purpose,
@@ -259,6 +252,24 @@ class Outreach:
             at=now,
         )
         return judge(policy, proposed, situation)
+
+
+def situation_of(
+    customer: Recipient,
+    past: Sequence[PastConversation],
+    contacts: Sequence[tuple[datetime, str]],
+    zone: ZoneInfo,
+) -> Situation:
+    """What the contact policy judges a contact with ``customer`` by (``zone``: the hub's)."""
+    return Situation(
+        zone=customer_zone(customer, zone),
+        key_account=customer.key_account,
+        manager_id=customer.manager_id,
+        manager_name=customer.manager_name,
+        open=[_fact(p) for p in past if p.closed_at is None],
+        closed=[_fact(p) for p in past if p.closed_at is not None],
+        contacts=contacts,
+    )
 
 
 def customer_zone(customer: Recipient, default: ZoneInfo) -> ZoneInfo:

@@ -375,9 +375,13 @@ async def _open_conversations(
 
     threads = await existing(list(wanted))
     if reopen_within > timedelta(0):
-        threads |= await _reopen_recent(
-            conn, [wanted[k] for k in followed if k not in threads], now - reopen_within, now
-        )
+        since = now - reopen_within
+        threads |= await _reopen_recent(conn, [wanted[k] for k in followed if k not in threads], since, now)
+        # an answer to a campaign's message (an SMS has no thread to follow) reopens it
+        unfollowed = [wanted[k] for k in wanted if k not in threads]
+        if unfollowed:
+            campaigns = await _latest_campaign_threads(conn, unfollowed, since)
+            threads |= await _reopen_recent(conn, [wanted[k] for k in campaigns], since, now)
     missing = sorted(k for k in wanted if k not in threads)
     opened: set[str] = set()
     if missing:
@@ -395,6 +399,30 @@ async def _open_conversations(
         if raced:
             threads.update(await existing(raced))
     return threads, opened
+
+
+async def _latest_campaign_threads(
+    conn: AsyncConnection, wanted: Sequence[dict[str, Any]], since: datetime
+) -> set[str]:
+    """The open keys of the wanted threads whose latest conversation closed after ``since``
+    is a campaign's (hub/outreach/campaigns.py): one query for the batch."""
+    c = conversations.c
+    keys = {(w["customer_id"], w["channel"], w["thread_key"]): str(w["open_key"]) for w in wanted}
+    rows = await conn.execute(
+        sa.select(c.customer_id, c.channel, c.thread_key, c.closed_at, c.route)
+        .where(
+            any_of(conn, c.customer_id, sorted({w["customer_id"] for w in wanted})),
+            c.status == ConversationStatus.CLOSED,
+            c.closed_at >= since,
+        )
+        .order_by(c.closed_at)
+    )
+    latest: dict[str, Any] = {}
+    for row in rows:  # oldest first: the latest of each thread stays
+        key = keys.get((row.customer_id, row.channel, row.thread_key))
+        if key is not None:
+            latest[key] = row.route
+    return {key for key, route in latest.items() if isinstance(route, dict) and route.get("campaign")}
 
 
 async def _reopen_recent(
@@ -462,11 +490,19 @@ async def _reopen_recent(
     return reopened
 
 
+CAMPAIGN_KEPT = ("tags", "campaign", "department", "transfer_queue")
+
+
 def _kept_on_reopen(route: Any) -> dict[str, Any] | None:
     """What of a conversation's routing state outlives a reopen: its tags, which may be an
-    agent's work. A route without ``waiting_since`` counts as none for the router
-    (``hub.dispatch.admission.unrouted``)."""
-    tags = route.get("tags") if isinstance(route, dict) else None
+    agent's work; of a campaign's (hub/outreach/campaigns.py), also the campaign, its
+    department and the queue its answers wait on. A route without ``waiting_since`` counts
+    as none for the router (``hub.dispatch.admission.unrouted``)."""
+    if not isinstance(route, dict):
+        return None
+    if route.get("campaign"):
+        return {k: route[k] for k in CAMPAIGN_KEPT if k in route}
+    tags = route.get("tags")
     return {"tags": tags} if tags else None
 
 

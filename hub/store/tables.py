@@ -716,9 +716,9 @@ csat_surveys = sa.Table(
 contact_policy = _config_versions("contact_policy")
 
 # Every contact the hub started with a customer (hub/outreach): a new conversation by an
-# agent, later an automation's or a campaign's first message. The contact policy's
-# frequency caps count them across departments. ``overridden``: the reason a supervisor
-# gave for sending despite a block (also audited).
+# agent, a campaign's message to a recipient. The contact policy's frequency caps count
+# them across departments. ``overridden``: the reason a supervisor gave for sending
+# despite a block (also audited).
 outbound_contacts = sa.Table(
     "outbound_contacts",
     metadata,
@@ -733,4 +733,48 @@ outbound_contacts = sa.Table(
     sa.Column("overridden", sa.Text),
     sa.Index(None, "customer_id", "at"),
     sa.Index(None, "conversation_id"),
+)
+
+# A campaign (hub/outreach/campaigns.py): one templated message per language, to the
+# members of a saved segment on one channel, at most ``rate_per_minute`` queued a minute.
+# ``texts``: {language: {"subject": ..., "text": ...}}. Status: draft, running, cancelled, done.
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("segment_id", sa.String(36), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("queue", sa.String(60)),  # where replies wait
+    sa.Column("sender", sa.String(320)),  # our address (an email's mailbox); none: the default
+    sa.Column("texts", JSON, nullable=False),
+    sa.Column("rate_per_minute", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(36), nullable=False),  # an agent id
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("started_at", TS),
+    sa.Column("finished_at", TS),
+    sa.Column("recipients", sa.Integer),  # the segment's members when it started
+)
+
+# One recipient of a campaign: ``pending`` until the runner takes it, then ``sent`` (its
+# message, conversation and the unsubscribe link's token hash) or ``skipped`` (``reason``).
+# A recipient in quiet hours stays pending until ``not_before``.
+campaign_recipients = sa.Table(
+    "campaign_recipients",
+    metadata,
+    sa.Column("campaign_id", sa.String(36), sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("not_before", TS),
+    sa.Column("message_id", sa.String(36)),
+    sa.Column("conversation_id", sa.String(36)),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("campaign_id", "customer_id"),
+    sa.Index(None, "campaign_id", "status", "customer_id"),  # the next pending, in order, without a sort
+    sa.Index(None, "message_id"),
 )

@@ -19,13 +19,10 @@ from hub.routespec import TEXT, RouteSpec, form_schema
 from hub.store.repos import csat as repo
 from hub.store.repos.csat import Survey
 from hub.untrusted import strict_int
+from hub.web.public_page import page_language, public_page
 from hub.web.reports import only_params, report_range, report_scope, report_zone
 from hub.web.versions import config_routes
 
-PAGE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
 BY = ("agent", "team", "queue", "tier", "channel")
 WORDS = {
     "de": {
@@ -47,33 +44,10 @@ WORDS = {
         "noted": "Thank you, we have your comment.",
     },
 }
-STYLE = (
-    "body{font:1.1rem/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}"
-    "button{font:inherit;padding:.4rem .8rem;margin:.2rem;border:1px solid #555;border-radius:.4rem;"
-    "background:#fff}"
-    "button:focus{outline:3px solid #0a58ca}.stars button{font-size:1.6rem}"
-    "textarea{width:100%;font:inherit}"
-)
 
 
 def _page(language: str, status: int, *parts: str) -> web.Response:
-    words = WORDS.get(language, WORDS["en"])
-    body = (
-        f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(words['title'])}</title><style>{STYLE}</style></head>"
-        f"<body><main><h1>{html.escape(words['title'])}</h1>{''.join(parts)}</main></body></html>"
-    )
-    return web.Response(
-        text=body,
-        status=status,
-        content_type="text/html",
-        headers={
-            "Content-Security-Policy": PAGE_CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-        },
-    )
+    return public_page(language, WORDS.get(language, WORDS["en"])["title"], status, *parts)
 
 
 def _settings_words(request: web.Request, survey: Survey) -> dict[str, str]:
@@ -118,7 +92,7 @@ async def _survey(request: web.Request) -> Survey | None:
 
 
 def _unknown(request: web.Request) -> web.Response:
-    language = "de" if request.headers.get("Accept-Language", "").lower().startswith("de") else "en"
+    language = page_language(request)
     return _page(language, 404, f'<p role="alert">{html.escape(WORDS[language]["unknown"])}</p>')
 
 

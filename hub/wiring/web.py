@@ -14,6 +14,7 @@ from hub.web.agents import agent_routes
 from hub.web.api_tokens import token_routes
 from hub.web.auth import auth_routes
 from hub.web.automations import automation_routes
+from hub.web.campaigns import campaign_routes
 from hub.web.canned import canned_routes
 from hub.web.channel_settings import channel_settings_routes
 from hub.web.channels import channel_routes
@@ -65,6 +66,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *health_routes(),
         *automation_routes(),
         *outreach_routes(),
+        *campaign_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

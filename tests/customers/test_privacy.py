@@ -201,6 +201,8 @@ PUBLIC = {
         "/csat/{token}",
     ): "a satisfaction survey's page: the one-use token (only its hash is stored) decides",
     ("POST", "/csat/{token}"): "a satisfaction survey's answer: the same token; one score, one comment",
+    ("GET", "/u/{token}"): "a campaign email's unsubscribe page: shows a button, changes nothing",
+    ("POST", "/u/{token}"): "unsubscribing: the one-use token (only its hash is stored) names whom",
     ("GET", "/ws/widget"): "visitors' chat: the site's Origin list and the visitor token decide",
     ("OPTIONS", "/widget/uploads"): "CORS preflight: answers the site's origins only",
     ("POST", "/widget/uploads"): "visitors' files: needs a visitor token",

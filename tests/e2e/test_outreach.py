@@ -45,6 +45,7 @@ async def mailing_hub(tmp_path: Path) -> AsyncIterator[Mailing]:
         tmp_path,
         "embedded",
         **{
+            "server.public_url": "http://127.0.0.1",  # campaign emails' unsubscribe links
             "connectors.email.enabled": True,
             "connectors.email.domain": "hub.e2e.example",
             "connectors.email.from_address": "service@e2e.example",
@@ -153,3 +154,31 @@ async def test_a_sales_offer_is_blocked_by_an_open_complaint(mailing_hub: Mailin
         )
 
     await eventually(delivered, what="the mail at the SMTP peer")
+
+
+async def test_a_supervisor_runs_a_campaign_from_the_console(mailing_hub: Mailing, browser: Any) -> None:
+    hub = mailing_hub.hub
+    await add_agent(hub, "lea@e2e.example", "Lea Lead", "supervisor", departments=["marketing"])
+    lea = await sign_in(browser, hub, "lea@e2e.example", locale="de-DE")
+    segment = await call(
+        lea, "POST", "/api/v1/segments", {"name": "Deutschsprachig", "filters": {"language": "de"}}
+    )
+    await lea.goto(f"{hub.url}/console/#/campaigns")
+    form = lea.locator("#campaign-form")
+    await form.wait_for()
+    await form.locator("input[name=name]").fill("Winterangebot")
+    await form.locator("select[name=segment_id]").select_option(segment["id"])
+    await form.locator("select[name=channel]").select_option("email")
+    await form.locator("input[name=subject_de]").fill("Unser Winterangebot")
+    await form.locator("textarea[name=text_de]").fill("Jetzt wechseln.")
+    await form.locator("button[type=submit]").click()
+    row = lea.locator("#campaigns tbody tr", has_text="Winterangebot")
+    await row.locator("td.status", has_text="Entwurf").wait_for()
+    await row.locator("button[data-act=start]").click()
+    # the segment is empty in this fresh hub: the campaign runs to its end at once
+    await (
+        row.locator("td.status", has_text="Läuft").or_(row.locator("td.status", has_text="Fertig")).wait_for()
+    )
+    shown = await call(lea, "GET", "/api/v1/campaigns")
+    assert [c["name"] for c in shown["items"]] == ["Winterangebot"]
+    assert shown["items"][0]["status"] in ("running", "done")

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.store.tables import agents, conversations, customers, identities, outbound_contacts
+from hub.store.tables import agents, consents, conversations, customers, identities, outbound_contacts
 from hub.store.times import utc, utc_or_none
 
 c = conversations.c
@@ -42,9 +42,15 @@ class PastConversation:
 
 async def recipient(conn: AsyncConnection, customer_id: str) -> Recipient | None:
     """The customer (None if unknown or erased) with their addresses, oldest first."""
+    return (await recipients(conn, [customer_id])).get(customer_id)
+
+
+async def recipients(conn: AsyncConnection, customer_ids: Sequence[str]) -> dict[str, Recipient]:
+    """Those of the customers that exist and are not erased, by id (``recipient``)."""
     manager = agents.alias("manager")
-    row = (
-        await conn.execute(
+    found: dict[str, Recipient] = {}
+    for chunk in _chunks(customer_ids):
+        rows = await conn.execute(
             sa.select(
                 customers.c.id,
                 customers.c.name,
@@ -55,58 +61,91 @@ async def recipient(conn: AsyncConnection, customer_id: str) -> Recipient | None
                 manager.c.name.label("manager_name"),
             )
             .outerjoin(manager, manager.c.id == customers.c.key_account_manager_id)
-            .where(customers.c.id == customer_id, customers.c.erased_at.is_(None))
+            .where(customers.c.id.in_(chunk), customers.c.erased_at.is_(None))
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    addresses: dict[str, list[tuple[str, str | None]]] = {}
-    for found in await conn.execute(
-        sa.select(identities.c.kind, identities.c.value, identities.c.undeliverable)
-        .where(identities.c.customer_id == customer_id)
-        .order_by(identities.c.created_at, identities.c.id)
-    ):
-        addresses.setdefault(found.kind, []).append((found.value, found.undeliverable))
-    return Recipient(
-        id=row.id,
-        name=row.name,
-        language=row.language,
-        key_account=bool(row.key_account),
-        manager_id=row.key_account_manager_id,
-        manager_name=row.manager_name,
-        attributes=row.attributes or {},
-        addresses=addresses,
-    )
+        addresses: dict[str, dict[str, list[tuple[str, str | None]]]] = {}
+        for a in await conn.execute(
+            sa.select(
+                identities.c.customer_id, identities.c.kind, identities.c.value, identities.c.undeliverable
+            )
+            .where(identities.c.customer_id.in_(chunk))
+            .order_by(identities.c.created_at, identities.c.id)
+        ):
+            addresses.setdefault(a.customer_id, {}).setdefault(a.kind, []).append((a.value, a.undeliverable))
+        for row in rows:
+            found[row.id] = Recipient(
+                id=row.id,
+                name=row.name,
+                language=row.language,
+                key_account=bool(row.key_account),
+                manager_id=row.key_account_manager_id,
+                manager_name=row.manager_name,
+                attributes=row.attributes or {},
+                addresses=addresses.get(row.id, {}),
+            )
+    return found
 
 
 async def conversations_since(
-    conn: AsyncConnection, customer_id: str, since: datetime
-) -> list[PastConversation]:
-    """The customer's open conversations and those closed after ``since``."""
-    rows = await conn.execute(
-        sa.select(c.id, c.route, c.opened_at, c.closed_at).where(
-            c.customer_id == customer_id, sa.or_(c.status == "open", c.closed_at > since)
+    conn: AsyncConnection, customer_ids: Sequence[str], since: datetime
+) -> dict[str, list[PastConversation]]:
+    """The customers' open conversations and those closed after ``since``, by customer."""
+    found: dict[str, list[PastConversation]] = {}
+    for chunk in _chunks(customer_ids):
+        rows = await conn.execute(
+            sa.select(c.id, c.customer_id, c.route, c.opened_at, c.closed_at).where(
+                c.customer_id.in_(chunk), sa.or_(c.status == "open", c.closed_at > since)
+            )
         )
-    )
-    return [
-        PastConversation(
-            id=r.id,
-            route=r.route if isinstance(r.route, dict) else {},
-            opened_at=utc(r.opened_at),
-            closed_at=utc_or_none(r.closed_at),
-        )
-        for r in rows
-    ]
+        for r in rows:
+            found.setdefault(r.customer_id, []).append(
+                PastConversation(
+                    id=r.id,
+                    route=r.route if isinstance(r.route, dict) else {},
+                    opened_at=utc(r.opened_at),
+                    closed_at=utc_or_none(r.closed_at),
+                )
+            )
+    return found
 
 
 async def contacts_since(
-    conn: AsyncConnection, customer_id: str, since: datetime
-) -> list[tuple[datetime, str]]:
-    """(at, purpose) of every contact the hub started with the customer after ``since``."""
-    rows = await conn.execute(
-        sa.select(o.at, o.purpose).where(o.customer_id == customer_id, o.at > since).order_by(o.at)
-    )
-    return [(utc(r.at), r.purpose) for r in rows]
+    conn: AsyncConnection, customer_ids: Sequence[str], since: datetime
+) -> dict[str, list[tuple[datetime, str]]]:
+    """(at, purpose) of every contact the hub started with the customers after ``since``."""
+    found: dict[str, list[tuple[datetime, str]]] = {}
+    for chunk in _chunks(customer_ids):
+        rows = await conn.execute(
+            sa.select(o.customer_id, o.at, o.purpose)
+            .where(o.customer_id.in_(chunk), o.at > since)
+            .order_by(o.at)
+        )
+        for r in rows:
+            found.setdefault(r.customer_id, []).append((utc(r.at), r.purpose))
+    return found
+
+
+async def consent_states(
+    conn: AsyncConnection, customer_ids: Sequence[str], channel: str, purpose: str
+) -> dict[str, tuple[bool, str]]:
+    """Whether each customer granted or withdrew ``purpose`` on ``channel``, and how (absent: neither)."""
+    found: dict[str, tuple[bool, str]] = {}
+    for chunk in _chunks(customer_ids):
+        rows = await conn.execute(
+            sa.select(consents.c.customer_id, consents.c.granted, consents.c.source).where(
+                consents.c.customer_id.in_(chunk),
+                consents.c.channel == channel,
+                consents.c.purpose == purpose,
+            )
+        )
+        for r in rows:
+            found[r.customer_id] = (bool(r.granted), str(r.source))
+    return found
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    """IN lists of a size both backends take (SQLite's bound-parameter limit)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 async def agent_departments(conn: AsyncConnection, agent_id: str) -> list[str]:
@@ -120,15 +159,20 @@ async def open_conversation(conn: AsyncConnection, open_key: str) -> tuple[str, 
     return None if row is None else (row.id, utc(row.opened_at))
 
 
-async def open_started(conn: AsyncConnection, values: Mapping[str, Any], contact: Mapping[str, Any]) -> None:
-    """A conversation the hub starts, with its contact (``values``: the conversation's
-    columns; ``contact``: the outbound contact's, less the conversation)."""
-    await conn.execute(sa.insert(conversations).values(**values))
-    await record_contact(conn, {**contact, "conversation_id": values["id"]})
-
-
-async def record_contact(conn: AsyncConnection, contact: Mapping[str, Any]) -> None:
-    await conn.execute(sa.insert(outbound_contacts).values(**contact))
+async def open_started(
+    conn: AsyncConnection, started: Sequence[Mapping[str, Any]], contacts: Sequence[Mapping[str, Any]]
+) -> None:
+    """Conversations the hub starts (their columns), each with its contact (the outbound
+    contact's columns, less the conversation: the one at the same place in ``started``)."""
+    if started:
+        await conn.execute(sa.insert(conversations), list(started))
+        await conn.execute(
+            sa.insert(outbound_contacts),
+            [
+                {**contact, "conversation_id": conv["id"]}
+                for conv, contact in zip(started, contacts, strict=True)
+            ],
+        )
 
 
 async def move_contacts(conn: AsyncConnection, from_customer: str, to_customer: str) -> None:

@@ -15,10 +15,11 @@ import { Notifier } from "./notify.js";
 import { loadTags } from "./tags.js";
 import { Search, SavedViews } from "./search.js";
 import { ReportsView } from "./reports.js";
+import { CampaignsView } from "./campaigns.js";
 
 const live = new LiveFeed();
 const NARROW = window.matchMedia("(max-width: 900px)");
-let inbox, conversation, supervisor, reports, keyAccounts, watchlist, notifier, search, savedViews;
+let inbox, conversation, supervisor, reports, keyAccounts, watchlist, campaigns, notifier, search, savedViews;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -82,7 +83,8 @@ function layout() {
     isSupervisor() ? h("a", { href: "#/supervisor", id: "nav-supervisor" }, t("nav.supervisor")) : null,
     h("a", { href: "#/reports", id: "nav-reports", hidden: !mayReport() }, t("nav.reports")),
     h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")),
-    h("a", { href: "#/health", id: "nav-health", hidden: !mayReport() }, t("nav.health")));
+    h("a", { href: "#/health", id: "nav-health", hidden: !mayReport() }, t("nav.health")),
+    isSupervisor() ? h("a", { href: "#/campaigns", id: "nav-campaigns" }, t("nav.campaigns")) : null);
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
     h("strong", { class: "brand" }, "ContactHub"), nav, search.root,
@@ -106,6 +108,7 @@ function layout() {
   reports = new ReportsView(h("div", { class: "reports-view" }));
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
   watchlist = new WatchlistView(h("div", { class: "watchlist-view" }));
+  campaigns = new CampaignsView(h("div", { class: "campaigns-view" }));
 }
 
 // An icon drawn here: no emoji font or image file needed.
@@ -129,7 +132,8 @@ function route() {
   const hash = location.hash || "#/inbox";
   const match = hash.match(/^#\/c\/([\w-]+)(?:\/m\/([\w-]+))?$/);
   document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
-    : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : hash === "#/health" ? "health" : "inbox";
+    : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : hash === "#/health" ? "health"
+    : hash === "#/campaigns" ? "campaigns" : "inbox";
   if (match) {
     replace(main, conversation.root);
     conversation.show(match[1]).then(() => { if (match[2]) showMessage(match[2]); });
@@ -147,6 +151,10 @@ function route() {
     conversation.leave();
     replace(main, reports.root);
     reports.load().catch((err) => toast(err.message, "error"));
+  } else if (hash === "#/campaigns" && isSupervisor()) {
+    conversation.leave();
+    replace(main, campaigns.root);
+    campaigns.load().catch((err) => toast(err.message, "error"));
   } else if (hash === "#/supervisor" && isSupervisor()) {
     conversation.leave();
     replace(main, supervisor.root);

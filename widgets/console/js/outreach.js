@@ -10,7 +10,7 @@ import { isSupervisor } from "./state.js";
 import { channelName, purposeName } from "./events.js";
 
 // the identity kind a channel is addressed to (as the hub's outbox knows it)
-const KIND = { email: "email", sms: "phone", voice: "phone", fax: "fax", api: "api" };
+const KIND = { email: "email", sms: "phone", voice: "phone", fax: "fax", api: "external" };
 
 export async function startDialog(customer, { onStarted }) {
   let options;
