@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.customers import audit
-from hub.keys import STORE, TIERS
+from hub.keys import TIERS
 from hub.request_body import json_response
 from hub.routespec import TEXT, RouteSpec
 from hub.web.console import static_files
-from hub.web.middleware import AGENT
-from hub.web.versions import draft_errors, rules_text
+from hub.web.versions import draft_errors, rules_text, save_version
 
 
 async def to_admin(request: web.Request) -> web.StreamResponse:
@@ -42,19 +40,8 @@ async def validate_tiers(request: web.Request) -> web.Response:
 async def put_tiers(request: web.Request) -> web.Response:
     """Save tiers (YAML or JSON ``{"tiers": [...], "currency", "rates"}``) and re-tier every
     customer in the background."""
-    text = await rules_text(request)
     config = request.app[TIERS]
-    who = request[AGENT].actor
-    version = await config.save(text, who, request.query.get("comment"))
-    async with request.app[STORE].write() as conn:
-        await audit.record(
-            conn,
-            actor=who,
-            action="tiers.saved",
-            subject_type="tier_rules",
-            subject_id=str(version),
-            customer_id=None,
-        )
+    version = await save_version(request, config, await rules_text(request), "tiers.saved", "tier_rules")
     config.retier_in_background()
     return json_response({"version": version, "retier": config.retier})
 

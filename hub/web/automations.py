@@ -14,15 +14,13 @@ from hub.automation.config import AutomationConfig
 from hub.automation.dry_run import dry_run
 from hub.automation.rules import Automation, Automations, references
 from hub.automation.runner import Env
-from hub.customers import audit
 from hub.errors import InputError
 from hub.keys import AUTOMATIONS, CLOCK, RECORDS, ROUTING, SETTINGS, STORE
 from hub.request_body import int_query, json_response
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.repos import automation as repo
 from hub.store.repos import webhooks as webhooks_repo
-from hub.web.middleware import AGENT
-from hub.web.versions import diff, draft_errors, rules_text, version_routes
+from hub.web.versions import diff, draft_errors, rules_text, save_version, version_routes
 
 BASE = "/api/v1/automations"
 
@@ -106,17 +104,8 @@ async def validate_draft(request: web.Request) -> web.Response:
 async def put_automations(request: web.Request) -> web.Response:
     text, errors = await _draft(request)
     _refuse(errors)
-    who = request[AGENT].actor
-    version = await request.app[AUTOMATIONS].save(text, who, request.query.get("comment"))
-    async with request.app[STORE].write() as conn:
-        await audit.record(
-            conn,
-            actor=who,
-            action="automations.saved",
-            subject_type="automations",
-            subject_id=str(version),
-            customer_id=None,
-        )
+    config = request.app[AUTOMATIONS]
+    version = await save_version(request, config, text, "automations.saved", "automations")
     return json_response({"version": version})
 
 

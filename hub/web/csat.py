@@ -222,7 +222,12 @@ def csat_routes() -> list[RouteSpec]:
             },
         ),
         *config_routes(
-            "/api/v1/csat/settings", CSAT, "satisfaction survey settings", "csat", "csat.settings_saved"
+            "/api/v1/csat/settings",
+            CSAT,
+            "satisfaction survey settings",
+            "csat",
+            "csat.settings_saved",
+            "csat_settings",
         ),
         RouteSpec(
             "GET",

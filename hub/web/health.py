@@ -137,6 +137,7 @@ def health_routes() -> list[RouteSpec]:
             "health rules",
             "admin",
             "health.rules_saved",
+            "health_rules",
             "; scores follow at the next full run or `contacthub health recompute`",
         ),
     ]

@@ -172,6 +172,11 @@ def outreach_routes() -> list[RouteSpec]:
             responses={200: "The options", **common},
         ),
         *config_routes(
-            "/api/v1/contact-policy", CONTACT_POLICY, "contact policy", "admin", "contact_policy.saved"
+            "/api/v1/contact-policy",
+            CONTACT_POLICY,
+            "contact policy",
+            "admin",
+            "contact_policy.saved",
+            "contact_policy",
         ),
     ]

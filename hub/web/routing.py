@@ -10,7 +10,6 @@ import yaml
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from hub.customers import audit
 from hub.customers.records import load_customer
 from hub.dispatch.facts import customer_facts, load_floor, message_facts
 from hub.keys import CLOCK, ROUTING, STORE
@@ -19,8 +18,7 @@ from hub.routespec import TEXT, RouteSpec
 from hub.routing.decide import explain
 from hub.routing.types import WaitingConversation
 from hub.validation import NULLABLE, RequestModel, validated
-from hub.web.middleware import AGENT
-from hub.web.versions import MAX_RULES_BYTES, diff, draft_errors, rules_text, version_routes
+from hub.web.versions import MAX_RULES_BYTES, diff, draft_errors, rules_text, save_version, version_routes
 
 
 async def get_rules(request: web.Request) -> web.Response:
@@ -34,19 +32,9 @@ async def get_rules(request: web.Request) -> web.Response:
 
 async def put_rules(request: web.Request) -> web.Response:
     text = await rules_text(request)
-    who = request[AGENT]
-    version = await request.app[ROUTING].save(
-        text, who.actor, request.headers.get("X-Change-Comment") or request.query.get("comment")
-    )
-    async with request.app[STORE].write() as conn:
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="routing.rules_saved",
-            subject_type="routing_rules",
-            subject_id=str(version),
-            customer_id=None,
-        )
+    comment = request.headers.get("X-Change-Comment")
+    config = request.app[ROUTING]
+    version = await save_version(request, config, text, "routing.rules_saved", "routing_rules", comment)
     return json_response({"version": version})
 
 

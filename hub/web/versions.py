@@ -136,12 +136,36 @@ def version_routes(base: str, key: Key, what: str, tag: str, parsed: str | None 
     ]
 
 
+async def save_version(
+    request: web.Request,
+    config: VersionedConfig[Any],
+    text: str,
+    action: str,
+    subject_type: str,
+    comment: str | None = None,
+) -> int:
+    """``text`` saved as the configuration's new version by the caller, audited as
+    ``action``; the version. ``comment``: default the query's."""
+    who = request[AGENT].actor
+    version = await config.save(text, who, comment or request.query.get("comment"))
+    async with request.app[STORE].write() as conn:
+        await audit.record(
+            conn,
+            actor=who,
+            action=action,
+            subject_type=subject_type,
+            subject_id=str(version),
+            customer_id=None,
+        )
+    return version
+
+
 def config_routes(
-    base: str, key: Key, what: str, tag: str, saved: str, save_note: str = ""
+    base: str, key: Key, what: str, tag: str, saved: str, subject_type: str, save_note: str = ""
 ) -> list[RouteSpec]:
     """``GET base`` (the text in force, its version and the saved ones), ``POST
-    base/validate`` and ``PUT base`` (a new version, audited as ``saved``), and the version
-    routes, for the configuration under ``key``."""
+    base/validate`` and ``PUT base`` (a new version, audited as ``saved`` of
+    ``subject_type``), and the version routes, for the configuration under ``key``."""
 
     async def get_text(request: web.Request) -> web.Response:
         config: VersionedConfig[Any] = request.app[key]
@@ -158,18 +182,9 @@ def config_routes(
         )
 
     async def put_text(request: web.Request) -> web.Response:
-        text = await rules_text(request)
-        who = request[AGENT].actor
-        version = await request.app[key].save(text, who, request.query.get("comment"))
-        async with request.app[STORE].write() as conn:
-            await audit.record(
-                conn,
-                actor=who,
-                action=saved,
-                subject_type=saved.split(".")[0],
-                subject_id=str(version),
-                customer_id=None,
-            )
+        version = await save_version(
+            request, request.app[key], await rules_text(request), saved, subject_type
+        )
         return json_response({"version": version})
 
     common = {401: "Not signed in", 403: "Role too low"}

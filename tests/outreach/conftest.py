@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
+from connectors.email.inbound import to_inbound
+from connectors.email.settings import MailboxSettings
 from hub.auth.sessions import hash_password
-from hub.keys import STORE
+from hub.keys import BLOBS, QUEUE, STORE
 from hub.store.tables import agents, conversations, events, messages
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub, sign_in, sign_in_all
 from tests.connectors.conftest import ACCOUNT, NUMBER, TOKEN, FakeTwilio
@@ -106,6 +109,19 @@ class World:
                 )
 
         return str(await eventually(stored, what="the customer's message stored"))
+
+    async def answer_mail(self, mail: Any, text: str, sender: str = "kundin1@example.com") -> None:
+        """The customer answers ``mail`` (one the hub sent), as their mail client would."""
+        answer = EmailMessage()
+        answer["From"] = sender
+        answer["To"] = f"service@{DOMAIN}"
+        answer["Subject"] = f"Re: {mail['Subject']}"
+        answer["Message-ID"] = f"<{uuid.uuid4()}@example.com>"
+        answer["In-Reply-To"] = mail["Message-ID"]
+        answer.set_content(text)
+        box = MailboxSettings(host="127.0.0.1", user=f"service@{DOMAIN}", password="x")
+        inbound = await to_inbound(answer.as_bytes(), "service", box, self.hub.app[BLOBS], datetime.now(UTC))
+        await self.hub.app[QUEUE].append(inbound)
 
     async def row(self, conv_id: str) -> Any:
         async with self.hub.app[STORE].read() as conn:

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from connectors.email.inbound import to_inbound
-from connectors.email.settings import MailboxSettings
-from hub.keys import BLOBS, CAMPAIGNS, QUEUE, STORE
+from hub.keys import CAMPAIGNS, STORE
 from hub.store.tables import campaign_recipients, consents, conversations, customers, identities, outbox
 from hub.store.times import utc
 from tests.connectors.conftest import TOKEN, signed_post, sms_params
-from tests.outreach.conftest import DOMAIN, PUBLIC_URL, World, phone
+from tests.outreach.conftest import PUBLIC_URL, World, phone
 from tests.waits import eventually
 
 SERVICE_ONLY_POLICY = "rules:\n  - name: service first\n    purposes: [marketing]\n    while_open: {}\n"
@@ -251,17 +248,7 @@ async def test_an_email_campaign_can_be_unsubscribed_in_one_click(world: World) 
     assert unknown.status == 404
 
     # the customer's answer reopens the campaign's conversation on the marketing queue
-    answer = EmailMessage()
-    answer["From"] = "kundin1@example.com"
-    answer["To"] = f"service@{DOMAIN}"
-    answer["Subject"] = f"Re: {mail['Subject']}"
-    answer["Message-ID"] = "<antwort-c@example.com>"
-    answer["In-Reply-To"] = mail["Message-ID"]
-    answer.set_content("Was kostet das?")
-    box = MailboxSettings(host="127.0.0.1", user=f"service@{DOMAIN}", password="x")
-    await world.hub.app[QUEUE].append(
-        await to_inbound(answer.as_bytes(), "service", box, world.hub.app[BLOBS], datetime.now(UTC))
-    )
+    await world.answer_mail(mail, "Was kostet das?")
     async with world.hub.app[STORE].read() as conn:
         conv_id = await conn.scalar(sa.select(campaign_recipients.c.conversation_id))
 

@@ -7,15 +7,12 @@ audited; the policy's versions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from connectors.email.inbound import to_inbound
-from connectors.email.settings import MailboxSettings
-from hub.keys import BLOBS, CONTACT_POLICY, QUEUE, STORE
+from hub.keys import CONTACT_POLICY, STORE
 from hub.store.tables import agents, outbound_contacts
 from hub.store.threads import conversation_ref
 from tests.connectors.conftest import NUMBER
@@ -47,16 +44,7 @@ async def test_an_email_goes_out_and_the_answer_joins_the_conversation(world: Wo
     (event,) = await world.events(conv_id, "conversation.started")
     assert event.data["department"] == "service" and event.data["purpose"] == "service"
 
-    answer = EmailMessage()
-    answer["From"] = "kundin1@example.com"
-    answer["To"] = f"service@{DOMAIN}"
-    answer["Subject"] = f"Re: Ihr Zählerwechsel [#{ref}]"
-    answer["Message-ID"] = "<antwort-1@example.com>"
-    answer["In-Reply-To"] = mail["Message-ID"]
-    answer.set_content("Danke, passt.")
-    box = MailboxSettings(host="127.0.0.1", user=f"service@{DOMAIN}", password="x")
-    inbound = await to_inbound(answer.as_bytes(), "service", box, world.hub.app[BLOBS], datetime.now(UTC))
-    await world.hub.app[QUEUE].append(inbound)
+    await world.answer_mail(mail, "Danke, passt.")
 
     async def joined() -> bool:
         return (await world.row(conv_id)).message_count == 2

@@ -36,6 +36,7 @@ export class Sidebar {
       this.editable("name", c.name),
       this.editable("organisation", c.organisation),
       this.editable("language", c.language),
+      this.editable("time_zone", c.time_zone), // quiet hours of the contact policy are kept in it
       this.row("tier", [tierBadge(c.tier), atLeast("admin")
         ? [" ", h("button", { type: "button", class: "link", id: "cust-pin", onclick: () => this.pinDialog() }, t("cust.pin_tier"))] : null]),
       this.row("tier_reason", reason(c.tier_reason)),
