@@ -29,6 +29,7 @@ from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
 from hub.outreach.campaigns import Campaigns
 from hub.outreach.config import ContactPolicyConfig
+from hub.outreach.feedback import ProductFeedback
 from hub.outreach.start import Outreach
 from hub.queue.base import IngestQueue
 from hub.realtime.bus import InProcessBus
@@ -64,6 +65,7 @@ SURVEYS = web.AppKey("surveys", Surveys)
 CONTACT_POLICY = web.AppKey("contact_policy", ContactPolicyConfig)
 OUTREACH = web.AppKey("outreach", Outreach)
 CAMPAIGNS = web.AppKey("campaigns", Campaigns)
+FEEDBACK = web.AppKey("feedback", ProductFeedback)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -108,6 +108,8 @@ class CustomerSettings(Section):
     tiers_file: Path = Path("config/tiers.yaml")
     """Tier rules; without the file, the built-in platinum/gold/standard rules apply."""
     import_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    feedback_departments: list[str] = ["rnd"]
+    """Agents of these departments read the product feedback view (besides supervisors and admins)."""
 
 
 class RoutingSettings(Section):

@@ -14,6 +14,11 @@ on the timeline, only those of conversations they may see, plus the customer-lev
 events (created, changed, identities, consent, merges) that carry no conversation's
 content. Export and erasure are for supervisors and admins (the routes' roles).
 
+**Product feedback.** Marking a customer's message as product feedback shares it on
+purpose with the R&D view (``hub.outreach.feedback``): supervisors and admins read it, and
+agents of a feedback department (``customers.feedback_departments``), whatever they may
+see otherwise; nobody else. The link to the conversation opens only under the rules above.
+
 ``scope_of`` reads the agents; the rest is pure or builds SQL.
 """
 
@@ -188,3 +193,8 @@ async def may_see_customer(conn: AsyncConnection, scope: Scope, customer_id: str
         return
     if not await conn.scalar(sa.select(scope.customer_clause(customer_id))):
         raise no_customer(customer_id)
+
+
+def reads_feedback(who: Principal, departments: Iterable[str], feedback_departments: Iterable[str]) -> bool:
+    """Whether ``who`` (of ``departments``) may read the product feedback view."""
+    return who.role != Role.AGENT or bool(set(departments) & set(feedback_departments))

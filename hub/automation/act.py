@@ -30,11 +30,13 @@ from hub.dispatch.inbox import Inbox, notify
 from hub.errors import HubError
 from hub.model import Role
 from hub.outbox.system_reply import queue_hub_reply
+from hub.outreach.feedback import record_mark
 from hub.realtime.bus import InProcessBus
 from hub.routing.rules import RuleSet
 from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.repos import automation as repo
+from hub.store.repos import feedback as feedback_repo
 from hub.store.repos import webhooks as webhooks_repo
 from hub.text.placeholders import fill
 from hub.transient import is_transient
@@ -367,6 +369,18 @@ async def _event(conn: Any, run: Run, action: str, **data: Any) -> None:
     )
 
 
+async def _feedback(acting: Acting, run: Run, action: Action) -> str | None:
+    message_id = run.subject.message_id
+    async with acting.store.write() as conn:
+        message = await feedback_repo.message(conn, message_id) if message_id else None
+        if message is None:
+            return "no message to mark"
+        await record_mark(
+            conn, message, action.value["product"], action.value["theme"], run.who.actor, acting.clock()
+        )
+    return None
+
+
 _ACTIONS: Mapping[str, Perform] = {
     "reply": _reply,
     "tag": _tags,
@@ -382,6 +396,7 @@ _ACTIONS: Mapping[str, Perform] = {
     "close": _close,
     "csat": _csat,
     "webhook": _webhook,
+    "feedback": _feedback,
 }
 
 

@@ -111,6 +111,7 @@ ACTIONS = (
     "close",
     "csat",
     "webhook",
+    "feedback",
 )
 MAX_AUTOMATIONS = 200
 MAX_ACTIONS = 20
@@ -227,6 +228,12 @@ def _automation(item: Any, path: str, source: str) -> Automation:
         condition = compile_expression(when, CONTEXT, f"{where}: when", f"{path}.when")
         reads_segments = _check_fields(condition, f"{where}: when", f"{path}.when")
     actions = _actions(item.get("actions"), path, where)
+    marks = [n for n, a in enumerate(actions) if a.kind == "feedback"]
+    if marks and trigger != "message_received":  # it marks the message that arrived
+        raise ConfigError(
+            f"{where}: actions[{marks[0]}].feedback: only with the trigger message_received",
+            field=f"{path}.actions[{marks[0]}].feedback",
+        )
     enabled = item.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where}: enabled: true or false", field=f"{path}.enabled")
@@ -345,6 +352,13 @@ def _action_value(kind: str, value: Any, where: str, path: str) -> Any:
         return {
             "to": to,
             "text": _text(value.get("text", "An automation asks for you"), where, f"{path}.text", 2000),
+        }
+    if kind == "feedback":
+        if not isinstance(value, dict) or set(value) - {"product", "theme"} or "product" not in value:
+            raise ConfigError(f"{where}: a mapping with product (and theme)", field=path)
+        return {
+            "product": _text(value["product"], where, f"{path}.product", 100),
+            "theme": _text(value["theme"], where, f"{path}.theme", 100) if "theme" in value else "",
         }
     if kind == "assign":
         text = _text(value, where, path, 320)

@@ -778,3 +778,22 @@ campaign_recipients = sa.Table(
     sa.Index(None, "campaign_id", "status", "customer_id"),  # the next pending, in order, without a sort
     sa.Index(None, "message_id"),
 )
+
+# Product feedback (hub/outreach/feedback.py): a customer's message an agent or a rule
+# marked, with the product and theme it is about, for the R&D view. One mark per message;
+# marking again changes product and theme. ``channel`` and ``message_at`` (when the
+# customer wrote it) are the message's, for the view's filters; its conversation and
+# customer are read from the message (a merge moves them).
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("product", sa.String(100), nullable=False),
+    sa.Column("theme", sa.String(100), nullable=False),
+    sa.Column("marked_by", sa.String(200), nullable=False),
+    sa.Column("message_at", TS, nullable=False),
+    sa.Column("marked_at", TS, nullable=False),
+    sa.Index(None, "message_at"),
+    sa.Index(None, "product", "message_at"),
+)

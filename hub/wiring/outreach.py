@@ -1,5 +1,6 @@
 """Outbound contacts in each hub process: the contact policy in force (and the versions
-another process saves), the service that starts conversations under it, the campaigns,
+another process saves), the service that starts conversations under it, product feedback,
+the campaigns,
 and, in the one process that holds the lease, the campaign runner every
 ``campaigns.step_seconds``."""
 
@@ -17,6 +18,7 @@ from hub.keys import (
     CAMPAIGNS,
     CLOCK,
     CONTACT_POLICY,
+    FEEDBACK,
     IN_STORE,
     INBOX,
     OUTBOX,
@@ -28,6 +30,7 @@ from hub.keys import (
 )
 from hub.outreach.campaigns import Campaigns
 from hub.outreach.config import ContactPolicyConfig
+from hub.outreach.feedback import ProductFeedback
 from hub.outreach.start import Outreach
 from hub.wiring.tasks import cancel, every, lease_for
 
@@ -58,6 +61,13 @@ async def outreach_ctx(app: web.Application) -> AsyncIterator[None]:
         zone=ZoneInfo(settings.reports.timezone),
         senders=lambda: app[OUTBOX].channels,
         public_url=settings.server.public_url,
+    )
+    app[FEEDBACK] = ProductFeedback(
+        store=app[STORE],
+        rules=lambda: app[ROUTING].rules,
+        clock=app[CLOCK],
+        zone=ZoneInfo(settings.reports.timezone),
+        departments=settings.customers.feedback_departments,
     )
     tasks = [asyncio.create_task(policy.watch(settings.routing.reload_seconds))]
     step = settings.campaigns.step_seconds

@@ -23,6 +23,7 @@ from hub.web.contracts import contract_routes
 from hub.web.conversations import conversation_routes
 from hub.web.csat import csat_routes
 from hub.web.customers import customer_routes
+from hub.web.feedback import feedback_routes
 from hub.web.health import health_routes
 from hub.web.integration import integration_routes
 from hub.web.invitations import invitation_routes
@@ -67,6 +68,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *automation_routes(),
         *outreach_routes(),
         *campaign_routes(),
+        *feedback_routes(),
         *channel_routes(),
         *channel_settings_routes(),
         *token_routes(),

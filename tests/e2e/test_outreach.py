@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
 from hub.keys import QUEUE, STORE
+from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
 from hub.store.tables import consents, conversations, messages
 from hub.store.threads import conversation_ref
 from tests.conftest import drop_backend, make_settings
@@ -182,3 +183,69 @@ async def test_a_supervisor_runs_a_campaign_from_the_console(mailing_hub: Mailin
     shown = await call(lea, "GET", "/api/v1/campaigns")
     assert [c["name"] for c in shown["items"]] == ["Winterangebot"]
     assert shown["items"][0]["status"] in ("running", "done")
+
+
+async def test_the_rnd_view_shows_feedback_from_an_sms_and_an_email(live_hub: LiveHub, browser: Any) -> None:
+    sent = [
+        InboundMessage(
+            channel=Channel.SMS,
+            external_id="SM-rnd-1",
+            sender=Address(AddressKind.PHONE, "+4917612340001"),
+            sender_name="Sina SMS",
+            thread_hint=ThreadHint(),
+            subject=None,
+            text="Die Wärmepumpe brummt nachts.",
+            received_at=datetime.now(UTC),
+        ),
+        InboundMessage(
+            channel=Channel.EMAIL,
+            external_id="<rnd-1@kunde.example>",
+            sender=Address(AddressKind.EMAIL, "mail@kunde.example"),
+            sender_name="Mail Kunde",
+            thread_hint=ThreadHint(key="rnd-1"),
+            subject="App",
+            text="Die App meldet mich ständig ab.",
+            received_at=datetime.now(UTC),
+        ),
+    ]
+    for message in sent:
+        await live_hub.app[QUEUE].append(message)
+
+    async def both_waiting() -> Any:
+        async with live_hub.app[STORE].read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(messages.c.id, messages.c.conversation_id, conversations.c.queue)
+                    .join(conversations, conversations.c.id == messages.c.conversation_id)
+                    .where(messages.c.text.in_([m.text for m in sent]))
+                    .order_by(messages.c.channel)
+                )
+            ).all()
+        return rows if len(rows) == 2 and all(r.queue for r in rows) else None
+
+    mail, sms = await eventually(both_waiting, what="both messages routed")
+    # Anna (service) marks them from the conversation, one in the console, one by the API
+    anna = await sign_in(browser, live_hub, "anna@e2e.example", locale="de-DE")
+    await anna.goto(f"{live_hub.url}/console/#/c/{mail.conversation_id}")
+    await anna.click(f'.feedback-mark[data-message="{mail.id}"]')
+    await anna.fill("#fb-product", "App")
+    await anna.fill("#fb-theme", "Abmeldung")
+    await anna.click("dialog button[type=submit]")
+    await anna.wait_for_selector(".event-label >> text=Als Produktfeedback markiert: App · Abmeldung")
+    await call(
+        anna, "POST", f"/api/v1/messages/{sms.id}/feedback", {"product": "Wärmepumpe", "theme": "Geräusch"}
+    )
+    assert await anna.get_attribute("#nav-feedback", "hidden") is not None, (
+        "service does not read the R&D view"
+    )
+
+    await add_agent(live_hub, "rolf@e2e.example", "Rolf RnD", "agent", departments=["rnd"])
+    rolf = await sign_in(browser, live_hub, "rolf@e2e.example", locale="de-DE")
+    await rolf.wait_for_selector('#nav-feedback[data-checked="1"]:not([hidden])')
+    await rolf.click("#nav-feedback")
+    items = rolf.locator("#feedback-items .fb-item")
+    await items.nth(1).wait_for()
+    texts = await items.locator(".fb-text").all_inner_texts()
+    assert sorted(texts) == ["Die App meldet mich ständig ab.", "Die Wärmepumpe brummt nachts."]
+    assert await rolf.locator("#fb-by-channel tr").count() == 2
+    assert "Wärmepumpe" in await rolf.inner_text("#fb-by-product")

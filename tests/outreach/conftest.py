@@ -34,7 +34,26 @@ queues:
 rules:
   - name: everyone
     targets:
-      - {queue: service}
+      - {queue: service, agents: '"service" in departments'}
+"""
+
+
+# The default contact policy without its quiet hours: the time of day a test runs at must
+# not decide it (the tests of quiet hours save their own).
+POLICY = """
+rules:
+  - name: no marketing while service is talking
+    purposes: [marketing]
+    while_open: {departments: [service]}
+  - name: no marketing soon after a complaint
+    purposes: [marketing]
+    after_closed: {tags: [complaint], days: 14}
+  - name: at most two marketing contacts a week
+    purposes: [marketing]
+    at_most: {contacts: 2, days: 7}
+  - name: key accounts through their manager
+    purposes: [marketing]
+    key_accounts: manager
 """
 
 
@@ -169,7 +188,9 @@ async def world(backend: str, tmp_path: Path) -> AsyncIterator[World]:
         )
         try:
             async with running_hub(settings) as hub:
-                yield World(hub, await sign_in_all(hub), mail, twilio)
+                world = World(hub, await sign_in_all(hub), mail, twilio)
+                await world.policy(POLICY)
+                yield world
         finally:
             mail.stop()
             await drop_backend(settings)

@@ -16,10 +16,11 @@ import { loadTags } from "./tags.js";
 import { Search, SavedViews } from "./search.js";
 import { ReportsView } from "./reports.js";
 import { CampaignsView } from "./campaigns.js";
+import { FeedbackView } from "./feedback.js";
 
 const live = new LiveFeed();
 const NARROW = window.matchMedia("(max-width: 900px)");
-let inbox, conversation, supervisor, reports, keyAccounts, watchlist, campaigns, notifier, search, savedViews;
+let inbox, conversation, supervisor, reports, keyAccounts, watchlist, campaigns, feedback, notifier, search, savedViews;
 
 async function boot() {
   document.documentElement.lang = language();
@@ -36,6 +37,11 @@ async function boot() {
   notifier = new Notifier();
   layout();
   notifier.title();
+  FeedbackView.reads().then((reads) => {
+    const link = document.getElementById("nav-feedback");
+    link.hidden = !reads;
+    link.dataset.checked = "1"; // asked the hub (the browser tests wait for it)
+  });
   KeyAccountsView.count().then((n) => {
     const link = document.getElementById("nav-key-accounts");
     link.hidden = n === 0;
@@ -84,7 +90,8 @@ function layout() {
     h("a", { href: "#/reports", id: "nav-reports", hidden: !mayReport() }, t("nav.reports")),
     h("a", { href: "#/key-accounts", id: "nav-key-accounts", hidden: true }, t("nav.key_accounts")),
     h("a", { href: "#/health", id: "nav-health", hidden: !mayReport() }, t("nav.health")),
-    isSupervisor() ? h("a", { href: "#/campaigns", id: "nav-campaigns" }, t("nav.campaigns")) : null);
+    isSupervisor() ? h("a", { href: "#/campaigns", id: "nav-campaigns" }, t("nav.campaigns")) : null,
+    h("a", { href: "#/feedback", id: "nav-feedback", hidden: true }, t("nav.feedback")));
   const header = h("header", { class: "top" },
     h("a", { href: "#main", class: "skip" }, t("nav.skip")),
     h("strong", { class: "brand" }, "ContactHub"), nav, search.root,
@@ -109,6 +116,7 @@ function layout() {
   keyAccounts = new KeyAccountsView(h("div", { class: "key-accounts" }));
   watchlist = new WatchlistView(h("div", { class: "watchlist-view" }));
   campaigns = new CampaignsView(h("div", { class: "campaigns-view" }));
+  feedback = new FeedbackView(h("div", { class: "feedback-view" }));
 }
 
 // An icon drawn here: no emoji font or image file needed.
@@ -133,7 +141,7 @@ function route() {
   const match = hash.match(/^#\/c\/([\w-]+)(?:\/m\/([\w-]+))?$/);
   document.body.dataset.view = match ? "conversation" : hash === "#/supervisor" ? "supervisor"
     : hash === "#/reports" ? "reports" : hash === "#/key-accounts" ? "key-accounts" : hash === "#/health" ? "health"
-    : hash === "#/campaigns" ? "campaigns" : "inbox";
+    : hash === "#/campaigns" ? "campaigns" : hash === "#/feedback" ? "feedback" : "inbox";
   if (match) {
     replace(main, conversation.root);
     conversation.show(match[1]).then(() => { if (match[2]) showMessage(match[2]); });
@@ -151,6 +159,10 @@ function route() {
     conversation.leave();
     replace(main, reports.root);
     reports.load().catch((err) => toast(err.message, "error"));
+  } else if (hash === "#/feedback") {
+    conversation.leave();
+    replace(main, feedback.root);
+    feedback.load().catch((err) => toast(err.message, "error"));
   } else if (hash === "#/campaigns" && isSupervisor()) {
     conversation.leave();
     replace(main, campaigns.root);

@@ -1,6 +1,7 @@
 // One conversation: the customer's cross-channel timeline, the reply box, the actions,
 // who else is viewing or typing, and the customer sidebar.
 import { get, post } from "./api.js";
+import { modal } from "./modal.js";
 import { h, replace, toast } from "./dom.js";
 import { t, formatTime } from "./i18n.js";
 import { state, agentName, present } from "./state.js";
@@ -196,7 +197,9 @@ export class ConversationView {
         item.channel === "fax" && item.direction !== "out" && m.meta ? faxView(m) : m.attachments?.length ? this.files(m.attachments) : null,
         item.channel === "chat" && m.meta ? chatFacts(m.meta, this.customer, (kind, value) => this.confirmClaim(kind, value)) : null,
         /^https?:\/\//.test(m.meta?.recording_url || "") ? h("p", {}, h("a", { href: m.meta.recording_url, rel: "noopener noreferrer", target: "_blank" }, "▶ recording")) : null,
-        m.delivery ? this.delivery(m) : null);
+        m.delivery ? this.delivery(m) : null,
+        out ? null : h("button", { type: "button", class: "link feedback-mark", dataset: { message: item.id },
+          onclick: () => this.markFeedback(item.id) }, t("fb.mark")));
     }
     const data = item.data || {};
     const label = eventLabel(item.action, data);
@@ -266,6 +269,20 @@ export class ConversationView {
       toast(t("chat.claim_added", { value }));
       await this.load();
     } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+  }
+
+  // A customer's message as product feedback, for the R&D view (a product and a theme).
+  markFeedback(messageId) {
+    modal(t("fb.mark_title"), [
+      h("label", {}, t("fb.product"), h("input", { name: "product", id: "fb-product", required: true, maxlength: 100 })),
+      h("label", {}, t("fb.theme"), h("input", { name: "theme", id: "fb-theme", maxlength: 100 })),
+    ], t("fb.mark_submit"), async (data) => {
+      try {
+        await post(`/api/v1/messages/${messageId}/feedback`, { product: data.get("product"), theme: data.get("theme") || null });
+        toast(t("fb.marked"));
+        await this.load();
+      } catch (err) { toast(t("error.generic", { detail: err.message }), "error"); }
+    });
   }
 
   async retry(messageId) {

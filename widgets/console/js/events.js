@@ -27,6 +27,7 @@ export function eventLabel(action, data = {}) {
     kind: identityKind(data.kind), channel: channelName(data.channel), purpose: purposeName(data.purpose),
     from: data.from || "", to: data.to || "", name: data.name || "", score: data.score ?? "", comment: data.comment || "",
     department: data.department || "", rules: (data.rules || []).join(", "),
+    product: data.product || "", theme: data.theme ? `· ${data.theme}` : "",
     changes: [...(data.added || []).map((x) => `+${x}`), ...(data.removed || []).map((x) => `−${x}`)].join(", "),
   };
   if (action === "consent.changed") return t(data.granted ? "event.consent.granted" : "event.consent.withdrawn", vars);
