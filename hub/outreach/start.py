@@ -129,7 +129,7 @@ class Outreach:
                     f" {taken[1]:%Y-%m-%d %H:%M} UTC): write there"
                 )
             route = {"department": department, "outbound": {"purpose": start.purpose, "by": who.agent_id}}
-            await repo.open_started(
+            opened = await repo.open_started(
                 conn,
                 [
                     {
@@ -162,6 +162,10 @@ class Outreach:
                     }
                 ],
             )
+            if conv_id not in opened:  # another start on the thread, a moment ago
+                raise Conflict(
+                    f"a {start.channel} conversation with this customer was opened just now: write there"
+                )
             message_id, delivered = None, None
             if not callback:
                 item = Outgoing(

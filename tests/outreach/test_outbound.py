@@ -6,6 +6,7 @@ audited; the policy's versions."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from hub.keys import CONTACT_POLICY, STORE
-from hub.store.tables import agents, outbound_contacts
+from hub.store.tables import agents, conversations, outbound_contacts
 from hub.store.threads import conversation_ref
 from tests.connectors.conftest import NUMBER
 from tests.connectors.email.smtp_peer import body_text
@@ -311,3 +312,26 @@ async def test_the_policy_is_versioned_and_checked(world: World) -> None:
         headers={**world.roles["supervisor"], "Content-Type": "application/yaml"},
     )
     assert denied.status == 403
+
+
+async def test_two_starts_on_one_thread_at_once_open_one_conversation(world: World) -> None:
+    """Regression: two SMS starts at the same moment raced to the customer's one open SMS
+    thread; the loser's insert hit the unique key (a 500). One opens it, the other is told."""
+    customer = await world.customer()
+    results = await asyncio.gather(
+        *(world.start(customer, channel="sms", text=f"Nachricht {n}") for n in range(4))
+    )
+    assert sorted(status for status, _ in results) == [201, 409, 409, 409], results
+    assert all(
+        "conversation with this customer" in body["detail"] for status, body in results if status == 409
+    )
+    async with world.hub.app[STORE].read() as conn:
+        opened = await conn.scalar(
+            sa.select(sa.func.count()).where(
+                conversations.c.customer_id == customer, conversations.c.channel == "sms"
+            )
+        )
+        counted = await conn.scalar(
+            sa.select(sa.func.count()).where(outbound_contacts.c.customer_id == customer)
+        )
+    assert (opened, counted) == (1, 1)

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.store.bulk import insert_rows
 from hub.store.tables import agents, consents, conversations, customers, identities, outbound_contacts
 from hub.store.times import utc, utc_or_none
 
@@ -160,19 +161,24 @@ async def open_conversation(conn: AsyncConnection, open_key: str) -> tuple[str, 
 
 
 async def open_started(
-    conn: AsyncConnection, started: Sequence[Mapping[str, Any]], contacts: Sequence[Mapping[str, Any]]
-) -> None:
-    """Conversations the hub starts (their columns), each with its contact (the outbound
-    contact's columns, less the conversation: the one at the same place in ``started``)."""
-    if started:
-        await conn.execute(sa.insert(conversations), list(started))
-        await conn.execute(
-            sa.insert(outbound_contacts),
-            [
-                {**contact, "conversation_id": conv["id"]}
-                for conv, contact in zip(started, contacts, strict=True)
-            ],
-        )
+    conn: AsyncConnection, started: Sequence[dict[str, Any]], contacts: Sequence[Mapping[str, Any]]
+) -> set[str]:
+    """Conversations the hub starts (their columns, alike), each with its contact (the
+    outbound contact's columns, less the conversation: the one at the same place in
+    ``started``); the ids of those opened: one whose thread another transaction opened a
+    moment ago (its ``open_key`` taken) is not, nor is its contact."""
+    if not started:
+        return set()
+    rows = await insert_rows(conn, conversations, started, skip_conflicts_on=["open_key"], returning=[c.id])
+    opened = {row.id for row in rows}
+    kept = [
+        {**contact, "conversation_id": conv["id"]}
+        for conv, contact in zip(started, contacts, strict=True)
+        if conv["id"] in opened
+    ]
+    if kept:
+        await conn.execute(sa.insert(outbound_contacts), kept)
+    return opened
 
 
 async def move_contacts(conn: AsyncConnection, from_customer: str, to_customer: str) -> None:
