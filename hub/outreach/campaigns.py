@@ -89,6 +89,8 @@ class Campaigns:
                 "channel: an email campaign needs server.public_url for its unsubscribe link", field="channel"
             )
         for language, words in draft.texts.items():
+            if not words["text"].strip():  # else only the opt-out line would go
+                raise InputError(f"texts.{language}.text: write the message", field=f"texts.{language}")
             if draft.channel == "email" and not (words.get("subject") or "").strip():
                 raise InputError(
                     f"texts.{language}.subject: an email needs a subject", field=f"texts.{language}"

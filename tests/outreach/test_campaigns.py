@@ -219,6 +219,14 @@ async def test_an_email_campaign_can_be_unsubscribed_in_one_click(world: World) 
         "supervisor",
     )
     assert status == 422 and refused["field"] == "texts.de"
+    status, refused = await world.post(
+        "/api/v1/campaigns",
+        {"name": "x", "segment_id": "nope", "channel": "sms", "texts": {"de": {"text": "   "}}},
+        "supervisor",
+    )
+    assert status == 422 and "write the message" in refused["detail"], (
+        "a blank text would send the opt-out alone"
+    )
     campaign_id = await campaign(world, channel="email", texts=texts, queue="marketing")
     shown = await run(world, campaign_id)
     assert shown["results"]["sent"] == 1, shown
