@@ -147,7 +147,7 @@ class Campaigns:
     async def show(self, campaign_id: str) -> dict[str, Any]:
         async with self.store.read() as conn:
             campaign = await self._get(conn, campaign_id)
-            counts = await repo.counts(conn, campaign_id)
+            counts = await repo.counts(conn, campaign)
         return as_dict(campaign) | {"results": counts}
 
     async def listing(self, limit: int) -> list[dict[str, Any]]:

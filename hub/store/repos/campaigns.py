@@ -161,14 +161,14 @@ async def settle_sent(
         )
 
 
-async def counts(conn: AsyncConnection, campaign_id: str) -> dict[str, Any]:
+async def counts(conn: AsyncConnection, campaign: Campaign) -> dict[str, Any]:
     """How the recipients stand: by status, the skipped by reason, and of those sent, how
     many the provider delivered, failed, answered, or opted out since."""
     by_status = {
         row.status: row.n
         for row in await conn.execute(
             sa.select(r.status, sa.func.count().label("n"))
-            .where(r.campaign_id == campaign_id)
+            .where(r.campaign_id == campaign.id)
             .group_by(r.status)
         )
     }
@@ -176,11 +176,11 @@ async def counts(conn: AsyncConnection, campaign_id: str) -> dict[str, Any]:
         row.reason: row.n
         for row in await conn.execute(
             sa.select(r.reason, sa.func.count().label("n"))
-            .where(r.campaign_id == campaign_id, r.status == "skipped")
+            .where(r.campaign_id == campaign.id, r.status == "skipped")
             .group_by(r.reason)
         )
     }
-    sent = sa.and_(r.campaign_id == campaign_id, r.status == "sent")
+    sent = sa.and_(r.campaign_id == campaign.id, r.status == "sent")
     delivery = {
         row.status: row.n
         for row in await conn.execute(
@@ -190,16 +190,13 @@ async def counts(conn: AsyncConnection, campaign_id: str) -> dict[str, Any]:
             .group_by(outbox.c.status)
         )
     }
-    campaign = await get(conn, campaign_id)
-    opted: sa.ColumnElement[bool] = sa.false()
-    if campaign is not None:  # their consent for the purpose on the channel withdrawn since
-        opted = sa.exists().where(
-            consents.c.customer_id == r.customer_id,
-            consents.c.channel == campaign.channel,
-            consents.c.purpose == campaign.purpose,
-            consents.c.granted.is_(False),
-            consents.c.updated_at > r.updated_at,
-        )
+    opted = sa.exists().where(  # their consent for the purpose on the channel withdrawn since
+        consents.c.customer_id == r.customer_id,
+        consents.c.channel == campaign.channel,
+        consents.c.purpose == campaign.purpose,
+        consents.c.granted.is_(False),
+        consents.c.updated_at > r.updated_at,
+    )
     answer = messages.alias("answer")
     answered = sa.exists().where(
         answer.c.conversation_id == r.conversation_id,

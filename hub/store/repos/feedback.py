@@ -139,11 +139,9 @@ async def page(
 async def counts(conn: AsyncConnection, filters: Filters, by: str) -> list[tuple[str, int]]:
     """How many marks per product, theme or channel, most first."""
     column = {"product": f.product, "theme": f.theme, "channel": f.channel}[by]
+    n = sa.func.count().label("n")
     rows = await conn.execute(
-        sa.select(column, sa.func.count().label("n"))
-        .where(filters.clause())
-        .group_by(column)
-        .order_by(sa.text("n DESC"), column)
+        sa.select(column, n).where(filters.clause()).group_by(column).order_by(sa.desc(n), column)
     )
     return [(r[0], r.n) for r in rows]
 
