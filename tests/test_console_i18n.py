@@ -20,6 +20,7 @@ NOT_ON_TIMELINES = (
     "routing.rules_saved",
     "automations.saved",
     "csat.settings_",
+    "config.",
     "message.received",  # the message itself is on the timeline (hub/customers/timeline.py)
 )
 ACTION = re.compile(

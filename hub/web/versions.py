@@ -101,7 +101,19 @@ def version_routes(base: str, key: Key, what: str, tag: str, parsed: str | None 
 
     async def rollback(request: web.Request) -> web.Response:
         body = validated(RollbackIn, await read_json_object(request, 1024))
-        return json_response({"version": await config(request).rollback(body.version, request[AGENT].actor)})
+        who = request[AGENT].actor
+        version = await config(request).rollback(body.version, who)
+        async with request.app[STORE].write() as conn:  # audited as a save is
+            await audit.record(
+                conn,
+                actor=who,
+                action="config.rolled_back",
+                subject_type="config",
+                subject_id=what,
+                customer_id=None,
+                data={"version": version, "to": body.version},
+            )
+        return json_response({"version": version})
 
     common = {401: "Not signed in", 403: "Role too low"}
     return [
