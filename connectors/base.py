@@ -183,6 +183,8 @@ class Outbound:
     thread: MailThread | None = None  # for email replies
     auto_reply: bool = False  # sent by the hub itself: marked so (RFC 3834), never to be answered
     unsubscribe: str | None = None  # a campaign's one-click unsubscribe URL (email: List-Unsubscribe)
+    # A WhatsApp template instead of free text: {"content_sid": "HX…", "variables": {"1": …}}
+    template: Mapping[str, Any] | None = None
     # A reply that leaves in parts (a long SMS): the provider ids of the parts an earlier
     # attempt got accepted, by part number; a retry sends only the others.
     sent_parts: Mapping[int, str] = field(default_factory=dict)

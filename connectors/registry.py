@@ -10,5 +10,15 @@ from connectors.email.spec import SPEC as EMAIL
 from connectors.fax.spec import SPEC as FAX
 from connectors.sms_twilio.spec import SPEC as SMS_TWILIO
 from connectors.voice_twilio.spec import SPEC as VOICE_TWILIO
+from connectors.whatsapp_twilio.spec import SPEC as WHATSAPP_TWILIO
 
-CONNECTORS: tuple[ConnectorSpec, ...] = (API, CHAT, EMAIL, SMS_TWILIO, VOICE_TWILIO, CTI, FAX)
+CONNECTORS: tuple[ConnectorSpec, ...] = (
+    API,
+    CHAT,
+    EMAIL,
+    SMS_TWILIO,
+    WHATSAPP_TWILIO,
+    VOICE_TWILIO,
+    CTI,
+    FAX,
+)

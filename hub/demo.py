@@ -140,7 +140,7 @@ TOUR = [
     ("+4915112345678", "Bitte ein Angebot für Ökostrom.", "a new number, standard, keyword", "sales"),
 ]
 DEMO_ACTOR = "system:demo"
-CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
+CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "whatsapp": 5, "email": 8, "fax": 4, "api": 8}
 
 
 DEMO_SITE = {

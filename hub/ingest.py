@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hub.csat.surveys import apply_sms_answers
-from hub.customers.sms_keywords import apply_sms_keywords
+from hub.customers.keyword_consent import apply_consent_keywords
 from hub.dispatch.inbox import Inbox, notify
 from hub.metrics import Metrics
 from hub.model import InboundMessage
@@ -216,7 +216,7 @@ class IngestWorker:
             result = await store_batch(
                 conn, batch, now, default_tier=default_tier, reopen_within=self._reopen_within
             )
-            await apply_sms_keywords(conn, batch, result.stored, now)
+            await apply_consent_keywords(conn, batch, result.stored, now)
             await apply_sms_answers(conn, batch, result.stored, now)
             if self._auto_replies:  # in the same transaction: once, and never lost
                 await queue_auto_replies(conn, result.stored, self._auto_replies, now)

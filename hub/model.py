@@ -22,6 +22,7 @@ class Channel(StrEnum):
     FAX = "fax"
     CHAT = "chat"
     API = "api"
+    WHATSAPP = "whatsapp"  # through Twilio, addressed by the phone number
 
 
 class AddressKind(StrEnum):

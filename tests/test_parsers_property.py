@@ -28,7 +28,9 @@ from connectors.fax.payloads import fax_address, fax_subject
 from connectors.fax.phaxio import parse_phaxio
 from connectors.fax.provider import StatusReport
 from connectors.fax.sinch import parse_sinch
-from connectors.sms_twilio.payloads import media_of, parse_sms
+from connectors.lib.twilio.messaging import media_of
+from connectors.sms_twilio.payloads import parse_sms
+from connectors.whatsapp_twilio.payloads import parse_whatsapp
 from hub.automation.rules import Automations, parse_automations
 from hub.csat.config import DEFAULT_CSAT, CsatSettings, parse_csat
 from hub.customers.health import DEFAULT_HEALTH, HealthRules, parse_health_rules
@@ -56,6 +58,8 @@ text = st.text(st.characters(codec="utf-8"), max_size=200) | st.sampled_from(
 )
 # a form as a webhook sends it: known field names (so the parser gets past the first
 # check) and arbitrary values, plus arbitrary extra names
+WHATSAPP_FIELDS = ["MessageSid", "From", "To", "Body", "ProfileName", "ButtonText", "ButtonPayload"]
+WHATSAPP_FIELDS += ["Latitude", "Longitude", "Label", "Address", "NumMedia"]
 SMS_FIELDS = ["MessageSid", "SmsSid", "From", "To", "Body", "NumMedia", "MessagingServiceSid"]
 SMS_FIELDS += [f"MediaUrl{i}" for i in range(3)] + [f"MediaContentType{i}" for i in range(3)]
 CTI_FIELDS = ["event", "from", "to", "direction", "callId", "cause", "answeringNumber"]
@@ -164,6 +168,20 @@ def test_parse_sms_returns_a_message_or_an_input_error(fields: dict[str, str], r
         return
     for url, content_type in media:
         assert isinstance(url, str) and isinstance(content_type, str)
+
+
+@HOSTILE
+@given(
+    fields=form(WHATSAPP_FIELDS)
+    | form(WHATSAPP_FIELDS, st.sampled_from(["whatsapp:+4917612345678", "whatsapp:", "+49176", "1"])),
+    region=st.sampled_from(["DE", "US", "ZZ"]),
+)
+def test_parse_whatsapp_returns_a_message_or_an_input_error(fields: dict[str, str], region: str) -> None:
+    try:
+        message = parse_whatsapp(fields, received_at=NOW, region=region)
+    except InputError:
+        return
+    assert isinstance(message, InboundMessage) and message.sender.value.startswith("+")
 
 
 @HOSTILE

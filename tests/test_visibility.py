@@ -70,6 +70,7 @@ CUSTOMER_CALLS: dict[tuple[str, str], tuple[dict[str, Any] | None, int]] = {
     ("POST", "/api/v1/customers/{id}/contracts"): ({"name": "Strom"}, 403),
     ("GET", "/api/v1/customers/{id}/revenue"): (None, 404),
     ("GET", "/api/v1/customers/{id}/health"): (None, 404),
+    ("GET", "/api/v1/customers/{id}/whatsapp"): (None, 404),
 }
 
 

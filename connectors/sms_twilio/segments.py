@@ -3,7 +3,7 @@
 A text that fits the GSM 03.38 alphabet travels as GSM-7 (160 characters in one SMS,
 153 per segment when concatenated; the extension characters count twice); any other
 character makes the whole text UCS-2 (70, or 67 per segment, counted in UTF-16 units).
-Twilio takes at most 1,600 characters per message, so longer replies are split.
+Longer replies are split (connectors.lib.twilio.messaging.split_text).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ GSM_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM_EXTENSION = set("^{}\\[~]|€\f")
-TWILIO_MAX_CHARS = 1600
 
 
 def encoding_of(text: str) -> str:
@@ -29,19 +28,3 @@ def segments(text: str) -> int:
     if units <= single:
         return 1
     return -(-units // multi)
-
-
-def split_text(text: str, limit: int = TWILIO_MAX_CHARS) -> list[str]:
-    """Parts of at most ``limit`` characters, cut at the last space or line break before
-    the limit where there is one."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(rest.rfind(" ", 0, limit), rest.rfind("\n", 0, limit))
-        if cut <= limit // 2:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts

@@ -22,7 +22,6 @@ from aiohttp import web
 from connectors.base import ConnectorContext
 from connectors.lib.twilio.webhook import TwilioWebhooks
 from connectors.voice_twilio import payloads, twiml
-from hub.errors import ConfigError
 from hub.model import InboundMessage
 from hub.routespec import TEXT, Handler, RouteSpec, form_schema
 
@@ -94,9 +93,7 @@ class CallFlow:
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
-        self.webhooks = TwilioWebhooks(ctx.settings)
-        if self.webhooks.public_url is None or not self.webhooks.accounts:
-            raise ConfigError("connectors.twilio: set public_url and at least one account for voice")
+        self.webhooks = TwilioWebhooks.configured(ctx.settings)
         self.region = ctx.settings.phone.default_region
         self.accepted = ctx.metrics.accepted.labels("voice")
 

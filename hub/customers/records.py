@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.customers import audit, contracts
 from hub.customers.tiers import TierRules
 from hub.errors import Conflict, InputError, NotFound
-from hub.model import AddressKind, Role
+from hub.model import AddressKind, Channel, Role
 from hub.store import search_index
 from hub.store.consents import replace_consent
 from hub.store.repos import contracts as contract_repo
@@ -27,7 +27,7 @@ from hub.store.times import iso
 from hub.text.addresses import normalise_address
 from hub.text.words import words_of_query
 
-CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
+CHANNELS = tuple(c.value for c in Channel)
 PURPOSES = ("service", "marketing")
 # Fields in ``attributes`` (JSON); the rest of the record has columns of its own.
 # ``revenue_trend`` and ``revenue_as_of`` are derived from revenue periods

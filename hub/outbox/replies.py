@@ -28,6 +28,7 @@ from hub.customers import audit
 from hub.errors import Conflict, Forbidden, InputError, NotFound
 from hub.model import Attachment, Channel, ConversationStatus, Role
 from hub.outbox import store as outbox_store
+from hub.outbox import whatsapp
 from hub.routing.rules import RuleSet
 from hub.store import search_index
 from hub.store.engine import Store
@@ -46,6 +47,7 @@ ADDRESS_KIND = {
     "fax": "fax",
     "chat": "chat_visitor",
     "api": "external",  # the id the integration knows the customer by
+    "whatsapp": "phone",
 }
 MAX_TEXT = 20_000
 
@@ -62,11 +64,17 @@ async def reply(
     files: Sequence[Attachment] = (),
     file_channels: Collection[str] = (),
     in_store: Mapping[str, InStore] | None = None,
+    template: whatsapp.Filled | None = None,
 ) -> dict[str, Any]:
     """Store the reply and its outbox row. ``files`` are uploads already in the blob
     store (their sizes checked by the caller); only ``file_channels`` carry them.
     A conversation ``who`` may not see is NotFound (``hub.auth.visibility``); of one
-    they see, only the assignee (or a supervisor) replies."""
+    they see, only the assignee (or a supervisor) replies. On WhatsApp, free text goes
+    only within the 24-hour window; a ``template`` (filled) goes at any time."""
+    if template is not None:
+        if text.strip():
+            raise InputError("text: send either text or a template, not both", field="text")
+        text = template.text
     if not text.strip() and not files:
         raise InputError("text: write something to send", field="text")
     now = clock()
@@ -82,6 +90,12 @@ async def reply(
             raise Conflict("the conversation is closed; reopen it to reply")
         channel = channel or conv.channel
         check_channel("replies", channel, senders, bool(files), file_channels)
+        if channel == whatsapp.CHANNEL:
+            whatsapp.check_window(await whatsapp.last_message(conn, conv.customer_id), now, template)
+        elif template is not None:
+            raise InputError(
+                f"template: templates are WhatsApp's; this reply goes on {channel}", field="template"
+            )
         sender, recipient = await reply_addresses(conn, conv, channel)
         await _check_consent(conn, conv.customer_id, channel)
         item = Outgoing(
@@ -91,6 +105,8 @@ async def reply(
             text=text,
             sender=sender,
             recipient=recipient,
+            meta={"template": template.name} if template else {},
+            details={"template": template.details()} if template else {},
         )
         reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store)
         await conn.execute(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.errors import InputError
 from hub.outbox import store as outbox_store
+from hub.outbox import whatsapp
 from hub.outbox.replies import consent_withdrawn, reply_addresses
 from hub.store.tables import conversations, messages
 
@@ -126,6 +127,11 @@ async def queue_hub_reply(
         )
     if is_automatic(answering or {}):
         return HubReply(skipped="the sender is automatic")
+    if (
+        conv.channel == whatsapp.CHANNEL
+        and not whatsapp.window_view(await whatsapp.last_message(conn, conv.customer_id), now)["open"]
+    ):
+        return HubReply(skipped="WhatsApp's 24-hour window is closed: only a template could go")
     withdrawn = await consent_withdrawn(conn, conv.customer_id, conv.channel)
     if withdrawn is not None:
         return HubReply(skipped=f"the customer withdrew consent ({withdrawn})")

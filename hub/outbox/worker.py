@@ -142,6 +142,7 @@ class OutboxWorker:
             thread=thread,
             auto_reply=bool((row.details or {}).get("auto_reply")),
             unsubscribe=(row.details or {}).get("unsubscribe"),
+            template=(row.details or {}).get("template"),
             sent_parts=outbox_store.sent_parts(row.details),
             record_part=lambda index, provider_id: self._record_part(row.id, index, provider_id),
         )

@@ -10,7 +10,8 @@ message — a closed conversation of the campaign with it, the outbox row, the c
 the policy counts — and the recipient marked sent. A crash loses the chunk's
 transaction whole: nobody is sent twice, nobody is lost. The outbox sends (retried).
 
-Every message can be opted out of: an SMS says STOP (the keyword withdraws consent); an
+Every message can be opted out of: an SMS or WhatsApp reply STOP (the keyword withdraws
+consent; a WhatsApp campaign's approved template must say so); an
 email carries a one-use unsubscribe link and ``List-Unsubscribe`` (one click, RFC 8058)
 that withdraw the purpose's consent on email. A reply reopens the campaign's
 conversation on the campaign's queue (within ``ingest.reopen_days``).
@@ -45,6 +46,7 @@ from hub.store import search_index
 from hub.store.engine import Store
 from hub.store.repos import campaigns as repo
 from hub.store.repos import outreach as outreach_repo
+from hub.store.repos import segments as segments_repo
 from hub.store.repos.campaigns import Campaign
 from hub.store.repos.outreach import Recipient
 from hub.store.times import iso
@@ -53,8 +55,10 @@ OPT_OUT = {  # appended to every message, in the recipient's language
     "sms": {"de": "Keine Nachrichten mehr? Antworten Sie STOP.", "en": "No more messages? Reply STOP."},
     "email": {"de": "Abmelden: {link}", "en": "Unsubscribe: {link}"},
     "api": {"de": "", "en": ""},
+    "whatsapp": {"de": "", "en": ""},  # an approved template says it itself (hub/web/campaigns.py)
 }
 CHUNK = 200  # recipients per transaction
+SUMMED = ("recipients", "sent", "skipped", "delivered", "failed", "replied", "opted_out")  # per segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,7 @@ class Draft:
     name: str
     segment_id: str
     channel: str
-    texts: Mapping[str, Mapping[str, str]]  # language -> {"subject"?, "text"}
+    texts: Mapping[str, Mapping[str, Any]]  # language -> {"subject"?, "text", "template"? (WhatsApp)}
     purpose: str = "marketing"
     department: str = "marketing"
     queue: str | None = None
@@ -149,6 +153,29 @@ class Campaigns:
             campaign = await self._get(conn, campaign_id)
             counts = await repo.counts(conn, campaign)
         return as_dict(campaign) | {"results": counts}
+
+    async def report(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """The campaigns started in the range with their results, and the results summed
+        per segment (a segment several campaigns went to: all of them)."""
+        async with self.store.read() as conn:
+            found = [(c, await repo.counts(conn, c)) for c in await repo.started_between(conn, start, end)]
+            names = {s.id: s.name for s in await segments_repo.every(conn)}
+        per_segment: dict[str, dict[str, Any]] = {}
+        for campaign, results in found:
+            total = per_segment.setdefault(
+                campaign.segment_id,
+                {"segment_id": campaign.segment_id, "segment": names.get(campaign.segment_id), "campaigns": 0}
+                | dict.fromkeys(SUMMED, 0),
+            )
+            total["campaigns"] += 1
+            for key in SUMMED:
+                total[key] += results[key]
+        return {
+            "campaigns": [
+                as_dict(c) | {"segment": names.get(c.segment_id), "results": results} for c, results in found
+            ],
+            "segments": sorted(per_segment.values(), key=lambda t: (t["segment"] or "", t["segment_id"])),
+        }
 
     async def listing(self, limit: int) -> list[dict[str, Any]]:
         async with self.store.read() as conn:
@@ -280,7 +307,11 @@ class Campaigns:
                         "department": campaign.department,
                         "campaign": campaign.id,
                     },
-                    details={"purpose": campaign.purpose, **({"unsubscribe": link} if link else {})},
+                    details={
+                        "purpose": campaign.purpose,
+                        **({"unsubscribe": link} if link else {}),
+                        **({"template": words["template"]} if "template" in words else {}),
+                    },
                 )
             )
             extras.append((language, token))
@@ -393,8 +424,8 @@ def _addressable(
         return "erased", None
     if consent is not None and not consent[0]:
         return "consent withdrawn", None
-    if consent is None and campaign.purpose != "service":
-        return "no consent", None
+    if consent is None and (campaign.purpose != "service" or campaign.channel == "whatsapp"):
+        return "no consent", None  # WhatsApp delivers only to those who opted in
     known = customer.addresses.get(ADDRESS_KIND.get(campaign.channel, campaign.channel), [])
     usable = [value for value, bounced in known if bounced is None]
     if not known:
@@ -404,7 +435,7 @@ def _addressable(
     return None, usable[0]
 
 
-def _words(campaign: Campaign, customer: Recipient) -> tuple[str, Mapping[str, str]]:
+def _words(campaign: Campaign, customer: Recipient) -> tuple[str, Mapping[str, Any]]:
     """The recipient's language if the campaign has it, else the first one it has."""
     language = (customer.language or "")[:2]
     chosen = language if language in campaign.texts else next(iter(campaign.texts))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +30,7 @@ from hub.dispatch import actions as agent_actions
 from hub.dispatch.inbox import Inbox, notify
 from hub.errors import Conflict, Forbidden, InputError
 from hub.model import Attachment, Role
+from hub.outbox import whatsapp
 from hub.outbox.replies import ADDRESS_KIND, InStore, Outgoing, check_channel, consent, store_outbound
 from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.policy import (
@@ -77,6 +78,7 @@ class Start:
     queue: str | None = None  # a callback task: the queue it waits on (default: the agent's inbox)
     override: str | None = None  # a supervisor's reason for sending despite the policy
     files: Sequence[Attachment] = field(default_factory=tuple)
+    template: whatsapp.Filled | None = None  # WhatsApp: a registered template, filled
 
 
 @dataclass(slots=True)
@@ -103,6 +105,7 @@ class Outreach:
         callback = start.channel == CALLBACK
         if not callback:
             check_channel("messages", start.channel, self.senders(), bool(start.files), self.file_channels())
+            start = _with_template(start)
             if not start.text.strip() and not start.files:
                 raise InputError("text: write something to send", field="text")
         if start.channel == "email" and not (start.subject or "").strip():
@@ -116,6 +119,8 @@ class Outreach:
             department = await _department(conn, who, start.department)
             recipient = _address(customer, start.channel, start.to)
             await _check_consent(conn, customer.id, start.channel, start.purpose)
+            if start.channel == whatsapp.CHANNEL:
+                whatsapp.check_window(await whatsapp.last_message(conn, customer.id), now, start.template)
             blocks = await self._judge(conn, who, customer, start, department, now)
             if blocks and start.override is None:
                 raise PolicyBlocked(blocks)
@@ -176,8 +181,10 @@ class Outreach:
                     sender=start.sender,
                     recipient=recipient,
                     subject=start.subject.strip() if start.subject else None,
-                    meta={"purpose": start.purpose, "department": department},
-                    details={"purpose": start.purpose},
+                    meta={"purpose": start.purpose, "department": department}
+                    | ({"template": start.template.name} if start.template else {}),
+                    details={"purpose": start.purpose}
+                    | ({"template": start.template.details()} if start.template else {}),
                 )
                 message_id, delivered = await store_outbound(conn, item, who, now, start.files, self.in_store)
             await search_index.refresh_conversations(conn, [conv_id])
@@ -350,11 +357,29 @@ def _address(customer: Recipient, channel: str, wanted: str | None) -> str:
     return found[0]
 
 
+def _with_template(start: Start) -> Start:
+    """A WhatsApp template's text becomes the message's; InputError where it does not fit."""
+    if start.template is None:
+        return start
+    if start.channel != whatsapp.CHANNEL:
+        raise InputError(f"template: templates are WhatsApp's, not {start.channel}'s", field="template")
+    if start.text.strip():
+        raise InputError("text: send either text or a template, not both", field="text")
+    if start.template.purpose == "marketing" and start.purpose != "marketing":
+        raise InputError(
+            f"template: {start.template.name} is a marketing template; send it with purpose marketing",
+            field="template",
+        )
+    return replace(start, text=start.template.text)
+
+
 async def _check_consent(conn: AsyncConnection, customer_id: str, channel: str, purpose: str) -> None:
+    """Service goes unless withdrawn; marketing, and anything the hub starts on WhatsApp
+    (which delivers only to those who opted in), needs consent on record."""
     state = await consent(conn, customer_id, channel, purpose)
     if state is not None and not state[0]:
         raise Conflict(f"the customer withdrew consent for {purpose} on {channel} ({state[1]})")
-    if purpose != "service" and state is None:
+    if (purpose != "service" or channel == whatsapp.CHANNEL) and state is None:
         raise Conflict(
             f"the customer has not consented to {purpose} on {channel}; record their consent first"
         )

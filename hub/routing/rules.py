@@ -53,7 +53,7 @@ AGENT_CONTEXT = rule_engine.Context(
         }
     )
 )
-DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "email": 8, "fax": 4, "api": 8}
+DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "sms": 5, "whatsapp": 5, "email": 8, "fax": 4, "api": 8}
 DEFAULT_FIRST_RESPONSE_S = 3600
 RULE_ACTIONS = {"set_department", "tag", "out_of_hours_reply", "set_priority"}
 PRIORITY_VALUES = ("high", "normal", "low")

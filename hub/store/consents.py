@@ -36,3 +36,20 @@ async def replace_consent(
             updated_at=now,
         )
     )
+
+
+async def customers_with_consent(
+    conn: AsyncConnection, customer_ids: list[str], channel: str, purpose: str
+) -> set[str]:
+    """Those of ``customer_ids`` with consent for ``purpose`` on ``channel`` on record,
+    granted or withdrawn."""
+    if not customer_ids:
+        return set()
+    rows = await conn.execute(
+        sa.select(consents.c.customer_id).where(
+            consents.c.customer_id.in_(customer_ids),
+            consents.c.channel == channel,
+            consents.c.purpose == purpose,
+        )
+    )
+    return {r.customer_id for r in rows}

@@ -8,7 +8,7 @@ hints name a conversation closed less than ``reopen_within`` ago reopens it (rou
 afresh) rather than opening another. Races with other workers
 are settled by unique keys (``ON CONFLICT DO NOTHING``, then a re-read), never by
 locks held in memory. What a message means beyond that (an SMS STOP withdraws consent)
-is the domain's, in the same transaction: ``hub.customers.sms_keywords``, called by the
+is the domain's, in the same transaction: ``hub.customers.keyword_consent``, called by the
 ingest worker.
 """
 

@@ -33,7 +33,7 @@ from hub.text.addresses import normalise_address
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 
-Channel = Literal["email", "sms", "voice", "fax", "chat", "api"]
+Channel = Literal["email", "sms", "whatsapp", "voice", "fax", "chat", "api"]
 
 
 class AgentFields(RequestModel):

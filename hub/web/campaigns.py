@@ -5,7 +5,7 @@ for a mail client: RFC 8058 POSTs ``List-Unsubscribe=One-Click``)."""
 from __future__ import annotations
 
 import html
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator
@@ -14,10 +14,12 @@ from hub.errors import InputError
 from hub.keys import CAMPAIGNS, SETTINGS
 from hub.outreach.campaigns import Draft
 from hub.request_body import int_query, json_response, read_form, read_json_object
-from hub.routespec import RouteSpec, form_schema, limit
+from hub.routespec import TEXT, RouteSpec, form_schema, limit
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
 from hub.web.public_page import page_language, public_page
+from hub.web.reports import only_params, report_range, report_zone
+from hub.web.whatsapp import TemplateIn, filled
 
 WORDS = {
     "de": {
@@ -40,14 +42,18 @@ WORDS = {
 class Words(RequestModel):
     model_config = ConfigDict(extra="forbid")
     subject: Annotated[str | None, NULLABLE] = Field(None, max_length=300, description="email: required")
-    text: str = Field(min_length=1, max_length=5000)
+    text: str = Field("", max_length=5000, description="required, except on WhatsApp")
+    template: Annotated[TemplateIn | None, NULLABLE] = Field(
+        None,
+        description="WhatsApp: the registered template that goes instead of text (it says how to opt out)",
+    )
 
 
 class CampaignIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     segment_id: str = Field(min_length=1, max_length=36)
-    channel: Literal["email", "sms", "api"]
+    channel: Literal["email", "sms", "whatsapp", "api"]
     purpose: Literal["service", "marketing"] = "marketing"
     department: str = Field("marketing", min_length=1, max_length=100)
     queue: Annotated[str | None, NULLABLE] = Field(None, max_length=60, description="where replies wait")
@@ -78,7 +84,7 @@ async def create_campaign(request: web.Request) -> web.Response:
         name=body.name,
         segment_id=body.segment_id,
         channel=body.channel,
-        texts={lang: w.model_dump(exclude_none=True) for lang, w in body.texts.items()},
+        texts={lang: _words(request, body, lang, w) for lang, w in body.texts.items()},
         purpose=body.purpose,
         department=body.department,
         queue=body.queue,
@@ -86,6 +92,59 @@ async def create_campaign(request: web.Request) -> web.Response:
         rate_per_minute=body.rate_per_minute,
     )
     return json_response(await request.app[CAMPAIGNS].create(request[AGENT], draft), status=201)
+
+
+def _words(request: web.Request, body: CampaignIn, language: str, words: Words) -> dict[str, Any]:
+    """One language's message; on WhatsApp its registered template, filled (it must say how
+    to opt out: nothing can be added to an approved template)."""
+    field = f"texts.{language}"
+    if body.channel != "whatsapp":
+        if words.template is not None:
+            raise InputError(f"{field}.template: templates are WhatsApp's, not {body.channel}'s", field=field)
+        return words.model_dump(exclude_none=True, exclude={"template"})
+    if words.template is None:
+        raise InputError(f"{field}.template: a WhatsApp campaign sends a registered template", field=field)
+    template = filled(
+        request, words.template.model_copy(update={"language": words.template.language or language})
+    )
+    assert template is not None
+    if "stop" not in template.text.lower():
+        raise InputError(
+            f"{field}.template: {template.name} does not tell how to opt out (reply STOP); every campaign"
+            " message must",
+            field=field,
+        )
+    if template.purpose == "marketing" and body.purpose != "marketing":
+        raise InputError(f"{field}.template: {template.name} is a marketing template", field=field)
+    return {"text": template.text, "template": template.details()}
+
+
+async def campaign_report(request: web.Request) -> web.Response:
+    only_params(request, frozenset({"from", "to", "tz"}))
+    start, end = report_range(request, report_zone(request))
+    return json_response(await request.app[CAMPAIGNS].report(start, end))
+
+
+def campaign_report_routes() -> list[RouteSpec]:
+    """Registered before the reports' ``/reports/{measure}``: ``campaigns`` is not a measure."""
+    return [
+        RouteSpec(
+            "GET",
+            "/api/v1/reports/campaigns",
+            campaign_report,
+            "Campaigns started in a range with their results (sent, delivered, failed, replied, opted"
+            " out, skipped), and the results per segment",
+            "supervisor",
+            tag="reports",
+            query={"from": TEXT, "to": TEXT, "tz": TEXT},
+            responses={
+                200: "campaigns and segments",
+                401: "Not signed in",
+                403: "Role too low",
+                422: "Bad parameter",
+            },
+        )
+    ]
 
 
 async def list_campaigns(request: web.Request) -> web.Response:

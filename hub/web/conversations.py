@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -26,7 +26,7 @@ from hub.dispatch import actions, tags
 from hub.dispatch.inbox import notify
 from hub.errors import InputError, NotFound
 from hub.keys import BLOBS, BUS, CLOCK, IN_STORE, INBOX, OUTBOX, ROUTING, SETTINGS, STORE
-from hub.model import Attachment, ConversationStatus
+from hub.model import Attachment, Channel, ConversationStatus
 from hub.outbox import replies
 from hub.outbox.replies import MAX_TEXT
 from hub.request_body import int_query, json_response, read_json_object, read_limited
@@ -40,6 +40,7 @@ from hub.store.search_index import Filters
 from hub.store.times import iso
 from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.middleware import AGENT
+from hub.web.whatsapp import TemplateIn, filled
 
 STATUSES = tuple(ConversationStatus)
 VIEWS = ("all", "mine", "queues")
@@ -186,8 +187,11 @@ class ReplyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field("", max_length=MAX_TEXT)
     attachments: list[FileRef] = Field([], max_length=10, description="uploaded files to send along")
-    channel: Annotated[Literal["email", "sms", "voice", "fax", "chat", "api"] | None, NULLABLE] = Field(
+    channel: Annotated[Channel | None, NULLABLE] = Field(
         None, description="another channel of the same customer (default: the conversation's)"
+    )
+    template: Annotated[TemplateIn | None, NULLABLE] = Field(
+        None, description="WhatsApp: a registered template instead of text (outside the 24-hour window)"
     )
 
 
@@ -221,6 +225,7 @@ async def post_reply(request: web.Request) -> web.Response:
         files,
         outbox_worker.file_channels,
         request.app[IN_STORE],
+        filled(request, body.template),
     )
     outbox_worker.wake()
     return json_response(result, status=202)
@@ -539,8 +544,9 @@ def conversation_routes() -> list[RouteSpec]:
                 202: "Queued for sending",
                 403: "Not your conversation",
                 404: "No such conversation",
-                409: "Closed, or the customer withdrew consent for the channel",
-                422: "Empty text, or no connector sends on that channel",
+                409: "Closed, the customer withdrew consent for the channel, or WhatsApp's 24-hour"
+                " window is closed and no template was given (whatsapp-window)",
+                422: "Empty text, no connector sends on that channel, or an unknown or unfilled template",
                 401: "Not signed in",
             },
         ),

@@ -98,7 +98,7 @@ class TierPinIn(RequestModel):
 
 class ConsentIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
+    channel: Literal["email", "sms", "whatsapp", "voice", "fax", "chat", "api"]
     purpose: Literal["service", "marketing"]
     granted: bool
     source: str = Field("agent", max_length=100)

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 
 from hub.errors import InputError
 from hub.keys import FEEDBACK, SETTINGS
+from hub.model import Channel
 from hub.request_body import int_query, json_response, read_json_object
 from hub.routespec import TEXT, RouteSpec, limit
 from hub.store.repos.feedback import Filters
@@ -21,7 +22,7 @@ from hub.web.middleware import AGENT
 from hub.web.reports import report_range
 
 DEFAULT_DAYS = 90
-CHANNELS = ("email", "sms", "voice", "fax", "chat", "api")
+CHANNELS = tuple(c.value for c in Channel)
 
 
 class MarkIn(RequestModel):

@@ -21,8 +21,9 @@ from hub.validation import NULLABLE, RequestModel, validated
 from hub.web.conversations import FileRef, uploaded_files
 from hub.web.middleware import AGENT
 from hub.web.versions import config_routes
+from hub.web.whatsapp import TemplateIn, filled
 
-Channel = Literal["email", "sms", "api", "fax", "voice"]
+Channel = Literal["email", "sms", "whatsapp", "api", "fax", "voice"]
 Purpose = Literal["service", "marketing"]
 Name = Annotated[str | None, NULLABLE]
 
@@ -46,6 +47,10 @@ class StartIn(CheckIn):
     attachments: list[FileRef] = Field([], max_length=10, description="uploaded files (fax: the PDF)")
     override: Name = Field(
         None, min_length=3, max_length=1000, description="supervisors: why it goes despite the contact policy"
+    )
+    template: Annotated[TemplateIn | None, NULLABLE] = Field(
+        None,
+        description="WhatsApp: a registered template instead of text (needed outside the 24-hour window)",
     )
 
 
@@ -81,6 +86,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         queue=body.queue,
         override=body.override,
         files=await uploaded_files(request, body.attachments),
+        template=filled(request, body.template),
     )
     result = await request.app[OUTREACH].start(request[AGENT], start)
     request.app[OUTBOX].wake()
@@ -111,7 +117,7 @@ async def outreach_options(request: web.Request) -> web.Response:
         departments = await repo.agent_departments(conn, request[AGENT].agent_id)
     return json_response(
         {
-            "channels": [c for c in ("email", "sms", "api", "fax") if c in sends] + [CALLBACK],
+            "channels": [c for c in ("email", "sms", "whatsapp", "api", "fax") if c in sends] + [CALLBACK],
             "mailboxes": [
                 {"name": name, "address": box.reply_address()}
                 for name, box in sorted(boxes.items())
@@ -132,8 +138,9 @@ def outreach_routes() -> list[RouteSpec]:
             "POST",
             "/api/v1/conversations",
             start_conversation,
-            "Start a conversation with a customer: email, SMS, API, fax, or a callback task (voice);"
-            " consent and the contact policy are checked",
+            "Start a conversation with a customer: email, SMS, WhatsApp (a template outside the"
+            " 24-hour window), API, fax, or a callback task (voice); consent and the contact policy"
+            " are checked",
             "agent",
             tag="conversations",
             request_schema=StartIn.model_json_schema(),
@@ -142,7 +149,8 @@ def outreach_routes() -> list[RouteSpec]:
                 403: "Overriding the contact policy needs a supervisor",
                 404: "No such customer",
                 409: "Blocked by the contact policy (each rule with its conflicting conversation), no"
-                " consent, an open conversation on that channel, or an address that bounced",
+                " consent, an open conversation on that channel, an address that bounced, or free text"
+                " on WhatsApp outside the 24-hour window (whatsapp-window)",
                 422: "Bad input: the detail names the field",
                 **common,
             },

@@ -69,7 +69,7 @@ class SimCustomer(RequestModel):
 class SimulateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     customer: SimCustomer = Field(default_factory=SimCustomer)
-    channel: Literal["email", "sms", "voice", "fax", "chat", "api"]
+    channel: Literal["email", "sms", "whatsapp", "voice", "fax", "chat", "api"]
     text: str = ""
     subject: str = ""
     language: str = ""

@@ -14,7 +14,7 @@ from hub.web.agents import agent_routes
 from hub.web.api_tokens import token_routes
 from hub.web.auth import auth_routes
 from hub.web.automations import automation_routes
-from hub.web.campaigns import campaign_routes
+from hub.web.campaigns import campaign_report_routes, campaign_routes
 from hub.web.canned import canned_routes
 from hub.web.channel_settings import channel_settings_routes
 from hub.web.channels import channel_routes
@@ -39,6 +39,7 @@ from hub.web.supervisor import supervisor_routes
 from hub.web.system import system_routes
 from hub.web.totp import totp_routes
 from hub.web.webhooks import webhook_routes
+from hub.web.whatsapp import whatsapp_routes
 from hub.web.widget_public import widget_public_routes
 from hub.web.widget_sites import widget_site_routes
 from hub.web.widget_socket import widget_socket_routes
@@ -57,6 +58,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *saved_view_routes(),
         *supervisor_routes(),
         *csat_routes(),  # before the reports': /reports/csat is not a measure
+        *campaign_report_routes(),  # and neither is /reports/campaigns
         *report_routes(),
         *segment_routes(),
         *canned_routes(),
@@ -67,6 +69,7 @@ def hub_routes(settings: Settings) -> list[RouteSpec]:
         *health_routes(),
         *automation_routes(),
         *outreach_routes(),
+        *whatsapp_routes(),
         *campaign_routes(),
         *feedback_routes(),
         *channel_routes(),

@@ -183,6 +183,12 @@ async def test_a_supervisor_runs_a_campaign_from_the_console(mailing_hub: Mailin
     shown = await call(lea, "GET", "/api/v1/campaigns")
     assert [c["name"] for c in shown["items"]] == ["Winterangebot"]
     assert shown["items"][0]["status"] in ("running", "done")
+    # its results in the reports, by the segment it went to (the default range ends with today)
+    await lea.goto(f"{hub.url}/console/#/reports")
+    await lea.locator("#campaign-results tbody tr", has_text="Winterangebot").wait_for()
+    assert await lea.inner_text("#camp-title") == "Kampagnen"
+    row = lea.locator("#campaign-segments tbody tr", has_text="Deutschsprachig")
+    assert await row.locator("td[data-figure=recipients]").inner_text() == "0"
 
 
 async def test_the_rnd_view_shows_feedback_from_an_sms_and_an_email(live_hub: LiveHub, browser: Any) -> None:

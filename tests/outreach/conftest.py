@@ -57,6 +57,30 @@ rules:
 """
 
 
+TEMPLATES = [
+    {
+        "name": "callback_offer",
+        "language": "de",
+        "content_sid": "HX" + "d" * 32,
+        "body": "Guten Tag {{1}}, wir möchten Sie zu Ihrem Vertrag sprechen. Passt es Ihnen?",
+    },
+    {
+        "name": "green_tariff",
+        "language": "de",
+        "content_sid": "HX" + "e" * 32,
+        "body": "Neu: Ökostrom-Tarif. Keine Angebote mehr? Antworten Sie STOP.",
+        "purpose": "marketing",
+    },
+    {
+        "name": "green_tariff_plain",
+        "language": "de",
+        "content_sid": "HX" + "f" * 32,
+        "body": "Neu: Ökostrom-Tarif.",
+        "purpose": "marketing",
+    },
+]
+
+
 def phone(n: int) -> str:
     """The mobile number of the test's n-th customer."""
     return f"+491761234{n:04d}"
@@ -184,6 +208,8 @@ async def world(backend: str, tmp_path: Path) -> AsyncIterator[World]:
                 "connectors.twilio.accounts": [
                     {"account_sid": ACCOUNT, "auth_token": TOKEN, "numbers": [NUMBER]}
                 ],
+                "connectors.twilio.whatsapp": True,
+                "connectors.twilio.whatsapp_templates": TEMPLATES,
             },
         )
         try:

@@ -14,11 +14,12 @@ from twilio.request_validator import HMAC_SHA1, SIGNATURE_SETTINGS_HEADER, get_s
 
 from connectors.lib.twilio.settings import TwilioAccount
 from connectors.lib.twilio.signature import signature_valid
-from hub.errors import Forbidden, InputError, PayloadTooLarge
+from hub.errors import ConfigError, Forbidden, InputError, PayloadTooLarge
 from hub.request_body import read_form
 from hub.settings import Settings
 
 log = logging.getLogger("contacthub.twilio")
+WHATSAPP = "whatsapp:"  # how Twilio writes a WhatsApp address
 
 
 class TwilioWebhooks:
@@ -30,8 +31,20 @@ class TwilioWebhooks:
         self._by_number = {n: a for a in twilio.accounts for n in a.numbers}
         self._max_bytes = settings.server.max_body_bytes
 
+    @classmethod
+    def configured(cls, settings: Settings) -> TwilioWebhooks:
+        """The webhooks of a configuration that can check signatures; else ConfigError."""
+        webhooks = cls(settings)
+        if webhooks.public_url is None or not webhooks.accounts:
+            raise ConfigError(
+                "connectors.twilio: set public_url (the URL Twilio calls, for its signatures) and at "
+                "least one [[connectors.twilio.accounts]] with account_sid and auth_token"
+            )
+        return webhooks
+
     def account_for_number(self, number: str) -> TwilioAccount | None:
-        return self._by_number.get(number)
+        """The account that owns the number (``+49…`` or ``whatsapp:+49…``)."""
+        return self._by_number.get(number.removeprefix(WHATSAPP))
 
     def url_of(self, request: web.Request) -> str:
         """The URL Twilio requested: the configured public base and the path as received."""
@@ -47,7 +60,7 @@ class TwilioWebhooks:
             raise PayloadTooLarge(f"the body is over {self._max_bytes} bytes")
         fields = (await read_form(request, self._max_bytes)).fields  # urlencoded: no files
         sid = fields.get("AccountSid", "")
-        account = self.accounts.get(sid) or self._by_number.get(fields.get("To", ""))
+        account = self.accounts.get(sid) or self.account_for_number(fields.get("To", ""))
         signature = request.headers.get("X-Twilio-Signature")
         key_id, algorithm = signing_key(request.headers.get(SIGNATURE_SETTINGS_HEADER))
         secret = signing_secret(account, key_id) if account is not None else None

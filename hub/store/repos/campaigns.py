@@ -27,7 +27,7 @@ class Campaign:
     department: str
     queue: str | None
     sender: str | None
-    texts: Mapping[str, Mapping[str, str]]
+    texts: Mapping[str, Mapping[str, Any]]
     rate_per_minute: int
     status: str
     created_by: str
@@ -70,6 +70,14 @@ async def get(conn: AsyncConnection, campaign_id: str, *, lock: bool = False) ->
 
 async def listing(conn: AsyncConnection, limit: int) -> list[Campaign]:
     rows = await conn.execute(sa.select(campaigns).order_by(k.created_at.desc()).limit(limit))
+    return [_campaign(row) for row in rows]
+
+
+async def started_between(conn: AsyncConnection, start: datetime, end: datetime) -> list[Campaign]:
+    """The campaigns started in [start, end), oldest first."""
+    rows = await conn.execute(
+        sa.select(campaigns).where(k.started_at >= start, k.started_at < end).order_by(k.started_at)
+    )
     return [_campaign(row) for row in rows]
 
 

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.store.bulk import insert_rows
-from hub.store.tables import agents, consents, conversations, customers, identities, outbound_contacts
+from hub.store.tables import (
+    agents,
+    consents,
+    conversations,
+    customers,
+    identities,
+    messages,
+    outbound_contacts,
+)
 from hub.store.times import utc, utc_or_none
 
 c = conversations.c
@@ -147,6 +155,21 @@ async def consent_states(
 def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     """IN lists of a size both backends take (SQLite's bound-parameter limit)."""
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+async def last_inbound(
+    conn: AsyncConnection, customer_ids: Sequence[str], channel: str
+) -> dict[str, datetime]:
+    """When each customer last wrote to us on ``channel`` (those who never did: absent)."""
+    if not customer_ids:
+        return {}
+    m = messages.c
+    rows = await conn.execute(
+        sa.select(m.customer_id, sa.func.max(m.received_at).label("at"))
+        .where(m.customer_id.in_(list(customer_ids)), m.channel == channel, m.direction == "in")
+        .group_by(m.customer_id)
+    )
+    return {r.customer_id: utc(r.at) for r in rows}
 
 
 async def agent_departments(conn: AsyncConnection, agent_id: str) -> list[str]:

@@ -6,7 +6,7 @@ import { h, replace, toast } from "/console/js/dom.js";
 import { t } from "./i18n.js";
 import { field, input, numberInput, checkbox, select, listInput, showErrors, clearErrors, errorsOf, shownOnce } from "./ui.js";
 
-const CHANNELS = ["voice", "chat", "sms", "email", "fax", "api"];
+const CHANNELS = ["voice", "chat", "sms", "whatsapp", "email", "fax", "api"];
 const DEPARTMENTS = ["service", "sales", "marketing", "rnd"];
 const ROLES = ["agent", "supervisor", "admin"];
 

@@ -7,7 +7,7 @@ import { h, replace, toast } from "/console/js/dom.js";
 import { t } from "./i18n.js";
 import { field, checkbox, showErrors, clearErrors, errorsOf, copyButton, when } from "./ui.js";
 
-const SECTION_OF = { sms_twilio: "twilio", voice_twilio: "twilio" };
+const SECTION_OF = { sms_twilio: "twilio", whatsapp_twilio: "twilio", voice_twilio: "twilio" };
 const KEEP = { $secret: "set" };
 
 export async function render(root, [section]) {

@@ -8,7 +8,7 @@ import { t } from "./i18n.js";
 import { field, input, numberInput, checkbox, select, showErrors, errorsOf, diffView, debounce, when } from "./ui.js";
 import { TierEditor } from "./tiers.js";
 
-const CHANNELS = ["email", "sms", "voice", "fax", "chat", "api"];
+const CHANNELS = ["email", "sms", "whatsapp", "voice", "fax", "chat", "api"];
 const BASE = "/api/v1/routing";
 
 export async function render(root) {

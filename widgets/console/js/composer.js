@@ -1,9 +1,12 @@
 // The reply box: a reply on the conversation's channel (or another of the customer's),
 // or an internal note. "/" opens the canned responses, "@" (in a note) the colleagues.
+// On WhatsApp outside the 24-hour window only an approved template goes: the text box
+// gives way to the template picker (a template, its placeholders, the text it makes).
 import { post, upload } from "./api.js";
 import { h, replace, toast, announce } from "./dom.js";
 import { t } from "./i18n.js";
 import { state, agentName } from "./state.js";
+import { TemplatePicker } from "./templates.js";
 
 const CHANNEL_OF_IDENTITY = { email: "email", phone: "sms", fax: "fax", chat_visitor: "chat" };
 
@@ -28,8 +31,11 @@ export class Composer {
     this.lastTyping = 0;
     this.text = h("textarea", { id: "composer-text", rows: 4, "aria-label": t("reply.label"),
       placeholder: t("reply.placeholder"), oninput: () => this.changed(), onkeydown: (e) => this.key(e) });
-    this.channel = h("select", { id: "composer-channel", "aria-label": t("reply.channel") }, this.channels().map((c) =>
-      h("option", { value: c, selected: c === conversation.channel }, t(`channel.${c}`))));
+    this.channel = h("select", { id: "composer-channel", "aria-label": t("reply.channel"), onchange: () => this.checkWindow() },
+      this.channels().map((c) => h("option", { value: c, selected: c === conversation.channel }, t(`channel.${c}`))));
+    this.whatsapp = new TemplatePicker("composer");
+    this.whatsapp.window.hidden = true;
+    this.templateMode = false;
     this.popup = h("ul", { class: "popup", role: "listbox", hidden: true, id: "composer-popup" });
     this.tabs = h("div", { class: "tabs", role: "tablist" },
       this.tab("reply", t("reply.label")), this.tab("note", t("reply.note")));
@@ -43,9 +49,24 @@ export class Composer {
       t("reply.attach"));
     this.channelRow = h("label", { class: "inline" }, t("reply.channel"), " ", this.channel);
     this.el = h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); this.send(); } },
-      this.tabs, h("div", { class: "composer-field" }, this.text, this.popup),
+      this.tabs, this.whatsapp.window, this.whatsapp.box, h("div", { class: "composer-field" }, this.text, this.popup),
       this.fileList,
       h("div", { class: "composer-actions" }, h("span", { class: "inline" }, this.channelRow, this.picker, this.attachLabel), this.submit));
+    this.checkWindow().catch((err) => toast(t("error.generic", { detail: err.message }), "error"));
+  }
+
+  // WhatsApp: whether the window is open (free text) or only a template can go.
+  async checkWindow() {
+    const whatsapp = this.channel.value === "whatsapp" && this.mode === "reply" && this.customer?.id;
+    this.whatsapp.window.hidden = !whatsapp;
+    this.setTemplateMode(whatsapp ? !(await this.whatsapp.load(this.customer.id)) : false);
+  }
+
+  setTemplateMode(on) {
+    this.templateMode = on;
+    this.whatsapp.box.hidden = !on;
+    this.text.parentElement.hidden = on;
+    this.attachLabel.hidden = on || this.mode === "note";
   }
 
   tab(mode, label) {
@@ -71,6 +92,7 @@ export class Composer {
     this.channelRow.hidden = mode === "note";
     this.attachLabel.hidden = mode === "note";
     this.closePopup();
+    this.checkWindow();
     this.text.focus();
   }
 
@@ -167,7 +189,9 @@ export class Composer {
 
   async send() {
     const text = this.text.value.trim();
-    if (!text && !(this.mode === "reply" && this.files.length)) return;
+    const templated = this.mode === "reply" && this.templateMode;
+    if (templated && !this.whatsapp.value()) return;
+    if (!templated && !text && !(this.mode === "reply" && this.files.length)) return;
     const conv = this.conv;
     try {
       if (this.mode === "note") {
@@ -177,7 +201,7 @@ export class Composer {
       } else {
         if (conv.assignee_id && conv.assignee_id !== state.me.id
             && !window.confirm(t("reply.not_yours", { name: agentName(conv.assignee_id) }))) return;
-        const body = { text };
+        const body = templated ? { template: this.whatsapp.value() } : { text };
         if (this.channel.value !== conv.channel) body.channel = this.channel.value;
         if (this.files.length) body.attachments = this.files.map(({ sha256, filename, content_type }) => ({ sha256, filename, content_type }));
         await post(`/api/v1/conversations/${conv.id}/messages`, body);
@@ -187,9 +211,11 @@ export class Composer {
       this.mentions.clear();
       this.files = [];
       this.renderFiles();
+      if (templated) this.whatsapp.render();
       this.onSent();
     } catch (err) {
       toast(t("error.generic", { detail: err.message }), "error");
+      if (err.problem?.type?.endsWith("whatsapp-window")) this.checkWindow(); // it closed meanwhile
     }
   }
 }

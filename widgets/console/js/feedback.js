@@ -42,7 +42,7 @@ export class FeedbackView {
       this.load();
     } }, input("product"), input("theme"),
       h("select", { name: "channel", "aria-label": t("fb.channel") }, h("option", { value: "" }, t("fb.all_channels")),
-        ["email", "sms", "voice", "fax", "chat", "api"].map((c) => h("option", { value: c, selected: this.filters.channel === c }, channelName(c)))),
+        ["email", "sms", "whatsapp", "voice", "fax", "chat", "api"].map((c) => h("option", { value: c, selected: this.filters.channel === c }, channelName(c)))),
       h("button", { type: "submit" }, t("fb.filter")));
     return form;
   }

@@ -8,9 +8,10 @@ import { h, replace, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { isSupervisor } from "./state.js";
 import { channelName, purposeName } from "./events.js";
+import { TemplatePicker } from "./templates.js";
 
 // the identity kind a channel is addressed to (as the hub's outbox knows it)
-const KIND = { email: "email", sms: "phone", voice: "phone", fax: "fax", api: "external" };
+const KIND = { email: "email", sms: "phone", whatsapp: "phone", voice: "phone", fax: "fax", api: "external" };
 
 export async function startDialog(customer, { onStarted }) {
   let options;
@@ -38,11 +39,14 @@ export async function startDialog(customer, { onStarted }) {
   const blocks = h("div", { class: "policy-blocks", id: "out-blocks", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary", id: "out-send" }, t("out.send"));
   const emailOnly = [field("mailbox", mailbox), field("subject", subject)];
+  const whatsapp = new TemplatePicker("out"); // outside the 24-hour window: a template instead of text
+  let templated = false;
+  const textField = field("text", text);
   const callbackOnly = [field("queue", queue)];
 
   const form = h("form", { class: "dialog-form start-form" }, h("h2", {}, t("out.title", { name: customer.name || "" })),
     field("channel", channel), field("to", to), field("purpose", purpose), field("department", department),
-    emailOnly, callbackOnly, field("text", text), blocks, overrideField,
+    emailOnly, callbackOnly, whatsapp.window, whatsapp.box, textField, blocks, overrideField,
     h("div", { class: "dialog-actions" },
       h("button", { type: "button", onclick: () => dlg.close() }, t("common.cancel")), submit));
   const dlg = h("dialog", { "aria-label": t("out.title", { name: customer.name || "" }), class: "start-dialog" }, form);
@@ -72,8 +76,18 @@ export async function startDialog(customer, { onStarted }) {
     for (const el of emailOnly) el.hidden = channel.value !== "email";
     for (const el of callbackOnly) el.hidden = channel.value !== "voice";
     subject.required = channel.value === "email";
-    text.required = channel.value !== "voice";
+    showTemplates(false);
+    whatsapp.window.hidden = channel.value !== "whatsapp";
+    if (channel.value === "whatsapp") {
+      whatsapp.load(customer.id).then((open) => showTemplates(!open), (err) => replace(blocks, err.message));
+    }
     check();
+  };
+  const showTemplates = (on) => {
+    templated = on;
+    whatsapp.box.hidden = !on;
+    textField.hidden = on;
+    text.required = !on && channel.value !== "voice";
   };
   channel.addEventListener("change", channelChanged);
   purpose.addEventListener("change", check);
@@ -83,8 +97,9 @@ export async function startDialog(customer, { onStarted }) {
     e.preventDefault();
     const body = {
       customer_id: customer.id, channel: channel.value, to: to.value || null, purpose: purpose.value,
-      department: department.value.trim() || null, text: text.value,
+      department: department.value.trim() || null, text: templated ? "" : text.value,
     };
+    if (templated) body.template = whatsapp.value();
     if (channel.value === "email") Object.assign(body, { subject: subject.value, mailbox: mailbox.value || null });
     if (channel.value === "voice" && queue.value.trim()) body.queue = queue.value.trim();
     if (blocked.length && isSupervisor()) body.override = override.value.trim();

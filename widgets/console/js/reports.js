@@ -42,7 +42,8 @@ export class ReportsView {
   constructor(root) {
     this.root = root;
     const today = new Date();
-    this.params = { measure: "conversations_opened", from: isoDay(new Date(today - 7 * 86400e3)), to: isoDay(today),
+    // "to" is the end, not included: the default week runs up to and with today
+    this.params = { measure: "conversations_opened", from: isoDay(new Date(today - 6 * 86400e3)), to: isoDay(new Date(+today + 86400e3)),
       bucket: "day", group_by: "", segment: "" };
     this.chartType = "line";
     this.segments = [];
@@ -55,20 +56,22 @@ export class ReportsView {
     this.fairnessEl = h("div", { class: "fairness-body" });
     this.segmentsEl = h("div", { class: "segments-body" });
     this.customersEl = h("div", { class: "customers-body" });
+    this.campaignsEl = h("div", { class: "campaigns-body" });
     replace(this.root, h("div", { class: "reports" },
       h("section", { class: "card", "aria-labelledby": "rep-title" }, h("h2", { id: "rep-title" }, t("rep.title")),
         isSupervisor() ? null : h("p", { class: "hint", id: "rep-scope" }, t("rep.kam_scope")), this.reportForm(), this.reportEl),
       h("section", { class: "card", "aria-labelledby": "fair-title" }, h("h2", { id: "fair-title" }, t("rep.fairness")), this.fairnessEl),
+      isSupervisor() ? h("section", { class: "card", "aria-labelledby": "camp-title" }, h("h2", { id: "camp-title" }, t("rep.campaigns")), this.campaignsEl) : null,
       h("section", { class: "card", "aria-labelledby": "cust-title" }, h("h2", { id: "cust-title" }, t("rep.customers")),
         this.customerForm(), this.segmentsEl, this.customersEl)));
     await this.loadSegments();
-    await Promise.all([this.showReport(), this.showFairness(), this.showCustomers()]);
+    await Promise.all([this.showReport(), this.showFairness(), this.showCustomers(), this.showCampaigns()]);
   }
 
   // --- one measure -------------------------------------------------------------------
   reportForm() {
     const p = this.params;
-    const form = h("form", { class: "report-form", onsubmit: (e) => { e.preventDefault(); this.readForm(form); this.showReport(); this.showFairness(); } },
+    const form = h("form", { class: "report-form", onsubmit: (e) => { e.preventDefault(); this.readForm(form); this.showReport(); this.showFairness(); this.showCampaigns(); } },
       select("measure", MEASURES.map((m) => [m, t(`rep.m.${m}`)]), t("rep.measure"), p.measure),
       h("label", {}, t("rep.from"), " ", h("input", { type: "date", name: "from", value: p.from, required: true })),
       h("label", {}, t("rep.to"), " ", h("input", { type: "date", name: "to", value: p.to, required: true })),
@@ -132,6 +135,27 @@ export class ReportsView {
       h("div", { class: "table-scroll" }, h("table", { class: "fairness" },
         h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, t(`rep.fair.${c}`))))), h("tbody", {}, rows))),
       body.warnings.length ? h("ul", { class: "plain warnings", role: "status" }, body.warnings.map((w) => h("li", { class: "late" }, w))) : null);
+  }
+
+  // --- campaigns: their results, and per segment ----------------------------------------
+  async showCampaigns() {
+    if (!isSupervisor()) return;
+    let body;
+    try { body = await get(`/api/v1/reports/campaigns?${query({ from: this.params.from, to: this.params.to })}`); }
+    catch (err) { replace(this.campaignsEl, h("p", { role: "alert" }, err.message)); return; }
+    if (!body.campaigns.length) { replace(this.campaignsEl, h("p", { class: "muted" }, t("rep.camp.none"))); return; }
+    const figures = ["recipients", "sent", "delivered", "failed", "replied", "opted_out", "skipped"];
+    const head = (first) => h("thead", {}, h("tr", {}, first.map((c) => h("th", { scope: "col" }, t(`rep.camp.${c}`))),
+      figures.map((f) => h("th", { scope: "col" }, t(`rep.camp.${f}`)))));
+    const cells = (row) => figures.map((f) => h("td", { class: "num", dataset: { figure: f } }, number(row[f])));
+    replace(this.campaignsEl,
+      h("div", { class: "table-scroll" }, h("table", { class: "campaign-results", id: "campaign-results" }, head(["name", "segment", "channel"]),
+        h("tbody", {}, body.campaigns.map((c) => h("tr", { dataset: { id: c.id } }, h("th", { scope: "row" }, c.name),
+          h("td", {}, c.segment || t("common.none")), h("td", {}, t(`channel.${c.channel}`)), cells(c.results)))))),
+      h("h3", {}, t("rep.camp.per_segment")),
+      h("div", { class: "table-scroll" }, h("table", { class: "campaign-segments", id: "campaign-segments" }, head(["segment", "campaigns"]),
+        h("tbody", {}, body.segments.map((s) => h("tr", { dataset: { id: s.segment_id } }, h("th", { scope: "row" }, s.segment || t("common.none")),
+          h("td", { class: "num" }, number(s.campaigns)), cells(s)))))));
   }
 
   // --- customers and segments ----------------------------------------------------------

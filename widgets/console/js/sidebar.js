@@ -16,7 +16,7 @@ import { startDialog } from "./outreach.js";
 // per customer: when this agent had the panel open before this page was loaded
 const previousVisit = new Map();
 const IDENTITY_KINDS = ["email", "phone", "fax", "chat_visitor", "external"];
-const CONSENT_CHANNELS = ["email", "sms", "voice", "fax", "chat", "api"];
+const CONSENT_CHANNELS = ["email", "sms", "whatsapp", "voice", "fax", "chat", "api"];
 const PURPOSES = ["service", "marketing"];
 
 export class Sidebar {

@@ -1,0 +1,1 @@
+"""WhatsApp through Twilio: inbound webhooks, replies and templates through the outbox, delivery reports."""
