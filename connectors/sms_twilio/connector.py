@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import replace
-
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import ConnectorContext
-from connectors.lib.twilio.inbound import fetched_media, status_route
+from connectors.lib.twilio.inbound import accepted, status_route
 from connectors.lib.twilio.webhook import TwilioWebhooks
 from connectors.sms_twilio.payloads import parse_sms
 from hub.routespec import RouteSpec, form_schema
 from hub.text.keywords import keyword_of
 
-log = logging.getLogger("contacthub.sms")
 TWIML = "application/xml"
 EMPTY_TWIML = str(MessagingResponse())
 
@@ -24,23 +19,12 @@ EMPTY_TWIML = str(MessagingResponse())
 def routes(ctx: ConnectorContext) -> list[RouteSpec]:
     settings = ctx.settings.connectors.twilio
     webhooks = TwilioWebhooks.configured(ctx.settings)
-    region = ctx.settings.phone.default_region
-    accepted = ctx.metrics.accepted.labels("sms")
     help_reply = MessagingResponse()
     help_reply.message(settings.help_reply)
     help_twiml = str(help_reply)
-    append_latency = ctx.metrics.stage.labels("append")
 
     async def inbound_sms(request: web.Request) -> web.Response:
-        form, account = await webhooks.verified(request)
-        attachments, failed = await fetched_media(ctx, form, account, "sms")
-        msg = parse_sms(form, received_at=ctx.clock(), region=region, attachments=attachments)
-        if failed:
-            msg = replace(msg, meta={**msg.meta, "media_not_stored": " ".join(failed)})
-        started = time.perf_counter()
-        await ctx.queue.append(msg)
-        append_latency.observe(time.perf_counter() - started)
-        accepted.inc()
+        msg = await accepted(ctx, webhooks, request, parse_sms, "sms")
         return web.Response(
             text=help_twiml if keyword_of(msg.text) == "help" else EMPTY_TWIML, content_type=TWIML
         )

@@ -1,10 +1,14 @@
-"""What Twilio's messaging webhooks share at the edge: fetching a message's media into
-the attachment store, and the delivery-report route of the replies."""
+"""What Twilio's messaging webhooks share at the edge: verifying a message, fetching its
+media into the attachment store and appending it (``accepted``), and the delivery-report
+route of the replies."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
 
 from aiohttp import web
 
@@ -13,7 +17,7 @@ from connectors.lib.twilio.media import MediaError, fetch_media
 from connectors.lib.twilio.messaging import delivery_state, media_of
 from connectors.lib.twilio.settings import TwilioAccount
 from connectors.lib.twilio.webhook import TwilioWebhooks
-from hub.model import Attachment
+from hub.model import Attachment, InboundMessage
 from hub.routespec import TEXT, RouteSpec, form_schema
 
 log = logging.getLogger("contacthub.twilio")
@@ -45,6 +49,29 @@ async def fetched_media(
             log.warning("media not stored: %s", exc, extra={"channel": channel})
             failed.append(url)
     return tuple(attachments), failed
+
+
+# parse(form, received_at=…, region=…, attachments=…): the channel's payload parser
+Parse = Callable[..., InboundMessage]
+
+
+async def accepted(
+    ctx: ConnectorContext, webhooks: TwilioWebhooks, request: web.Request, parse: Parse, channel: str
+) -> InboundMessage:
+    """The webhook's message, verified, its media fetched, durable on the ingest queue."""
+    form, account = await webhooks.verified(request)
+    attachments, failed = await fetched_media(ctx, form, account, channel)
+    received_at: datetime = ctx.clock()
+    msg = parse(
+        form, received_at=received_at, region=ctx.settings.phone.default_region, attachments=attachments
+    )
+    if failed:
+        msg = replace(msg, meta={**msg.meta, "media_not_stored": " ".join(failed)})
+    started = time.perf_counter()
+    await ctx.queue.append(msg)
+    ctx.metrics.stage.labels("append").observe(time.perf_counter() - started)
+    ctx.metrics.accepted.labels(channel).inc()
+    return msg
 
 
 def status_route(ctx: ConnectorContext, webhooks: TwilioWebhooks, path: str, channel: str) -> RouteSpec:

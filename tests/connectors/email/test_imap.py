@@ -8,7 +8,6 @@ import contextlib
 import logging
 import re
 import ssl
-import time
 import tracemalloc
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -137,12 +136,12 @@ async def watching(
     try:
         yield state
     finally:
-        stopping = time.monotonic()
         task.cancel()
+        # a watcher that does not stop (waits out an IMAP timeout) fails here; a deadline,
+        # not a measured time: a loaded machine may take a moment
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            await asyncio.wait_for(task, timeout=30)
     assert state.state == "stopped"
-    assert time.monotonic() - stopping < 2.0, "stopping took too long"
 
 
 def idles(caplog: pytest.LogCaptureFixture) -> int:
@@ -203,13 +202,10 @@ async def test_mail_arriving_during_idle_is_delivered_within_seconds(
     cursors, inbox = Cursors(), Inbox()
     async with watching(dovecot, cursors, inbox):
         await eventually(lambda: idles(caplog_imap) == 1, what="IDLE")
-        started = time.monotonic()
         await dovecot.append(mail(1))
-        await eventually(lambda: len(inbox.raw) == 1, what="the mail")
-        latency = time.monotonic() - started
+        # pushed by IDLE: the watcher polls only every 600 s, far beyond this deadline
+        await eventually(lambda: len(inbox.raw) == 1, timeout=60, what="the mail, pushed")
         await eventually(lambda: idles(caplog_imap) == 2, what="IDLE again")
-    print(f"IDLE latency: {latency * 1000:.0f} ms")
-    assert latency < 5.0
     assert inbox.ids == mid(1)
 
 

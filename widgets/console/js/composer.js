@@ -55,11 +55,26 @@ export class Composer {
     this.checkWindow().catch((err) => toast(t("error.generic", { detail: err.message }), "error"));
   }
 
+  // The conversation as it now stands (a live event loaded it again): what is being
+  // written, picked or attached stays.
+  update(conversation, customer) {
+    this.conv = conversation;
+    this.customer = customer;
+    const chosen = this.channel.value;
+    const channels = this.channels();
+    if ([...this.channel.options].map((o) => o.value).join() !== channels.join()) {
+      replace(this.channel, channels.map((c) => h("option", { value: c, selected: c === chosen }, t(`channel.${c}`))));
+    }
+    this.checkWindow().catch((err) => toast(t("error.generic", { detail: err.message }), "error"));
+  }
+
   // WhatsApp: whether the window is open (free text) or only a template can go.
   async checkWindow() {
     const whatsapp = this.channel.value === "whatsapp" && this.mode === "reply" && this.customer?.id;
     this.whatsapp.window.hidden = !whatsapp;
-    this.setTemplateMode(whatsapp ? !(await this.whatsapp.load(this.customer.id)) : false);
+    if (!whatsapp) return this.setTemplateMode(false);
+    const open = await this.whatsapp.load(this.customer.id);
+    if (this.channel.value === "whatsapp" && this.mode === "reply") this.setTemplateMode(!open); // still so
   }
 
   setTemplateMode(on) {

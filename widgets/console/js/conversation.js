@@ -60,9 +60,8 @@ export class ConversationView {
     this.conv = conv;
     this.customer = customer;
     this.cursor = timeline.next;
-    const draft = this.composer?.conv.id === id ? this.composer.text.value : "";
-    this.composer = new Composer({ conversation: conv, customer, live: this.live, onSent: () => this.refresh() });
-    this.composer.text.value = draft;
+    if (this.composer?.conv.id === id) this.composer.update(conv, customer); // the draft stays
+    else this.composer = new Composer({ conversation: conv, customer, live: this.live, onSent: () => this.refresh() });
     this.render(timeline.items);
   }
 

@@ -79,7 +79,8 @@ export async function startDialog(customer, { onStarted }) {
     showTemplates(false);
     whatsapp.window.hidden = channel.value !== "whatsapp";
     if (channel.value === "whatsapp") {
-      whatsapp.load(customer.id).then((open) => showTemplates(!open), (err) => replace(blocks, err.message));
+      whatsapp.load(customer.id).then((open) => { if (channel.value === "whatsapp") showTemplates(!open); },
+        (err) => replace(blocks, err.message));
     }
     check();
   };

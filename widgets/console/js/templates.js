@@ -20,12 +20,15 @@ export class TemplatePicker {
   // The customer's window and the templates; whether free text may go now.
   async load(customerId) {
     const info = await get(`/api/v1/customers/${customerId}/whatsapp`);
-    this.templates = info.templates;
-    replace(this.pick, info.templates.map((tpl, n) => h("option", { value: String(n) }, `${tpl.name} (${tpl.language})`)));
+    // asked again (the channel picked twice, a live event): what was typed stays
+    if (JSON.stringify(info.templates) !== JSON.stringify(this.templates) || !this.fields.childElementCount) {
+      this.templates = info.templates;
+      replace(this.pick, info.templates.map((tpl, n) => h("option", { value: String(n) }, `${tpl.name} (${tpl.language})`)));
+      this.render();
+    }
     const w = info.window;
     this.window.textContent = w.open ? t("wa.open_until", { time: formatTime(w.closes_at) })
       : w.closes_at ? t("wa.closed_at", { time: formatTime(w.closes_at) }) : t("wa.never");
-    this.render();
     return w.open;
   }
 
