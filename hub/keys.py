@@ -27,6 +27,7 @@ from hub.metrics import Metrics
 from hub.model import InboundMessage
 from hub.outbox.replies import InStore
 from hub.outbox.worker import OutboxWorker
+from hub.outreach.approvals import Approvals
 from hub.outreach.campaigns import Campaigns
 from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.feedback import ProductFeedback
@@ -64,6 +65,7 @@ CSAT = web.AppKey("csat", CsatConfig)
 SURVEYS = web.AppKey("surveys", Surveys)
 CONTACT_POLICY = web.AppKey("contact_policy", ContactPolicyConfig)
 OUTREACH = web.AppKey("outreach", Outreach)
+APPROVALS = web.AppKey("approvals", Approvals)
 CAMPAIGNS = web.AppKey("campaigns", Campaigns)
 FEEDBACK = web.AppKey("feedback", ProductFeedback)
 INBOX = web.AppKey("inbox", Inbox)

@@ -71,6 +71,9 @@ CUSTOMER_CALLS: dict[tuple[str, str], tuple[dict[str, Any] | None, int]] = {
     ("GET", "/api/v1/customers/{id}/revenue"): (None, 404),
     ("GET", "/api/v1/customers/{id}/health"): (None, 404),
     ("GET", "/api/v1/customers/{id}/whatsapp"): (None, 404),
+    ("GET", "/api/v1/customers/{id}/contact-approvals"): (None, 404),
+    ("POST", "/api/v1/customers/{id}/contact-approvals"): ({"days": 7}, 404),
+    ("DELETE", "/api/v1/customers/{id}/contact-approvals/{approval}"): (None, 404),
 }
 
 
@@ -299,7 +302,7 @@ async def test_an_agent_sees_of_a_customer_only_what_the_rule_lets_them(hub: Hub
     }
     assert routes == set(CUSTOMER_CALLS), "a route that names a customer: add it to CUSTOMER_CALLS"
     for (method, path), (body, status) in CUSTOMER_CALLS.items():
-        url = path.replace("{id}", w.customer_b).replace("{identity_id}", "1")
+        url = path.replace("{id}", w.customer_b).replace("{identity_id}", "1").replace("{approval}", "a1")
         extra = {"json": body} if body is not None else {}
         resp = await client.request(
             method, url, headers=w.headers("sam"), params={"confirm": w.customer_b}, **extra

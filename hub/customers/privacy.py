@@ -28,6 +28,7 @@ from hub.store import search_index
 from hub.store.repos import automation as automation_repo
 from hub.store.repos import contracts as contract_repo
 from hub.store.repos import health as health_repo
+from hub.store.repos import outreach as outreach_repo
 from hub.store.repos import revenue as revenue_repo
 from hub.store.tables import (
     attachments,
@@ -198,6 +199,7 @@ async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str
     await revenue_repo.forget_customer(conn, customer_id)
     await health_repo.forget_customer(conn, customer_id)
     await automation_repo.forget_customer(conn, customer_id)
+    await outreach_repo.forget_customer(conn, customer_id)
     await conn.execute(
         sa.update(events).where(events.c.customer_id == customer_id).values(data={}, reason=None)
     )

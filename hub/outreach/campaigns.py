@@ -219,6 +219,7 @@ class Campaigns:
             consent = await outreach_repo.consent_states(conn, ids, campaign.channel, campaign.purpose)
             past = await outreach_repo.conversations_since(conn, ids, since)
             contacts = await outreach_repo.contacts_since(conn, ids, since)
+            approvals = await outreach_repo.approvals_in_force(conn, ids, now)
             skipped: dict[str, list[str]] = {}  # reason -> customers: one UPDATE per reason
             chosen: list[tuple[Recipient, str]] = []
             for customer_id in ids:
@@ -226,7 +227,11 @@ class Campaigns:
                 reason, address = _addressable(campaign, customer, consent.get(customer_id))
                 if customer is not None and address is not None:
                     situation = situation_of(
-                        customer, past.get(customer_id, []), contacts.get(customer_id, []), self.zone
+                        customer,
+                        past.get(customer_id, []),
+                        contacts.get(customer_id, []),
+                        self.zone,
+                        approvals.get(customer_id, []),
                     )
                     proposed = Proposed(campaign.channel, campaign.purpose, campaign.department, None, now)
                     blocks = judge(policy, proposed, situation)

@@ -12,7 +12,8 @@ that blocks:
   any department) in the last ``days``;
 - ``quiet_hours``: it is between ``from`` and ``to`` in the customer's time zone;
 - ``key_accounts: manager``: the customer is a key account and the sender is not their
-  manager.
+  manager, and the manager has not consented (an approval in force for the contact's
+  department and purpose: hub/outreach/approvals.py).
 
 ``judge`` is pure: it gets what it needs (``Proposed``, ``Situation``) and answers every
 rule that blocks, each with words a sender understands and the conversation it conflicts
@@ -131,6 +132,23 @@ class Proposed:
 
 
 @dataclass(frozen=True, slots=True)
+class Consented:
+    """The key account manager's consent to contacts by others: of ``department`` for
+    ``purpose`` (None: any), until ``until``."""
+
+    department: str | None
+    purpose: str | None
+    until: datetime
+
+    def covers(self, proposed: Proposed) -> bool:
+        return (
+            self.department in (None, proposed.department)
+            and self.purpose in (None, proposed.purpose)
+            and proposed.at < self.until
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Situation:
     """What the judgement needs to know about the customer, read just before it."""
 
@@ -141,6 +159,7 @@ class Situation:
     open: Sequence[ConversationFact] = ()
     closed: Sequence[ConversationFact] = ()  # those closed within ``Policy.lookback_days``
     contacts: Sequence[tuple[datetime, str]] = ()  # (at, purpose) within the lookback
+    consented: Sequence[Consented] = ()  # the key account manager's approvals in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +279,15 @@ def _quiet_hours(rule: Rule, proposed: Proposed, s: Situation) -> Block | None:
 def _key_accounts(rule: Rule, proposed: Proposed, s: Situation) -> Block | None:
     if not s.key_account or (s.manager_id is not None and proposed.sender_id == s.manager_id):
         return None
+    if any(c.covers(proposed) for c in s.consented):
+        return None
     who = f" {s.manager_name}" if s.manager_name else ""
     return Block(
         rule.name,
         rule.kind,
-        f"blocked by “{rule.name}”: a key account; only their manager{who} contacts them "
-        "(ask them, or a supervisor may send it with a reason)",
+        f"blocked by “{rule.name}”: a key account; only their manager{who} contacts them, or"
+        f" others with their consent for {proposed.department} (ask them, or a supervisor may"
+        " send it with a reason)",
         extra={"manager_id": s.manager_id} if s.manager_id else {},
     )
 

@@ -36,6 +36,7 @@ from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.policy import (
     DEFAULT_DEPARTMENT,
     Block,
+    Consented,
     ConversationFact,
     Proposed,
     Situation,
@@ -254,7 +255,8 @@ class Outreach:
         since = now - timedelta(days=policy.lookback_days())
         past = (await repo.conversations_since(conn, [customer.id], since)).get(customer.id, [])
         contacts = (await repo.contacts_since(conn, [customer.id], since)).get(customer.id, [])
-        situation = situation_of(customer, past, contacts, self.zone)
+        approvals = (await repo.approvals_in_force(conn, [customer.id], now)).get(customer.id, [])
+        situation = situation_of(customer, past, contacts, self.zone, approvals)
         proposed = Proposed(
             channel=start.channel,
             purpose=start.purpose,
@@ -270,8 +272,10 @@ def situation_of(
     past: Sequence[PastConversation],
     contacts: Sequence[tuple[datetime, str]],
     zone: ZoneInfo,
+    approvals: Sequence[repo.Approval] = (),
 ) -> Situation:
-    """What the contact policy judges a contact with ``customer`` by (``zone``: the hub's)."""
+    """What the contact policy judges a contact with ``customer`` by (``zone``: the hub's;
+    ``approvals``: their key account manager's, in force)."""
     return Situation(
         zone=customer_zone(customer, zone),
         key_account=customer.key_account,
@@ -280,6 +284,7 @@ def situation_of(
         open=[_fact(p) for p in past if p.closed_at is None],
         closed=[_fact(p) for p in past if p.closed_at is not None],
         contacts=contacts,
+        consented=[Consented(a.department, a.purpose, a.until) for a in approvals],
     )
 
 

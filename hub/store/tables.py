@@ -735,6 +735,24 @@ outbound_contacts = sa.Table(
     sa.Index(None, "conversation_id"),
 )
 
+# A key account manager's consent (hub/outreach/approvals.py): until ``until``, others may
+# contact their account, for ``department`` and ``purpose`` (None: any), despite the contact
+# policy's ``key_accounts: manager``. Revoked: ``revoked_at`` set.
+contact_approvals = sa.Table(
+    "contact_approvals",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("customer_id", sa.String(36), nullable=False),
+    sa.Column("department", sa.String(100)),
+    sa.Column("purpose", sa.String(16)),
+    sa.Column("note", sa.Text),
+    sa.Column("granted_by", sa.String(36), nullable=False),  # the agent
+    sa.Column("granted_at", TS, nullable=False),
+    sa.Column("until", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+    sa.Index(None, "customer_id", "until"),
+)
+
 # A campaign (hub/outreach/campaigns.py): one templated message per language, to the
 # members of a saved segment on one channel, at most ``rate_per_minute`` queued a minute.
 # ``texts``: {language: {"subject": ..., "text": ...}}. Status: draft, running, cancelled, done.

@@ -10,8 +10,9 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from hub.errors import InputError
-from hub.keys import CONTACT_POLICY, OUTBOX, OUTREACH, SETTINGS, STORE
+from hub.keys import APPROVALS, CONTACT_POLICY, OUTBOX, OUTREACH, SETTINGS, STORE
 from hub.outbox.replies import MAX_TEXT
+from hub.outreach.approvals import MAX_DAYS, Grant
 from hub.outreach.policy import PURPOSES
 from hub.outreach.start import CALLBACK, Start
 from hub.request_body import json_response, read_json_object
@@ -107,6 +108,35 @@ async def check_contact(request: web.Request) -> web.Response:
     return json_response({"allowed": not blocks, "blocks": [b.as_dict() for b in blocks]})
 
 
+class GrantIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    department: Name = Field(
+        None, min_length=1, max_length=100, description="whose contacts; null: any department"
+    )
+    purpose: Annotated[Purpose | None, NULLABLE] = Field(None, description="null: any purpose")
+    days: int = Field(ge=1, le=MAX_DAYS, description="how long it holds")
+    note: Name = Field(None, max_length=1000, description="why, for the timeline")
+
+
+async def list_approvals(request: web.Request) -> web.Response:
+    return json_response(await request.app[APPROVALS].listing(request[AGENT], request.match_info["id"]))
+
+
+async def grant_approval(request: web.Request) -> web.Response:
+    body = validated(GrantIn, await read_json_object(request, 4 * 1024))
+    grant = Grant(department=body.department, purpose=body.purpose, days=body.days, note=body.note)
+    return json_response(
+        await request.app[APPROVALS].grant(request[AGENT], request.match_info["id"], grant), status=201
+    )
+
+
+async def revoke_approval(request: web.Request) -> web.Response:
+    await request.app[APPROVALS].revoke(
+        request[AGENT], request.match_info["id"], request.match_info["approval"]
+    )
+    return web.Response(status=204)
+
+
 async def outreach_options(request: web.Request) -> web.Response:
     """What the composer offers: the channels a contact can start on, the mailboxes, the
     caller's departments and the purposes."""
@@ -178,6 +208,47 @@ def outreach_routes() -> list[RouteSpec]:
             "agent",
             tag="conversations",
             responses={200: "The options", **common},
+        ),
+        RouteSpec(
+            "GET",
+            "/api/v1/customers/{id}/contact-approvals",
+            list_approvals,
+            "A key account's approvals: whom its manager lets contact it, for what, until when",
+            "agent",
+            tag="customers",
+            responses={200: "The approvals, the latest first", 404: "No such customer", **common},
+        ),
+        RouteSpec(
+            "POST",
+            "/api/v1/customers/{id}/contact-approvals",
+            grant_approval,
+            "The key account manager (or a supervisor) lets a department contact their account"
+            " for a purpose, for some days, despite the contact policy's key_accounts rule",
+            "agent",
+            tag="customers",
+            request_schema=GrantIn.model_json_schema(),
+            responses={
+                201: "Granted",
+                403: "Not the customer's key account manager nor a supervisor",
+                404: "No such customer",
+                409: "Not a key account",
+                422: "Bad input",
+                **common,
+            },
+        ),
+        RouteSpec(
+            "DELETE",
+            "/api/v1/customers/{id}/contact-approvals/{approval}",
+            revoke_approval,
+            "Take an approval back",
+            "agent",
+            tag="customers",
+            responses={
+                204: "Revoked",
+                403: "Not the customer's key account manager nor a supervisor",
+                404: "No such customer, or no such approval in force",
+                **common,
+            },
         ),
         *config_routes(
             "/api/v1/contact-policy",

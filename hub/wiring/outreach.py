@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hub.dispatch.lease import run_while_holding
 from hub.keys import (
+    APPROVALS,
     CAMPAIGNS,
     CLOCK,
     CONTACT_POLICY,
@@ -28,6 +29,7 @@ from hub.keys import (
     SETTINGS,
     STORE,
 )
+from hub.outreach.approvals import Approvals
 from hub.outreach.campaigns import Campaigns
 from hub.outreach.config import ContactPolicyConfig
 from hub.outreach.feedback import ProductFeedback
@@ -53,6 +55,7 @@ async def outreach_ctx(app: web.Application) -> AsyncIterator[None]:
         file_channels=lambda: app[OUTBOX].file_channels,
         in_store=in_store,
     )
+    app[APPROVALS] = Approvals(store=app[STORE], clock=app[CLOCK], rules=lambda: app[ROUTING].rules)
     campaigns = app[CAMPAIGNS] = Campaigns(
         store=app[STORE],
         records=app[RECORDS],

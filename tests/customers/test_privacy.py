@@ -228,6 +228,7 @@ def _example(path: str) -> str:
         .replace("{version}", "1")
         .replace("{measure}", "conversations_opened")
         .replace("{external_id}", "ERP-1")
+        .replace("{approval}", "00000000-0000-0000-0000-000000000000")
     )
 
 

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from hub.keys import QUEUE, STORE
 from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
-from hub.store.tables import consents, conversations, messages
+from hub.store.tables import consents, conversations, customers, messages
 from hub.store.threads import conversation_ref
 from tests.conftest import drop_backend, make_settings
 from tests.connectors.email.smtp_peer import Peer
@@ -189,6 +189,43 @@ async def test_a_supervisor_runs_a_campaign_from_the_console(mailing_hub: Mailin
     assert await lea.inner_text("#camp-title") == "Kampagnen"
     row = lea.locator("#campaign-segments tbody tr", has_text="Deutschsprachig")
     assert await row.locator("td[data-figure=recipients]").inner_text() == "0"
+
+
+async def test_a_key_account_manager_lets_sales_in(mailing_hub: Mailing, browser: Any) -> None:
+    hub = mailing_hub.hub
+    kai = await add_agent(hub, "kai@e2e.example", "Kai Kam", "agent", departments=["sales"])
+    msg = inbound(f"ka-{uuid.uuid4()}", "einkauf@grosskunde.example", text="Bitte um Rückruf")
+    await hub.app[QUEUE].append(msg)
+
+    async def stored() -> Any:
+        async with hub.app[STORE].read() as conn:
+            return (
+                await conn.execute(
+                    sa.select(messages.c.conversation_id, messages.c.customer_id).where(
+                        messages.c.external_id == msg.external_id
+                    )
+                )
+            ).one_or_none()
+
+    conv_id, customer_id = await eventually(stored, what="the key account's message stored")
+    async with hub.app[STORE].write() as conn:
+        await conn.execute(
+            sa.update(customers)
+            .where(customers.c.id == customer_id)
+            .values(key_account=True, key_account_manager_id=kai)
+        )
+    page = await sign_in(browser, hub, "kai@e2e.example")
+    await page.goto(f"{hub.url}/console/#/c/{conv_id}")
+    await page.wait_for_selector("#approval-form")
+    await page.fill("#appr-department", "sales")
+    await page.select_option("#appr-purpose", "marketing")
+    await page.fill("#appr-days", "14")
+    await page.click("#appr-grant")
+    item = page.locator("#contact-approvals .approval")
+    await item.wait_for()
+    assert (await item.inner_text()).startswith("sales · Marketing until")
+    await page.click("#contact-approvals .revoke-approval")
+    await page.wait_for_selector("#contact-approvals >> text=Nobody else may contact this account now.")
 
 
 async def test_the_rnd_view_shows_feedback_from_an_sms_and_an_email(live_hub: LiveHub, browser: Any) -> None:

@@ -15,6 +15,7 @@ from hub.store.bulk import insert_rows
 from hub.store.tables import (
     agents,
     consents,
+    contact_approvals,
     conversations,
     customers,
     identities,
@@ -218,3 +219,83 @@ async def return_contacts(conn: AsyncConnection, conversation_ids: Sequence[str]
         .where(o.conversation_id.in_(list(conversation_ids)))
         .values(customer_id=to_customer)
     )
+
+
+# --- a key account manager's consent to others' contacts ---------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    id: str
+    customer_id: str
+    department: str | None  # None: any
+    purpose: str | None  # None: any
+    note: str | None
+    granted_by: str
+    granted_at: datetime
+    until: datetime
+    revoked_at: datetime | None
+
+
+def _approval(row: Any) -> Approval:
+    return Approval(
+        id=row.id,
+        customer_id=row.customer_id,
+        department=row.department,
+        purpose=row.purpose,
+        note=row.note,
+        granted_by=row.granted_by,
+        granted_at=utc(row.granted_at),
+        until=utc(row.until),
+        revoked_at=utc_or_none(row.revoked_at),
+    )
+
+
+async def approvals_in_force(
+    conn: AsyncConnection, customer_ids: Sequence[str], at: datetime
+) -> dict[str, list[Approval]]:
+    """Each customer's approvals that hold at ``at`` (not revoked, not run out)."""
+    if not customer_ids:
+        return {}
+    a = contact_approvals.c
+    rows = await conn.execute(
+        sa.select(contact_approvals).where(
+            a.customer_id.in_(list(customer_ids)), a.until > at, a.revoked_at.is_(None)
+        )
+    )
+    found: dict[str, list[Approval]] = {}
+    for row in rows:
+        found.setdefault(row.customer_id, []).append(_approval(row))
+    return found
+
+
+async def approvals_of(conn: AsyncConnection, customer_id: str, limit: int = 50) -> list[Approval]:
+    """The customer's approvals, the latest first (revoked and run out too)."""
+    a = contact_approvals.c
+    rows = await conn.execute(
+        sa.select(contact_approvals)
+        .where(a.customer_id == customer_id)
+        .order_by(a.granted_at.desc(), a.id)
+        .limit(limit)
+    )
+    return [_approval(row) for row in rows]
+
+
+async def add_approval(conn: AsyncConnection, values: Mapping[str, Any]) -> None:
+    await conn.execute(sa.insert(contact_approvals).values(**values))
+
+
+async def revoke_approval(conn: AsyncConnection, customer_id: str, approval_id: str, at: datetime) -> bool:
+    """Whether an approval in force was revoked now."""
+    a = contact_approvals.c
+    result = await conn.execute(
+        sa.update(contact_approvals)
+        .where(a.id == approval_id, a.customer_id == customer_id, a.revoked_at.is_(None), a.until > at)
+        .values(revoked_at=at)
+    )
+    return bool(result.rowcount)
+
+
+async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
+    """Erasure: the approvals' notes may name the customer."""
+    await conn.execute(sa.delete(contact_approvals).where(contact_approvals.c.customer_id == customer_id))

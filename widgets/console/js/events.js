@@ -1,6 +1,6 @@
 // What the timeline says about an event: a sentence in the agent's language, never the
 // hub's raw action name (``identity.added``) or state (``open``).
-import { t } from "./i18n.js";
+import { t, formatTime } from "./i18n.js";
 import { agentName } from "./state.js";
 
 const KNOWN = (key) => t(key) !== key;
@@ -32,6 +32,10 @@ export function eventLabel(action, data = {}) {
   };
   if (action === "consent.changed") return t(data.granted ? "event.consent.granted" : "event.consent.withdrawn", vars);
   if (action === "tier.changed" && data.to) return t("event.tier.changed_to", vars);
+  if (action === "contact_approval.granted") {
+    return t("event.contact_approval.granted", { agent: vars.agent, department: data.department || t("appr.any_department"),
+      purpose: data.purpose ? vars.purpose : t("appr.any_purpose"), until: formatTime(data.until) });
+  }
   if (action === "health.changed") {
     return t("event.health.changed", { from: t(`health.level.${data.from}`), to: t(`health.level.${data.to}`), score: data.score ?? "" });
   }

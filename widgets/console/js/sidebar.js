@@ -12,6 +12,7 @@ import { channelName, eventLabel, identityKind, purposeName, statusName } from "
 import { modal } from "./modal.js";
 import { levelBadge, reasonLine } from "./health.js";
 import { startDialog } from "./outreach.js";
+import { approvalsSection } from "./approvals.js";
 
 // per customer: when this agent had the panel open before this page was loaded
 const previousVisit = new Map();
@@ -61,6 +62,7 @@ export class Sidebar {
         ? h("ul", { class: "plain contracts", id: "contracts" }, c.contracts.map((k) => this.contract(k)))
         : h("p", { class: "muted" }, t("common.none")),
       isSupervisor() ? this.contractForm() : null,
+      c.key_account ? approvalsSection(c) : null,
       h("h3", {}, t("side.consent")),
       c.consent.length
         ? h("ul", { class: "plain consents" }, c.consent.map((x) => h("li", {}, `${channelName(x.channel)} · ${purposeName(x.purpose)}: `,
