@@ -127,6 +127,78 @@ def _with_store(
     asyncio.run(main())
 
 
+def cmd_admin_invite(args: argparse.Namespace) -> None:
+    """The first admin of an installation (or one locked out): an invitation link by which
+    they set their own password. An unknown email becomes a new admin."""
+    import secrets
+    import uuid
+    from datetime import UTC, datetime
+
+    from hub.auth.sessions import hash_password
+    from hub.store.repos import agents as agent_repo
+    from hub.web import invitations
+
+    settings = _settings(args)
+    email = args.email.strip().lower()
+    if "@" not in email:
+        raise InputError(f"--email: {args.email!r} is not an email address", field="email")
+
+    async def work(store: Any) -> None:
+        now = datetime.now(UTC)
+        async with store.write() as conn:
+            agent_id = await agent_repo.id_by_email(conn, email)
+            if agent_id is None:
+                agent_id = str(uuid.uuid4())
+                values = {
+                    "name": args.name or email.split("@")[0],
+                    "role": "admin",
+                    "capacity": {},
+                    "password_hash": hash_password(secrets.token_urlsafe(32)),  # nobody knows it
+                }
+                await agent_repo.create(conn, agent_id, email, values, now)
+                made = "a new admin"
+            else:
+                made = f"the existing {await agent_repo.role_of(conn, agent_id)}"
+            token = await invitations.issue(conn, agent_id, "system:cli", now)
+        base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+        print(f"{email}: {made}; this link sets their password (valid for 3 days, once):")
+        print(invitations.link(base, token))
+
+    _with_store(args, work)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from hub.store.backup import backup
+
+    settings = _settings(args)
+
+    async def work(store: Any) -> None:
+        made = await backup(store, settings.blobs.path, args.dest)
+        rows = ", ".join(f"{n} {k}" for k, n in made.counts.items())
+        print(
+            f"backup written to {args.dest} and checked: schema {made.revision}; {rows};"
+            f" {made.blobs['files']} files ({made.blobs['bytes']} bytes)"
+        )
+
+    _with_store(args, work, migrated=False)
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from hub.store.backup import restore
+
+    settings = _settings(args)
+
+    async def work(store: Any) -> None:
+        made = await restore(store, settings.blobs.path, args.source)
+        rows = ", ".join(f"{n} {k}" for k, n in made.counts.items())
+        print(
+            f"restored from {args.source} (made {made.created_at}) and checked: schema {made.revision};"
+            f" {rows}; {made.blobs['files']} files"
+        )
+
+    _with_store(args, work, migrated=False)
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     async def work(store: Any) -> None:
         await store.migrate()
@@ -466,6 +538,24 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     migrate.set_defaults(func=cmd_migrate)
 
+    admin = sub.add_parser(
+        "admin-invite",
+        help="an invitation link for an admin (a new one for an unknown email) to set a password",
+    )
+    admin.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", help="for a new admin (default: the email's local part)")
+    admin.set_defaults(func=cmd_admin_invite)
+    backup = sub.add_parser(
+        "backup", help="a consistent copy of the database and the files into a new folder, checked"
+    )
+    backup.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    backup.add_argument("dest", type=Path, help="a folder that does not exist yet (or is empty)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup into a fresh installation (an empty database)")
+    restore.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    restore.add_argument("source", type=Path, help="the folder `contacthub backup` wrote")
+    restore.set_defaults(func=cmd_restore)
     demo = sub.add_parser("demo", help="seed demo agents, customers and a token (idempotent)")
     demo.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)

@@ -3,8 +3,10 @@
 #
 #   scripts/system-packages.sh run    Python with venv: enough for `make run`
 #   scripts/system-packages.sh test   also Chromium (browser tests), Dovecot (IMAP tests),
-#                                     Tesseract with German and English (fax OCR), and
-#                                     PostgreSQL and Redis reachable on 127.0.0.1
+#                                     Tesseract with German and English (fax OCR), PostgreSQL's
+#                                     client tools (backup tests), nginx and systemd-analyze
+#                                     (the deployment kit's checks), and PostgreSQL and Redis
+#                                     reachable on 127.0.0.1
 #
 # What is missing is installed with apt-get when this runs as root; otherwise the script
 # prints the exact command to run and stops, so a suite never runs half-equipped.
@@ -29,6 +31,12 @@ if [ "$mode" = test ]; then
   command -v tesseract >/dev/null || need+=(tesseract-ocr)
   grep -qx deu <<<"$langs" || need+=(tesseract-ocr-deu)
   grep -qx eng <<<"$langs" || need+=(tesseract-ocr-eng)
+  # `contacthub backup` and `restore` on PostgreSQL run pg_dump and pg_restore
+  command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || need+=(postgresql-client)
+  # the deployment kit is checked with nginx -t and systemd-analyze verify (tests/test_deploy.py)
+  [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  command -v systemd-analyze >/dev/null || need+=(systemd)
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

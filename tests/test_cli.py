@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine
 
 from hub.demo import TOUR
-from tests.conftest import make_empty_settings, make_settings
+from tests.conftest import make_empty_settings, make_settings, running_hub, sign_in
 from tests.hubproc import HubProcess
 from tests.waits import eventually
 
@@ -182,3 +182,31 @@ async def test_a_database_behind_the_newest_schema_is_named_with_its_revision(tm
     out = run(tmp_path, "token", "create", "--name", "crm")
     assert out.returncode == 2
     assert "is at schema 0013, this hub needs" in out.stderr and "contacthub migrate" in out.stderr
+
+
+async def test_the_first_admin_is_invited_from_the_command_line(tmp_path: Path) -> None:
+    settings = make_empty_settings(tmp_path, "embedded", **{"server.public_url": "https://hub.example.com"})
+    assert run(tmp_path, "migrate").returncode == 0
+    bad = run(tmp_path, "admin-invite", "--email", "nobody")
+    assert bad.returncode == 2 and "not an email address" in bad.stderr
+    first = run(tmp_path, "admin-invite", "--email", "Ops@Example.com", "--name", "Ops")
+    assert first.returncode == 0, first.stderr
+    assert "ops@example.com: a new admin" in first.stdout
+    link = first.stdout.strip().splitlines()[-1]
+    assert link.startswith("https://hub.example.com/invite/#")
+    again = run(tmp_path, "admin-invite", "--email", "ops@example.com")
+    assert again.returncode == 0 and "the existing admin" in again.stdout
+    token = again.stdout.strip().splitlines()[-1].split("#", 1)[1]
+    async with running_hub(settings) as hub:
+        # the first link stopped working when the second was made; the second sets the password
+        old = await hub.client.post(
+            "/api/v1/auth/invitation", json={"token": link.split("#", 1)[1], "password": "a-long-password-1"}
+        )
+        assert old.status == 404
+        resp = await hub.client.post(
+            "/api/v1/auth/invitation", json={"token": token, "password": "a-long-password-1"}
+        )
+        assert resp.status == 200, await resp.text()
+        headers = await sign_in(hub, "ops@example.com", "a-long-password-1")
+        me = await (await hub.client.get("/api/v1/me", headers=headers)).json()
+        assert (me["role"], me["name"]) == ("admin", "Ops")

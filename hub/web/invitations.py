@@ -1,6 +1,7 @@
 """Invitation links: an admin makes a one-time link by which a new agent (or one who
 forgot their password) sets a password of their own. Only a SHA-256 of the token is
-stored; a new link voids the agent's older ones, and using one ends their sessions."""
+stored; a new link voids the agent's older ones, and using one ends their sessions.
+``issue`` also serves `contacthub admin-invite` (the first admin of an installation)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hub.errors import NotFound
 from hub.keys import BUS, SETTINGS, STORE
 from hub.request_body import json_response, public_base, read_json_object
 from hub.routespec import RouteSpec
+from hub.store.engine import Connection
 from hub.store.repos import agents as agent_repo
 from hub.store.repos import invitations as invitation_repo
 from hub.store.times import iso
@@ -26,30 +28,35 @@ from hub.web.middleware import AGENT
 VALID_FOR = timedelta(days=3)
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue(conn: Connection, agent_id: str, actor: str, now: datetime) -> str:
+    """A new link's token for the agent (their older links stop working), audited."""
+    token = secrets.token_urlsafe(32)
+    await invitation_repo.void_open(conn, agent_id, now)
+    await invitation_repo.add(conn, digest(token), agent_id, actor, now, now + VALID_FOR)
+    await audit.record(
+        conn, actor=actor, action="agent.invited", subject_type="agent", subject_id=agent_id, customer_id=None
+    )
+    return token
+
+
+def link(base: str, token: str) -> str:
+    return f"{base.rstrip('/')}/invite/#{token}"
 
 
 async def invite(request: web.Request) -> web.Response:
     agent_id = request.match_info["id"]
-    token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
         if not await agent_repo.exists(conn, agent_id):
             raise NotFound(f"no agent with id {agent_id}")
-        await invitation_repo.void_open(conn, agent_id, now)  # an older link stops working
-        await invitation_repo.add(conn, _digest(token), agent_id, request[AGENT].actor, now, now + VALID_FOR)
-        await audit.record(
-            conn,
-            actor=request[AGENT].actor,
-            action="agent.invited",
-            subject_type="agent",
-            subject_id=agent_id,
-            customer_id=None,
-        )
+        token = await issue(conn, agent_id, request[AGENT].actor, now)
     return json_response(
         {
-            "url": f"{public_base(request, request.app[SETTINGS].server.public_url)}/invite/#{token}",
+            "url": link(public_base(request, request.app[SETTINGS].server.public_url), token),
             "expires_at": iso(now + VALID_FOR),
         },
         status=201,
@@ -66,10 +73,10 @@ async def accept(request: web.Request) -> web.Response:
     body = validated(AcceptIn, await read_json_object(request, 4096))
     now = datetime.now(UTC)
     async with request.app[STORE].write() as conn:
-        row = await invitation_repo.find_open(conn, _digest(body.token))
+        row = await invitation_repo.find_open(conn, digest(body.token))
         if row is None or row.expires_at <= now:
             raise NotFound("this invitation link is unknown, used or expired; ask an admin for a new one")
-        await invitation_repo.mark_used(conn, _digest(body.token), now)
+        await invitation_repo.mark_used(conn, digest(body.token), now)
         await agent_repo.update(conn, row.agent_id, {"password_hash": hash_password(body.password)})
         await agent_repo.end_sessions(conn, row.agent_id)
         await audit.record(

@@ -78,9 +78,14 @@ async def exists(conn: AsyncConnection, agent_id: str) -> bool:
     return await conn.scalar(sa.select(a.id).where(a.id == agent_id)) is not None
 
 
-async def email_taken(conn: AsyncConnection, email: str) -> bool:
+async def id_by_email(conn: AsyncConnection, email: str) -> str | None:
     """``email`` as stored: lower-cased."""
-    return await conn.scalar(sa.select(a.id).where(a.email == email)) is not None
+    found = await conn.scalar(sa.select(a.id).where(a.email == email))
+    return str(found) if found is not None else None
+
+
+async def email_taken(conn: AsyncConnection, email: str) -> bool:
+    return await id_by_email(conn, email) is not None
 
 
 async def create(
