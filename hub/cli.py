@@ -167,6 +167,72 @@ def cmd_admin_invite(args: argparse.Namespace) -> None:
     _with_store(args, work)
 
 
+def cmd_move_store(args: argparse.Namespace) -> None:
+    """An embedded installation's database, queue and (with --blobs) files to PostgreSQL
+    and Redis, compared table by table afterwards."""
+    from datetime import UTC, datetime
+
+    from hub.queue.move import move_entries
+    from hub.settings import DatabaseSettings
+    from hub.store import move, search_index
+    from hub.store.backup import contents, copy_blobs
+    from hub.store.engine import Store
+
+    settings = _settings(args)
+    if not args.to.startswith("postgresql"):
+        raise InputError(
+            "--to: a PostgreSQL URL, postgresql+asyncpg://user:password@host/database", field="to"
+        )
+    queue = settings.queue.model_copy(
+        update={"backend": "redis", "url": args.redis or settings.queue.url, "key_prefix": args.key_prefix}
+    )
+
+    def progress(what: str, done: int) -> None:
+        sys.stderr.write(f"\r{what}: {done}   ")
+
+    async def work(source: Any) -> None:
+        if source.dialect != "sqlite" or not settings.is_embedded:
+            raise InputError(
+                "move-store moves an embedded installation (SQLite and its own queue); this is not one"
+            )
+        holder = await move.serving(source, datetime.now(UTC))
+        if holder is not None:
+            raise InputError(f"the hub is serving (its router lease is held by {holder}): stop it first")
+        target = Store(DatabaseSettings(url=args.to, schema=args.schema))
+        try:
+            revision, _ = await contents(target)
+            if revision is not None:
+                raise InputError("the target database is not empty: move into a new database (or schema)")
+            await target.migrate()
+            copied = await move.copy_rows(source, target, progress)
+            indexed = await search_index.rebuild(target, lambda done: progress("search index", done))
+            entries = await move_entries(source, queue, progress)
+            files = copy_blobs(settings.blobs.path, args.blobs) if args.blobs else None
+            sys.stderr.write("\n")
+            counts = await move.compare(source, target)
+        finally:
+            await target.close()
+        rows = sum(copied.values())
+        print(f"moved and compared: {rows} rows in {len(counts)} tables (each the same on both sides),")
+        print(f"  {indexed} documents indexed for search, queue entries {entries or 'none'},")
+        where = f"copied to {args.blobs} ({files})" if files else f"they stay in {settings.blobs.path}"
+        print(f"  files: {where}")
+        print("Now change the configuration and start the hub on the new store:")
+        print("  [database]")
+        print(f'  url = "{args.to}"')
+        if args.schema:
+            print(f'  schema = "{args.schema}"')
+        print("  [queue]")
+        print('  backend = "redis"')
+        print(f'  url = "{queue.url}"')
+        print(f'  key_prefix = "{queue.key_prefix}"')
+        if args.blobs:
+            print("  [blobs]")
+            print(f'  path = "{args.blobs}"')
+
+    _with_store(args, work)
+
+
 def cmd_backup(args: argparse.Namespace) -> None:
     from hub.store.backup import backup
 
@@ -546,6 +612,19 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", help="for a new admin (default: the email's local part)")
     admin.set_defaults(func=cmd_admin_invite)
+    mover = sub.add_parser(
+        "move-store",
+        help="move an embedded installation (stopped) to PostgreSQL and Redis, compared afterwards",
+    )
+    mover.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    mover.add_argument("--to", required=True, help="postgresql+asyncpg://user:password@host/database (empty)")
+    mover.add_argument("--schema", help="a schema of that database to put the tables in (default: public)")
+    mover.add_argument("--redis", help="redis://host:port/db for the queue (default: queue.url)")
+    mover.add_argument(
+        "--key-prefix", default="contacthub:", help="the queue's Redis keys (default contacthub:)"
+    )
+    mover.add_argument("--blobs", type=Path, help="copy the files to this folder too (default: they stay)")
+    mover.set_defaults(func=cmd_move_store)
     backup = sub.add_parser(
         "backup", help="a consistent copy of the database and the files into a new folder, checked"
     )

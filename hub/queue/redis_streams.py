@@ -148,6 +148,10 @@ class RedisStreamQueue(GroupedQueue[T]):
     async def depth(self) -> int:
         return int(await self._redis.xlen(self.key))
 
+    async def add_dead(self, payload: bytes, attempts: int, error: str) -> None:
+        """A dead letter brought from elsewhere (``contacthub move-store``)."""
+        await self._redis.xadd(self.dead_key, {"p": payload, "a": attempts, "e": error[:500]})
+
     async def dead_count(self) -> int:
         return int(await self._redis.xlen(self.dead_key))
 

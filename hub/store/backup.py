@@ -108,7 +108,7 @@ def _blob_files(root: Path) -> Iterator[Path]:
         yield from (p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".incoming-"))
 
 
-def _copy_blobs(source: Path, target: Path) -> dict[str, int]:
+def copy_blobs(source: Path, target: Path) -> dict[str, int]:
     """Every blob of ``source`` into ``target`` (same layout), each checked by its hash."""
     files = size = 0
     for path in _blob_files(source):
@@ -178,7 +178,7 @@ async def backup(store: Store, blob_root: Path, dest: Path) -> Manifest:
         revision, counts = await _pg_dump(store, database)
     if revision is None or counts is None:
         raise InputError("the database has no schema: nothing to back up (run `contacthub migrate` first)")
-    blobs = await asyncio.to_thread(_copy_blobs, blob_root, dest / "blobs")
+    blobs = await asyncio.to_thread(copy_blobs, blob_root, dest / "blobs")
     manifest = Manifest(
         backend=store.dialect,
         revision=revision,
@@ -268,7 +268,7 @@ async def restore(store: Store, blob_root: Path, source: Path) -> Manifest:
             env,
             "pg_restore",
         )
-    await asyncio.to_thread(_copy_blobs, source / "blobs", blob_root)
+    await asyncio.to_thread(copy_blobs, source / "blobs", blob_root)
     revision, counts = await contents(store)
     if revision != manifest.revision or counts != manifest.counts:
         raise InputError(
