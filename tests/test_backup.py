@@ -6,8 +6,6 @@ database that is not empty are refused before anything is written."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,21 +20,10 @@ from hub.store.engine import Store
 from hub.store.tables import attachments, conversations, customers, messages
 from tests.conftest import drop_backend, make_empty_settings, make_settings, running_hub, sign_in_all
 from tests.helpers import inbound
-from tests.test_cli import _pythonpath
+from tests.test_cli import run as cli
 from tests.waits import eventually
 
 MESSAGES = 24
-
-
-def cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub.cli", "--config", str(folder / "contacthub.toml"), *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", **_pythonpath()},
-    )
 
 
 async def contents(settings: Settings) -> dict[str, Any]:

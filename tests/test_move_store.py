@@ -6,8 +6,6 @@ letter is there), and a second move, or one while the hub serves, is refused."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,24 +30,13 @@ from tests.conftest import (
 )
 from tests.helpers import inbound
 from tests.test_backup import contents
-from tests.test_cli import _pythonpath
+from tests.test_cli import run as cli
 from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 CONVERSATIONS = 10_000
 CUSTOMERS = 2_000
 WAITING = 5
-
-
-def cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub.cli", "--config", str(folder / "contacthub.toml"), *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", **_pythonpath()},
-    )
 
 
 async def fill(store: Store, blobs: FolderBlobStore) -> None:
