@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from hub.metrics import Metrics
+from tests.nginx import configure, nginx_binary
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 INSTALLED = "/opt/contacthub/.venv/bin/contacthub"
@@ -44,43 +45,9 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
 
 
 def test_the_nginx_site_is_valid(tmp_path: Path) -> None:
-    key, cert = tmp_path / "hub.key", tmp_path / "hub.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=hub.example.com",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    site = (DEPLOY / "nginx" / "contacthub.conf").read_text()
-    site = site.replace("/etc/ssl/certs/contacthub.pem", str(cert)).replace(
-        "/etc/ssl/private/contacthub.key", str(key)
-    )
-    (tmp_path / "contacthub.conf").write_text(site)
-    temp = "\n".join(
-        f"    {kind}_temp_path {tmp_path}/{kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    access_log off;\n{temp}\n    include {tmp_path}/contacthub.conf;\n}}\n"
-    )
+    conf, _ = configure(tmp_path)
     done = subprocess.run(
-        [_tool("nginx"), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        [nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
         capture_output=True,
         text=True,
         timeout=60,
