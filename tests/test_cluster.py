@@ -1,9 +1,9 @@
 """Three `contacthub serve` processes behind nginx (the deployment kit's site), on
-PostgreSQL and Redis of their own, under a steady load of API messages sent through
-nginx, while faults happen: the router's leader is SIGKILLed (nginx routes around it, the
-lease moves, the process comes back), Redis restarts (AOF on), PostgreSQL goes away and
-comes back. A client retries what was not accepted, as providers do. Afterwards every
-accepted message is stored exactly once. Prints the figures."""
+PostgreSQL and Redis of their own, under a steady load sent through nginx (API messages,
+and signed Twilio SMS webhooks), while faults happen: the router's leader is SIGKILLed
+(nginx routes around it, the lease moves, the process comes back), Redis restarts (AOF
+on), PostgreSQL goes away and comes back. A client retries what was not accepted, as
+providers do. Afterwards every accepted message is stored exactly once. Prints the figures."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from twilio.request_validator import RequestValidator
 
 from hub.settings import Settings
 from tests.conftest import drop_backend, make_settings, require_services
+from tests.connectors.conftest import ACCOUNT, NUMBER, TOKEN, sms_params
 from tests.hubproc import HubProcess
 from tests.nginx import Nginx
 from tests.pgproxy import PgProxy
@@ -29,10 +32,13 @@ from tests.waits import eventually
 pytestmark = pytest.mark.slow
 STEP = 150  # messages accepted between one fault and the next
 LEASE = 2.0
+SMS_LANES = 12  # lanes from this one on send SMS
+SMS_PATH = "/webhooks/twilio/sms"
 
 
 class Load:
-    """API messages through nginx, 16 at a time, each retried until accepted."""
+    """Through nginx, 16 at a time, each retried until accepted: API messages on 12 lanes,
+    signed Twilio SMS webhooks on 4."""
 
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
@@ -53,21 +59,15 @@ class Load:
 
     async def _sender(self, session: aiohttp.ClientSession, headers: dict[str, str], lane: int) -> None:
         n = 0
+        sms = lane >= SMS_LANES
         while not self._stop.is_set():
-            ext = f"cluster-{lane}-{n}"
+            ext = f"SMcluster{lane}x{n}" if sms else f"cluster-{lane}-{n}"
             n += 1
-            body = {
-                "external_id": ext,
-                "from": {"kind": "email", "value": f"c{lane}@example.com"},
-                "text": ext,
-            }
             while True:  # the same message until it is accepted, as a provider retries
                 self.sent += 1
                 try:
-                    async with session.post(
-                        self.url + "/api/v1/messages", json=body, headers=headers
-                    ) as resp:
-                        if resp.status == 202:
+                    async with self._post(session, headers, ext, lane, sms) as resp:
+                        if resp.status in (200, 202):
                             now = time.monotonic()
                             self.longest_gap = max(self.longest_gap, now - self._last)
                             self._last = now
@@ -78,6 +78,20 @@ class Load:
                 self.refused += 1
                 await asyncio.sleep(0.05)  # a provider's pause before it tries again
 
+    def _post(
+        self, session: aiohttp.ClientSession, headers: dict[str, str], ext: str, lane: int, sms: bool
+    ) -> Any:
+        if not sms:
+            body = {
+                "external_id": ext,
+                "from": {"kind": "email", "value": f"c{lane}@example.com"},
+                "text": ext,
+            }
+            return session.post(self.url + "/api/v1/messages", json=body, headers=headers)
+        form = sms_params(ext, f"SMS {ext}", sender=f"+49176123400{lane:02d}")
+        signature = RequestValidator(TOKEN).compute_signature(self.url + SMS_PATH, form)
+        return session.post(self.url + SMS_PATH, data=form, headers={"X-Twilio-Signature": signature})
+
     async def until(self, count: int) -> None:
         await eventually(lambda: len(self.accepted) >= count, timeout=120, what=f"{count} messages accepted")
 
@@ -86,8 +100,12 @@ class Load:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Settings, list[HubProcess], PrivateRedis, PgProxy]]:
+async def cluster(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Settings, list[HubProcess], PrivateRedis, PgProxy, Nginx]]:
     require_services()
+    hubs = [HubProcess(tmp_path / "contacthub.toml", tmp_path) for _ in range(3)]
+    nginx = Nginx(tmp_path, [hub.port for hub in hubs])  # Twilio signs over its URL
     redis = PrivateRedis(tmp_path)
     redis.start()
     proxy = PgProxy()
@@ -105,12 +123,18 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Settings, list[HubProce
             "queue.stale_after_ms": 1000,
             "routing.lease_seconds": LEASE,
             "log.level": "WARNING",
+            "connectors.twilio.enabled": True,
+            "connectors.twilio.voice": False,
+            "connectors.twilio.public_url": nginx.url,
+            "connectors.twilio.accounts": [
+                {"account_sid": ACCOUNT, "auth_token": TOKEN, "numbers": [NUMBER]}
+            ],
         },
     )
-    hubs = [HubProcess(tmp_path / "contacthub.toml", tmp_path) for _ in range(3)]
     try:
-        yield settings, hubs, redis, proxy
+        yield settings, hubs, redis, proxy, nginx
     finally:
+        nginx.stop()
         for hub in hubs:
             if hub.proc is not None and hub.proc.poll() is None:
                 hub.proc.kill()
@@ -135,12 +159,11 @@ async def _leader(hubs: list[HubProcess]) -> HubProcess | None:
 
 
 async def test_faults_lose_nothing_and_double_nothing(
-    cluster: tuple[Settings, list[HubProcess], PrivateRedis, PgProxy], tmp_path: Path
+    cluster: tuple[Settings, list[HubProcess], PrivateRedis, PgProxy, Nginx],
 ) -> None:
-    settings, hubs, redis, proxy = cluster
+    settings, hubs, redis, proxy, nginx = cluster
     token = await _token(settings)
     await asyncio.gather(*(hub.start() for hub in hubs))
-    nginx = Nginx(tmp_path, [hub.port for hub in hubs])
     await nginx.start()
     load = Load(nginx.url, token)
     running = asyncio.create_task(load.run())
@@ -170,12 +193,13 @@ async def test_faults_lose_nothing_and_double_nothing(
     finally:
         load.stop()
         await running
-        nginx.stop()
     found = await _wait_stored(settings, load.accepted, timeout=120)
     lost = [ext for ext in load.accepted if ext not in found]
     doubled = {ext: n for ext, n in found.items() if n > 1}
+    sms = sum(ext.startswith("SM") for ext in load.accepted)
     print(
-        f"\ncluster: {len(load.accepted)} messages accepted through nginx ({load.sent} requests,"
+        f"\ncluster: {len(load.accepted)} messages accepted through nginx ({sms} of them SMS;"
+        f" {load.sent} requests,"
         f" {load.refused} refused or failed and retried); lost {len(lost)}, duplicated {len(doubled)};"
         f" router lease taken over {takeover:.1f} s after the leader was killed; longest gap between"
         f" two accepted messages {load.longest_gap:.1f} s"
