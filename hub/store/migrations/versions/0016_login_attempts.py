@@ -13,6 +13,8 @@ revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
+# a contract step: it removes what an older release still uses
+CONTRACT = "login_failures: the release before 0016 reads it; drop only after every process runs 0016 or later (README: Rolling upgrades)"
 
 TS = sa.DateTime(timezone=True)
 

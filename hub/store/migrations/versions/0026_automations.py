@@ -14,6 +14,8 @@ revision = "0026"
 down_revision = "0025"
 branch_labels = None
 depends_on = None
+# a contract step: it removes what an older release still uses
+CONTRACT = "health_state: the release before 0026 reads it; drop only after every process runs 0026 or later (README: Rolling upgrades)"
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
