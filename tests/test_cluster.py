@@ -12,6 +12,8 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +101,19 @@ class Load:
         self._stop.set()
 
 
-@pytest.fixture
-async def cluster(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[Settings, list[HubProcess], PrivateRedis, PgProxy, Nginx]]:
-    require_services()
+@dataclass
+class Cluster:
+    settings: Settings
+    hubs: list[HubProcess]
+    redis: PrivateRedis
+    proxy: PgProxy
+    nginx: Nginx
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Three hub processes (not started yet), nginx before them, a Redis of their own and a
+    PostgreSQL database of their own reached through a proxy; everything removed after."""
     hubs = [HubProcess(tmp_path / "contacthub.toml", tmp_path) for _ in range(3)]
     nginx = Nginx(tmp_path, [hub.port for hub in hubs])  # Twilio signs over its URL
     redis = PrivateRedis(tmp_path)
@@ -132,7 +142,7 @@ async def cluster(
         },
     )
     try:
-        yield settings, hubs, redis, proxy, nginx
+        yield Cluster(settings, hubs, redis, proxy, nginx)
     finally:
         nginx.stop()
         for hub in hubs:
@@ -158,50 +168,103 @@ async def _leader(hubs: list[HubProcess]) -> HubProcess | None:
     return found[0] if len(found) == 1 else None
 
 
-async def test_faults_lose_nothing_and_double_nothing(
-    cluster: tuple[Settings, list[HubProcess], PrivateRedis, PgProxy, Nginx],
-) -> None:
-    settings, hubs, redis, proxy, nginx = cluster
-    token = await _token(settings)
+def _refused_since(proxy: PgProxy, before: int) -> bool:
+    """The hubs met the outage: a few connections refused since it began."""
+    return proxy.refused >= before + 3
+
+
+@dataclass
+class Figures:
+    accepted: int
+    sms: int
+    requests: int
+    retried: int
+    lost: int
+    duplicated: int
+    takeovers: list[float]
+    longest_gap: float
+    seconds: float  # from the first request to the last
+
+    def __str__(self) -> str:
+        takeovers = ", ".join(f"{t:.1f}" for t in self.takeovers)
+        return (
+            f"{self.accepted} messages accepted through nginx ({self.sms} of them SMS; {self.requests}"
+            f" requests, {self.retried} refused or failed and retried); lost {self.lost}, duplicated"
+            f" {self.duplicated}; router lease taken over after {takeovers} s; longest gap between two"
+            f" accepted messages {self.longest_gap:.1f} s; {self.accepted / self.seconds:.0f} accepted/s"
+        )
+
+
+async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figures:
+    """Start the cluster, send load through nginx, and run ``cycles`` rounds of faults
+    (``step`` messages accepted between two): the router's leader killed and started
+    again, Redis restarted, PostgreSQL cut off and back. Then what was stored of it."""
+    token = await _token(cluster.settings)
+    hubs = cluster.hubs
     await asyncio.gather(*(hub.start() for hub in hubs))
-    await nginx.start()
-    load = Load(nginx.url, token)
+    await cluster.nginx.start()
+    load = Load(cluster.nginx.url, token)
+    started = time.monotonic()
     running = asyncio.create_task(load.run())
+    takeovers: list[float] = []
+    goal = 0
     try:
-        await load.until(STEP)
-        # the router's leader dies; nginx skips it; another takes the lease; it comes back
-        leader = await eventually(lambda: _leader(hubs), timeout=30, what="one router leader")
-        killed_at = time.monotonic()
-        leader.signal(signal.SIGKILL)
-        await leader.wait_exit()
-        others = [h for h in hubs if h is not leader]
-        await eventually(lambda: _leader(others), timeout=LEASE * 5, what="the lease taken over")
-        takeover = time.monotonic() - killed_at
-        await load.until(2 * STEP)
-        await leader.start()
-
-        # Redis restarts (its AOF keeps what it acknowledged)
-        redis.kill()
-        redis.start()
-        await load.until(3 * STEP)
-
-        # PostgreSQL goes away (connections cut, new ones refused as while it restarts) and returns
-        proxy.refuse()
-        await eventually(lambda: proxy.refused >= 3, timeout=60, what="the hubs meeting the outage")
-        proxy.pass_through()
-        await load.until(4 * STEP)
+        for _ in range(cycles):
+            goal += step
+            await load.until(goal)
+            # the router's leader dies; nginx skips it; another takes the lease; it comes back
+            leader = await eventually(lambda: _leader(hubs), timeout=30, what="one router leader")
+            killed_at = time.monotonic()
+            leader.signal(signal.SIGKILL)
+            await leader.wait_exit()
+            others = [h for h in hubs if h is not leader]
+            await eventually(partial(_leader, others), timeout=LEASE * 5, what="the lease taken over")
+            takeovers.append(time.monotonic() - killed_at)
+            goal += step
+            await load.until(goal)
+            await leader.start()
+            # Redis restarts (its AOF keeps what it acknowledged)
+            cluster.redis.kill()
+            cluster.redis.start()
+            goal += step
+            await load.until(goal)
+            # PostgreSQL goes away (connections cut, new ones refused as while it restarts) and returns
+            refused = cluster.proxy.refused
+            cluster.proxy.refuse()
+            await eventually(
+                partial(_refused_since, cluster.proxy, refused), timeout=60, what="the outage met"
+            )
+            cluster.proxy.pass_through()
+            goal += step
+            await load.until(goal)
+        await load.until(max(goal, 4 * step))  # without faults: as much load as one round
     finally:
         load.stop()
         await running
-    found = await _wait_stored(settings, load.accepted, timeout=120)
-    lost = [ext for ext in load.accepted if ext not in found]
-    doubled = {ext: n for ext, n in found.items() if n > 1}
-    sms = sum(ext.startswith("SM") for ext in load.accepted)
-    print(
-        f"\ncluster: {len(load.accepted)} messages accepted through nginx ({sms} of them SMS;"
-        f" {load.sent} requests,"
-        f" {load.refused} refused or failed and retried); lost {len(lost)}, duplicated {len(doubled)};"
-        f" router lease taken over {takeover:.1f} s after the leader was killed; longest gap between"
-        f" two accepted messages {load.longest_gap:.1f} s"
+    seconds = time.monotonic() - started
+    found = await _wait_stored(cluster.settings, load.accepted, timeout=120)
+    return Figures(
+        accepted=len(load.accepted),
+        sms=sum(ext.startswith("SM") for ext in load.accepted),
+        requests=load.sent,
+        retried=load.refused,
+        lost=sum(ext not in found for ext in load.accepted),
+        duplicated=sum(n > 1 for n in found.values()),
+        takeovers=takeovers,
+        longest_gap=load.longest_gap,
+        seconds=seconds,
     )
-    assert lost == [] and doubled == {}
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    require_services()
+    async with running_cluster(tmp_path) as made:
+        yield made
+
+
+async def test_faults_lose_nothing_and_double_nothing(cluster: Cluster) -> None:
+    figures = await under_faults(cluster, cycles=1)
+    print(f"\ncluster: {figures}")
+    assert (figures.lost, figures.duplicated) == (0, 0)
+    assert figures.accepted >= 4 * STEP and figures.sms > 0
