@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.databases import TEMPLATES  # noqa: E402
 from tests.test_cluster import running_cluster, under_faults  # noqa: E402
 
 
@@ -47,10 +48,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     ratios = []
-    for _ in range(args.rounds):
-        faulted, bare = asyncio.run(one_round(args.cycles, args.step))
-        ratios.append(faulted / bare)
-        print(f"accepted/s under faults {faulted:.0f}, without {bare:.0f}: ratio {faulted / bare:.2f}")
+    try:
+        for _ in range(args.rounds):
+            faulted, bare = asyncio.run(one_round(args.cycles, args.step))
+            ratios.append(faulted / bare)
+            print(f"accepted/s under faults {faulted:.0f}, without {bare:.0f}: ratio {faulted / bare:.2f}")
+    finally:
+        TEMPLATES.close()  # the copies of the template database, and the template
     print(f"median ratio over {args.rounds} round(s): {statistics.median(ratios):.2f}")
 
 
