@@ -193,8 +193,13 @@ async def backup(store: Store, blob_root: Path, dest: Path) -> Manifest:
     return manifest
 
 
+def _read_only(path: Path) -> str:
+    """The file's SQLite URI, read-only (``as_uri`` escapes a ``?`` or ``#`` in the path)."""
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def _sqlite_copy(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(_read_only(source), uri=True)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst)  # page by page, a consistent snapshot while others write
@@ -204,7 +209,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 
 
 def _sqlite_contents(path: Path) -> tuple[str | None, dict[str, int] | None]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(_read_only(path), uri=True)
     try:
         check = conn.execute("PRAGMA integrity_check").fetchone()
         if check is None or check[0] != "ok":

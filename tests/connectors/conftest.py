@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 from twilio.request_validator import RequestValidator
 
+from hub.settings import Settings
 from tests.conftest import HubClient, drop_backend, make_settings, running_hub
 
 ACCOUNT = "AC" + "1" * 32
@@ -103,17 +104,16 @@ async def twilio() -> AsyncIterator[tuple[FakeTwilio, BaseTestServer]]:
         yield fake, server
 
 
-@pytest.fixture
-async def sms(
-    backend: str, tmp_path: Path, twilio: tuple[FakeTwilio, BaseTestServer]
-) -> AsyncIterator[HubClient]:
-    settings = make_settings(
+def twilio_settings(tmp_path: Path, backend: str, server: BaseTestServer, **extra: Any) -> Settings:
+    """A hub's settings with the Twilio accounts and the local Twilio double (``extra``:
+    more settings, such as WhatsApp's)."""
+    return make_settings(
         tmp_path,
         backend,
         **{
             "connectors.twilio.enabled": True,
             "connectors.twilio.public_url": PUBLIC,
-            "connectors.twilio.api_base": str(twilio[1].make_url("/")),
+            "connectors.twilio.api_base": str(server.make_url("/")),
             "connectors.twilio.help_reply": "Hilfe: 030 123456",
             "connectors.twilio.media_max_bytes": 1024,
             "connectors.twilio.media_hosts": ["127.0.0.1"],  # the fake media host
@@ -126,8 +126,16 @@ async def sms(
                 },
                 {"account_sid": SUBACCOUNT, "auth_token": SUB_TOKEN, "numbers": ["+493099999999"]},
             ],
+            **extra,
         },
     )
+
+
+@pytest.fixture
+async def sms(
+    backend: str, tmp_path: Path, twilio: tuple[FakeTwilio, BaseTestServer]
+) -> AsyncIterator[HubClient]:
+    settings = twilio_settings(tmp_path, backend, twilio[1])
     async with running_hub(settings) as hub:
         yield hub
     await drop_backend(settings)

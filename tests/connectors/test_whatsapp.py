@@ -18,8 +18,8 @@ from aiohttp.test_utils import BaseTestServer
 
 from hub.keys import STORE
 from hub.store.tables import consents, messages
-from tests.conftest import HubClient, drop_backend, make_settings, running_hub
-from tests.connectors.conftest import ACCOUNT, NUMBER, TOKEN, FakeTwilio, signed_post
+from tests.conftest import HubClient, drop_backend, running_hub
+from tests.connectors.conftest import ACCOUNT, NUMBER, FakeTwilio, signed_post, twilio_settings
 from tests.routing.test_router_service import Floor
 from tests.waits import eventually
 
@@ -49,18 +49,12 @@ SPRING = {
 async def whatsapp(
     backend: str, tmp_path: Path, twilio: tuple[FakeTwilio, BaseTestServer]
 ) -> AsyncIterator[HubClient]:
-    settings = make_settings(
+    settings = twilio_settings(
         tmp_path,
         backend,
+        twilio[1],
         **{
-            "connectors.twilio.enabled": True,
             "connectors.twilio.whatsapp": True,
-            "connectors.twilio.public_url": "https://hub.example.com:8443",
-            "connectors.twilio.api_base": str(twilio[1].make_url("/")),
-            "connectors.twilio.media_hosts": ["127.0.0.1"],
-            "connectors.twilio.accounts": [
-                {"account_sid": ACCOUNT, "auth_token": TOKEN, "numbers": [NUMBER]}
-            ],
             "connectors.twilio.whatsapp_templates": [ORDER_UPDATE, ORDER_UPDATE_EN, SPRING],
         },
     )
