@@ -19,7 +19,7 @@ from aiohttp import web
 
 from hub.automation.runner import Runner
 from hub.customers import audit
-from hub.keys import AUTOMATIONS, BUS, STORE
+from hub.keys import AUTOMATIONS, BUS, SETTINGS, STORE
 from hub.store.repos import progress
 from hub.store.tables import PRIORITIES, automation_runs, consents, conversations, events, messages
 from hub.webhooks.delivery import SETTLE, deliver_due
@@ -412,7 +412,7 @@ async def test_every_event_trigger_fires_on_its_event(auto: Auto) -> None:
 
 
 async def test_timers_fire_once_when_their_time_has_come(auto: Auto) -> None:
-    zone = ZoneInfo("UTC")
+    zone = ZoneInfo(auto.hub.app[SETTINGS].reports.timezone)  # the runner's: the hub's zone
     earlier = (datetime.now(zone) - timedelta(minutes=1)).strftime("%H:%M")
     if earlier > datetime.now(zone).strftime("%H:%M"):  # just after midnight: the schedule waits a day
         earlier = "00:00"
@@ -449,8 +449,10 @@ automations:
     assert await auto.runner.timers() == 1  # ours waits on us; the schedule finds no overdue tag yet
     assert (await auto.conversation(ours)).route["tags"] == ["overdue"]
     assert await auto.runner.timers() == 0  # once per wait, and the schedule ran today
-    auto.clock.ahead = timedelta(hours=49)
-    assert await auto.runner.timers() == 1 + 1  # theirs waited 48 h on the customer; tomorrow's schedule
+    # three days on, at the same time of day (past the schedule's, whatever the hour now):
+    # theirs waited 48 h on the customer; a later day's schedule
+    auto.clock.ahead = timedelta(hours=72)
+    assert await auto.runner.timers() == 1 + 1
     (note,) = await auto.events(theirs, "conversation.note")
     assert note.data["text"] == "still waiting for the customer"
     (morning,) = await auto.events(ours, "conversation.note")
