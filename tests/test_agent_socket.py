@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.keys import BUS, STORE
-from hub.realtime.bus import InProcessBus
+from hub.realtime.bus import RESYNC, InProcessBus
 from hub.settings import Settings
 from hub.store.tables import conversations, customers
 from hub.web.agent_socket import close_sockets
@@ -137,3 +137,30 @@ async def test_events_reach_sockets_on_every_process(settings: Settings, backend
         [event] = await receive(ws, 1)
         assert event["data"]["conversation_id"] == "c-far"
         await ws.close()
+
+
+async def test_a_bus_that_lost_events_sends_consoles_a_resync(hub: HubClient) -> None:
+    """Regression: events the Redis bus dropped while Redis was away never reached the
+    open consoles, which went on showing the state before (hub.realtime.bus.RESYNC)."""
+    roles = await sign_in_all(hub)
+    ws = await hub.client.ws_connect("/ws/agent", headers=roles["supervisor"])
+    hub.app[BUS].publish("sla.breached", {"conversation_id": "c1", "kind": "first_response"})
+    [seen] = await receive(ws, 1)
+    hub.app[BUS].resync()
+    [resync] = await receive(ws, 1)
+    assert resync == {"seq": seen["seq"], "topic": "resync", "data": {}}
+    assert hub.app[BUS].since(seen["seq"]) == [], "a resync is not replayed to a later console"
+    await ws.close()
+
+
+def test_a_resync_reaches_every_subscriber_and_stays_out_of_the_replay() -> None:
+    bus = InProcessBus()
+    everything, some = bus.subscribe("*"), bus.subscribe("sla.*")
+    bus.publish("sla.breached", {})
+    bus.resync()
+    assert [e.topic for e in (everything.queue.get_nowait(), everything.queue.get_nowait())] == [
+        "sla.breached",
+        RESYNC,
+    ]
+    assert [some.queue.get_nowait().topic, some.queue.get_nowait().topic] == ["sla.breached", RESYNC]
+    assert [e.topic for e in bus.since(0) or []] == ["sla.breached"]

@@ -1,16 +1,21 @@
 """Three `contacthub serve` processes behind nginx (the deployment kit's site), on
 PostgreSQL and Redis of their own, under a steady load sent through nginx (API messages,
-and signed Twilio SMS webhooks), while faults happen: the router's leader is SIGKILLed
-(nginx routes around it, the lease moves, the process comes back), Redis restarts (AOF
-on), PostgreSQL goes away and comes back. A client retries what was not accepted, as
-providers do. Afterwards every accepted message is stored exactly once. Prints the figures."""
+signed Twilio SMS webhooks, and website visitors chatting on widget sockets with a
+supervisor who answers each of their messages, tests/cluster_chat.py), while faults
+happen: the router's leader is SIGKILLed (nginx routes around it, the lease moves, the
+process comes back), Redis restarts (AOF on), PostgreSQL goes away and comes back. A
+client retries what was not accepted, as providers do. Afterwards every accepted message
+is stored exactly once, every reply is stored once and shown to its visitor exactly
+once, and no socket showed an event twice. Prints the figures."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +27,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from hub.settings import Settings
+from tests import cluster_chat
 from tests.conftest import drop_backend, make_settings, require_services
 from tests.connectors.conftest import ACCOUNT, NUMBER, TOKEN, sms_params
 from tests.hubproc import HubProcess
@@ -33,6 +39,7 @@ from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 STEP = 150  # messages accepted between one fault and the next
+VISITORS = 4
 LEASE = 2.0
 SMS_LANES = 12  # lanes from this one on send SMS
 SMS_PATH = "/webhooks/twilio/sms"
@@ -184,6 +191,7 @@ class Figures:
     takeovers: list[float]
     longest_gap: float
     seconds: float  # from the first request to the last
+    chat: ChatFigures
 
     def __str__(self) -> str:
         takeovers = ", ".join(f"{t:.1f}" for t in self.takeovers)
@@ -191,7 +199,30 @@ class Figures:
             f"{self.accepted} messages accepted through nginx ({self.sms} of them SMS; {self.requests}"
             f" requests, {self.retried} refused or failed and retried); lost {self.lost}, duplicated"
             f" {self.duplicated}; router lease taken over after {takeovers} s; longest gap between two"
-            f" accepted messages {self.longest_gap:.1f} s; {self.accepted / self.seconds:.0f} accepted/s"
+            f" accepted messages {self.longest_gap:.1f} s; {self.accepted / self.seconds:.0f} accepted/s;"
+            f" {self.chat}"
+        )
+
+
+@dataclass
+class ChatFigures:
+    said: int  # visitors' messages acknowledged
+    replies: int  # replies the agent sent (each acknowledged message once)
+    stored_twice: int  # replies stored more than once
+    unseen: int  # replies a visitor's socket never showed
+    shown_twice: int  # replies a visitor's socket showed more than once
+    agent_repeats: int  # events the agent's socket showed again (a seq not above the last)
+    resyncs: int
+    reconnects: list[float]  # seconds from a socket's loss to its resumption, visitors' and agent's
+    outbox: dict[str, int]  # the replies' states
+
+    def __str__(self) -> str:
+        longest = max(self.reconnects, default=0.0)
+        return (
+            f"chat: {self.said} visitor messages acknowledged, {self.replies} replies; stored twice"
+            f" {self.stored_twice}, not shown {self.unseen}, shown twice {self.shown_twice}; agent"
+            f" socket repeats {self.agent_repeats}, resyncs {self.resyncs}; {len(self.reconnects)}"
+            f" socket reconnects, the longest {longest:.1f} s"
         )
 
 
@@ -200,12 +231,15 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
     (``step`` messages accepted between two): the router's leader killed and started
     again, Redis restarted, PostgreSQL cut off and back. Then what was stored of it."""
     token = await _token(cluster.settings)
+    await cluster_chat.seed(cluster.settings)
     hubs = cluster.hubs
     await asyncio.gather(*(hub.start() for hub in hubs))
     await cluster.nginx.start()
     load = Load(cluster.nginx.url, token)
     started = time.monotonic()
     running = asyncio.create_task(load.run())
+    chat = Chat(cluster)
+    chatting = asyncio.create_task(chat.run())
     takeovers: list[float] = []
     goal = 0
     try:
@@ -241,7 +275,15 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
     finally:
         load.stop()
         await running
+        chat.talking.clear()
     seconds = time.monotonic() - started
+    try:
+        chat_figures = await chat.settle()
+    finally:
+        chatting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await chatting
+        await chat.lead.close()
     found = await _wait_stored(cluster.settings, load.accepted, timeout=120)
     return Figures(
         accepted=len(load.accepted),
@@ -253,7 +295,59 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
         takeovers=takeovers,
         longest_gap=load.longest_gap,
         seconds=seconds,
+        chat=chat_figures,
     )
+
+
+class Chat:
+    """The visitors and the supervisor of tests/cluster_chat.py, through nginx."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.settings = cluster.settings
+        self.acked: asyncio.Queue[str] = asyncio.Queue()
+        url = cluster.nginx.url.replace("https://", "wss://") + f"/ws/widget?site={cluster_chat.SITE}"
+        self.visitors = [cluster_chat.Visitor(url, f"v{n}", self.acked) for n in range(VISITORS)]
+        self.lead = cluster_chat.Lead(cluster.nginx.url, cluster.settings, self.acked)
+        self.talking = asyncio.Event()
+        self.talking.set()
+
+    async def run(self) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)  # the session cookie of 127.0.0.1
+        connector = aiohttp.TCPConnector(ssl=False)
+        timeout = aiohttp.ClientTimeout(total=20)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, timeout=timeout) as session:
+            await asyncio.gather(
+                self.lead.run(session), *(v.run(session, self.talking) for v in self.visitors)
+            )
+
+    async def settle(self) -> ChatFigures:
+        """Once the visitors stopped talking: every message acknowledged and answered, and
+        the answers shown (or the deadline passed); what came of it."""
+
+        def answered() -> bool:
+            acked = sum(v.said - len(v.unacked) for v in self.visitors)
+            shown = sum(len(v.replies) for v in self.visitors)
+            return not any(v.unacked for v in self.visitors) and len(self.lead.replied) == acked == shown
+
+        with contextlib.suppress(AssertionError):
+            await eventually(answered, timeout=90, what="every chat message answered and the answer shown")
+        texts = list(self.lead.replied.values())
+        stored, states = await cluster_chat.replies_stored(self.settings, texts)
+        seen: Counter[str] = Counter()
+        for visitor in self.visitors:
+            seen.update(visitor.replies)
+        seqs = self.lead.seqs
+        return ChatFigures(
+            said=sum(v.said - len(v.unacked) for v in self.visitors),
+            replies=len(texts),
+            stored_twice=sum(n > 1 for n in stored.values()),
+            unseen=len(texts) - len(seen),
+            shown_twice=sum(n > 1 for n in seen.values()),
+            agent_repeats=sum(b <= a for a, b in itertools.pairwise(seqs)),
+            resyncs=self.lead.resyncs,
+            reconnects=[t for v in self.visitors for t in v.reconnects] + self.lead.reconnects,
+            outbox=dict(states),
+        )
 
 
 @pytest.fixture
@@ -268,3 +362,7 @@ async def test_faults_lose_nothing_and_double_nothing(cluster: Cluster) -> None:
     print(f"\ncluster: {figures}")
     assert (figures.lost, figures.duplicated) == (0, 0)
     assert figures.accepted >= 4 * STEP and figures.sms > 0
+    chat = figures.chat
+    assert (chat.stored_twice, chat.unseen, chat.shown_twice, chat.agent_repeats) == (0, 0, 0, 0), chat
+    assert chat.said >= VISITORS and chat.replies == chat.said, chat
+    assert chat.reconnects, "the sockets met the faults"

@@ -1,5 +1,6 @@
 """Redis dies and comes back (with AOF on, as production runs it): the edge answers 503
-while it is down, the worker waits instead of dead-lettering, and nothing is lost."""
+while it is down, the worker waits instead of dead-lettering, and nothing is lost; the
+bus tells every process to make good the live events it lost."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import create_app
 from hub.keys import QUEUE, TOKENS
+from hub.realtime.bus import RESYNC, Event, Subscription
+from hub.realtime.redis_bus import RedisBus
 from tests.conftest import HubClient, drop_backend, make_settings, require_services
 from tests.hubproc import free_port
+from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +115,46 @@ async def test_redis_restart_loses_nothing(private_redis: PrivateRedis, tmp_path
             assert await app[QUEUE].dead_count() == 0
     finally:
         await drop_backend(settings)
+
+
+async def test_the_bus_resyncs_every_process_after_redis_was_away(private_redis: PrivateRedis) -> None:
+    """Two processes' buses on one Redis. While Redis is away an event is lost; once it is
+    back, each process's subscribers are told to resync (their listener subscribed again),
+    and the process whose publish failed publishes a resync to every process before its
+    next event."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    clients = [aioredis.from_url(url) for _ in range(2)]
+    buses = [RedisBus(client, "t:") for client in clients]
+    for bus in buses:
+        await bus.start()
+    subs = [bus.subscribe("*") for bus in buses]
+    try:
+        buses[0].publish("before", {})
+        assert [(await _next(sub)).topic for sub in subs] == ["before", "before"]
+
+        private_redis.kill()
+        buses[0].publish("lost", {})  # Redis is away: dropped
+        await eventually(lambda: buses[0]._outgoing.empty(), what="the lost event taken")
+        private_redis.start()
+        for sub in subs:  # listeners subscribed again; then the sender's resync comes first
+            assert (await _next(sub)).topic == RESYNC
+        await eventually(lambda: _listening(clients[1]), what="both listeners back")
+        buses[0].publish("after", {})
+        for sub in subs:
+            topics = [(await _next(sub)).topic]
+            while topics[-1] != "after":
+                topics.append((await _next(sub)).topic)
+            assert set(topics) == {RESYNC, "after"}, topics
+    finally:
+        for bus in buses:
+            await bus.close()
+        for client in clients:
+            await client.aclose()
+
+
+async def _next(sub: Subscription) -> Event:
+    return await asyncio.wait_for(sub.queue.get(), 20)
+
+
+async def _listening(client: aioredis.Redis) -> bool:
+    return bool((await client.pubsub_numsub("t:bus"))[0][1] == 2)

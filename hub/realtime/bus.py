@@ -5,6 +5,11 @@ Every event carries a sequence number that only grows. The bus keeps the last
 learns that the gap is too old and resyncs from the store. Publishers never block: a
 subscriber that falls behind by more than its buffer loses the oldest events and is
 told so by a ``gap`` counter.
+
+When a bus may have lost events (the Redis one, after Redis was away), it hands every
+subscriber a ``RESYNC`` event, numbered like the last one it saw and kept out of the
+replay: what listens reads what it shows afresh from the store (consoles reload, widget
+sockets send the feed after what they showed).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+RESYNC = "bus.resync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,12 @@ class InProcessBus:
         for sub in tuple(self._subs):
             if fnmatch.fnmatchcase(event.topic, sub.pattern):
                 sub.offer(event)
+
+    def resync(self) -> None:
+        """Tell every subscriber that events may have been lost (not kept for replay)."""
+        event = Event(self.last_seq, RESYNC, {})
+        for sub in tuple(self._subs):
+            sub.offer(event)
 
     def since(self, seq: int) -> list[Event] | None:
         """Events after ``seq``; None if some of them have left the replay buffer."""

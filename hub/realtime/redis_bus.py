@@ -5,8 +5,11 @@ each with a Lua script (``INCR`` then ``PUBLISH``, atomic), a batch per round tr
 numbers follow the publishing order. Every process, the publisher included, delivers what its listener
 receives; so all processes see the same events, in the same order, with the same
 sequence numbers, and a console can resume on any of them. Events are notifications:
-when Redis is away they are dropped (logged), and a console that finds a gap resyncs
-from the store.
+when Redis is away they are dropped (logged). What was lost is made good from the store:
+a listener that subscribes again after losing Redis (itself, or redis-py's retry) hands
+its subscribers a ``RESYNC``
+(``InProcessBus.resync``), and a sender that dropped events publishes one to every
+process once Redis takes its publishes again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from hub.realtime.bus import Event, InProcessBus
+from hub.realtime.bus import RESYNC, Event, InProcessBus
 
 log = logging.getLogger("contacthub.bus")
 
@@ -71,7 +74,7 @@ class RedisBus(InProcessBus):
 
     async def _send(self) -> None:
         """Publish in batches: one round trip for everything queued meanwhile, in order."""
-        stopping = False
+        stopping, dropped = False, False
         while not stopping:
             item = await self._outgoing.get()
             batch = []
@@ -83,20 +86,34 @@ class RedisBus(InProcessBus):
             stopping = item is None
             if not batch:
                 continue
+            if dropped:  # first of all: every process's listeners make good what was lost
+                batch.insert(0, (RESYNC, {}))
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for topic, data in batch:
                         payload = orjson.dumps({"topic": topic, "data": data}).decode()
                         await self._script(keys=[self._seq_key], args=[self._channel, payload], client=pipe)
                     await pipe.execute()
-            except Exception as exc:  # Redis away: the events are lost, consoles resync
+                dropped = False
+            except Exception as exc:  # Redis away: the events are lost; RESYNC once it is back
+                dropped = True
                 log.warning("bus: %d events not published: %r", len(batch), exc)
+
+    def _reconnected(self, _connection: object) -> None:
+        """The listener's connection was made again (redis-py's retry): what was
+        published while it was away is lost."""
+        self.resync()
 
     async def _listen(self) -> None:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
+                    if self._ready.is_set():  # subscribed again: what was published meanwhile is lost
+                        self.resync()
+                    # redis-py also reconnects and subscribes again by itself, unseen here
+                    assert pubsub.connection is not None
+                    pubsub.connection.register_connect_callback(self._reconnected)
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":

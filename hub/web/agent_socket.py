@@ -47,7 +47,7 @@ from hub.errors import Forbidden
 from hub.keys import BUS, ROUTING, SETTINGS, SOCKETS, STORE
 from hub.model import Role
 from hub.realtime.budget import FrameBudget
-from hub.realtime.bus import Event
+from hub.realtime.bus import RESYNC, Event
 from hub.request_body import int_query
 from hub.routespec import RouteSpec
 from hub.store.engine import Connection
@@ -234,10 +234,10 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         # a console that saw more than the bus knows (the hub or Redis restarted) resyncs too
         missed = None if last > bus.last_seq else bus.since(last) if last else []
         if missed is None:
-            await _send(ws, {"seq": bus.last_seq, "topic": "resync", "data": {}})
+            await _send(ws, _resync(bus.last_seq))
         else:
             for event in missed:
-                if (message := await feed.message_for(event)) is not None:
+                if (message := await _message(feed, event)) is not None:
                     await _send(ws, message)
             last = max([last, *(e.seq for e in missed)])
         reader = asyncio.create_task(_read(ws, request, feed))
@@ -252,7 +252,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 if event.topic == "session.ended" and feed.ends(event):
                     await ws.close(code=SESSION_ENDED, message=b"signed out")
                     break
-                if event.seq > last and (message := await feed.message_for(event)) is not None:
+                if (event.seq > last or event.topic == RESYNC) and (
+                    message := await _message(feed, event)
+                ) is not None:
                     await _send(ws, message)
                 last = max(last, event.seq)
         finally:
@@ -271,6 +273,18 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         bus.unsubscribe(subscription)
         request.app[SOCKETS].discard(ws)
     return ws
+
+
+def _resync(seq: int) -> dict[str, Any]:
+    """Reload from the store: what happened since the console's last event is not known."""
+    return {"seq": seq, "topic": "resync", "data": {}}
+
+
+async def _message(feed: AgentFeed, event: Event) -> dict[str, Any] | None:
+    """What the console gets of a bus event (None: not for it)."""
+    if event.topic == RESYNC:  # the bus lost events (hub.realtime.bus)
+        return _resync(event.seq)
+    return await feed.message_for(event)
 
 
 async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from hub.keys import BUS, SETTINGS, SOCKETS, SURVEYS, WIDGET, WIDGET_FANOUT
 from hub.realtime.budget import FrameBudget
 from hub.routespec import TEXT, RouteSpec
 from hub.web.widget_public import page_allowed
-from hub.widget.fanout import WidgetConn
+from hub.widget.fanout import CATCH_UP, WidgetConn
 from hub.widget.frames import (
     ChatMessage,
     CsatAnswer,
@@ -35,13 +36,14 @@ from hub.widget.frames import (
     Typing,
     parse_frame,
 )
-from hub.widget.service import Session
+from hub.widget.service import Session, WidgetService
 
 log = logging.getLogger("contacthub.widget")
 HEARTBEAT_S = 25
 HELLO_TIMEOUT_S = 10
 TYPING_EVERY_S = 2.0
 NO_HELLO, UNKNOWN_SITE = 4400, 4404
+SENT_KEPT = 256  # feed items a socket remembers having sent
 
 
 async def widget_socket(request: web.Request) -> web.StreamResponse:
@@ -106,7 +108,7 @@ async def _serve(
 ) -> None:
     """Read the visitor's frames while a writer passes this customer's events on."""
     state = {"shown": shown, "read": 0}
-    writer = asyncio.create_task(_write(ws, conn, state))
+    writer = asyncio.create_task(_write(ws, conn, state, request.app[WIDGET]))
     try:
         await _read(ws, request, session, conn, state)
     finally:
@@ -115,20 +117,44 @@ async def _serve(
             await writer
 
 
-async def _write(ws: web.WebSocketResponse, conn: WidgetConn, state: dict[str, int]) -> None:
+async def _write(
+    ws: web.WebSocketResponse, conn: WidgetConn, state: dict[str, int], service: WidgetService
+) -> None:
+    # Feed items can arrive out of their order (each process publishes its own), so what
+    # was sent is remembered by seq, not as the highest one: a later item with a lower seq
+    # still goes out. ``floor``: the welcome showed everything up to it.
+    floor, sent = state["shown"], deque[int](maxlen=SENT_KEPT)
+
+    async def show(frame: dict[str, Any]) -> None:
+        seq = frame["seq"]
+        if seq <= floor or seq in sent:
+            return  # in the welcome already, or sent before (a catch-up)
+        sent.append(seq)
+        state["shown"] = max(state["shown"], seq)
+        await _send(ws, frame)
+
     while not ws.closed:
         frame = await conn.queue.get()
         kind = frame.get("type")
         if kind == "_overflow":
             await ws.close(code=1013, message=b"too far behind: reconnect")
             return
-        if kind == "message":
-            if frame["seq"] <= state["shown"]:
-                continue  # in the welcome already, or sent before
-            state["shown"] = frame["seq"]
+        if frame is CATCH_UP:
+            after = sent[0] - 1 if len(sent) == SENT_KEPT else floor
+            try:
+                missed = await service.feed_after(conn.customer_id, after)
+            except Exception as exc:  # the store is away too: the widget resumes from the feed
+                log.warning("widget socket could not catch up: %r", exc)
+                await ws.close(code=1013, message=b"reconnect")
+                return
+            for event in missed:
+                await show(event)
         elif kind == "read":
-            frame = {"type": "read", "seq": state["shown"]}
-        await _send(ws, frame)
+            await _send(ws, {"type": "read", "seq": state["shown"]})
+        elif isinstance(frame.get("seq"), int):  # an item of the feed
+            await show(frame)
+        else:
+            await _send(ws, frame)
 
 
 async def _read(

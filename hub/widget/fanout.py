@@ -11,7 +11,8 @@ register here by customer and by site, and one loop turns bus events into widget
 
 Only chat conversations count; which customer a conversation belongs to is looked up
 once and remembered. A socket whose queue is full is told to reconnect (it resumes from
-the feed), so one slow browser never holds up the rest.
+the feed), so one slow browser never holds up the rest. When the bus lost events (Redis
+was away), every socket reads its customer's feed after what it has shown.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.realtime.bus import Event, InProcessBus
+from hub.realtime.bus import RESYNC, Event, InProcessBus
 from hub.routing.hours import BusinessHours
 from hub.store.engine import Store
 from hub.store.tables import agents, conversations
@@ -38,6 +39,9 @@ log = logging.getLogger("contacthub.widget")
 QUEUE_SIZE = 256
 RECHECK_S = 60.0
 REMEMBERED = 20_000
+# a socket's frame that is not sent: it sends what its customer's feed holds after what
+# it has shown (the bus lost events)
+CATCH_UP: dict[str, Any] = {"type": "_catch_up"}
 
 
 @dataclass(eq=False)
@@ -129,6 +133,11 @@ class WidgetFanout:
 
     async def dispatch(self, event: Event) -> None:
         topic, data = event.topic, event.data
+        if topic == RESYNC:  # the bus lost events: each socket reads its feed afresh
+            for conns in tuple(self._by_site.values()):
+                for conn in tuple(conns):
+                    conn.push(CATCH_UP)
+            return
         if topic == FEED:
             for conn in tuple(self._by_customer.get(data.get("customer_id") or "", ())):
                 conn.push(data["event"])

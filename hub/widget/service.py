@@ -239,6 +239,13 @@ class WidgetService:
         self._bus.publish(feed.TOPIC, {"customer_id": customer_id, "event": event})
         return {"type": "ack", "id": frame.id, "message_id": event["id"], "seq": event["seq"]}
 
+    async def feed_after(self, customer_id: str | None, seq: int) -> list[dict[str, Any]]:
+        """The customer's feed after ``seq`` (none for a visitor who has written nothing)."""
+        if customer_id is None:
+            return []
+        async with self._store.read() as conn:
+            return await feed.since(conn, customer_id, seq)
+
     async def read(self, session: Session, upto: int, after: int) -> int:
         """The visitor saw the feed up to ``upto``: the agents' replies in (after, upto]
         are delivered. Returns how many."""

@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from hub.keys import STORE
+from hub.keys import BUS, STORE
 from hub.settings import Settings
 from hub.store.tables import conversations, messages, outbox, widget_feed
+from hub.widget.feed import TOPIC as FEED
 from tests.conftest import HubClient, require_services, running_hub, sign_in_all
 from tests.waits import eventually
 from tests.widget.conftest import Visitor, chat_agent, make_site
@@ -123,6 +124,64 @@ async def test_a_visitor_chats_resumes_and_reloads_without_loss_or_repeats(hub: 
             await asyncio.sleep(0.05)
     await resumed.close()
     await reloaded.close()
+
+
+async def test_a_reply_the_bus_lost_reaches_the_open_socket_at_the_resync(
+    hub: HubClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a reply published while Redis was away never reached the visitor's open
+    socket (only a reload showed it). At the bus's resync the socket sends what its
+    feed holds after what it showed, once."""
+    roles = await sign_in_all(hub)
+    site = await make_site(hub, roles["admin"])
+    visitor = Visitor(hub, site["key"])
+    await visitor.connect()
+    await visitor.say("Hallo?")
+    conv = await conversation_of(hub, visitor)
+    bus = hub.app[BUS]
+    publish = bus.publish
+    monkeypatch.setattr(bus, "publish", lambda topic, data: None)  # Redis is away: events are lost
+    lost = await reply(hub, roles["admin"], conv.id, "Verloren gegangen?")
+    await eventually(lambda: _fed(hub, lost), what="the reply in the widget's feed")
+    monkeypatch.setattr(bus, "publish", publish)
+    bus.resync()
+    got = await visitor.next("message")
+    while got["from"] != "agent":
+        got = await visitor.next("message")
+    assert (got["id"], got["text"]) == (lost, "Verloren gegangen?")
+    after = await reply(hub, roles["admin"], conv.id, "Jetzt live")
+    got = await visitor.next("message")
+    assert got["id"] == after, "the caught-up reply is not sent twice"
+    await visitor.close()
+
+
+async def test_feed_items_arriving_out_of_order_are_all_shown_once(hub: HubClient) -> None:
+    """Regression: items published by two processes can arrive in the other order than
+    their seq; the socket dropped the lower one as 'sent before', so a reply never showed."""
+    roles = await sign_in_all(hub)
+    site = await make_site(hub, roles["admin"])
+    visitor = Visitor(hub, site["key"])
+    await visitor.connect()
+    ack = await visitor.say("Hallo?")
+    customer = (await conversation_of(hub, visitor)).customer_id
+    bus = hub.app[BUS]
+    for seq, text in ((ack["seq"] + 2, "zweite"), (ack["seq"] + 1, "erste"), (ack["seq"] + 2, "zweite")):
+        item = {"type": "message", "seq": seq, "id": f"r{seq}", "from": "agent", "text": text}
+        bus.publish(FEED, {"customer_id": customer, "event": item})
+    shown: list[str] = []
+    while len(shown) < 2:
+        got = await visitor.next("message")
+        shown += [got["text"]] if got["from"] == "agent" else []
+    assert shown == ["zweite", "erste"]
+    bus.publish(FEED, {"customer_id": customer, "event": {**item, "seq": ack["seq"] + 3, "id": "last"}})
+    assert (await visitor.next("message"))["id"] == "last", "the repeated item was not shown again"
+    await visitor.close()
+
+
+async def _fed(hub: HubClient, reply_id: str) -> bool:
+    async with hub.app[STORE].read() as conn:
+        items = (await conn.execute(sa.select(widget_feed.c.data))).scalars().all()
+    return any(item.get("id") == reply_id for item in items)
 
 
 async def test_a_visitor_reads_only_their_own_conversation(hub: HubClient) -> None:

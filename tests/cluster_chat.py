@@ -1,0 +1,285 @@
+"""Chat in the fault test (tests/test_cluster.py): website visitors on widget sockets and
+a supervisor on the agent socket, all through nginx, while processes and services fail.
+
+- A visitor sends a message every so often, each under its own id, again after every
+  reconnect until it is acknowledged (as the widget does), and counts every agent reply
+  its socket shows, by id. A closed socket reconnects at once with its token and the
+  last ``seq`` shown, and the time to its ``welcome`` is recorded.
+- The agent replies to each acknowledged message once, through the API: the socket's
+  ``message.stored`` events name the conversation (or, for one the socket did not show,
+  e.g. after a ``resync``, the store does, as the console reloads). A reply whose request
+  failed is looked up before it is sent again. The agent's socket reconnects with its
+  ``last_seq`` and must never show an event twice.
+
+Afterwards every reply is stored once and shown to its visitor exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+
+from hub.auth.sessions import hash_password
+from hub.settings import Settings
+from hub.store.engine import Store
+from hub.store.tables import agents, messages, outbox, widget_sites
+
+ORIGIN = "https://shop.example"
+SITE = "cluster"
+LEAD = ("lead@cluster.example", "cluster-password")
+SAY_EVERY = 0.5  # seconds between a visitor's messages
+LOOKUP_AFTER = 3.0  # seconds a message waits for its socket event before the store is asked
+RETRY = 0.2
+RESEND_AFTER = 3.0  # seconds a visitor's message waits for its ack before it is sent again
+
+
+async def seed(settings: Settings) -> None:
+    """The chat widget's site and the supervisor who answers it."""
+    now = datetime.now(UTC)
+    store = Store(settings.database)
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                sa.insert(widget_sites).values(
+                    key=SITE,
+                    name="Cluster",
+                    secret="c" * 64,
+                    allowed_origins=[ORIGIN],
+                    settings={},
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                sa.insert(agents).values(
+                    id=str(uuid.uuid4()),
+                    email=LEAD[0],
+                    name="Lead",
+                    role="supervisor",
+                    password_hash=hash_password(LEAD[1]),
+                    presence="offline",
+                    languages=["de"],
+                    departments=["service"],
+                    capacity={},
+                    active=True,
+                    created_at=now,
+                )
+            )
+    finally:
+        await store.close()
+
+
+class Visitor:
+    def __init__(self, url: str, name: str, acked: asyncio.Queue[str]) -> None:
+        self.url, self.name, self._acked = url, name, acked
+        self.token: str | None = None
+        self.shown = 0
+        self.said = 0
+        self.unacked: dict[str, str] = {}  # client id -> text
+        self.replies: Counter[str] = Counter()  # reply id -> times shown
+        self.reconnects: list[float] = []
+        self.errors: Counter[str] = Counter()  # why sockets ended
+
+    async def run(self, session: aiohttp.ClientSession, talking: asyncio.Event) -> None:
+        lost_at: float | None = None
+        while True:
+            try:
+                async with session.ws_connect(self.url, headers={"Origin": ORIGIN}, heartbeat=5) as ws:
+                    await ws.send_json(
+                        {"type": "hello", "site": SITE, "visitor": self.token, "last_seq": self.shown}
+                    )
+                    welcome = await ws.receive_json(timeout=10)
+                    if welcome.get("type") != "welcome":
+                        raise ConnectionError(f"no welcome: {welcome}")
+                    if lost_at is not None:
+                        self.reconnects.append(time.monotonic() - lost_at)
+                        lost_at = None
+                    self.token = welcome["visitor"] or self.token
+                    for event in welcome["events"]:
+                        self._shown(event)
+                    await self._converse(ws, talking)
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, TypeError, ValueError) as exc:
+                self.errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
+            lost_at = lost_at or time.monotonic()
+            await asyncio.sleep(RETRY)
+
+    async def _converse(self, ws: aiohttp.ClientWebSocketResponse, talking: asyncio.Event) -> None:
+        sent_at = dict.fromkeys(self.unacked, 0.0)  # a new socket: every unacknowledged one again
+        next_say = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if talking.is_set() and now >= next_say:
+                next_say = now + SAY_EVERY
+                client_id = f"{self.name}-message-{self.said}"
+                self.unacked[client_id] = f"Frage {self.said} von {self.name}"
+                self.said += 1
+                sent_at[client_id] = 0.0
+            for client_id, at in list(sent_at.items()):  # as the widget resends what is not acknowledged
+                if client_id in self.unacked and now - at > RESEND_AFTER:
+                    sent_at[client_id] = now
+                    await ws.send_json({"type": "message", "id": client_id, "text": self.unacked[client_id]})
+            try:
+                msg = await ws.receive(timeout=0.1)
+            except TimeoutError:
+                continue
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise ConnectionError(f"socket closed: {msg.type} {msg.data}")
+            frame = msg.json()
+            kind = frame.get("type")
+            if kind == "visitor":
+                self.token = frame["token"]
+            elif kind == "ack" and self.unacked.pop(frame["id"], None) is not None:
+                sent_at.pop(frame["id"], None)
+                self._acked.put_nowait(frame["message_id"])
+            elif kind == "message":
+                self._shown(frame)
+
+    def _shown(self, event: dict[str, Any]) -> None:
+        self.shown = max(self.shown, int(event["seq"]))
+        if event.get("type") == "message" and event.get("from") == "agent":
+            self.replies[event["id"]] += 1
+
+
+class Lead:
+    """The supervisor: signs in through nginx, keeps its socket, replies to every message."""
+
+    def __init__(self, base: str, settings: Settings, acked: asyncio.Queue[str]) -> None:
+        self.base, self._acked = base, acked
+        self._store = Store(settings.database)
+        self.conversation_of: dict[str, str] = {}  # visitor message id -> conversation
+        self.replied: dict[str, str] = {}  # visitor message id -> reply text
+        self.seqs: list[int] = []
+        self.resyncs = 0
+        self.reconnects: list[float] = []
+        self._csrf: dict[str, str] = {}
+        self._awaited: dict[str, asyncio.Future[None]] = {}  # messages waiting for their event
+        self._replying: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in self._replying:
+            task.cancel()
+        await asyncio.gather(*self._replying, return_exceptions=True)
+        await self._store.close()
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        await self._sign_in(session)
+        await asyncio.gather(self._listen(session), self._reply_all(session))
+
+    async def _sign_in(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(
+                    self.base + "/api/v1/auth/login", json={"email": LEAD[0], "password": LEAD[1]}
+                ) as resp:
+                    if resp.status == 200:
+                        self._csrf = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+                        return
+            await asyncio.sleep(RETRY)
+
+    async def _listen(self, session: aiohttp.ClientSession) -> None:
+        url = self.base.replace("https://", "wss://") + "/ws/agent"
+        lost_at: float | None = None
+        while True:
+            last = self.seqs[-1] if self.seqs else 0
+            try:
+                async with session.ws_connect(f"{url}?last_seq={last}", heartbeat=5) as ws:
+                    if lost_at is not None:
+                        self.reconnects.append(time.monotonic() - lost_at)
+                        lost_at = None
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        self._event(msg.json())
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            lost_at = lost_at or time.monotonic()
+            await asyncio.sleep(RETRY)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if event["topic"] == "resync":
+            self.resyncs += 1
+            return
+        self.seqs.append(int(event["seq"]))
+        data = event["data"]
+        if event["topic"] == "message.stored" and data.get("channel") == "chat":
+            self.conversation_of[data["message_id"]] = data["conversation_id"]
+            awaited = self._awaited.pop(data["message_id"], None)
+            if awaited is not None and not awaited.done():
+                awaited.set_result(None)
+
+    async def _reply_all(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            message_id = await self._acked.get()
+            task = asyncio.create_task(self._reply(session, message_id))
+            self._replying.add(task)
+            task.add_done_callback(self._replying.discard)
+
+    async def _reply(self, session: aiohttp.ClientSession, message_id: str) -> None:
+        text = f"Antwort auf {message_id}"
+        conversation = await self._conversation(message_id)
+        while True:
+            try:
+                async with session.post(
+                    f"{self.base}/api/v1/conversations/{conversation}/messages",
+                    json={"text": text},
+                    headers=self._csrf,
+                ) as resp:
+                    if resp.status == 202:
+                        break
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if await self._stored(text):  # the request failed after the reply was stored
+                break
+            await asyncio.sleep(RETRY)
+        self.replied[message_id] = text
+
+    async def _conversation(self, message_id: str) -> str:
+        if message_id not in self.conversation_of:
+            shown = self._awaited.setdefault(message_id, asyncio.get_running_loop().create_future())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shown, LOOKUP_AFTER)
+        while message_id not in self.conversation_of:  # as the console reloads from the store
+            with contextlib.suppress(Exception):
+                async with self._store.read() as conn:
+                    found = await conn.scalar(
+                        sa.select(messages.c.conversation_id).where(messages.c.id == message_id)
+                    )
+                if found:
+                    self.conversation_of[message_id] = found
+                    break
+            await asyncio.sleep(RETRY)
+        return self.conversation_of[message_id]
+
+    async def _stored(self, text: str) -> bool:
+        while True:
+            with contextlib.suppress(Exception):
+                async with self._store.read() as conn:
+                    return bool(
+                        await conn.scalar(
+                            sa.select(sa.func.count()).select_from(messages).where(messages.c.text == text)
+                        )
+                    )
+            await asyncio.sleep(RETRY)
+
+
+async def replies_stored(settings: Settings, texts: list[str]) -> tuple[Counter[str], Counter[str]]:
+    """How often each reply text is stored, and the replies' outbox states."""
+    store = Store(settings.database)
+    try:
+        async with store.read() as conn:
+            rows = await conn.execute(
+                sa.select(messages.c.text).where(messages.c.direction == "out", messages.c.text.in_(texts))
+            )
+            states = await conn.execute(sa.select(outbox.c.status).where(outbox.c.text.in_(texts)))
+            return Counter(rows.scalars()), Counter(states.scalars())
+    finally:
+        await store.close()
