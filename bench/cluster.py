@@ -35,6 +35,9 @@ async def one_round(cycles: int, step: int) -> tuple[float, float]:
         print(f"{'faults' if faults else 'baseline'} ({faults} cycles): {figures}")
         if figures.lost or figures.duplicated:
             print("LOST OR DUPLICATED MESSAGES", file=sys.stderr)
+        chat = figures.chat
+        if chat.stored_twice or chat.unseen or chat.shown_twice or chat.agent_repeats:
+            print("CHAT REPLIES LOST OR REPEATED", file=sys.stderr)
         rates.append(figures.accepted / figures.seconds)
     return rates[0], rates[1]
 

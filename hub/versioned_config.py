@@ -81,9 +81,11 @@ class VersionedConfig(ABC, Generic[T]):
             break
         return latest is not None
 
-    async def save(self, text: str, author: str, comment: str | None = None) -> int:
+    async def save(self, text: str, author: str, comment: str | None = None, *, first: bool = False) -> int:
+        """Check and save ``text`` as the next version (``first``: as version 1, which
+        is a Conflict once any process saved one); it is in force here at once."""
         value = self.check(text)
-        version = await self._versions.append(text, author, comment, datetime.now(UTC))
+        version = await self._versions.append(text, author, comment, datetime.now(UTC), first=first)
         self._in_force(value, version, text)
         self._log.info("%s version %d in force", self._what, version, extra={"author": author})
         return version

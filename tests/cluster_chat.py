@@ -1,15 +1,18 @@
 """Chat in the fault test (tests/test_cluster.py): website visitors on widget sockets and
-a supervisor on the agent socket, all through nginx, while processes and services fail.
+an agent on the agent socket, all through nginx, while processes and services fail.
 
-- A visitor sends a message every so often, each under its own id, again after every
-  reconnect until it is acknowledged (as the widget does), and counts every agent reply
-  its socket shows, by id. A closed socket reconnects at once with its token and the
-  last ``seq`` shown, and the time to its ``welcome`` is recorded.
-- The agent replies to each acknowledged message once, through the API: the socket's
-  ``message.stored`` events name the conversation (or, for one the socket did not show,
-  e.g. after a ``resync``, the store does, as the console reloads). A reply whose request
-  failed is looked up before it is sent again. The agent's socket reconnects with its
-  ``last_seq`` and must never show an event twice.
+- A visitor sends ``SAYS`` messages, each under its own id and again until it is
+  acknowledged (as the widget does), counts every agent reply its socket shows, by id,
+  and leaves once it has seen an answer to each; a new visitor takes its place while the
+  load runs. A closed socket reconnects at once with its token and the last ``seq``
+  shown; the time to its ``welcome`` is recorded.
+- The agent takes chats: it accepts each conversation offered to it (its socket's
+  ``conversation.offered``, or its list of offers, read again every second and after a
+  ``resync``, as the console reloads), answers each acknowledged message once through
+  the API, and closes a conversation when its visitor has left. A reply whose request
+  failed is looked up before it is sent again. Its socket reconnects with its
+  ``last_seq`` and must never show an event twice; the longest gap between two new
+  offers is recorded.
 
 Afterwards every reply is stored once and shown to its visitor exactly once.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -34,15 +38,17 @@ from hub.store.tables import agents, messages, outbox, widget_sites
 
 ORIGIN = "https://shop.example"
 SITE = "cluster"
-LEAD = ("lead@cluster.example", "cluster-password")
+AGENT = ("chats@cluster.example", "cluster-password")
+SAYS = 3  # messages per visitor
 SAY_EVERY = 0.5  # seconds between a visitor's messages
 LOOKUP_AFTER = 3.0  # seconds a message waits for its socket event before the store is asked
 RETRY = 0.2
+VISITORS = 4  # chatting at once
 RESEND_AFTER = 3.0  # seconds a visitor's message waits for its ack before it is sent again
 
 
 async def seed(settings: Settings) -> None:
-    """The chat widget's site and the supervisor who answers it."""
+    """The chat widget's site and the agent who takes its chats."""
     now = datetime.now(UTC)
     store = Store(settings.database)
     try:
@@ -62,14 +68,14 @@ async def seed(settings: Settings) -> None:
             await conn.execute(
                 sa.insert(agents).values(
                     id=str(uuid.uuid4()),
-                    email=LEAD[0],
-                    name="Lead",
-                    role="supervisor",
-                    password_hash=hash_password(LEAD[1]),
-                    presence="offline",
-                    languages=["de"],
+                    email=AGENT[0],
+                    name="Chats",
+                    role="agent",
+                    password_hash=hash_password(AGENT[1]),
+                    presence="available",
+                    languages=["de", "en"],
                     departments=["service"],
-                    capacity={},
+                    capacity={"chat": 2 * VISITORS},
                     active=True,
                     created_at=now,
                 )
@@ -81,6 +87,7 @@ async def seed(settings: Settings) -> None:
 class Visitor:
     def __init__(self, url: str, name: str, acked: asyncio.Queue[str]) -> None:
         self.url, self.name, self._acked = url, name, acked
+        self.message_ids: list[str] = []  # acknowledged
         self.token: str | None = None
         self.shown = 0
         self.said = 0
@@ -89,9 +96,14 @@ class Visitor:
         self.reconnects: list[float] = []
         self.errors: Counter[str] = Counter()  # why sockets ended
 
-    async def run(self, session: aiohttp.ClientSession, talking: asyncio.Event) -> None:
+    @property
+    def done(self) -> bool:
+        """Said everything, acknowledged, and shown an answer to each."""
+        return self.said == SAYS and not self.unacked and len(self.replies) >= SAYS
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
         lost_at: float | None = None
-        while True:
+        while not self.done:
             try:
                 async with session.ws_connect(self.url, headers={"Origin": ORIGIN}, heartbeat=5) as ws:
                     await ws.send_json(
@@ -106,18 +118,18 @@ class Visitor:
                     self.token = welcome["visitor"] or self.token
                     for event in welcome["events"]:
                         self._shown(event)
-                    await self._converse(ws, talking)
+                    await self._converse(ws)
             except (aiohttp.ClientError, ConnectionError, TimeoutError, TypeError, ValueError) as exc:
                 self.errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
             lost_at = lost_at or time.monotonic()
             await asyncio.sleep(RETRY)
 
-    async def _converse(self, ws: aiohttp.ClientWebSocketResponse, talking: asyncio.Event) -> None:
+    async def _converse(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         sent_at = dict.fromkeys(self.unacked, 0.0)  # a new socket: every unacknowledged one again
         next_say = time.monotonic()
-        while True:
+        while not self.done:
             now = time.monotonic()
-            if talking.is_set() and now >= next_say:
+            if self.said < SAYS and now >= next_say:
                 next_say = now + SAY_EVERY
                 client_id = f"{self.name}-message-{self.said}"
                 self.unacked[client_id] = f"Frage {self.said} von {self.name}"
@@ -139,6 +151,7 @@ class Visitor:
                 self.token = frame["token"]
             elif kind == "ack" and self.unacked.pop(frame["id"], None) is not None:
                 sent_at.pop(frame["id"], None)
+                self.message_ids.append(frame["message_id"])
                 self._acked.put_nowait(frame["message_id"])
             elif kind == "message":
                 self._shown(frame)
@@ -149,8 +162,8 @@ class Visitor:
             self.replies[event["id"]] += 1
 
 
-class Lead:
-    """The supervisor: signs in through nginx, keeps its socket, replies to every message."""
+class ChatAgent:
+    """Signs in through nginx, keeps its socket, takes chats and answers every message."""
 
     def __init__(self, base: str, settings: Settings, acked: asyncio.Queue[str]) -> None:
         self.base, self._acked = base, acked
@@ -160,28 +173,51 @@ class Lead:
         self.seqs: list[int] = []
         self.resyncs = 0
         self.reconnects: list[float] = []
+        self.offers: dict[str, float] = {}  # conversation -> when its (first) offer was seen
+        self.mine: set[str] = set()  # conversations assigned to this agent
+        self.closed: set[str] = set()
+        self._me = ""
         self._csrf: dict[str, str] = {}
+        self._changed = asyncio.Event()  # an offer, an assignment or a socket event came in
+        self._look = asyncio.Event()  # read the list of offers again
         self._awaited: dict[str, asyncio.Future[None]] = {}  # messages waiting for their event
-        self._replying: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        for task in self._replying:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._replying, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._store.close()
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         await self._sign_in(session)
-        await asyncio.gather(self._listen(session), self._reply_all(session))
+        await asyncio.gather(self._listen(session), self._take_offers(session), self._reply_all(session))
+
+    def leave(self, session: aiohttp.ClientSession, visitor: Visitor) -> None:
+        """The visitor has gone: their conversation is closed."""
+        conversations = {self.conversation_of[m] for m in visitor.message_ids if m in self.conversation_of}
+        for conversation in conversations:
+            self._spawn(self._close(session, conversation))
+
+    def longest_offer_gap(self) -> float:
+        times = sorted(self.offers.values())
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _sign_in(self, session: aiohttp.ClientSession) -> None:
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.post(
-                    self.base + "/api/v1/auth/login", json={"email": LEAD[0], "password": LEAD[1]}
+                    self.base + "/api/v1/auth/login", json={"email": AGENT[0], "password": AGENT[1]}
                 ) as resp:
                     if resp.status == 200:
                         self._csrf = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+                        async with session.get(self.base + "/api/v1/me") as me:
+                            self._me = (await me.json())["id"]
                         return
             await asyncio.sleep(RETRY)
 
@@ -195,6 +231,7 @@ class Lead:
                     if lost_at is not None:
                         self.reconnects.append(time.monotonic() - lost_at)
                         lost_at = None
+                        self._look.set()  # as the console reloads after a reconnect
                     async for msg in ws:
                         if msg.type != aiohttp.WSMsgType.TEXT:
                             break
@@ -207,6 +244,7 @@ class Lead:
     def _event(self, event: dict[str, Any]) -> None:
         if event["topic"] == "resync":
             self.resyncs += 1
+            self._look.set()
             return
         self.seqs.append(int(event["seq"]))
         data = event["data"]
@@ -215,18 +253,44 @@ class Lead:
             awaited = self._awaited.pop(data["message_id"], None)
             if awaited is not None and not awaited.done():
                 awaited.set_result(None)
+        elif event["topic"] == "conversation.offered" and data.get("agent_id") == self._me:
+            self.offers.setdefault(data["conversation_id"], time.monotonic())
+            self._look.set()
+
+    async def _take_offers(self, session: aiohttp.ClientSession) -> None:
+        """Accept what is offered: the list of offers and assignments, read again at
+        every offer, after a resync or reconnect, and every second."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look.wait(), 1.0)
+            self._look.clear()
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                async with session.get(self.base + "/api/v1/conversations?status=open&view=mine") as resp:
+                    listed = (await resp.json())["items"] if resp.status == 200 else []
+                for conv in listed:
+                    if conv["assignee_id"] == self._me:
+                        self.mine.add(conv["id"])
+                    elif conv["offered_to"] == self._me:
+                        self.offers.setdefault(conv["id"], time.monotonic())
+                        async with session.post(
+                            f"{self.base}/api/v1/conversations/{conv['id']}/accept", headers=self._csrf
+                        ) as accepted:
+                            if accepted.status == 200:
+                                self.mine.add(conv["id"])
+                self._changed.set()
 
     async def _reply_all(self, session: aiohttp.ClientSession) -> None:
         while True:
             message_id = await self._acked.get()
-            task = asyncio.create_task(self._reply(session, message_id))
-            self._replying.add(task)
-            task.add_done_callback(self._replying.discard)
+            self._spawn(self._reply(session, message_id))
 
     async def _reply(self, session: aiohttp.ClientSession, message_id: str) -> None:
         text = f"Antwort auf {message_id}"
         conversation = await self._conversation(message_id)
         while True:
+            while conversation not in self.mine:  # only the assignee replies
+                self._changed.clear()
+                await self._changed.wait()
             try:
                 async with session.post(
                     f"{self.base}/api/v1/conversations/{conversation}/messages",
@@ -235,12 +299,26 @@ class Lead:
                 ) as resp:
                     if resp.status == 202:
                         break
+                    if resp.status == 403:  # no longer assigned here: wait to be offered it again
+                        self.mine.discard(conversation)
             except (aiohttp.ClientError, TimeoutError):
                 pass
             if await self._stored(text):  # the request failed after the reply was stored
                 break
             await asyncio.sleep(RETRY)
         self.replied[message_id] = text
+
+    async def _close(self, session: aiohttp.ClientSession, conversation: str) -> None:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(
+                    f"{self.base}/api/v1/conversations/{conversation}/close", headers=self._csrf
+                ) as resp:
+                    if resp.status in (200, 409):  # closed now, or already
+                        self.closed.add(conversation)
+                        self.mine.discard(conversation)
+                        return
+            await asyncio.sleep(RETRY)
 
     async def _conversation(self, message_id: str) -> str:
         if message_id not in self.conversation_of:

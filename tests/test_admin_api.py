@@ -5,6 +5,7 @@ and the import's progress lines."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from hub.channel_settings import KEEP, env_locked, merge, overlay
+from hub.errors import Conflict
 from hub.keys import ROUTING, STORE
-from hub.settings import load_settings
+from hub.settings import Settings, load_settings
 from hub.store.tables import channel_settings
 from hub.web.middleware import SPEC
 from tests.conftest import HubClient, sign_in, sign_in_all
@@ -485,3 +487,31 @@ def test_a_kept_secret_follows_its_account_not_its_position() -> None:
     assert moved.accounts[0].auth_token.get_secret_value() == "token-two"  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="auth_token"):  # a changed SID does not inherit a token
         merge("twilio", {"accounts": [{"account_sid": "AC" + "f6" * 16, "auth_token": keep}]}, two)
+
+
+async def test_processes_starting_together_on_a_fresh_database_share_the_first_rules(
+    settings: Settings, tmp_path
+) -> None:
+    """Regression: hub processes started at once on a new database each saved the rules
+    as version 1; all but one stopped with a unique violation (seen in the fault test)."""
+    from hub.customers.tiers import load_tier_rules
+    from hub.dispatch.rules_config import RoutingConfig
+    from hub.store.config_versions import ConfigVersions
+    from hub.store.engine import Store
+    from hub.store.tables import routing_rules
+
+    store = Store(settings.database)
+    try:
+        tiers = load_tier_rules(tmp_path / "none.yaml")
+        configs = [RoutingConfig(store, tiers, tmp_path / "none.yaml") for _ in range(4)]
+        await asyncio.gather(*(config.load() for config in configs))
+        assert {config.version for config in configs} == {1}
+        assert [v.version for v in await ConfigVersions(store, routing_rules).listing()] == [1]
+        versions = ConfigVersions(store, routing_rules)
+        taken = [versions.append("x", "a", None, datetime.now(UTC)) for _ in range(3)]
+        outcomes = await asyncio.gather(*taken, return_exceptions=True)
+        refused = [o for o in outcomes if isinstance(o, Conflict)]
+        assert all(isinstance(o, int) or isinstance(o, Conflict) for o in outcomes), outcomes
+        assert all("routing rules version was saved at the same moment" in o.detail for o in refused)
+    finally:
+        await store.close()

@@ -1,7 +1,7 @@
 """Three `contacthub serve` processes behind nginx (the deployment kit's site), on
 PostgreSQL and Redis of their own, under a steady load sent through nginx (API messages,
-signed Twilio SMS webhooks, and website visitors chatting on widget sockets with a
-supervisor who answers each of their messages, tests/cluster_chat.py), while faults
+signed Twilio SMS webhooks, and website visitors chatting on widget sockets with an
+agent who takes their chats and answers each message, tests/cluster_chat.py), while faults
 happen: the router's leader is SIGKILLed (nginx routes around it, the lease moves, the
 process comes back), Redis restarts (AOF on), PostgreSQL goes away and comes back. A
 client retries what was not accepted, as providers do. Afterwards every accepted message
@@ -39,7 +39,6 @@ from tests.waits import eventually
 
 pytestmark = pytest.mark.slow
 STEP = 150  # messages accepted between one fault and the next
-VISITORS = 4
 LEASE = 2.0
 SMS_LANES = 12  # lanes from this one on send SMS
 SMS_PATH = "/webhooks/twilio/sms"
@@ -206,7 +205,9 @@ class Figures:
 
 @dataclass
 class ChatFigures:
+    visitors: int
     said: int  # visitors' messages acknowledged
+    offers: int  # conversations offered to the agent
     replies: int  # replies the agent sent (each acknowledged message once)
     stored_twice: int  # replies stored more than once
     unseen: int  # replies a visitor's socket never showed
@@ -214,15 +215,18 @@ class ChatFigures:
     agent_repeats: int  # events the agent's socket showed again (a seq not above the last)
     resyncs: int
     reconnects: list[float]  # seconds from a socket's loss to its resumption, visitors' and agent's
+    longest_offer_gap: float  # seconds between two new offers to the agent
     outbox: dict[str, int]  # the replies' states
 
     def __str__(self) -> str:
         longest = max(self.reconnects, default=0.0)
         return (
-            f"chat: {self.said} visitor messages acknowledged, {self.replies} replies; stored twice"
-            f" {self.stored_twice}, not shown {self.unseen}, shown twice {self.shown_twice}; agent"
-            f" socket repeats {self.agent_repeats}, resyncs {self.resyncs}; {len(self.reconnects)}"
-            f" socket reconnects, the longest {longest:.1f} s"
+            f"chat: {self.visitors} visitors, {self.said} messages acknowledged, {self.offers}"
+            f" conversations offered and taken (the longest gap between two offers"
+            f" {self.longest_offer_gap:.1f} s), {self.replies} replies; stored twice {self.stored_twice},"
+            f" not shown {self.unseen}, shown twice {self.shown_twice}; agent socket repeats"
+            f" {self.agent_repeats}, resyncs {self.resyncs}; {len(self.reconnects)} socket reconnects,"
+            f" the longest {longest:.1f} s"
         )
 
 
@@ -283,7 +287,7 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
         chatting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await chatting
-        await chat.lead.close()
+        await chat.agent.close()
     found = await _wait_stored(cluster.settings, load.accepted, timeout=120)
     return Figures(
         accepted=len(load.accepted),
@@ -300,14 +304,15 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
 
 
 class Chat:
-    """The visitors and the supervisor of tests/cluster_chat.py, through nginx."""
+    """The visitors and the agent of tests/cluster_chat.py, through nginx: ``VISITORS``
+    chatting at once, each replaced by a new one when they leave, while ``talking``."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.settings = cluster.settings
         self.acked: asyncio.Queue[str] = asyncio.Queue()
-        url = cluster.nginx.url.replace("https://", "wss://") + f"/ws/widget?site={cluster_chat.SITE}"
-        self.visitors = [cluster_chat.Visitor(url, f"v{n}", self.acked) for n in range(VISITORS)]
-        self.lead = cluster_chat.Lead(cluster.nginx.url, cluster.settings, self.acked)
+        self.url = cluster.nginx.url.replace("https://", "wss://") + f"/ws/widget?site={cluster_chat.SITE}"
+        self.visitors: list[cluster_chat.Visitor] = []
+        self.agent = cluster_chat.ChatAgent(cluster.nginx.url, cluster.settings, self.acked)
         self.talking = asyncio.Event()
         self.talking.set()
 
@@ -316,36 +321,41 @@ class Chat:
         connector = aiohttp.TCPConnector(ssl=False)
         timeout = aiohttp.ClientTimeout(total=20)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, timeout=timeout) as session:
-            await asyncio.gather(
-                self.lead.run(session), *(v.run(session, self.talking) for v in self.visitors)
-            )
+            slots = (self._slot(session, n) for n in range(cluster_chat.VISITORS))
+            await asyncio.gather(self.agent.run(session), *slots)
+
+    async def _slot(self, session: aiohttp.ClientSession, slot: int) -> None:
+        while self.talking.is_set():
+            visitor = cluster_chat.Visitor(self.url, f"s{slot}v{len(self.visitors)}", self.acked)
+            self.visitors.append(visitor)
+            await visitor.run(session)
+            self.agent.leave(session, visitor)
 
     async def settle(self) -> ChatFigures:
-        """Once the visitors stopped talking: every message acknowledged and answered, and
-        the answers shown (or the deadline passed); what came of it."""
-
-        def answered() -> bool:
-            acked = sum(v.said - len(v.unacked) for v in self.visitors)
-            shown = sum(len(v.replies) for v in self.visitors)
-            return not any(v.unacked for v in self.visitors) and len(self.lead.replied) == acked == shown
-
+        """Once no new visitor comes: every message acknowledged and answered, the answers
+        shown and the visitors gone (or the deadline passed); what came of it."""
         with contextlib.suppress(AssertionError):
-            await eventually(answered, timeout=90, what="every chat message answered and the answer shown")
-        texts = list(self.lead.replied.values())
+            await eventually(
+                lambda: all(v.done for v in self.visitors), timeout=90, what="every visitor answered"
+            )
+        texts = list(self.agent.replied.values())
         stored, states = await cluster_chat.replies_stored(self.settings, texts)
         seen: Counter[str] = Counter()
         for visitor in self.visitors:
             seen.update(visitor.replies)
-        seqs = self.lead.seqs
+        seqs = self.agent.seqs
         return ChatFigures(
-            said=sum(v.said - len(v.unacked) for v in self.visitors),
+            visitors=len(self.visitors),
+            said=sum(len(v.message_ids) for v in self.visitors),
+            offers=len(self.agent.offers),
             replies=len(texts),
             stored_twice=sum(n > 1 for n in stored.values()),
             unseen=len(texts) - len(seen),
             shown_twice=sum(n > 1 for n in seen.values()),
             agent_repeats=sum(b <= a for a, b in itertools.pairwise(seqs)),
-            resyncs=self.lead.resyncs,
-            reconnects=[t for v in self.visitors for t in v.reconnects] + self.lead.reconnects,
+            resyncs=self.agent.resyncs,
+            reconnects=[t for v in self.visitors for t in v.reconnects] + self.agent.reconnects,
+            longest_offer_gap=self.agent.longest_offer_gap(),
             outbox=dict(states),
         )
 
@@ -364,5 +374,6 @@ async def test_faults_lose_nothing_and_double_nothing(cluster: Cluster) -> None:
     assert figures.accepted >= 4 * STEP and figures.sms > 0
     chat = figures.chat
     assert (chat.stored_twice, chat.unseen, chat.shown_twice, chat.agent_repeats) == (0, 0, 0, 0), chat
-    assert chat.said >= VISITORS and chat.replies == chat.said, chat
+    assert chat.said >= cluster_chat.SAYS * cluster_chat.VISITORS and chat.replies == chat.said, chat
+    assert chat.offers >= chat.visitors, chat
     assert chat.reconnects, "the sockets met the faults"

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from hub.customers.tiers import TierRules
-from hub.errors import ConfigError, InputError
+from hub.errors import ConfigError, Conflict, InputError
 from hub.routing.rules import RuleSet, parse_rules
 from hub.store.config_versions import ConfigVersions
 from hub.store.engine import Store
@@ -72,7 +72,9 @@ class RoutingConfig(VersionedConfig[RuleSet]):
         if text is None:
             text, author = DEFAULT_RULES, "system:defaults"
         try:
-            await self.save(text, author, "initial rules")
+            await self.save(text, author, "initial rules", first=True)
+        except Conflict:  # processes starting together: another one saved the first version
+            await self.refresh()
         except InputError as exc:
             raise ConfigError(f"{self._file.path}: {exc.detail}") from exc
 

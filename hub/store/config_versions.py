@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, Conflict
 from hub.store.engine import Store
 from hub.store.times import utc
 from hub.transient import is_transient
@@ -54,17 +54,25 @@ class ConfigVersions:
                 f"the database has no {self.name} table; run `contacthub migrate` first ({exc.orig})"
             ) from exc
 
-    async def append(self, text: str, author: str, comment: str | None, now: datetime) -> int:
-        """Save ``text`` as the next version and return it; the primary key refuses a version
-        that another process took meanwhile."""
+    async def append(
+        self, text: str, author: str, comment: str | None, now: datetime, *, first: bool = False
+    ) -> int:
+        """Save ``text`` as the next version (``first``: as version 1) and return it;
+        Conflict when another process took that version meanwhile (the primary key refuses it)."""
         t = self._table.c
-        async with self._store.write() as conn:
-            version = (await conn.scalar(sa.select(sa.func.max(t.version))) or 0) + 1
-            await conn.execute(
-                sa.insert(self._table).values(
-                    version=version, text=text, author=author, comment=comment, created_at=now
+        try:
+            async with self._store.write() as conn:
+                version = 1 if first else (await conn.scalar(sa.select(sa.func.max(t.version))) or 0) + 1
+                await conn.execute(
+                    sa.insert(self._table).values(
+                        version=version, text=text, author=author, comment=comment, created_at=now
+                    )
                 )
-            )
+        except IntegrityError as exc:
+            what = self.name.replace("_", " ")
+            raise Conflict(
+                f"another {what} version was saved at the same moment; look at it and save again"
+            ) from exc
         return version
 
     async def listing(self) -> list[ConfigVersion]:

@@ -65,14 +65,18 @@ async def widget_socket(request: web.Request) -> web.StreamResponse:
         session = welcome.session
         conn = WidgetConn(site.key, session.hours, welcome.frame["offline_reason"], session.customer_id)
         fanout = request.app[WIDGET_FANOUT]
-        fanout.register(conn)  # before the welcome is sent, so nothing falls between them
+        fanout.register(conn)
+        if conn.customer_id:  # what was published between the welcome's read and now
+            conn.push(CATCH_UP)
         try:
             await _send(ws, welcome.frame)
             if welcome.bad_identity:
                 await _error(ws, "bad_identity", "identifier_hash does not match: you chat anonymously")
-            shown = int(welcome.frame["seq"])
+            feed = Shown(
+                welcome.after, int(welcome.frame["seq"]), [e["seq"] for e in welcome.frame["events"]]
+            )
             del welcome, hello  # an idle socket keeps only its session
-            await _serve(ws, request, session, conn, shown)
+            await _serve(ws, request, session, conn, feed)
         finally:
             fanout.unregister(conn)
     except ConnectionResetError:  # the browser went away mid-send
@@ -103,36 +107,41 @@ async def _hello(ws: web.WebSocketResponse, site_key: str) -> Hello | None:
     return frame
 
 
+class Shown:
+    """What of the customer's feed a socket has shown: items arrive out of their order
+    (each process publishes its own, and a lower seq may commit later), so what was sent
+    is remembered by seq, not as the highest one. The visitor said they had seen up to
+    ``after``; anything later not sent yet goes out, once (the widget also keeps each
+    item once, by id)."""
+
+    def __init__(self, after: int, highest: int, sent: list[int]) -> None:
+        self.after, self.highest = after, highest
+        self.sent = deque(sent, maxlen=SENT_KEPT)
+
+    def take(self, seq: int) -> bool:
+        """Whether the item ``seq`` is still to be sent (and from now on, sent)."""
+        if seq <= self.after or seq in self.sent:
+            return False
+        self.sent.append(seq)
+        self.highest = max(self.highest, seq)
+        return True
+
+
 async def _serve(
-    ws: web.WebSocketResponse, request: web.Request, session: Session, conn: WidgetConn, shown: int
+    ws: web.WebSocketResponse, request: web.Request, session: Session, conn: WidgetConn, feed: Shown
 ) -> None:
     """Read the visitor's frames while a writer passes this customer's events on."""
-    state = {"shown": shown, "read": 0}
-    writer = asyncio.create_task(_write(ws, conn, state, request.app[WIDGET]))
+    state = {"read": 0}
+    writer = asyncio.create_task(_write(ws, conn, feed, request.app[WIDGET]))
     try:
-        await _read(ws, request, session, conn, state)
+        await _read(ws, request, session, conn, feed, state)
     finally:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
 
 
-async def _write(
-    ws: web.WebSocketResponse, conn: WidgetConn, state: dict[str, int], service: WidgetService
-) -> None:
-    # Feed items can arrive out of their order (each process publishes its own), so what
-    # was sent is remembered by seq, not as the highest one: a later item with a lower seq
-    # still goes out. ``floor``: the welcome showed everything up to it.
-    floor, sent = state["shown"], deque[int](maxlen=SENT_KEPT)
-
-    async def show(frame: dict[str, Any]) -> None:
-        seq = frame["seq"]
-        if seq <= floor or seq in sent:
-            return  # in the welcome already, or sent before (a catch-up)
-        sent.append(seq)
-        state["shown"] = max(state["shown"], seq)
-        await _send(ws, frame)
-
+async def _write(ws: web.WebSocketResponse, conn: WidgetConn, feed: Shown, service: WidgetService) -> None:
     while not ws.closed:
         frame = await conn.queue.get()
         kind = frame.get("type")
@@ -140,25 +149,28 @@ async def _write(
             await ws.close(code=1013, message=b"too far behind: reconnect")
             return
         if frame is CATCH_UP:
-            after = sent[0] - 1 if len(sent) == SENT_KEPT else floor
             try:
-                missed = await service.feed_after(conn.customer_id, after)
+                missed = await service.feed_after(conn.customer_id, feed.after)
             except Exception as exc:  # the store is away too: the widget resumes from the feed
                 log.warning("widget socket could not catch up: %r", exc)
                 await ws.close(code=1013, message=b"reconnect")
                 return
             for event in missed:
-                await show(event)
+                if feed.take(event["seq"]):
+                    await _send(ws, event)
         elif kind == "read":
-            await _send(ws, {"type": "read", "seq": state["shown"]})
-        elif isinstance(frame.get("seq"), int):  # an item of the feed
-            await show(frame)
-        else:
+            await _send(ws, {"type": "read", "seq": feed.highest})
+        elif not isinstance(frame.get("seq"), int) or feed.take(frame["seq"]):  # feed items have one
             await _send(ws, frame)
 
 
 async def _read(
-    ws: web.WebSocketResponse, request: web.Request, session: Session, conn: WidgetConn, state: dict[str, int]
+    ws: web.WebSocketResponse,
+    request: web.Request,
+    session: Session,
+    conn: WidgetConn,
+    feed: Shown,
+    state: dict[str, int],
 ) -> None:
     service = request.app[WIDGET]
     limit = request.app[SETTINGS].connectors.chat.frames_per_10s
@@ -183,7 +195,7 @@ async def _read(
                 typed = now
                 await _typing(request, session, frame.on)
             elif isinstance(frame, Read):
-                await _read_up_to(request, session, frame.seq, state)
+                await _read_up_to(request, session, min(frame.seq, feed.highest), state)
             elif isinstance(frame, CsatAnswer):
                 await _csat(request, session, frame)
             if session.customer_id:
@@ -225,8 +237,7 @@ async def _typing(request: web.Request, session: Session, on: bool) -> None:
         )
 
 
-async def _read_up_to(request: web.Request, session: Session, seq: int, state: dict[str, int]) -> None:
-    upto = min(seq, state["shown"])
+async def _read_up_to(request: web.Request, session: Session, upto: int, state: dict[str, int]) -> None:
     await request.app[WIDGET].read(session, upto, state["read"])
     state["read"] = max(state["read"], upto)
 

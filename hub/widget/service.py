@@ -78,6 +78,7 @@ class Welcome:
     session: Session
     frame: dict[str, Any]
     bad_identity: bool
+    after: int  # the frame's events are the customer's feed after this seq
 
 
 class UnknownSite(Exception):
@@ -128,7 +129,8 @@ class WidgetService:
         last_seq = frame.last_seq
         if not frame.visitor and not frame.identifier:  # a first visit: nothing to look up
             reason = await self.availability.reason(hours, now)
-            return Welcome(session, self._welcome(session, shown, reason, [], None, frame.last_seq), False)
+            welcome = self._welcome(session, shown, reason, [], None, frame.last_seq)
+            return Welcome(session, welcome, False, frame.last_seq)
         async with self._store.write() as conn:
             if frame.visitor:
                 session.visitor = await find_visitor(conn, site.key, frame.visitor, now)
@@ -154,7 +156,7 @@ class WidgetService:
             agent = await self._agent_of(conn, customer) if customer else None
         reason = await self.availability.reason(hours, now)
         welcome = self._welcome(session, shown, reason, events, agent, last_seq, frame.visitor)
-        return Welcome(session, welcome, bad_identity)
+        return Welcome(session, welcome, bad_identity, last_seq)
 
     def _parsed(self, site: WidgetSite) -> tuple[SiteSettings, BusinessHours, dict[str, Any]]:
         """A site's settings, parsed once per version (thousands of widgets share them)."""
