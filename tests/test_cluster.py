@@ -3,7 +3,8 @@ PostgreSQL and Redis of their own, under a steady load sent through nginx (API m
 signed Twilio SMS webhooks, and website visitors chatting on widget sockets with an
 agent who takes their chats and answers each message, tests/cluster_chat.py), while faults
 happen: the router's leader is SIGKILLed (nginx routes around it, the lease moves, the
-process comes back), Redis restarts (AOF on), PostgreSQL goes away and comes back. A
+process comes back), Redis restarts (AOF on), PostgreSQL goes away and comes back; each
+process's /readyz says 503 while Redis or PostgreSQL is away and 200 once it is back. A
 client retries what was not accepted, as providers do. Afterwards every accepted message
 is stored exactly once, every reply is stored once and shown to its visitor exactly
 once, and no socket showed an event twice. Prints the figures."""
@@ -174,6 +175,41 @@ async def _leader(hubs: list[HubProcess]) -> HubProcess | None:
     return found[0] if len(found) == 1 else None
 
 
+async def _readiness(hubs: list[HubProcess]) -> list[dict[str, Any]]:
+    """What each running process's /readyz answers (its body, and the HTTP status as ``http``)."""
+    found = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        for hub in hubs:
+            if hub.proc is None or hub.proc.poll() is not None:
+                continue
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(hub.url + "/readyz") as resp:
+                    found.append({**(await resp.json()), "http": resp.status})
+    return found
+
+
+async def _unready(hubs: list[HubProcess], part: str) -> bool:
+    """A process says it is not ready because ``part`` (store or queue) is unreachable."""
+    return any(
+        r["http"] == 503 and r["checks"][part].startswith("unreachable") for r in await _readiness(hubs)
+    )
+
+
+class Ready:
+    """Every process says it is ready (what they said last, for the failure's message)."""
+
+    def __init__(self, hubs: list[HubProcess], after: str) -> None:
+        self.hubs, self.after = hubs, after
+        self.said: list[dict[str, Any]] = []
+
+    async def __call__(self) -> bool:
+        self.said = await _readiness(self.hubs)
+        return len(self.said) == len(self.hubs) and all(r["http"] == 200 for r in self.said)
+
+    def __str__(self) -> str:
+        return f"/readyz 200 everywhere with {self.after} back (last: {self.said})"
+
+
 def _refused_since(proxy: PgProxy, before: int) -> bool:
     """The hubs met the outage: a few connections refused since it began."""
     return proxy.refused >= before + 3
@@ -190,15 +226,18 @@ class Figures:
     takeovers: list[float]
     longest_gap: float
     seconds: float  # from the first request to the last
+    ready_again: list[float]
     chat: ChatFigures
 
     def __str__(self) -> str:
         takeovers = ", ".join(f"{t:.1f}" for t in self.takeovers)
+        ready = ", ".join(f"{t:.1f}" for t in self.ready_again)
         return (
             f"{self.accepted} messages accepted through nginx ({self.sms} of them SMS; {self.requests}"
             f" requests, {self.retried} refused or failed and retried); lost {self.lost}, duplicated"
             f" {self.duplicated}; router lease taken over after {takeovers} s; longest gap between two"
             f" accepted messages {self.longest_gap:.1f} s; {self.accepted / self.seconds:.0f} accepted/s;"
+            f" /readyz 503 during each outage, 200 again after {ready} s;"
             f" {self.chat}"
         )
 
@@ -245,6 +284,7 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
     chat = Chat(cluster)
     chatting = asyncio.create_task(chat.run())
     takeovers: list[float] = []
+    ready_again: list[float] = []  # seconds from Redis's or PostgreSQL's return to every /readyz 200
     goal = 0
     try:
         for _ in range(cycles):
@@ -263,7 +303,12 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
             await leader.start()
             # Redis restarts (its AOF keeps what it acknowledged)
             cluster.redis.kill()
+            await eventually(partial(_unready, hubs, "queue"), timeout=30, what="/readyz 503 without Redis")
             cluster.redis.start()
+            back = time.monotonic()
+            ready = Ready(hubs, "Redis")
+            await eventually(ready, timeout=30, what=ready.__str__)
+            ready_again.append(time.monotonic() - back)
             goal += step
             await load.until(goal)
             # PostgreSQL goes away (connections cut, new ones refused as while it restarts) and returns
@@ -272,7 +317,14 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
             await eventually(
                 partial(_refused_since, cluster.proxy, refused), timeout=60, what="the outage met"
             )
+            await eventually(
+                partial(_unready, hubs, "store"), timeout=30, what="/readyz 503 without PostgreSQL"
+            )
             cluster.proxy.pass_through()
+            back = time.monotonic()
+            ready = Ready(hubs, "PostgreSQL")
+            await eventually(ready, timeout=30, what=ready.__str__)
+            ready_again.append(time.monotonic() - back)
             goal += step
             await load.until(goal)
         await load.until(max(goal, 4 * step))  # without faults: as much load as one round
@@ -299,6 +351,7 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
         takeovers=takeovers,
         longest_gap=load.longest_gap,
         seconds=seconds,
+        ready_again=ready_again,
         chat=chat_figures,
     )
 
