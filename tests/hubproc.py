@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -19,10 +20,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def release_env(code: Path | None) -> dict[str, str] | None:
+    """The environment that runs ``code``'s packages (None: this checkout's). PYTHONPATH
+    comes before the editable install's finder, which only answers what sys.path does not."""
+    if code is None:
+        return None
+    return {**os.environ, "PYTHONPATH": str(code)}
+
+
 class HubProcess:
-    def __init__(self, config: Path, workdir: Path) -> None:
+    """``contacthub serve`` with ``config`` in ``workdir``; ``code``: a folder whose
+    ``hub`` package runs instead of this checkout's (another release's)."""
+
+    def __init__(self, config: Path, workdir: Path, code: Path | None = None) -> None:
         self.config = config
         self.workdir = workdir
+        self.code = code
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -44,6 +57,7 @@ class HubProcess:
                 cwd=self.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=release_env(self.code),
             )
         proc = self.proc
         async with aiohttp.ClientSession() as session:
