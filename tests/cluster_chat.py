@@ -10,7 +10,7 @@ an agent on the agent socket, all through nginx, while processes and services fa
   ``conversation.offered``, or its list of offers, read again every second and after a
   ``resync``, as the console reloads), answers each acknowledged message once through
   the API, and closes a conversation when its visitor has left. A reply whose request
-  failed is looked up before it is sent again. Its socket reconnects with its
+  failed is sent again under its ``client_id``, so the hub stores it once. Its socket reconnects with its
   ``last_seq`` and must never show an event twice; the longest gap between two new
   offers is recorded.
 
@@ -172,6 +172,7 @@ class ChatAgent:
         self.replied: dict[str, str] = {}  # visitor message id -> reply text
         self.seqs: list[int] = []
         self.resyncs = 0
+        self.repeats = 0  # replies whose first answer was lost: the hub answered the resend with them
         self.reconnects: list[float] = []
         self.offers: dict[str, float] = {}  # conversation -> when its (first) offer was seen
         self.mine: set[str] = set()  # conversations assigned to this agent
@@ -285,6 +286,8 @@ class ChatAgent:
             self._spawn(self._reply(session, message_id))
 
     async def _reply(self, session: aiohttp.ClientSession, message_id: str) -> None:
+        """One reply, sent again under its client_id until the hub answers: 202 stored it,
+        200 says an earlier request did (its answer was lost)."""
         text = f"Antwort auf {message_id}"
         conversation = await self._conversation(message_id)
         while True:
@@ -294,17 +297,16 @@ class ChatAgent:
             try:
                 async with session.post(
                     f"{self.base}/api/v1/conversations/{conversation}/messages",
-                    json={"text": text},
+                    json={"text": text, "client_id": f"reply-{message_id}"},
                     headers=self._csrf,
                 ) as resp:
-                    if resp.status == 202:
+                    if resp.status in (200, 202):
+                        self.repeats += resp.status == 200
                         break
                     if resp.status == 403:  # no longer assigned here: wait to be offered it again
                         self.mine.discard(conversation)
             except (aiohttp.ClientError, TimeoutError):
                 pass
-            if await self._stored(text):  # the request failed after the reply was stored
-                break
             await asyncio.sleep(RETRY)
         self.replied[message_id] = text
 
@@ -336,17 +338,6 @@ class ChatAgent:
                     break
             await asyncio.sleep(RETRY)
         return self.conversation_of[message_id]
-
-    async def _stored(self, text: str) -> bool:
-        while True:
-            with contextlib.suppress(Exception):
-                async with self._store.read() as conn:
-                    return bool(
-                        await conn.scalar(
-                            sa.select(sa.func.count()).select_from(messages).where(messages.c.text == text)
-                        )
-                    )
-            await asyncio.sleep(RETRY)
 
 
 async def replies_stored(settings: Settings, texts: list[str]) -> tuple[Counter[str], Counter[str]]:

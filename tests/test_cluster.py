@@ -253,6 +253,7 @@ class ChatFigures:
     shown_twice: int  # replies a visitor's socket showed more than once
     agent_repeats: int  # events the agent's socket showed again (a seq not above the last)
     resyncs: int
+    repeats: int  # replies sent again after a lost answer, which the hub answered with the first
     reconnects: list[float]  # seconds from a socket's loss to its resumption, visitors' and agent's
     longest_offer_gap: float  # seconds between two new offers to the agent
     outbox: dict[str, int]  # the replies' states
@@ -264,7 +265,8 @@ class ChatFigures:
             f" conversations offered and taken (the longest gap between two offers"
             f" {self.longest_offer_gap:.1f} s), {self.replies} replies; stored twice {self.stored_twice},"
             f" not shown {self.unseen}, shown twice {self.shown_twice}; agent socket repeats"
-            f" {self.agent_repeats}, resyncs {self.resyncs}; {len(self.reconnects)} socket reconnects,"
+            f" {self.agent_repeats}, resyncs {self.resyncs}; {self.repeats} replies answered as repeats;"
+            f" {len(self.reconnects)} socket reconnects,"
             f" the longest {longest:.1f} s"
         )
 
@@ -407,6 +409,7 @@ class Chat:
             shown_twice=sum(n > 1 for n in seen.values()),
             agent_repeats=sum(b <= a for a, b in itertools.pairwise(seqs)),
             resyncs=self.agent.resyncs,
+            repeats=self.agent.repeats,
             reconnects=[t for v in self.visitors for t in v.reconnects] + self.agent.reconnects,
             longest_offer_gap=self.agent.longest_offer_gap(),
             outbox=dict(states),

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth.sessions import Principal
@@ -50,6 +51,8 @@ ADDRESS_KIND = {
     "whatsapp": "phone",
 }
 MAX_TEXT = 20_000
+# a reply's id from the sender's client_id (``reply``)
+REPLY_IDS = uuid.UUID("6f3a9d52-1c1e-4b8e-9a57-3c0f5a2b7d11")
 
 
 async def reply(
@@ -65,12 +68,90 @@ async def reply(
     file_channels: Collection[str] = (),
     in_store: Mapping[str, InStore] | None = None,
     template: whatsapp.Filled | None = None,
+    client_id: str | None = None,
 ) -> dict[str, Any]:
     """Store the reply and its outbox row. ``files`` are uploads already in the blob
     store (their sizes checked by the caller); only ``file_channels`` carry them.
     A conversation ``who`` may not see is NotFound (``hub.auth.visibility``); of one
     they see, only the assignee (or a supervisor) replies. On WhatsApp, free text goes
-    only within the 24-hour window; a ``template`` (filled) goes at any time."""
+    only within the 24-hour window; a ``template`` (filled) goes at any time.
+
+    ``client_id`` names the reply on the sender's side: sent again (the answer to the
+    first request was lost), the first reply is answered, with ``"repeat": True``, and
+    nothing is sent twice. The reply's id is derived from it, so two such requests at
+    the same moment cannot both store one."""
+    reply_id = None if client_id is None else _reply_id(conv_id, who, client_id)
+    try:
+        return await _reply(
+            store,
+            rules,
+            conv_id,
+            who,
+            clock,
+            text,
+            channel,
+            senders,
+            files,
+            file_channels,
+            in_store,
+            template,
+            reply_id,
+        )
+    except IntegrityError:
+        if reply_id is None:
+            raise
+        # the same reply, stored by a request at the same moment: answer as a repeat
+        async with store.read() as conn:
+            repeat = await _repeat(conn, reply_id, text if template is None else template.text)
+        if repeat is None:
+            raise
+        return repeat
+
+
+def _reply_id(conv_id: str, who: Principal, client_id: str) -> str:
+    return str(uuid.uuid5(REPLY_IDS, f"{conv_id}\n{who.agent_id}\n{client_id}"))
+
+
+async def _repeat(conn: AsyncConnection, reply_id: str, text: str) -> dict[str, Any] | None:
+    """The reply stored under ``reply_id`` as the answer to a repeated request (None: none
+    is); Conflict when it says something else (the client id was used for another)."""
+    found = (
+        await conn.execute(
+            sa.select(messages.c.conversation_id, messages.c.channel, messages.c.text, messages.c.stored_at)
+            .add_columns(outbox.c.status)
+            .outerjoin(outbox, outbox.c.id == messages.c.id)
+            .where(messages.c.id == reply_id)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.text != text:
+        raise Conflict("client_id: it was used for another reply; send a new one under a new client_id")
+    return {
+        "id": reply_id,
+        "conversation_id": found.conversation_id,
+        "channel": found.channel,
+        "status": found.status or "sent",
+        "at": iso(found.stored_at),
+        "repeat": True,
+    }
+
+
+async def _reply(
+    store: Store,
+    rules: RuleSet,
+    conv_id: str,
+    who: Principal,
+    clock: Clock,
+    text: str,
+    channel: str | None,
+    senders: set[str],
+    files: Sequence[Attachment],
+    file_channels: Collection[str],
+    in_store: Mapping[str, InStore] | None,
+    template: whatsapp.Filled | None,
+    reply_id: str | None,
+) -> dict[str, Any]:
     if template is not None:
         if text.strip():
             raise InputError("text: send either text or a template, not both", field="text")
@@ -84,6 +165,8 @@ async def reply(
         ).one_or_none()
         if conv is None or not (await scope_of(conn, who, rules)).allows(conv):
             raise hidden(conv_id)
+        if reply_id is not None and (repeat := await _repeat(conn, reply_id, text)) is not None:
+            return repeat
         if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
             raise Forbidden("only the assigned agent or a supervisor may reply")
         if conv.status != ConversationStatus.OPEN:
@@ -108,7 +191,7 @@ async def reply(
             meta={"template": template.name} if template else {},
             details={"template": template.details()} if template else {},
         )
-        reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store)
+        reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store, reply_id)
         await conn.execute(
             sa.update(conversations)
             .where(conversations.c.id == conv.id)
@@ -212,11 +295,12 @@ async def store_outbound(
     now: datetime,
     files: Sequence[Attachment] = (),
     in_store: Mapping[str, InStore] | None = None,
+    reply_id: str | None = None,
 ) -> tuple[str, tuple[str, Callable[[], None]] | None]:
-    """An agent's outbound message, its files, its search document and its outbox row
-    (sent at once where the channel delivers ``in_store``): its id, and what the in-store
-    delivery announces once committed."""
-    reply_id = str(uuid.uuid4())
+    """An agent's outbound message (under ``reply_id``, else a new id), its files, its
+    search document and its outbox row (sent at once where the channel delivers
+    ``in_store``): its id, and what the in-store delivery announces once committed."""
+    reply_id = reply_id or str(uuid.uuid4())
     row = _message_row(reply_id, item, who, now)
     await conn.execute(sa.insert(messages).values(**row))
     file_rows = [

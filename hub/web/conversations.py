@@ -193,6 +193,14 @@ class ReplyIn(RequestModel):
     template: Annotated[TemplateIn | None, NULLABLE] = Field(
         None, description="WhatsApp: a registered template instead of text (outside the 24-hour window)"
     )
+    client_id: Annotated[str | None, NULLABLE] = Field(
+        None,
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the sender's own id for this reply: sent again (after a lost answer), it answers the"
+        " first reply (200, repeat: true) instead of sending a second; another text under it is 409",
+    )
 
 
 async def uploaded_files(request: web.Request, refs: list[FileRef]) -> list[Attachment]:
@@ -226,7 +234,10 @@ async def post_reply(request: web.Request) -> web.Response:
         outbox_worker.file_channels,
         request.app[IN_STORE],
         filled(request, body.template),
+        body.client_id,
     )
+    if result.get("repeat"):
+        return json_response(result, status=200)
     outbox_worker.wake()
     return json_response(result, status=202)
 
@@ -541,11 +552,13 @@ def conversation_routes() -> list[RouteSpec]:
             tag="conversations",
             request_schema=ReplyIn.model_json_schema(),
             responses={
+                200: "The reply sent before under this client_id (repeat: true); nothing sent again",
                 202: "Queued for sending",
                 403: "Not your conversation",
                 404: "No such conversation",
-                409: "Closed, the customer withdrew consent for the channel, or WhatsApp's 24-hour"
-                " window is closed and no template was given (whatsapp-window)",
+                409: "Closed, the customer withdrew consent for the channel, WhatsApp's 24-hour"
+                " window is closed and no template was given (whatsapp-window), or the client_id"
+                " was used for another reply",
                 422: "Empty text, no connector sends on that channel, or an unknown or unfilled template",
                 401: "Not signed in",
             },

@@ -125,6 +125,52 @@ async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: A
     assert customer.errors == []
 
 
+async def test_a_reply_whose_answer_was_lost_is_sent_once(live_hub: LiveHub, browser: Any) -> None:
+    """The hub stores the agent's reply but the answer never reaches the console (the
+    network drops it); the agent sends again: the visitor sees the reply once."""
+    await demo_site(live_hub)
+    anna = await sign_in(browser, live_hub, "anna@e2e.example")
+    await set_available(anna)
+    customer = await customer_page(browser, live_hub)
+    await customer.click("[data-testid=launcher]")
+    await customer.fill("[data-testid=prechat-name]", "Lena Vogt")
+    await customer.click("[data-testid=prechat-submit]")
+    await customer.fill("[data-testid=composer]", "Ist meine Bestellung unterwegs?")
+    await customer.keyboard.press("Enter")
+    await wait_bubbles(customer, 1)
+    await anna.wait_for_selector(".state-offered .customer-name >> text=Lena Vogt", timeout=10000)
+    await anna.click(".state-offered button.primary")
+    await anna.wait_for_selector("#composer-text")
+
+    async def answer_lost(route: Any) -> None:
+        await route.fetch()  # the hub gets the request and answers it...
+        await route.abort()  # ...but the console never hears back
+
+    await anna.route("**/api/v1/conversations/*/messages", answer_lost, times=1)
+    await anna.fill("#composer-text", "Ja, sie kommt morgen.")
+    await anna.click("#composer-send")
+    await anna.wait_for_selector(".toast.error", timeout=5000)
+    assert await anna.input_value("#composer-text") == "Ja, sie kommt morgen.", "the draft is kept"
+    async with anna.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/messages")
+    ) as sent:
+        await anna.click("#composer-send")
+    assert (await sent.value).status == 200, "the hub answers with the reply it already has"
+    await eventually(lambda: _composer_empty(anna), what="the composer emptied")
+    await customer.wait_for_selector(f"{BUBBLES}[data-from=agent] >> text=sie kommt morgen", timeout=5000)
+    assert [b for b in await bubbles(customer) if b[0] == "agent"] == [("agent", "Ja, sie kommt morgen.")]
+    async with live_hub.app[STORE].read() as conn:
+        stored = await conn.scalar(
+            sa.select(sa.func.count()).select_from(messages).where(messages.c.text == "Ja, sie kommt morgen.")
+        )
+    assert stored == 1
+    assert customer.errors == []
+
+
+async def _composer_empty(page: Any) -> bool:
+    return await page.input_value("#composer-text") == ""
+
+
 async def test_five_seconds_offline_loses_nothing_and_repeats_nothing(
     live_hub: LiveHub, browser: Any
 ) -> None:

@@ -359,3 +359,57 @@ def test_a_survey_score_in_a_frame_is_a_number_from_1_to_5() -> None:
             assert refused.code == "bad_frame" and "score" in refused.detail
         else:
             raise AssertionError(f"score {score} taken")
+
+
+async def test_a_reply_sent_again_under_its_client_id_is_sent_once(hub: HubClient) -> None:
+    """A console whose answer was lost (a dropped connection) sends the reply again under
+    the same client_id: the first reply is the answer, the visitor gets it once."""
+    roles = await sign_in_all(hub)
+    site = await make_site(hub, roles["admin"])
+    visitor = Visitor(hub, site["key"])
+    await visitor.connect()
+    await visitor.say("Hallo?")
+    conv = (await conversation_of(hub, visitor)).id
+    url, admin = f"/api/v1/conversations/{conv}/messages", roles["admin"]
+
+    first = await hub.client.post(url, json={"text": "Einmal", "client_id": "draft-0001"}, headers=admin)
+    assert first.status == 202, await first.text()
+    sent = await first.json()
+    again = await hub.client.post(url, json={"text": "Einmal", "client_id": "draft-0001"}, headers=admin)
+    assert again.status == 200, await again.text()
+    repeat = await again.json()
+    assert repeat["repeat"] is True and (repeat["id"], repeat["channel"]) == (sent["id"], "chat")
+    other = await hub.client.post(url, json={"text": "Anders", "client_id": "draft-0001"}, headers=admin)
+    assert other.status == 409 and "client_id" in (await other.json())["detail"]
+    # two requests at the same moment: one stores it, the other answers with it
+    both = await asyncio.gather(
+        *(
+            hub.client.post(url, json={"text": "Zugleich", "client_id": "draft-0002"}, headers=admin)
+            for _ in range(2)
+        )
+    )
+    assert sorted(r.status for r in both) == [200, 202]
+    assert len({(await r.json())["id"] for r in both}) == 1
+    for bad in ("short", "has space!", 5):
+        refused = await hub.client.post(url, json={"text": "x", "client_id": bad}, headers=admin)
+        assert refused.status == 422, bad
+
+    shown: list[str] = []
+    while len(shown) < 2:
+        got = await visitor.next("message")
+        shown += [got["text"]] if got["from"] == "agent" else []
+    assert shown == ["Einmal", "Zugleich"]
+    async with hub.app[STORE].read() as conn:
+        stored = (
+            (
+                await conn.execute(
+                    sa.select(messages.c.text).where(
+                        messages.c.conversation_id == conv, messages.c.direction == "out"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(stored) == ["Einmal", "Zugleich"]
+    await visitor.close()

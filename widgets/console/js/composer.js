@@ -26,6 +26,7 @@ export class Composer {
     this.customer = customer;
     this.onSent = onSent;
     this.live = live;
+    this.clientId = null; // the reply being sent, until the hub answered (send)
     this.mode = "reply";
     this.mentions = new Map(); // "@Name" -> agent id
     this.lastTyping = 0;
@@ -216,10 +217,14 @@ export class Composer {
       } else {
         if (conv.assignee_id && conv.assignee_id !== state.me.id
             && !window.confirm(t("reply.not_yours", { name: agentName(conv.assignee_id) }))) return;
+        // one id per reply: sent again after a lost answer, the hub answers the first one
+        this.clientId ||= randomId();
         const body = templated ? { template: this.whatsapp.value() } : { text };
+        body.client_id = this.clientId;
         if (this.channel.value !== conv.channel) body.channel = this.channel.value;
         if (this.files.length) body.attachments = this.files.map(({ sha256, filename, content_type }) => ({ sha256, filename, content_type }));
         await post(`/api/v1/conversations/${conv.id}/messages`, body);
+        this.clientId = null;
         announce(t("reply.sent"));
       }
       this.text.value = "";
@@ -229,8 +234,16 @@ export class Composer {
       if (templated) this.whatsapp.render();
       this.onSent();
     } catch (err) {
+      // a 4xx is the hub's answer: nothing was sent, the next try is a new reply; after a
+      // network error or a 5xx it may have been, so a resend keeps the id
+      if (err.status >= 400 && err.status < 500) this.clientId = null;
       toast(t("error.generic", { detail: err.message }), "error");
       if (err.problem?.type?.endsWith("whatsapp-window")) this.checkWindow(); // it closed meanwhile
     }
   }
+}
+
+// 32 hex digits from the browser's generator (crypto.randomUUID needs a secure context)
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
