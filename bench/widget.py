@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +35,10 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hub.auth.sessions import hash_password  # noqa: E402
 from hub.store.engine import Store  # noqa: E402
 from hub.store.tables import agents, messages, widget_sites  # noqa: E402
 from tests.conftest import drop_backend, make_settings  # noqa: E402
+from tests.helpers import agent_row, widget_site_row  # noqa: E402
 from tests.hubproc import HubProcess  # noqa: E402
 
 ORIGIN = "https://shop.example"
@@ -54,35 +53,9 @@ def rss_kib(pid: int) -> int:
 
 
 async def seed(store: Store) -> None:
-    now = datetime.now(UTC)
     async with store.write() as conn:
-        await conn.execute(
-            sa.insert(widget_sites).values(
-                key="bench",
-                name="Bench",
-                secret="b" * 64,
-                allowed_origins=[ORIGIN],
-                settings={},
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await conn.execute(
-            sa.insert(agents).values(
-                id=str(uuid.uuid4()),
-                email=ADMIN[0],
-                name="Bench Agent",
-                role="admin",
-                password_hash=hash_password(ADMIN[1]),
-                presence="offline",
-                languages=["de"],
-                departments=["service"],
-                capacity={},
-                active=True,
-                created_at=now,
-            )
-        )
+        await conn.execute(sa.insert(widget_sites).values(**widget_site_row("bench", "Bench", ORIGIN)))
+        await conn.execute(sa.insert(agents).values(**agent_row(*ADMIN, "Bench Agent", "admin")))
 
 
 class Visitor:

@@ -23,18 +23,16 @@ import asyncio
 import contextlib
 import itertools
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
 
-from hub.auth.sessions import hash_password
 from hub.settings import Settings
 from hub.store.engine import Store
 from hub.store.tables import agents, messages, outbox, widget_sites
+from tests.helpers import agent_row, widget_site_row
 
 ORIGIN = "https://shop.example"
 SITE = "cluster"
@@ -49,37 +47,12 @@ RESEND_AFTER = 3.0  # seconds a visitor's message waits for its ack before it is
 
 async def seed(settings: Settings) -> None:
     """The chat widget's site and the agent who takes its chats."""
-    now = datetime.now(UTC)
     store = Store(settings.database)
     try:
         async with store.write() as conn:
-            await conn.execute(
-                sa.insert(widget_sites).values(
-                    key=SITE,
-                    name="Cluster",
-                    secret="c" * 64,
-                    allowed_origins=[ORIGIN],
-                    settings={},
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await conn.execute(
-                sa.insert(agents).values(
-                    id=str(uuid.uuid4()),
-                    email=AGENT[0],
-                    name="Chats",
-                    role="agent",
-                    password_hash=hash_password(AGENT[1]),
-                    presence="available",
-                    languages=["de", "en"],
-                    departments=["service"],
-                    capacity={"chat": 2 * VISITORS},
-                    active=True,
-                    created_at=now,
-                )
-            )
+            await conn.execute(sa.insert(widget_sites).values(**widget_site_row(SITE, "Cluster", ORIGIN)))
+            chats = {"presence": "available", "capacity": {"chat": 2 * VISITORS}, "languages": ["de", "en"]}
+            await conn.execute(sa.insert(agents).values(**agent_row(*AGENT, "Chats", "agent", **chats)))
     finally:
         await store.close()
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth.sessions import hash_password
 from hub.model import Address, AddressKind, Channel, InboundMessage, ThreadHint
 from hub.outbox import store as outbox_store
 from hub.store.ingest_batch import StoredMessage
@@ -56,3 +58,37 @@ async def queued_reply(
         ],
     )
     return reply_id
+
+
+def widget_site_row(key: str, name: str, origin: str) -> dict[str, Any]:
+    """A chat widget site that pages of ``origin`` may open, with default settings."""
+    now = datetime.now(UTC)
+    return {
+        "key": key,
+        "name": name,
+        "secret": "s" * 64,
+        "allowed_origins": [origin],
+        "settings": {},
+        "active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def agent_row(email: str, password: str, name: str, role: str, **fields: Any) -> dict[str, Any]:
+    """An active agent who signs in with ``password``, German-speaking, in department
+    service; ``fields`` override (presence, capacity, languages, …)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "email": email,
+        "name": name,
+        "role": role,
+        "password_hash": hash_password(password),
+        "presence": "offline",
+        "languages": ["de"],
+        "departments": ["service"],
+        "capacity": {},
+        "active": True,
+        "created_at": datetime.now(UTC),
+        **fields,
+    }

@@ -80,32 +80,86 @@ async def reply(
     first request was lost), the first reply is answered, with ``"repeat": True``, and
     nothing is sent twice. The reply's id is derived from it, so two such requests at
     the same moment cannot both store one."""
-    reply_id = None if client_id is None else _reply_id(conv_id, who, client_id)
+    if template is not None:
+        if text.strip():
+            raise InputError("text: send either text or a template, not both", field="text")
+        text = template.text
+    if not text.strip() and not files:
+        raise InputError("text: write something to send", field="text")
+    now = clock()
+    named = None if client_id is None else _reply_id(conv_id, who, client_id)
     try:
-        return await _reply(
-            store,
-            rules,
-            conv_id,
-            who,
-            clock,
-            text,
-            channel,
-            senders,
-            files,
-            file_channels,
-            in_store,
-            template,
-            reply_id,
-        )
+        async with store.write() as conn:
+            conv = (
+                await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))
+            ).one_or_none()
+            if conv is None or not (await scope_of(conn, who, rules)).allows(conv):
+                raise hidden(conv_id)
+            if named is not None and (repeat := await _repeat(conn, named, text)) is not None:
+                return repeat
+            if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
+                raise Forbidden("only the assigned agent or a supervisor may reply")
+            if conv.status != ConversationStatus.OPEN:
+                raise Conflict("the conversation is closed; reopen it to reply")
+            channel = channel or conv.channel
+            check_channel("replies", channel, senders, bool(files), file_channels)
+            if channel == whatsapp.CHANNEL:
+                whatsapp.check_window(await whatsapp.last_message(conn, conv.customer_id), now, template)
+            elif template is not None:
+                raise InputError(
+                    f"template: templates are WhatsApp's; this reply goes on {channel}", field="template"
+                )
+            sender, recipient = await reply_addresses(conn, conv, channel)
+            await _check_consent(conn, conv.customer_id, channel)
+            item = Outgoing(
+                conversation_id=conv.id,
+                customer_id=conv.customer_id,
+                channel=channel,
+                text=text,
+                sender=sender,
+                recipient=recipient,
+                meta={"template": template.name} if template else {},
+                details={"template": template.details()} if template else {},
+            )
+            reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store, named)
+            await conn.execute(
+                sa.update(conversations)
+                .where(conversations.c.id == conv.id)
+                .values(
+                    first_response_at=sa.func.coalesce(conversations.c.first_response_at, now),
+                    next_response_due=None,
+                    message_count=conversations.c.message_count + 1,
+                    last_message_at=now,
+                )
+            )
+            await audit.record(
+                conn,
+                actor=who.actor,
+                action="message.replied",
+                subject_type="conversation",
+                subject_id=conv.id,
+                customer_id=conv.customer_id,
+                data={"message_id": reply_id, "channel": channel},
+                at=now,  # the reply's time: reports know the first response by it
+            )
     except IntegrityError:
-        if reply_id is None:
+        if named is None:
             raise
         # the same reply, stored by a request at the same moment: answer as a repeat
         async with store.read() as conn:
-            repeat = await _repeat(conn, reply_id, text if template is None else template.text)
+            repeat = await _repeat(conn, named, text)
         if repeat is None:
             raise
         return repeat
+    if delivered is not None:
+        delivered[1]()  # committed: announce it
+    return {
+        "id": reply_id,
+        "conversation_id": conv.id,
+        "channel": channel,
+        "status": "queued" if delivered is None else "sent",
+        "at": iso(now),
+    }
 
 
 def _reply_id(conv_id: str, who: Principal, client_id: str) -> str:
@@ -134,92 +188,6 @@ async def _repeat(conn: AsyncConnection, reply_id: str, text: str) -> dict[str, 
         "status": found.status or "sent",
         "at": iso(found.stored_at),
         "repeat": True,
-    }
-
-
-async def _reply(
-    store: Store,
-    rules: RuleSet,
-    conv_id: str,
-    who: Principal,
-    clock: Clock,
-    text: str,
-    channel: str | None,
-    senders: set[str],
-    files: Sequence[Attachment],
-    file_channels: Collection[str],
-    in_store: Mapping[str, InStore] | None,
-    template: whatsapp.Filled | None,
-    reply_id: str | None,
-) -> dict[str, Any]:
-    if template is not None:
-        if text.strip():
-            raise InputError("text: send either text or a template, not both", field="text")
-        text = template.text
-    if not text.strip() and not files:
-        raise InputError("text: write something to send", field="text")
-    now = clock()
-    async with store.write() as conn:
-        conv = (
-            await conn.execute(sa.select(conversations).where(conversations.c.id == conv_id))
-        ).one_or_none()
-        if conv is None or not (await scope_of(conn, who, rules)).allows(conv):
-            raise hidden(conv_id)
-        if reply_id is not None and (repeat := await _repeat(conn, reply_id, text)) is not None:
-            return repeat
-        if who.role == Role.AGENT and conv.assignee_id != who.agent_id:
-            raise Forbidden("only the assigned agent or a supervisor may reply")
-        if conv.status != ConversationStatus.OPEN:
-            raise Conflict("the conversation is closed; reopen it to reply")
-        channel = channel or conv.channel
-        check_channel("replies", channel, senders, bool(files), file_channels)
-        if channel == whatsapp.CHANNEL:
-            whatsapp.check_window(await whatsapp.last_message(conn, conv.customer_id), now, template)
-        elif template is not None:
-            raise InputError(
-                f"template: templates are WhatsApp's; this reply goes on {channel}", field="template"
-            )
-        sender, recipient = await reply_addresses(conn, conv, channel)
-        await _check_consent(conn, conv.customer_id, channel)
-        item = Outgoing(
-            conversation_id=conv.id,
-            customer_id=conv.customer_id,
-            channel=channel,
-            text=text,
-            sender=sender,
-            recipient=recipient,
-            meta={"template": template.name} if template else {},
-            details={"template": template.details()} if template else {},
-        )
-        reply_id, delivered = await store_outbound(conn, item, who, now, files, in_store, reply_id)
-        await conn.execute(
-            sa.update(conversations)
-            .where(conversations.c.id == conv.id)
-            .values(
-                first_response_at=sa.func.coalesce(conversations.c.first_response_at, now),
-                next_response_due=None,
-                message_count=conversations.c.message_count + 1,
-                last_message_at=now,
-            )
-        )
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="message.replied",
-            subject_type="conversation",
-            subject_id=conv.id,
-            customer_id=conv.customer_id,
-            data={"message_id": reply_id, "channel": channel},
-            at=now,  # the reply's time: reports know the first response by it
-        )
-    if delivered is not None:
-        delivered[1]()  # committed: announce it
-    return {
-        "id": reply_id,
-        "conversation_id": conv.id,
-        "channel": channel,
-        "status": "queued" if delivered is None else "sent",
-        "at": iso(now),
     }
 
 
