@@ -51,7 +51,8 @@ async def seed(settings: Settings) -> None:
     try:
         async with store.write() as conn:
             await conn.execute(sa.insert(widget_sites).values(**widget_site_row(SITE, "Cluster", ORIGIN)))
-            chats = {"presence": "available", "capacity": {"chat": 2 * VISITORS}, "languages": ["de", "en"]}
+            chats: dict[str, Any] = {"presence": "available", "capacity": {"chat": 2 * VISITORS}}
+            chats["languages"] = ["de", "en"]
             await conn.execute(sa.insert(agents).values(**agent_row(*AGENT, "Chats", "agent", **chats)))
     finally:
         await store.close()
