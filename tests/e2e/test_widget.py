@@ -80,23 +80,30 @@ async def agent_session(hub: LiveHub, email: str) -> tuple[aiohttp.ClientSession
     return http, {"X-CSRF-Token": (await resp.json())["csrf_token"]}
 
 
-async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: Any) -> None:
-    await demo_site(live_hub)
-    anna = await sign_in(browser, live_hub, "anna@e2e.example")
+async def chat_taken(hub: LiveHub, browser: Any, name: str, text: str) -> tuple[Any, Any]:
+    """On the demo page, a visitor fills the pre-chat form (name, the demo's email, the
+    service department) and writes ``text``; Anna, available, accepts the offer. Her
+    page and the visitor's."""
+    await demo_site(hub)
+    anna = await sign_in(browser, hub, "anna@e2e.example")
     await set_available(anna)
-    customer = await customer_page(browser, live_hub)
+    customer = await customer_page(browser, hub)
     await customer.click("[data-testid=launcher]")
-    await customer.fill("[data-testid=prechat-name]", "Jonas Becker")
+    await customer.fill("[data-testid=prechat-name]", name)
     await customer.fill("[data-testid=prechat-email]", "jonas@kunde.example")
     await customer.select_option("[data-testid=prechat-department]", "service")
     await customer.click("[data-testid=prechat-submit]")
-    await customer.fill("[data-testid=composer]", "Mein Abschlag ist zu hoch")
+    await customer.fill("[data-testid=composer]", text)
     await customer.keyboard.press("Enter")
     await wait_bubbles(customer, 1)
-
-    await anna.wait_for_selector(".state-offered .customer-name >> text=Jonas Becker", timeout=10000)
+    await anna.wait_for_selector(f".state-offered .customer-name >> text={name}", timeout=10000)
     await anna.click(".state-offered button.primary")
     await anna.wait_for_selector("#composer-text")
+    return anna, customer
+
+
+async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: Any) -> None:
+    anna, customer = await chat_taken(live_hub, browser, "Jonas Becker", "Mein Abschlag ist zu hoch")
     await anna.fill("#composer-text", "Guten Tag Herr Becker, ich prüfe das sofort.")
     async with anna.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/messages")):
         await anna.click("#composer-send")
@@ -128,19 +135,7 @@ async def test_prechat_offer_live_reply_and_reload(live_hub: LiveHub, browser: A
 async def test_a_reply_whose_answer_was_lost_is_sent_once(live_hub: LiveHub, browser: Any) -> None:
     """The hub stores the agent's reply but the answer never reaches the console (the
     network drops it); the agent sends again: the visitor sees the reply once."""
-    await demo_site(live_hub)
-    anna = await sign_in(browser, live_hub, "anna@e2e.example")
-    await set_available(anna)
-    customer = await customer_page(browser, live_hub)
-    await customer.click("[data-testid=launcher]")
-    await customer.fill("[data-testid=prechat-name]", "Lena Vogt")
-    await customer.click("[data-testid=prechat-submit]")
-    await customer.fill("[data-testid=composer]", "Ist meine Bestellung unterwegs?")
-    await customer.keyboard.press("Enter")
-    await wait_bubbles(customer, 1)
-    await anna.wait_for_selector(".state-offered .customer-name >> text=Lena Vogt", timeout=10000)
-    await anna.click(".state-offered button.primary")
-    await anna.wait_for_selector("#composer-text")
+    anna, customer = await chat_taken(live_hub, browser, "Lena Vogt", "Ist meine Bestellung unterwegs?")
 
     async def answer_lost(route: Any) -> None:
         await route.fetch()  # the hub gets the request and answers it...
