@@ -240,11 +240,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
     async def work(store: Any) -> None:
         made = await backup(store, settings.blobs.path, args.dest)
-        rows = ", ".join(f"{n} {k}" for k, n in made.counts.items())
-        print(
-            f"backup written to {args.dest} and checked: schema {made.revision}; {rows};"
-            f" {made.blobs['files']} files ({made.blobs['bytes']} bytes)"
-        )
+        print(f"backup written to {args.dest} and checked: {_contents(made)} ({made.blobs['bytes']} bytes)")
 
     _with_store(args, work, migrated=False)
 
@@ -256,13 +252,15 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
     async def work(store: Any) -> None:
         made = await restore(store, settings.blobs.path, args.source)
-        rows = ", ".join(f"{n} {k}" for k, n in made.counts.items())
-        print(
-            f"restored from {args.source} (made {made.created_at}) and checked: schema {made.revision};"
-            f" {rows}; {made.blobs['files']} files"
-        )
+        print(f"restored from {args.source} (made {made.created_at}) and checked: {_contents(made)}")
 
     _with_store(args, work, migrated=False)
+
+
+def _contents(made: Any) -> str:
+    """What a backup holds (``hub.store.backup.Manifest``): schema, rows per table, files."""
+    rows = ", ".join(f"{n} {k}" for k, n in made.counts.items())
+    return f"schema {made.revision}; {rows}; {made.blobs['files']} files"
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

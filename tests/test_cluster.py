@@ -17,7 +17,7 @@ import itertools
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -210,6 +210,17 @@ class Ready:
         return f"/readyz 200 everywhere with {self.after} back (last: {self.said})"
 
 
+async def _outage_seen(hubs: list[HubProcess], part: str, what: str, end: Callable[[], None]) -> float:
+    """While ``part`` (store or queue) is away, a process says so on /readyz; then ``end``
+    brings ``what`` back, and every process is ready again: the seconds that took."""
+    await eventually(partial(_unready, hubs, part), timeout=30, what=f"/readyz 503 without {what}")
+    end()
+    back = time.monotonic()
+    ready = Ready(hubs, what)
+    await eventually(ready, timeout=30, what=ready.__str__)
+    return time.monotonic() - back
+
+
 def _refused_since(proxy: PgProxy, before: int) -> bool:
     """The hubs met the outage: a few connections refused since it began."""
     return proxy.refused >= before + 3
@@ -305,12 +316,7 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
             await leader.start()
             # Redis restarts (its AOF keeps what it acknowledged)
             cluster.redis.kill()
-            await eventually(partial(_unready, hubs, "queue"), timeout=30, what="/readyz 503 without Redis")
-            cluster.redis.start()
-            back = time.monotonic()
-            ready = Ready(hubs, "Redis")
-            await eventually(ready, timeout=30, what=ready.__str__)
-            ready_again.append(time.monotonic() - back)
+            ready_again.append(await _outage_seen(hubs, "queue", "Redis", cluster.redis.start))
             goal += step
             await load.until(goal)
             # PostgreSQL goes away (connections cut, new ones refused as while it restarts) and returns
@@ -319,14 +325,7 @@ async def under_faults(cluster: Cluster, cycles: int, step: int = STEP) -> Figur
             await eventually(
                 partial(_refused_since, cluster.proxy, refused), timeout=60, what="the outage met"
             )
-            await eventually(
-                partial(_unready, hubs, "store"), timeout=30, what="/readyz 503 without PostgreSQL"
-            )
-            cluster.proxy.pass_through()
-            back = time.monotonic()
-            ready = Ready(hubs, "PostgreSQL")
-            await eventually(ready, timeout=30, what=ready.__str__)
-            ready_again.append(time.monotonic() - back)
+            ready_again.append(await _outage_seen(hubs, "store", "PostgreSQL", cluster.proxy.pass_through))
             goal += step
             await load.until(goal)
         await load.until(max(goal, 4 * step))  # without faults: as much load as one round
